@@ -1,0 +1,93 @@
+"""Manifest sources: JSONL or CSV, one pair per line, image paths relative to the manifest's folder."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from editsearch.data.records import EditPair, ImageRef, ItemError, resolve
+
+MANIFEST_SUFFIXES = (".jsonl", ".csv")
+
+
+def iter_manifest(path: str | Path, require_instruction: bool = False) -> Iterator[EditPair | ItemError]:
+    """Yield one EditPair (or ItemError) per non-blank line of a .jsonl or .csv manifest."""
+    path = Path(path)
+    rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _jsonl_rows(path)
+    base = path.resolve().parent
+    for lineno, row in rows:
+        item = f"{path}:{lineno}"
+        if isinstance(row, str):
+            yield ItemError(item, row)
+        else:
+            yield _to_pair(item, row, base, require_instruction)
+
+
+def count_manifest(path: str | Path) -> int:
+    """Number of data lines in a manifest (blank lines and the CSV header not counted)."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        return sum(1 for _ in _csv_rows(path))
+    with open(path, "rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(line number, parsed object or an error reason) for each non-blank JSONL line."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+                obj = json.loads(text)
+            except UnicodeDecodeError:
+                yield lineno, "line is not valid UTF-8"
+                continue
+            except json.JSONDecodeError as e:
+                yield lineno, f"invalid JSON: {e.msg} (column {e.colno})"
+                continue
+            if not isinstance(obj, dict):
+                obj = f"expected a JSON object, got {type(obj).__name__}"
+            yield lineno, obj
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(line number, row dict or an error reason) for each non-blank CSV data row; values stay strings."""
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        reader = csv.DictReader(f)
+        try:
+            for row in reader:
+                if not any((v or "").strip() for k, v in row.items() if k is not None):
+                    continue
+                if None in row:
+                    yield reader.line_num, "more fields than the header has columns"
+                    continue
+                yield reader.line_num, {k: v for k, v in row.items() if v is not None}
+        except csv.Error as e:
+            yield reader.line_num, f"invalid CSV: {e}"
+
+
+def _to_pair(item: str, row: dict[str, Any], base: Path, require_instruction: bool) -> EditPair | ItemError:
+    """Validate one manifest row and turn it into an EditPair with absolute paths."""
+    refs = []
+    for key in ("before", "after"):
+        value = row.get(key)
+        if not isinstance(value, str) or not value.strip():
+            return ItemError(item, f"missing or empty '{key}'")
+        full = resolve(value.strip(), base)
+        if not os.path.isfile(full):
+            return ItemError(item, f"{key} image not found: {full}")
+        refs.append(ImageRef(full))
+    instruction = row.get("instruction")
+    if instruction is not None and not isinstance(instruction, str):
+        return ItemError(item, f"'instruction' must be a string, got {type(instruction).__name__}")
+    instruction = (instruction or "").strip() or None
+    if require_instruction and instruction is None:
+        return ItemError(item, "missing or empty 'instruction'")
+    metadata = {k: v for k, v in row.items() if k not in ("before", "after", "instruction")}
+    return EditPair(refs[0], refs[1], instruction, metadata, source="manifest")
