@@ -1,0 +1,47 @@
+"""The editsearch command line: a lazy click group, so `--help` never imports torch."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# command name -> ("module:attribute", one-line help); a module is imported only when its command runs.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("editsearch.cli.demo:demo", "Generate a demo collection, index it and run example queries."),
+    "build-index": ("editsearch.cli.index:build_index", "Embed edit pairs from sources into an index."),
+    "query": ("editsearch.cli.index:query", "Search an index by text, exemplar pair or edit id."),
+    "stats": ("editsearch.cli.index:stats", "Summarise an index."),
+    "show": ("editsearch.cli.index:show", "Show everything the catalog knows about one edit."),
+    "remove": ("editsearch.cli.index:remove", "Remove edits from an index."),
+    "rebuild": ("editsearch.cli.index:rebuild", "Rebuild the FAISS index from the catalog."),
+    "verify": ("editsearch.cli.index:verify", "Check that the catalog and FAISS index agree."),
+    "score": ("editsearch.cli.score:score", "Score edits with EC2T (text) or EC2EC (reference pair)."),
+    "data": ("editsearch.cli.data:data", "Synthetic edit data: generate pairs, draw contact sheets."),
+    "train": ("editsearch.cli.train:train", "Train EditCLIP or the EditCLIP-conditioned IP2P."),
+    "eval": ("editsearch.cli.evaluate:eval_cmd", "Retrieval metrics of a model on held-out edits."),
+    "apply": ("editsearch.cli.apply:apply", "Apply an exemplar edit to new images."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name][0].split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, text) for name, (_, text) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="editsearch")
+def cli() -> None:
+    """Search, score and apply image edits (before/after exemplar pairs)."""

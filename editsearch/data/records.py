@@ -1,0 +1,98 @@
+"""The one record type every edit-pair source yields: EditPair, or ItemError for a bad item."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from editsearch.images import load_image
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """Where one image lives: a file path, or a cell (row, column) of a parquet file. Loads lazily."""
+
+    path: str
+    row: int | None = None
+    column: str | None = None
+
+    @property
+    def locator(self) -> str:
+        """A string that names this image again later: 'PATH' or 'PATH#ROW:COLUMN'."""
+        return self.path if self.row is None else f"{self.path}#{self.row}:{self.column}"
+
+    @classmethod
+    def from_locator(cls, locator: str) -> ImageRef:
+        """Parse a locator written by `locator`."""
+        if "#" in locator:
+            path, rest = locator.rsplit("#", 1)
+            row, column = rest.split(":", 1)
+            return cls(path, int(row), column)
+        return cls(locator)
+
+    def load(self) -> Image.Image:
+        """Decode the image as RGB; raises editsearch.images.ImageLoadError on failure."""
+        if self.row is None:
+            return load_image(self.path)
+        from editsearch.data.parquet import read_cell_image
+
+        return read_cell_image(self.path, self.row, self.column or "")
+
+    def stat(self) -> tuple[int, float]:
+        """(size in bytes, mtime) of the backing file; raises OSError if it is gone."""
+        st = os.stat(self.path)
+        return st.st_size, st.st_mtime
+
+    def content_hash(self) -> str:
+        """sha256 of the bytes behind this image (the file, or the parquet cell's bytes)."""
+        if self.row is None:
+            h = hashlib.sha256()
+            with open(self.path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+            return h.hexdigest()
+        from editsearch.data.parquet import read_cell_bytes
+
+        return hashlib.sha256(read_cell_bytes(self.path, self.row, self.column or "")).hexdigest()
+
+
+@dataclass
+class EditPair:
+    """A before/after exemplar pair with an optional instruction and free-form metadata."""
+
+    before: ImageRef
+    after: ImageRef
+    instruction: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    source: str = "files"
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the pair within its source: the two locators."""
+        return f"{self.before.locator}|{self.after.locator}"
+
+    def load(self) -> tuple[Image.Image, Image.Image]:
+        """Decode (before, after) as RGB PIL images."""
+        return self.before.load(), self.after.load()
+
+
+@dataclass
+class ItemError:
+    """One item a source could not turn into an EditPair: what it was, and why (one line)."""
+
+    item: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.item}: {self.reason}"
+
+
+def resolve(path: str | Path, base: str | Path) -> str:
+    """Absolute path of `path`, taken relative to `base` when not absolute."""
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else (Path(base) / p).resolve())

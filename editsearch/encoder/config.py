@@ -1,0 +1,84 @@
+"""EditCLIPConfig: everything that defines an EditCLIP architecture, stored as config.json."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+FORMAT = "editsearch-editclip"
+
+
+@dataclass
+class EditCLIPConfig:
+    """Architecture and preprocessing of an EditCLIP model; `vision`/`text` use open_clip's cfg keys."""
+
+    embed_dim: int
+    vision: dict[str, Any]
+    text: dict[str, Any] = field(default_factory=lambda: {"kind": "minilm"})
+    quick_gelu: bool = False
+    in_channels: int = 6
+    image_mean: tuple[float, ...] = OPENAI_MEAN
+    image_std: tuple[float, ...] = OPENAI_STD
+    init_logit_scale: float = math.log(1 / 0.07)
+    name: str = "editclip"
+    trained: bool = False
+
+    @property
+    def image_size(self) -> int:
+        """Square input size of each image."""
+        size = self.vision.get("image_size", 224)
+        return int(size[0] if isinstance(size, (list, tuple)) else size)
+
+    @property
+    def text_kind(self) -> str:
+        """'open_clip' (the CLIP's own text tower) or 'minilm' (frozen sentence-transformers MiniLM)."""
+        return str(self.text.get("kind", "minilm"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict, tagged with the format name."""
+        d = dataclasses.asdict(self)
+        d["image_mean"], d["image_std"] = list(self.image_mean), list(self.image_std)
+        return {"format": FORMAT, **d}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EditCLIPConfig:
+        """Inverse of `to_dict`; unknown keys are ignored so newer files still load."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        for k in ("image_mean", "image_std"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
+        return cls(**kw)
+
+    def save(self, path: str | Path) -> None:
+        """Write config.json."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> EditCLIPConfig:
+        """Read config.json."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def open_clip_config(arch: str, text_kind: str = "open_clip", quick_gelu: bool = False) -> EditCLIPConfig:
+    """An EditCLIPConfig from an open_clip built-in architecture name such as 'ViT-B-32' or 'ViT-L-14'."""
+    import open_clip
+
+    cfg = open_clip.get_model_config(arch)
+    if cfg is None:
+        raise ValueError(f"unknown open_clip architecture {arch!r}; see open_clip.list_models()")
+    text = {"kind": "open_clip", **cfg["text_cfg"]} if text_kind == "open_clip" else {"kind": text_kind}
+    embed_dim = cfg["embed_dim"] if text_kind == "open_clip" else 384
+    return EditCLIPConfig(
+        embed_dim=embed_dim,
+        vision=dict(cfg["vision_cfg"]),
+        text=text,
+        quick_gelu=quick_gelu or bool(cfg.get("quick_gelu", False)),
+        name=arch,
+    )

@@ -1,0 +1,194 @@
+"""EditCLIP: an open_clip vision transformer whose conv1 takes [before, after] (6 channels)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import nullcontext
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from editsearch.encoder.config import EditCLIPConfig
+from editsearch.encoder.preprocess import PairTransform
+from editsearch.encoder.text import build_text_tower
+from editsearch.images import ImageLike
+
+PairInput = ImageLike | torch.Tensor
+
+
+def default_device() -> torch.device:
+    """CUDA when present, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def widen_conv1(visual: nn.Module, in_channels: int = 6) -> None:
+    """Swap conv1 for an `in_channels` conv: weight[:, :3] = old weight, the rest zero (official init)."""
+    old = visual.conv1
+    if old.in_channels == in_channels:
+        return
+    new = nn.Conv2d(in_channels, old.out_channels, old.kernel_size, old.stride, bias=False)
+    with torch.no_grad():
+        new.weight.zero_()
+        new.weight[:, : old.in_channels] = old.weight
+    visual.conv1 = new.to(old.weight.device, old.weight.dtype)
+
+
+def _chunks(n: int, size: int) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+class EditCLIP(nn.Module):
+    """A 6-channel CLIP vision tower for edits, scored against a frozen text tower (EC2T, EC2EC)."""
+
+    def __init__(self, config: EditCLIPConfig, widen: bool = True) -> None:
+        super().__init__()
+        from open_clip.model import _build_vision_tower
+
+        self.config = config
+        self.visual = _build_vision_tower(config.embed_dim, dict(config.vision), config.quick_gelu)
+        if widen:
+            widen_conv1(self.visual, config.in_channels)
+        self.text = build_text_tower(config.embed_dim, config.text, config.quick_gelu)
+        self.text.requires_grad_(False)
+        self.logit_scale = nn.Parameter(torch.tensor(float(config.init_logit_scale)))
+        self.pair_transform = PairTransform(config.image_size, config.image_mean, config.image_std)
+        self.name = config.name
+        self._text_cache: dict[str, torch.Tensor] = {}
+
+    # ----- properties -------------------------------------------------------------------------
+    @property
+    def embed_dim(self) -> int:
+        """Dimension of the joint embedding space."""
+        return self.config.embed_dim
+
+    @property
+    def trained(self) -> bool:
+        """False for random-init models (clearly labelled as such everywhere)."""
+        return self.config.trained
+
+    @property
+    def vision_width(self) -> int:
+        """Width of the vision tokens returned by `edit_tokens`."""
+        return self.visual.conv1.out_channels
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the vision tower."""
+        return self.visual.conv1.weight.device
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 over every weight (and the frozen text tower's identity); indexes record it."""
+        h = hashlib.sha256(json.dumps(self.config.to_dict() | {"name": "", "trained": None}).encode())
+        for key, tensor in sorted(self.state_dict().items()):
+            h.update(key.encode())
+            h.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+        identity = getattr(self.text, "identity", None)
+        if identity:
+            h.update(identity.encode())
+        return h.hexdigest()
+
+    def config_dict(self) -> dict[str, Any]:
+        """JSON-able config (for catalogs and model cards)."""
+        return self.config.to_dict()
+
+    # ----- differentiable forwards (training) --------------------------------------------------
+    def encode_pair_tensors(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, 6, S, S] normalised pairs -> unnormalised projected features [N, D] (with grad)."""
+        return self.visual(x)
+
+    def tokens_from_tensors(self, x: torch.Tensor) -> torch.Tensor:
+        """Last hidden state of the vision tower, all tokens (CLS first), before ln_post and proj."""
+        return self.visual.transformer(self.visual._embeds(x))
+
+    # ----- inference ---------------------------------------------------------------------------
+    def _autocast(self) -> Any:
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.float16)
+        return nullcontext()
+
+    def _pair_batches(
+        self, befores: Sequence[PairInput], afters: Sequence[PairInput], batch_size: int
+    ) -> Iterator[torch.Tensor]:
+        if len(befores) != len(afters):
+            raise ValueError(f"{len(befores)} before images but {len(afters)} after images")
+        for sl in _chunks(len(befores), batch_size):
+            batch = [self.pair_transform(b, a) for b, a in zip(befores[sl], afters[sl], strict=True)]
+            yield torch.stack(batch)
+
+    def embed_pair_tensors(self, x: torch.Tensor) -> torch.Tensor:
+        """Preprocessed pairs [N, 6, S, S] -> L2-normalised embeddings [N, D], float32 on CPU."""
+        with torch.inference_mode(), self._autocast():
+            feats = self.encode_pair_tensors(x.to(self.device, non_blocking=True))
+        return F.normalize(feats.float(), dim=-1).cpu()
+
+    def embed_pairs(
+        self, befores: Sequence[PairInput], afters: Sequence[PairInput], batch_size: int = 32
+    ) -> torch.Tensor:
+        """Embed (before, after) pairs: L2-normalised [N, D], batched, fp16 on GPU."""
+        out = [self.embed_pair_tensors(x) for x in self._pair_batches(befores, afters, batch_size)]
+        return torch.cat(out) if out else torch.empty(0, self.embed_dim)
+
+    def edit_tokens(
+        self, befores: Sequence[PairInput], afters: Sequence[PairInput], batch_size: int = 32
+    ) -> torch.Tensor:
+        """Vision last hidden state [N, T, width] (CLS included, before ln_post/proj): conditions IP2P."""
+        out = []
+        for x in self._pair_batches(befores, afters, batch_size):
+            with torch.inference_mode(), self._autocast():
+                out.append(self.tokens_from_tensors(x.to(self.device)).float().cpu())
+        return torch.cat(out)
+
+    def embed_texts(self, texts: Iterable[str]) -> torch.Tensor:
+        """L2-normalised text embeddings [N, D] from the frozen text tower (cached per string)."""
+        texts = list(texts)
+        missing = list(dict.fromkeys(t for t in texts if t not in self._text_cache))
+        if missing:
+            with torch.inference_mode(), self._autocast():
+                emb = self.text.encode(missing, self.device).float().cpu()
+            self._text_cache.update(zip(missing, emb, strict=True))
+        if not texts:
+            return torch.empty(0, self.embed_dim)
+        return torch.stack([self._text_cache[t] for t in texts])
+
+    def ec2t(
+        self, befores: Sequence[PairInput], afters: Sequence[PairInput], texts: Sequence[str]
+    ) -> torch.Tensor:
+        """EC2T: cos(EditCLIP(before ⊕ after), text) for each row, [N]."""
+        if len(texts) != len(befores):
+            raise ValueError(f"{len(befores)} pairs but {len(texts)} texts")
+        return (self.embed_pairs(befores, afters) * self.embed_texts(texts)).sum(-1)
+
+    def ec2ec(
+        self,
+        pairs_a: tuple[Sequence[PairInput], Sequence[PairInput]],
+        pairs_b: tuple[Sequence[PairInput], Sequence[PairInput]],
+    ) -> torch.Tensor:
+        """EC2EC: cos(EditCLIP(pair A), EditCLIP(pair B)) for each row, [N]."""
+        return (self.embed_pairs(*pairs_a) * self.embed_pairs(*pairs_b)).sum(-1)
+
+    # ----- persistence -------------------------------------------------------------------------
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write config.json + model.safetensors (the frozen MiniLM is not copied: it ships as a package)."""
+        from safetensors.torch import save_file
+
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        self.config.save(out / "config.json")
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(out / "model.safetensors"), metadata={"format": "editsearch-editclip"})
+        return out
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, device: str | torch.device | None = None) -> EditCLIP:
+        """Load by registry name, our model directory, or an official HF CLIPModel directory / hub id."""
+        from editsearch.encoder.registry import load_model
+
+        return load_model(str(name_or_path), device=device)

@@ -1,0 +1,72 @@
+"""Image loading that never surprises: any mode to RGB, first frame, EXIF orientation, safe limits."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+ImageLike = str | Path | bytes | Image.Image
+
+
+class ImageLoadError(ValueError):
+    """An image that could not be read; the message says why, one line, no traceback needed."""
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Convert any PIL mode (L, LA, RGBA, P, CMYK, I;16, I, F, 1) to 8-bit RGB; alpha is put on white."""
+    if getattr(img, "n_frames", 1) > 1:
+        img.seek(0)
+    if img.mode == "RGB":
+        return img.copy() if img.readonly else img
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = 65535.0 if img.mode.startswith("I;16") else max(float(arr.max()), 1.0)
+        if img.mode == "I" and arr.max() <= 255:
+            hi = 255.0
+        arr8 = np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(arr8, mode="L").convert("RGB")
+    if img.mode == "P":
+        img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(bg, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def load_image(src: ImageLike) -> Image.Image:
+    """Open a path, bytes or PIL image as a decoded RGB image; raise ImageLoadError on any failure."""
+    if isinstance(src, Image.Image):
+        return to_rgb(src)
+    name = "<bytes>" if isinstance(src, (bytes, bytearray)) else str(src)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            if isinstance(src, (bytes, bytearray)):
+                if len(src) == 0:
+                    raise ImageLoadError("empty image data (0 bytes)")
+                img = Image.open(io.BytesIO(src))
+            else:
+                path = Path(src)
+                if not path.exists():
+                    raise ImageLoadError(f"file not found: {path}")
+                if path.is_dir():
+                    raise ImageLoadError(f"is a directory, not an image: {path}")
+                if path.stat().st_size == 0:
+                    raise ImageLoadError(f"empty file (0 bytes): {path}")
+                img = Image.open(path)
+            img.load()
+            img = ImageOps.exif_transpose(img) or img
+            return to_rgb(img)
+    except ImageLoadError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageLoadError(f"refused, image too large (decompression bomb guard): {name}: {e}") from None
+    except UnidentifiedImageError:
+        raise ImageLoadError(f"not a recognised image: {name}") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageLoadError(f"cannot decode image {name}: {e}") from None

@@ -1,0 +1,31 @@
+"""Exceptions of the edit index; each message is one clear line meant for a user."""
+
+from __future__ import annotations
+
+
+class EditIndexError(Exception):
+    """Base class: something about an index that a user can act on."""
+
+
+class IndexNotFoundError(EditIndexError):
+    """No index at the given directory."""
+
+
+class SchemaVersionError(EditIndexError):
+    """The catalog was written by a newer editsearch than this one."""
+
+
+class ModelMismatchError(EditIndexError):
+    """A query or add used a different model than the one that built the index."""
+
+
+class IndexLockedError(EditIndexError):
+    """Another writer holds the index lock and did not release it in time."""
+
+
+class UnknownEditError(EditIndexError):
+    """An edit id that the catalog does not know (or that was removed)."""
+
+
+class FilterError(EditIndexError):
+    """A --where or --contains filter that SQLite rejected."""
