@@ -28,7 +28,7 @@ def to_rgb(img: Image.Image) -> Image.Image:
         if img.mode == "I" and arr.max() <= 255:
             hi = 255.0
         arr8 = np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(arr8, mode="L").convert("RGB")
+        return Image.fromarray(arr8).convert("RGB")
     if img.mode == "P":
         img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):

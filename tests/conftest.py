@@ -40,7 +40,7 @@ def tiny_model_dir(tiny_model, tmp_path_factory) -> Path:
 def random_image(seed: int, size: tuple[int, int] = (48, 40), mode: str = "RGB") -> Image.Image:
     """A reproducible noisy RGB image."""
     rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8), "RGB").convert(mode)
+    return Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).convert(mode)
 
 
 @pytest.fixture
