@@ -1,0 +1,108 @@
+"""`editsearch score`: EC2T / EC2EC of one pair, or of every pair in a manifest (to CSV)."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import sys
+from pathlib import Path
+
+import click
+
+from editsearch.cli.common import EXIT_PARTIAL, echo_json, json_option, load_model_or_exit, model_option, warn
+
+
+@click.command()
+@click.option("--before", type=click.Path(dir_okay=False), help="Before image of the pair to score.")
+@click.option("--after", type=click.Path(dir_okay=False), help="After image of the pair to score.")
+@click.option("--text", help="Instruction to score against (EC2T).")
+@click.option("--ref-before", type=click.Path(dir_okay=False), help="Reference pair's before image (EC2EC).")
+@click.option("--ref-after", type=click.Path(dir_okay=False), help="Reference pair's after image (EC2EC).")
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False), help="Score every pair of a manifest.")
+@click.option("--out", type=click.Path(dir_okay=False), help="CSV file for --manifest results (default: stdout).")
+@click.option("--batch-size", default=32, show_default=True)
+@model_option
+@json_option
+def score(
+    before: str | None, after: str | None, text: str | None, ref_before: str | None, ref_after: str | None,
+    manifest: str | None, out: str | None, batch_size: int, model_name: str | None, as_json: bool,
+) -> None:
+    """Score edits with the paper's metrics.
+
+    \b
+    EC2T  = cos(EditCLIP(before, after), text)          --text T
+    EC2EC = cos(EditCLIP(before, after), EditCLIP(ref)) --ref-before C --ref-after D
+    With --manifest, each row is scored against its instruction (EC2T) and against the
+    reference pair (EC2EC): --ref-before/--ref-after for all rows, or per-row keys
+    `ref_before`/`ref_after`. Exit code 3 when some rows failed (they are reported).
+    """
+    from editsearch.images import ImageLoadError
+
+    if (ref_before is None) != (ref_after is None):
+        raise click.UsageError("--ref-before and --ref-after go together")
+    ref = (ref_before, ref_after) if ref_before and ref_after else None
+    if manifest:
+        if before or after or text:
+            raise click.UsageError("--manifest cannot be combined with --before/--after/--text")
+        model = load_model_or_exit(model_name, require_trained=True)
+        sys.exit(_score_manifest(model, Path(manifest), ref, out, batch_size, as_json))
+    if not (before and after):
+        raise click.UsageError("give --before and --after (or --manifest)")
+    if text is None and ref is None:
+        raise click.UsageError("give --text (EC2T) and/or --ref-before/--ref-after (EC2EC)")
+    model = load_model_or_exit(model_name, require_trained=True)
+    from editsearch.scoring import score_one
+
+    try:
+        scores = score_one(model, before, after, text=text, ref=ref)
+    except ImageLoadError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        echo_json({"before": before, "after": after, "text": text, "model": model.name, **scores})
+    else:
+        for k, v in scores.items():
+            click.echo(f"{k.upper():6s} {v:.4f}")
+
+
+def _score_manifest(model, manifest: Path, ref, out: str | None, batch_size: int, as_json: bool) -> int:
+    from tqdm import tqdm
+
+    from editsearch.data.sources import count_source, iter_source
+    from editsearch.scoring import ScoreRow, mean, score_pairs
+
+    if ref is not None:
+        from editsearch.images import ImageLoadError, load_image
+
+        try:
+            ref = (load_image(ref[0]), load_image(ref[1]))
+        except ImageLoadError as e:
+            raise click.ClickException(f"reference pair: {e}") from None
+    fields = [f.name for f in dataclasses.fields(ScoreRow)]
+    rows: list[ScoreRow] = []
+    handle = open(out, "w", newline="") if out else sys.stdout  # noqa: SIM115 - closed below
+    try:
+        writer = csv.DictWriter(handle, fieldnames=fields) if not as_json or out else None
+        if writer:
+            writer.writeheader()
+        bar = tqdm(total=count_source(manifest), unit="pair", desc="scoring", file=sys.stderr, disable=None)
+        for row in score_pairs(model, iter_source(manifest), ref=ref, batch_size=batch_size, base=manifest.parent):
+            rows.append(row)
+            if writer:
+                writer.writerow(dataclasses.asdict(row))
+            if row.error:
+                warn(f"skipped {row.item}: {row.error}")
+            bar.update(1)
+        bar.close()
+    finally:
+        if out:
+            handle.close()
+    failed = sum(r.error is not None for r in rows)
+    summary = {
+        "scored": len(rows) - failed, "failed": failed, "model": model.name,
+        "mean_ec2t": mean(r.ec2t for r in rows), "mean_ec2ec": mean(r.ec2ec for r in rows), "out": out,
+    }
+    if as_json:
+        echo_json(summary | ({} if out else {"rows": [dataclasses.asdict(r) for r in rows]}))
+    else:
+        warn(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in summary.items()))
+    return EXIT_PARTIAL if failed else 0

@@ -1,0 +1,89 @@
+"""`editsearch score` end to end on real image files."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import random_image
+
+from editsearch.cli.main import cli
+from editsearch.encoder import load_model
+
+
+@pytest.fixture
+def pair_files(tmp_path):
+    paths = {}
+    for name, seed in [("b", 1), ("a", 2), ("rb", 3), ("ra", 4)]:
+        paths[name] = tmp_path / f"{name}.png"
+        random_image(seed, (50, 40)).save(paths[name])
+    return paths
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    res = CliRunner().invoke(cli, [str(a) for a in args])
+    return res.exit_code, res.stdout, res.stderr
+
+
+def test_score_ec2t_and_ec2ec_json(pair_files, tiny_model_dir) -> None:
+    p = pair_files
+    code, out, _ = run("score", "--before", p["b"], "--after", p["a"], "--text", "add snow",
+                       "--ref-before", p["rb"], "--ref-after", p["ra"], "--model", tiny_model_dir, "--json")
+    assert code == 0, out
+    res = json.loads(out)
+    model = load_model(tiny_model_dir, device="cpu")
+    emb = model.embed_pairs([p["b"]], [p["a"]])
+    assert res["ec2t"] == pytest.approx(float((emb * model.embed_texts(["add snow"])).sum()), abs=1e-5)
+    assert res["ec2ec"] == pytest.approx(float(model.ec2ec(([p["b"]], [p["a"]]), ([p["rb"]], [p["ra"]]))[0]), abs=1e-5)
+    assert -1 <= res["ec2t"] <= 1
+
+
+def test_score_same_pair_ec2ec_is_one(pair_files, tiny_model_dir) -> None:
+    p = pair_files
+    code, out, _ = run("score", "--before", p["b"], "--after", p["a"], "--ref-before", p["b"],
+                       "--ref-after", p["a"], "--model", tiny_model_dir)
+    assert code == 0 and out.startswith("EC2EC") and float(out.split()[1]) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_score_requires_model_while_default_is_untrained(pair_files) -> None:
+    code, out, err = run("score", "--before", pair_files["b"], "--after", pair_files["a"], "--text", "x")
+    assert code == 2 and "--model is required" in err and "untrained" in err
+
+
+def test_score_usage_errors(pair_files, tiny_model_dir) -> None:
+    assert run("score", "--before", pair_files["b"], "--after", pair_files["a"], "--model", tiny_model_dir)[0] == 2
+    assert run("score", "--before", pair_files["b"], "--after", pair_files["a"], "--ref-before", pair_files["b"],
+               "--model", tiny_model_dir)[0] == 2
+    code, _, err = run("score", "--before", "missing.png", "--after", pair_files["a"], "--text", "x",
+                       "--model", tiny_model_dir)
+    assert code == 1 and "file not found" in err and "Traceback" not in err
+
+
+def test_score_manifest_to_csv_with_bad_rows(pair_files, tiny_model_dir, tmp_path) -> None:
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    rows = [
+        {"before": "b.png", "after": "a.png", "instruction": "add snow"},
+        {"before": "b.png", "after": "broken.png", "instruction": "x"},
+        {"before": "rb.png", "after": "ra.png", "instruction": "make it vintage", "ref_before": "b.png",
+         "ref_after": "a.png"},
+        {"before": "nope.png", "after": "a.png"},
+    ]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out_csv = tmp_path / "scores.csv"
+    code, out, err = run("score", "--manifest", manifest, "--out", out_csv, "--model", tiny_model_dir, "--json")
+    assert code == 3, err
+    summary = json.loads(out)
+    assert summary["scored"] == 2 and summary["failed"] == 2
+    table = list(csv.DictReader(out_csv.open()))
+    assert len(table) == 4
+    assert table[0]["ec2t"] and not table[0]["ec2ec"] and not table[0]["error"]
+    assert table[1]["error"] and "broken.png" in table[1]["error"]
+    model = load_model(tiny_model_dir, device="cpu")
+    expected = model.ec2ec(([pair_files["rb"]], [pair_files["ra"]]), ([pair_files["b"]], [pair_files["a"]]))
+    assert float(table[2]["ec2ec"]) == pytest.approx(float(expected[0]), abs=1e-5)
+    assert table[3]["error"]
+    assert torch.isfinite(torch.tensor(float(table[2]["ec2t"])))
