@@ -1,0 +1,326 @@
+"""The incremental build: scan sources, skip unchanged pairs, embed the rest in a pipelined DataLoader.
+
+Decoding and preprocessing run in DataLoader workers while the main process runs the model, and every
+forward batch is committed to the catalog in one transaction, so a killed build loses at most one batch.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from editsearch.data.records import EditPair, ItemError
+
+if TYPE_CHECKING:
+    import torch
+
+    from editsearch.index.store import EditIndex
+
+EXIT_PARTIAL = 3  # some items failed (and were reported); every valid item was indexed
+SCAN_CHUNK = 512  # pairs looked up in the catalog per query while scanning
+
+SourceInput = tuple[str, Callable[[], Iterator[EditPair | ItemError]]]
+
+
+@dataclass
+class BuildReport:
+    """What a build did: added, updated, skipped, removed, failed (with reasons), embedded, reused."""
+
+    added: int = 0
+    updated: int = 0
+    skipped: int = 0
+    removed: int = 0
+    failed: int = 0
+    embedded: int = 0
+    reused: int = 0
+    seconds: float = 0.0
+    errors: list[tuple[str, str, str]] = field(default_factory=list)  # (origin, item, reason)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every item succeeded, EXIT_PARTIAL (3) when some failed."""
+        return 0 if self.failed == 0 else EXIT_PARTIAL
+
+    def summary(self) -> str:
+        """One line: added, updated, skipped, removed, failed, and what was embedded."""
+        rate = self.embedded / self.seconds if self.seconds else 0.0
+        return (
+            f"added {self.added}, updated {self.updated}, skipped {self.skipped}, removed {self.removed}, "
+            f"failed {self.failed} (embedded {self.embedded}, reused {self.reused} vectors; "
+            f"{self.seconds:.1f} s, {rate:.1f} pairs/s)"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form (errors as objects)."""
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "skipped": self.skipped,
+            "removed": self.removed,
+            "failed": self.failed,
+            "embedded": self.embedded,
+            "reused": self.reused,
+            "seconds": round(self.seconds, 3),
+            "errors": [{"origin": o, "item": i, "reason": r} for o, i, r in self.errors],
+        }
+
+
+@dataclass
+class Planned:
+    """A pair that needs hashing and maybe embedding, with what the catalog knew of it."""
+
+    pair: EditPair
+    origin: str
+    existing: dict[str, Any] | None
+    stats: tuple[tuple[int, float], tuple[int, float]]
+
+
+def source_inputs(sources: Sequence[str | Path]) -> list[SourceInput]:
+    """(origin, reader) for each source path; the origin is the absolute path, recorded per edit."""
+    from editsearch.data.sources import iter_source
+
+    out: list[SourceInput] = []
+    for src in sources:
+        origin = str(Path(src).expanduser().resolve())
+        out.append((origin, lambda s=src: iter_source(s)))
+    return out
+
+
+class PairDataset:
+    """Map-style dataset for DataLoader workers: hash both images, decode them, apply the pair transform."""
+
+    def __init__(self, items: Sequence[Planned], transform: Callable[[Any, Any], torch.Tensor]):
+        self.pairs = [p.pair for p in items]
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int) -> tuple[int, Any, tuple[str, str] | None, str | None]:
+        """(i, tensor or None, (before hash, after hash) or None, failure reason or None)."""
+        from editsearch.images import ImageLoadError
+
+        pair = self.pairs[i]
+        try:
+            hashes = (pair.before.content_hash(), pair.after.content_hash())
+        except (OSError, ImageLoadError) as e:
+            return i, None, None, _reason(e)
+        try:
+            before, after = pair.load()
+            return i, self.transform(before, after), hashes, None
+        except ImageLoadError as e:
+            return i, None, hashes, str(e)
+        except Exception as e:  # noqa: BLE001 - one bad item must never stop a build
+            return i, None, hashes, f"cannot preprocess: {type(e).__name__}: {e}"
+
+
+def _collate(batch: list[Any]) -> list[Any]:
+    return batch
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.strerror}: {e.filename}" if e.filename else e.strerror
+    return str(e) or type(e).__name__
+
+
+def default_workers() -> int:
+    """DataLoader workers: the usable CPU cores, at most 4."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(4, cores))
+
+
+class Build:
+    """One run of the incremental build over an open, locked EditIndex."""
+
+    def __init__(self, index: EditIndex, model: Any, batch_size: int, workers: int | None, progress: bool):
+        self.index = index
+        self.catalog = index.catalog
+        self.model = model
+        self.fp = model.fingerprint
+        self.batch_size = max(1, batch_size)
+        self.workers = default_workers() if workers is None else max(0, workers)
+        self.progress = progress
+        self.report = BuildReport()
+        self.seen_keys: set[str] = set()
+        self.updates: list[tuple[int, str | None, dict[str, Any], str]] = []
+
+    def run(self, inputs: Sequence[SourceInput], sweep: bool) -> BuildReport:
+        """Scan every source, embed what changed, tombstone what vanished, record errors."""
+        start = time.perf_counter()
+        todo: list[Planned] = []
+        complete: list[str] = []
+        for origin, reader in inputs:
+            if self._scan(origin, reader, todo):
+                complete.append(origin)
+        self.catalog.update_texts(self.updates)
+        self._embed(todo)
+        if sweep:
+            for origin in complete:
+                vanished = [
+                    i for key, i in self.catalog.live_ids_for_origin(origin).items() if key not in self.seen_keys
+                ]
+                self.report.removed += self.catalog.tombstone(vanished, "vanished")
+        self.catalog.replace_errors(self.report.errors)
+        self.report.seconds = time.perf_counter() - start
+        return self.report
+
+    # -- scanning -------------------------------------------------------------------------------------
+
+    def _scan(self, origin: str, reader: Callable[[], Iterator[EditPair | ItemError]], todo: list[Planned]) -> bool:
+        """Classify one source's pairs into skipped / todo / failed; False if the source could not be read."""
+        from tqdm import tqdm
+
+        bar = tqdm(
+            desc=f"scanning {Path(origin).name}",
+            unit="pair",
+            file=sys.stderr,
+            disable=not self.progress,
+            total=_count(origin),
+            leave=False,
+        )
+        chunk: list[EditPair] = []
+        try:
+            for item in reader():
+                bar.update(1)
+                if isinstance(item, ItemError):
+                    self._fail(origin, item.item, item.reason)
+                    continue
+                chunk.append(item)
+                if len(chunk) >= SCAN_CHUNK:
+                    self._classify(origin, chunk, todo)
+                    chunk = []
+            self._classify(origin, chunk, todo)
+        except (OSError, ValueError) as e:
+            self._classify(origin, chunk, todo)
+            self._fail(origin, origin, f"cannot read source: {_reason(e)}")
+            return False
+        finally:
+            bar.close()
+        return True
+
+    def _classify(self, origin: str, pairs: list[EditPair], todo: list[Planned]) -> None:
+        """Skip unchanged pairs (same files, sizes and mtimes, with a vector); queue the others."""
+        rows = self.catalog.rows_by_keys([p.key for p in pairs], self.fp)
+        for pair in pairs:
+            if pair.key in self.seen_keys:
+                self.report.skipped += 1  # the same pair listed twice: indexed once
+                continue
+            self.seen_keys.add(pair.key)
+            try:
+                stats = (pair.before.stat(), pair.after.stat())
+            except OSError as e:
+                self._fail(origin, pair.key, _reason(e))
+                continue
+            row = rows.get(pair.key)
+            if row is not None and row["deleted"] and row["deleted_reason"] == "removed":
+                self.report.skipped += 1  # removed by the user: stays removed
+                continue
+            if row is not None and not row["deleted"] and row["vector_id"] is not None and _same_files(row, stats):
+                self.report.skipped += 1
+                self._maybe_update_text(row, pair, origin)
+                continue
+            todo.append(Planned(pair, origin, row, stats))
+
+    def _maybe_update_text(self, row: dict[str, Any], pair: EditPair, origin: str) -> None:
+        import json
+
+        metadata = json.loads(row["metadata"] or "{}")
+        if (row["instruction"], metadata, row["origin"]) != (pair.instruction, pair.metadata, origin):
+            self.updates.append((row["id"], pair.instruction, pair.metadata, origin))
+
+    def _fail(self, origin: str, item: str, reason: str) -> None:
+        self.report.failed += 1
+        self.report.errors.append((origin, item, reason))
+
+    # -- embedding ------------------------------------------------------------------------------------
+
+    def _embed(self, todo: list[Planned]) -> None:
+        """Hash, decode and embed the queued pairs, committing each batch."""
+        if not todo:
+            return
+        import torch
+        from torch.utils.data import DataLoader
+        from tqdm import tqdm
+
+        workers = self.workers if len(todo) > self.batch_size else 0
+        loader = DataLoader(
+            PairDataset(todo, self.model.pair_transform),  # type: ignore[arg-type]
+            batch_size=self.batch_size,
+            num_workers=workers,
+            collate_fn=_collate,
+            prefetch_factor=4 if workers else None,
+        )
+        with tqdm(total=len(todo), desc="embedding", unit="pair", file=sys.stderr, disable=not self.progress) as bar:
+            for batch in loader:
+                self._commit(batch, todo, torch)
+                bar.update(len(batch))
+
+    def _commit(self, batch: list[Any], todo: list[Planned], torch: Any) -> None:
+        """Reuse vectors by content hash, embed the rest, and save the batch in one transaction."""
+        ok = [(i, x, h) for i, x, h, err in batch if err is None]
+        for i, _, _, err in batch:
+            if err is not None:
+                planned = todo[i]
+                self._fail(planned.origin, planned.pair.key, err)
+                if planned.existing is not None and not planned.existing["deleted"]:
+                    self.catalog.tombstone([planned.existing["id"]], "unreadable")
+        reuse = self.catalog.vectors_by_hashes([h for _, _, h in ok], self.fp)
+        fresh = [(i, x) for i, x, h in ok if h not in reuse]
+        blobs: dict[int, bytes] = {i: reuse[h] for i, _, h in ok if h in reuse}
+        if fresh:
+            emb = self.model.embed_pair_tensors(torch.stack([x for _, x in fresh]))
+            emb = emb.detach().to("cpu", torch.float32).numpy()
+            blobs.update({i: emb[j].tobytes() for j, (i, _) in enumerate(fresh)})
+        self.report.embedded += len(fresh)
+        self.report.reused += len(ok) - len(fresh)
+        rows, vectors = [], []
+        for i, _, hashes in ok:
+            planned = todo[i]
+            rows.append(_edit_row(planned, hashes))
+            vectors.append(blobs[i])
+            if planned.existing is not None and not planned.existing["deleted"]:
+                self.report.updated += 1
+            else:
+                self.report.added += 1
+        self.catalog.save_edits(rows, vectors, self.fp)
+
+
+def _same_files(row: dict[str, Any], stats: tuple[tuple[int, float], tuple[int, float]]) -> bool:
+    (bs, bm), (as_, am) = stats
+    return (row["before_size"], row["before_mtime"], row["after_size"], row["after_mtime"]) == (bs, bm, as_, am)
+
+
+def _edit_row(planned: Planned, hashes: tuple[str, str]) -> dict[str, Any]:
+    """The edits-table row of a freshly hashed pair."""
+    pair = planned.pair
+    (bs, bm), (as_, am) = planned.stats
+    return {
+        "key": pair.key,
+        "origin": planned.origin,
+        "source": pair.source,
+        "before": pair.before.locator,
+        "before_size": bs,
+        "before_mtime": bm,
+        "before_hash": hashes[0],
+        "after": pair.after.locator,
+        "after_size": as_,
+        "after_mtime": am,
+        "after_hash": hashes[1],
+        "instruction": pair.instruction,
+        "metadata": pair.metadata,
+    }
+
+
+def _count(origin: str) -> int | None:
+    from editsearch.data.sources import count_source
+
+    try:
+        return count_source(origin)
+    except Exception:  # noqa: BLE001 - a count is only for the progress bar
+        return None

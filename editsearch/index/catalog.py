@@ -1,0 +1,466 @@
+"""The SQLite catalog (sqlite-utils): the source of truth for edits, their vectors, models and errors.
+
+Plain tables with readable column names and JSON stored as text, so `datasette catalog.db` browses it.
+Vectors are float32 BLOBs; a vector row never changes once written (a new embedding is a new row with a
+new id), which is what lets the FAISS cache be repaired by comparing id sets alone.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypedDict
+
+import sqlite_utils
+
+from editsearch.index.errors import FilterError, SchemaVersionError, UnknownEditError
+
+CATALOG_FILE = "catalog.db"
+_CHUNK = 5000  # ids per IN (...) query, well under SQLite's variable limit
+
+
+class EditRow(TypedDict, total=False):
+    """One row of the `edits` table (metadata decoded to a dict)."""
+
+    id: int
+    key: str
+    origin: str
+    source: str
+    before: str
+    before_size: int
+    before_mtime: float
+    before_hash: str
+    after: str
+    after_size: int
+    after_mtime: float
+    after_hash: str
+    instruction: str | None
+    metadata: dict[str, Any]
+    created_at: str
+    updated_at: str
+    deleted: int
+    deleted_reason: str | None
+    deleted_at: str | None
+
+
+class ModelRow(TypedDict):
+    """One row of the `models` table."""
+
+    name: str
+    fingerprint: str
+    dim: int
+    trained: int
+    config: str
+    created_at: str
+
+
+def now() -> str:
+    """The current UTC time as an ISO-8601 string."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    """Initial schema: models, edits (+ FTS5 over instruction), vectors, errors, settings."""
+    db.execute(
+        """CREATE TABLE models (
+            fingerprint TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            trained INTEGER NOT NULL DEFAULT 0,
+            config TEXT,
+            created_at TEXT NOT NULL)"""
+    )
+    db.execute(
+        """CREATE TABLE edits (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            origin TEXT NOT NULL,
+            source TEXT NOT NULL,
+            before TEXT NOT NULL,
+            before_size INTEGER,
+            before_mtime REAL,
+            before_hash TEXT,
+            after TEXT NOT NULL,
+            after_size INTEGER,
+            after_mtime REAL,
+            after_hash TEXT,
+            instruction TEXT,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            deleted_reason TEXT,
+            deleted_at TEXT)"""
+    )
+    db.execute("CREATE INDEX idx_edits_hashes ON edits (before_hash, after_hash)")
+    db.execute("CREATE INDEX idx_edits_origin ON edits (origin, deleted)")
+    db.execute(
+        """CREATE TABLE vectors (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            edit_id INTEGER NOT NULL REFERENCES edits(id) ON DELETE CASCADE,
+            model TEXT NOT NULL REFERENCES models(fingerprint),
+            vector BLOB NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (edit_id, model))"""
+    )
+    db.execute(
+        """CREATE TABLE errors (
+            id INTEGER PRIMARY KEY,
+            origin TEXT,
+            item TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_at TEXT NOT NULL)"""
+    )
+    db.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT)")
+    db["edits"].enable_fts(["instruction"], fts_version="FTS5", create_triggers=True)
+
+
+# Stepwise migrations: MIGRATIONS[i] takes a catalog from schema version i to i + 1.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Catalog:
+    """The catalog database of one index directory."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path | None = None):
+        self.db = db
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path) -> Catalog:
+        """Open (creating and migrating as needed) the catalog at `path`, in WAL mode."""
+        path = Path(path)
+        conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+        db = sqlite_utils.Database(conn)
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA busy_timeout = 30000")
+        if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            db.enable_wal()
+        db.execute("PRAGMA synchronous = NORMAL")
+        catalog = cls(db, path)
+        catalog.migrate()
+        return catalog
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.conn.close()
+
+    # -- schema ---------------------------------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version this catalog is at (0 for an empty file)."""
+        if not self.db["schema_version"].exists():
+            return 0
+        return self.db.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+
+    def migrate(self) -> None:
+        """Apply pending migrations one step at a time; refuse a catalog newer than this code."""
+        current = self.schema_version
+        if current > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"this catalog has schema version {current}, but this editsearch supports up to "
+                f"{SCHEMA_VERSION}; please upgrade editsearch to open it ({self.path})"
+            )
+        for version in range(current, SCHEMA_VERSION):
+            with self.db.atomic():
+                if version == 0:
+                    self.db.execute(
+                        "CREATE TABLE IF NOT EXISTS schema_version "
+                        "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+                    )
+                MIGRATIONS[version](self.db)
+                self.db.execute("INSERT INTO schema_version VALUES (?, ?)", [version + 1, now()])
+
+    # -- settings and models --------------------------------------------------------------------------
+
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        """A value of the `settings` table."""
+        row = self.db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+        return default if row is None else row[0]
+
+    def set_setting(self, key: str, value: str) -> None:
+        """Set a value of the `settings` table (inside the caller's transaction, if any)."""
+        self.db.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )
+
+    @property
+    def generation(self) -> int:
+        """A counter bumped by every transaction that changes the set of live vectors."""
+        return int(self.get_setting("generation", "0") or 0)
+
+    def bump_generation(self) -> int:
+        """Increment the generation (call inside the writing transaction)."""
+        value = self.generation + 1
+        self.set_setting("generation", str(value))
+        return value
+
+    def model(self) -> ModelRow | None:
+        """The model this index is bound to, or None for a fresh index."""
+        fingerprint = self.get_setting("model")
+        if fingerprint is None:
+            return None
+        row = self.db.execute("SELECT * FROM models WHERE fingerprint = ?", [fingerprint]).fetchone()
+        cols = ["fingerprint", "name", "dim", "trained", "config", "created_at"]
+        return None if row is None else ModelRow(**dict(zip(cols, row, strict=True)))  # type: ignore[typeddict-item]
+
+    def bind_model(self, name: str, fingerprint: str, dim: int, trained: bool, config: dict[str, Any]) -> None:
+        """Record `fingerprint` as this index's model (registering it in `models`)."""
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT OR IGNORE INTO models (fingerprint, name, dim, trained, config, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [fingerprint, name, dim, int(trained), json.dumps(config, sort_keys=True), now()],
+            )
+            self.set_setting("model", fingerprint)
+
+    # -- edits ----------------------------------------------------------------------------------------
+
+    def rows_by_keys(self, keys: Sequence[str], model: str) -> dict[str, dict[str, Any]]:
+        """Existing rows for these pair keys, each with `vector_id` (None if no vector for `model`)."""
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(list(keys)):
+            marks = ",".join("?" * len(chunk))
+            cur = self.db.execute(
+                f"SELECT e.*, v.id AS vector_id FROM edits e "
+                f"LEFT JOIN vectors v ON v.edit_id = e.id AND v.model = ? WHERE e.key IN ({marks})",
+                [model, *chunk],
+            )
+            for row in _dicts(cur):
+                out[row["key"]] = row
+        return out
+
+    def vectors_by_hashes(self, hashes: Iterable[tuple[str, str]], model: str) -> dict[tuple[str, str], bytes]:
+        """Stored vectors (any edit, live or not) whose before/after content hashes match."""
+        out: dict[tuple[str, str], bytes] = {}
+        for before_hash, after_hash in set(hashes):
+            row = self.db.execute(
+                "SELECT v.vector FROM edits e JOIN vectors v ON v.edit_id = e.id AND v.model = ? "
+                "WHERE e.before_hash = ? AND e.after_hash = ? LIMIT 1",
+                [model, before_hash, after_hash],
+            ).fetchone()
+            if row is not None:
+                out[(before_hash, after_hash)] = row[0]
+        return out
+
+    def save_edits(self, rows: Sequence[dict[str, Any]], vectors: Sequence[bytes], model: str) -> list[int]:
+        """Insert or update edits by key, live again, each with a fresh vector row; one transaction."""
+        ids = []
+        stamp = now()
+        with self.db.atomic():
+            for row, vector in zip(rows, vectors, strict=True):
+                row = {**row, "metadata": json.dumps(row.get("metadata") or {}, ensure_ascii=False)}
+                cols = [c for c in row if c != "id"]
+                edit_id = self.db.execute(
+                    f"INSERT INTO edits ({', '.join(cols)}, created_at, updated_at, deleted) "
+                    f"VALUES ({', '.join('?' * len(cols))}, ?, ?, 0) ON CONFLICT(key) DO UPDATE SET "
+                    + ", ".join(f"{c} = excluded.{c}" for c in cols)
+                    + ", updated_at = excluded.updated_at, deleted = 0, deleted_reason = NULL, deleted_at = NULL "
+                    "RETURNING id",
+                    [*(row[c] for c in cols), stamp, stamp],
+                ).fetchone()[0]
+                self.db.execute("DELETE FROM vectors WHERE edit_id = ? AND model = ?", [edit_id, model])
+                self.db.execute(
+                    "INSERT INTO vectors (edit_id, model, vector, created_at) VALUES (?, ?, ?, ?)",
+                    [edit_id, model, vector, stamp],
+                )
+                ids.append(edit_id)
+            if rows:
+                self.bump_generation()
+        return ids
+
+    def update_texts(self, updates: Sequence[tuple[int, str | None, dict[str, Any], str]]) -> None:
+        """Refresh (id, instruction, metadata, origin) of unchanged pairs whose manifest text changed."""
+        if not updates:
+            return
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "UPDATE edits SET instruction = ?, metadata = ?, origin = ?, updated_at = ? WHERE id = ?",
+                [(ins, json.dumps(meta, ensure_ascii=False), origin, now(), i) for i, ins, meta, origin in updates],
+            )
+
+    def tombstone(self, ids: Sequence[int], reason: str) -> int:
+        """Mark live edits deleted with a reason ('vanished', 'removed', 'unreadable'); returns how many."""
+        changed = 0
+        stamp = now()
+        with self.db.atomic():
+            for chunk in _chunks(list(ids)):
+                marks = ",".join("?" * len(chunk))
+                changed += self.db.execute(
+                    f"UPDATE edits SET deleted = 1, deleted_reason = ?, deleted_at = ?, updated_at = ? "
+                    f"WHERE deleted = 0 AND id IN ({marks})",
+                    [reason, stamp, stamp, *chunk],
+                ).rowcount
+            if changed:
+                self.bump_generation()
+        return changed
+
+    def live_ids_for_origin(self, origin: str) -> dict[str, int]:
+        """key -> id of the live edits that came from this source."""
+        cur = self.db.execute("SELECT key, id FROM edits WHERE origin = ? AND deleted = 0", [origin])
+        return dict(cur.fetchall())
+
+    def get_edit(self, edit_id: int) -> EditRow:
+        """One edit by id (live or deleted); raises UnknownEditError."""
+        cur = self.db.execute("SELECT * FROM edits WHERE id = ?", [edit_id])
+        rows = list(_dicts(cur))
+        if not rows:
+            raise UnknownEditError(f"no edit with id {edit_id} in this index")
+        return _decode(rows[0])
+
+    def existing_ids(self, ids: Sequence[int]) -> set[int]:
+        """Which of these edit ids exist and are live."""
+        found: set[int] = set()
+        for chunk in _chunks(list(ids)):
+            marks = ",".join("?" * len(chunk))
+            cur = self.db.execute(f"SELECT id FROM edits WHERE deleted = 0 AND id IN ({marks})", chunk)
+            found.update(r[0] for r in cur)
+        return found
+
+    # -- vectors --------------------------------------------------------------------------------------
+
+    def live_vector_ids(self, model: str) -> list[int]:
+        """Ids of the vectors of live edits for `model`, ascending."""
+        cur = self.db.execute(
+            "SELECT v.id FROM vectors v JOIN edits e ON e.id = v.edit_id "
+            "WHERE e.deleted = 0 AND v.model = ? ORDER BY v.id",
+            [model],
+        )
+        return [r[0] for r in cur]
+
+    def vector_blobs(self, vector_ids: Sequence[int]) -> list[tuple[int, bytes]]:
+        """(vector id, float32 blob) for these vector ids, ascending by id."""
+        out: list[tuple[int, bytes]] = []
+        for chunk in _chunks(list(vector_ids)):
+            marks = ",".join("?" * len(chunk))
+            out.extend(self.db.execute(f"SELECT id, vector FROM vectors WHERE id IN ({marks})", chunk).fetchall())
+        out.sort()
+        return out
+
+    def iter_live_vectors(self, model: str, chunk: int = 20000) -> Iterator[list[tuple[int, bytes]]]:
+        """Chunks of (vector id, blob) over all live vectors of `model`, ascending by id."""
+        last = -1
+        while True:
+            rows = self.db.execute(
+                "SELECT v.id, v.vector FROM vectors v JOIN edits e ON e.id = v.edit_id "
+                "WHERE e.deleted = 0 AND v.model = ? AND v.id > ? ORDER BY v.id LIMIT ?",
+                [model, last, chunk],
+            ).fetchall()
+            if not rows:
+                return
+            yield rows
+            last = rows[-1][0]
+
+    def vector_of_edit(self, edit_id: int, model: str) -> bytes:
+        """The stored vector of one live edit; raises UnknownEditError."""
+        row = self.db.execute(
+            "SELECT v.vector FROM vectors v JOIN edits e ON e.id = v.edit_id "
+            "WHERE e.id = ? AND e.deleted = 0 AND v.model = ?",
+            [edit_id, model],
+        ).fetchone()
+        if row is None:
+            raise UnknownEditError(f"no live edit with id {edit_id} (and a vector) in this index")
+        return row[0]
+
+    # -- search support -------------------------------------------------------------------------------
+
+    def filtered_vector_ids(self, model: str, where: str | None, contains: str | None) -> list[int]:
+        """Vector ids of live edits matching a SQL `where` over edits' columns and an FTS `contains`."""
+        sql, params = self._filtered_edits(where, contains)
+        try:
+            cur = self.db.execute(
+                f"SELECT v.id FROM vectors v JOIN ({sql}) e ON e.id = v.edit_id WHERE v.model = ? ORDER BY v.id",
+                [*params, model],
+            )
+            return [r[0] for r in cur]
+        except sqlite3.Error as e:
+            raise FilterError(f"bad filter (where={where!r}, contains={contains!r}): {e}") from None
+
+    def _filtered_edits(self, where: str | None, contains: str | None) -> tuple[str, list[Any]]:
+        """A sub-select of live edits restricted by `where` (SQL over edits' columns) and `contains` (FTS)."""
+        sql = "SELECT * FROM edits WHERE deleted = 0"
+        params: list[Any] = []
+        if where:
+            sql += f" AND ({where})"
+        if contains:
+            sql += " AND id IN (SELECT rowid FROM edits_fts WHERE edits_fts MATCH ?)"
+            params.append(self.db.quote_fts(contains))
+        return sql, params
+
+    def rows_for_vectors(self, vector_ids: Sequence[int]) -> dict[int, EditRow]:
+        """vector id -> live edit row, for those of these vector ids that belong to live edits."""
+        out: dict[int, EditRow] = {}
+        for chunk in _chunks(list(vector_ids)):
+            marks = ",".join("?" * len(chunk))
+            cur = self.db.execute(
+                f"SELECT v.id AS vector_id, e.* FROM vectors v JOIN edits e ON e.id = v.edit_id "
+                f"WHERE e.deleted = 0 AND v.id IN ({marks})",
+                chunk,
+            )
+            for row in _dicts(cur):
+                out[row.pop("vector_id")] = _decode(row)
+        return out
+
+    # -- errors and counts ----------------------------------------------------------------------------
+
+    def replace_errors(self, errors: Sequence[tuple[str, str, str]]) -> None:
+        """Forget the previous build's errors and record (origin, item, reason) for this one."""
+        with self.db.atomic():
+            self.db.execute("DELETE FROM errors")
+            self.add_errors(errors)
+
+    def add_errors(self, errors: Sequence[tuple[str, str, str]]) -> None:
+        """Append (origin, item, reason) rows to `errors`."""
+        stamp = now()
+        self.db.conn.executemany(
+            "INSERT INTO errors (origin, item, reason, created_at) VALUES (?, ?, ?, ?)",
+            [(o, i, r, stamp) for o, i, r in errors],
+        )
+
+    def errors(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Rows of the `errors` table (the last build's failures)."""
+        sql = "SELECT origin, item, reason, created_at FROM errors ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return list(_dicts(self.db.execute(sql)))
+
+    def counts(self, model: str | None) -> dict[str, Any]:
+        """Live edits, live vectors for `model`, deleted edits, errors and live edits per source kind."""
+        one = self.db.execute
+        by_source = dict(one("SELECT source, count(*) FROM edits WHERE deleted = 0 GROUP BY source").fetchall())
+        return {
+            "edits": one("SELECT count(*) FROM edits WHERE deleted = 0").fetchone()[0],
+            "vectors": one(
+                "SELECT count(*) FROM vectors v JOIN edits e ON e.id = v.edit_id WHERE e.deleted = 0 AND v.model = ?",
+                [model or ""],
+            ).fetchone()[0],
+            "deleted": one("SELECT count(*) FROM edits WHERE deleted = 1").fetchone()[0],
+            "errors": one("SELECT count(*) FROM errors").fetchone()[0],
+            "sources": by_source,
+            "origins": [r[0] for r in one("SELECT DISTINCT origin FROM edits WHERE deleted = 0 ORDER BY origin")],
+        }
+
+
+def _chunks(items: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
+    """Consecutive slices of at most `size` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _dicts(cur: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
+    """Rows of a cursor as dicts keyed by column name."""
+    cols = [d[0] for d in cur.description]
+    for row in cur:
+        yield dict(zip(cols, row, strict=True))
+
+
+def _decode(row: dict[str, Any]) -> EditRow:
+    """An edits row with its metadata JSON decoded."""
+    row["metadata"] = json.loads(row.get("metadata") or "{}")
+    return row  # type: ignore[return-value]

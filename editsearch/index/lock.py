@@ -1,0 +1,73 @@
+"""The writer lock of an index directory: one writer at a time; a second one waits, then gives up clearly."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+
+from editsearch.index.errors import IndexLockedError
+
+LOCK_FILE = "write.lock"
+DEFAULT_LOCK_TIMEOUT = float(os.environ.get("EDITSEARCH_LOCK_TIMEOUT", "10"))
+
+
+class WriterLock:
+    """An flock on <index>/write.lock, released on close or when the process dies (even by kill -9)."""
+
+    def __init__(self, directory: str | Path):
+        self.path = Path(directory) / LOCK_FILE
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock."""
+        return self._fd is not None
+
+    def acquire(self, timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+        """Take the lock, polling for up to `timeout` seconds; raises IndexLockedError."""
+        if self._fd is not None:
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = _read_holder(fd)
+                    os.close(fd)
+                    raise IndexLockedError(
+                        f"another process{holder} is writing to the index at {self.path.parent}; "
+                        f"gave up after {timeout:g} s (raise it with --lock-timeout or EDITSEARCH_LOCK_TIMEOUT)"
+                    ) from None
+                time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def try_acquire(self) -> bool:
+        """Take the lock only if it is free right now."""
+        try:
+            self.acquire(timeout=0)
+        except IndexLockedError:
+            return False
+        return True
+
+    def release(self) -> None:
+        """Release the lock (idempotent)."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def _read_holder(fd: int) -> str:
+    """' (pid N)' from the lock file, if it names one."""
+    try:
+        pid = os.pread(fd, 32, 0).decode().strip()
+    except OSError:
+        return ""
+    return f" (pid {pid})" if pid.isdigit() else ""

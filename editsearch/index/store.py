@@ -1,0 +1,463 @@
+"""EditIndex: one index directory = catalog.db (the truth) + vectors.faiss (a derived cache) + a writer lock."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from editsearch.index.catalog import CATALOG_FILE, SCHEMA_VERSION, Catalog, EditRow, ModelRow
+from editsearch.index.errors import EditIndexError, IndexNotFoundError, ModelMismatchError
+from editsearch.index.lock import DEFAULT_LOCK_TIMEOUT, WriterLock
+from editsearch.index.vectors import FAISS_FILE, META_FILE, AnnParams, VectorIndex, resolve_kind
+
+if TYPE_CHECKING:
+    from editsearch.data.records import EditPair
+    from editsearch.index.build import BuildReport
+
+DEFAULT_INDEX_DIR = ".editsearch"
+EXACT_FILTER_MAX = 20_000  # a filter leaving at most this many edits is searched exactly, without FAISS
+TOMBSTONE_REBUILD_FRACTION = 0.2  # an HNSW index is rebuilt once this share of it is tombstones
+IVF_RETRAIN_GROWTH = 4  # an IVF index is retrained once it holds this many times what it was trained on
+
+
+def default_index_dir() -> Path:
+    """$EDITSEARCH_INDEX, else ./.editsearch."""
+    return Path(os.environ.get("EDITSEARCH_INDEX") or DEFAULT_INDEX_DIR)
+
+
+@dataclass
+class Hit:
+    """One search hit: the cosine score and the edit's catalog row."""
+
+    score: float
+    edit: EditRow
+
+
+@dataclass
+class VerifyReport:
+    """The result of `EditIndex.verify`: ok, what is wrong, and the numbers behind it."""
+
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+class EditIndex:
+    """An index of edit pairs: add / remove / sync / search / rebuild / stats / verify."""
+
+    def __init__(self, directory: Path, catalog: Catalog, lock: WriterLock, params: AnnParams):
+        self.directory = directory
+        self.catalog = catalog
+        self.lock = lock
+        self.params = params
+        self._vectors: VectorIndex | None = None
+        self._live_count = 0
+
+    # -- opening --------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        directory: str | Path | None = None,
+        *,
+        create: bool = False,
+        writable: bool = False,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        params: AnnParams | None = None,
+    ) -> EditIndex:
+        """Open the index in `directory` (default $EDITSEARCH_INDEX or ./.editsearch).
+
+        `create` makes a new one if absent (and implies `writable`); `writable` takes the writer lock,
+        waiting up to `lock_timeout` seconds for another writer to finish.
+        """
+        directory = Path(directory) if directory is not None else default_index_dir()
+        if not (directory / CATALOG_FILE).exists():
+            if not create:
+                raise IndexNotFoundError(
+                    f"no index at {directory} (build one with `editsearch build-index SOURCE --index {directory}`)"
+                )
+            directory.mkdir(parents=True, exist_ok=True)
+        lock = WriterLock(directory)
+        if create or writable:
+            lock.acquire(lock_timeout)
+            for stale in directory.glob(".vectors.*.tmp"):
+                stale.unlink(missing_ok=True)
+        try:
+            catalog = Catalog.open(directory / CATALOG_FILE)
+        except BaseException:
+            lock.release()
+            raise
+        return cls(directory, catalog, lock, params or AnnParams())
+
+    def close(self) -> None:
+        """Close the catalog and release the writer lock."""
+        self.catalog.close()
+        self.lock.release()
+
+    def __enter__(self) -> EditIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- model and settings ---------------------------------------------------------------------------
+
+    @property
+    def model_info(self) -> ModelRow | None:
+        """The model (name, fingerprint, dim, ...) that built this index; None while it is empty."""
+        return self.catalog.model()
+
+    @property
+    def index_type(self) -> str:
+        """The requested FAISS index type: flat | ivf | hnsw | auto."""
+        return self.catalog.get_setting("index_type", "flat") or "flat"
+
+    def check_model(self, fingerprint: str, name: str = "") -> None:
+        """Refuse (ModelMismatchError) a model other than the one this index was built with."""
+        info = self.model_info
+        if info is not None and info["fingerprint"] != fingerprint:
+            raise ModelMismatchError(
+                f"this index was built with model '{info['name']}' (fingerprint {info['fingerprint'][:12]}), "
+                f"but '{name or '?'}' has fingerprint {fingerprint[:12]}: its vectors are not comparable. "
+                "Use the index's own model, or build a new index (--index NEW_DIR) with this one."
+            )
+
+    def bind_model(self, model: Any) -> None:
+        """Bind a fresh index to `model` (an EditCLIP), or check that it is the index's model."""
+        self._require_lock()
+        self.check_model(model.fingerprint, model.name)
+        if self.model_info is None:
+            self.catalog.bind_model(
+                model.name, model.fingerprint, model.embed_dim, bool(model.trained), model.config_dict()
+            )
+
+    def set_index_type(self, kind: str) -> None:
+        """Record the requested FAISS type; the next sync rebuilds the cache to match it."""
+        self._require_lock()
+        resolve_kind(kind, 0)
+        if kind != self.index_type:
+            self.catalog.set_setting("index_type", kind)
+
+    def _require_lock(self) -> None:
+        if not self.lock.held:
+            raise EditIndexError("this index was opened read-only; open it with writable=True to change it")
+
+    # -- writing --------------------------------------------------------------------------------------
+
+    def sync(
+        self,
+        sources: Sequence[str | Path],
+        model: Any,
+        *,
+        batch_size: int = 32,
+        workers: int | None = None,
+        progress: bool = False,
+    ) -> BuildReport:
+        """Incrementally index these sources: skip unchanged pairs, embed new or changed ones, tombstone vanished."""
+        from editsearch.index.build import Build, source_inputs
+
+        self.bind_model(model)
+        report = Build(self, model, batch_size, workers, progress).run(source_inputs(sources), sweep=True)
+        self.refresh_vectors()
+        return report
+
+    def add(
+        self,
+        pairs: Iterable[EditPair],
+        model: Any,
+        *,
+        batch_size: int = 32,
+        workers: int | None = None,
+        origin: str = "api",
+    ) -> BuildReport:
+        """Index these pairs (no sweep: nothing else is tombstoned); unchanged ones are skipped."""
+        from editsearch.index.build import Build
+
+        self.bind_model(model)
+        report = Build(self, model, batch_size, workers, False).run([(origin, lambda: iter(pairs))], sweep=False)
+        self.refresh_vectors()
+        return report
+
+    def remove(self, edit_ids: Sequence[int]) -> int:
+        """Remove live edits by id (they stay removed if a later build sees them again); returns how many."""
+        self._require_lock()
+        removed = self.catalog.tombstone(list(edit_ids), "removed")
+        if removed:
+            self.refresh_vectors()
+        return removed
+
+    def rebuild(self, index_type: str | None = None) -> VectorIndex | None:
+        """Rebuild the FAISS cache from the catalog's vectors (optionally as another type) and save it."""
+        self._require_lock()
+        if index_type is not None:
+            self.set_index_type(index_type)
+        self._vectors = self._build_from_catalog()
+        self._save()
+        return self._vectors
+
+    # -- the FAISS cache ------------------------------------------------------------------------------
+
+    @property
+    def vectors(self) -> VectorIndex | None:
+        """The FAISS index, loaded on first use and repaired if it disagrees with the catalog."""
+        if self._vectors is None:
+            self.refresh_vectors()
+        return self._vectors
+
+    def refresh_vectors(self) -> None:
+        """Load the FAISS cache and make it agree with the catalog (adding/removing ids, or rebuilding)."""
+        info = self.model_info
+        if info is None:
+            self._vectors, self._live_count = None, 0
+            return
+        vi, meta = self._vectors, None
+        if vi is None:
+            try:
+                vi, meta = VectorIndex.load(self.directory, self.params)
+            except (OSError, ValueError, TypeError, json.JSONDecodeError):
+                vi = None
+        generation = self.catalog.generation
+        if vi is None or vi.dim != info["dim"] or (meta is not None and meta.model != info["fingerprint"]):
+            vi, changed = self._build_from_catalog(), True
+        elif meta is not None and meta.generation == generation and meta.ntotal == vi.ntotal:
+            changed = False
+            self._live_count = (
+                meta.ntotal if vi.supports_remove else len(self.catalog.live_vector_ids(info["fingerprint"]))
+            )
+        else:
+            changed = self._reconcile(vi) or meta is None or meta.generation != generation
+        if self._needs_rebuild(vi):
+            vi, changed = self._build_from_catalog(), True
+        self._vectors = vi
+        if changed and (self.lock.held or self.lock.try_acquire()):
+            self._save()
+
+    def _reconcile(self, vi: VectorIndex) -> bool:
+        """Add the catalog's live vectors FAISS lacks, remove those it should not have; True if anything changed."""
+        assert self.model_info is not None
+        live = np.asarray(self.catalog.live_vector_ids(self.model_info["fingerprint"]), dtype=np.int64)
+        have = vi.ids()
+        missing = np.setdiff1d(live, have, assume_unique=True)
+        extra = np.setdiff1d(have, live, assume_unique=True)
+        for start in range(0, len(missing), 50_000):
+            ids, mat = self._load_vectors(missing[start : start + 50_000].tolist())
+            vi.add(ids, mat)
+        vi.remove(extra)
+        self._live_count = len(live)
+        return bool(len(missing) or (len(extra) and vi.supports_remove))
+
+    def _needs_rebuild(self, vi: VectorIndex) -> bool:
+        """The requested type changed, HNSW tombstones piled up, or IVF outgrew its training."""
+        kind = resolve_kind(self.index_type, self._live_count)
+        tombstones = vi.ntotal - self._live_count
+        return (
+            kind != vi.kind
+            or tombstones > TOMBSTONE_REBUILD_FRACTION * max(vi.ntotal, 1)
+            or (vi.kind == "ivf" and self._live_count > IVF_RETRAIN_GROWTH * max(vi.trained_on, 1))
+        )
+
+    def _build_from_catalog(self) -> VectorIndex:
+        """A fresh FAISS index of the requested type over every live vector of the index's model."""
+        info = self.model_info
+        assert info is not None
+        chunks = list(self.catalog.iter_live_vectors(info["fingerprint"]))
+        ids = np.asarray([i for chunk in chunks for i, _ in chunk], dtype=np.int64)
+        mat = np.frombuffer(b"".join(b for chunk in chunks for _, b in chunk), dtype=np.float32)
+        mat = mat.reshape(len(ids), info["dim"])
+        self._live_count = len(ids)
+        return VectorIndex.build(resolve_kind(self.index_type, len(ids)), info["dim"], ids, mat, self.params)
+
+    def _load_vectors(self, vector_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, matrix) of these vector ids from the catalog."""
+        assert self.model_info is not None
+        rows = self.catalog.vector_blobs(vector_ids)
+        ids = np.asarray([i for i, _ in rows], dtype=np.int64)
+        mat = np.frombuffer(b"".join(b for _, b in rows), dtype=np.float32).reshape(len(rows), self.model_info["dim"])
+        return ids, mat
+
+    def _save(self) -> None:
+        assert self._vectors is not None and self.model_info is not None
+        self._vectors.save(self.directory, self.catalog.generation, self.model_info["fingerprint"])
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int = 10,
+        *,
+        where: str | None = None,
+        contains: str | None = None,
+        exclude: Sequence[Iterable[int]] | None = None,
+    ) -> list[list[Hit]]:
+        """Top-k live edits by inner product for each query row (unit vectors: cosine), best first.
+
+        `where` is SQL over the edits table's columns, `contains` a full-text match on instructions;
+        `exclude[i]` holds edit ids to leave out of query i's results. Filters over-fetch, then filter.
+        """
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        queries = queries.reshape(1, -1) if queries.ndim == 1 else queries
+        excludes = [set(e) for e in exclude] if exclude is not None else [set() for _ in queries]
+        vi = self.vectors
+        if vi is None or vi.ntotal == 0 or k <= 0:
+            return [[] for _ in queries]
+        info = self.model_info
+        assert info is not None
+        if queries.shape[1] != info["dim"]:
+            raise ModelMismatchError(f"query vectors have dimension {queries.shape[1]}, this index holds {info['dim']}")
+        allowed = None
+        if where or contains:
+            allowed = np.asarray(self.catalog.filtered_vector_ids(info["fingerprint"], where, contains), np.int64)
+            if len(allowed) <= EXACT_FILTER_MAX:
+                return [self._exact(q, allowed, k, ex) for q, ex in zip(queries, excludes, strict=True)]
+        slack = vi.ntotal - self._live_count
+        fetch = k + max((len(e) for e in excludes), default=0) + 8 + slack
+        scores, ids = vi.search(queries, fetch)
+        out = []
+        for qi, q in enumerate(queries):
+            hits, want = self._collect(scores[qi], ids[qi], allowed, excludes[qi], k), fetch
+            while len(hits) < k and want < vi.ntotal:
+                want *= 4
+                s, i = vi.search(q[None], want)
+                hits = self._collect(s[0], i[0], allowed, excludes[qi], k)
+            out.append(hits)
+        return out
+
+    def _collect(
+        self, scores: np.ndarray, ids: np.ndarray, allowed: np.ndarray | None, exclude: set[int], k: int
+    ) -> list[Hit]:
+        """Keep hits that are live, allowed and not excluded; best first, ties by edit id; at most k."""
+        keep = ids >= 0
+        if allowed is not None:
+            keep &= np.isin(ids, allowed)
+        scores, ids = scores[keep], ids[keep]
+        rows = self.catalog.rows_for_vectors(ids.tolist())
+        hits = [Hit(float(s), rows[int(i)]) for s, i in zip(scores, ids, strict=True) if int(i) in rows]
+        hits = [h for h in hits if h.edit["id"] not in exclude]
+        hits.sort(key=lambda h: (-round(h.score, 6), h.edit["id"]))
+        return hits[:k]
+
+    def _exact(self, query: np.ndarray, allowed: np.ndarray, k: int, exclude: set[int]) -> list[Hit]:
+        """Exact search over a small allowed set, straight from the catalog's vectors."""
+        if not len(allowed):
+            return []
+        ids, mat = self._load_vectors(allowed.tolist())
+        scores = mat @ query
+        top = np.argsort(-scores, kind="stable")[: k + len(exclude) + 8]
+        return self._collect(scores[top], ids[top], None, exclude, k)
+
+    def stored_vector(self, edit_id: int) -> np.ndarray:
+        """The stored (unit) vector of a live edit; raises UnknownEditError."""
+        assert self.model_info is not None
+        return np.frombuffer(self.catalog.vector_of_edit(edit_id, self.model_info["fingerprint"]), np.float32)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts and settings: edits, vectors, model, index type, tombstones, errors, sizes."""
+        info = self.model_info
+        counts = self.catalog.counts(info["fingerprint"] if info else None)
+        meta = _read_meta(self.directory)
+        return {
+            "edits": counts["edits"],
+            "vectors": counts["vectors"],
+            "model": info["name"] if info else None,
+            "fingerprint": info["fingerprint"] if info else None,
+            "dim": info["dim"] if info else None,
+            "trained": bool(info["trained"]) if info else None,
+            "index_type": self.index_type,
+            "faiss_type": meta.get("kind"),
+            "faiss_vectors": meta.get("ntotal", 0),
+            "faiss_in_sync": meta.get("generation") == self.catalog.generation,
+            "tombstones": max(0, meta.get("ntotal", 0) - counts["vectors"]) if meta.get("kind") == "hnsw" else 0,
+            "deleted": counts["deleted"],
+            "errors": counts["errors"],
+            "sources": counts["sources"],
+            "origins": counts["origins"],
+            "schema_version": SCHEMA_VERSION,
+            "path": str(self.directory.resolve()),
+            "catalog_bytes": _size(self.directory / CATALOG_FILE),
+            "faiss_bytes": _size(self.directory / FAISS_FILE),
+        }
+
+    def verify(self) -> VerifyReport:
+        """Check catalog integrity and that the saved FAISS file holds exactly the live vectors; repairs nothing."""
+        report = VerifyReport(ok=True)
+        db = self.catalog.db
+        integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
+        if integrity != "ok":
+            report.problems.append(f"SQLite integrity check failed: {integrity}")
+        if db.execute("PRAGMA foreign_key_check").fetchall():
+            report.problems.append("vectors rows point to missing edits or models (foreign key check)")
+        try:
+            db.execute("INSERT INTO edits_fts(edits_fts) VALUES ('integrity-check')")
+        except Exception as e:  # noqa: BLE001 - sqlite3 reports FTS corruption as various errors
+            report.problems.append(f"full-text index is inconsistent: {e}")
+        info = self.model_info
+        if info is None:
+            report.notes.append("empty index: no model bound yet")
+            return _finish(report)
+        fp, dim = info["fingerprint"], info["dim"]
+        counts = self.catalog.counts(fp)
+        report.numbers.update(edits=counts["edits"], vectors=counts["vectors"])
+        if counts["edits"] != counts["vectors"]:
+            report.problems.append(f"{counts['edits'] - counts['vectors']} live edits have no vector")
+        bad = db.execute("SELECT count(*) FROM vectors WHERE length(vector) != ?", [4 * dim]).fetchone()[0]
+        if bad:
+            report.problems.append(f"{bad} vectors are not {dim} float32 values")
+        try:
+            vi, meta = VectorIndex.load(self.directory, self.params)
+        except (OSError, ValueError, TypeError, json.JSONDecodeError) as e:
+            report.problems.append(f"FAISS cache missing or unreadable ({e}); run `editsearch rebuild`")
+            return _finish(report)
+        live = np.asarray(self.catalog.live_vector_ids(fp), np.int64)
+        have = vi.ids()
+        missing, extra = np.setdiff1d(live, have), np.setdiff1d(have, live)
+        report.numbers.update(faiss_vectors=int(vi.ntotal), faiss_type=vi.kind, missing=len(missing), extra=len(extra))
+        if len(missing):
+            report.problems.append(f"FAISS lacks {len(missing)} live vectors; run `editsearch rebuild`")
+        if len(extra) and vi.supports_remove:
+            report.problems.append(f"FAISS holds {len(extra)} vectors of removed edits; run `editsearch rebuild`")
+        elif len(extra):
+            report.notes.append(f"{len(extra)} HNSW tombstones (filtered at search time)")
+        if meta.model != fp:
+            report.problems.append("FAISS cache was built for another model; run `editsearch rebuild`")
+        if meta.ntotal != vi.ntotal:
+            report.problems.append("FAISS file and its sidecar disagree; run `editsearch rebuild`")
+        report.problems.extend(self._spot_check(vi, live))
+        return _finish(report)
+
+    def _spot_check(self, vi: VectorIndex, live: np.ndarray, n: int = 200) -> list[str]:
+        """Compare up to n vectors FAISS holds with the catalog's."""
+        sample = live[np.random.default_rng(0).permutation(len(live))[:n]] if len(live) else live
+        sample = np.intersect1d(sample, vi.ids())
+        if not len(sample):
+            return []
+        ids, mat = self._load_vectors(sample.tolist())
+        stored = np.stack([vi.reconstruct(int(i)) for i in ids])
+        wrong = int(np.sum(~np.isclose(stored, mat, atol=1e-6).all(axis=1)))
+        return [f"{wrong} of {len(ids)} sampled FAISS vectors differ from the catalog's"] if wrong else []
+
+
+def _finish(report: VerifyReport) -> VerifyReport:
+    report.ok = not report.problems
+    return report
+
+
+def _read_meta(directory: Path) -> dict[str, Any]:
+    try:
+        return json.loads((directory / META_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

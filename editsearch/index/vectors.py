@@ -1,0 +1,232 @@
+"""The FAISS side of an index: IndexIDMap2 over Flat (exact, default) or HNSW, or an IVF; inner product.
+
+A derived cache of the catalog's vectors: it can always be rebuilt from them, and is saved atomically.
+IVF keeps our ids itself (with a hashtable direct map) instead of sitting in an IndexIDMap2: in faiss
+1.15, IndexIDMap2.remove_ids over an IVF leaves the remaining ids mapped to the wrong vectors.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import faiss
+
+INDEX_TYPES = ("flat", "ivf", "hnsw", "auto")
+AUTO_ANN_FROM = 100_000  # `auto` uses exact Flat below this many vectors, then IVF
+FAISS_FILE = "vectors.faiss"
+META_FILE = "vectors.json"
+
+
+@dataclass
+class AnnParams:
+    """Build and search knobs of the approximate index types (tuned by benchmarks/index_latency.py)."""
+
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 128
+    ivf_nprobe: int = 32
+
+
+@dataclass
+class VectorMeta:
+    """What a saved FAISS file holds: written next to it, after it, so a stale pair is detectable."""
+
+    kind: str
+    dim: int
+    ntotal: int
+    generation: int
+    model: str
+    trained_on: int = 0
+    nlist: int = 0
+
+
+def resolve_kind(requested: str, n: int) -> str:
+    """The concrete index type for a requested one ('auto' -> flat below AUTO_ANN_FROM, else ivf)."""
+    if requested not in INDEX_TYPES:
+        raise ValueError(f"unknown index type {requested!r}; expected one of {', '.join(INDEX_TYPES)}")
+    if requested == "auto":
+        return "flat" if n < AUTO_ANN_FROM else "ivf"
+    if requested == "ivf" and n == 0:
+        return "flat"  # IVF needs vectors to train on; the first sync with vectors rebuilds it
+    return requested
+
+
+def ivf_nlist(n: int) -> int:
+    """Number of IVF lists for n vectors: about 4·sqrt(n), at least 39 training points per list."""
+    return max(1, min(int(4 * math.sqrt(n)), n // 39))
+
+
+class VectorIndex:
+    """An inner-product FAISS index keyed by 64-bit ids (the catalog's vector ids)."""
+
+    def __init__(self, index: faiss.Index, kind: str, trained_on: int = 0, params: AnnParams | None = None):
+        self.index = index
+        self.kind = kind
+        self.trained_on = trained_on
+        self.params = params or AnnParams()
+        self._apply_search_params()
+
+    @classmethod
+    def build(
+        cls, kind: str, dim: int, ids: np.ndarray, vectors: np.ndarray, params: AnnParams | None = None
+    ) -> VectorIndex:
+        """A new index of `kind` (flat | ivf | hnsw) holding these vectors (IVF is trained on them)."""
+        import faiss
+
+        params = params or AnnParams()
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dim)
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if kind == "flat":
+            inner = faiss.IndexFlatIP(dim)
+        elif kind == "hnsw":
+            inner = faiss.IndexHNSWFlat(dim, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            inner.hnsw.efConstruction = params.hnsw_ef_construction
+        elif kind == "ivf":
+            if len(vectors) == 0:
+                raise ValueError("an IVF index needs vectors to train on")
+            quantizer = faiss.IndexFlatIP(dim)
+            inner = faiss.IndexIVFFlat(quantizer, dim, ivf_nlist(len(vectors)), faiss.METRIC_INNER_PRODUCT)
+            inner.cp.seed = 1234
+            sample = vectors
+            if len(vectors) > 256 * inner.nlist:
+                rng = np.random.default_rng(0)
+                sample = vectors[np.sort(rng.choice(len(vectors), 256 * inner.nlist, replace=False))]
+            inner.train(sample)
+            inner.set_direct_map_type(faiss.DirectMap.Hashtable)
+        else:
+            raise ValueError(f"unknown index type {kind!r}")
+        wrapped = inner if kind == "ivf" else faiss.IndexIDMap2(inner)
+        index = cls(wrapped, kind, len(vectors) if kind == "ivf" else 0, params)
+        index.add(ids, vectors)
+        return index
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        return self.index.d
+
+    @property
+    def ntotal(self) -> int:
+        """How many vectors FAISS holds (tombstones of an HNSW index included)."""
+        return self.index.ntotal
+
+    @property
+    def supports_remove(self) -> bool:
+        """HNSW cannot remove: its removed ids stay as tombstones, filtered out at search time."""
+        return self.kind != "hnsw"
+
+    @property
+    def nlist(self) -> int:
+        """IVF list count (0 for other types)."""
+        return self._inner().nlist if self.kind == "ivf" else 0
+
+    def ids(self) -> np.ndarray:
+        """Every id FAISS holds, as int64."""
+        import faiss
+
+        if self.kind != "ivf":
+            return faiss.vector_to_array(self.index.id_map).astype(np.int64, copy=False)
+        lists = self.index.invlists
+        out = []
+        for no in range(self.index.nlist):
+            size = lists.list_size(no)
+            if size:
+                ptr = lists.get_ids(no)
+                out.append(faiss.rev_swig_ptr(ptr, size).astype(np.int64))
+                lists.release_ids(no, ptr)
+        return np.sort(np.concatenate(out)) if out else np.zeros(0, np.int64)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add vectors under these ids (no duplicate check: callers add only missing ids)."""
+        if len(ids):
+            vecs = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)
+            self.index.add_with_ids(vecs, np.ascontiguousarray(ids, dtype=np.int64))
+
+    def remove(self, ids: np.ndarray) -> int:
+        """Remove these ids and return how many went; an HNSW index removes nothing (returns 0)."""
+        if not self.supports_remove or not len(ids):
+            return 0
+        return int(self.index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64)))
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids), each [n_queries, k]; missing slots have id -1."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        k = max(1, min(k, self.ntotal))
+        if self.ntotal == 0:
+            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        return self.index.search(queries, k)
+
+    def set_params(self, params: AnnParams) -> None:
+        """Change the search knobs (efSearch, nprobe)."""
+        self.params = params
+        self._apply_search_params()
+
+    def _inner(self) -> Any:
+        import faiss
+
+        return self.index if self.kind == "ivf" else faiss.downcast_index(self.index.index)
+
+    def reconstruct(self, vector_id: int) -> np.ndarray:
+        """The stored vector of one id."""
+        return self.index.reconstruct(int(vector_id))
+
+    def _apply_search_params(self) -> None:
+        if self.kind == "hnsw":
+            self._inner().hnsw.efSearch = self.params.hnsw_ef_search
+        elif self.kind == "ivf":
+            self._inner().nprobe = self.params.ivf_nprobe
+
+    def meta(self, generation: int, model: str) -> VectorMeta:
+        """The sidecar record describing this index."""
+        return VectorMeta(self.kind, self.dim, self.ntotal, generation, model, self.trained_on, self.nlist)
+
+    def save(self, directory: str | Path, generation: int, model: str) -> None:
+        """Write vectors.faiss then vectors.json, each atomically (temp file, fsync, rename)."""
+        import faiss
+
+        directory = Path(directory)
+        tmp = directory / f".{FAISS_FILE}.{os.getpid()}.tmp"
+        faiss.write_index(self.index, str(tmp))
+        _fsync_replace(tmp, directory / FAISS_FILE)
+        meta_tmp = directory / f".{META_FILE}.{os.getpid()}.tmp"
+        meta_tmp.write_text(json.dumps(asdict(self.meta(generation, model)), indent=1))
+        _fsync_replace(meta_tmp, directory / META_FILE)
+
+    @classmethod
+    def load(cls, directory: str | Path, params: AnnParams | None = None) -> tuple[VectorIndex, VectorMeta]:
+        """Read a saved index and its sidecar; raises OSError/ValueError if either is missing or unreadable."""
+        import faiss
+
+        directory = Path(directory)
+        meta = VectorMeta(**json.loads((directory / META_FILE).read_text()))
+        try:
+            index = faiss.read_index(str(directory / FAISS_FILE))
+        except RuntimeError as e:
+            raise ValueError(f"unreadable FAISS file: {str(e).splitlines()[0]}") from None
+        expected = faiss.IndexIVFFlat if meta.kind == "ivf" else faiss.IndexIDMap2
+        if not isinstance(index, expected) or index.d != meta.dim:
+            raise ValueError("FAISS file does not match its sidecar")
+        return cls(index, meta.kind, meta.trained_on, params), meta
+
+
+def _fsync_replace(tmp: Path, target: Path) -> None:
+    """fsync a finished temp file, rename it over `target`, and fsync the directory."""
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, target)
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -1,0 +1,228 @@
+"""The ranking API: search an index by text, exemplar pair or edit id, or weighted combinations of them.
+
+Scores are the paper's cosines: EC2T = cos(pair embedding, text embedding) for a text query and
+EC2EC = cos(pair embedding A, pair embedding B) for a pair query. A combined query is the rclip-style
+sum of weighted, normalised term vectors (negatives subtracted), renormalised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from editsearch.data.records import EditPair, ImageRef
+from editsearch.images import ImageLike
+from editsearch.index.errors import EditIndexError
+from editsearch.index.store import EditIndex, Hit
+
+if TYPE_CHECKING:
+    from editsearch.encoder import EditCLIP
+
+PairLike = EditPair | tuple[ImageLike, ImageLike]
+Term = str | int | PairLike  # text, edit id, or a (before, after) pair
+
+
+@dataclass
+class SearchResult:
+    """One ranked edit: rank (1-based), catalog id, cosine score, instruction, image locators, metadata."""
+
+    rank: int
+    id: int | None
+    score: float
+    instruction: str | None
+    before: str
+    after: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of the CLI contract."""
+        return asdict(self)
+
+
+class EditSearch:
+    """Search one index with the model that built it."""
+
+    def __init__(self, index: EditIndex, model: EditCLIP):
+        self.index = index
+        self.model = model
+
+    @classmethod
+    def open(cls, index_dir: str | Path | None = None, model: str | Path | EditCLIP | None = None) -> EditSearch:
+        """Open an index for searching; `model` defaults to the index's own (a different one is refused)."""
+        from editsearch.encoder import load_model
+
+        index = EditIndex.open(index_dir)
+        try:
+            info = index.model_info
+            if info is None:
+                raise EditIndexError(
+                    f"the index at {index.directory} is empty; add edits with `editsearch build-index`"
+                )
+            if model is None or isinstance(model, (str, Path)):
+                model = load_model(model or info["name"])
+            index.check_model(model.fingerprint, model.name)
+        except BaseException:
+            index.close()
+            raise
+        return cls(index, model)
+
+    def close(self) -> None:
+        """Close the index."""
+        self.index.close()
+
+    def __enter__(self) -> EditSearch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- queries --------------------------------------------------------------------------------------
+
+    def search_text(self, text: str, k: int = 10, **filters: Any) -> list[SearchResult]:
+        """Edits ranked by EC2T against a text instruction."""
+        return self.search([text], k=k, **filters)
+
+    def search_pair(self, before: ImageLike, after: ImageLike, k: int = 10, **filters: Any) -> list[SearchResult]:
+        """Edits ranked by EC2EC against an exemplar (before, after) pair."""
+        return self.search([(before, after)], k=k, **filters)
+
+    def search_edit(self, edit_id: int, k: int = 10, **filters: Any) -> list[SearchResult]:
+        """Edits most like an indexed edit (by EC2EC on stored vectors), the edit itself excluded."""
+        return self.search([int(edit_id)], k=k, **filters)
+
+    def search(
+        self,
+        positive: Sequence[Term] = (),
+        negative: Sequence[Term] = (),
+        weights: Sequence[float] | None = None,
+        k: int = 10,
+        where: str | None = None,
+        contains: str | None = None,
+    ) -> list[SearchResult]:
+        """Rank edits by a weighted combination of text, pair and edit-id terms.
+
+        `weights` has one entry per positive term, then one per negative term (default 1 each).
+        `where` is SQL over the catalog's edits columns (e.g. "source = 'ip2p'"); `contains` is a
+        full-text match on instructions. Edit-id terms are excluded from the results.
+        """
+        query = self.query_vector(positive, negative, weights)
+        exclude = {int(t) for t in [*positive, *negative] if isinstance(t, (int, np.integer))}
+        hits = self.index.search(query, k, where=where, contains=contains, exclude=[exclude])[0]
+        return to_results(hits)
+
+    def search_vectors(
+        self,
+        queries: np.ndarray,
+        k: int = 10,
+        where: str | None = None,
+        contains: str | None = None,
+        exclude: Sequence[set[int]] | None = None,
+    ) -> list[list[SearchResult]]:
+        """Batch search with ready query vectors [Q, D] (unit norm), one result list per row."""
+        return [to_results(h) for h in self.index.search(queries, k, where=where, contains=contains, exclude=exclude)]
+
+    def query_vector(
+        self, positive: Sequence[Term], negative: Sequence[Term] = (), weights: Sequence[float] | None = None
+    ) -> np.ndarray:
+        """The unit query vector: sum of weighted normalised term vectors, negatives subtracted."""
+        terms = [*positive, *negative]
+        if not terms:
+            raise ValueError("a query needs at least one term (text, (before, after) pair or edit id)")
+        weights = [1.0] * len(terms) if weights is None else [float(w) for w in weights]
+        if len(weights) != len(terms):
+            raise ValueError(f"{len(weights)} weights for {len(terms)} query terms")
+        signs = [1.0] * len(positive) + [-1.0] * len(negative)
+        total = np.zeros(self.model.embed_dim, dtype=np.float64)
+        for term, weight, sign in zip(terms, weights, signs, strict=True):
+            total += sign * weight * _unit(self.term_vector(term))
+        norm = np.linalg.norm(total)
+        if norm < 1e-8:
+            raise ValueError("the query terms cancel out (their weighted sum is zero)")
+        return (total / norm).astype(np.float32)
+
+    def term_vector(self, term: Term) -> np.ndarray:
+        """One term's embedding: text -> text tower, pair -> EditCLIP, edit id -> its stored vector."""
+        if isinstance(term, str):
+            return self.model.embed_texts([term])[0].numpy()
+        if isinstance(term, (int, np.integer)) and not isinstance(term, bool):
+            return self.index.stored_vector(int(term))
+        return embed_pairs(self.model, [term])[0]
+
+
+def rank_edits(
+    candidates: Sequence[PairLike], query: str | PairLike, model: str | Path | EditCLIP | None = None
+) -> list[SearchResult]:
+    """Rank a given list of pairs (EditPair or (before, after)) against a text or pair query, no index.
+
+    Scores are EC2T for a text query and EC2EC for a pair query; `id` is the candidate's list position.
+    """
+    from editsearch.encoder import load_model
+
+    if model is None or isinstance(model, (str, Path)):
+        model = load_model(model)
+    if not candidates:
+        return []
+    pair_vecs = embed_pairs(model, candidates)
+    qvec = model.embed_texts([query])[0].numpy() if isinstance(query, str) else embed_pairs(model, [query])[0]
+    scores = pair_vecs @ _unit(qvec)
+    order = sorted(range(len(candidates)), key=lambda i: (-round(float(scores[i]), 6), i))
+    results = []
+    for rank, i in enumerate(order, start=1):
+        before, after, instruction, metadata = _describe(candidates[i])
+        results.append(SearchResult(rank, i, float(scores[i]), instruction, before, after, metadata))
+    return results
+
+
+def embed_pairs(model: EditCLIP, pairs: Sequence[PairLike], batch_size: int = 32) -> np.ndarray:
+    """Embeddings [N, D] of EditPairs or (before, after) tuples of paths, bytes or PIL images."""
+    befores, afters = [], []
+    for pair in pairs:
+        if isinstance(pair, EditPair):
+            before, after = pair.load()
+        else:
+            before, after = pair
+            before, after = _load(before), _load(after)
+        befores.append(before)
+        afters.append(after)
+    return model.embed_pairs(befores, afters, batch_size=batch_size).numpy()
+
+
+def to_results(hits: Sequence[Hit]) -> list[SearchResult]:
+    """SearchResults (ranked from 1) from index hits."""
+    return [
+        SearchResult(
+            rank, h.edit["id"], h.score, h.edit["instruction"], h.edit["before"], h.edit["after"], h.edit["metadata"]
+        )
+        for rank, h in enumerate(hits, start=1)
+    ]
+
+
+def _load(image: ImageLike) -> Any:
+    """A PIL image from a path, locator, bytes or PIL image (raises ImageLoadError)."""
+    from editsearch.images import load_image
+
+    if isinstance(image, (str, Path)) and "#" in str(image) and not Path(image).exists():
+        return ImageRef.from_locator(str(image)).load()
+    return load_image(image)
+
+
+def _describe(pair: PairLike) -> tuple[str, str, str | None, dict[str, Any]]:
+    """(before, after, instruction, metadata) of a candidate, for its SearchResult."""
+    if isinstance(pair, EditPair):
+        return pair.before.locator, pair.after.locator, pair.instruction, dict(pair.metadata)
+    before, after = pair
+    return _name(before), _name(after), None, {}
+
+
+def _name(image: ImageLike) -> str:
+    return str(image) if isinstance(image, (str, Path)) else f"<{type(image).__name__}>"
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float64).reshape(-1)
+    n = np.linalg.norm(v)
+    return v / n if n > 0 else v

@@ -1,0 +1,63 @@
+"""Helpers for the index tests: small on-disk edit collections (real PNG files plus a JSONL manifest)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps
+
+EDITS = [
+    ("invert the colors", lambda im: ImageOps.invert(im)),
+    ("make it a watercolor painting", lambda im: im.filter(ImageFilter.GaussianBlur(2))),
+    ("convert to black and white", lambda im: ImageOps.grayscale(im).convert("RGB")),
+    ("mirror the image", lambda im: ImageOps.mirror(im)),
+    ("add strong contrast", lambda im: ImageOps.autocontrast(im, cutoff=20)),
+]
+
+
+def write_image(path: Path, seed: int, size: tuple[int, int] = (40, 32)) -> Path:
+    """A reproducible noisy RGB PNG."""
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def make_collection(root: Path, n: int, seed: int = 0, name: str = "manifest.jsonl") -> Path:
+    """n before/after pairs under root/images with a JSONL manifest (paths relative to it); returns it."""
+    images = root / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i in range(n):
+        instruction, fn = EDITS[i % len(EDITS)]
+        before = write_image(images / f"p{seed}_{i}_before.png", seed * 100_000 + i)
+        after = images / f"p{seed}_{i}_after.png"
+        fn(Image.open(before).convert("RGB")).save(after)
+        lines.append(
+            {
+                "before": f"images/{before.name}",
+                "after": f"images/{after.name}",
+                "instruction": instruction,
+                "family": f"f{i % len(EDITS)}",
+                "n": i,
+            }
+        )
+    manifest = root / name
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return manifest
+
+
+class CountingModel:
+    """Wraps a model and counts pairs sent through the forward (to check incremental builds)."""
+
+    def __init__(self, model):
+        self._model = model
+        self.embedded = 0
+
+    def embed_pair_tensors(self, x):
+        self.embedded += len(x)
+        return self._model.embed_pair_tensors(x)
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
