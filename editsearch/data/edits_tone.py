@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
-from editsearch.data.pixels import draw, luminance, smooth_noise, to_array, to_image
-
-Edit = tuple[Image.Image, dict]
+from editsearch.data.pixels import Edit, EditFn, draw, luminance, smooth_noise, to_array, to_image
 
 TINTS: dict[str, tuple[int, int, int]] = {
     "red": (235, 30, 30),
@@ -18,10 +16,10 @@ TINTS: dict[str, tuple[int, int, int]] = {
 
 
 def brighter(img: Image.Image, rng: np.random.Generator) -> Edit:
-    """Lift exposure: scale intensities up and lift the shadows."""
-    factor = draw(rng, 1.45, 1.9)
-    arr = to_array(img)
-    return to_image(arr * factor + 25 * (factor - 1)), {"factor": factor}
+    """Lift exposure with a gamma curve (shadows and midtones up, highlights kept) and a small gain."""
+    gamma = draw(rng, 0.4, 0.6)
+    arr = to_array(img) / 255.0
+    return to_image(255 * 1.08 * arr ** gamma), {"gamma": gamma}
 
 
 def darker(img: Image.Image, rng: np.random.Generator) -> Edit:
@@ -63,7 +61,7 @@ def hue_shift(img: Image.Image, rng: np.random.Generator) -> Edit:
     return Image.merge("HSV", (h, s, v)).convert("RGB"), {"degrees": degrees}
 
 
-def tint(color: str) -> callable:
+def tint(color: str) -> EditFn:
     """An edit that casts a named colour over the image."""
     rgb = np.array(TINTS[color], dtype=np.float32)
 
@@ -114,7 +112,7 @@ def noise(img: Image.Image, rng: np.random.Generator) -> Edit:
     """Per-pixel colour noise (digital sensor noise)."""
     sigma = draw(rng, 20, 40)
     arr = to_array(img)
-    return to_image(arr + rng.normal(0, sigma, arr.shape).astype(np.float32)), {"sigma": sigma}
+    return to_image(arr + rng.standard_normal(arr.shape, dtype=np.float32) * sigma), {"sigma": sigma}
 
 
 def film_grain(img: Image.Image, rng: np.random.Generator) -> Edit:
@@ -122,7 +120,7 @@ def film_grain(img: Image.Image, rng: np.random.Generator) -> Edit:
     sigma = draw(rng, 16, 30)
     arr = to_array(img)
     h, w = arr.shape[:2]
-    grain = rng.normal(0, 1, ((h + 1) // 2, (w + 1) // 2)).astype(np.float32)
-    grain = np.repeat(np.repeat(grain, 2, 0), 2, 1)[:h, :w] * 0.6 + rng.normal(0, 0.5, (h, w))
+    grain = rng.standard_normal(((h + 1) // 2, (w + 1) // 2), dtype=np.float32)
+    grain = np.repeat(np.repeat(grain, 2, 0), 2, 1)[:h, :w] * 0.6 + rng.standard_normal((h, w), dtype=np.float32) * 0.5
     faded = arr * 0.88 + 18 + (smooth_noise(rng, (h, w), 4)[..., None] - 0.5) * 12
     return to_image(faded + grain[..., None] * sigma), {"sigma": sigma}

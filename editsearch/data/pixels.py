@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from PIL import Image
+
+Edit = tuple[Image.Image, dict]  # (after image, JSON-able params)
+EditFn = Callable[[Image.Image, np.random.Generator], Edit]
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 

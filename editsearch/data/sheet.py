@@ -1,0 +1,57 @@
+"""Contact sheet of a synthetic collection: each family's before -> after with name and instruction."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from editsearch.images import load_image
+
+BACKGROUND = (245, 245, 242)
+INK = (20, 20, 20)
+
+
+def contact_sheet(collection: str | Path, out: str | Path, thumb: int = 160, columns: int = 3,
+                  per_family: int = 1) -> Path:
+    """Draw up to `per_family` pairs of every family in DIR/manifest.jsonl into one PNG; return its path."""
+    manifest = Path(collection) / "manifest.jsonl" if Path(collection).is_dir() else Path(collection)
+    rows: dict[str, list[dict]] = {}
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            picked = rows.setdefault(row.get("family", "?"), [])
+            if len(picked) < per_family:
+                picked.append(row)
+    cells = [row for fam in sorted(rows) for row in rows[fam]]
+    if not cells:
+        raise ValueError(f"no rows in {manifest}")
+    font = _font(max(10, thumb // 12))
+    caption = thumb // 12 * 4 + 8
+    cell_w, cell_h = 2 * thumb + 30, thumb + caption + 12
+    n_rows = -(-len(cells) // columns)
+    sheet = Image.new("RGB", (columns * cell_w, n_rows * cell_h), BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    for i, row in enumerate(cells):
+        x, y = (i % columns) * cell_w + 6, (i // columns) * cell_h + 6
+        for j, half in enumerate(("before", "after")):
+            img = load_image(manifest.parent / row[half]).resize((thumb, thumb))
+            sheet.paste(img, (x + j * (thumb + 16), y))
+        ax, ay = x + thumb + 4, y + thumb // 2
+        draw.polygon([(ax, ay - 6), (ax + 8, ay), (ax, ay + 6)], fill=INK)
+        lines = [row.get("family", "?")] + textwrap.wrap(row.get("instruction") or "", width=2 * thumb // 7)[:2]
+        draw.multiline_text((x, y + thumb + 3), "\n".join(lines), fill=INK, font=font, spacing=2)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out)
+    return out
+
+
+def _font(px: int) -> ImageFont.ImageFont:
+    """Pillow's bundled scalable font (bitmap default without FreeType)."""
+    try:
+        return ImageFont.load_default(size=px)
+    except (TypeError, OSError, ImportError):
+        return ImageFont.load_default()
