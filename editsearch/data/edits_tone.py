@@ -97,8 +97,8 @@ def invert(img: Image.Image, rng: np.random.Generator) -> Edit:
 
 def blur(img: Image.Image, rng: np.random.Generator) -> Edit:
     """Gaussian blur, radius relative to image size."""
-    rel = draw(rng, 0.012, 0.028)
-    return img.filter(ImageFilter.GaussianBlur(max(1.2, rel * img.width))), {"radius": rel}
+    rel = draw(rng, 0.016, 0.035)
+    return img.filter(ImageFilter.GaussianBlur(max(1.5, rel * img.width))), {"radius": rel}
 
 
 def sharpen(img: Image.Image, rng: np.random.Generator) -> Edit:
