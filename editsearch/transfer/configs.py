@@ -1,0 +1,68 @@
+"""Small IP2P architectures as data: 'test' (diffusers' own tiny test config) and 'tiny' (the shipped 64-px one)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+# UNet2DConditionModel kwargs (8 input channels: 4 noisy latents + 4 image latents). cross_attention_dim is set
+# by the caller: it is the projector's output width.
+UNET_CONFIGS: dict[str, dict[str, Any]] = {
+    "test": {
+        "block_out_channels": (32, 64),
+        "layers_per_block": 2,
+        "sample_size": 32,
+        "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
+        "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"),
+    },
+    "tiny": {
+        "block_out_channels": (32, 64),
+        "layers_per_block": 1,
+        "sample_size": 16,
+        "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
+        "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"),
+        "attention_head_dim": 8,
+    },
+}
+
+# AutoencoderKL kwargs: 'test' downsamples 2x (64 px -> 32x32 latents), 'tiny' 4x (64 px -> 16x16 latents).
+VAE_CONFIGS: dict[str, dict[str, Any]] = {
+    "test": {
+        "block_out_channels": (32, 64),
+        "down_block_types": ("DownEncoderBlock2D",) * 2,
+        "up_block_types": ("UpDecoderBlock2D",) * 2,
+    },
+    "tiny": {
+        "block_out_channels": (32, 64, 64),
+        "layers_per_block": 1,
+        "down_block_types": ("DownEncoderBlock2D",) * 3,
+        "up_block_types": ("UpDecoderBlock2D",) * 3,
+    },
+}
+
+
+def build_unet(kind: str, cross_attention_dim: int, seed: int = 0) -> Any:
+    """A randomly initialised IP2P UNet of a named size (deterministic for a seed)."""
+    from diffusers import UNet2DConditionModel
+
+    config = _config(UNET_CONFIGS, kind)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return UNet2DConditionModel(in_channels=8, out_channels=4, cross_attention_dim=cross_attention_dim, **config)
+
+
+def build_vae(kind: str, seed: int = 0) -> Any:
+    """A randomly initialised AutoencoderKL of a named size (4 latent channels; train it before use)."""
+    from diffusers import AutoencoderKL
+
+    config = _config(VAE_CONFIGS, kind)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, **config)
+
+
+def _config(table: dict[str, dict[str, Any]], kind: str) -> dict[str, Any]:
+    if kind not in table:
+        raise ValueError(f"unknown model size {kind!r}; known: {', '.join(table)}")
+    return dict(table[kind])
