@@ -100,6 +100,10 @@ class EditCLIP(nn.Module):
         return self.config.to_dict()
 
     # ----- differentiable forwards (training) --------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Training forward (what DDP wraps): [N, 6, S, S] -> unnormalised features [N, D]."""
+        return self.encode_pair_tensors(x)
+
     def encode_pair_tensors(self, x: torch.Tensor) -> torch.Tensor:
         """[N, 6, S, S] normalised pairs -> unnormalised projected features [N, D] (with grad)."""
         return self.visual(x)

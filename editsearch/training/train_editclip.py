@@ -1,0 +1,226 @@
+"""Train EditCLIP: symmetric CLIP loss against a frozen text tower, only the vision tower learns.
+
+Runs the same on CPU, one GPU or many (`accelerate launch -m editsearch.training.train_editclip ...`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class TrainConfig:
+    """Every knob of a training run; saved beside its checkpoints and in the model card."""
+
+    out: str
+    data: str = "synthetic"  # "synthetic" (generated on this machine) or a source path
+    init: str = "mini"  # "mini" (fresh EditCLIP-mini), a registry name/folder, or open_clip:ARCH:TAG
+    steps: int = 3000
+    batch_size: int = 128
+    grad_accum: int = 1
+    lr: float = 5e-4  # everything but conv1; the paper uses 2e-6 on pretrained CLIP
+    conv1_lr: float | None = None  # default: lr (fresh model) or 2e-4 (pretrained init, as the paper)
+    weight_decay: float = 0.02
+    warmup: int = 200
+    pool: int = 20000  # synthetic pairs held in memory, each re-cropped every time it is drawn
+    pool_size: int = 128  # pixels of pooled pairs (then cropped to the model's input size)
+    pair_loss: float = 0.5  # weight of the edit<->edit supervised contrastive term (0 = paper's loss only)
+    eval_every: int = 500
+    save_every: int = 500
+    seed: int = 0
+    workers: int = 2
+    name: str = "editclip-mini"
+
+
+def build_model(init: str) -> tuple[Any, bool]:
+    """(model, fresh): a fresh mini model, or a pretrained/registry one to fine-tune."""
+    from editsearch.encoder.config import EditCLIPConfig
+    from editsearch.encoder.registry import MINI_CONFIG, load_model, random_model
+
+    if init == "mini":
+        return random_model(EditCLIPConfig.from_dict(MINI_CONFIG.to_dict()), seed=0), True
+    return load_model(init, device="cpu"), False
+
+
+def param_groups(model: Any, lr: float, conv1_lr: float, weight_decay: float) -> list[dict]:
+    """AdamW groups: conv1 at its own lr; decay on weights only, none on gains, biases and logit scale."""
+    conv1, decay, no_decay = [], [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if name.endswith("visual.conv1.weight") or name == "visual.conv1.weight":
+            conv1.append(p)
+        elif p.ndim < 2 or "ln" in name or "bias" in name or "logit_scale" in name:
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    return [
+        {"params": conv1, "lr": conv1_lr, "weight_decay": weight_decay, "name": "conv1"},
+        {"params": decay, "lr": lr, "weight_decay": weight_decay, "name": "decay"},
+        {"params": no_decay, "lr": lr, "weight_decay": 0.0, "name": "no_decay"},
+    ]
+
+
+def lr_multiplier(step: int, warmup: int, total: int) -> float:
+    """Linear warmup then cosine to 0; a multiplier, so each group keeps its own base lr."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def clip_loss(
+    img: torch.Tensor, txt: torch.Tensor, pos: torch.Tensor, scale: torch.Tensor
+) -> torch.Tensor:
+    """Symmetric CLIP loss; `pos[i, j]` marks pair i and text j as a match (several may match)."""
+    logits = scale * img @ txt.T
+    t_i = pos.float() / pos.sum(1, keepdim=True)
+    t_t = pos.T.float() / pos.T.sum(1, keepdim=True)
+    return 0.5 * (F.cross_entropy(logits, t_i) + F.cross_entropy(logits.T, t_t))
+
+
+def pair_contrastive(img: torch.Tensor, labels: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Supervised contrastive loss among pairs: same-label pairs attract, others repel (self excluded)."""
+    n = img.shape[0]
+    eye = torch.eye(n, dtype=torch.bool, device=img.device)
+    logits = (scale * img @ img.T).masked_fill(eye, float("-inf"))
+    pos = (labels[:, None] == labels[None, :]) & ~eye
+    has = pos.any(1)
+    if not has.any():
+        return img.sum() * 0
+    logp = F.log_softmax(logits, dim=1).masked_fill(~pos, 0.0)
+    return -(logp.sum(1)[has] / pos.sum(1)[has]).mean()
+
+
+def _latest_checkpoint(out: Path) -> Path | None:
+    ckpts = sorted(out.glob("checkpoints/step-*"), key=lambda p: int(p.name.split("-")[1]))
+    return ckpts[-1] if ckpts else None
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Run (or resume) a training run; returns the final metrics. Writes OUT/model (our format)."""
+    from accelerate import Accelerator
+    from tqdm import tqdm
+
+    from editsearch.training.evaluation import evaluate_model, synthetic_eval_set
+    from editsearch.training.pairs_pool import augment, sample_texts, source_pool, synthetic_pool
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    acc = Accelerator(
+        gradient_accumulation_steps=cfg.grad_accum,
+        mixed_precision="bf16" if torch.cuda.is_available() else "no",
+    )
+    torch.manual_seed(cfg.seed)
+    model, fresh = build_model(cfg.init)
+    model.config.name = cfg.name
+    model.logit_scale.requires_grad_(fresh)  # frozen at the pretrained value for CLIP towers
+    conv1_lr = cfg.conv1_lr if cfg.conv1_lr is not None else (cfg.lr if fresh else 2e-4)
+    optimizer = torch.optim.AdamW(
+        param_groups(model, cfg.lr, conv1_lr, cfg.weight_decay), betas=(0.9, 0.98), eps=1e-6
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_multiplier(s, cfg.warmup, cfg.steps))
+    pool = (
+        synthetic_pool(cfg.pool, cfg.seed, cfg.pool_size, cfg.workers)
+        if cfg.data == "synthetic"
+        else source_pool(cfg.data, cfg.pool_size, cfg.workers)
+    )
+    label_ids = {lab: i for i, lab in enumerate(sorted(set(pool.labels)))}
+    labels = torch.tensor([label_ids[lab] for lab in pool.labels])
+    model, optimizer, scheduler = acc.prepare(model, optimizer, scheduler)
+    core = acc.unwrap_model(model)
+    eval_set = synthetic_eval_set(per_family=3, size=cfg.pool_size) if cfg.data == "synthetic" else None
+
+    step = 0
+    if (ckpt := _latest_checkpoint(out)) is not None:
+        acc.load_state(str(ckpt))
+        step = int(json.loads((ckpt / "progress.json").read_text())["step"])
+        acc.print(f"resumed from {ckpt} at step {step}")
+    (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    history: list[dict[str, Any]] = []
+    size, mean, std = core.config.image_size, core.config.image_mean, core.config.image_std
+    bar = tqdm(total=cfg.steps, initial=step, desc="train editclip", unit="step", disable=not acc.is_main_process)
+    t0, seen = time.perf_counter(), 0
+    model.train()
+    while step < cfg.steps:
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * (acc.num_processes) + acc.process_index)
+        rng = np.random.default_rng([cfg.seed, step, acc.process_index])
+        with acc.accumulate(model):
+            idx = torch.randint(0, len(pool), (cfg.batch_size,), generator=gen)
+            x = augment(pool.pixels[idx], size, mean, std, gen).to(acc.device)
+            texts = sample_texts(pool, idx, rng)
+            uniq = list(dict.fromkeys(texts))
+            txt = core.embed_texts(uniq).to(acc.device)
+            text_label = torch.tensor([labels[idx[texts.index(t)]] for t in uniq])
+            pos = (labels[idx][:, None] == text_label[None, :]).to(acc.device)
+            img = F.normalize(model(x).float(), dim=-1)
+            scale = core.logit_scale.exp().clamp(max=100)
+            loss = clip_loss(img, txt, pos, scale)
+            if cfg.pair_loss > 0:
+                loss = loss + cfg.pair_loss * pair_contrastive(img, labels[idx].to(acc.device), scale)
+            acc.backward(loss)
+            if acc.sync_gradients:
+                acc.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+        with torch.no_grad():
+            core.logit_scale.clamp_(max=math.log(100))
+        if not acc.sync_gradients:
+            continue
+        step += 1
+        seen += cfg.batch_size * cfg.grad_accum
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}", pairs_s=f"{seen / (time.perf_counter() - t0):.0f}")
+        if eval_set is not None and (step % cfg.eval_every == 0 or step == cfg.steps) and acc.is_main_process:
+            model.eval()
+            metrics = evaluate_model(core, eval_set)
+            model.train()
+            history.append({"step": step, "loss": loss.item(), **_flat(metrics)})
+            acc.print(json.dumps(history[-1]))
+        if step % cfg.save_every == 0 or step == cfg.steps:
+            ckpt = out / "checkpoints" / f"step-{step}"
+            acc.save_state(str(ckpt))
+            if acc.is_main_process:
+                (ckpt / "progress.json").write_text(json.dumps({"step": step}))
+    bar.close()
+    if acc.is_main_process:
+        core.config.trained = True
+        core.eval().save_pretrained(out / "model")
+        with (out / "history.jsonl").open("a") as f:
+            for h in history:
+                f.write(json.dumps(h) + "\n")
+    return history[-1] if history else {}
+
+
+def _flat(metrics: dict[str, Any]) -> dict[str, float]:
+    return {
+        f"{task}/{k}": round(v, 4)
+        for task, m in metrics.items()
+        for k, v in m.items()
+        if isinstance(v, float)
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point for `accelerate launch -m editsearch.training.train_editclip --out DIR ...`."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Train EditCLIP.")
+    for name, default in asdict(TrainConfig(out="")).items():
+        kind = type(default) if default is not None else float
+        ap.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, required=name == "out")
+    train(TrainConfig(**vars(ap.parse_args(argv))))
+
+
+if __name__ == "__main__":
+    main()

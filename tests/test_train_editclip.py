@@ -1,0 +1,100 @@
+"""EditCLIP training: loss, per-group learning rates through the scheduler, a short run with resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from editsearch.training.metrics import hit_at_k, mean_average_precision, retrieval_metrics
+from editsearch.training.train_editclip import (
+    TrainConfig,
+    clip_loss,
+    lr_multiplier,
+    pair_contrastive,
+    param_groups,
+    train,
+)
+
+
+def test_clip_loss_prefers_matching_texts() -> None:
+    img = F.normalize(torch.randn(4, 8), dim=-1)
+    pos = torch.eye(4, dtype=torch.bool)
+    good = clip_loss(img, img.clone(), pos, torch.tensor(50.0))
+    bad = clip_loss(img, img.roll(1, 0), pos, torch.tensor(50.0))
+    assert good < 0.01 < bad
+    # several positives per row: duplicated texts are not treated as negatives
+    pos2 = torch.tensor([[1, 1, 0], [1, 1, 0], [0, 0, 1]], dtype=torch.bool)
+    txt = torch.stack([img[0], img[0], img[2]])
+    assert clip_loss(torch.stack([img[0], img[0], img[2]]), txt, pos2, torch.tensor(50.0)) < 0.75
+
+
+def test_pair_contrastive_pulls_same_labels_together() -> None:
+    a, b = F.normalize(torch.randn(2, 8), dim=-1)
+    together = torch.stack([a, a, b, b])
+    apart = torch.stack([a, b, a, b])
+    labels = torch.tensor([0, 0, 1, 1])
+    s = torch.tensor(20.0)
+    assert pair_contrastive(together, labels, s) < pair_contrastive(apart, labels, s)
+
+
+def test_per_group_learning_rates_survive_the_scheduler(tiny_model) -> None:
+    groups = param_groups(tiny_model, lr=2e-6, conv1_lr=2e-4, weight_decay=0.02)
+    names = {g["name"]: g for g in groups}
+    assert names["conv1"]["params"][0] is tiny_model.visual.conv1.weight
+    assert names["no_decay"]["weight_decay"] == 0 and names["decay"]["weight_decay"] == 0.02
+    assert all(p.ndim >= 2 for p in names["decay"]["params"])
+    opt = torch.optim.AdamW(groups, betas=(0.9, 0.98), eps=1e-6)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_multiplier(s, 3, 20))
+    for _ in range(7):
+        opt.step()
+        sched.step()
+        lrs = {g["name"]: g["lr"] for g in opt.param_groups}
+        assert lrs["conv1"] / lrs["decay"] == pytest.approx(100.0)
+    assert lr_multiplier(2, 3, 20) == 1.0 and lr_multiplier(20, 3, 20) == pytest.approx(0.0)
+
+
+def test_metrics_on_known_rankings() -> None:
+    scores = torch.tensor([[0.9, 0.1, 0.5], [0.1, 0.3, 0.2]])
+    rel = torch.tensor([[False, False, True], [True, False, False]])
+    assert hit_at_k(scores, rel, 1) == 0.0 and hit_at_k(scores, rel, 2) == 0.5 and hit_at_k(scores, rel, 3) == 1.0
+    assert mean_average_precision(scores, rel) == pytest.approx((1 / 2 + 1 / 3) / 2)
+    assert retrieval_metrics(scores, rel)["top1"] == 0.0
+
+
+def test_short_training_run_learns_and_resumes(tiny_model_dir, tmp_path) -> None:
+    cfg = TrainConfig(out=str(tmp_path / "run"), init=str(tiny_model_dir), steps=6, batch_size=16, pool=48,
+                      pool_size=40, lr=1e-3, warmup=1, eval_every=3, save_every=3, workers=0, name="tiny-trained")
+    first = train(cfg)
+    hist = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in hist] == [3, 6]
+    assert {"text->edit/top1", "edit->text/hit@5", "edit->edit/top1"} <= set(first)
+    saved = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
+    assert saved["trained"] is True and saved["name"] == "tiny-trained"
+    assert (tmp_path / "run" / "checkpoints" / "step-6" / "progress.json").exists()
+    cfg.steps = 8  # resume from step 6, not from scratch
+    train(cfg)
+    hist = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in hist][-1] == 8 and len(hist) == 3
+
+
+def test_training_lowers_the_loss_on_a_fixed_batch(tiny_model) -> None:
+    import copy
+
+    model = copy.deepcopy(tiny_model).train()
+    x = torch.randn(8, 6, 32, 32)
+    txt = F.normalize(torch.randn(4, 16), dim=-1)
+    pos = torch.zeros(8, 4, dtype=torch.bool)
+    pos[torch.arange(8), torch.arange(8) % 4] = True
+    opt = torch.optim.AdamW(param_groups(model, 1e-3, 1e-3, 0.0), betas=(0.9, 0.98), eps=1e-6)
+    losses = []
+    for _ in range(15):
+        loss = clip_loss(F.normalize(model(x), dim=-1), txt, pos, torch.tensor(20.0))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] * 0.7
+    assert not any(p.requires_grad for p in model.text.parameters())
