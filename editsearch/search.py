@@ -44,31 +44,40 @@ class SearchResult:
 
 
 class EditSearch:
-    """Search one index with the model that built it."""
+    """Search one index with the model that built it (loaded only when a query needs embedding)."""
 
-    def __init__(self, index: EditIndex, model: EditCLIP):
+    def __init__(self, index: EditIndex, model: str | Path | EditCLIP | None = None):
         self.index = index
-        self.model = model
+        self._model = model
 
     @classmethod
     def open(cls, index_dir: str | Path | None = None, model: str | Path | EditCLIP | None = None) -> EditSearch:
         """Open an index for searching; `model` defaults to the index's own (a different one is refused)."""
-        from editsearch.encoder import load_model
-
         index = EditIndex.open(index_dir)
         try:
-            info = index.model_info
-            if info is None:
+            if index.model_info is None:
                 raise EditIndexError(
                     f"the index at {index.directory} is empty; add edits with `editsearch build-index`"
                 )
-            if model is None or isinstance(model, (str, Path)):
-                model = load_model(model or info["name"])
-            index.check_model(model.fingerprint, model.name)
+            if model is not None and not isinstance(model, (str, Path)):
+                index.check_model(model.fingerprint, model.name)
         except BaseException:
             index.close()
             raise
         return cls(index, model)
+
+    @property
+    def model(self) -> EditCLIP:
+        """The index's model: loaded on first use, refused if its fingerprint differs from the index's."""
+        if self._model is None or isinstance(self._model, (str, Path)):
+            from editsearch.encoder import load_model
+
+            info = self.index.model_info
+            assert info is not None
+            model = load_model(self._model or info["name"])
+            self.index.check_model(model.fingerprint, model.name)
+            self._model = model
+        return self._model
 
     def close(self) -> None:
         """Close the index."""
@@ -136,7 +145,7 @@ class EditSearch:
         if len(weights) != len(terms):
             raise ValueError(f"{len(weights)} weights for {len(terms)} query terms")
         signs = [1.0] * len(positive) + [-1.0] * len(negative)
-        total = np.zeros(self.model.embed_dim, dtype=np.float64)
+        total = np.zeros(self.index.model_info["dim"], dtype=np.float64)  # type: ignore[index]
         for term, weight, sign in zip(terms, weights, signs, strict=True):
             total += sign * weight * _unit(self.term_vector(term))
         norm = np.linalg.norm(total)

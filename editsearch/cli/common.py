@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -54,3 +57,55 @@ def load_model_or_exit(name: str | None, require_trained: bool = False) -> Any:
     return model
 
 
+EXIT_INCONSISTENT = 4  # `verify` found the catalog or the FAISS cache inconsistent
+
+index_option = click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="EDITSEARCH_INDEX",
+    default=".editsearch",
+    show_default=True,
+    show_envvar=True,
+    help="Index directory.",
+)
+lock_timeout_option = click.option(
+    "--lock-timeout",
+    type=click.FloatRange(0),
+    envvar="EDITSEARCH_LOCK_TIMEOUT",
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for another writer of the same index before giving up.",
+)
+
+
+@contextmanager
+def library_errors() -> Iterator[None]:
+    """Turn the library's user-facing errors into a one-line `Error: ...` and exit code 1, no traceback."""
+    from editsearch.encoder import WeightsNotFoundError
+    from editsearch.images import ImageLoadError
+    from editsearch.index.errors import EditIndexError
+
+    try:
+        yield
+    except (EditIndexError, ImageLoadError, WeightsNotFoundError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 48) -> str:
+    """An aligned plain-text table; numbers right-aligned, long cells shortened in the middle."""
+
+    def cell(v: Any) -> str:
+        text = f"{v:.4f}" if isinstance(v, float) else ("" if v is None else str(v))
+        text = " ".join(text.split())
+        return text if len(text) <= max_width else text[: max_width // 2 - 1] + "…" + text[-(max_width // 2) :]
+
+    cells = [[cell(v) for v in row] for row in rows]
+    numeric = [all(isinstance(r[i], (int, float)) for r in rows) for i in range(len(headers))]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)]
+        return "  ".join(parts).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in cells)])

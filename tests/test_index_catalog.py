@@ -1,0 +1,110 @@
+"""The catalog: schema and migrations, WAL, foreign keys, FTS, plain browsable tables; FAISS wrapper."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from editsearch.index import catalog as cat
+from editsearch.index.catalog import Catalog
+from editsearch.index.errors import SchemaVersionError
+from editsearch.index.vectors import INDEX_TYPES, VectorIndex, ivf_nlist, resolve_kind
+
+
+def edit_row(key: str, instruction: str = "make it watercolor") -> dict:
+    return {
+        "key": key, "origin": "/src", "source": "manifest", "before": f"{key}/b.png", "before_size": 1,
+        "before_mtime": 1.0, "before_hash": f"hb{key}", "after": f"{key}/a.png", "after_size": 1,
+        "after_mtime": 1.0, "after_hash": f"ha{key}", "instruction": instruction, "metadata": {"n": 1},
+    }  # fmt: skip
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    c = Catalog.open(tmp_path / "catalog.db")
+    c.bind_model("m", "fp", 4, False, {"embed_dim": 4})
+    yield c
+    c.close()
+
+
+def test_fresh_catalog_schema(catalog):
+    db = catalog.db
+    assert catalog.schema_version == cat.SCHEMA_VERSION
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert {"edits", "vectors", "models", "errors", "schema_version", "settings", "edits_fts"} <= set(db.table_names())
+    assert catalog.model()["name"] == "m"
+
+
+def test_rows_are_plain_and_readable(catalog):
+    catalog.save_edits([edit_row("a")], [np.ones(4, np.float32).tobytes()], "fp")
+    raw = sqlite3.connect(catalog.path).execute("SELECT metadata, instruction FROM edits").fetchone()
+    assert raw == ('{"n": 1}', "make it watercolor")  # JSON as text, as Datasette shows it
+    assert catalog.get_edit(1)["metadata"] == {"n": 1}
+    ids = catalog.filtered_vector_ids("fp", None, "watercolor")
+    assert len(ids) == 1 and catalog.filtered_vector_ids("fp", None, "snow") == []
+
+
+def test_vector_rows_are_immutable_new_ids(catalog):
+    catalog.save_edits([edit_row("a")], [np.ones(4, np.float32).tobytes()], "fp")
+    first = catalog.live_vector_ids("fp")
+    catalog.save_edits([edit_row("a")], [np.zeros(4, np.float32).tobytes()], "fp")
+    second = catalog.live_vector_ids("fp")
+    assert len(second) == 1 and second != first
+    generation = catalog.generation
+    assert catalog.tombstone([1], "removed") == 1 and catalog.generation == generation + 1
+    assert catalog.live_vector_ids("fp") == []
+
+
+def test_failed_transaction_rolls_back(catalog):
+    with pytest.raises(sqlite3.IntegrityError):
+        catalog.save_edits([edit_row("a"), edit_row("b")], [b"x" * 16], "missing-model")  # FK fails
+    assert catalog.counts("fp")["edits"] == 0
+
+
+def test_migrations_are_stepwise_and_newer_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "catalog.db"
+    Catalog.open(path).close()
+    applied = []
+    monkeypatch.setattr(cat, "MIGRATIONS", [*cat.MIGRATIONS, lambda db: applied.append(2)])
+    monkeypatch.setattr(cat, "SCHEMA_VERSION", 2)
+    c = Catalog.open(path)
+    assert applied == [2] and c.schema_version == 2
+    c.close()
+    monkeypatch.setattr(cat, "SCHEMA_VERSION", 1)
+    with pytest.raises(SchemaVersionError, match="upgrade editsearch"):
+        Catalog.open(path)
+
+
+def test_vector_index_types():
+    assert resolve_kind("auto", 10) == "flat" and resolve_kind("auto", 10**6) == "ivf"
+    assert resolve_kind("ivf", 0) == "flat" and set(INDEX_TYPES) == {"flat", "ivf", "hnsw", "auto"}
+    assert ivf_nlist(1_000_000) == 4000 and ivf_nlist(50) == 1
+    with pytest.raises(ValueError):
+        resolve_kind("lsh", 1)
+
+
+def test_cli_index_type_choices_match():
+    from editsearch.cli.index import INDEX_TYPES as CLI_TYPES
+
+    assert CLI_TYPES == INDEX_TYPES
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+def test_vector_index_save_load_remove(tmp_path, kind):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((500, 8)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    ids = np.arange(100, 600)
+    vi = VectorIndex.build(kind, 8, ids, x)
+    removed = vi.remove(np.array([105, 300]))
+    assert removed == (0 if kind == "hnsw" else 2)
+    vi.save(tmp_path, generation=7, model="fp")
+    assert not list(tmp_path.glob(".*tmp"))
+    loaded, meta = VectorIndex.load(tmp_path)
+    assert (meta.generation, meta.kind, meta.ntotal) == (7, kind, vi.ntotal)
+    _, found = loaded.search(x[[6, 250]], 1)
+    assert found[:, 0].tolist() == [106, 350]  # ids stay attached to the right vectors after removal
+    np.testing.assert_allclose(loaded.reconstruct(106), x[6], atol=1e-6)

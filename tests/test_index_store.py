@@ -1,0 +1,180 @@
+"""EditIndex: incremental sync, model binding, locking, removal per index type, rebuild, FAISS repair."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+from index_fixtures import CountingModel, make_collection, write_image
+
+from editsearch.index.errors import IndexLockedError, IndexNotFoundError, ModelMismatchError
+from editsearch.index.store import EditIndex
+from editsearch.index.vectors import FAISS_FILE, META_FILE
+
+
+@pytest.fixture
+def collection(tmp_path):
+    return make_collection(tmp_path / "data", 12)
+
+
+@pytest.fixture
+def model(tiny_model):
+    return CountingModel(tiny_model)
+
+
+def build(index_dir, sources, model, **kw):
+    with EditIndex.open(index_dir, create=True) as index:
+        return index.sync(sources, model, batch_size=4, workers=0, **kw)
+
+
+def test_open_missing_index_is_a_clear_error(tmp_path):
+    with pytest.raises(IndexNotFoundError, match="build-index"):
+        EditIndex.open(tmp_path / "nope")
+
+
+def test_incremental_sync(tmp_path, collection, model):
+    idx = tmp_path / "idx"
+    first = build(idx, [collection], model)
+    assert (first.added, first.embedded, first.failed) == (12, 12, 0) and model.embedded == 12
+
+    again = build(idx, [collection], model)
+    assert (again.added, again.skipped, again.embedded) == (0, 12, 0) and model.embedded == 12
+
+    images = collection.parent / "images"
+    touched = images / "p0_3_before.png"
+    os.utime(touched, (time.time() + 5, time.time() + 5))  # same bytes, new mtime: rehash, reuse the vector
+    touch = build(idx, [collection], model)
+    assert (touch.updated, touch.embedded, touch.reused, touch.skipped) == (1, 0, 1, 11)
+
+    write_image(images / "p0_5_after.png", seed=999)  # new content: exactly one re-embed
+    changed = build(idx, [collection], model)
+    assert (changed.updated, changed.embedded, changed.skipped) == (1, 1, 11) and model.embedded == 13
+
+    (images / "p0_7_before.png").unlink()  # the manifest line now fails; its edit is tombstoned
+    gone = build(idx, [collection], model)
+    assert (gone.removed, gone.failed, gone.embedded) == (1, 1, 0)
+    assert gone.exit_code == 3 and "not found" in gone.errors[0][2]
+    with EditIndex.open(idx) as index:
+        s = index.stats()
+        assert (s["edits"], s["vectors"], s["deleted"], s["errors"]) == (11, 11, 1, 1)
+        assert index.verify().ok
+
+
+def test_vanished_lines_are_tombstoned_and_come_back_by_hash(tmp_path, collection, model):
+    idx = tmp_path / "idx"
+    build(idx, [collection], model)
+    lines = collection.read_text().splitlines()
+    collection.write_text("\n".join(lines[:10]) + "\n")
+    report = build(idx, [collection], model)
+    assert (report.removed, report.skipped, report.exit_code) == (2, 10, 0)
+    collection.write_text("\n".join(lines) + "\n")
+    back = build(idx, [collection], model)
+    assert (back.added, back.embedded, back.reused) == (2, 0, 2)
+
+
+def test_instruction_changes_update_without_embedding(tmp_path, collection, model):
+    idx = tmp_path / "idx"
+    build(idx, [collection], model)
+    lines = [json.loads(line) for line in collection.read_text().splitlines()]
+    lines[0]["instruction"] = "make it snowy"
+    collection.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    report = build(idx, [collection], model)
+    assert report.embedded == 0
+    with EditIndex.open(idx) as index:
+        assert index.catalog.get_edit(1)["instruction"] == "make it snowy"
+
+
+def test_other_model_is_refused(tmp_path, collection, model):
+    from conftest import tiny_config
+
+    from editsearch.encoder.registry import random_model
+
+    build(tmp_path / "idx", [collection], model)
+    other = random_model(tiny_config(name="other"), seed=1)
+    with pytest.raises(ModelMismatchError, match="built with model 'tiny-test'"):
+        build(tmp_path / "idx", [collection], other)
+    with EditIndex.open(tmp_path / "idx") as index:
+        with pytest.raises(ModelMismatchError):
+            index.check_model(other.fingerprint, other.name)
+
+
+def test_second_writer_waits_then_errors(tmp_path, collection, model):
+    idx = tmp_path / "idx"
+    build(idx, [collection], model)
+    holder = EditIndex.open(idx, writable=True)
+    start = time.monotonic()
+    with pytest.raises(IndexLockedError, match="another process .*writing"):
+        EditIndex.open(idx, writable=True, lock_timeout=0.3)
+    assert 0.25 < time.monotonic() - start < 3
+    with EditIndex.open(idx) as reader:  # readers never wait
+        assert reader.stats()["edits"] == 12
+    threading.Timer(0.3, holder.close).start()
+    with EditIndex.open(idx, writable=True, lock_timeout=5) as waited:  # waits until the holder is done
+        assert waited.lock.held
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+def test_remove_and_rebuild_per_index_type(tmp_path, model, kind):
+    data = make_collection(tmp_path / "data", 60)
+    idx = tmp_path / "idx"
+    with EditIndex.open(idx, create=True) as index:
+        index.set_index_type(kind)
+        index.sync([data], model, batch_size=16, workers=0)
+        assert index.vectors.kind == kind
+        query = index.stored_vector(5)
+        assert index.search(query, 1)[0][0].edit["id"] == 5
+        assert index.remove([5, 6]) == 2
+        hits = index.search(query, 60)[0]
+        assert {5, 6}.isdisjoint(h.edit["id"] for h in hits) and len(hits) == 58
+        before = [(h.edit["id"], h.score) for h in index.search(query, 10)[0]]
+        index.rebuild()
+        after = [(h.edit["id"], h.score) for h in index.search(query, 10)[0]]
+        assert [i for i, _ in before] == [i for i, _ in after]
+        np.testing.assert_allclose([s for _, s in before], [s for _, s in after], atol=1e-5)
+        assert index.verify().ok
+    with EditIndex.open(idx) as reopened:  # removal survives reopening (a tombstone, for HNSW)
+        assert 5 not in {h.edit["id"] for h in reopened.search(query, 60)[0]}
+
+
+def test_removed_edits_stay_removed(tmp_path, collection, model):
+    idx = tmp_path / "idx"
+    build(idx, [collection], model)
+    with EditIndex.open(idx, writable=True) as index:
+        index.remove([3])
+    report = build(idx, [collection], model)
+    assert (report.added, report.skipped, report.embedded) == (0, 12, 0)
+    with EditIndex.open(idx) as index:
+        assert index.stats()["edits"] == 11
+
+
+def test_faiss_cache_is_repaired_from_the_catalog(tmp_path, collection, model):
+    idx = tmp_path / "idx"
+    build(idx, [collection], model)
+    with EditIndex.open(idx) as index:
+        expected = [h.edit["id"] for h in index.search(index.stored_vector(2), 5)[0]]
+    (idx / FAISS_FILE).write_bytes(b"garbage")
+    with EditIndex.open(idx) as index:
+        assert not index.verify().ok
+        assert [h.edit["id"] for h in index.search(index.stored_vector(2), 5)[0]] == expected
+    with EditIndex.open(idx) as index:
+        assert index.verify().ok  # the reader repaired and saved it (the lock was free)
+    meta = json.loads((idx / META_FILE).read_text())
+    (idx / META_FILE).write_text(json.dumps({**meta, "generation": 0}))  # a stale cache: ids compared
+    with EditIndex.open(idx, writable=True) as index:
+        index.catalog.tombstone([1], "removed")
+        assert 1 not in [h.edit["id"] for h in index.search(index.stored_vector(2), 12)[0]]
+
+
+def test_add_api_and_auto_index_type(tmp_path, model):
+    from editsearch.data.sources import iter_source
+
+    data = make_collection(tmp_path / "data", 5)
+    with EditIndex.open(tmp_path / "idx", create=True) as index:
+        index.set_index_type("auto")
+        report = index.add(list(iter_source(data)), model, workers=0)
+        assert (report.added, index.vectors.kind) == (5, "flat")
+        assert index.stats()["origins"] == ["api"]
