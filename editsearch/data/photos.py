@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from editsearch.data.pixels import pick
 from editsearch.data.scenes import SCENES, render_scene
 
 SPLITS = ("train", "test")
 SCENE_SHARE = 0.4  # fraction of sources that are procedural scenes
-SCENE_SEEDS = 1 << 30
+SCENE_POOL = {"train": 160, "test": 40}  # procedural scenes per split, each rendered once per process
+SCENE_BASE = 320  # side a pool scene is rendered at (or the requested size, when larger)
 HELDOUT_GROUPS = frozenset({"coffee", "motorcycle", "china", "coins", "gravel"})
 
 
@@ -100,25 +100,33 @@ def _colorize(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     return ImageOps.colorize(img.convert("L"), dark, light, mid=mid)
 
 
+def scene_id(split: str, index: int) -> tuple[str, int]:
+    """(kind, seed) of pool scene `index` of a split; test seeds are multiples of 5, train seeds are not."""
+    kinds = sorted(SCENES)
+    return kinds[index % len(kinds)], 5 * index + (0 if split == "test" else 1)
+
+
+@functools.lru_cache(maxsize=sum(SCENE_POOL.values()))
+def _scene(kind: str, seed: int, side: int) -> Image.Image:
+    """A pool scene, rendered once per process."""
+    return render_scene(kind, seed, side)
+
+
 def sample_source(rng: np.random.Generator, split: str, size: int) -> tuple[Image.Image, str]:
     """(a size x size RGB crop of a random source of `split`, its source id). Deterministic given rng."""
     pool = photos(split)
     if not pool or rng.random() < SCENE_SHARE:
-        kind = str(pick(rng, sorted(SCENES)))
-        seed = int(rng.integers(SCENE_SEEDS)) * 5 + (0 if split == "test" else int(rng.integers(1, 5)))
-        scale = rng.uniform(1.0, 1.5)
-        big = render_scene(kind, seed, round(size * scale))
-        left, top = (int(rng.integers(big.width - size + 1)) for _ in range(2))
-        img, source = big.crop((left, top, left + size, top + size)), f"scene:{kind}:{seed}"
+        kind, seed = scene_id(split, int(rng.integers(SCENE_POOL[split])))
+        full, gray, source = _scene(kind, seed, max(SCENE_BASE, size)), False, f"scene:{kind}:{seed}"
+        min_side = 0.55
     else:
         photo = pool[int(rng.integers(len(pool)))]
-        full, gray = _decoded(photo)
-        side = min(full.size) * rng.uniform(0.45, 1.0)
-        left, top = rng.uniform(0, full.width - side), rng.uniform(0, full.height - side)
-        img = full.resize((size, size), Image.BICUBIC, box=(left, top, left + side, top + side))
-        if gray:
-            img = _colorize(img, rng)
-        source = f"photo:{photo.id}"
+        (full, gray), source, min_side = _decoded(photo), f"photo:{photo.id}", 0.45
+    side = min(full.size) * rng.uniform(min_side, 1.0)
+    left, top = rng.uniform(0, full.width - side), rng.uniform(0, full.height - side)
+    img = full.resize((size, size), Image.BICUBIC, box=(left, top, left + side, top + side))
+    if gray:
+        img = _colorize(img, rng)
     if rng.random() < 0.5:
         img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     return img, source

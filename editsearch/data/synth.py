@@ -16,9 +16,11 @@ from editsearch.data.photos import SPLITS, sample_source, source_photo
 
 MANIFEST = "manifest.jsonl"
 IMAGE_FORMATS = {"png": "PNG", "jpg": "JPEG"}
+MIN_CHANGE = 4.0  # mean abs pixel difference below which a pair is redrawn from another source
+MAX_TRIES = 4
 
-__all__ = ["FAMILIES", "Family", "SynthPair", "make_pair", "pair_rng", "source_photo", "synth_pairs",
-           "write_synth", "make_demo"]
+__all__ = ["FAMILIES", "Family", "SynthPair", "make_demo", "make_pair", "mean_change", "pair_rng",
+           "source_photo", "synth_pairs", "write_synth"]
 
 
 @dataclass
@@ -42,11 +44,21 @@ def make_pair(rng: np.random.Generator, split: str, size: int, family: str | Fam
         names = sorted(FAMILIES)
         family = names[int(rng.integers(len(names)))]
     fam = FAMILIES[family] if isinstance(family, str) else family
-    before, photo = sample_source(rng, split, size)
-    after, params = fam.apply(before, rng)
-    if after.size != before.size:
-        after = after.resize(before.size, Image.BICUBIC)
+    for _ in range(MAX_TRIES):  # a flip of a symmetric scene, say, changes too little: draw another source
+        before, photo = sample_source(rng, split, size)
+        after, params = fam.apply(before, rng)
+        if after.size != before.size:
+            after = after.resize(before.size, Image.BICUBIC)
+        if mean_change(before, after) >= MIN_CHANGE:
+            break
     return SynthPair(before, after, fam.name, params, fam.instruction(split, params, rng), split, photo)
+
+
+def mean_change(before: Image.Image, after: Image.Image) -> float:
+    """Mean absolute pixel difference (0..255) between two same-size RGB images."""
+    a = np.asarray(before, dtype=np.int16)
+    b = np.asarray(after, dtype=np.int16)
+    return float(np.abs(a - b).mean())
 
 
 def pair_rng(seed: int, index: int) -> np.random.Generator:
@@ -133,9 +145,9 @@ def _write_pair(job: tuple[str, int, str, str, int, int, str]) -> dict:
 
 
 def _save(img: Image.Image, path: Path, image_format: str) -> None:
-    """Encode deterministically: fast PNG, or high-quality JPEG."""
+    """Encode deterministically: fast lossless PNG, or high-quality JPEG."""
     if image_format == "png":
-        img.save(path, "PNG", compress_level=1)
+        img.save(path, "PNG", compress_level=1, compress_type=3)  # zlib Z_RLE: fast, smaller
     else:
         img.save(path, "JPEG", quality=94)
 
