@@ -101,7 +101,7 @@ def test_folder_conventions_instructions_and_lone_halves(tmp_path: Path) -> None
     assert sorted(Path(e.item).name for e in errors) == ["lone_0.png", "sea.png"]
     assert all("lone half" in e.reason for e in errors)
     assert [str(i) for i in iter_source(root)] == [str(i) for i in items]  # deterministic
-    assert count_source(root) == 3
+    assert count_source(root) == 5  # what iter_source yields for image files: 3 pairs, 2 lone halves
 
 
 def _write_ip2p(path: Path, n: int, row_group_size: int, broken: tuple[int, ...] = ()) -> None:
@@ -150,6 +150,7 @@ def test_ip2p_folder_of_shards_and_bad_cells(tmp_path: Path) -> None:
     items = list(iter_source(tmp_path))
     pairs, errors = _split(items)
     assert len(pairs) == 5 and len(errors) == 1 and "cannot read parquet" in errors[0].reason
+    assert count_source(tmp_path) == len(items)
     assert [Path(p.before.path).name for p in pairs] == ["a.parquet"] * 3 + ["b.parquet"] * 2
     with pytest.raises(ImageLoadError):
         read_cell_image(str(shards / "a.parquet"), 99, "original_image")

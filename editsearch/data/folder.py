@@ -33,8 +33,8 @@ def iter_folder(path: str | Path, require_instruction: bool = False) -> Iterator
 
 
 def count_folder(path: str | Path) -> int:
-    """Number of complete pairs in a folder (file names only; nothing is opened)."""
-    return sum(1 for halves in _scan(Path(path).resolve()).values() if _complete(halves))
+    """Number of items iter_folder yields for image files (pairs and lone halves); nothing is opened."""
+    return len(_scan(Path(path).resolve()))
 
 
 def _scan(root: Path) -> dict[Key, list[list[Path]]]:
@@ -72,11 +72,6 @@ def _images_under(folder: Path) -> list[Path]:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         found += [Path(dirpath) / f for f in filenames if is_image_file(f)]
     return sorted(found)
-
-
-def _complete(halves: list[list[Path]]) -> bool:
-    """True when a pair has exactly one before and one after file."""
-    return len(halves[0]) == 1 and len(halves[1]) == 1
 
 
 def _to_pair(

@@ -36,10 +36,19 @@ def parquet_files(path: str | Path) -> list[Path]:
 
 
 def count_parquet(path: str | Path) -> int:
-    """Total rows over all shards, from the parquet footers only."""
+    """Items iter_parquet yields, from the footers only: rows, or 1 for a shard it cannot use."""
     import pyarrow.parquet as pq
 
-    return sum(pq.ParquetFile(f).metadata.num_rows for f in parquet_files(path))
+    total = 0
+    for file in parquet_files(path):
+        try:
+            pf = pq.ParquetFile(file)
+        except Exception:  # the iterator reports this shard as one ItemError
+            total += 1
+            continue
+        usable = all(c in pf.schema_arrow.names for c in IMAGE_COLUMNS)
+        total += pf.metadata.num_rows if usable else 1
+    return total
 
 
 def iter_parquet(path: str | Path, require_instruction: bool = False) -> Iterator[EditPair | ItemError]:
