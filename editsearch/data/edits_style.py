@@ -123,7 +123,7 @@ def cartoon(img: Image.Image, rng: np.random.Generator) -> Edit:
 
 def pixel_art(img: Image.Image, rng: np.random.Generator) -> Edit:
     """Pixel art: a coarse grid of big square pixels with a small palette."""
-    cells = int(rng.integers(16, 33))
+    cells = int(rng.integers(20, 41))
     colors = int(pick(rng, [8, 16, 24]))
     small = ImageEnhance.Color(img.resize((cells, cells), Image.BOX)).enhance(1.3)
     small = small.quantize(colors, dither=Image.Dither.NONE).convert("RGB")
