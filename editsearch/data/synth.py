@@ -15,7 +15,7 @@ from editsearch.data.families import FAMILIES, Family
 from editsearch.data.photos import SPLITS, sample_source, source_photo
 
 MANIFEST = "manifest.jsonl"
-IMAGE_FORMATS = {"png": "PNG", "jpg": "JPEG"}
+IMAGE_FORMATS = ("png", "jpg")
 MIN_CHANGE = 4.0  # mean abs pixel difference below which a pair is redrawn from another source
 MAX_TRIES = 4
 
@@ -99,7 +99,7 @@ def write_synth(
     if split not in (*SPLITS, "both"):
         raise ValueError(f"split must be train, test or both, got {split!r}")
     if image_format not in IMAGE_FORMATS:
-        raise ValueError(f"image format must be one of {sorted(IMAGE_FORMATS)}, got {image_format!r}")
+        raise ValueError(f"image format must be one of {IMAGE_FORMATS}, got {image_format!r}")
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     jobs = [(str(out), i, fam, pair_split, seed, size, image_format)
