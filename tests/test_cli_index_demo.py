@@ -1,0 +1,19 @@
+"""`editsearch demo`: generate, index, query; a second run reuses everything."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from editsearch.cli.main import cli
+
+
+def test_demo_runs_twice_incrementally(tmp_path, tiny_model_dir):
+    args = ["demo", "--out", str(tmp_path / "demo"), "--pairs", "10", "--model", str(tiny_model_dir), "-q"]
+    first = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    assert "added 10," in first.stdout
+    assert "Text query (EC2T)" in first.stdout and "Exemplar query (EC2EC)" in first.stdout
+    assert first.stdout.count("rank  ") == 2
+    assert "UNTRAINED" in first.output
+    second = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert second.exit_code == 0 and "added 0, updated 0, skipped 10" in second.stdout
