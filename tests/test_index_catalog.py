@@ -81,7 +81,7 @@ def test_migrations_are_stepwise_and_newer_is_refused(tmp_path, monkeypatch):
 def test_vector_index_types():
     assert resolve_kind("auto", 10) == "flat" and resolve_kind("auto", 10**6) == "ivf"
     assert resolve_kind("ivf", 0) == "flat" and set(INDEX_TYPES) == {"flat", "ivf", "hnsw", "auto"}
-    assert ivf_nlist(1_000_000) == 4000 and ivf_nlist(50) == 1
+    assert ivf_nlist(1_000_000) == 1000 and ivf_nlist(50) == 1
     with pytest.raises(ValueError):
         resolve_kind("lsh", 1)
 

@@ -178,3 +178,40 @@ def test_add_api_and_auto_index_type(tmp_path, model):
         report = index.add(list(iter_source(data)), model, workers=0)
         assert (report.added, index.vectors.kind) == (5, "flat")
         assert index.stats()["origins"] == ["api"]
+
+
+def test_reader_repairs_without_keeping_the_lock(tmp_path, collection, model):
+    idx = tmp_path / "idx"
+    build(idx, [collection], model)
+    (idx / FAISS_FILE).unlink()
+    with EditIndex.open(idx) as reader:
+        assert len(reader.search(reader.stored_vector(1), 3)[0]) == 3
+        assert not reader.lock.held
+        with EditIndex.open(idx, writable=True, lock_timeout=0) as writer:
+            assert writer.verify().ok
+
+
+def test_long_lived_reader_sees_later_writes(tmp_path, collection, model):
+    idx = tmp_path / "idx"
+    build(idx, [collection], model)
+    with EditIndex.open(idx) as reader:
+        query = reader.stored_vector(4)
+        assert reader.search(query, 1)[0][0].edit["id"] == 4
+        with EditIndex.open(idx, writable=True) as writer:
+            writer.remove([4])
+        assert 4 not in [h.edit["id"] for h in reader.search(query, 12)[0]]
+
+
+def test_deferred_model_loads_only_when_needed(tmp_path, collection, model, monkeypatch):
+    import editsearch.encoder
+
+    idx = tmp_path / "idx"
+    build(idx, [collection], model)
+    monkeypatch.setattr(editsearch.encoder, "load_model", lambda *a, **k: pytest.fail("model loaded"))
+    with EditIndex.open(idx, writable=True) as index:
+        report = index.sync([collection], index.deferred_model(), workers=0)
+    assert report.skipped == 12
+    write_image(collection.parent / "images" / "p0_1_after.png", seed=555)
+    monkeypatch.setattr(editsearch.encoder, "load_model", lambda *a, **k: model)
+    with EditIndex.open(idx, writable=True) as index:
+        assert index.sync([collection], index.deferred_model(), workers=0).embedded == 1

@@ -64,10 +64,14 @@ def build_index(
     from editsearch.index.store import EditIndex
 
     with library_errors(), EditIndex.open(index_dir, create=True, lock_timeout=lock_timeout) as index:
-        if model_name is None and index.model_info is not None:
-            model_name = index.model_info["name"]
-        model = load_model_or_exit(model_name)
-        index.check_model(model.fingerprint, model.name)
+        info = index.model_info
+        if model_name is None and info is not None:
+            model = index.deferred_model()  # loaded only if something needs embedding
+            if not info["trained"]:
+                warn(f"note: model {info['name']!r} is UNTRAINED (random weights); its scores are noise.")
+        else:
+            model = load_model_or_exit(model_name)
+            index.check_model(model.fingerprint, model.name)
         if index_type is not None:
             index.set_index_type(index_type)
         report = index.sync(list(sources), model, batch_size=batch_size, workers=workers, progress=not quiet)

@@ -49,6 +49,32 @@ class VerifyReport:
     numbers: dict[str, Any] = field(default_factory=dict)
 
 
+class DeferredModel:
+    """Stands in for an index's model: name and fingerprint at once, the weights on first other use.
+
+    On loading, a model whose fingerprint differs from the recorded one is refused (ModelMismatchError).
+    """
+
+    def __init__(self, name: str, fingerprint: str, check: Any):
+        self.name = name
+        self.fingerprint = fingerprint
+        self._check = check
+        self._model: Any = None
+
+    def load(self) -> Any:
+        """The real model (loaded once)."""
+        if self._model is None:
+            from editsearch.encoder import load_model
+
+            model = load_model(self.name)
+            self._check(model.fingerprint, model.name)
+            self._model = model
+        return self._model
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.load(), attr)
+
+
 class EditIndex:
     """An index of edit pairs: add / remove / sync / search / rebuild / stats / verify."""
 
@@ -58,6 +84,7 @@ class EditIndex:
         self.lock = lock
         self.params = params
         self._vectors: VectorIndex | None = None
+        self._generation = -1  # the catalog generation the in-memory FAISS index reflects
         self._live_count = 0
 
     # -- opening --------------------------------------------------------------------------------------
@@ -134,9 +161,17 @@ class EditIndex:
         self._require_lock()
         self.check_model(model.fingerprint, model.name)
         if self.model_info is None:
-            self.catalog.bind_model(
-                model.name, model.fingerprint, model.embed_dim, bool(model.trained), model.config_dict()
-            )
+            name = model.name
+            if Path(name).expanduser().exists():  # a model folder: record it absolutely, to reload from anywhere
+                name = str(Path(name).expanduser().resolve())
+            self.catalog.bind_model(name, model.fingerprint, model.embed_dim, bool(model.trained), model.config_dict())
+
+    def deferred_model(self) -> DeferredModel:
+        """The index's own model, loaded only if something needs embedding (an unchanged re-index never does)."""
+        info = self.model_info
+        if info is None:
+            raise EditIndexError("this index has no model yet; pass one explicitly")
+        return DeferredModel(info["name"], info["fingerprint"], self.check_model)
 
     def set_index_type(self, kind: str) -> None:
         """Record the requested FAISS type; the next sync rebuilds the cache to match it."""
@@ -198,6 +233,7 @@ class EditIndex:
         self._require_lock()
         if index_type is not None:
             self.set_index_type(index_type)
+        self._generation = self.catalog.generation
         self._vectors = self._build_from_catalog()
         self._save()
         return self._vectors
@@ -206,24 +242,28 @@ class EditIndex:
 
     @property
     def vectors(self) -> VectorIndex | None:
-        """The FAISS index, loaded on first use and repaired if it disagrees with the catalog."""
-        if self._vectors is None:
+        """The FAISS index: loaded on first use, repaired whenever it disagrees with the catalog."""
+        if self._vectors is None or self.catalog.generation != self._generation:
             self.refresh_vectors()
         return self._vectors
 
     def refresh_vectors(self) -> None:
-        """Load the FAISS cache and make it agree with the catalog (adding/removing ids, or rebuilding)."""
+        """Load the FAISS cache and make it agree with the catalog (adding/removing ids, or rebuilding).
+
+        A repaired cache is saved when the writer lock is ours or free. It is saved with the catalog
+        generation read *before* the catalog was, so a commit racing the repair leaves it looking stale.
+        """
         info = self.model_info
         if info is None:
             self._vectors, self._live_count = None, 0
             return
+        generation = self.catalog.generation
         vi, meta = self._vectors, None
         if vi is None:
             try:
                 vi, meta = VectorIndex.load(self.directory, self.params)
             except (OSError, ValueError, TypeError, json.JSONDecodeError):
                 vi = None
-        generation = self.catalog.generation
         if vi is None or vi.dim != info["dim"] or (meta is not None and meta.model != info["fingerprint"]):
             vi, changed = self._build_from_catalog(), True
         elif meta is not None and meta.generation == generation and meta.ntotal == vi.ntotal:
@@ -235,9 +275,19 @@ class EditIndex:
             changed = self._reconcile(vi) or meta is None or meta.generation != generation
         if self._needs_rebuild(vi):
             vi, changed = self._build_from_catalog(), True
-        self._vectors = vi
-        if changed and (self.lock.held or self.lock.try_acquire()):
+        self._vectors, self._generation = vi, generation
+        if changed:
+            self._save_if_unlocked()
+
+    def _save_if_unlocked(self) -> None:
+        """Save the cache if we hold the writer lock, or can take it right now (then release it)."""
+        if self.lock.held:
             self._save()
+        elif self.lock.try_acquire():
+            try:
+                self._save()
+            finally:
+                self.lock.release()
 
     def _reconcile(self, vi: VectorIndex) -> bool:
         """Add the catalog's live vectors FAISS lacks, remove those it should not have; True if anything changed."""
@@ -284,7 +334,7 @@ class EditIndex:
 
     def _save(self) -> None:
         assert self._vectors is not None and self.model_info is not None
-        self._vectors.save(self.directory, self.catalog.generation, self.model_info["fingerprint"])
+        self._vectors.save(self.directory, self._generation, self.model_info["fingerprint"])
 
     # -- reading --------------------------------------------------------------------------------------
 

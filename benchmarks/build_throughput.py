@@ -1,0 +1,84 @@
+"""build-index end-to-end pairs/s over the bare model forward's pairs/s, on the same pairs, in one run.
+
+    python benchmarks/build_throughput.py            # 400 synthetic 256-px JPEG pairs, default model
+    python benchmarks/build_throughput.py --quick    # 96 pairs
+
+End to end = EditIndex.sync on a fresh index: scan the manifest, stat and hash every file, decode and
+preprocess in DataLoader workers, forward in the main process, commit each batch, save FAISS.
+Bare forward = the model's embed_pair_tensors over the same pairs already decoded and preprocessed
+in memory. The forward is timed before and after the builds and averaged. Goal: ratio >= 0.85.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def bare_forward(model, tensors, batch_size: int) -> float:
+    """pairs/s of the model forward alone over preprocessed tensors."""
+    start = time.perf_counter()
+    for i in range(0, len(tensors), batch_size):
+        model.embed_pair_tensors(tensors[i : i + batch_size])
+    return len(tensors) / (time.perf_counter() - start)
+
+
+def end_to_end(model, manifest: Path, root: Path, batch_size: int, workers: int) -> float:
+    """pairs/s of a full build into a fresh index."""
+    from editsearch.index.store import EditIndex
+
+    index_dir = root / f"index-{workers}"
+    shutil.rmtree(index_dir, ignore_errors=True)
+    start = time.perf_counter()
+    with EditIndex.open(index_dir, create=True) as index:
+        report = index.sync([manifest], model, batch_size=batch_size, workers=workers)
+    elapsed = time.perf_counter() - start
+    assert report.failed == 0 and report.embedded == report.added, report.summary()
+    return report.added / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="96 pairs")
+    parser.add_argument("--pairs", type=int, default=400)
+    parser.add_argument("--model", default=None, help="model name or folder (default: the registry default)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--workers", default="0,1,2", help="DataLoader worker counts to compare")
+    args = parser.parse_args()
+    import torch
+
+    from editsearch.data.records import EditPair
+    from editsearch.data.sources import iter_source
+    from editsearch.data.synth import write_synth
+    from editsearch.encoder import load_model
+
+    pairs = 96 if args.quick else args.pairs
+    root = Path(tempfile.mkdtemp(prefix="editsearch-bench-"))
+    try:
+        write_synth(root / "data", pairs, seed=0, size=256, split="both", image_format="jpg")
+        manifest = root / "data" / "manifest.jsonl"
+        model = load_model(args.model)
+        items = [p for p in iter_source(manifest) if isinstance(p, EditPair)]
+        tensors = torch.stack([model.pair_transform(*p.load()) for p in items])
+        bare_forward(model, tensors[: args.batch_size], args.batch_size)  # warm-up
+        print(f"model {model.name} ({model.config.image_size} px), {pairs} pairs of 256-px JPEG, "
+              f"batch {args.batch_size}, torch threads {torch.get_num_threads()}")  # fmt: skip
+        bare = [bare_forward(model, tensors, args.batch_size)]
+        e2e = {int(w): end_to_end(model, manifest, root, args.batch_size, int(w)) for w in args.workers.split(",")}
+        bare.append(bare_forward(model, tensors, args.batch_size))
+        forward = sum(bare) / len(bare)
+        print(f"bare forward: {forward:8.1f} pairs/s (runs: {', '.join(f'{b:.1f}' for b in bare)})")
+        for workers, rate in e2e.items():
+            print(f"build-index, {workers} workers: {rate:8.1f} pairs/s   ratio {rate / forward:.3f} (goal >= 0.85)")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
