@@ -21,7 +21,7 @@ def tiny_transfer(editclip, seed: int = 0):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         projector = EditProjector(editclip.vision_width, 32)
-    unet, vae = build_unet("test", 32, seed=seed), build_vae("test", seed=seed)
+    unet, vae = build_unet("test", seed=seed), build_vae("test", seed=seed)
     return EditTransfer.from_components(unet, vae, projector, editclip).to("cpu", torch.float32)
 
 

@@ -126,7 +126,7 @@ class EditTransfer:
         with _quiet_diffusers():
             unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", torch_dtype=dtype)
             vae = AutoencoderKL.from_pretrained(folder, subfolder="vae", torch_dtype=dtype)
-            scheduler = euler_ancestral(_load_scheduler(folder))
+            scheduler = euler_ancestral(load_scheduler(folder))
         projector = EditProjector.from_pretrained(folder / OFFICIAL_WEIGHTS)
         return cls.from_components(unet, vae, projector, editclip, scheduler).to(dev, dtype)
 
@@ -144,12 +144,11 @@ class EditTransfer:
     def to(self, device: str | torch.device, dtype: torch.dtype | None = None) -> EditTransfer:
         """Move the pipeline and projector (and EditCLIP, kept float32) to a device / dtype."""
         dev = torch.device(device)
-        if dtype is None:
+        if dtype is None or dtype == self.dtype:  # casting with to() makes diffusers warn, even to the same dtype
             self.pipe.to(dev)
-            self.projector.to(dev)
         else:
             self.pipe.to(dev, dtype)
-            self.projector.to(dev, dtype)
+        self.projector.to(dev, dtype)
         self.editclip.to(dev)
         return self
 
@@ -247,8 +246,8 @@ class EditTransfer:
         return [img for img in out if img is not None]
 
 
-def _load_scheduler(folder: Path) -> Any:
-    """The folder's scheduler config as an Euler ancestral scheduler; SD's betas when there is none."""
+def load_scheduler(folder: Path) -> Any:
+    """The folder's scheduler config as an Euler ancestral scheduler; None when the folder has none."""
     from diffusers import EulerAncestralDiscreteScheduler
 
     if not (folder / "scheduler").is_dir():

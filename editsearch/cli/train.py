@@ -1,0 +1,124 @@
+"""`editsearch train`: a group of training commands (ip2p, vae here; others plug in through SUBCOMMANDS)."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from editsearch.cli.common import echo_json, warn
+
+# Subcommands living in other modules, imported on first use: name -> "module:attribute".
+SUBCOMMANDS: dict[str, str] = {}
+
+
+class TrainGroup(click.Group):
+    """A click group that also lists and lazily imports the commands named in SUBCOMMANDS."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *SUBCOMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in SUBCOMMANDS:
+            module, attr = SUBCOMMANDS[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=TrainGroup)
+def train() -> None:
+    """Train EditCLIP or the EditCLIP-conditioned IP2P."""
+
+
+def _data_options(fn):
+    """--data SOURCE (repeatable) / --synthetic: where training pairs come from."""
+    fn = click.option("--synthetic", is_flag=True, help="Synthetic edits generated on the fly (the default).")(fn)
+    return click.option(
+        "--data", "sources", multiple=True, metavar="SOURCE",
+        help="Edit-pair source (manifest, pair folder or IP2P parquet); repeatable.",
+    )(fn)
+
+
+def _sources(sources: tuple[str, ...], synthetic: bool) -> tuple[str, ...]:
+    if sources and synthetic:
+        raise click.UsageError("--data and --synthetic exclude each other")
+    return tuple(sources)
+
+
+@train.command("ip2p")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (pipeline + checkpoints).")
+@click.option("--init", default="tiny", show_default=True, metavar="tiny|test|PATH|HUB_ID",
+              help="A fresh small model ('tiny' ships, 'test' is for tests), or an IP2P diffusers folder / hub id.")
+@click.option("--editclip", default=None, metavar="NAME|PATH", help="Conditioning EditCLIP (default: the shipped one).")
+@_data_options
+@click.option("--size", type=int, default=None, help="Training resolution [default: 64 for tiny/test, else 256].")
+@click.option("--steps", type=int, default=1000, show_default=True)
+@click.option("--batch-size", type=int, default=8, show_default=True)
+@click.option("--lr", type=float, default=5e-5, show_default=True, help="Constant learning rate.")
+@click.option("--lpips-weight", type=float, default=0.05, show_default=True,
+              help="Weight of LPIPS(x0 decode, input image); 0 turns it off (no VGG weights needed).")
+@click.option("--lpips-net", type=click.Choice(["vgg", "alex", "squeeze"]), default="vgg", show_default=True)
+@click.option("--lpips-random", is_flag=True, hidden=True, help="Random LPIPS backbone (tests only).")
+@click.option("--dropout", type=float, default=0.05, show_default=True, help="Conditioning dropout (edit and image).")
+@click.option("--grad-clip", type=float, default=1.0, show_default=True)
+@click.option("--checkpoint-every", type=int, default=500, show_default=True)
+@click.option("--keep-checkpoints", type=int, default=2, show_default=True)
+@click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from OUT's last checkpoint.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--mixed-precision", type=click.Choice(["no", "fp16", "bf16"]), default="no", show_default=True)
+@click.option("--workers", type=int, default=0, show_default=True, help="Data-loading worker processes.")
+@click.option("--vae", default=None, type=click.Path(exists=True, file_okay=False),
+              help="Trained VAE folder for --init tiny/test (default: train one first, --vae-steps).")
+@click.option("--vae-steps", type=int, default=2000, show_default=True)
+def ip2p(out: str, init: str, editclip: str | None, sources: tuple[str, ...], synthetic: bool, size: int | None,
+         steps: int, batch_size: int, lr: float, lpips_weight: float, lpips_net: str, lpips_random: bool,
+         dropout: float, grad_clip: float, checkpoint_every: int, keep_checkpoints: int, resume: bool, seed: int,
+         mixed_precision: str, workers: int, vae: str | None, vae_steps: int) -> None:
+    """Fine-tune an EditCLIP-conditioned InstructPix2Pix (UNet + projector; EditCLIP and VAE frozen).
+
+    \b
+    The shipped default is produced by:
+      editsearch train ip2p --init tiny --size 64 --editclip editclip-mini --synthetic --out DIR
+    The result in OUT loads with `editsearch apply --model OUT`.
+    """
+    from editsearch.encoder import WeightsNotFoundError
+    from editsearch.training.train_ip2p import IP2PTrainConfig, LPIPSWeightsMissing, train_ip2p
+    from editsearch.transfer.configs import UNET_CONFIGS
+
+    config = IP2PTrainConfig(
+        out=out, init=init, editclip=editclip, sources=_sources(sources, synthetic),
+        size=size or (64 if init in UNET_CONFIGS else 256), steps=steps, batch_size=batch_size, lr=lr,
+        lpips_weight=lpips_weight, lpips_net=lpips_net, lpips_pretrained=not lpips_random, dropout=dropout,
+        grad_clip=grad_clip, checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, resume=resume,
+        seed=seed, mixed_precision=mixed_precision, workers=workers, vae=vae, vae_steps=vae_steps,
+    )
+    try:
+        summary = train_ip2p(config, log=warn)
+    except (WeightsNotFoundError, LPIPSWeightsMissing, ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from None
+    echo_json(summary)
+
+
+@train.command("vae")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output VAE folder.")
+@click.option("--init", default="tiny", show_default=True, type=click.Choice(["tiny", "test"]))
+@_data_options
+@click.option("--size", type=int, default=64, show_default=True)
+@click.option("--steps", type=int, default=2000, show_default=True)
+@click.option("--batch-size", type=int, default=8, show_default=True, help="Pairs per step (both halves are used).")
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def vae(out: str, init: str, sources: tuple[str, ...], synthetic: bool, size: int, steps: int, batch_size: int,
+        lr: float, seed: int) -> None:
+    """Train the small VAE of a tiny IP2P; prints held-out reconstruction PSNR. Use it with `train ip2p --vae`."""
+    from editsearch.training.edit_batches import PairSampler
+    from editsearch.training.train_vae import VAETrainConfig, train_vae
+    from editsearch.transfer.configs import build_vae
+
+    try:
+        sampler = PairSampler(_sources(sources, synthetic), size, seed)
+    except (ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from None
+    config = VAETrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed)
+    summary = train_vae(build_vae(init, seed=seed), sampler, config, out=out)
+    echo_json({k: v for k, v in summary.items() if k != "history"} | {"out": out})

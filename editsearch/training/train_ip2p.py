@@ -1,0 +1,338 @@
+"""Fine-tune an EditCLIP-conditioned InstructPix2Pix with accelerate: UNet + projector trained, EditCLIP and VAE frozen.
+
+Loss = noise MSE + lpips_weight * LPIPS(VAE-decode of the one-step x0 estimate, the *input* image), as in the
+official EditCLIP-IP2P recipe, with the diffusers IP2P conditioning dropout (edit -> zeros, image -> zero latents).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import warnings
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from editsearch.training.edit_batches import PairSampler, StepBatches, step_loader
+
+CHECKPOINTS = "checkpoints"
+STATE_NAME = "state.json"  # written last into a checkpoint: a checkpoint without it is incomplete
+LOG_NAME = "train_log.jsonl"
+CONFIG_NAME = "train_config.json"
+VAE_PRETRAIN = "vae-pretrain"
+LPIPS_BACKBONES = {"vgg": "VGG16_Weights", "alex": "AlexNet_Weights", "squeeze": "SqueezeNet1_1_Weights"}
+
+
+class LPIPSWeightsMissing(RuntimeError):
+    """The LPIPS backbone's torchvision weights are neither cached nor downloadable."""
+
+
+@dataclass
+class IP2PTrainConfig:
+    """Everything `train_ip2p` needs; defaults follow the official recipe (lr 5e-5, LPIPS 0.05, dropout 0.05)."""
+
+    out: str
+    init: str = "tiny"  # a size from transfer.configs ('tiny', 'test'), or an IP2P folder / hub id
+    editclip: str | None = None  # EditCLIP name or folder; None: the package default
+    sources: tuple[str, ...] = ()  # edit-pair sources (iter_source); empty: synthetic edits on the fly
+    size: int = 64
+    steps: int = 1000
+    batch_size: int = 8
+    lr: float = 5e-5
+    lpips_weight: float = 0.05
+    lpips_net: str = "vgg"
+    lpips_pretrained: bool = True  # False: a random backbone (tests only)
+    dropout: float = 0.05
+    grad_clip: float = 1.0
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    resume: bool = True
+    seed: int = 0
+    mixed_precision: str = "no"
+    workers: int = 0
+    vae: str | None = None  # fresh inits: a trained VAE folder; None: train one first for vae_steps
+    vae_steps: int = 2000
+    log_every: int = 10
+
+
+@dataclass
+class IP2PParts:
+    """The models of one training run."""
+
+    unet: Any
+    vae: Any
+    projector: Any
+    editclip: Any
+    noise_scheduler: Any  # DDPM, for add_noise / alphas
+    scheduler: Any  # the inference scheduler written with the pipeline
+
+
+# ----- loss ----------------------------------------------------------------------------------------
+def _draw(kind: str, shape: tuple[int, ...], device: torch.device, generator: torch.Generator | None,
+          high: int = 0) -> torch.Tensor:
+    """randn / rand / randint from `generator` (global RNG if None), on `device`."""
+    gen_device = generator.device if generator is not None else device
+    if kind == "randint":
+        return torch.randint(0, high, shape, generator=generator, device=gen_device).to(device)
+    fn = torch.randn if kind == "randn" else torch.rand
+    return fn(shape, generator=generator, device=gen_device).to(device)
+
+
+def predicted_x0(noise_scheduler: Any, noisy: torch.Tensor, pred: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """The one-step estimate of the clean latents from the UNet's prediction at timestep t."""
+    ab = noise_scheduler.alphas_cumprod.to(noisy.device)[t].view(-1, 1, 1, 1).to(pred.dtype)
+    kind = noise_scheduler.config.prediction_type
+    if kind == "epsilon":
+        return (noisy - (1 - ab).sqrt() * pred) / ab.sqrt()
+    if kind == "v_prediction":
+        return ab.sqrt() * noisy - (1 - ab).sqrt() * pred
+    return pred
+
+
+def ip2p_loss(
+    parts: IP2PParts,
+    batch: dict[str, torch.Tensor],
+    lpips_model: Any = None,
+    lpips_weight: float = 0.05,
+    dropout: float = 0.05,
+    generator: torch.Generator | None = None,
+) -> dict[str, torch.Tensor]:
+    """One batch's loss: {'loss', 'mse', 'lpips'}; batch has before/after in [-1, 1] and EditCLIP's 6-ch 'pair'."""
+    vae, sched = parts.vae, parts.noise_scheduler
+    before, after = batch["before"].to(vae.dtype), batch["after"].to(vae.dtype)
+    bsz, device = before.shape[0], before.device
+    with torch.no_grad():
+        latents = vae.encode(after).latent_dist.sample(generator) * vae.config.scaling_factor
+        image_latents = vae.encode(before).latent_dist.mode()
+        pair = batch["pair"].to(next(parts.editclip.parameters()).dtype)
+        tokens = parts.editclip.tokens_from_tensors(pair)
+    cond = parts.projector(tokens.float())
+    noise = _draw("randn", tuple(latents.shape), device, generator).to(latents.dtype)
+    t = _draw("randint", (bsz,), device, generator, high=sched.config.num_train_timesteps).long()
+    noisy = sched.add_noise(latents, noise, t)
+    if dropout > 0:  # diffusers' IP2P recipe: p < 2d drops the edit, d <= p < 3d drops the image
+        p = _draw("rand", (bsz,), device, generator)
+        cond = torch.where((p < 2 * dropout).view(-1, 1, 1), torch.zeros_like(cond), cond)
+        keep_image = 1 - ((p >= dropout) & (p < 3 * dropout)).to(image_latents.dtype)
+        image_latents = image_latents * keep_image.view(-1, 1, 1, 1)
+    unet_dtype = next(parts.unet.parameters()).dtype
+    pred = parts.unet(torch.cat([noisy, image_latents], dim=1).to(unet_dtype), t, cond.to(unet_dtype)).sample
+    if sched.config.prediction_type == "epsilon":
+        target = noise
+    elif sched.config.prediction_type == "v_prediction":
+        target = sched.get_velocity(latents, noise, t)
+    else:
+        target = latents
+    mse = F.mse_loss(pred.float(), target.float())
+    loss, lp = mse, torch.zeros((), device=device)
+    if lpips_model is not None and lpips_weight > 0:
+        x0 = predicted_x0(sched, noisy, pred, t) / vae.config.scaling_factor
+        decoded = vae.decode(x0.to(vae.dtype)).sample
+        lp = lpips_model(decoded.float(), batch["before"].float()).mean()
+        if torch.isfinite(lp):  # far-off x0 estimates at large t can overflow; the official code skips those too
+            loss = mse + lpips_weight * lp
+    return {"loss": loss, "mse": mse.detach(), "lpips": lp.detach()}
+
+
+# ----- LPIPS ---------------------------------------------------------------------------------------
+def load_lpips(net: str = "vgg", pretrained: bool = True, device: torch.device | str = "cpu") -> Any:
+    """A frozen LPIPS; LPIPSWeightsMissing (with the fix) when its torchvision backbone cannot be had."""
+    import lpips
+    import torchvision
+
+    if net not in LPIPS_BACKBONES:
+        raise ValueError(f"LPIPS net must be one of {', '.join(LPIPS_BACKBONES)}, got {net!r}")
+    file = Path(getattr(torchvision.models, LPIPS_BACKBONES[net]).IMAGENET1K_V1.url).name
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / file
+    missing = LPIPSWeightsMissing(
+        f"LPIPS weights are missing: the LPIPS loss needs torchvision's {net} ImageNet backbone ({file}) in "
+        f"{cached.parent}, and it cannot be downloaded here. Copy that file there, or train without the LPIPS "
+        "term: --lpips-weight 0."
+    )
+    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+    if pretrained and offline and not cached.is_file():
+        raise missing
+    try:
+        with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
+            warnings.simplefilter("ignore")
+            torch.manual_seed(0)  # a random backbone (tests) is the same in every run
+            model = lpips.LPIPS(net=net, pnet_rand=not pretrained, verbose=False)
+    except (OSError, RuntimeError):  # URLError is an OSError
+        raise missing from None
+    return model.eval().requires_grad_(False).to(device)
+
+
+# ----- models --------------------------------------------------------------------------------------
+def init_parts(config: IP2PTrainConfig, editclip: Any, log: Any = print) -> IP2PParts:
+    """Fresh tiny/test models (training the VAE first if none is given) or an IP2P folder's, plus a projector."""
+    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+
+    from editsearch.transfer.configs import UNET_CONFIGS, build_unet
+    from editsearch.transfer.pipeline import euler_ancestral, load_scheduler
+    from editsearch.transfer.projector import OFFICIAL_WEIGHTS, EditProjector
+    from editsearch.transfer.registry import resolve_pipeline
+
+    projector = None
+    if config.init in UNET_CONFIGS:
+        unet = build_unet(config.init, seed=config.seed)
+        vae = _new_model_vae(config, editclip.device, log)
+        unet.register_to_config(sample_size=config.size // 2 ** (len(vae.config.block_out_channels) - 1))
+        scheduler = euler_ancestral()
+    else:
+        folder = resolve_pipeline(config.init)
+        unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet")
+        vae = AutoencoderKL.from_pretrained(config.vae or folder, subfolder=None if config.vae else "vae")
+        scheduler = euler_ancestral(load_scheduler(folder))
+        if (folder / OFFICIAL_WEIGHTS).is_file():
+            projector = EditProjector.from_pretrained(folder / OFFICIAL_WEIGHTS)
+            if projector.vision_width != editclip.vision_width:
+                log(f"the folder's projector takes width {projector.vision_width}, EditCLIP gives "
+                    f"{editclip.vision_width}: starting a fresh projector")
+                projector = None
+    if unet.config.in_channels != 8:
+        raise ValueError(f"{config.init} is not an InstructPix2Pix UNet (in_channels {unet.config.in_channels}, not 8)")
+    if projector is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            projector = EditProjector(editclip.vision_width, unet.config.cross_attention_dim)
+    noise_scheduler = DDPMScheduler.from_config(scheduler.config)
+    return IP2PParts(unet, vae, projector, editclip, noise_scheduler, scheduler)
+
+
+def _new_model_vae(config: IP2PTrainConfig, device: torch.device, log: Any) -> Any:
+    """The VAE of a fresh tiny/test model: --vae, else one trained first on the same data (a random VAE cannot
+    reconstruct), saved to OUT/vae-pretrain and reused from there when the run resumes."""
+    from diffusers import AutoencoderKL
+
+    from editsearch.training.train_vae import VAETrainConfig, train_vae
+    from editsearch.transfer.configs import build_vae
+
+    if config.vae:
+        return AutoencoderKL.from_pretrained(config.vae)
+    saved = Path(config.out) / VAE_PRETRAIN
+    if (saved / "config.json").is_file():
+        log(f"using the VAE trained earlier in {saved}")
+        return AutoencoderKL.from_pretrained(saved)
+    vae = build_vae(config.init, seed=config.seed)
+    if config.vae_steps > 0:
+        sampler = PairSampler(config.sources, config.size, config.seed + 1)
+        vae_config = VAETrainConfig(steps=config.vae_steps, seed=config.seed)
+        summary = train_vae(vae.to(device), sampler, vae_config, out=saved)
+        log(f"VAE trained {config.vae_steps} steps: held-out PSNR {summary['heldout_psnr']:.2f} dB")
+    return vae
+
+
+# ----- checkpoints ---------------------------------------------------------------------------------
+def latest_checkpoint(out: Path) -> Path | None:
+    """The newest complete checkpoint under out/checkpoints, if any."""
+    done = sorted(p for p in (out / CHECKPOINTS).glob("step-*") if (p / STATE_NAME).is_file())
+    return done[-1] if done else None
+
+
+def _save_checkpoint(accelerator: Any, out: Path, step: int, keep: int) -> None:
+    path = out / CHECKPOINTS / f"step-{step:07d}"
+    accelerator.save_state(str(path))
+    if accelerator.is_main_process:
+        (path / STATE_NAME).write_text(json.dumps({"step": step}) + "\n")
+        done = sorted(p for p in (out / CHECKPOINTS).glob("step-*") if (p / STATE_NAME).is_file())
+        for old in done[: max(0, len(done) - keep)]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+# ----- training ------------------------------------------------------------------------------------
+def train_ip2p(config: IP2PTrainConfig, log: Any = None) -> dict[str, Any]:
+    """Train, checkpoint (resumable: models, optimizer, step, RNG), and write the pipeline to config.out."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from tqdm import tqdm
+
+    from editsearch.encoder import load_model
+    from editsearch.transfer.pipeline import EditTransfer
+
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    accelerator = Accelerator(mixed_precision=config.mixed_precision)
+    device = accelerator.device
+    lpips_model = load_lpips(config.lpips_net, config.lpips_pretrained, device) if config.lpips_weight > 0 else None
+    set_seed(config.seed)
+    _check_config(out, config, log)
+    editclip = load_model(config.editclip, device=device).requires_grad_(False).eval()
+    parts = init_parts(config, editclip, log)
+    weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(accelerator.mixed_precision, torch.float32)
+    _move(parts.vae.requires_grad_(False).eval(), device, weight_dtype)
+    parts.editclip.to(device, weight_dtype)
+    parts.unet.train()
+    parts.projector.train().requires_grad_(True)
+    params = [*parts.unet.parameters(), *parts.projector.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, betas=(0.9, 0.999), weight_decay=1e-2, eps=1e-8)
+    unet, projector, optimizer = accelerator.prepare(parts.unet, parts.projector, optimizer)
+    train_parts = replace(parts, unet=unet, projector=projector)
+
+    set_seed(config.seed)  # the run's randomness starts here, however the VAE was obtained
+    start = 0
+    checkpoint = latest_checkpoint(out) if config.resume else None
+    if checkpoint is not None:
+        accelerator.load_state(str(checkpoint))
+        start = json.loads((checkpoint / STATE_NAME).read_text())["step"]
+        log(f"resumed from {checkpoint} (step {start})")
+    sampler = PairSampler(config.sources, config.size, config.seed)
+    batches = StepBatches(sampler, config.batch_size, config.steps, editclip.pair_transform,
+                          accelerator.process_index, accelerator.num_processes)
+    bar = tqdm(total=config.steps, initial=start, desc="ip2p", unit="step", file=sys.stderr,
+               disable=None if accelerator.is_local_main_process else True)
+    losses: dict[str, torch.Tensor] = {}
+    first_loss = None
+    for step, batch in zip(range(start, config.steps), step_loader(batches, start, config.workers), strict=True):
+        batch = {k: v.to(device) for k, v in batch.items()}
+        with accelerator.autocast():
+            losses = ip2p_loss(train_parts, batch, lpips_model, config.lpips_weight, config.dropout)
+        accelerator.backward(losses["loss"])
+        if accelerator.sync_gradients:
+            accelerator.clip_grad_norm_(params, config.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        row = {k: round(v.item(), 6) for k, v in losses.items()}
+        first_loss = first_loss if first_loss is not None else row["loss"]
+        bar.update(1)
+        bar.set_postfix(loss=f"{row['loss']:.4f}", mse=f"{row['mse']:.4f}", lpips=f"{row['lpips']:.3f}")
+        if accelerator.is_main_process and (step % config.log_every == 0 or step == config.steps - 1):
+            with open(out / LOG_NAME, "a") as f:
+                f.write(json.dumps({"step": step + 1, **row}) + "\n")
+        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
+            _save_checkpoint(accelerator, out, step + 1, config.keep_checkpoints)
+    bar.close()
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        unet = _move(accelerator.unwrap_model(unet), "cpu", torch.float32).eval()
+        projector = accelerator.unwrap_model(projector).to("cpu", torch.float32)
+        vae = _move(parts.vae, "cpu", torch.float32)
+        editclip.to("cpu", torch.float32)
+        EditTransfer.from_components(unet, vae, projector, editclip, parts.scheduler).save_pretrained(out)
+    return {
+        "out": str(out), "steps": config.steps, "resumed_from": start, "first_loss": first_loss,
+        "last": {k: v.item() for k, v in losses.items()}, "editclip": editclip.name, "synthetic": sampler.synthetic,
+    }
+
+
+def _move(model: Any, device: torch.device | str, dtype: torch.dtype) -> Any:
+    """model.to(device, dtype), casting only when the dtype differs (diffusers warns on every cast)."""
+    model.to(device)
+    return model.to(dtype) if model.dtype != dtype else model
+
+
+def _check_config(out: Path, config: IP2PTrainConfig, log: Any) -> None:
+    """Record the run's config; on resume, say which settings changed (steps may grow)."""
+    path = out / CONFIG_NAME
+    current = json.loads(json.dumps(asdict(config)))
+    if path.is_file() and config.resume:
+        before = json.loads(path.read_text())
+        changed = [k for k in current if k not in ("steps", "resume") and before.get(k) != current[k]]
+        if changed and latest_checkpoint(out) is not None:
+            log(f"warning: resuming with changed settings: {', '.join(changed)}")
+    path.write_text(json.dumps(current, indent=2) + "\n")

@@ -1,0 +1,152 @@
+"""IP2P fine-tuning: the loss on a fixed batch goes down, dropout, VAE training, resumable accelerate runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from conftest import random_image
+
+from editsearch.training.edit_batches import to_signed_tensor
+
+
+def _parts(editclip):
+    from diffusers import DDPMScheduler
+
+    from editsearch.training.train_ip2p import IP2PParts
+    from editsearch.transfer import EditProjector
+    from editsearch.transfer.configs import build_unet, build_vae
+    from editsearch.transfer.pipeline import SD_BETAS
+
+    torch.manual_seed(0)
+    vae = build_vae("test").requires_grad_(False)
+    return IP2PParts(build_unet("test"), vae, EditProjector(editclip.vision_width, 32), editclip,
+                     DDPMScheduler(**SD_BETAS), None)
+
+
+def _batch(editclip, n: int = 2, size: int = 16) -> dict[str, torch.Tensor]:
+    befores = [random_image(10 + i, (size, size)) for i in range(n)]
+    afters = [random_image(20 + i, (size, size)) for i in range(n)]
+    return {
+        "before": torch.stack([to_signed_tensor(b) for b in befores]),
+        "after": torch.stack([to_signed_tensor(a) for a in afters]),
+        "pair": torch.stack([editclip.pair_transform(b, a) for b, a in zip(befores, afters, strict=True)]),
+    }
+
+
+def _fit(parts, batch, lpips_model=None, steps: int = 4) -> list[float]:
+    from editsearch.training.train_ip2p import ip2p_loss
+
+    params = [*parts.unet.parameters(), *parts.projector.parameters()]
+    opt = torch.optim.Adam(params, lr=1e-3)
+    losses = []
+    for _ in range(steps):  # same noise, timesteps and batch every step: the loss must go down
+        out = ip2p_loss(parts, batch, lpips_model, 0.05, dropout=0.0, generator=torch.Generator().manual_seed(0))
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        losses.append(out["loss"].item())
+    return losses
+
+
+def test_loss_decreases_on_a_fixed_batch_and_only_unet_and_projector_learn(tiny_model):
+    parts = _parts(tiny_model)
+    losses = _fit(parts, _batch(tiny_model))
+    assert losses[-1] < 0.8 * losses[0], losses
+    assert parts.projector.proj.weight.grad is not None and parts.unet.conv_in.weight.grad is not None
+    assert all(p.grad is None for p in parts.vae.parameters())
+    assert all(p.grad is None for p in tiny_model.parameters())
+
+
+def test_loss_with_lpips_term_decreases(tiny_model):
+    pytest.importorskip("lpips")
+    from editsearch.training.train_ip2p import load_lpips
+
+    parts = _parts(tiny_model)
+    losses = _fit(parts, _batch(tiny_model, size=32), load_lpips("squeeze", pretrained=False))
+    assert losses[-1] < 0.8 * losses[0], losses
+
+
+def test_conditioning_dropout_follows_the_ip2p_recipe(tiny_model, monkeypatch):
+    from editsearch.training import train_ip2p as t
+
+    draw = t._draw
+    p = torch.tensor([0.01, 0.07, 0.12, 0.5])  # with d = 0.05: p < 2d drops the edit, d <= p < 3d the image
+    monkeypatch.setattr(t, "_draw", lambda kind, *a, **k: p if kind == "rand" else draw(kind, *a, **k))
+    parts = _parts(tiny_model)
+    seen = []
+    parts.unet.register_forward_pre_hook(lambda m, args: seen.append((args[0], args[2])))
+    t.ip2p_loss(parts, _batch(tiny_model, n=4), None, 0.0, dropout=0.05)
+    sample, cond = seen[0]
+    assert cond.abs().sum(dim=(1, 2)).gt(0).tolist() == [False, False, True, True]
+    assert sample[:, 4:].abs().sum(dim=(1, 2, 3)).gt(0).tolist() == [True, False, False, True]
+
+
+def test_vae_training_lowers_reconstruction_error():
+    from editsearch.training.edit_batches import PairSampler, StepBatches
+    from editsearch.training.train_vae import vae_loss
+    from editsearch.transfer.configs import build_vae
+
+    vae = build_vae("test")
+    batch = StepBatches(PairSampler(size=16, seed=0), 4, 1)[0]
+    images = torch.cat([batch["before"], batch["after"]])
+    assert images.shape == (8, 3, 16, 16) and images.min() >= -1 and images.max() <= 1
+    opt = torch.optim.Adam(vae.parameters(), lr=1e-3)
+    mses = []
+    for _ in range(5):
+        torch.manual_seed(0)
+        out = vae_loss(vae, images, 1e-6)
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        mses.append(out["mse"].item())
+    assert mses[-1] < 0.7 * mses[0], mses
+
+
+def test_lpips_without_cached_backbone_says_how_to_go_on(tmp_path, monkeypatch):
+    pytest.importorskip("lpips")
+    from editsearch.training.train_ip2p import LPIPSWeightsMissing, load_lpips
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(LPIPSWeightsMissing, match="--lpips-weight 0"):
+        load_lpips("vgg", pretrained=True)
+
+
+def test_train_resumes_exactly_and_writes_a_loadable_pipeline(tiny_model, tiny_model_dir, tmp_path):
+    pytest.importorskip("accelerate")
+    pytest.importorskip("lpips")
+    from click.testing import CliRunner
+
+    from editsearch.cli.main import cli
+    from editsearch.training.train_ip2p import IP2PTrainConfig, train_ip2p
+    from editsearch.transfer import EditTransfer
+
+    args = ["train", "ip2p", "--out", str(tmp_path / "b"), "--init", "test", "--editclip", str(tiny_model_dir),
+            "--synthetic", "--size", "32", "--batch-size", "2", "--checkpoint-every", "1", "--lpips-net", "squeeze",
+            "--lpips-random", "--vae-steps", "1"]
+    runner = CliRunner()
+    first = runner.invoke(cli, [*args, "--steps", "2"])  # trains its VAE first, into OUT/vae-pretrain
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(cli, [*args, "--steps", "3"])  # resumes at step 2, reusing that VAE
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.stdout.strip().splitlines()[-1])["resumed_from"] == 2
+    assert sorted(p.name for p in (tmp_path / "b" / "checkpoints").iterdir()) == ["step-0000002", "step-0000003"]
+
+    straight = IP2PTrainConfig(out=str(tmp_path / "a"), steps=3, init="test", editclip=str(tiny_model_dir), size=32,
+                               batch_size=2, checkpoint_every=10, lpips_net="squeeze", lpips_pretrained=False,
+                               vae=str(tmp_path / "b" / "vae-pretrain"))
+    assert train_ip2p(straight, log=lambda m: None)["resumed_from"] == 0
+
+    a = EditTransfer.from_pretrained(tmp_path / "a", device="cpu")
+    b = EditTransfer.from_pretrained(tmp_path / "b", device="cpu")
+    assert a.editclip.fingerprint == tiny_model.fingerprint
+    for (name, x), (_, y) in zip(a.pipe.unet.state_dict().items(), b.pipe.unet.state_dict().items(), strict=True):
+        torch.testing.assert_close(x, y, msg=name)
+    torch.testing.assert_close(a.projector.proj.weight, b.projector.proj.weight)
+    assert b.resolution == 32
+    out = b.apply(random_image(1), random_image(2), [random_image(3, (32, 32))], steps=2)
+    assert out[0].size == (32, 32)
+    log = [json.loads(line) for line in (tmp_path / "b" / "train_log.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in log] == [1, 2, 3] and all(row["loss"] > 0 for row in log)
