@@ -9,7 +9,7 @@ import click
 from editsearch.cli.common import echo_json, warn
 
 # Subcommands living in other modules, imported on first use: name -> "module:attribute".
-SUBCOMMANDS: dict[str, str] = {}
+SUBCOMMANDS: dict[str, str] = {"editclip": "editsearch.cli.train_editclip:editclip"}
 
 
 class TrainGroup(click.Group):

@@ -245,6 +245,15 @@ class EditTransfer:
                     out[i] = img
         return [img for img in out if img is not None]
 
+    def ec2ec(
+        self, before: PairInput, after: PairInput, queries: Sequence[ImageLike], outputs: Sequence[ImageLike]
+    ) -> list[float]:
+        """The paper's metric: EC2EC of each (query, output) against the exemplar (before, after), this EditCLIP."""
+        pil_queries = [load_image(q) for q in queries]
+        n = len(pil_queries)
+        scores = self.editclip.ec2ec((pil_queries, list(outputs)), ([before] * n, [after] * n))
+        return [float(s) for s in scores]
+
 
 def load_scheduler(folder: Path) -> Any:
     """The folder's scheduler config as an Euler ancestral scheduler; None when the folder has none."""
