@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,14 +83,25 @@ lock_timeout_option = click.option(
 @contextmanager
 def library_errors() -> Iterator[None]:
     """Turn the library's user-facing errors into a one-line `Error: ...` and exit code 1, no traceback."""
-    from editsearch.encoder import WeightsNotFoundError
+    try:
+        yield
+    except Exception as e:
+        if isinstance(e, _user_errors()):
+            raise click.ClickException(str(e)) from None
+        raise
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exception types whose message is meant for users; the encoder's only if it was imported (it is slow)."""
     from editsearch.images import ImageLoadError
     from editsearch.index.errors import EditIndexError
 
-    try:
-        yield
-    except (EditIndexError, ImageLoadError, WeightsNotFoundError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from None
+    errors: list[type[BaseException]] = [EditIndexError, ImageLoadError, FileNotFoundError]
+    if "editsearch.encoder" in sys.modules:
+        from editsearch.encoder import WeightsNotFoundError
+
+        errors.append(WeightsNotFoundError)
+    return tuple(errors)
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 48) -> str:

@@ -215,13 +215,13 @@ def _run_queries(
     excludes: dict[int, set[int]] = {}
     for i, spec in enumerate(specs):
         echo = {key: v for key, v in spec.items() if not key.startswith("_")}
-        options = (int(spec.get("k", k)), spec.get("where", where), spec.get("contains", contains))
-        echo.update(k=options[0], **{n: v for n, v in zip(("where", "contains"), options[1:], strict=True) if v})
         outputs.append({"query": echo, "results": [], "results_obj": []})
         if "_error" in spec:
             outputs[i]["error"] = spec["_error"]
             continue
         try:
+            options = (_positive_int(spec.get("k", k)), spec.get("where", where), spec.get("contains", contains))
+            echo.update(k=options[0], **{n: v for n, v in zip(("where", "contains"), options[1:], strict=True) if v})
             positive, negative = _query_terms(spec, base)
             vectors[i] = searcher.query_vector(positive, negative)
             excludes[i] = {t for t in positive + negative if isinstance(t, int)}
@@ -230,11 +230,22 @@ def _run_queries(
             outputs[i]["error"] = str(e)
     for (gk, gwhere, gcontains), members in groups.items():
         matrix = np.stack([vectors[i] for i in members])
-        found = searcher.search_vectors(matrix, gk, gwhere, gcontains, [excludes[i] for i in members])
+        try:
+            found = searcher.search_vectors(matrix, gk, gwhere, gcontains, [excludes[i] for i in members])
+        except EditIndexError as e:  # a bad --where/--contains: every query that used it fails
+            for i in members:
+                outputs[i]["error"] = str(e)
+            continue
         for i, results in zip(members, found, strict=True):
             outputs[i]["results_obj"] = results
             outputs[i]["results"] = [r.to_dict() for r in results]
     return outputs
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"k must be a positive integer, got {value!r}")
+    return value
 
 
 def _terms(spec: dict[str, Any], key: str) -> list[Any]:

@@ -181,7 +181,7 @@ class Build:
             unit="pair",
             file=sys.stderr,
             disable=not self.progress,
-            total=_count(origin),
+            total=_count(origin) if self.progress else None,
             leave=False,
         )
         chunk: list[EditPair] = []

@@ -367,16 +367,21 @@ class EditIndex:
             allowed = np.asarray(self.catalog.filtered_vector_ids(info["fingerprint"], where, contains), np.int64)
             if len(allowed) <= EXACT_FILTER_MAX:
                 return [self._exact(q, allowed, k, ex) for q, ex in zip(queries, excludes, strict=True)]
-        slack = vi.ntotal - self._live_count
-        fetch = k + max((len(e) for e in excludes), default=0) + 8 + slack
+        # over-fetch by the expected share of hits that filters, tombstones and exclusions will drop
+        live = max(self._live_count, 1)
+        selectivity = len(allowed) / live if allowed is not None else 1.0
+        wanted = k + max((len(e) for e in excludes), default=0) + 8
+        fetch = min(vi.ntotal, int(wanted / max(selectivity, 1e-9) * vi.ntotal / live) + 1)
         scores, ids = vi.search(queries, fetch)
         out = []
         for qi, q in enumerate(queries):
             hits, want = self._collect(scores[qi], ids[qi], allowed, excludes[qi], k), fetch
             while len(hits) < k and want < vi.ntotal:
-                want *= 4
+                want = min(vi.ntotal, want * 4)
                 s, i = vi.search(q[None], want)
                 hits = self._collect(s[0], i[0], allowed, excludes[qi], k)
+            if len(hits) < k and allowed is not None and vi.kind != "flat":
+                hits = self._exact(q, allowed, k, excludes[qi])  # the ANN's probes held too few matches
             out.append(hits)
         return out
 
@@ -431,7 +436,7 @@ class EditIndex:
             "origins": counts["origins"],
             "schema_version": SCHEMA_VERSION,
             "path": str(self.directory.resolve()),
-            "catalog_bytes": _size(self.directory / CATALOG_FILE),
+            "catalog_bytes": _size(self.directory / CATALOG_FILE) + _size(self.directory / f"{CATALOG_FILE}-wal"),
             "faiss_bytes": _size(self.directory / FAISS_FILE),
         }
 

@@ -36,8 +36,8 @@ class AnnParams:
 
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
-    hnsw_ef_search: int = 128
-    ivf_nprobe: int = 32
+    hnsw_ef_search: int = 64
+    ivf_nprobe: int = 16
 
 
 @dataclass
