@@ -108,6 +108,10 @@ def test_clear_errors_for_missing_weights_and_wrong_encoder(transfer, tmp_path):
         EditTransfer.from_pretrained(tmp_path / "empty")
     with pytest.raises(WeightsNotFoundError, match="huggingface-cli download"):
         EditTransfer.from_pretrained("nobody-here/no-such-pipeline")
+    plain = transfer.save_pretrained(tmp_path / "plain")
+    (plain / "image_proj_model.pt").unlink()
+    with pytest.raises(WeightsNotFoundError, match="plain InstructPix2Pix"):
+        EditTransfer.from_pretrained(plain)
     if not (Path(PIPELINES[DEFAULT_PIPELINE].location) / "unet").is_dir():
         with pytest.raises(WeightsNotFoundError, match="editsearch train ip2p"):
             EditTransfer.from_pretrained()

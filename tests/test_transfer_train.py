@@ -150,3 +150,18 @@ def test_train_resumes_exactly_and_writes_a_loadable_pipeline(tiny_model, tiny_m
     assert out[0].size == (32, 32)
     log = [json.loads(line) for line in (tmp_path / "b" / "train_log.jsonl").read_text().splitlines()]
     assert [row["step"] for row in log] == [1, 2, 3] and all(row["loss"] > 0 for row in log)
+
+
+def test_train_cli_stops_plainly_when_lpips_weights_are_missing(tmp_path, monkeypatch):
+    pytest.importorskip("accelerate")
+    pytest.importorskip("lpips")
+    from click.testing import CliRunner
+
+    from editsearch.cli.main import cli
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = CliRunner().invoke(cli, ["train", "ip2p", "--out", str(tmp_path / "run"), "--init", "test"])
+    assert result.exit_code == 1
+    assert "LPIPS weights are missing" in result.output and "--lpips-weight 0" in result.output
+    assert "Traceback" not in result.output

@@ -47,6 +47,8 @@ def _sources(sources: tuple[str, ...], synthetic: bool) -> tuple[str, ...]:
 
 @train.command("ip2p")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (pipeline + checkpoints).")
+@click.option("--export", default=None, type=click.Path(file_okay=False),
+              help="Also write the final pipeline alone (no checkpoints, logs) to this folder.")
 @click.option("--init", default="tiny", show_default=True, metavar="tiny|test|PATH|HUB_ID",
               help="A fresh small model ('tiny' ships, 'test' is for tests), or an IP2P diffusers folder / hub id.")
 @click.option("--editclip", default=None, metavar="NAME|PATH", help="Conditioning EditCLIP (default: the shipped one).")
@@ -70,15 +72,16 @@ def _sources(sources: tuple[str, ...], synthetic: bool) -> tuple[str, ...]:
 @click.option("--vae", default=None, type=click.Path(exists=True, file_okay=False),
               help="Trained VAE folder for --init tiny/test (default: train one first, --vae-steps).")
 @click.option("--vae-steps", type=int, default=2000, show_default=True)
-def ip2p(out: str, init: str, editclip: str | None, sources: tuple[str, ...], synthetic: bool, size: int | None,
-         steps: int, batch_size: int, lr: float, lpips_weight: float, lpips_net: str, lpips_random: bool,
-         dropout: float, grad_clip: float, checkpoint_every: int, keep_checkpoints: int, resume: bool, seed: int,
-         mixed_precision: str, workers: int, vae: str | None, vae_steps: int) -> None:
+def ip2p(out: str, export: str | None, init: str, editclip: str | None, sources: tuple[str, ...], synthetic: bool,
+         size: int | None, steps: int, batch_size: int, lr: float, lpips_weight: float, lpips_net: str,
+         lpips_random: bool, dropout: float, grad_clip: float, checkpoint_every: int, keep_checkpoints: int,
+         resume: bool, seed: int, mixed_precision: str, workers: int, vae: str | None, vae_steps: int) -> None:
     """Fine-tune an EditCLIP-conditioned InstructPix2Pix (UNet + projector; EditCLIP and VAE frozen).
 
     \b
-    The shipped default is produced by:
-      editsearch train ip2p --init tiny --size 64 --editclip editclip-mini --synthetic --out DIR
+    The shipped default is produced by (see TRAIN_TINY_HINT in editsearch.transfer.registry):
+      editsearch train ip2p --init tiny --size 64 --editclip editclip-mini --synthetic \\
+        --out runs/ip2p-mini --export editsearch/weights/editclip-ip2p-mini
     The result in OUT loads with `editsearch apply --model OUT`.
     """
     from editsearch.encoder import WeightsNotFoundError
@@ -86,7 +89,7 @@ def ip2p(out: str, init: str, editclip: str | None, sources: tuple[str, ...], sy
     from editsearch.transfer.configs import UNET_CONFIGS
 
     config = IP2PTrainConfig(
-        out=out, init=init, editclip=editclip, sources=_sources(sources, synthetic),
+        out=out, export=export, init=init, editclip=editclip, sources=_sources(sources, synthetic),
         size=size or (64 if init in UNET_CONFIGS else 256), steps=steps, batch_size=batch_size, lr=lr,
         lpips_weight=lpips_weight, lpips_net=lpips_net, lpips_pretrained=not lpips_random, dropout=dropout,
         grad_clip=grad_clip, checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, resume=resume,

@@ -37,6 +37,7 @@ class IP2PTrainConfig:
     """Everything `train_ip2p` needs; defaults follow the official recipe (lr 5e-5, LPIPS 0.05, dropout 0.05)."""
 
     out: str
+    export: str | None = None  # also write the final pipeline (no checkpoints or logs) here, e.g. for shipping
     init: str = "tiny"  # a size from transfer.configs ('tiny', 'test'), or an IP2P folder / hub id
     editclip: str | None = None  # EditCLIP name or folder; None: the package default
     sources: tuple[str, ...] = ()  # edit-pair sources (iter_source); empty: synthetic edits on the fly
@@ -313,7 +314,10 @@ def train_ip2p(config: IP2PTrainConfig, log: Any = None) -> dict[str, Any]:
         projector = accelerator.unwrap_model(projector).to("cpu", torch.float32)
         vae = _move(parts.vae, "cpu", torch.float32)
         editclip.to("cpu", torch.float32)
-        EditTransfer.from_components(unet, vae, projector, editclip, parts.scheduler).save_pretrained(out)
+        final = EditTransfer.from_components(unet, vae, projector, editclip, parts.scheduler)
+        for folder in (out, config.export):
+            if folder:
+                final.save_pretrained(folder)
     return {
         "out": str(out), "steps": config.steps, "resumed_from": start, "first_loss": first_loss,
         "last": {k: v.item() for k, v in losses.items()}, "editclip": editclip.name, "synthetic": sampler.synthetic,
@@ -332,7 +336,7 @@ def _check_config(out: Path, config: IP2PTrainConfig, log: Any) -> None:
     current = json.loads(json.dumps(asdict(config)))
     if path.is_file() and config.resume:
         before = json.loads(path.read_text())
-        changed = [k for k in current if k not in ("steps", "resume") and before.get(k) != current[k]]
+        changed = [k for k in current if k not in ("steps", "resume", "export") and before.get(k) != current[k]]
         if changed and latest_checkpoint(out) is not None:
             log(f"warning: resuming with changed settings: {', '.join(changed)}")
     path.write_text(json.dumps(current, indent=2) + "\n")

@@ -81,7 +81,11 @@ def train_vae(vae: Any, sampler: PairSampler, config: VAETrainConfig, out: Path 
         bar.update(1)
         bar.set_postfix(mse=f"{losses['mse'].item():.4f}", psnr=f"{psnr(losses['mse'].item()):.1f}")
         if step % config.log_every == 0 or step == config.steps - 1:
-            history.append({"step": step, "mse": losses["mse"].item(), "kl": losses["kl"].item()})
+            history.append({"step": step + 1, "mse": losses["mse"].item(), "kl": losses["kl"].item()})
+            if out is not None:
+                Path(out).mkdir(parents=True, exist_ok=True)
+                with open(Path(out) / "train_log.jsonl", "a") as f:
+                    f.write(json.dumps(history[-1]) + "\n")
     bar.close()
     vae.eval()
     after = evaluate_vae(vae, heldout)

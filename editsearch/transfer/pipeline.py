@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from editsearch.encoder import EditCLIP, load_model
+from editsearch.encoder import EditCLIP, WeightsNotFoundError, load_model
 from editsearch.encoder.model import PairInput, default_device
 from editsearch.images import ImageLike, load_image
 from editsearch.transfer.projector import OFFICIAL_WEIGHTS, EditProjector
@@ -111,6 +111,11 @@ class EditTransfer:
         from diffusers import AutoencoderKL, UNet2DConditionModel
 
         folder = resolve_pipeline(path_or_hub_id)
+        if not (folder / OFFICIAL_WEIGHTS).is_file():
+            raise WeightsNotFoundError(
+                f"{folder} has no {OFFICIAL_WEIGHTS}: it is a plain InstructPix2Pix, not EditCLIP-conditioned. "
+                f"Fine-tune it first: editsearch train ip2p --init {path_or_hub_id} --out DIR"
+            )
         dev = torch.device(device) if device is not None else default_device()
         dtype = dtype or default_dtype(dev)
         info = json.loads((folder / INFO_NAME).read_text()) if (folder / INFO_NAME).exists() else {}
