@@ -15,7 +15,6 @@ from PIL import Image
 
 from editsearch.cli.main import cli
 from editsearch.index.store import EditIndex
-from editsearch.index.vectors import VectorIndex
 
 
 def run(*args: str, env: dict | None = None):
@@ -169,7 +168,7 @@ def test_bad_inputs_are_reported_and_the_rest_indexed(tmp_path, tiny_model_dir):
     good = write_image(root / "good.png", 1)
     rgb = np.random.default_rng(0).integers(0, 256, (32, 40, 3), dtype=np.uint8)
     Image.fromarray(rgb).convert("CMYK").save(root / "cmyk.jpg")
-    Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(root / "sixteen.png")
+    Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(root / "sixteen.png")
     Image.fromarray(rgb).convert("RGBA").save(root / "rgba.png")
     frames = [Image.fromarray(np.roll(rgb, i, axis=1)) for i in range(3)]
     frames[0].save(root / "anim.gif", save_all=True, append_images=frames[1:], duration=50, loop=0)
