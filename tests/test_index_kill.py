@@ -45,7 +45,7 @@ def test_kill_9_then_rerun(tmp_path, tiny_model_dir):
         killed_at.append(committed(idx / "catalog.db"))
     assert killed_at == sorted(killed_at)  # committed batches survive each kill
     assert any(0 < n < PAIRS for n in killed_at), killed_at  # at least one kill landed mid-build
-    print('edits committed at each kill:', killed_at)
+    print("edits committed at each kill:", killed_at)
 
     final = subprocess.run(build, capture_output=True, text=True, timeout=600)
     assert final.returncode == 0, final.stderr
