@@ -1,3 +1,27 @@
-"""editsearch: a search engine for image edits."""
+"""editsearch: a search engine for image edits. The public API, imported lazily (torch loads on first use)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "EditCLIP": "editsearch.encoder",
+    "load_model": "editsearch.encoder",
+    "DEFAULT_MODEL": "editsearch.encoder",
+    "EditSearch": "editsearch.search",
+    "SearchResult": "editsearch.search",
+    "rank_edits": "editsearch.search",
+    "EditIndex": "editsearch.index.store",
+    "iter_source": "editsearch.data.sources",
+    "score_pairs": "editsearch.scoring",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'editsearch' has no attribute {name!r}")
