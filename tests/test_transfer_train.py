@@ -60,7 +60,6 @@ def test_loss_decreases_on_a_fixed_batch_and_only_unet_and_projector_learn(tiny_
 
 
 def test_loss_with_lpips_term_decreases(tiny_model):
-    pytest.importorskip("lpips")
     from editsearch.training.train_ip2p import load_lpips
 
     parts = _parts(tiny_model)
@@ -105,7 +104,6 @@ def test_vae_training_lowers_reconstruction_error():
 
 
 def test_lpips_without_cached_backbone_says_how_to_go_on(tmp_path, monkeypatch):
-    pytest.importorskip("lpips")
     from editsearch.training.train_ip2p import LPIPSWeightsMissing, load_lpips
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
@@ -115,8 +113,6 @@ def test_lpips_without_cached_backbone_says_how_to_go_on(tmp_path, monkeypatch):
 
 
 def test_train_resumes_exactly_and_writes_a_loadable_pipeline(tiny_model, tiny_model_dir, tmp_path):
-    pytest.importorskip("accelerate")
-    pytest.importorskip("lpips")
     from click.testing import CliRunner
 
     from editsearch.cli.main import cli
@@ -153,8 +149,6 @@ def test_train_resumes_exactly_and_writes_a_loadable_pipeline(tiny_model, tiny_m
 
 
 def test_train_cli_stops_plainly_when_lpips_weights_are_missing(tmp_path, monkeypatch):
-    pytest.importorskip("accelerate")
-    pytest.importorskip("lpips")
     from click.testing import CliRunner
 
     from editsearch.cli.main import cli
