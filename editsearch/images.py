@@ -38,8 +38,13 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def load_image(src: ImageLike) -> Image.Image:
-    """Open a path, bytes or PIL image as a decoded RGB image; raise ImageLoadError on any failure."""
+def load_image(src: ImageLike, min_size: int | None = None) -> Image.Image:
+    """Open a path, bytes or PIL image as RGB; raise ImageLoadError on any failure.
+
+    With `min_size`, a JPEG is decoded straight at the smallest 1/2, 1/4 or 1/8 scale whose sides stay
+    >= min_size (libjpeg's DCT scaling): the caller resizes to min_size anyway, and decoding fewer
+    pixels is most of the cost of embedding a large photo on a CPU.
+    """
     if isinstance(src, Image.Image):
         return to_rgb(src)
     name = "<bytes>" if isinstance(src, (bytes, bytearray)) else str(src)
@@ -59,6 +64,8 @@ def load_image(src: ImageLike) -> Image.Image:
                 if path.stat().st_size == 0:
                     raise ImageLoadError(f"empty file (0 bytes): {path}")
                 img = Image.open(path)
+            if min_size is not None and img.format == "JPEG":
+                img.draft("RGB", (min_size, min_size))
             img.load()
             img = ImageOps.exif_transpose(img) or img
             return to_rgb(img)

@@ -202,3 +202,22 @@ def test_open_clip_builtin_architecture_random_init() -> None:
     model = from_open_clip("ViT-B-32", None, text_kind="minilm")
     assert model.visual.conv1.weight.shape == (768, 6, 32, 32)
     assert model.embed_dim == 384 and model.config.image_size == 224
+
+
+def test_large_jpeg_is_decoded_at_reduced_scale_with_the_same_result(tiny_model: EditCLIP, tmp_path) -> None:
+    from editsearch.images import load_image
+
+    smooth = np.linspace(0, 255, 400, dtype=np.float32)
+    arr = np.stack(
+        [smooth[None, :].repeat(320, 0), smooth[:320, None].repeat(400, 1), 255 - smooth[None, :].repeat(320, 0)], -1
+    )
+    path = tmp_path / "big.jpg"
+    Image.fromarray(arr.astype(np.uint8)).save(path, quality=95)
+    reduced = load_image(path, min_size=32)
+    assert reduced.size == (50, 40)  # 1/8 scale: the smallest whose sides stay >= 32
+    assert load_image(path).size == (400, 320)
+    png = tmp_path / "big.png"
+    Image.fromarray(arr.astype(np.uint8)).save(png)
+    assert load_image(png, min_size=32).size == (400, 320)  # only JPEG has DCT scaling
+    full = tiny_model.pair_transform._pil(load_image(path))
+    assert torch.allclose(tiny_model.pair_transform.image(path), full, atol=0.1)

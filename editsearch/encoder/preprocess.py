@@ -33,7 +33,7 @@ class PairTransform:
             if img.ndim != 3 or img.shape[0] != 3:
                 raise ValueError(f"expected an RGB tensor [3, H, W] in [0, 1], got shape {tuple(img.shape)}")
             return self._tensor(img.float())
-        return self._pil(load_image(img))
+        return self._pil(load_image(img, min_size=self.image_size))
 
     def __call__(self, before: ImageLike | torch.Tensor, after: ImageLike | torch.Tensor) -> torch.Tensor:
         return torch.cat([self.image(before), self.image(after)], dim=0)

@@ -73,7 +73,7 @@ def _collect(dataset: Dataset, workers: int, desc: str) -> PairPool:
     for item in tqdm(loader, total=len(dataset), desc=desc, unit="pair", disable=None):
         if item is None:
             continue
-        pix.append(item[0])
+        pix.append(item[0].clone())  # a private copy: a worker's shared tensor holds a file descriptor
         labels.append(item[1])
         params.append(item[2])
         instr.append(item[3])
