@@ -108,3 +108,40 @@ def test_vector_index_save_load_remove(tmp_path, kind):
     _, found = loaded.search(x[[6, 250]], 1)
     assert found[:, 0].tolist() == [106, 350]  # ids stay attached to the right vectors after removal
     np.testing.assert_allclose(loaded.reconstruct(106), x[6], atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+def test_searches_go_to_a_gpu_replica_when_faiss_sees_a_gpu(monkeypatch, kind):
+    import faiss
+
+    clones, gpu_searches = [], []
+
+    class FakeGpuIndex:  # stands in for faiss-gpu: a CPU clone that records its searches
+        def __init__(self, index):
+            self.clone = faiss.clone_index(index)
+            clones.append(self)
+
+        def search(self, queries, k):
+            gpu_searches.append(k)
+            return self.clone.search(queries, k)
+
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1, raising=False)
+    monkeypatch.setattr(faiss, "index_cpu_to_all_gpus", FakeGpuIndex, raising=False)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2100, 8)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    vi = VectorIndex.build(kind, 8, np.arange(2100), x)
+    _, found = vi.search(x[[3]], 1)
+    vi.search(x[[4]], 1)
+    assert found[0, 0] == 3
+    assert len(clones) == len(gpu_searches) / 2 == (0 if kind == "hnsw" else 1)  # HNSW has no GPU form
+    if kind == "hnsw":
+        return
+    vi.remove(np.array([3]))
+    _, found = vi.search(x[[3]], 1)
+    assert found[0, 0] != 3 and len(clones) == 2  # a change is never searched through a stale replica
+    vi.add(np.array([1000]), x[[3]])
+    _, found = vi.search(x[[3]], 1)
+    assert found[0, 0] == 1000 and len(clones) == 3
+    _, many = vi.search(x[[5]], 2049)
+    assert many.shape[1] == 2049 and len(gpu_searches) == 4  # past the GPU's k limit it searches on the CPU

@@ -26,6 +26,7 @@ AUTO_ANN_FROM = 100_000  # `auto` uses exact Flat below this many vectors, then 
 IVF_TRAIN_PER_LIST = 64  # k-means training points per IVF list (FAISS warns below 39)
 IVF_TRAIN_ITERATIONS = 10
 SMALL_BATCH = 16  # searches of fewer queries run on one OpenMP thread: much faster on a busy small CPU
+GPU_MAX_K = 2048  # FAISS GPU k-selection limit; larger k (heavy filter over-fetch) searches on the CPU
 FAISS_FILE = "vectors.faiss"
 META_FILE = "vectors.json"
 
@@ -81,6 +82,7 @@ class VectorIndex:
         self.kind = kind
         self.trained_on = trained_on
         self.params = params or AnnParams()
+        self._gpu: Any = None  # a GPU replica for searches (faiss-gpu with a GPU), rebuilt after any change
         self._apply_search_params()
 
     @classmethod
@@ -159,11 +161,13 @@ class VectorIndex:
         if len(ids):
             vecs = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)
             self.index.add_with_ids(vecs, np.ascontiguousarray(ids, dtype=np.int64))
+            self._gpu = None
 
     def remove(self, ids: np.ndarray) -> int:
         """Remove these ids and return how many went; an HNSW index removes nothing (returns 0)."""
         if not self.supports_remove or not len(ids):
             return 0
+        self._gpu = None
         return int(self.index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64)))
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -172,6 +176,8 @@ class VectorIndex:
         k = max(1, min(k, self.ntotal))
         if self.ntotal == 0:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        if k <= GPU_MAX_K and (gpu := self._gpu_replica()) is not None:
+            return gpu.search(queries, k)
         if len(queries) >= SMALL_BATCH:
             return self.index.search(queries, k)
         with _omp_threads(1):
@@ -180,7 +186,19 @@ class VectorIndex:
     def set_params(self, params: AnnParams) -> None:
         """Change the search knobs (efSearch, nprobe)."""
         self.params = params
+        self._gpu = None
         self._apply_search_params()
+
+    def _gpu_replica(self) -> Any:
+        """This index cloned to every GPU FAISS sees (Flat and IVF; HNSW has no GPU form), else None."""
+        import faiss
+
+        if self._gpu is None and self.kind != "hnsw" and getattr(faiss, "get_num_gpus", lambda: 0)() > 0:
+            try:
+                self._gpu = faiss.index_cpu_to_all_gpus(self.index)  # IVF copies nprobe from the CPU index
+            except RuntimeError:  # an index layout this faiss cannot put on a GPU: stay on the CPU
+                self._gpu = False
+        return self._gpu or None
 
     def _inner(self) -> Any:
         import faiss
