@@ -186,7 +186,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             metrics = evaluate_model(core, eval_set)
             model.train()
             history.append({"step": step, "loss": loss.item(), **_flat(metrics)})
-            acc.print(json.dumps(history[-1]))
+            acc.print(json.dumps(history[-1]), flush=True)
+            with (out / "history.jsonl").open("a") as f:  # as it happens: a killed run keeps its curve
+                f.write(json.dumps(history[-1]) + "\n")
         if step % cfg.save_every == 0 or step == cfg.steps:
             ckpt = out / "checkpoints" / f"step-{step}"
             acc.save_state(str(ckpt))
@@ -196,9 +198,6 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if acc.is_main_process:
         core.config.trained = True
         core.eval().save_pretrained(out / "model")
-        with (out / "history.jsonl").open("a") as f:
-            for h in history:
-                f.write(json.dumps(h) + "\n")
     return history[-1] if history else {}
 
 
