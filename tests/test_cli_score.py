@@ -48,9 +48,14 @@ def test_score_same_pair_ec2ec_is_one(pair_files, tiny_model_dir) -> None:
     assert code == 0 and out.startswith("EC2EC") and float(out.split()[1]) == pytest.approx(1.0, abs=1e-4)
 
 
-def test_score_requires_model_while_default_is_untrained(pair_files) -> None:
-    code, out, err = run("score", "--before", pair_files["b"], "--after", pair_files["a"], "--text", "x")
-    assert code == 2 and "--model is required" in err and "untrained" in err
+def test_score_defaults_to_the_shipped_trained_model(pair_files) -> None:
+    from editsearch.encoder import load_model
+
+    p = pair_files
+    code, out, err = run("score", "--before", p["b"], "--after", p["a"], "--text", "make it brighter", "--json")
+    assert code == 0 and "UNTRAINED" not in err
+    expected = float(load_model().ec2t([p["b"]], [p["a"]], ["make it brighter"])[0])
+    assert json.loads(out)["ec2t"] == pytest.approx(expected, abs=1e-5)
 
 
 def test_score_usage_errors(pair_files, tiny_model_dir) -> None:

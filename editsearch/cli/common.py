@@ -36,19 +36,10 @@ def warn(msg: str) -> None:
     click.echo(msg, err=True)
 
 
-def load_model_or_exit(name: str | None, require_trained: bool = False) -> Any:
-    """Load an EditCLIP, turning missing weights into a one-line error; say so when it is untrained."""
-    from editsearch.encoder import DEFAULT_MODEL, WeightsNotFoundError, load_model
+def load_model_or_exit(name: str | None) -> Any:
+    """Load an EditCLIP (default: the shipped one), turning missing weights into a one-line error."""
+    from editsearch.encoder import WeightsNotFoundError, load_model
 
-    if name is None and require_trained:
-        default = load_model(DEFAULT_MODEL)
-        if not default.trained:
-            raise click.UsageError(
-                f"--model is required: the default model {DEFAULT_MODEL!r} is untrained, so its scores mean "
-                "nothing. Pass a trained EditCLIP (a folder, `editclip-vit-l-14` with its weights, or one you "
-                "trained with `editsearch train editclip`)."
-            )
-        return default
     try:
         model = load_model(name)
     except (WeightsNotFoundError, ValueError) as e:

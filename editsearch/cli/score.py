@@ -44,13 +44,13 @@ def score(
     if manifest:
         if before or after or text:
             raise click.UsageError("--manifest cannot be combined with --before/--after/--text")
-        model = load_model_or_exit(model_name, require_trained=True)
+        model = load_model_or_exit(model_name)
         sys.exit(_score_manifest(model, Path(manifest), ref, out, batch_size, as_json))
     if not (before and after):
         raise click.UsageError("give --before and --after (or --manifest)")
     if text is None and ref is None:
         raise click.UsageError("give --text (EC2T) and/or --ref-before/--ref-after (EC2EC)")
-    model = load_model_or_exit(model_name, require_trained=True)
+    model = load_model_or_exit(model_name)
     from editsearch.scoring import score_one
 
     try:

@@ -44,7 +44,7 @@ MODELS: dict[str, ModelSource] = {
     ),
 }
 
-DEFAULT_MODEL = "editclip-untrained-tiny"
+DEFAULT_MODEL = "editclip-mini"
 
 
 def random_model(config: EditCLIPConfig, seed: int = 0) -> EditCLIP:
