@@ -36,13 +36,15 @@ def _batch(editclip, n: int = 2, size: int = 16) -> dict[str, torch.Tensor]:
 
 
 def _fit(parts, batch, lpips_model=None, steps: int = 4) -> list[float]:
+    from editsearch.training.ip2p_features import frozen_features
     from editsearch.training.train_ip2p import ip2p_loss
 
+    features = frozen_features(parts.vae, parts.editclip, batch)
     params = [*parts.unet.parameters(), *parts.projector.parameters()]
     opt = torch.optim.Adam(params, lr=1e-3)
     losses = []
     for _ in range(steps):  # same noise, timesteps and batch every step: the loss must go down
-        out = ip2p_loss(parts, batch, lpips_model, 0.05, dropout=0.0, generator=torch.Generator().manual_seed(0))
+        out = ip2p_loss(parts, features, lpips_model, 0.05, dropout=0.0, generator=torch.Generator().manual_seed(0))
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
@@ -76,7 +78,7 @@ def test_conditioning_dropout_follows_the_ip2p_recipe(tiny_model, monkeypatch):
     parts = _parts(tiny_model)
     seen = []
     parts.unet.register_forward_pre_hook(lambda m, args: seen.append((args[0], args[2])))
-    t.ip2p_loss(parts, _batch(tiny_model, n=4), None, 0.0, dropout=0.05)
+    t.ip2p_loss(parts, t.frozen_features(parts.vae, tiny_model, _batch(tiny_model, n=4)), None, 0.0, dropout=0.05)
     sample, cond = seen[0]
     assert cond.abs().sum(dim=(1, 2)).gt(0).tolist() == [False, False, True, True]
     assert sample[:, 4:].abs().sum(dim=(1, 2, 3)).gt(0).tolist() == [True, False, False, True]
@@ -159,3 +161,45 @@ def test_train_cli_stops_plainly_when_lpips_weights_are_missing(tmp_path, monkey
     assert result.exit_code == 1
     assert "LPIPS weights are missing" in result.output and "--lpips-weight 0" in result.output
     assert "Traceback" not in result.output
+
+
+def test_feature_cache_matches_direct_features_and_visits_every_pair_once_per_epoch(tiny_model):
+    from editsearch.training.edit_batches import PairSampler, StepBatches
+    from editsearch.training.ip2p_features import FeatureCache, frozen_features
+
+    vae = _parts(tiny_model).vae
+    batches = StepBatches(PairSampler(size=16, seed=3), 2, 9, tiny_model.pair_transform)
+    cache = FeatureCache.build(batches, 5, vae, tiny_model, torch.device("cpu"), seed=1)
+    assert len(cache) == 9 and cache.count == 5
+    direct = {k: torch.cat([frozen_features(vae, tiny_model, batches[s])[k] for s in range(3)])[:5]
+              for k in ("after_mean", "image_latents", "tokens")}
+    for key, value in direct.items():
+        torch.testing.assert_close(cache.features[key].float(), value, atol=2e-2, rtol=1e-2)
+
+    # 5 pairs, batches of 2: steps 0-4 cover 10 slots, i.e. two epochs, each a permutation of the 5 pairs
+    rows = [tuple(cache[s]["image_latents"].flatten(1)[:, :4].tolist()) for s in range(5)]
+    slots = [tuple(r) for step in rows for r in step]
+    firsts = [tuple(r) for r in cache.features["image_latents"].float().flatten(1)[:, :4].tolist()]
+    assert sorted(slots[:5]) == sorted(firsts) and sorted(slots[5:]) == sorted(firsts)
+    resumed = FeatureCache(cache.features, 2, 9, seed=1)  # a fresh cache (a resumed run) gives the same batches
+    assert resumed[3]["tokens"].equal(cache[3]["tokens"]) and resumed[0]["tokens"].equal(cache[0]["tokens"])
+    assert cache[3]["tokens"].dtype == torch.float32
+
+
+def test_cached_training_runs_several_epochs_and_saves_a_pipeline(tiny_model_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from editsearch.cli.main import cli
+    from editsearch.transfer import EditTransfer
+
+    out = tmp_path / "c"
+    result = CliRunner().invoke(cli, [
+        "train", "ip2p", "--out", str(out), "--init", "test", "--editclip", str(tiny_model_dir), "--synthetic",
+        "--size", "32", "--batch-size", "2", "--steps", "5", "--cache", "4", "--lpips-weight", "0",
+        "--vae-steps", "1"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["steps"] == 5 and torch.isfinite(torch.tensor(summary["last"]["loss"]))
+    transfer = EditTransfer.from_pretrained(out, device="cpu")
+    img = random_image(1, (32, 32))
+    assert transfer.apply(img, random_image(2, (32, 32)), [img], steps=2, size=32)[0].size == (32, 32)

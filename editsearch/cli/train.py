@@ -69,13 +69,18 @@ def _sources(sources: tuple[str, ...], synthetic: bool) -> tuple[str, ...]:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--mixed-precision", type=click.Choice(["no", "fp16", "bf16"]), default="no", show_default=True)
 @click.option("--workers", type=int, default=0, show_default=True, help="Data-loading worker processes.")
+@click.option("--cache", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Compute the frozen VAE/EditCLIP features of this many pairs once and reuse them every epoch "
+                   "(about 3x faster steps for small models; memory ~ pairs x tokens x width x 2 bytes). 0: fresh "
+                   "pairs every step.")
 @click.option("--vae", default=None, type=click.Path(exists=True, file_okay=False),
               help="Trained VAE folder for --init tiny/test (default: train one first, --vae-steps).")
 @click.option("--vae-steps", type=int, default=2000, show_default=True)
 def ip2p(out: str, export: str | None, init: str, editclip: str | None, sources: tuple[str, ...], synthetic: bool,
          size: int | None, steps: int, batch_size: int, lr: float, lpips_weight: float, lpips_net: str,
          lpips_random: bool, dropout: float, grad_clip: float, checkpoint_every: int, keep_checkpoints: int,
-         resume: bool, seed: int, mixed_precision: str, workers: int, vae: str | None, vae_steps: int) -> None:
+         resume: bool, seed: int, mixed_precision: str, workers: int, cache: int, vae: str | None,
+         vae_steps: int) -> None:
     """Fine-tune an EditCLIP-conditioned InstructPix2Pix (UNet + projector; EditCLIP and VAE frozen).
 
     \b
@@ -93,7 +98,7 @@ def ip2p(out: str, export: str | None, init: str, editclip: str | None, sources:
         size=size or (64 if init in UNET_CONFIGS else 256), steps=steps, batch_size=batch_size, lr=lr,
         lpips_weight=lpips_weight, lpips_net=lpips_net, lpips_pretrained=not lpips_random, dropout=dropout,
         grad_clip=grad_clip, checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, resume=resume,
-        seed=seed, mixed_precision=mixed_precision, workers=workers, vae=vae, vae_steps=vae_steps,
+        seed=seed, mixed_precision=mixed_precision, workers=workers, cache=cache, vae=vae, vae_steps=vae_steps,
     )
     try:
         summary = train_ip2p(config, log=warn)

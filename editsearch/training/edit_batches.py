@@ -111,8 +111,9 @@ class StepBatches(torch.utils.data.Dataset):
         return batch
 
 
-def step_loader(batches: StepBatches, start: int, workers: int = 0) -> torch.utils.data.DataLoader:
-    """Batches start..steps-1 in order; the global torch RNG is not touched (so resumed runs match)."""
+def step_loader(batches: torch.utils.data.Dataset, start: int, workers: int = 0) -> torch.utils.data.DataLoader:
+    """Batches start..steps-1 of a per-step dataset (StepBatches, FeatureCache), in order; the global torch RNG
+    is not touched (so resumed runs match)."""
     return torch.utils.data.DataLoader(
         batches,
         batch_size=None,

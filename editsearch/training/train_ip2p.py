@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from editsearch.training.edit_batches import PairSampler, StepBatches, step_loader
+from editsearch.training.ip2p_features import FeatureCache, frozen_features
 
 CHECKPOINTS = "checkpoints"
 STATE_NAME = "state.json"  # written last into a checkpoint: a checkpoint without it is incomplete
@@ -56,6 +57,7 @@ class IP2PTrainConfig:
     seed: int = 0
     mixed_precision: str = "no"
     workers: int = 0
+    cache: int = 0  # > 0: compute the frozen features of this many pairs once and train on them for every step
     vae: str | None = None  # fresh inits: a trained VAE folder; None: train one first for vae_steps
     vae_steps: int = 2000
     log_every: int = 10
@@ -97,21 +99,19 @@ def predicted_x0(noise_scheduler: Any, noisy: torch.Tensor, pred: torch.Tensor, 
 
 def ip2p_loss(
     parts: IP2PParts,
-    batch: dict[str, torch.Tensor],
+    features: dict[str, torch.Tensor],
     lpips_model: Any = None,
     lpips_weight: float = 0.05,
     dropout: float = 0.05,
     generator: torch.Generator | None = None,
 ) -> dict[str, torch.Tensor]:
-    """One batch's loss: {'loss', 'mse', 'lpips'}; batch has before/after in [-1, 1] and EditCLIP's 6-ch 'pair'."""
+    """One batch's loss: {'loss', 'mse', 'lpips'}, from the batch's `frozen_features` (computed now or cached)."""
     vae, sched = parts.vae, parts.noise_scheduler
-    before, after = batch["before"].to(vae.dtype), batch["after"].to(vae.dtype)
-    bsz, device = before.shape[0], before.device
-    with torch.no_grad():
-        latents = vae.encode(after).latent_dist.sample(generator) * vae.config.scaling_factor
-        image_latents = vae.encode(before).latent_dist.mode()
-        pair = batch["pair"].to(next(parts.editclip.parameters()).dtype)
-        tokens = parts.editclip.tokens_from_tensors(pair)
+    mean, tokens = features["after_mean"], features["tokens"]
+    bsz, device = mean.shape[0], mean.device
+    eps = _draw("randn", tuple(mean.shape), device, generator).to(mean.dtype)
+    latents = (mean + features["after_std"] * eps) * vae.config.scaling_factor
+    image_latents = features["image_latents"]
     cond = parts.projector(tokens.float())
     noise = _draw("randn", tuple(latents.shape), device, generator).to(latents.dtype)
     t = _draw("randint", (bsz,), device, generator, high=sched.config.num_train_timesteps).long()
@@ -134,7 +134,7 @@ def ip2p_loss(
     if lpips_model is not None and lpips_weight > 0:
         x0 = predicted_x0(sched, noisy, pred, t) / vae.config.scaling_factor
         decoded = vae.decode(x0.to(vae.dtype)).sample
-        lp = lpips_model(decoded.float(), batch["before"].float()).mean()
+        lp = lpips_model(decoded.float(), features["before"].float()).mean()
         if torch.isfinite(lp):  # far-off x0 estimates at large t can overflow; the official code skips those too
             loss = mse + lpips_weight * lp
     return {"loss": loss, "mse": mse.detach(), "lpips": lp.detach()}
@@ -285,14 +285,20 @@ def train_ip2p(config: IP2PTrainConfig, log: Any = None) -> dict[str, Any]:
     sampler = PairSampler(config.sources, config.size, config.seed)
     batches = StepBatches(sampler, config.batch_size, config.steps, editclip.pair_transform,
                           accelerator.process_index, accelerator.num_processes)
+    if config.cache > 0:  # EditCLIP and the VAE are frozen: their outputs for a fixed pair set can be reused
+        cache = FeatureCache.build(batches, config.cache, parts.vae, editclip, device, config.workers, seed=config.seed)
+        loader = step_loader(cache, start)
+    else:
+        loader = step_loader(batches, start, config.workers)
     bar = tqdm(total=config.steps, initial=start, desc="ip2p", unit="step", file=sys.stderr,
                disable=None if accelerator.is_local_main_process else True)
     losses: dict[str, torch.Tensor] = {}
     first_loss = None
-    for step, batch in zip(range(start, config.steps), step_loader(batches, start, config.workers), strict=True):
+    for step, batch in zip(range(start, config.steps), loader, strict=True):
         batch = {k: v.to(device) for k, v in batch.items()}
         with accelerator.autocast():
-            losses = ip2p_loss(train_parts, batch, lpips_model, config.lpips_weight, config.dropout)
+            features = batch if config.cache > 0 else frozen_features(parts.vae, editclip, batch)
+            losses = ip2p_loss(train_parts, features, lpips_model, config.lpips_weight, config.dropout)
         accelerator.backward(losses["loss"])
         if accelerator.sync_gradients:
             accelerator.clip_grad_norm_(params, config.grad_clip)

@@ -21,7 +21,8 @@ class VAETrainConfig:
 
     steps: int = 2000
     batch_size: int = 8
-    lr: float = 1e-3
+    lr: float = 1e-3  # decayed along a cosine to lr * min_lr_ratio over the run
+    min_lr_ratio: float = 0.02
     kl_weight: float = 1e-6
     seed: int = 0
     eval_pairs: int = 16
@@ -68,6 +69,7 @@ def train_vae(vae: Any, sampler: PairSampler, config: VAETrainConfig, out: Path 
     heldout = heldout_images(sampler.size, config.eval_pairs, config.seed).to(device)
     before = evaluate_vae(vae, heldout)
     optimizer = torch.optim.Adam(vae.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.steps, config.lr * config.min_lr_ratio)
     vae.train()
     bar = tqdm(total=config.steps, desc="vae", unit="step", file=sys.stderr, disable=None)
     history = []
@@ -78,6 +80,7 @@ def train_vae(vae: Any, sampler: PairSampler, config: VAETrainConfig, out: Path 
         losses["loss"].backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         optimizer.step()
+        scheduler.step()
         bar.update(1)
         bar.set_postfix(mse=f"{losses['mse'].item():.4f}", psnr=f"{psnr(losses['mse'].item()):.1f}")
         if step % config.log_every == 0 or step == config.steps - 1:
