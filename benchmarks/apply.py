@@ -13,6 +13,9 @@ Metrics, output vs ground truth, against two baselines (query unchanged; the exe
 - EC2EC(query -> output, exemplar), the paper's metric, with the pipeline's EditCLIP (ceiling: query -> truth);
 - seconds per image (batch of one) at --size px and --steps steps; goal <= 3 s at 64 px, 20 steps on CPU.
 A picture grid (exemplar before, after, query, output, ground truth) goes to benchmarks/apply_grid.png.
+
+Then the acceptance check: for each global edit (grayscale, invert, tints, brightness), --per-global tasks; the
+pipeline passes when its mean PSNR beats the unchanged query's on most of these families.
 """
 
 from __future__ import annotations
@@ -31,19 +34,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 GRID = Path(__file__).resolve().parent / "apply_grid.png"
 COLUMNS = ("exemplar before", "exemplar after", "query", "output", "ground truth")
+GLOBAL_EDITS = ("grayscale", "invert", "tint_red", "tint_green", "tint_blue", "tint_purple", "warmer", "cooler",
+                "brighter", "darker")
 
 
-def make_tasks(count: int, size: int, seed: int) -> list[dict]:
-    """Held-out transfer tasks; families cycle, and an edit whose params depend on the image is redrawn."""
+def make_tasks(count: int, size: int, seed: int, families: tuple[str, ...] = ()) -> list[dict]:
+    """Held-out transfer tasks; families (default: all) cycle, and an edit whose params depend on the image is
+    redrawn."""
     from editsearch.data.photos import sample_source
     from editsearch.data.synth import FAMILIES, MIN_CHANGE, mean_change
 
-    names = sorted(FAMILIES)
+    names = list(families) or sorted(FAMILIES)
+    stride = 7 if not families else 1
     tasks: list[dict] = []
     attempt = 0
     while len(tasks) < count and attempt < count * 20:
         rng = np.random.default_rng([seed, 11, attempt])
-        family = FAMILIES[names[(len(tasks) * 7 + seed) % len(names)]]
+        family = FAMILIES[names[(len(tasks) * stride + seed) % len(names)]]
         attempt += 1
         ex_before, ex_source = sample_source(rng, "test", size)
         query, q_source = sample_source(rng, "test", size)
@@ -89,6 +96,33 @@ def load_transfer(model: str | None, editclip: str | None):
     return EditTransfer.from_components(unet, build_vae("tiny"), projector, encoder), "RANDOM tiny (untrained)"
 
 
+def transfer_all(
+    transfer, tasks: list[dict], steps: int, seed: int, size: int
+) -> tuple[list[Image.Image], list[float]]:
+    """Each task's output (at the query's size) and the seconds it took (batch of one)."""
+    outputs, seconds = [], []
+    for t in tasks:
+        start = time.perf_counter()
+        out = transfer.apply(t["ex_before"], t["ex_after"], [t["query"]], steps=steps, seed=seed, size=size)[0]
+        seconds.append(time.perf_counter() - start)
+        outputs.append(out.resize(t["query"].size, Image.BICUBIC) if out.size != t["query"].size else out)
+    return outputs, seconds
+
+
+def global_edit_check(transfer, per_family: int, steps: int, seed: int, size: int) -> dict:
+    """Per global edit: mean PSNR of the output and of the unchanged query vs the truth; passes on a majority."""
+    tasks = make_tasks(per_family * len(GLOBAL_EDITS), size, seed, GLOBAL_EDITS)
+    outputs, _ = transfer_all(transfer, tasks, steps, seed, size)
+    rows = {}
+    for family in GLOBAL_EDITS:
+        mine = [(t, o) for t, o in zip(tasks, outputs, strict=True) if t["family"] == family]
+        rows[family] = {"output_db": statistics.mean(psnr(t["truth"], o) for t, o in mine),
+                        "identity_db": statistics.mean(psnr(t["truth"], t["query"]) for t, _ in mine),
+                        "tasks": len(mine)}
+    wins = sum(r["output_db"] > r["identity_db"] for r in rows.values())
+    return {"families": rows, "wins": wins, "passed": wins > len(rows) / 2}
+
+
 def grid(tasks: list[dict], outputs: list[Image.Image], path: Path, rows: int = 8, cell: int = 128) -> None:
     """Save rows of (exemplar before, after, query, output, ground truth), labelled."""
     rows = min(rows, len(tasks))
@@ -115,6 +149,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--grid", type=Path, default=GRID)
+    parser.add_argument("--per-global", type=int, default=3, help="tasks per global edit in the acceptance check")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: torch's); 1 is much faster on a CPU shared with other jobs")
     args = parser.parse_args()
@@ -128,14 +163,7 @@ def main() -> None:
     tasks = make_tasks(count, args.size, args.seed)
     transfer.apply(tasks[0]["ex_before"], tasks[0]["ex_after"], [tasks[0]["query"]], steps=2, size=args.size)  # warm
 
-    outputs, seconds = [], []
-    for t in tasks:
-        start = time.perf_counter()
-        out = transfer.apply(t["ex_before"], t["ex_after"], [t["query"]], steps=args.steps, seed=args.seed,
-                             size=args.size)[0]
-        seconds.append(time.perf_counter() - start)
-        outputs.append(out.resize(t["query"].size, Image.BICUBIC) if out.size != t["query"].size else out)
-
+    outputs, seconds = transfer_all(transfer, tasks, args.steps, args.seed, args.size)
     ex = ([t["ex_before"] for t in tasks], [t["ex_after"] for t in tasks])
     queries = [t["query"] for t in tasks]
     candidates = {
@@ -162,9 +190,17 @@ def main() -> None:
     print(f"time per image: median {per_image:.2f} s, mean {statistics.mean(seconds):.2f} s "
           f"(goal <= 3 s at 64 px, 20 steps): {'OK' if per_image <= 3 else 'SLOW'}")
     print(f"grid: {args.grid}")
+    check = global_edit_check(transfer, 1 if args.quick else args.per_global, args.steps, args.seed, args.size)
+    print(f"\nglobal edits ({check['families']['grayscale']['tasks']} tasks each): PSNR vs truth")
+    print(f"{'':14s} {'output':>9s} {'identity':>9s}")
+    for family, row in check["families"].items():
+        mark = "beats identity" if row["output_db"] > row["identity_db"] else ""
+        print(f"{family:14s} {row['output_db']:6.2f} dB {row['identity_db']:6.2f} dB  {mark}")
+    print(f"beats identity on {check['wins']}/{len(GLOBAL_EDITS)} global edits: "
+          f"{'PASS' if check['passed'] else 'FAIL'} (goal: most)")
     print(json.dumps({"pipeline": described, "editclip": transfer.editclip.name, "tasks": len(tasks),
                       "size": args.size, "steps": args.steps, "threads": torch.get_num_threads(),
-                      "seconds_per_image": per_image, "metrics": rows}))
+                      "seconds_per_image": per_image, "metrics": rows, "global_edits": check}))
 
 
 if __name__ == "__main__":

@@ -215,3 +215,39 @@ def test_deferred_model_loads_only_when_needed(tmp_path, collection, model, monk
     monkeypatch.setattr(editsearch.encoder, "load_model", lambda *a, **k: model)
     with EditIndex.open(idx, writable=True) as index:
         assert index.sync([collection], index.deferred_model(), workers=0).embedded == 1
+
+
+def test_build_decodes_large_jpegs_at_reduced_scale_with_near_identical_vectors(tmp_path, tiny_model, monkeypatch):
+    from PIL import Image
+
+    from editsearch.data.records import ImageRef
+
+    rng = np.random.default_rng(0)
+    images = tmp_path / "data"
+    images.mkdir()
+    lines = []
+    for i in range(3):  # smooth 512-px photos-like JPEGs: 4x larger than the model's input
+        small = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        for half, img in (("b", Image.fromarray(small)), ("a", Image.fromarray(255 - small))):
+            img.resize((512, 512), Image.BICUBIC).save(images / f"{i}{half}.jpg", quality=92)
+        lines.append(json.dumps({"before": f"{i}b.jpg", "after": f"{i}a.jpg"}))
+    (images / "m.jsonl").write_text("\n".join(lines) + "\n")
+
+    sizes = []
+    load = ImageRef.load
+    monkeypatch.setattr(ImageRef, "load", lambda self, min_size=None: sizes.append(load(self, min_size).size)
+                        or load(self, min_size))
+    report = build(tmp_path / "idx", [images / "m.jsonl"], tiny_model)
+    assert report.added == 3 and report.failed == 0
+    side = tiny_model.config.image_size
+    assert len(sizes) == 6 and all(side <= min(s) <= 512 // 4 for s in sizes), sizes  # DCT-scaled, not 512
+
+    from editsearch.images import load_image
+
+    with EditIndex.open(tmp_path / "idx") as index:
+        stored = np.stack([np.frombuffer(index.catalog.vector_of_edit(i, tiny_model.fingerprint), np.float32)
+                           for i in (1, 2, 3)])
+    full = tiny_model.embed_pairs([load_image(images / f"{i}b.jpg") for i in range(3)],  # decoded at 512 px
+                                  [load_image(images / f"{i}a.jpg") for i in range(3)]).numpy()
+    assert np.allclose(stored, full, atol=0.05)
+    assert (stored * full).sum(axis=1).min() > 0.99

@@ -75,10 +75,10 @@ def read_cell_bytes(path: str, row: int, column: str) -> bytes:
     return bytes(data)
 
 
-def read_cell_image(path: str, row: int, column: str) -> Image.Image:
+def read_cell_image(path: str, row: int, column: str, min_size: int | None = None) -> Image.Image:
     """Decode the image in (row, column) of a parquet file as RGB; raises ImageLoadError on failure."""
     try:
-        return load_image(read_cell_bytes(path, row, column))
+        return load_image(read_cell_bytes(path, row, column), min_size=min_size)
     except ImageLoadError as e:
         raise ImageLoadError(f"{path}#{row}:{column}: {e}") from None
 

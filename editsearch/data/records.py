@@ -35,13 +35,13 @@ class ImageRef:
             return cls(path, int(row), column)
         return cls(locator)
 
-    def load(self) -> Image.Image:
-        """Decode the image as RGB; raises editsearch.images.ImageLoadError on failure."""
+    def load(self, min_size: int | None = None) -> Image.Image:
+        """Decode the image as RGB (a JPEG at reduced scale, sides >= min_size); raises ImageLoadError on failure."""
         if self.row is None:
-            return load_image(self.path)
+            return load_image(self.path, min_size=min_size)
         from editsearch.data.parquet import read_cell_image
 
-        return read_cell_image(self.path, self.row, self.column or "")
+        return read_cell_image(self.path, self.row, self.column or "", min_size=min_size)
 
     def stat(self) -> tuple[int, float]:
         """(size in bytes, mtime) of the backing file; raises OSError if it is gone."""
@@ -76,9 +76,9 @@ class EditPair:
         """Stable identity of the pair within its source: the two locators."""
         return f"{self.before.locator}|{self.after.locator}"
 
-    def load(self) -> tuple[Image.Image, Image.Image]:
-        """Decode (before, after) as RGB PIL images."""
-        return self.before.load(), self.after.load()
+    def load(self, min_size: int | None = None) -> tuple[Image.Image, Image.Image]:
+        """Decode (before, after) as RGB PIL images; `min_size` lets JPEGs decode at reduced scale (see load_image)."""
+        return self.before.load(min_size), self.after.load(min_size)
 
 
 @dataclass

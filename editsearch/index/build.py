@@ -94,9 +94,10 @@ def source_inputs(sources: Sequence[str | Path]) -> list[SourceInput]:
 class PairDataset:
     """Map-style dataset for DataLoader workers: hash both images, decode them, apply the pair transform."""
 
-    def __init__(self, items: Sequence[Planned], transform: Callable[[Any, Any], torch.Tensor]):
+    def __init__(self, items: Sequence[Planned], transform: Callable[[Any, Any], torch.Tensor],
+                 min_size: int | None = None):
         self.pairs = [p.pair for p in items]
-        self.transform = transform
+        self.transform, self.min_size = transform, min_size  # min_size: JPEGs decode at reduced DCT scale
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -111,7 +112,7 @@ class PairDataset:
         except (OSError, ImageLoadError) as e:
             return i, None, None, _reason(e)
         try:
-            before, after = pair.load()
+            before, after = pair.load(self.min_size)
             return i, self.transform(before, after), hashes, None
         except ImageLoadError as e:
             return i, None, hashes, str(e)
@@ -250,7 +251,7 @@ class Build:
 
         workers = self.workers if len(todo) > self.batch_size else 0
         loader = DataLoader(
-            PairDataset(todo, self.model.pair_transform),  # type: ignore[arg-type]
+            PairDataset(todo, self.model.pair_transform, self.model.config.image_size),  # type: ignore[arg-type]
             batch_size=self.batch_size,
             num_workers=workers,
             collate_fn=_collate,
