@@ -56,7 +56,10 @@ def _sources(sources: tuple[str, ...], synthetic: bool) -> tuple[str, ...]:
 @click.option("--size", type=int, default=None, help="Training resolution [default: 64 for tiny/test, else 256].")
 @click.option("--steps", type=int, default=1000, show_default=True)
 @click.option("--batch-size", type=int, default=8, show_default=True)
-@click.option("--lr", type=float, default=5e-5, show_default=True, help="Constant learning rate.")
+@click.option("--lr", type=float, default=5e-5, show_default=True, help="Learning rate (peak, for cosine).")
+@click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True,
+              help="constant (the official recipe) or cosine decay to 0 (better for short runs from scratch).")
+@click.option("--lr-warmup", type=click.IntRange(min=0), default=0, show_default=True, help="Linear warm-up steps.")
 @click.option("--lpips-weight", type=float, default=0.05, show_default=True,
               help="Weight of LPIPS(x0 decode, input image); 0 turns it off (no VGG weights needed).")
 @click.option("--lpips-net", type=click.Choice(["vgg", "alex", "squeeze"]), default="vgg", show_default=True)
@@ -77,8 +80,9 @@ def _sources(sources: tuple[str, ...], synthetic: bool) -> tuple[str, ...]:
               help="Trained VAE folder for --init tiny/test (default: train one first, --vae-steps).")
 @click.option("--vae-steps", type=int, default=2000, show_default=True)
 def ip2p(out: str, export: str | None, init: str, editclip: str | None, sources: tuple[str, ...], synthetic: bool,
-         size: int | None, steps: int, batch_size: int, lr: float, lpips_weight: float, lpips_net: str,
-         lpips_random: bool, dropout: float, grad_clip: float, checkpoint_every: int, keep_checkpoints: int,
+         size: int | None, steps: int, batch_size: int, lr: float, lr_schedule: str, lr_warmup: int,
+         lpips_weight: float, lpips_net: str, lpips_random: bool, dropout: float, grad_clip: float,
+         checkpoint_every: int, keep_checkpoints: int,
          resume: bool, seed: int, mixed_precision: str, workers: int, cache: int, vae: str | None,
          vae_steps: int) -> None:
     """Fine-tune an EditCLIP-conditioned InstructPix2Pix (UNet + projector; EditCLIP and VAE frozen).
@@ -96,6 +100,7 @@ def ip2p(out: str, export: str | None, init: str, editclip: str | None, sources:
     config = IP2PTrainConfig(
         out=out, export=export, init=init, editclip=editclip, sources=_sources(sources, synthetic),
         size=size or (64 if init in UNET_CONFIGS else 256), steps=steps, batch_size=batch_size, lr=lr,
+        lr_schedule=lr_schedule, lr_warmup=lr_warmup,
         lpips_weight=lpips_weight, lpips_net=lpips_net, lpips_pretrained=not lpips_random, dropout=dropout,
         grad_clip=grad_clip, checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, resume=resume,
         seed=seed, mixed_precision=mixed_precision, workers=workers, cache=cache, vae=vae, vae_steps=vae_steps,

@@ -46,6 +46,8 @@ class IP2PTrainConfig:
     steps: int = 1000
     batch_size: int = 8
     lr: float = 5e-5
+    lr_schedule: str = "constant"  # or "cosine" (to 0), after lr_warmup linear warm-up steps (diffusers' schedules)
+    lr_warmup: int = 0
     lpips_weight: float = 0.05
     lpips_net: str = "vgg"
     lpips_pretrained: bool = True  # False: a random backbone (tests only)
@@ -250,6 +252,7 @@ def train_ip2p(config: IP2PTrainConfig, log: Any = None) -> dict[str, Any]:
     """Train, checkpoint (resumable: models, optimizer, step, RNG), and write the pipeline to config.out."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
+    from diffusers.optimization import get_scheduler
     from tqdm import tqdm
 
     from editsearch.encoder import load_model
@@ -272,7 +275,10 @@ def train_ip2p(config: IP2PTrainConfig, log: Any = None) -> dict[str, Any]:
     parts.projector.train().requires_grad_(True)
     params = [*parts.unet.parameters(), *parts.projector.parameters()]
     optimizer = torch.optim.AdamW(params, lr=config.lr, betas=(0.9, 0.999), weight_decay=1e-2, eps=1e-8)
-    unet, projector, optimizer = accelerator.prepare(parts.unet, parts.projector, optimizer)
+    lr_scheduler = get_scheduler(config.lr_schedule, optimizer, num_warmup_steps=config.lr_warmup,
+                                 num_training_steps=config.steps)
+    unet, projector, optimizer, lr_scheduler = accelerator.prepare(parts.unet, parts.projector, optimizer,
+                                                                   lr_scheduler)
     train_parts = replace(parts, unet=unet, projector=projector)
 
     set_seed(config.seed)  # the run's randomness starts here, however the VAE was obtained
@@ -303,6 +309,7 @@ def train_ip2p(config: IP2PTrainConfig, log: Any = None) -> dict[str, Any]:
         if accelerator.sync_gradients:
             accelerator.clip_grad_norm_(params, config.grad_clip)
         optimizer.step()
+        lr_scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         row = {k: round(v.item(), 6) for k, v in losses.items()}
         first_loss = first_loss if first_loss is not None else row["loss"]
@@ -310,7 +317,7 @@ def train_ip2p(config: IP2PTrainConfig, log: Any = None) -> dict[str, Any]:
         bar.set_postfix(loss=f"{row['loss']:.4f}", mse=f"{row['mse']:.4f}", lpips=f"{row['lpips']:.3f}")
         if accelerator.is_main_process and (step % config.log_every == 0 or step == config.steps - 1):
             with open(out / LOG_NAME, "a") as f:
-                f.write(json.dumps({"step": step + 1, **row}) + "\n")
+                f.write(json.dumps({"step": step + 1, **row, "lr": lr_scheduler.get_last_lr()[0]}) + "\n")
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
             _save_checkpoint(accelerator, out, step + 1, config.keep_checkpoints)
     bar.close()
