@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -95,6 +96,8 @@ def test_user_errors_are_one_line_without_traceback(pipeline_dir, files, tmp_pat
     cases = [
         (["--before", files["a"], "--after", files["b"], "--image", tmp_path / "missing.png", "--out", tmp_path / "o",
           "--model", pipeline_dir], 1, "file not found"),
+        (["--before", tmp_path / "missing.png", "--after", files["b"], "--image", files["q1"], "--out", tmp_path / "o",
+          "--model", pipeline_dir], 1, "file not found"),
         (["--before", files["a"], "--after", files["b"], "--image", files["q1"], "--out", tmp_path / "o",
           "--model", tmp_path / "no-such-model"], 1, "not a folder"),
         (["--before", files["a"], "--after", files["b"], "--image", files["q1"], "--out", tmp_path / "o",
@@ -108,3 +111,20 @@ def test_user_errors_are_one_line_without_traceback(pipeline_dir, files, tmp_pat
         result = run("apply", *args)
         assert result.exit_code == code, (args, result.output)
         assert message in result.output and "Traceback" not in result.output, result.output
+
+
+def test_unreadable_query_images_are_reported_and_skipped(pipeline_dir, files, tmp_path):
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("not an image")
+    out = tmp_path / "outs"
+    images = [files["q1"], tmp_path / "empty.png", tmp_path / "missing.png", files["q2"], tmp_path / "text.png"]
+    result = run("apply", "--before", files["a"], "--after", files["b"], *[a for im in images for a in ("--image", im)],
+                 "--out", out, "--model", pipeline_dir, "--json", *FAST)
+    assert result.exit_code == 3, result.output
+    report = json.loads(result.stdout)
+    assert [row["image"] for row in report["outputs"]] == [str(files["q1"]), str(files["q2"])]
+    assert sorted(p.name for p in out.iterdir()) == ["q1-edited.png", "q2-edited.png"]
+    reasons = {Path(row["image"]).name: row["reason"] for row in report["failed"]}
+    assert set(reasons) == {"empty.png", "missing.png", "text.png"}
+    assert "0 bytes" in reasons["empty.png"] and "not found" in reasons["missing.png"]
+    assert "skipped" in result.stderr and "Traceback" not in result.output

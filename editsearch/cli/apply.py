@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 import click
+from PIL import Image
 
-from editsearch.cli.common import echo_json, json_option, warn
+from editsearch.cli.common import EXIT_PARTIAL, echo_json, json_option, warn
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -52,10 +54,11 @@ def apply(index_dir: str | None, edit_id: int | None, before: str | None, after:
     editsearch apply --index DIR --edit-id N --image Q [--image Q2 ...] --out OUT
     editsearch apply --before A --after B --image Q --out OUT
     Output paths go to stdout (or JSON with --json: outputs, timings and the EC2EC of each
-    (query, output) against the exemplar); progress goes to stderr.
+    (query, output) against the exemplar); progress goes to stderr. An image that cannot be read is
+    reported and skipped; the exit code is then 3 (the others were applied).
     """
     from editsearch.encoder import WeightsNotFoundError
-    from editsearch.images import ImageLoadError, load_image
+    from editsearch.images import ImageLoadError
     from editsearch.index.errors import EditIndexError
     from editsearch.transfer.exemplar import exemplar_from_files, exemplar_from_index
 
@@ -68,12 +71,18 @@ def apply(index_dir: str | None, edit_id: int | None, before: str | None, after:
         raise click.UsageError("give --edit-id N (an indexed edit) or --before A --after B")
     if steps < 1:
         raise click.UsageError("--steps must be at least 1")
-    targets = output_paths(out, images)
+    all_targets = output_paths(out, images)
     try:
-        queries = [load_image(img) for img in images]
         exemplar = exemplar_from_files(before, after) if before else exemplar_from_index(index_dir, edit_id)
     except (ImageLoadError, EditIndexError) as e:
         raise click.ClickException(str(e)) from None
+    queries, kept, failed = load_queries(images)
+    for image, reason in failed:
+        warn(f"skipped {image}: {reason}")
+    if not queries:
+        raise click.ClickException(f"no image could be read ({len(failed)} failed; see above)")
+    images = tuple(images[i] for i in kept)
+    targets = [all_targets[i] for i in kept]
 
     from editsearch.transfer import DEFAULT_PIPELINE, EditTransfer
 
@@ -104,14 +113,32 @@ def apply(index_dir: str | None, edit_id: int | None, before: str | None, after:
                          "device": str(transfer.device), "dtype": str(transfer.dtype).removeprefix("torch.")},
             "outputs": [{"image": q, "output": str(p), "size": list(img.size), "ec2ec": s}
                         for q, p, img, s in zip(images, targets, outputs, scores, strict=True)],
+            "failed": [{"image": image, "reason": reason} for image, reason in failed],
             "timings": {"load_s": round(loaded - started, 3), "apply_s": round(applied - loaded, 3),
                         "per_image_s": round((applied - loaded) / len(images), 3),
                         "score_s": round(scored - applied, 3), "total_s": round(scored - started, 3)},
         })
-        return
+        sys.exit(EXIT_PARTIAL if failed else 0)
     for path in targets:
         click.echo(str(path))
     for q, s in zip(images, scores, strict=True):
         warn(f"EC2EC {s:.4f}  {q}")
     warn(f"{len(images)} image(s) in {applied - loaded:.2f}s ({(applied - loaded) / len(images):.2f}s each), "
          f"{steps} steps on {transfer.device}")
+    if failed:
+        warn(f"{len(failed)} of {len(all_targets)} image(s) could not be read and were skipped")
+        sys.exit(EXIT_PARTIAL)
+
+
+def load_queries(images: tuple[str, ...]) -> tuple[list[Image.Image], list[int], list[tuple[str, str]]]:
+    """(decoded images, their positions in `images`, [(image, reason)] for those that could not be read)."""
+    from editsearch.images import ImageLoadError, load_image
+
+    loaded, kept, failed = [], [], []
+    for i, image in enumerate(images):
+        try:
+            loaded.append(load_image(image))
+            kept.append(i)
+        except ImageLoadError as e:
+            failed.append((image, str(e)))
+    return loaded, kept, failed
