@@ -24,55 +24,16 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from editsearch.transfer.evaluation import GLOBAL_EDITS, global_edit_check, make_tasks, psnr, transfer_all  # noqa: E402
+
 GRID = Path(__file__).resolve().parent / "apply_grid.png"
 COLUMNS = ("exemplar before", "exemplar after", "query", "output", "ground truth")
-GLOBAL_EDITS = ("grayscale", "invert", "tint_red", "tint_green", "tint_blue", "tint_purple", "warmer", "cooler",
-                "brighter", "darker")
-
-
-def make_tasks(count: int, size: int, seed: int, families: tuple[str, ...] = ()) -> list[dict]:
-    """Held-out transfer tasks; families (default: all) cycle, and an edit whose params depend on the image is
-    redrawn."""
-    from editsearch.data.photos import sample_source
-    from editsearch.data.synth import FAMILIES, MIN_CHANGE, mean_change
-
-    names = list(families) or sorted(FAMILIES)
-    stride = 7 if not families else 1
-    tasks: list[dict] = []
-    attempt = 0
-    while len(tasks) < count and attempt < count * 20:
-        rng = np.random.default_rng([seed, 11, attempt])
-        family = FAMILIES[names[(len(tasks) * stride + seed) % len(names)]]
-        attempt += 1
-        ex_before, ex_source = sample_source(rng, "test", size)
-        query, q_source = sample_source(rng, "test", size)
-        if q_source == ex_source:
-            continue
-        edit_seed = int(rng.integers(1 << 31))
-        ex_after, params = family.apply(ex_before, np.random.default_rng(edit_seed))
-        truth, q_params = family.apply(query, np.random.default_rng(edit_seed))
-        if params != q_params or min(mean_change(ex_before, ex_after), mean_change(query, truth)) < MIN_CHANGE:
-            continue
-        tasks.append({"family": family.name, "params": params, "ex_before": ex_before, "ex_after": ex_after,
-                      "query": query, "truth": truth.resize(query.size, Image.BICUBIC)})
-    return tasks
-
-
-def psnr(a: Image.Image, b: Image.Image) -> float:
-    """PSNR in dB between two RGB images (b resized to a's size if needed)."""
-    b = b if b.size == a.size else b.resize(a.size, Image.BICUBIC)
-    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
-    return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
-
-
 def load_transfer(model: str | None, editclip: str | None):
     """(EditTransfer, description): the given/shipped pipeline, else a random 'tiny' one, clearly labelled."""
     import torch
@@ -94,33 +55,6 @@ def load_transfer(model: str | None, editclip: str | None):
     torch.manual_seed(0)
     projector = EditProjector(encoder.vision_width, unet.config.cross_attention_dim)
     return EditTransfer.from_components(unet, build_vae("tiny"), projector, encoder), "RANDOM tiny (untrained)"
-
-
-def transfer_all(
-    transfer, tasks: list[dict], steps: int, seed: int, size: int
-) -> tuple[list[Image.Image], list[float]]:
-    """Each task's output (at the query's size) and the seconds it took (batch of one)."""
-    outputs, seconds = [], []
-    for t in tasks:
-        start = time.perf_counter()
-        out = transfer.apply(t["ex_before"], t["ex_after"], [t["query"]], steps=steps, seed=seed, size=size)[0]
-        seconds.append(time.perf_counter() - start)
-        outputs.append(out.resize(t["query"].size, Image.BICUBIC) if out.size != t["query"].size else out)
-    return outputs, seconds
-
-
-def global_edit_check(transfer, per_family: int, steps: int, seed: int, size: int) -> dict:
-    """Per global edit: mean PSNR of the output and of the unchanged query vs the truth; passes on a majority."""
-    tasks = make_tasks(per_family * len(GLOBAL_EDITS), size, seed, GLOBAL_EDITS)
-    outputs, _ = transfer_all(transfer, tasks, steps, seed, size)
-    rows = {}
-    for family in GLOBAL_EDITS:
-        mine = [(t, o) for t, o in zip(tasks, outputs, strict=True) if t["family"] == family]
-        rows[family] = {"output_db": statistics.mean(psnr(t["truth"], o) for t, o in mine),
-                        "identity_db": statistics.mean(psnr(t["truth"], t["query"]) for t, _ in mine),
-                        "tasks": len(mine)}
-    wins = sum(r["output_db"] > r["identity_db"] for r in rows.values())
-    return {"families": rows, "wins": wins, "passed": wins > len(rows) / 2}
 
 
 def grid(tasks: list[dict], outputs: list[Image.Image], path: Path, rows: int = 8, cell: int = 128) -> None:

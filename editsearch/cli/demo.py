@@ -24,12 +24,15 @@ TRAIN_ONLY = "json_extract(metadata, '$.split') = 'train'"
 @click.option("--pairs", type=click.IntRange(10), default=300, show_default=True, help="Pairs to generate.")
 @click.option("--k", "-k", type=click.IntRange(1), default=5, show_default=True, help="Results per query.")
 @model_option
+@click.option("--apply/--no-apply", "apply_edit", default=True, show_default=True,
+              help="Also apply the text query's top edit to the held-out photo (shipped tiny IP2P).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def demo(out: Path, pairs: int, k: int, model_name: str | None, quiet: bool) -> None:
-    """Generate a demo collection, index it and run example queries, all offline.
+def demo(out: Path, pairs: int, k: int, model_name: str | None, apply_edit: bool, quiet: bool) -> None:
+    """Generate a demo collection, index it, run example queries and apply a found edit, all offline.
 
     Every fifth pair is held out (split 'test'): the example queries are a held-out pair and its
-    instruction, searched against the train pairs. A second run reuses everything.
+    instruction, searched against the train pairs; the text query's top edit is then applied to the
+    held-out pair's before photo (OUT/applied.png). A second run reuses everything.
     """
     from editsearch.data.synth import make_demo
     from editsearch.encoder import MODELS, load_model
@@ -54,13 +57,35 @@ def demo(out: Path, pairs: int, k: int, model_name: str | None, quiet: bool) -> 
     with library_errors(), EditSearch(EditIndex.open(out / "index"), model) as searcher:
         text = held_out["instruction"]
         click.echo(f"\nText query (EC2T): {text!r} (a held-out instruction; family {held_out['family']})")
-        _table(searcher.search_text(text, k=k, where=TRAIN_ONLY))
+        found = searcher.search_text(text, k=k, where=TRAIN_ONLY)
+        _table(found)
         click.echo(f"\nExemplar query (EC2EC): {held_out['before']} → {held_out['after']} (held out)")
         _table(searcher.search_pair(before, after, k=k, where=TRAIN_ONLY))
+    if apply_edit and found:
+        _apply_found(out, found[0], before)
     click.echo(
         f'\nTry: editsearch query --index {out / "index"} --text "make it brighter"\n'
         f"     editsearch query --index {out / 'index'} --before {before} --after {after} --html results.html"
     )
+
+
+def _apply_found(out: Path, edit: Any, image: str) -> None:
+    """Apply a found edit to a held-out photo with the shipped pipeline; a missing pipeline is a note, not an error."""
+    from editsearch.encoder import WeightsNotFoundError
+    from editsearch.transfer import DEFAULT_PIPELINE, EditTransfer
+    from editsearch.transfer.exemplar import exemplar_from_index
+
+    try:
+        transfer = EditTransfer.from_pretrained(None)
+    except WeightsNotFoundError as e:
+        warn(f"note: skipping the apply step: {e}")
+        return
+    exemplar = exemplar_from_index(out / "index", edit.id)
+    target = out / "applied.png"
+    transfer.apply(exemplar.before, exemplar.after, [image])[0].save(target)
+    click.echo(f"\nApply (EditCLIP-conditioned IP2P, {DEFAULT_PIPELINE}): edit {edit.id} ({edit.instruction!r}) "
+               f"applied to {image} → {target}")
+    click.echo(f"  again: editsearch apply --index {out / 'index'} --edit-id {edit.id} --image {image} --out {target}")
 
 
 def _first_test_row(manifest: Path) -> dict[str, Any]:
