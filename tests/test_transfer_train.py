@@ -186,7 +186,7 @@ def test_feature_cache_matches_direct_features_and_visits_every_pair_once_per_ep
     assert cache[3]["tokens"].dtype == torch.float32
 
 
-def test_cached_training_runs_several_epochs_and_saves_a_pipeline(tiny_model_dir, tmp_path):
+def test_cached_zero_snr_training_runs_several_epochs_and_saves_a_matching_pipeline(tiny_model_dir, tmp_path):
     from click.testing import CliRunner
 
     from editsearch.cli.main import cli
@@ -196,12 +196,15 @@ def test_cached_training_runs_several_epochs_and_saves_a_pipeline(tiny_model_dir
     result = CliRunner().invoke(cli, [
         "train", "ip2p", "--out", str(out), "--init", "test", "--editclip", str(tiny_model_dir), "--synthetic",
         "--size", "32", "--batch-size", "2", "--steps", "5", "--cache", "4", "--lpips-weight", "0",
-        "--vae-steps", "1", "--lr", "1e-3", "--lr-schedule", "cosine", "--lr-warmup", "1"])
+        "--vae-steps", "1", "--lr", "1e-3", "--lr-schedule", "cosine", "--lr-warmup", "1", "--zero-snr"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["steps"] == 5 and torch.isfinite(torch.tensor(summary["last"]["loss"]))
     lrs = [json.loads(line)["lr"] for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert len(lrs) == 2 and lrs[0] == pytest.approx(1e-3) and lrs[1] == pytest.approx(0, abs=1e-12)  # cosine to 0
     transfer = EditTransfer.from_pretrained(out, device="cpu")
+    config = transfer.pipe.scheduler.config  # --zero-snr travels with the pipeline, so sampling matches training
+    assert (config.prediction_type, config.rescale_betas_zero_snr, config.timestep_spacing) == (
+        "v_prediction", True, "trailing")
     img = random_image(1, (32, 32))
     assert transfer.apply(img, random_image(2, (32, 32)), [img], steps=2, size=32)[0].size == (32, 32)

@@ -60,6 +60,9 @@ def _sources(sources: tuple[str, ...], synthetic: bool) -> tuple[str, ...]:
 @click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True,
               help="constant (the official recipe) or cosine decay to 0 (better for short runs from scratch).")
 @click.option("--lr-warmup", type=click.IntRange(min=0), default=0, show_default=True, help="Linear warm-up steps.")
+@click.option("--zero-snr", is_flag=True,
+              help="Zero terminal SNR noise schedule with v-prediction (for models trained from scratch: their "
+                   "colours drift when sampled from pure noise otherwise). Saved in the pipeline's scheduler.")
 @click.option("--lpips-weight", type=float, default=0.05, show_default=True,
               help="Weight of LPIPS(x0 decode, input image); 0 turns it off (no VGG weights needed).")
 @click.option("--lpips-net", type=click.Choice(["vgg", "alex", "squeeze"]), default="vgg", show_default=True)
@@ -80,7 +83,7 @@ def _sources(sources: tuple[str, ...], synthetic: bool) -> tuple[str, ...]:
               help="Trained VAE folder for --init tiny/test (default: train one first, --vae-steps).")
 @click.option("--vae-steps", type=int, default=2000, show_default=True)
 def ip2p(out: str, export: str | None, init: str, editclip: str | None, sources: tuple[str, ...], synthetic: bool,
-         size: int | None, steps: int, batch_size: int, lr: float, lr_schedule: str, lr_warmup: int,
+         size: int | None, steps: int, batch_size: int, lr: float, lr_schedule: str, lr_warmup: int, zero_snr: bool,
          lpips_weight: float, lpips_net: str, lpips_random: bool, dropout: float, grad_clip: float,
          checkpoint_every: int, keep_checkpoints: int,
          resume: bool, seed: int, mixed_precision: str, workers: int, cache: int, vae: str | None,
@@ -100,7 +103,7 @@ def ip2p(out: str, export: str | None, init: str, editclip: str | None, sources:
     config = IP2PTrainConfig(
         out=out, export=export, init=init, editclip=editclip, sources=_sources(sources, synthetic),
         size=size or (64 if init in UNET_CONFIGS else 256), steps=steps, batch_size=batch_size, lr=lr,
-        lr_schedule=lr_schedule, lr_warmup=lr_warmup,
+        lr_schedule=lr_schedule, lr_warmup=lr_warmup, zero_snr=zero_snr,
         lpips_weight=lpips_weight, lpips_net=lpips_net, lpips_pretrained=not lpips_random, dropout=dropout,
         grad_clip=grad_clip, checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, resume=resume,
         seed=seed, mixed_precision=mixed_precision, workers=workers, cache=cache, vae=vae, vae_steps=vae_steps,

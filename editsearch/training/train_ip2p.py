@@ -48,6 +48,7 @@ class IP2PTrainConfig:
     lr: float = 5e-5
     lr_schedule: str = "constant"  # or "cosine" (to 0), after lr_warmup linear warm-up steps (diffusers' schedules)
     lr_warmup: int = 0
+    zero_snr: bool = False  # fresh models: zero terminal SNR + v-prediction, "trailing" steps (Lin et al. 2023)
     lpips_weight: float = 0.05
     lpips_net: str = "vgg"
     lpips_pretrained: bool = True  # False: a random backbone (tests only)
@@ -203,6 +204,10 @@ def init_parts(config: IP2PTrainConfig, editclip: Any, log: Any = print) -> IP2P
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             projector = EditProjector(editclip.vision_width, unet.config.cross_attention_dim)
+    if config.zero_snr:  # else a model trained with SD's schedule leans on the signal left at t=T and, sampled
+        # from pure noise, gets its colours wrong; written into the pipeline's scheduler, so inference matches
+        scheduler = type(scheduler).from_config(scheduler.config, rescale_betas_zero_snr=True,
+                                                prediction_type="v_prediction", timestep_spacing="trailing")
     noise_scheduler = DDPMScheduler.from_config(scheduler.config)
     return IP2PParts(unet, vae, projector, editclip, noise_scheduler, scheduler)
 
