@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from click.testing import CliRunner
+from PIL import Image
 
 from editsearch.cli.main import cli
 
@@ -15,5 +16,9 @@ def test_demo_runs_twice_incrementally(tmp_path, tiny_model_dir):
     assert "Text query (EC2T)" in first.stdout and "Exemplar query (EC2EC)" in first.stdout
     assert first.stdout.count("rank  ") == 2
     assert "UNTRAINED" in first.output
-    second = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert "Apply (EditCLIP-conditioned IP2P" in first.stdout  # the shipped pipeline, on a held-out photo
+    applied = Image.open(tmp_path / "demo" / "applied.png")
+    assert applied.size == (64, 64) and len(set(applied.getdata())) > 100  # a real picture, not a flat field
+    second = CliRunner().invoke(cli, [*args, "--no-apply"], catch_exceptions=False)
     assert second.exit_code == 0 and "added 0, updated 0, skipped 10" in second.stdout
+    assert "Apply" not in second.stdout

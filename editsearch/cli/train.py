@@ -91,9 +91,11 @@ def ip2p(out: str, export: str | None, init: str, editclip: str | None, sources:
     """Fine-tune an EditCLIP-conditioned InstructPix2Pix (UNet + projector; EditCLIP and VAE frozen).
 
     \b
-    The shipped default is produced by (see TRAIN_TINY_HINT in editsearch.transfer.registry):
-      editsearch train ip2p --init tiny --size 64 --editclip editclip-mini --synthetic \\
-        --out runs/ip2p-mini --export editsearch/weights/editclip-ip2p-mini
+    The shipped default was trained by (MODEL_CARD.md in editsearch/weights/editclip-ip2p-mini):
+      editsearch train vae --out RUN/vae --init tiny --synthetic --steps 5000
+      editsearch train ip2p --init tiny --editclip editclip-mini --synthetic --vae RUN/vae \\
+        --lpips-weight 0 --lr 4e-4 --lr-schedule cosine --lr-warmup 300 --zero-snr \\
+        --batch-size 32 --steps 10000 --cache 24000 --out RUN/ip2p
     The result in OUT loads with `editsearch apply --model OUT`.
     """
     from editsearch.encoder import WeightsNotFoundError
