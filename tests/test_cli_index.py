@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -196,3 +199,12 @@ def test_bad_inputs_are_reported_and_the_rest_indexed(tmp_path, tiny_model_dir):
     stats = json.loads(run("stats", "--index", tmp_path / "idx", "--json").stdout)
     assert (stats["edits"], stats["errors"]) == (4, 5)
     assert Image.MAX_IMAGE_PIXELS is not None  # the bomb guard stays on
+
+
+@pytest.mark.parametrize("given", [None, "ACTIVE"])
+def test_cli_makes_torch_threads_wait_passively_unless_told_otherwise(given):
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env |= {"OMP_WAIT_POLICY": given} if given else {}
+    code = "import os, editsearch.cli.main; print(os.environ['OMP_WAIT_POLICY'])"  # set before torch loads
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == (given or "PASSIVE")

@@ -219,5 +219,28 @@ def test_large_jpeg_is_decoded_at_reduced_scale_with_the_same_result(tiny_model:
     png = tmp_path / "big.png"
     Image.fromarray(arr.astype(np.uint8)).save(png)
     assert load_image(png, min_size=32).size == (400, 320)  # only JPEG has DCT scaling
-    full = tiny_model.pair_transform._pil(load_image(path))
+    full = open_clip_transform(tiny_model)(load_image(path))
     assert torch.allclose(tiny_model.pair_transform.image(path), full, atol=0.1)
+
+
+def open_clip_transform(model: EditCLIP):
+    """open_clip's own eval transform for the model's size and normalisation."""
+    import open_clip
+
+    c = model.config
+    return open_clip.image_transform(c.image_size, is_train=False, mean=c.image_mean, std=c.image_std)
+
+
+def test_pair_transform_is_open_clips_eval_transform_bit_for_bit(tiny_model: EditCLIP, image_files) -> None:
+    from editsearch.images import load_image
+
+    pt = tiny_model.pair_transform
+    reference = open_clip_transform(tiny_model)
+    before, after = load_image(image_files[0]), load_image(image_files[1])
+    expected = torch.cat([reference(before), reference(after)])
+    assert torch.equal(pt(before, after), expected)
+    pixels = pt.pixels(before, after)
+    assert pixels.dtype == torch.uint8 and pixels.shape == expected.shape
+    batch = torch.stack([pixels, pt.pixels(after, before)])
+    assert torch.equal(pt.normalize(batch)[0], expected)  # batched normalisation, same bits
+    assert torch.equal(pt.normalize(batch)[1], torch.cat([reference(after), reference(before)]))

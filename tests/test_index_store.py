@@ -251,3 +251,49 @@ def test_build_decodes_large_jpegs_at_reduced_scale_with_near_identical_vectors(
                                   [load_image(images / f"{i}a.jpg") for i in range(3)]).numpy()
     assert np.allclose(stored, full, atol=0.05)
     assert (stored * full).sum(axis=1).min() > 0.99
+
+
+def stored_vectors(index_dir, model, ids) -> np.ndarray:
+    """The catalog's vectors of these edit ids."""
+    with EditIndex.open(index_dir) as index:
+        return np.stack([np.frombuffer(index.catalog.vector_of_edit(i, model.fingerprint), np.float32) for i in ids])
+
+
+def test_built_vectors_equal_the_query_path_in_mixed_reuse_and_embed_batches(tmp_path, collection, tiny_model):
+    """Workers ship uint8 pixels, normalised per batch; a batch mixing reused and fresh vectors maps each back."""
+    idx = tmp_path / "idx"
+    with EditIndex.open(idx, create=True) as index:  # two workers, so batches really cross processes
+        assert index.sync([collection], tiny_model, batch_size=4, workers=2).added == 12
+    pairs = [json.loads(line) for line in collection.read_text().splitlines()]
+    root = collection.parent
+
+    def direct(ns):
+        return tiny_model.embed_pairs([root / pairs[n]["before"] for n in ns], [root / pairs[n]["after"] for n in ns])
+
+    assert np.allclose(stored_vectors(idx, tiny_model, range(1, 13)), direct(range(12)).numpy(), atol=1e-5)
+
+    images = root / "images"
+    os.utime(images / "p0_2_before.png", (time.time() + 5, time.time() + 5))  # rehash, reuse its vector
+    write_image(images / "p0_3_after.png", seed=777)  # new content: embed
+    os.utime(images / "p0_4_after.png", (time.time() + 5, time.time() + 5))  # reuse
+    write_image(images / "p0_6_before.png", seed=778)  # embed
+    counting = CountingModel(tiny_model)
+    report = build(idx, [collection], counting)  # one batch of 4: reused, fresh, reused, fresh
+    assert (report.updated, report.reused, report.embedded, counting.embedded) == (4, 2, 2, 2)
+    assert np.allclose(stored_vectors(idx, tiny_model, [3, 4, 5, 7]), direct([2, 3, 4, 6]).numpy(), atol=1e-5)
+
+
+def test_the_collector_skips_preexisting_objects_only_during_a_build(tmp_path, collection, tiny_model):
+    import gc
+
+    frozen = []
+
+    class Spy(CountingModel):
+        def embed_pair_tensors(self, x):
+            frozen.append(gc.get_freeze_count())
+            return super().embed_pair_tensors(x)
+
+    assert gc.get_freeze_count() == 0
+    build(tmp_path / "idx", [collection], Spy(tiny_model))
+    assert frozen and min(frozen) > 1000  # the model, torch, ... are out of the collector's way
+    assert gc.get_freeze_count() == 0  # and handed back afterwards

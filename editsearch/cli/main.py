@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 import click
+
+# torch's OpenMP threads spin while they wait for work, stealing the cores that DataLoader workers decode
+# on; passive waiting makes build-index 15-30% faster on 2 cores (benchmarks/RESULTS_index.md). It must be
+# set before torch is imported, which no command does at import time.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # command name -> ("module:attribute", one-line help); a module is imported only when its command runs.
 COMMANDS: dict[str, tuple[str, str]] = {

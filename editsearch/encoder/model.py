@@ -128,9 +128,12 @@ class EditCLIP(nn.Module):
             yield torch.stack(batch)
 
     def embed_pair_tensors(self, x: torch.Tensor) -> torch.Tensor:
-        """Preprocessed pairs [N, 6, S, S] -> L2-normalised embeddings [N, D], float32 on CPU."""
+        """Pairs [N, 6, S, S], normalised or uint8 `pair_transform.pixels` -> L2-normalised [N, D] float32 on CPU."""
+        x = x.to(self.device, non_blocking=True)
+        if x.dtype == torch.uint8:  # raw pixels travel 4x lighter and are normalised on the device
+            x = self.pair_transform.normalize(x)
         with torch.inference_mode(), self._autocast():
-            feats = self.encode_pair_tensors(x.to(self.device, non_blocking=True))
+            feats = self.encode_pair_tensors(x)
         return F.normalize(feats.float(), dim=-1).cpu()
 
     def embed_pairs(

@@ -1,9 +1,15 @@
-"""Pair preprocessing: each image resized, center-cropped and normalised on its own, then [before, after]."""
+"""Pair preprocessing: each image resized, center-cropped and normalised on its own, then [before, after].
+
+The PIL path splits in two so a build can ship pixels cheaply: `pixels` (decode, resize, crop -> uint8,
+in DataLoader workers) and `normalize` (uint8 -> float, on whole batches, on the model's device). Together
+they give exactly open_clip's eval transform, bit for bit.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from editsearch.images import ImageLike, load_image
@@ -18,7 +24,9 @@ class PairTransform:
 
         self.image_size = image_size
         self.mean, self.std = tuple(mean), tuple(std)
-        self._pil = open_clip.image_transform(image_size, is_train=False, mean=self.mean, std=self.std)
+        # open_clip's eval transform is [Resize, CenterCrop, convert mode, ToTensor, Normalize]: keep its
+        # geometry (so it tracks open_clip's defaults) and do ToTensor + Normalize in `normalize`.
+        self._geometry = v2.Compose(open_clip.image_transform(image_size, is_train=False).transforms[:-2])
         self._tensor = v2.Compose(
             [
                 v2.Resize(image_size, interpolation=v2.InterpolationMode.BICUBIC, antialias=True),
@@ -27,13 +35,31 @@ class PairTransform:
             ]
         )
 
+    def image_pixels(self, img: ImageLike) -> torch.Tensor:
+        """One image -> resized, center-cropped uint8 Tensor[3, S, S] (JPEGs decode at reduced DCT scale)."""
+        rgb = self._geometry(load_image(img, min_size=self.image_size))
+        return torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)
+
+    def pixels(self, before: ImageLike, after: ImageLike) -> torch.Tensor:
+        """A pair -> uint8 Tensor[6, S, S], ready for `normalize`."""
+        return torch.cat([self.image_pixels(before), self.image_pixels(after)], dim=0)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 pixels [..., 3 or 6, S, S] -> float32 model input, on x's device (ToTensor then Normalize)."""
+        images = x.shape[-3] // 3
+        mean = torch.tensor(self.mean * images, dtype=torch.float32, device=x.device).view(-1, 1, 1)
+        std = torch.tensor(self.std * images, dtype=torch.float32, device=x.device).view(-1, 1, 1)
+        return x.to(torch.float32).div(255).sub_(mean).div_(std)
+
     def image(self, img: ImageLike | torch.Tensor) -> torch.Tensor:
         """One image -> normalised Tensor[3, S, S]; a tensor input is float RGB in [0, 1]."""
         if isinstance(img, torch.Tensor):
             if img.ndim != 3 or img.shape[0] != 3:
                 raise ValueError(f"expected an RGB tensor [3, H, W] in [0, 1], got shape {tuple(img.shape)}")
             return self._tensor(img.float())
-        return self._pil(load_image(img, min_size=self.image_size))
+        return self.normalize(self.image_pixels(img))
 
     def __call__(self, before: ImageLike | torch.Tensor, after: ImageLike | torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.image(before), self.image(after)], dim=0)
+        if isinstance(before, torch.Tensor) or isinstance(after, torch.Tensor):
+            return torch.cat([self.image(before), self.image(after)], dim=0)
+        return self.normalize(self.pixels(before, after))

@@ -6,10 +6,12 @@ forward batch is committed to the catalog in one transaction, so a killed build 
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,18 +94,17 @@ def source_inputs(sources: Sequence[str | Path]) -> list[SourceInput]:
 
 
 class PairDataset:
-    """Map-style dataset for DataLoader workers: hash both images, decode them, apply the pair transform."""
+    """Map-style dataset for DataLoader workers: hash both images, decode them, resize and crop to uint8."""
 
-    def __init__(self, items: Sequence[Planned], transform: Callable[[Any, Any], torch.Tensor],
-                 min_size: int | None = None):
+    def __init__(self, items: Sequence[Planned], pixels: Callable[[Any, Any], torch.Tensor], min_size: int):
         self.pairs = [p.pair for p in items]
-        self.transform, self.min_size = transform, min_size  # min_size: JPEGs decode at reduced DCT scale
+        self.pixels, self.min_size = pixels, min_size  # min_size: JPEGs decode at reduced DCT scale
 
     def __len__(self) -> int:
         return len(self.pairs)
 
     def __getitem__(self, i: int) -> tuple[int, Any, tuple[str, str] | None, str | None]:
-        """(i, tensor or None, (before hash, after hash) or None, failure reason or None)."""
+        """(i, uint8 pixels or None, (before hash, after hash) or None, failure reason or None)."""
         from editsearch.images import ImageLoadError
 
         pair = self.pairs[i]
@@ -112,16 +113,37 @@ class PairDataset:
         except (OSError, ImageLoadError) as e:
             return i, None, None, _reason(e)
         try:
-            before, after = pair.load(self.min_size)
-            return i, self.transform(before, after), hashes, None
+            return i, self.pixels(*pair.load(self.min_size)), hashes, None
         except ImageLoadError as e:
             return i, None, hashes, str(e)
         except Exception as e:  # noqa: BLE001 - one bad item must never stop a build
             return i, None, hashes, f"cannot preprocess: {type(e).__name__}: {e}"
 
 
-def _collate(batch: list[Any]) -> list[Any]:
-    return batch
+@dataclass
+class LoadedBatch:
+    """One batch as a worker hands it over: the good pairs' pixels stacked in one tensor, the failures apart."""
+
+    ok: list[int]  # positions in the plan
+    hashes: list[tuple[str, str]]
+    pixels: Any  # uint8 Tensor[len(ok), 6, S, S], or None when nothing loaded
+    failed: list[tuple[int, str]]  # (position, reason)
+
+    def __len__(self) -> int:
+        return len(self.ok) + len(self.failed)
+
+
+def collate_loaded(batch: list[tuple[int, Any, tuple[str, str] | None, str | None]]) -> LoadedBatch:
+    """Stack a batch in the worker, so it crosses to the main process as one shared-memory tensor."""
+    import torch
+
+    good = [(i, x, h) for i, x, h, err in batch if err is None]
+    return LoadedBatch(
+        ok=[i for i, _, _ in good],
+        hashes=[h for _, _, h in good],  # type: ignore[misc]
+        pixels=torch.stack([x for _, x, _ in good]) if good else None,
+        failed=[(i, err) for i, _, _, err in batch if err is not None],
+    )
 
 
 def _reason(e: BaseException) -> str:
@@ -153,6 +175,10 @@ class Build:
 
     def run(self, inputs: Sequence[SourceInput], sweep: bool) -> BuildReport:
         """Scan every source, embed what changed, tombstone what vanished, record errors."""
+        with gc_frozen():
+            return self._run(inputs, sweep)
+
+    def _run(self, inputs: Sequence[SourceInput], sweep: bool) -> BuildReport:
         start = time.perf_counter()
         todo: list[Planned] = []
         complete: list[str] = []
@@ -245,51 +271,63 @@ class Build:
         """Hash, decode and embed the queued pairs, committing each batch."""
         if not todo:
             return
-        import torch
         from torch.utils.data import DataLoader
         from tqdm import tqdm
 
         workers = self.workers if len(todo) > self.batch_size else 0
         loader = DataLoader(
-            PairDataset(todo, self.model.pair_transform, self.model.config.image_size),  # type: ignore[arg-type]
+            PairDataset(todo, self.model.pair_transform.pixels, self.model.config.image_size),
             batch_size=self.batch_size,
             num_workers=workers,
-            collate_fn=_collate,
+            collate_fn=collate_loaded,
             prefetch_factor=4 if workers else None,
         )
         with tqdm(total=len(todo), desc="embedding", unit="pair", file=sys.stderr, disable=not self.progress) as bar:
             for batch in loader:
-                self._commit(batch, todo, torch)
+                self._commit(batch, todo)
                 bar.update(len(batch))
 
-    def _commit(self, batch: list[Any], todo: list[Planned], torch: Any) -> None:
+    def _commit(self, batch: LoadedBatch, todo: list[Planned]) -> None:
         """Reuse vectors by content hash, embed the rest, and save the batch in one transaction."""
-        ok = [(i, x, h) for i, x, h, err in batch if err is None]
-        for i, _, _, err in batch:
-            if err is not None:
-                planned = todo[i]
-                self._fail(planned.origin, planned.pair.key, err)
-                if planned.existing is not None and not planned.existing["deleted"]:
-                    self.catalog.tombstone([planned.existing["id"]], "unreadable")
-        reuse = self.catalog.vectors_by_hashes([h for _, _, h in ok], self.fp)
-        fresh = [(i, x) for i, x, h in ok if h not in reuse]
-        blobs: dict[int, bytes] = {i: reuse[h] for i, _, h in ok if h in reuse}
+        for i, err in batch.failed:
+            planned = todo[i]
+            self._fail(planned.origin, planned.pair.key, err)
+            if planned.existing is not None and not planned.existing["deleted"]:
+                self.catalog.tombstone([planned.existing["id"]], "unreadable")
+        reuse = self.catalog.vectors_by_hashes(batch.hashes, self.fp)
+        fresh = [j for j, h in enumerate(batch.hashes) if h not in reuse]
+        blobs = {j: reuse[h] for j, h in enumerate(batch.hashes) if h in reuse}
         if fresh:
-            emb = self.model.embed_pair_tensors(torch.stack([x for _, x in fresh]))
-            emb = emb.detach().to("cpu", torch.float32).numpy()
-            blobs.update({i: emb[j].tobytes() for j, (i, _) in enumerate(fresh)})
+            pixels = batch.pixels if len(fresh) == len(batch.ok) else batch.pixels[fresh]
+            emb = self.model.embed_pair_tensors(pixels).numpy()
+            blobs.update({j: emb[n].tobytes() for n, j in enumerate(fresh)})
         self.report.embedded += len(fresh)
-        self.report.reused += len(ok) - len(fresh)
+        self.report.reused += len(batch.ok) - len(fresh)
         rows, vectors = [], []
-        for i, _, hashes in ok:
+        for j, (i, hashes) in enumerate(zip(batch.ok, batch.hashes, strict=True)):
             planned = todo[i]
             rows.append(_edit_row(planned, hashes))
-            vectors.append(blobs[i])
+            vectors.append(blobs[j])
             if planned.existing is not None and not planned.existing["deleted"]:
                 self.report.updated += 1
             else:
                 self.report.added += 1
         self.catalog.save_edits(rows, vectors, self.fp)
+
+
+@contextmanager
+def gc_frozen() -> Iterator[None]:
+    """Hide every object that exists now (the model, torch's and open_clip's modules) from the garbage collector.
+
+    A full collection walks all ~430k of them, 0.2-0.25 s each time, and a build triggers one or more; the
+    objects it creates itself are still collected. gc.freeze also keeps forked DataLoader workers from
+    copying pages the collector would touch.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _same_files(row: dict[str, Any], stats: tuple[tuple[int, float], tuple[int, float]]) -> bool:
