@@ -16,8 +16,8 @@ ceiling says how much of the hardware the pipeline uses. Cores that share execut
 or vCPUs on one host core) slow each other down, so both rates are measured again while running side by
 side, one process each; the ceiling from those rates is the one a pipeline can actually approach.
 
-Like the editsearch CLI, this sets OMP_WAIT_POLICY=PASSIVE unless the environment says otherwise;
-`OMP_WAIT_POLICY=ACTIVE python benchmarks/build_throughput.py` measures torch's spinning default.
+Like the editsearch CLI, this runs torch with OMP_WAIT_POLICY=PASSIVE; `--omp-wait-policy default`
+measures libgomp's default (spin a while, then sleep), as a library user who imports torch first gets.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI does; read when torch loads OpenMP
 
 
 def bare_forward(model, tensors, batch_size: int) -> float:
@@ -116,7 +115,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", default="0,1,2", help="DataLoader worker counts to compare")
     parser.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--omp-wait-policy", choices=["passive", "default", "active"], default="passive",
+                        help="how torch's idle OpenMP threads wait (default: passive, as the editsearch CLI sets)")
     args = parser.parse_args()
+    os.environ.pop("OMP_WAIT_POLICY", None)  # read once, when torch loads OpenMP: set it before importing torch
+    if args.omp_wait_policy != "default":
+        os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy.upper()
     import torch
 
     if args.torch_threads:
@@ -151,7 +155,7 @@ def main() -> None:
         cores = len(os.sched_getaffinity(0))
         naive = min(statistics.mean(bare), cores / (1 / decode + 1 / forward_1))
         ceiling = min(statistics.mean(bare), cores / (1 / decode_c + 1 / forward_c))
-        print(f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
+        print(f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset: libgomp default)')}")
         print(f"bare forward runs (pairs/s): {', '.join(f'{b:.1f}' for b in bare)}; on 1 thread {forward_1:.1f}")
         print(f"input side alone (hash + decode + preprocess, 1 process): {decode:.1f} pairs/s")
         print(f"side by side, one process each: 1-thread forward {forward_c:.1f}, input side {decode_c:.1f} pairs/s")

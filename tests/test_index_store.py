@@ -297,3 +297,11 @@ def test_the_collector_skips_preexisting_objects_only_during_a_build(tmp_path, c
     build(tmp_path / "idx", [collection], Spy(tiny_model))
     assert frozen and min(frozen) > 1000  # the model, torch, ... are out of the collector's way
     assert gc.get_freeze_count() == 0  # and handed back afterwards
+
+
+@pytest.mark.parametrize(("cores", "cpu", "cuda"), [(1, 1, 1), (2, 1, 1), (8, 4, 7), (32, 4, 8)])
+def test_default_workers_leave_a_cpu_forward_its_cores(monkeypatch, cores, cpu, cuda):
+    from editsearch.index import build as build_module
+
+    monkeypatch.setattr(build_module.os, "sched_getaffinity", lambda _pid: set(range(cores)), raising=False)
+    assert (build_module.default_workers("cpu"), build_module.default_workers("cuda")) == (cpu, cuda)

@@ -39,7 +39,12 @@ MAX_ERRORS_SHOWN = 20
     default=None,
     help="FAISS index: exact flat (default for a new index), ivf, hnsw, or auto (flat below 100k, then ivf).",
 )
-@click.option("--workers", type=click.IntRange(0), default=None, help="Image-decoding workers (default: cores, ≤4).")
+@click.option(
+    "--workers",
+    type=click.IntRange(0),
+    default=None,
+    help="Image-decoding workers (default: half the cores, ≤4, on CPU; all but one, ≤8, on GPU).",
+)
 @lock_timeout_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @json_option
