@@ -126,7 +126,7 @@ class LoadedBatch:
 
     ok: list[int]  # positions in the plan
     hashes: list[tuple[str, str]]
-    pixels: Any  # uint8 Tensor[len(ok), 6, S, S], or None when nothing loaded
+    pixels: torch.Tensor | None  # uint8 [len(ok), 6, S, S]; None when nothing loaded
     failed: list[tuple[int, str]]  # (position, reason)
 
     def __len__(self) -> int:
@@ -303,6 +303,7 @@ class Build:
         fresh = [j for j, h in enumerate(batch.hashes) if h not in reuse]
         blobs = {j: reuse[h] for j, h in enumerate(batch.hashes) if h in reuse}
         if fresh:
+            assert batch.pixels is not None
             pixels = batch.pixels if len(fresh) == len(batch.ok) else batch.pixels[fresh]
             emb = self.model.embed_pair_tensors(pixels).numpy()
             blobs.update({j: emb[n].tobytes() for n, j in enumerate(fresh)})
@@ -326,13 +327,17 @@ def gc_frozen() -> Iterator[None]:
 
     A full collection walks all ~430k of them, 0.2-0.25 s each time, and a build triggers one or more; the
     objects it creates itself are still collected. gc.freeze also keeps forked DataLoader workers from
-    copying pages the collector would touch.
+    copying pages the collector would touch. A caller's own freeze (a server that froze before forking) is
+    left as it is.
     """
-    gc.freeze()
+    ours = gc.get_freeze_count() == 0
+    if ours:
+        gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if ours:
+            gc.unfreeze()
 
 
 def _same_files(row: dict[str, Any], stats: tuple[tuple[int, float], tuple[int, float]]) -> bool:
