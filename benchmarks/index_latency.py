@@ -1,10 +1,12 @@
-"""Query latency (p50/p95, one query at a time) and recall@10 of Flat vs IVF vs HNSW, side by side.
+"""Query latency (p50/p95, one query at a time) and recall@10 of Flat vs IVF vs HNSW vs PQ, side by side.
 
     python benchmarks/index_latency.py            # 100k and 1M vectors, d = 384 and 768
     python benchmarks/index_latency.py --quick    # 20k and 100k, d = 384
+    python benchmarks/index_latency.py --sizes 1000000 --types flat,ivf,pq   # some types only
 
 Goal (issue #4): <= 10 ms p50 at 1M vectors with recall@10 >= 0.95. Each ANN type is swept over its
-search knob (IVF nprobe, HNSW efSearch); the cheapest setting reaching the recall goal is reported.
+search knob (IVF nprobe, HNSW efSearch, PQ re-ranking k_factor); the cheapest setting reaching the recall
+goal is reported. Each setting is warmed up with a few queries before it is timed.
 Two data sets: `uniform` (i.i.d. random unit vectors, as the issue asks: the worst case for any ANN,
 since every neighbour is almost as far as any other point) and `clustered` (unit vectors around 1,000
 random centres, closer to real embeddings, which have structure). HNSW takes very long to build over
@@ -23,13 +25,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from editsearch.index.vectors import AnnParams, VectorIndex, ivf_nlist  # noqa: E402
+from editsearch.index.vectors import AnnParams, VectorIndex, ivf_nlist, pq_m  # noqa: E402
 
 _HNSW: dict[tuple[str, int, int], tuple[VectorIndex, float]] = {}  # (data, d, size) -> (index, build s)
 K = 10
 RECALL_GOAL = 0.95
 NPROBES = (8, 16, 32, 64, 128, 256, 512)
 EF_SEARCHES = (16, 32, 64, 128, 256, 512)
+K_FACTORS = (8, 16, 32, 64, 128, 256)
+TYPES = ("flat", "ivf", "hnsw", "pq")
+WARMUP = 5
+KNOBS = {"nprobe": "ivf_nprobe", "ef": "hnsw_ef_search", "k_factor": "pq_k_factor"}  # sweep knob -> AnnParams
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -69,6 +75,8 @@ def exact_top_k(base: np.ndarray, queries: np.ndarray) -> np.ndarray:
 
 def timed_search(index: VectorIndex, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(per-query seconds, ids [n, K]) searching one query at a time, as a CLI or server query does."""
+    for q in queries[:WARMUP]:
+        index.search(q[None], K)
     times, found = [], []
     for q in queries:
         start = time.perf_counter()
@@ -88,27 +96,32 @@ def row(name: str, n: int, d: int, data: str, setting: str, times: np.ndarray, r
     return f"{data:9s} {n:>9,d} {d:4d}  {name:5s} {setting:14s} {p50:8.2f} {p95:8.2f} {rec:7.3f} {build_s:8.1f}"
 
 
-def bench(data: str, n: int, d: int, n_queries: int, hnsw_max: int, flat_queries: int) -> list[str]:
+def bench(data: str, n: int, d: int, n_queries: int, hnsw_max: int, flat_queries: int, types: set[str]) -> list[str]:
     """All rows for one (data set, size, dim)."""
     base, queries = make_data(data, n, d, n_queries)
     truth = exact_top_k(base, queries)
     ids = np.arange(n, dtype=np.int64)
-    lines = []
+    lines, flat_p50 = [], 0.0
 
-    start = time.perf_counter()
-    flat = VectorIndex.build("flat", d, ids, base)
-    build_s = time.perf_counter() - start
-    times, found = timed_search(flat, queries[:flat_queries])
-    flat_p50 = float(np.median(times))
-    lines.append(row("flat", n, d, data, "exact", times, recall(found, truth[:flat_queries]), build_s))
-    del flat
+    if "flat" in types:
+        start = time.perf_counter()
+        flat = VectorIndex.build("flat", d, ids, base)
+        build_s = time.perf_counter() - start
+        times, found = timed_search(flat, queries[:flat_queries])
+        flat_p50 = float(np.median(times))
+        lines.append(row("flat", n, d, data, "exact", times, recall(found, truth[:flat_queries]), build_s))
+        del flat
 
-    start = time.perf_counter()
-    ivf = VectorIndex.build("ivf", d, ids, base)
-    build_s = time.perf_counter() - start
-    lines += sweep(ivf, "ivf", "nprobe", NPROBES, queries, truth, n, d, data, build_s, flat_p50, ivf.nlist)
-    del ivf
+    for kind, knob, values in (("ivf", "nprobe", NPROBES), ("pq", "k_factor", K_FACTORS)):
+        if kind in types:
+            start = time.perf_counter()
+            index = VectorIndex.build(kind, d, ids, base)
+            build_s = time.perf_counter() - start
+            lines += sweep(index, kind, knob, values, queries, truth, n, d, data, build_s, flat_p50, index.nlist)
+            del index
 
+    if "hnsw" not in types:
+        return lines
     m = n if not hnsw_max else min(n, hnsw_max)
     key = (data, d, m)
     if key in _HNSW and m < n:
@@ -133,8 +146,7 @@ def sweep(
     for value in values:
         if nlist and value > nlist:
             break
-        params = AnnParams(ivf_nprobe=value) if knob == "nprobe" else AnnParams(hnsw_ef_search=value)
-        index.set_params(params)
+        index.set_params(AnnParams(**{KNOBS[knob]: value}))
         times, found = timed_search(index, queries)
         rec = recall(found, truth)
         speedup = flat_p50 / float(np.median(times)) if flat_p50 else float("nan")
@@ -156,6 +168,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100, help="query vectors per configuration")
     parser.add_argument("--flat-queries", type=int, default=30, help="queries timed on exact Flat (slow)")
     parser.add_argument("--hnsw-max", type=int, default=20_000, help="build HNSW over at most this many (0: all)")
+    parser.add_argument("--types", default=",".join(TYPES), help="index types to measure (comma list)")
     args = parser.parse_args()
     import faiss
 
@@ -163,16 +176,18 @@ def main() -> None:
         args.queries = min(args.queries, 50)
     sizes = args.sizes or ([20_000, 100_000] if args.quick else [100_000, 1_000_000])
     dims = args.dims or ([384] if args.quick else [384, 768])
+    types = set(args.types.split(","))
     print(f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads; K={K}; one query at a time;")
     params = AnnParams()
     print(f"ivf nlist ~ sqrt(n) ({ivf_nlist(1_000_000)} at 1M); hnsw M={params.hnsw_m}, "
-          f"efConstruction={params.hnsw_ef_construction}; hnsw* = built over the first {args.hnsw_max:,d}")  # fmt: skip
+          f"efConstruction={params.hnsw_ef_construction}; hnsw* = built over the first {args.hnsw_max:,d}; "
+          f"pq: {', '.join(f'{pq_m(d)}x4 fast-scan at d={d}' for d in dims)}, exact re-ranking")  # fmt: skip
     print(f"{'data':9s} {'n':>9s} {'d':>4s}  {'index':5s} {'setting':14s} {'p50 ms':>8s} {'p95 ms':>8s} "
           f"{'recall':>7s} {'build s':>8s}")  # fmt: skip
     for data in args.data.split(","):
         for d in dims:
             for n in sizes:
-                for line in bench(data, n, d, args.queries, args.hnsw_max, args.flat_queries):
+                for line in bench(data, n, d, args.queries, args.hnsw_max, args.flat_queries, types):
                     print(line, flush=True)
 
 

@@ -10,7 +10,7 @@ import pytest
 from editsearch.index import catalog as cat
 from editsearch.index.catalog import Catalog
 from editsearch.index.errors import SchemaVersionError
-from editsearch.index.vectors import INDEX_TYPES, VectorIndex, ivf_nlist, resolve_kind
+from editsearch.index.vectors import INDEX_TYPES, VectorIndex, ivf_nlist, pq_m, resolve_kind
 
 
 def edit_row(key: str, instruction: str = "make it watercolor") -> dict:
@@ -79,9 +79,11 @@ def test_migrations_are_stepwise_and_newer_is_refused(tmp_path, monkeypatch):
 
 
 def test_vector_index_types():
-    assert resolve_kind("auto", 10) == "flat" and resolve_kind("auto", 10**6) == "ivf"
-    assert resolve_kind("ivf", 0) == "flat" and set(INDEX_TYPES) == {"flat", "ivf", "hnsw", "auto"}
+    assert resolve_kind("auto", 10) == "flat" and resolve_kind("auto", 10**6) == "pq"
+    assert resolve_kind("ivf", 0) == "flat" and set(INDEX_TYPES) == {"flat", "ivf", "hnsw", "pq", "auto"}
+    assert resolve_kind("pq", 999) == "flat" and resolve_kind("pq", 1000) == "pq"  # too few to train: exact
     assert ivf_nlist(1_000_000) == 1000 and ivf_nlist(50) == 1
+    assert (pq_m(384), pq_m(768), pq_m(10), pq_m(7)) == (192, 384, 5, 1)  # 2 dims per sub-quantizer, dividing d
     with pytest.raises(ValueError):
         resolve_kind("lsh", 1)
 
@@ -92,15 +94,15 @@ def test_cli_index_type_choices_match():
     assert CLI_TYPES == INDEX_TYPES
 
 
-@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw", "pq"])
 def test_vector_index_save_load_remove(tmp_path, kind):
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((500, 8)).astype(np.float32)
+    x = rng.standard_normal((1200, 8)).astype(np.float32)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
-    ids = np.arange(100, 600)
+    ids = np.arange(100, 1300)
     vi = VectorIndex.build(kind, 8, ids, x)
     removed = vi.remove(np.array([105, 300]))
-    assert removed == (0 if kind == "hnsw" else 2)
+    assert removed == (0 if kind in ("hnsw", "pq") else 2)
     vi.save(tmp_path, generation=7, model="fp")
     assert not list(tmp_path.glob(".*tmp"))
     loaded, meta = VectorIndex.load(tmp_path)
@@ -110,7 +112,7 @@ def test_vector_index_save_load_remove(tmp_path, kind):
     np.testing.assert_allclose(loaded.reconstruct(106), x[6], atol=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw", "pq"])
 def test_searches_go_to_a_gpu_replica_when_faiss_sees_a_gpu(monkeypatch, kind):
     import faiss
 
@@ -134,8 +136,8 @@ def test_searches_go_to_a_gpu_replica_when_faiss_sees_a_gpu(monkeypatch, kind):
     _, found = vi.search(x[[3]], 1)
     vi.search(x[[4]], 1)
     assert found[0, 0] == 3
-    assert len(clones) == len(gpu_searches) / 2 == (0 if kind == "hnsw" else 1)  # HNSW has no GPU form
-    if kind == "hnsw":
+    assert len(clones) == len(gpu_searches) / 2 == (0 if kind in ("hnsw", "pq") else 1)  # no GPU form
+    if kind in ("hnsw", "pq"):
         return
     vi.remove(np.array([3]))
     _, found = vi.search(x[[3]], 1)

@@ -117,8 +117,11 @@ def test_second_writer_waits_then_errors(tmp_path, collection, model):
         assert waited.lock.held
 
 
-@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
-def test_remove_and_rebuild_per_index_type(tmp_path, model, kind):
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw", "pq"])
+def test_remove_and_rebuild_per_index_type(tmp_path, model, kind, monkeypatch):
+    from editsearch.index import vectors
+
+    monkeypatch.setattr(vectors, "PQ_MIN_TRAIN", 40)  # train a PQ on this small collection
     data = make_collection(tmp_path / "data", 60)
     idx = tmp_path / "idx"
     with EditIndex.open(idx, create=True) as index:
@@ -136,7 +139,7 @@ def test_remove_and_rebuild_per_index_type(tmp_path, model, kind):
         assert [i for i, _ in before] == [i for i, _ in after]
         np.testing.assert_allclose([s for _, s in before], [s for _, s in after], atol=1e-5)
         assert index.verify().ok
-    with EditIndex.open(idx) as reopened:  # removal survives reopening (a tombstone, for HNSW)
+    with EditIndex.open(idx) as reopened:  # removal survives reopening (a tombstone, for HNSW and PQ)
         assert 5 not in {h.edit["id"] for h in reopened.search(query, 60)[0]}
 
 
@@ -313,3 +316,17 @@ def test_default_workers_leave_a_cpu_forward_its_cores(monkeypatch, cores, cpu, 
 
     monkeypatch.setattr(build_module.os, "sched_getaffinity", lambda _pid: set(range(cores)), raising=False)
     assert (build_module.default_workers("cpu"), build_module.default_workers("cuda")) == (cpu, cuda)
+
+
+def test_pq_starts_exact_until_it_has_enough_vectors_to_train(tmp_path, model, monkeypatch):
+    from editsearch.index import vectors
+
+    monkeypatch.setattr(vectors, "PQ_MIN_TRAIN", 40)
+    idx = tmp_path / "idx"
+    with EditIndex.open(idx, create=True) as index:
+        index.set_index_type("pq")
+        index.sync([make_collection(tmp_path / "a", 30)], model, batch_size=16, workers=0)
+        assert index.vectors.kind == "flat"  # 30 < 40: nothing to train codebooks on yet
+        index.sync([make_collection(tmp_path / "a", 30), make_collection(tmp_path / "b", 30, seed=1)], model,
+                   batch_size=16, workers=0)
+        assert index.vectors.kind == "pq" and index.vectors.trained_on == 60 and index.verify().ok

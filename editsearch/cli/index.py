@@ -24,7 +24,7 @@ from editsearch.cli.common import (
     warn,
 )
 
-INDEX_TYPES = ("flat", "ivf", "hnsw", "auto")  # = editsearch.index.vectors.INDEX_TYPES (kept here: no numpy)
+INDEX_TYPES = ("flat", "ivf", "hnsw", "pq", "auto")  # = editsearch.index.vectors.INDEX_TYPES (kept here: no numpy)
 MAX_ERRORS_SHOWN = 20
 
 
@@ -37,7 +37,7 @@ MAX_ERRORS_SHOWN = 20
     "--index-type",
     type=click.Choice(INDEX_TYPES),
     default=None,
-    help="FAISS index: exact flat (default for a new index), ivf, hnsw, or auto (flat below 100k, then ivf).",
+    help="FAISS index: exact flat (default for a new index), ivf, hnsw, pq, or auto (flat below 100k, then pq).",
 )
 @click.option(
     "--workers",

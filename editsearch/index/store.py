@@ -14,7 +14,7 @@ import numpy as np
 from editsearch.index.catalog import CATALOG_FILE, SCHEMA_VERSION, Catalog, EditRow, ModelRow
 from editsearch.index.errors import EditIndexError, IndexNotFoundError, ModelMismatchError
 from editsearch.index.lock import DEFAULT_LOCK_TIMEOUT, WriterLock
-from editsearch.index.vectors import FAISS_FILE, META_FILE, AnnParams, VectorIndex, resolve_kind
+from editsearch.index.vectors import FAISS_FILE, META_FILE, NO_REMOVE, AnnParams, VectorIndex, resolve_kind
 
 if TYPE_CHECKING:
     from editsearch.data.records import EditPair
@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 DEFAULT_INDEX_DIR = ".editsearch"
 EXACT_FILTER_MAX = 20_000  # a filter leaving at most this many edits is searched exactly, without FAISS
-TOMBSTONE_REBUILD_FRACTION = 0.2  # an HNSW index is rebuilt once this share of it is tombstones
-IVF_RETRAIN_GROWTH = 4  # an IVF index is retrained once it holds this many times what it was trained on
+TOMBSTONE_REBUILD_FRACTION = 0.2  # an HNSW or PQ index is rebuilt once this share of it is tombstones
+IVF_RETRAIN_GROWTH = 4  # an IVF or PQ index is retrained once it holds this many times what it was trained on
 
 
 def default_index_dir() -> Path:
@@ -143,7 +143,7 @@ class EditIndex:
 
     @property
     def index_type(self) -> str:
-        """The requested FAISS index type: flat | ivf | hnsw | auto."""
+        """The requested FAISS index type: flat | ivf | hnsw | pq | auto."""
         return self.catalog.get_setting("index_type", "flat") or "flat"
 
     def check_model(self, fingerprint: str, name: str = "") -> None:
@@ -304,13 +304,13 @@ class EditIndex:
         return bool(len(missing) or (len(extra) and vi.supports_remove))
 
     def _needs_rebuild(self, vi: VectorIndex) -> bool:
-        """The requested type changed, HNSW tombstones piled up, or IVF outgrew its training."""
+        """The requested type changed, HNSW/PQ tombstones piled up, or an IVF/PQ outgrew its training."""
         kind = resolve_kind(self.index_type, self._live_count)
         tombstones = vi.ntotal - self._live_count
         return (
             kind != vi.kind
             or tombstones > TOMBSTONE_REBUILD_FRACTION * max(vi.ntotal, 1)
-            or (vi.kind == "ivf" and self._live_count > IVF_RETRAIN_GROWTH * max(vi.trained_on, 1))
+            or (vi.kind in ("ivf", "pq") and self._live_count > IVF_RETRAIN_GROWTH * max(vi.trained_on, 1))
         )
 
     def _build_from_catalog(self) -> VectorIndex:
@@ -429,7 +429,7 @@ class EditIndex:
             "faiss_type": meta.get("kind"),
             "faiss_vectors": meta.get("ntotal", 0),
             "faiss_in_sync": meta.get("generation") == self.catalog.generation,
-            "tombstones": max(0, meta.get("ntotal", 0) - counts["vectors"]) if meta.get("kind") == "hnsw" else 0,
+            "tombstones": max(0, meta.get("ntotal", 0) - counts["vectors"]) if meta.get("kind") in NO_REMOVE else 0,
             "deleted": counts["deleted"],
             "errors": counts["errors"],
             "sources": counts["sources"],
