@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +97,9 @@ def row(name: str, n: int, d: int, data: str, setting: str, times: np.ndarray, r
     return f"{data:9s} {n:>9,d} {d:4d}  {name:5s} {setting:14s} {p50:8.2f} {p95:8.2f} {rec:7.3f} {build_s:8.1f}"
 
 
-def bench(data: str, n: int, d: int, n_queries: int, hnsw_max: int, flat_queries: int, types: set[str]) -> list[str]:
+def bench(
+    data: str, n: int, d: int, n_queries: int, hnsw_max: int, flat_queries: int, types: set[str], params: AnnParams
+) -> list[str]:
     """All rows for one (data set, size, dim)."""
     base, queries = make_data(data, n, d, n_queries)
     truth = exact_top_k(base, queries)
@@ -115,9 +118,11 @@ def bench(data: str, n: int, d: int, n_queries: int, hnsw_max: int, flat_queries
     for kind, knob, values in (("ivf", "nprobe", NPROBES), ("pq", "k_factor", K_FACTORS)):
         if kind in types:
             start = time.perf_counter()
-            index = VectorIndex.build(kind, d, ids, base)
+            index = VectorIndex.build(kind, d, ids, base, params)
             build_s = time.perf_counter() - start
-            lines += sweep(index, kind, knob, values, queries, truth, n, d, data, build_s, flat_p50, index.nlist)
+            lines += sweep(
+                index, kind, knob, values, queries, truth, n, d, data, build_s, flat_p50, index.nlist, params
+            )
             del index
 
     if "hnsw" not in types:
@@ -128,25 +133,25 @@ def bench(data: str, n: int, d: int, n_queries: int, hnsw_max: int, flat_queries
         return lines  # the same subset and queries were measured at a smaller n already
     if key not in _HNSW:
         start = time.perf_counter()
-        _HNSW[key] = (VectorIndex.build("hnsw", d, ids[:m], base[:m]), time.perf_counter() - start)
+        _HNSW[key] = (VectorIndex.build("hnsw", d, ids[:m], base[:m], params), time.perf_counter() - start)
     hnsw, build_s = _HNSW[key]
     sub_truth = truth if m == n else exact_top_k(base[:m], queries)
     label = "hnsw" if m == n else "hnsw*"
     flat_ref = flat_p50 if m == n else 0.0  # no exact reference at the smaller size: no speed-up shown
-    lines += sweep(hnsw, label, "ef", EF_SEARCHES, queries, sub_truth, m, d, data, build_s, flat_ref, 0)
+    lines += sweep(hnsw, label, "ef", EF_SEARCHES, queries, sub_truth, m, d, data, build_s, flat_ref, 0, params)
     return lines
 
 
 def sweep(
     index: VectorIndex, name: str, knob: str, values: tuple[int, ...], queries: np.ndarray, truth: np.ndarray,
-    n: int, d: int, data: str, build_s: float, flat_p50: float, nlist: int,
+    n: int, d: int, data: str, build_s: float, flat_p50: float, nlist: int, params: AnnParams,
 ) -> list[str]:  # fmt: skip
     """Rows for each knob value, until recall passes the goal twice or the ANN is slower than exact Flat."""
     lines, passed = [], 0
     for value in values:
         if nlist and value > nlist:
             break
-        index.set_params(AnnParams(**{KNOBS[knob]: value}))
+        index.set_params(replace(params, **{KNOBS[knob]: value}))
         times, found = timed_search(index, queries)
         rec = recall(found, truth)
         speedup = flat_p50 / float(np.median(times)) if flat_p50 else float("nan")
@@ -169,6 +174,8 @@ def main() -> None:
     parser.add_argument("--flat-queries", type=int, default=30, help="queries timed on exact Flat (slow)")
     parser.add_argument("--hnsw-max", type=int, default=20_000, help="build HNSW over at most this many (0: all)")
     parser.add_argument("--types", default=",".join(TYPES), help="index types to measure (comma list)")
+    parser.add_argument("--pq-dims-per-code", type=int, default=AnnParams.pq_dims_per_code,
+                        help="dimensions per 4-bit PQ sub-quantizer (the library's default: 2)")
     args = parser.parse_args()
     import faiss
 
@@ -178,16 +185,17 @@ def main() -> None:
     dims = args.dims or ([384] if args.quick else [384, 768])
     types = set(args.types.split(","))
     print(f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads; K={K}; one query at a time;")
-    params = AnnParams()
+    params = AnnParams(pq_dims_per_code=args.pq_dims_per_code)
     print(f"ivf nlist ~ sqrt(n) ({ivf_nlist(1_000_000)} at 1M); hnsw M={params.hnsw_m}, "
           f"efConstruction={params.hnsw_ef_construction}; hnsw* = built over the first {args.hnsw_max:,d}; "
-          f"pq: {', '.join(f'{pq_m(d)}x4 fast-scan at d={d}' for d in dims)}, exact re-ranking")  # fmt: skip
+          f"pq: {', '.join(f'{pq_m(d, args.pq_dims_per_code)}x4 fast-scan at d={d}' for d in dims)}, "
+          "exact re-ranking")  # fmt: skip
     print(f"{'data':9s} {'n':>9s} {'d':>4s}  {'index':5s} {'setting':14s} {'p50 ms':>8s} {'p95 ms':>8s} "
           f"{'recall':>7s} {'build s':>8s}")  # fmt: skip
     for data in args.data.split(","):
         for d in dims:
             for n in sizes:
-                for line in bench(data, n, d, args.queries, args.hnsw_max, args.flat_queries, types):
+                for line in bench(data, n, d, args.queries, args.hnsw_max, args.flat_queries, types, params):
                     print(line, flush=True)
 
 

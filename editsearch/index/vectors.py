@@ -47,6 +47,7 @@ class AnnParams:
     hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 64
     ivf_nprobe: int = 16
+    pq_dims_per_code: int = 2  # dimensions per 4-bit sub-quantizer (build time)
     pq_k_factor: int = 64
 
 
@@ -89,12 +90,13 @@ def ivf_nlist(n: int) -> int:
     return max(1, min(round(math.sqrt(n)), n // 39))
 
 
-def pq_m(dim: int) -> int:
-    """Sub-quantizers of the `pq` type: one per 2 dimensions (the largest divisor of dim up to dim / 2).
+def pq_m(dim: int, dims_per_code: int = 2) -> int:
+    """Sub-quantizers of the `pq` type: the largest divisor of dim up to dim / dims_per_code.
 
-    At 1M random unit vectors, d/2 gives recall@10 0.998 with k_factor 64; d/4 only 0.74-0.90.
+    At 1M random unit vectors and k_factor 64, 2 dims per code give recall@10 0.995, and 4 give 0.73
+    (benchmarks/RESULTS_index.md).
     """
-    return next(m for m in range(max(1, dim // 2), 0, -1) if dim % m == 0)
+    return next(m for m in range(max(1, dim // dims_per_code), 0, -1) if dim % m == 0)
 
 
 class VectorIndex:
@@ -135,7 +137,7 @@ class VectorIndex:
         elif kind == "pq":
             if len(vectors) < PQ_MIN_TRAIN:
                 raise ValueError(f"a PQ index needs at least {PQ_MIN_TRAIN} vectors to train on")
-            codes = faiss.IndexPQFastScan(dim, pq_m(dim), 4, faiss.METRIC_INNER_PRODUCT)
+            codes = faiss.IndexPQFastScan(dim, pq_m(dim, params.pq_dims_per_code), 4, faiss.METRIC_INNER_PRODUCT)
             codes.train(_sample(vectors, PQ_TRAIN_MAX))
             inner = faiss.IndexRefineFlat(codes)
         else:
