@@ -131,6 +131,8 @@ def test_remove_and_rebuild_per_index_type(tmp_path, model, kind, monkeypatch):
         query = index.stored_vector(5)
         assert index.search(query, 1)[0][0].edit["id"] == 5
         assert index.remove([5, 6]) == 2
+        tombstones = [f"2 {kind.upper()} tombstones (filtered at search time)"] if kind in ("hnsw", "pq") else []
+        assert index.verify().notes == tombstones
         hits = index.search(query, 60)[0]
         assert {5, 6}.isdisjoint(h.edit["id"] for h in hits) and len(hits) == 58
         before = [(h.edit["id"], h.score) for h in index.search(query, 10)[0]]

@@ -479,7 +479,7 @@ class EditIndex:
         if len(extra) and vi.supports_remove:
             report.problems.append(f"FAISS holds {len(extra)} vectors of removed edits; run `editsearch rebuild`")
         elif len(extra):
-            report.notes.append(f"{len(extra)} HNSW tombstones (filtered at search time)")
+            report.notes.append(f"{len(extra)} {vi.kind.upper()} tombstones (filtered at search time)")
         if meta.model != fp:
             report.problems.append("FAISS cache was built for another model; run `editsearch rebuild`")
         if meta.ntotal != vi.ntotal:
