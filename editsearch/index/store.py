@@ -14,7 +14,7 @@ import numpy as np
 from editsearch.index.catalog import CATALOG_FILE, SCHEMA_VERSION, Catalog, EditRow, ModelRow
 from editsearch.index.errors import EditIndexError, IndexNotFoundError, ModelMismatchError
 from editsearch.index.lock import DEFAULT_LOCK_TIMEOUT, WriterLock
-from editsearch.index.vectors import FAISS_FILE, META_FILE, NO_REMOVE, AnnParams, VectorIndex, resolve_kind
+from editsearch.index.vectors import FAISS_FILE, META_FILE, NO_REMOVE, TRAINED, AnnParams, VectorIndex, resolve_kind
 
 if TYPE_CHECKING:
     from editsearch.data.records import EditPair
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 DEFAULT_INDEX_DIR = ".editsearch"
 EXACT_FILTER_MAX = 20_000  # a filter leaving at most this many edits is searched exactly, without FAISS
 TOMBSTONE_REBUILD_FRACTION = 0.2  # an HNSW or PQ index is rebuilt once this share of it is tombstones
-IVF_RETRAIN_GROWTH = 4  # an IVF or PQ index is retrained once it holds this many times what it was trained on
+RETRAIN_GROWTH = 4  # an IVF or PQ index is retrained once it holds this many times what it was trained on
 
 
 def default_index_dir() -> Path:
@@ -310,7 +310,7 @@ class EditIndex:
         return (
             kind != vi.kind
             or tombstones > TOMBSTONE_REBUILD_FRACTION * max(vi.ntotal, 1)
-            or (vi.kind in ("ivf", "pq") and self._live_count > IVF_RETRAIN_GROWTH * max(vi.trained_on, 1))
+            or (vi.kind in TRAINED and self._live_count > RETRAIN_GROWTH * max(vi.trained_on, 1))
         )
 
     def _build_from_catalog(self) -> VectorIndex:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 INDEX_TYPES = ("flat", "ivf", "hnsw", "pq", "auto")
 NO_REMOVE = ("hnsw", "pq")  # types that cannot remove: removed ids stay as tombstones, filtered at search time
+TRAINED = ("ivf", "pq")  # types trained on the vectors they were built from (retrained as the index grows)
 AUTO_ANN_FROM = 100_000  # `auto` uses exact Flat below this many vectors, then PQ
 IVF_TRAIN_PER_LIST = 64  # k-means training points per IVF list (FAISS warns below 39)
 PQ_MIN_TRAIN = 1_000  # a PQ needs this many vectors to train its 16-centroid codebooks; below, Flat
@@ -143,7 +144,7 @@ class VectorIndex:
         else:
             raise ValueError(f"unknown index type {kind!r}")
         wrapped = inner if kind == "ivf" else faiss.IndexIDMap2(inner)
-        index = cls(wrapped, kind, len(vectors) if kind in ("ivf", "pq") else 0, params)
+        index = cls(wrapped, kind, len(vectors) if kind in TRAINED else 0, params)
         index.add(ids, vectors)
         return index
 
