@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -201,10 +199,16 @@ def test_bad_inputs_are_reported_and_the_rest_indexed(tmp_path, tiny_model_dir):
     assert Image.MAX_IMAGE_PIXELS is not None  # the bomb guard stays on
 
 
-@pytest.mark.parametrize("given", [None, "ACTIVE"])
-def test_cli_makes_torch_threads_wait_passively_unless_told_otherwise(given):
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    env |= {"OMP_WAIT_POLICY": given} if given else {}
-    code = "import os, editsearch.cli.main; print(os.environ['OMP_WAIT_POLICY'])"  # set before torch loads
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == (given or "PASSIVE")
+def test_build_index_makes_torch_threads_wait_passively_unless_told_otherwise(monkeypatch):
+    import click
+
+    monkeypatch.setenv("OMP_WAIT_POLICY", "unset")  # so that the test's own changes are undone
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    ctx = click.Context(cli)
+    cli.get_command(ctx, "query")
+    assert "OMP_WAIT_POLICY" not in os.environ  # pure compute keeps libgomp's default
+    cli.get_command(ctx, "build-index")
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    cli.get_command(ctx, "build-index")
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"  # the user's choice wins

@@ -7,11 +7,6 @@ import os
 
 import click
 
-# torch's OpenMP threads spin while they wait for work, stealing the cores that DataLoader workers decode
-# on; passive waiting makes build-index 15-30% faster on 2 cores (benchmarks/RESULTS_index.md). It must be
-# set before torch is imported, which no command does at import time.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 # command name -> ("module:attribute", one-line help); a module is imported only when its command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("editsearch.cli.demo:demo", "Generate a demo collection, index it and run example queries."),
@@ -30,6 +25,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Commands whose forward shares the CPU with DataLoader workers. There torch's idle OpenMP threads should
+# sleep rather than spin on the cores the decoders need: build-index runs 15-30% faster on 2 cores
+# (benchmarks/RESULTS_index.md). A lone forward loses ~10% to passive waiting, so only these commands get
+# OMP_WAIT_POLICY=PASSIVE, set before their module (and so torch) is imported, unless the user set it.
+PASSIVE_WAIT = ("build-index",)
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
 
@@ -39,6 +41,8 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
             return None
+        if name in PASSIVE_WAIT:
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         module, attr = COMMANDS[name][0].split(":")
         return getattr(importlib.import_module(module), attr)
 
