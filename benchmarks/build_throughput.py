@@ -16,7 +16,7 @@ ceiling says how much of the hardware the pipeline uses. Cores that share execut
 or vCPUs on one host core) slow each other down, so both rates are measured again while running side by
 side, one process each; the ceiling from those rates is the one a pipeline can actually approach.
 
-Like the editsearch CLI, this runs torch with OMP_WAIT_POLICY=PASSIVE; `--omp-wait-policy default`
+Like `editsearch build-index`, this runs torch with OMP_WAIT_POLICY=PASSIVE; `--omp-wait-policy default`
 measures libgomp's default (spin a while, then sleep), as a library user who imports torch first gets.
 """
 
@@ -30,6 +30,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -44,12 +46,29 @@ def bare_forward(model, tensors, batch_size: int) -> float:
     return len(tensors) / (time.perf_counter() - start)
 
 
-def bare_decode(model, items) -> float:
-    """pairs/s of the build's own input side (PairDataset: hash, DCT-scaled decode, preprocess), one process."""
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on one intra-op thread, then restore the previous count."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def input_side(model, items):
+    """The build's own input side over these pairs: PairDataset (hash, DCT-scaled decode, resize, crop)."""
     from editsearch.index.build import PairDataset
 
-    plan = [SimpleNamespace(pair=p) for p in items]
-    dataset = PairDataset(plan, model.pair_transform.pixels, model.config.image_size)
+    return PairDataset([SimpleNamespace(pair=p) for p in items], model.pair_transform.pixels, model.config.image_size)
+
+
+def bare_decode(model, items) -> float:
+    """pairs/s of the build's input side in one process."""
+    dataset = input_side(model, items)
     start = time.perf_counter()
     for i in range(len(dataset)):
         assert dataset[i][3] is None, dataset[i][3]
@@ -60,12 +79,8 @@ def _decode_until(model, items, stop, count) -> None:
     """Child process: run the input side over and over until told to stop; count the pairs."""
     import torch
 
-    from editsearch.index.build import PairDataset
-
     torch.set_num_threads(1)  # as in a DataLoader worker (a forked OpenMP pool would hang)
-
-    plan = [SimpleNamespace(pair=p) for p in items]
-    dataset = PairDataset(plan, model.pair_transform.pixels, model.config.image_size)
+    dataset = input_side(model, items)
     while not stop.is_set():
         for i in range(len(dataset)):
             dataset[i]
@@ -75,19 +90,15 @@ def _decode_until(model, items, stop, count) -> None:
 
 def side_by_side(model, items, tensors, batch_size: int) -> tuple[float, float]:
     """(1-thread forward, input side) pairs/s while both run at once, one process each."""
-    import torch
-
     ctx = mp.get_context("fork")
     stop, count = ctx.Event(), ctx.Value("q", 0)
     child = ctx.Process(target=_decode_until, args=(model, items, stop, count))
     child.start()
     time.sleep(0.5)  # let the child get going
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    start_count, start = count.value, time.perf_counter()
-    forward = bare_forward(model, tensors, batch_size)
-    decode = (count.value - start_count) / (time.perf_counter() - start)
-    torch.set_num_threads(threads)
+    with one_thread():
+        start_count, start = count.value, time.perf_counter()
+        forward = bare_forward(model, tensors, batch_size)
+        decode = (count.value - start_count) / (time.perf_counter() - start)
     stop.set()
     child.join()
     return forward, decode
@@ -116,7 +127,7 @@ def main() -> None:
     parser.add_argument("--workers", default="0,1,2", help="DataLoader worker counts to compare")
     parser.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     parser.add_argument("--omp-wait-policy", choices=["passive", "default", "active"], default="passive",
-                        help="how torch's idle OpenMP threads wait (default: passive, as the editsearch CLI sets)")
+                        help="how torch's idle OpenMP threads wait (default: passive, as build-index sets)")
     args = parser.parse_args()
     os.environ.pop("OMP_WAIT_POLICY", None)  # read once, when torch loads OpenMP: set it before importing torch
     if args.omp_wait_policy != "default":
@@ -147,10 +158,8 @@ def main() -> None:
             e2e[w] = end_to_end(model, manifest, root, args.batch_size, w)
             bare.append(bare_forward(model, tensors, args.batch_size))
         decode = bare_decode(model, items)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        forward_1 = bare_forward(model, tensors, args.batch_size)
-        torch.set_num_threads(threads)
+        with one_thread():
+            forward_1 = bare_forward(model, tensors, args.batch_size)
         forward_c, decode_c = side_by_side(model, items, tensors, args.batch_size)
         cores = len(os.sched_getaffinity(0))
         naive = min(statistics.mean(bare), cores / (1 / decode + 1 / forward_1))
