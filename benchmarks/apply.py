@@ -34,6 +34,8 @@ from editsearch.transfer.evaluation import GLOBAL_EDITS, global_edit_check, make
 
 GRID = Path(__file__).resolve().parent / "apply_grid.png"
 COLUMNS = ("exemplar before", "exemplar after", "query", "output", "ground truth")
+
+
 def load_transfer(model: str | None, editclip: str | None):
     """(EditTransfer, description): the given/shipped pipeline, else a random 'tiny' one, clearly labelled."""
     import torch
@@ -48,8 +50,10 @@ def load_transfer(model: str | None, editclip: str | None):
     except WeightsNotFoundError as e:
         if model is not None:
             raise
-        print(f"note: {e}\n      -> benchmarking a RANDOM 'tiny' pipeline instead: quality numbers are noise.",
-              file=sys.stderr)
+        print(
+            f"note: {e}\n      -> benchmarking a RANDOM 'tiny' pipeline instead: quality numbers are noise.",
+            file=sys.stderr,
+        )
     encoder = load_model(editclip, device="cpu")
     unet = build_unet("tiny")
     torch.manual_seed(0)
@@ -84,8 +88,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--grid", type=Path, default=GRID)
     parser.add_argument("--per-global", type=int, default=3, help="tasks per global edit in the acceptance check")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (default: torch's); 1 is much faster on a CPU shared with other jobs")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's); 1 is much faster on a CPU shared with other jobs",
+    )
     args = parser.parse_args()
     count = 4 if args.quick else args.pairs
     import torch
@@ -114,15 +122,19 @@ def main() -> None:
     grid(tasks, outputs, args.grid)
 
     print(f"pipeline: {described}   EditCLIP: {transfer.editclip.name} (trained={transfer.editclip.trained})")
-    print(f"{len(tasks)} held-out tasks, {len({t['family'] for t in tasks})} families, {args.size} px, "
-          f"{args.steps} steps, device {transfer.device}, {torch.get_num_threads()} CPU threads")
+    print(
+        f"{len(tasks)} held-out tasks, {len({t['family'] for t in tasks})} families, {args.size} px, "
+        f"{args.steps} steps, device {transfer.device}, {torch.get_num_threads()} CPU threads"
+    )
     print(f"{'':28s} {'PSNR vs truth':>14s} {'EC2EC':>8s}")
     for name, row in rows.items():
         db = "—" if row["psnr_db"] is None else f"{row['psnr_db']:.2f} dB"
         print(f"{name:28s} {db:>14s} {row['ec2ec']:8.4f}")
     per_image = statistics.median(seconds)
-    print(f"time per image: median {per_image:.2f} s, mean {statistics.mean(seconds):.2f} s "
-          f"(goal <= 3 s at 64 px, 20 steps): {'OK' if per_image <= 3 else 'SLOW'}")
+    print(
+        f"time per image: median {per_image:.2f} s, mean {statistics.mean(seconds):.2f} s "
+        f"(goal <= 3 s at 64 px, 20 steps): {'OK' if per_image <= 3 else 'SLOW'}"
+    )
     print(f"grid: {args.grid}")
     check = global_edit_check(transfer, 1 if args.quick else args.per_global, args.steps, args.seed, args.size)
     print(f"\nglobal edits ({check['families']['grayscale']['tasks']} tasks each): PSNR vs truth")
@@ -130,11 +142,25 @@ def main() -> None:
     for family, row in check["families"].items():
         mark = "beats identity" if row["output_db"] > row["identity_db"] else ""
         print(f"{family:14s} {row['output_db']:6.2f} dB {row['identity_db']:6.2f} dB  {mark}")
-    print(f"beats identity on {check['wins']}/{len(GLOBAL_EDITS)} global edits: "
-          f"{'PASS' if check['passed'] else 'FAIL'} (goal: most)")
-    print(json.dumps({"pipeline": described, "editclip": transfer.editclip.name, "tasks": len(tasks),
-                      "size": args.size, "steps": args.steps, "threads": torch.get_num_threads(),
-                      "seconds_per_image": per_image, "metrics": rows, "global_edits": check}))
+    print(
+        f"beats identity on {check['wins']}/{len(GLOBAL_EDITS)} global edits: "
+        f"{'PASS' if check['passed'] else 'FAIL'} (goal: most)"
+    )
+    print(
+        json.dumps(
+            {
+                "pipeline": described,
+                "editclip": transfer.editclip.name,
+                "tasks": len(tasks),
+                "size": args.size,
+                "steps": args.steps,
+                "threads": torch.get_num_threads(),
+                "seconds_per_image": per_image,
+                "metrics": rows,
+                "global_edits": check,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

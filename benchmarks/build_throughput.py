@@ -126,8 +126,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", default="0,1,2", help="DataLoader worker counts to compare")
     parser.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
-    parser.add_argument("--omp-wait-policy", choices=["passive", "default", "active"], default="passive",
-                        help="how torch's idle OpenMP threads wait (default: passive, as build-index sets)")
+    parser.add_argument(
+        "--omp-wait-policy",
+        choices=["passive", "default", "active"],
+        default="passive",
+        help="how torch's idle OpenMP threads wait (default: passive, as build-index sets)",
+    )
     args = parser.parse_args()
     os.environ.pop("OMP_WAIT_POLICY", None)  # read once, when torch loads OpenMP: set it before importing torch
     if args.omp_wait_policy != "default":

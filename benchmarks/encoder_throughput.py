@@ -26,7 +26,9 @@ def build(config_name: str):
 
     if config_name == "tiny":
         config = EditCLIPConfig(
-            embed_dim=384, name="tiny", text={"kind": "minilm"},
+            embed_dim=384,
+            name="tiny",
+            text={"kind": "minilm"},
             vision={"image_size": 32, "patch_size": 8, "width": 32, "layers": 2, "head_width": 16, "mlp_ratio": 2.0},
         )
     elif config_name == "mini":
@@ -75,8 +77,10 @@ def main() -> None:
     print("{:10s} {:>9s} {:>10s} {:>15s} {:>10s} {:>12s}".format(*head))
     for name in args.configs.split(","):
         m = measure(name, args.batch, args.trials)
-        print(f"{name:10s} {m['pair']:9.1f} {m['single']:10.1f} {m['two']:15.1f} "
-              f"{m['pair'] / m['single']:10.3f} {m['pair'] / m['two']:12.3f}")
+        print(
+            f"{name:10s} {m['pair']:9.1f} {m['single']:10.1f} {m['two']:15.1f} "
+            f"{m['pair'] / m['single']:10.3f} {m['pair'] / m['two']:12.3f}"
+        )
 
 
 if __name__ == "__main__":

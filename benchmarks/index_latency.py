@@ -174,8 +174,12 @@ def main() -> None:
     parser.add_argument("--flat-queries", type=int, default=30, help="queries timed on exact Flat (slow)")
     parser.add_argument("--hnsw-max", type=int, default=20_000, help="build HNSW over at most this many (0: all)")
     parser.add_argument("--types", default=",".join(TYPES), help="index types to measure (comma list)")
-    parser.add_argument("--pq-dims-per-code", type=int, default=AnnParams.pq_dims_per_code,
-                        help="dimensions per 4-bit PQ sub-quantizer (the library's default: 2)")
+    parser.add_argument(
+        "--pq-dims-per-code",
+        type=int,
+        default=AnnParams.pq_dims_per_code,
+        help="dimensions per 4-bit PQ sub-quantizer (the library's default: 2)",
+    )
     args = parser.parse_args()
     import faiss
 

@@ -63,10 +63,13 @@ def main() -> None:
         for name, ms in sorted(mean_ms.items(), key=lambda kv: -kv[1]):
             print(f"  {name:<18} {ms:6.1f} CPU ms/pair")
     load = os.getloadavg()[0]
-    print(f"synth_speed: {args.size}px, {args.pairs} pairs over {len(FAMILIES)} families, {os.cpu_count()} cpus, "
-          f"load {load:.1f}: in memory {warm[0]:.1f} pairs/s warm ({warm[1]:.1f} per CPU-s; cold "
-          f"{cold[0]:.1f}, first use of sources), {args.image_format.upper()} + manifest on disk "
-          f"{disk[0]:.1f} pairs/s ({disk[1]:.1f} per CPU-s, {args.workers} process(es))")
+    print(
+        f"synth_speed: {args.size}px, {args.pairs} pairs over {len(FAMILIES)} families, {os.cpu_count()} cpus, "
+        f"load {load:.1f}: in memory {warm[0]:.1f} pairs/s warm ({warm[1]:.1f} per CPU-s; cold "
+        f"{cold[0]:.1f}, first use of sources), {args.image_format.upper()} + manifest on disk "
+        f"{disk[0]:.1f} pairs/s ({disk[1]:.1f} per CPU-s, {args.workers} process(es))"
+    )
+
 
 if __name__ == "__main__":
     main()

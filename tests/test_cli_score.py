@@ -30,8 +30,22 @@ def run(*args: str) -> tuple[int, str, str]:
 
 def test_score_ec2t_and_ec2ec_json(pair_files, tiny_model_dir) -> None:
     p = pair_files
-    code, out, _ = run("score", "--before", p["b"], "--after", p["a"], "--text", "add snow",
-                       "--ref-before", p["rb"], "--ref-after", p["ra"], "--model", tiny_model_dir, "--json")
+    code, out, _ = run(
+        "score",
+        "--before",
+        p["b"],
+        "--after",
+        p["a"],
+        "--text",
+        "add snow",
+        "--ref-before",
+        p["rb"],
+        "--ref-after",
+        p["ra"],
+        "--model",
+        tiny_model_dir,
+        "--json",
+    )
     assert code == 0, out
     res = json.loads(out)
     model = load_model(tiny_model_dir, device="cpu")
@@ -43,8 +57,19 @@ def test_score_ec2t_and_ec2ec_json(pair_files, tiny_model_dir) -> None:
 
 def test_score_same_pair_ec2ec_is_one(pair_files, tiny_model_dir) -> None:
     p = pair_files
-    code, out, _ = run("score", "--before", p["b"], "--after", p["a"], "--ref-before", p["b"],
-                       "--ref-after", p["a"], "--model", tiny_model_dir)
+    code, out, _ = run(
+        "score",
+        "--before",
+        p["b"],
+        "--after",
+        p["a"],
+        "--ref-before",
+        p["b"],
+        "--ref-after",
+        p["a"],
+        "--model",
+        tiny_model_dir,
+    )
     assert code == 0 and out.startswith("EC2EC") and float(out.split()[1]) == pytest.approx(1.0, abs=1e-4)
 
 
@@ -60,10 +85,23 @@ def test_score_defaults_to_the_shipped_trained_model(pair_files) -> None:
 
 def test_score_usage_errors(pair_files, tiny_model_dir) -> None:
     assert run("score", "--before", pair_files["b"], "--after", pair_files["a"], "--model", tiny_model_dir)[0] == 2
-    assert run("score", "--before", pair_files["b"], "--after", pair_files["a"], "--ref-before", pair_files["b"],
-               "--model", tiny_model_dir)[0] == 2
-    code, _, err = run("score", "--before", "missing.png", "--after", pair_files["a"], "--text", "x",
-                       "--model", tiny_model_dir)
+    assert (
+        run(
+            "score",
+            "--before",
+            pair_files["b"],
+            "--after",
+            pair_files["a"],
+            "--ref-before",
+            pair_files["b"],
+            "--model",
+            tiny_model_dir,
+        )[0]
+        == 2
+    )
+    code, _, err = run(
+        "score", "--before", "missing.png", "--after", pair_files["a"], "--text", "x", "--model", tiny_model_dir
+    )
     assert code == 1 and "file not found" in err and "Traceback" not in err
 
 
@@ -72,8 +110,13 @@ def test_score_manifest_to_csv_with_bad_rows(pair_files, tiny_model_dir, tmp_pat
     rows = [
         {"before": "b.png", "after": "a.png", "instruction": "add snow"},
         {"before": "b.png", "after": "broken.png", "instruction": "x"},
-        {"before": "rb.png", "after": "ra.png", "instruction": "make it vintage", "ref_before": "b.png",
-         "ref_after": "a.png"},
+        {
+            "before": "rb.png",
+            "after": "ra.png",
+            "instruction": "make it vintage",
+            "ref_before": "b.png",
+            "ref_after": "a.png",
+        },
         {"before": "nope.png", "after": "a.png"},
     ]
     manifest = tmp_path / "m.jsonl"

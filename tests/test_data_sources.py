@@ -33,8 +33,9 @@ def test_jsonl_manifest_pairs_metadata_and_line_errors(tmp_path: Path) -> None:
     _png(tmp_path / "img" / "a.png", (255, 0, 0))
     _png(tmp_path / "img" / "b.png", (0, 255, 0))
     lines = [
-        json.dumps({"before": "img/a.png", "after": "img/b.png", "instruction": "make it green",
-                    "tags": ["x"], "score": 0.5}),
+        json.dumps(
+            {"before": "img/a.png", "after": "img/b.png", "instruction": "make it green", "tags": ["x"], "score": 0.5}
+        ),
         "{not json",
         json.dumps({"before": "img/a.png"}),
         json.dumps({"before": "img/a.png", "after": "img/missing.png"}),
@@ -109,15 +110,17 @@ def _write_ip2p(path: Path, n: int, row_group_size: int, broken: tuple[int, ...]
     import pyarrow.parquet as pq
 
     image = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-    table = pa.table({
-        "original_prompt": [f"photo {i}" for i in range(n)],
-        "edit_prompt": [f"edit {i}" if i % 4 != 1 else "" for i in range(n)],
-        "edited_prompt": [f"edited {i}" for i in range(n)],
-        "original_image": pa.array([{"bytes": _png_bytes((i, 0, 0)), "path": f"{i}.png"} for i in range(n)],
-                                   image),
-        "edited_image": pa.array([None if i in broken else {"bytes": _png_bytes((0, i, 0)), "path": None}
-                                  for i in range(n)], image),
-    })
+    table = pa.table(
+        {
+            "original_prompt": [f"photo {i}" for i in range(n)],
+            "edit_prompt": [f"edit {i}" if i % 4 != 1 else "" for i in range(n)],
+            "edited_prompt": [f"edited {i}" for i in range(n)],
+            "original_image": pa.array([{"bytes": _png_bytes((i, 0, 0)), "path": f"{i}.png"} for i in range(n)], image),
+            "edited_image": pa.array(
+                [None if i in broken else {"bytes": _png_bytes((0, i, 0)), "path": None} for i in range(n)], image
+            ),
+        }
+    )
     pq.write_table(table, path, row_group_size=row_group_size)
 
 

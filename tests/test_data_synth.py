@@ -100,8 +100,9 @@ def test_cli_synth_and_sheet(tmp_path: Path) -> None:
     from editsearch.cli.main import cli
 
     out = tmp_path / "synth"
-    result = CliRunner().invoke(cli, ["data", "synth", "--out", str(out), "--pairs", "40", "--seed", "2",
-                                      "--size", "48", "--json"])
+    result = CliRunner().invoke(
+        cli, ["data", "synth", "--out", str(out), "--pairs", "40", "--seed", "2", "--size", "48", "--json"]
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["pairs"] == 40 and len(summary["families"]) >= 30
@@ -114,8 +115,7 @@ def test_cli_synth_and_sheet(tmp_path: Path) -> None:
     assert all(isinstance(p, EditPair) for p in pairs) and len(pairs) == 40
     assert pairs[0].metadata["family"] == rows[0]["family"]
 
-    result = CliRunner().invoke(cli, ["data", "sheet", str(out), "--out", str(tmp_path / "s.png"),
-                                      "--thumb", "48"])
+    result = CliRunner().invoke(cli, ["data", "sheet", str(out), "--out", str(tmp_path / "s.png"), "--thumb", "48"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "s.png").stat().st_size > 1000
 

@@ -240,8 +240,9 @@ def test_build_decodes_large_jpegs_at_reduced_scale_with_near_identical_vectors(
 
     sizes = []
     load = ImageRef.load
-    monkeypatch.setattr(ImageRef, "load", lambda self, min_size=None: sizes.append(load(self, min_size).size)
-                        or load(self, min_size))
+    monkeypatch.setattr(
+        ImageRef, "load", lambda self, min_size=None: sizes.append(load(self, min_size).size) or load(self, min_size)
+    )
     report = build(tmp_path / "idx", [images / "m.jsonl"], tiny_model)
     assert report.added == 3 and report.failed == 0
     side = tiny_model.config.image_size
@@ -250,10 +251,13 @@ def test_build_decodes_large_jpegs_at_reduced_scale_with_near_identical_vectors(
     from editsearch.images import load_image
 
     with EditIndex.open(tmp_path / "idx") as index:
-        stored = np.stack([np.frombuffer(index.catalog.vector_of_edit(i, tiny_model.fingerprint), np.float32)
-                           for i in (1, 2, 3)])
-    full = tiny_model.embed_pairs([load_image(images / f"{i}b.jpg") for i in range(3)],  # decoded at 512 px
-                                  [load_image(images / f"{i}a.jpg") for i in range(3)]).numpy()
+        stored = np.stack(
+            [np.frombuffer(index.catalog.vector_of_edit(i, tiny_model.fingerprint), np.float32) for i in (1, 2, 3)]
+        )
+    full = tiny_model.embed_pairs(
+        [load_image(images / f"{i}b.jpg") for i in range(3)],  # decoded at 512 px
+        [load_image(images / f"{i}a.jpg") for i in range(3)],
+    ).numpy()
     assert np.allclose(stored, full, atol=0.05)
     assert (stored * full).sum(axis=1).min() > 0.99
 
@@ -329,6 +333,10 @@ def test_pq_starts_exact_until_it_has_enough_vectors_to_train(tmp_path, model, m
         index.set_index_type("pq")
         index.sync([make_collection(tmp_path / "a", 30)], model, batch_size=16, workers=0)
         assert index.vectors.kind == "flat"  # 30 < 40: nothing to train codebooks on yet
-        index.sync([make_collection(tmp_path / "a", 30), make_collection(tmp_path / "b", 30, seed=1)], model,
-                   batch_size=16, workers=0)
+        index.sync(
+            [make_collection(tmp_path / "a", 30), make_collection(tmp_path / "b", 30, seed=1)],
+            model,
+            batch_size=16,
+            workers=0,
+        )
         assert index.vectors.kind == "pq" and index.vectors.trained_on == 60 and index.verify().ok

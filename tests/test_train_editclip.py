@@ -65,8 +65,20 @@ def test_metrics_on_known_rankings() -> None:
 
 
 def test_short_training_run_learns_and_resumes(tiny_model_dir, tmp_path) -> None:
-    cfg = TrainConfig(out=str(tmp_path / "run"), init=str(tiny_model_dir), steps=6, batch_size=16, pool=48,
-                      pool_size=40, lr=1e-3, warmup=1, eval_every=3, save_every=3, workers=0, name="tiny-trained")
+    cfg = TrainConfig(
+        out=str(tmp_path / "run"),
+        init=str(tiny_model_dir),
+        steps=6,
+        batch_size=16,
+        pool=48,
+        pool_size=40,
+        lr=1e-3,
+        warmup=1,
+        eval_every=3,
+        save_every=3,
+        workers=0,
+        name="tiny-trained",
+    )
     first = train(cfg)
     hist = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
     assert [h["step"] for h in hist] == [3, 6]

@@ -40,8 +40,23 @@ def run(*args):
 
 def test_apply_before_after_json(pipeline_dir, files, tmp_path):
     out = tmp_path / "result.png"
-    result = run("apply", "--before", files["a"], "--after", files["b"], "--image", files["q1"], "--out", out,
-                 "--model", pipeline_dir, "--seed", "3", "--json", *FAST)
+    result = run(
+        "apply",
+        "--before",
+        files["a"],
+        "--after",
+        files["b"],
+        "--image",
+        files["q1"],
+        "--out",
+        out,
+        "--model",
+        pipeline_dir,
+        "--seed",
+        "3",
+        "--json",
+        *FAST,
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["edit"]["before"] == str(files["a"]) and report["edit"]["id"] is None
@@ -50,8 +65,22 @@ def test_apply_before_after_json(pipeline_dir, files, tmp_path):
     assert -1.0 <= row["ec2ec"] <= 1.0
     assert set(report["timings"]) == {"load_s", "apply_s", "per_image_s", "score_s", "total_s"}
     assert report["settings"]["steps"] == 2 and report["settings"]["dtype"] == "float32"
-    again = run("apply", "--before", files["a"], "--after", files["b"], "--image", files["q1"],
-                "--out", tmp_path / "again.png", "--model", pipeline_dir, "--seed", "3", *FAST)
+    again = run(
+        "apply",
+        "--before",
+        files["a"],
+        "--after",
+        files["b"],
+        "--image",
+        files["q1"],
+        "--out",
+        tmp_path / "again.png",
+        "--model",
+        pipeline_dir,
+        "--seed",
+        "3",
+        *FAST,
+    )
     assert again.exit_code == 0, again.output
     assert again.stdout.strip() == str(tmp_path / "again.png")
     assert Image.open(out).tobytes() == Image.open(tmp_path / "again.png").tobytes()
@@ -59,8 +88,24 @@ def test_apply_before_after_json(pipeline_dir, files, tmp_path):
 
 def test_apply_many_images_into_a_folder(pipeline_dir, tiny_model_dir, files, tmp_path):
     out = tmp_path / "outs"
-    result = run("apply", "--before", files["a"], "--after", files["b"], "--image", files["q1"],
-                 "--image", files["q2"], "--out", out, "--model", pipeline_dir, "--editclip", tiny_model_dir, *FAST)
+    result = run(
+        "apply",
+        "--before",
+        files["a"],
+        "--after",
+        files["b"],
+        "--image",
+        files["q1"],
+        "--image",
+        files["q2"],
+        "--out",
+        out,
+        "--model",
+        pipeline_dir,
+        "--editclip",
+        tiny_model_dir,
+        *FAST,
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.split() == [str(out / "q1-edited.png"), str(out / "q2-edited.png")]
     assert Image.open(out / "q2-edited.png").size == (44, 24)
@@ -78,34 +123,138 @@ def test_apply_an_indexed_edit(pipeline_dir, tiny_model_dir, files, tmp_path, mo
     with EditIndex.open(idx) as index:
         edit_id = min(index.catalog.existing_ids(list(range(1, 50))))
     monkeypatch.setenv("EDITSEARCH_INDEX", str(idx))  # --index defaults to $EDITSEARCH_INDEX
-    result = run("apply", "--edit-id", edit_id, "--image", files["q1"], "--out", tmp_path / "o.png",
-                 "--model", pipeline_dir, "--json", *FAST)
+    result = run(
+        "apply",
+        "--edit-id",
+        edit_id,
+        "--image",
+        files["q1"],
+        "--out",
+        tmp_path / "o.png",
+        "--model",
+        pipeline_dir,
+        "--json",
+        *FAST,
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["edit"]["id"] == edit_id and report["edit"]["before"].endswith("_before.png")
     assert report["edit"]["instruction"] == "invert the colors"
-    unknown = run("apply", "--index", idx, "--edit-id", 9999, "--image", files["q1"], "--out", tmp_path / "x.png",
-                  "--model", pipeline_dir, *FAST)
+    unknown = run(
+        "apply",
+        "--index",
+        idx,
+        "--edit-id",
+        9999,
+        "--image",
+        files["q1"],
+        "--out",
+        tmp_path / "x.png",
+        "--model",
+        pipeline_dir,
+        *FAST,
+    )
     assert unknown.exit_code == 1 and "9999" in unknown.output and "Traceback" not in unknown.output
-    no_index = run("apply", "--index", tmp_path / "none", "--edit-id", 1, "--image", files["q1"],
-                   "--out", tmp_path / "x.png", "--model", pipeline_dir)
+    no_index = run(
+        "apply",
+        "--index",
+        tmp_path / "none",
+        "--edit-id",
+        1,
+        "--image",
+        files["q1"],
+        "--out",
+        tmp_path / "x.png",
+        "--model",
+        pipeline_dir,
+    )
     assert no_index.exit_code == 1 and "no index at" in no_index.output
 
 
 def test_user_errors_are_one_line_without_traceback(pipeline_dir, files, tmp_path):
     cases = [
-        (["--before", files["a"], "--after", files["b"], "--image", tmp_path / "missing.png", "--out", tmp_path / "o",
-          "--model", pipeline_dir], 1, "file not found"),
-        (["--before", tmp_path / "missing.png", "--after", files["b"], "--image", files["q1"], "--out", tmp_path / "o",
-          "--model", pipeline_dir], 1, "file not found"),
-        (["--before", files["a"], "--after", files["b"], "--image", files["q1"], "--out", tmp_path / "o",
-          "--model", tmp_path / "no-such-model"], 1, "not a folder"),
-        (["--before", files["a"], "--after", files["b"], "--image", files["q1"], "--out", tmp_path / "o",
-          "--model", tmp_path], 1, "unet/"),
+        (
+            [
+                "--before",
+                files["a"],
+                "--after",
+                files["b"],
+                "--image",
+                tmp_path / "missing.png",
+                "--out",
+                tmp_path / "o",
+                "--model",
+                pipeline_dir,
+            ],
+            1,
+            "file not found",
+        ),
+        (
+            [
+                "--before",
+                tmp_path / "missing.png",
+                "--after",
+                files["b"],
+                "--image",
+                files["q1"],
+                "--out",
+                tmp_path / "o",
+                "--model",
+                pipeline_dir,
+            ],
+            1,
+            "file not found",
+        ),
+        (
+            [
+                "--before",
+                files["a"],
+                "--after",
+                files["b"],
+                "--image",
+                files["q1"],
+                "--out",
+                tmp_path / "o",
+                "--model",
+                tmp_path / "no-such-model",
+            ],
+            1,
+            "not a folder",
+        ),
+        (
+            [
+                "--before",
+                files["a"],
+                "--after",
+                files["b"],
+                "--image",
+                files["q1"],
+                "--out",
+                tmp_path / "o",
+                "--model",
+                tmp_path,
+            ],
+            1,
+            "unet/",
+        ),
         (["--before", files["a"], "--image", files["q1"], "--out", tmp_path / "o"], 2, "go together"),
         (["--image", files["q1"], "--out", tmp_path / "o"], 2, "--edit-id"),
-        (["--before", files["a"], "--after", files["b"], "--image", files["q1"], "--image", files["q2"],
-          "--out", tmp_path / "one.png"], 2, "folder"),
+        (
+            [
+                "--before",
+                files["a"],
+                "--after",
+                files["b"],
+                "--image",
+                files["q1"],
+                "--image",
+                files["q2"],
+                "--out",
+                tmp_path / "one.png",
+            ],
+            2,
+            "folder",
+        ),
     ]
     for args, code, message in cases:
         result = run("apply", *args)
@@ -118,8 +267,20 @@ def test_unreadable_query_images_are_reported_and_skipped(pipeline_dir, files, t
     (tmp_path / "text.png").write_text("not an image")
     out = tmp_path / "outs"
     images = [files["q1"], tmp_path / "empty.png", tmp_path / "missing.png", files["q2"], tmp_path / "text.png"]
-    result = run("apply", "--before", files["a"], "--after", files["b"], *[a for im in images for a in ("--image", im)],
-                 "--out", out, "--model", pipeline_dir, "--json", *FAST)
+    result = run(
+        "apply",
+        "--before",
+        files["a"],
+        "--after",
+        files["b"],
+        *[a for im in images for a in ("--image", im)],
+        "--out",
+        out,
+        "--model",
+        pipeline_dir,
+        "--json",
+        *FAST,
+    )
     assert result.exit_code == 3, result.output
     report = json.loads(result.stdout)
     assert [row["image"] for row in report["outputs"]] == [str(files["q1"]), str(files["q2"])]

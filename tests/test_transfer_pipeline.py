@@ -82,11 +82,18 @@ def test_official_layout_round_trip(transfer, tiny_model, tmp_path):
     from editsearch.transfer import EditTransfer
 
     folder = transfer.save_pretrained(tmp_path / "pipe")
-    for rel in ("model_index.json", "unet/config.json", "vae/config.json", "scheduler/scheduler_config.json",
-                "image_proj_model.pt", "editsearch.json"):
+    for rel in (
+        "model_index.json",
+        "unet/config.json",
+        "vae/config.json",
+        "scheduler/scheduler_config.json",
+        "image_proj_model.pt",
+        "editsearch.json",
+    ):
         assert (folder / rel).is_file(), rel
     assert json.loads((folder / "scheduler/scheduler_config.json").read_text())["_class_name"] == (
-        "EulerAncestralDiscreteScheduler")
+        "EulerAncestralDiscreteScheduler"
+    )
     assert json.loads((folder / "editsearch.json").read_text())["editclip_fingerprint"] == tiny_model.fingerprint
     loaded = EditTransfer.from_pretrained(folder, editclip=tiny_model, device="cpu")
     assert loaded.dtype == torch.float32

@@ -40,8 +40,9 @@ def test_loads_official_image_proj_model_pt(tmp_path):
         proj = EditProjector.from_pretrained(src)
         assert (proj.vision_width, proj.cross_attention_dim) == (24, 16)
         x = torch.randn(2, 5, 24)
-        want = F.layer_norm(F.linear(x, state["proj.weight"], state["proj.bias"]), (16,), state["norm.weight"],
-                            state["norm.bias"])
+        want = F.layer_norm(
+            F.linear(x, state["proj.weight"], state["proj.bias"]), (16,), state["norm.weight"], state["norm.bias"]
+        )
         torch.testing.assert_close(proj(x), want)
 
 
@@ -50,7 +51,11 @@ def test_official_file_round_trip_and_own_format(tmp_path):
     x = torch.randn(1, 4, 24)
     official = EditProjector.from_pretrained(proj.save_official(tmp_path / "a" / "image_proj_model.pt"))
     assert set(torch.load(tmp_path / "a" / "image_proj_model.pt", weights_only=True)) == {
-        "proj.weight", "proj.bias", "norm.weight", "norm.bias"}
+        "proj.weight",
+        "proj.bias",
+        "norm.weight",
+        "norm.bias",
+    }
     own = EditProjector.from_pretrained(proj.save_pretrained(tmp_path / "b"))
     assert (tmp_path / "b" / "config.json").exists() and (tmp_path / "b" / "model.safetensors").exists()
     for loaded in (official, own):

@@ -21,8 +21,9 @@ def _parts(editclip):
 
     torch.manual_seed(0)
     vae = build_vae("test").requires_grad_(False)
-    return IP2PParts(build_unet("test"), vae, EditProjector(editclip.vision_width, 32), editclip,
-                     DDPMScheduler(**SD_BETAS), None)
+    return IP2PParts(
+        build_unet("test"), vae, EditProjector(editclip.vision_width, 32), editclip, DDPMScheduler(**SD_BETAS), None
+    )
 
 
 def _batch(editclip, n: int = 2, size: int = 16) -> dict[str, torch.Tensor]:
@@ -121,9 +122,28 @@ def test_train_resumes_exactly_and_writes_a_loadable_pipeline(tiny_model, tiny_m
     from editsearch.training.train_ip2p import IP2PTrainConfig, train_ip2p
     from editsearch.transfer import EditTransfer
 
-    args = ["train", "ip2p", "--out", str(tmp_path / "b"), "--init", "test", "--editclip", str(tiny_model_dir),
-            "--synthetic", "--size", "32", "--batch-size", "2", "--checkpoint-every", "1", "--lpips-net", "squeeze",
-            "--lpips-random", "--vae-steps", "1"]
+    args = [
+        "train",
+        "ip2p",
+        "--out",
+        str(tmp_path / "b"),
+        "--init",
+        "test",
+        "--editclip",
+        str(tiny_model_dir),
+        "--synthetic",
+        "--size",
+        "32",
+        "--batch-size",
+        "2",
+        "--checkpoint-every",
+        "1",
+        "--lpips-net",
+        "squeeze",
+        "--lpips-random",
+        "--vae-steps",
+        "1",
+    ]
     runner = CliRunner()
     first = runner.invoke(cli, [*args, "--steps", "2"])  # trains its VAE first, into OUT/vae-pretrain
     assert first.exit_code == 0, first.output
@@ -132,9 +152,18 @@ def test_train_resumes_exactly_and_writes_a_loadable_pipeline(tiny_model, tiny_m
     assert json.loads(second.stdout.strip().splitlines()[-1])["resumed_from"] == 2
     assert sorted(p.name for p in (tmp_path / "b" / "checkpoints").iterdir()) == ["step-0000002", "step-0000003"]
 
-    straight = IP2PTrainConfig(out=str(tmp_path / "a"), steps=3, init="test", editclip=str(tiny_model_dir), size=32,
-                               batch_size=2, checkpoint_every=10, lpips_net="squeeze", lpips_pretrained=False,
-                               vae=str(tmp_path / "b" / "vae-pretrain"))
+    straight = IP2PTrainConfig(
+        out=str(tmp_path / "a"),
+        steps=3,
+        init="test",
+        editclip=str(tiny_model_dir),
+        size=32,
+        batch_size=2,
+        checkpoint_every=10,
+        lpips_net="squeeze",
+        lpips_pretrained=False,
+        vae=str(tmp_path / "b" / "vae-pretrain"),
+    )
     assert train_ip2p(straight, log=lambda m: None)["resumed_from"] == 0
 
     a = EditTransfer.from_pretrained(tmp_path / "a", device="cpu")
@@ -171,8 +200,10 @@ def test_feature_cache_matches_direct_features_and_visits_every_pair_once_per_ep
     batches = StepBatches(PairSampler(size=16, seed=3), 2, 9, tiny_model.pair_transform)
     cache = FeatureCache.build(batches, 5, vae, tiny_model, torch.device("cpu"), seed=1)
     assert len(cache) == 9 and cache.count == 5
-    direct = {k: torch.cat([frozen_features(vae, tiny_model, batches[s])[k] for s in range(3)])[:5]
-              for k in ("after_mean", "image_latents", "tokens")}
+    direct = {
+        k: torch.cat([frozen_features(vae, tiny_model, batches[s])[k] for s in range(3)])[:5]
+        for k in ("after_mean", "image_latents", "tokens")
+    }
     for key, value in direct.items():
         torch.testing.assert_close(cache.features[key].float(), value, atol=2e-2, rtol=1e-2)
 
@@ -193,10 +224,39 @@ def test_cached_zero_snr_training_runs_several_epochs_and_saves_a_matching_pipel
     from editsearch.transfer import EditTransfer
 
     out = tmp_path / "c"
-    result = CliRunner().invoke(cli, [
-        "train", "ip2p", "--out", str(out), "--init", "test", "--editclip", str(tiny_model_dir), "--synthetic",
-        "--size", "32", "--batch-size", "2", "--steps", "5", "--cache", "4", "--lpips-weight", "0",
-        "--vae-steps", "1", "--lr", "1e-3", "--lr-schedule", "cosine", "--lr-warmup", "1", "--zero-snr"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "ip2p",
+            "--out",
+            str(out),
+            "--init",
+            "test",
+            "--editclip",
+            str(tiny_model_dir),
+            "--synthetic",
+            "--size",
+            "32",
+            "--batch-size",
+            "2",
+            "--steps",
+            "5",
+            "--cache",
+            "4",
+            "--lpips-weight",
+            "0",
+            "--vae-steps",
+            "1",
+            "--lr",
+            "1e-3",
+            "--lr-schedule",
+            "cosine",
+            "--lr-warmup",
+            "1",
+            "--zero-snr",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["steps"] == 5 and torch.isfinite(torch.tensor(summary["last"]["loss"]))
@@ -205,6 +265,9 @@ def test_cached_zero_snr_training_runs_several_epochs_and_saves_a_matching_pipel
     transfer = EditTransfer.from_pretrained(out, device="cpu")
     config = transfer.pipe.scheduler.config  # --zero-snr travels with the pipeline, so sampling matches training
     assert (config.prediction_type, config.rescale_betas_zero_snr, config.timestep_spacing) == (
-        "v_prediction", True, "trailing")
+        "v_prediction",
+        True,
+        "trailing",
+    )
     img = random_image(1, (32, 32))
     assert transfer.apply(img, random_image(2, (32, 32)), [img], steps=2, size=32)[0].size == (32, 32)

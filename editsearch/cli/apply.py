@@ -27,27 +27,60 @@ def output_paths(out: str, images: tuple[str, ...]) -> list[Path]:
 
 
 @click.command()
-@click.option("--index", "index_dir", type=click.Path(file_okay=False), default=None,
-              help="Index folder [default: $EDITSEARCH_INDEX, then ./.editsearch].")
+@click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Index folder [default: $EDITSEARCH_INDEX, then ./.editsearch].",
+)
 @click.option("--edit-id", type=int, default=None, help="Id of the indexed edit to apply (see `query`).")
 @click.option("--before", type=click.Path(dir_okay=False), default=None, help="Exemplar before image (no index).")
 @click.option("--after", type=click.Path(dir_okay=False), default=None, help="Exemplar after image (no index).")
-@click.option("--image", "images", multiple=True, required=True, type=click.Path(dir_okay=False),
-              help="Image to edit; repeatable.")
+@click.option(
+    "--image",
+    "images",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Image to edit; repeatable.",
+)
 @click.option("--out", required=True, type=click.Path(), help="Output file (one image) or folder.")
 @click.option("--steps", type=int, default=50, show_default=True, help="Denoising steps.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--edit-guidance", type=float, default=7.0, show_default=True, help="Guidance towards the edit.")
 @click.option("--image-guidance", type=float, default=1.5, show_default=True, help="Guidance towards the input.")
 @click.option("--size", type=int, default=None, help="Work at about SIZE x SIZE pixels [default: the model's].")
-@click.option("--model", "model", default=None, metavar="NAME|PATH|HUB_ID",
-              help="EditCLIP-IP2P pipeline [default: the shipped editclip-ip2p-mini].")
-@click.option("--editclip", default=None, metavar="NAME|PATH",
-              help="Conditioning EditCLIP [default: the one the pipeline records].")
+@click.option(
+    "--model",
+    "model",
+    default=None,
+    metavar="NAME|PATH|HUB_ID",
+    help="EditCLIP-IP2P pipeline [default: the shipped editclip-ip2p-mini].",
+)
+@click.option(
+    "--editclip",
+    default=None,
+    metavar="NAME|PATH",
+    help="Conditioning EditCLIP [default: the one the pipeline records].",
+)
 @json_option
-def apply(index_dir: str | None, edit_id: int | None, before: str | None, after: str | None,
-          images: tuple[str, ...], out: str, steps: int, seed: int, edit_guidance: float, image_guidance: float,
-          size: int | None, model: str | None, editclip: str | None, as_json: bool) -> None:
+def apply(
+    index_dir: str | None,
+    edit_id: int | None,
+    before: str | None,
+    after: str | None,
+    images: tuple[str, ...],
+    out: str,
+    steps: int,
+    seed: int,
+    edit_guidance: float,
+    image_guidance: float,
+    size: int | None,
+    model: str | None,
+    editclip: str | None,
+    as_json: bool,
+) -> None:
     """Apply an exemplar edit to new images with an EditCLIP-conditioned InstructPix2Pix.
 
     \b
@@ -94,8 +127,16 @@ def apply(index_dir: str | None, edit_id: int | None, before: str | None, after:
         warn(f"note: EditCLIP {transfer.editclip.name!r} is UNTRAINED (random weights); edits and EC2EC are noise.")
     transfer.pipe.set_progress_bar_config(disable=None, leave=False)
     loaded = time.perf_counter()
-    outputs = transfer.apply(exemplar.before, exemplar.after, queries, steps=steps, seed=seed,
-                             edit_guidance=edit_guidance, image_guidance=image_guidance, size=size)
+    outputs = transfer.apply(
+        exemplar.before,
+        exemplar.after,
+        queries,
+        steps=steps,
+        seed=seed,
+        edit_guidance=edit_guidance,
+        image_guidance=image_guidance,
+        size=size,
+    )
     applied = time.perf_counter()
     for img, path in zip(outputs, targets, strict=True):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,27 +145,43 @@ def apply(index_dir: str | None, edit_id: int | None, before: str | None, after:
     scored = time.perf_counter()
 
     if as_json:
-        echo_json({
-            "edit": exemplar.describe(),
-            "model": str(model or DEFAULT_PIPELINE),
-            "editclip": transfer.editclip.name,
-            "settings": {"steps": steps, "seed": seed, "edit_guidance": edit_guidance,
-                         "image_guidance": image_guidance, "size": size or transfer.resolution,
-                         "device": str(transfer.device), "dtype": str(transfer.dtype).removeprefix("torch.")},
-            "outputs": [{"image": q, "output": str(p), "size": list(img.size), "ec2ec": s}
-                        for q, p, img, s in zip(images, targets, outputs, scores, strict=True)],
-            "failed": [{"image": image, "reason": reason} for image, reason in failed],
-            "timings": {"load_s": round(loaded - started, 3), "apply_s": round(applied - loaded, 3),
-                        "per_image_s": round((applied - loaded) / len(images), 3),
-                        "score_s": round(scored - applied, 3), "total_s": round(scored - started, 3)},
-        })
+        echo_json(
+            {
+                "edit": exemplar.describe(),
+                "model": str(model or DEFAULT_PIPELINE),
+                "editclip": transfer.editclip.name,
+                "settings": {
+                    "steps": steps,
+                    "seed": seed,
+                    "edit_guidance": edit_guidance,
+                    "image_guidance": image_guidance,
+                    "size": size or transfer.resolution,
+                    "device": str(transfer.device),
+                    "dtype": str(transfer.dtype).removeprefix("torch."),
+                },
+                "outputs": [
+                    {"image": q, "output": str(p), "size": list(img.size), "ec2ec": s}
+                    for q, p, img, s in zip(images, targets, outputs, scores, strict=True)
+                ],
+                "failed": [{"image": image, "reason": reason} for image, reason in failed],
+                "timings": {
+                    "load_s": round(loaded - started, 3),
+                    "apply_s": round(applied - loaded, 3),
+                    "per_image_s": round((applied - loaded) / len(images), 3),
+                    "score_s": round(scored - applied, 3),
+                    "total_s": round(scored - started, 3),
+                },
+            }
+        )
         sys.exit(EXIT_PARTIAL if failed else 0)
     for path in targets:
         click.echo(str(path))
     for q, s in zip(images, scores, strict=True):
         warn(f"EC2EC {s:.4f}  {q}")
-    warn(f"{len(images)} image(s) in {applied - loaded:.2f}s ({(applied - loaded) / len(images):.2f}s each), "
-         f"{steps} steps on {transfer.device}")
+    warn(
+        f"{len(images)} image(s) in {applied - loaded:.2f}s ({(applied - loaded) / len(images):.2f}s each), "
+        f"{steps} steps on {transfer.device}"
+    )
     if failed:
         warn(f"{len(failed)} of {len(all_targets)} image(s) could not be read and were skipped")
         sys.exit(EXIT_PARTIAL)

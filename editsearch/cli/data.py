@@ -15,50 +15,74 @@ def data() -> None:
 
 
 @data.command()
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to write images/ and manifest.jsonl into.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write images/ and manifest.jsonl into.",
+)
 @click.option("--pairs", default=100, show_default=True, type=click.IntRange(1), help="Number of pairs.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0), help="Same seed, same bytes.")
 @click.option("--size", default=256, show_default=True, type=click.IntRange(32), help="Image side in pixels.")
-@click.option("--split", default="train", show_default=True, type=click.Choice(["train", "test", "both"]),
-              help="Source images and phrasings: train, held-out test, or both (every 5th pair is test).")
-@click.option("--format", "image_format", default="png", show_default=True, type=click.Choice(["png", "jpg"]),
-              help="png is lossless; jpg (quality 94) is smaller and faster to write.")
+@click.option(
+    "--split",
+    default="train",
+    show_default=True,
+    type=click.Choice(["train", "test", "both"]),
+    help="Source images and phrasings: train, held-out test, or both (every 5th pair is test).",
+)
+@click.option(
+    "--format",
+    "image_format",
+    default="png",
+    show_default=True,
+    type=click.Choice(["png", "jpg"]),
+    help="png is lossless; jpg (quality 94) is smaller and faster to write.",
+)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Processes to use.")
 @json_option
-def synth(out_dir: Path, pairs: int, seed: int, size: int, split: str, image_format: str, workers: int,
-          as_json: bool) -> None:
+def synth(
+    out_dir: Path, pairs: int, seed: int, size: int, split: str, image_format: str, workers: int, as_json: bool
+) -> None:
     """Generate synthetic before/after pairs with instructions (families cycle, so all get covered)."""
     from editsearch.data.families import FAMILIES
     from editsearch.data.synth import write_synth
 
-    summary = write_synth(out_dir, pairs, seed, size=size, split=split, image_format=image_format,
-                          workers=workers, progress=True)
+    summary = write_synth(
+        out_dir, pairs, seed, size=size, split=split, image_format=image_format, workers=workers, progress=True
+    )
     if as_json:
         echo_json(summary)
         return
     splits = ", ".join(f"{n} {name}" for name, n in sorted(summary["splits"].items()))
-    click.echo(f"wrote {pairs} pairs ({splits}) covering {len(summary['families'])}/{len(FAMILIES)} "
-               f"families to {summary['manifest']}")
+    click.echo(
+        f"wrote {pairs} pairs ({splits}) covering {len(summary['families'])}/{len(FAMILIES)} "
+        f"families to {summary['manifest']}"
+    )
 
 
 @data.command()
 @click.argument("collection", type=click.Path(exists=True, path_type=Path))
-@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="PNG to write (default: COLLECTION/sheet.png).")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="PNG to write (default: COLLECTION/sheet.png).",
+)
 @click.option("--thumb", default=160, show_default=True, type=click.IntRange(32), help="Thumbnail side.")
 @click.option("--columns", default=4, show_default=True, type=click.IntRange(1))
 @click.option("--per-family", default=1, show_default=True, type=click.IntRange(1), help="Pairs per family.")
 @json_option
-def sheet(collection: Path, out_file: Path | None, thumb: int, columns: int, per_family: int,
-          as_json: bool) -> None:
+def sheet(collection: Path, out_file: Path | None, thumb: int, columns: int, per_family: int, as_json: bool) -> None:
     """Contact sheet of a synthetic collection: each family's before -> after, captioned."""
     from editsearch.data.sheet import contact_sheet
 
     folder = collection if collection.is_dir() else collection.parent
     try:
-        path = contact_sheet(collection, out_file or folder / "sheet.png", thumb=thumb, columns=columns,
-                             per_family=per_family)
+        path = contact_sheet(
+            collection, out_file or folder / "sheet.png", thumb=thumb, columns=columns, per_family=per_family
+        )
     except (OSError, ValueError, KeyError) as e:
         raise click.ClickException(f"cannot draw a sheet of {collection}: {e}") from None
     if as_json:

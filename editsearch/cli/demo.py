@@ -24,8 +24,13 @@ TRAIN_ONLY = "json_extract(metadata, '$.split') = 'train'"
 @click.option("--pairs", type=click.IntRange(10), default=300, show_default=True, help="Pairs to generate.")
 @click.option("--k", "-k", type=click.IntRange(1), default=5, show_default=True, help="Results per query.")
 @model_option
-@click.option("--apply/--no-apply", "apply_edit", default=True, show_default=True,
-              help="Also apply the text query's top edit to the held-out photo (shipped tiny IP2P).")
+@click.option(
+    "--apply/--no-apply",
+    "apply_edit",
+    default=True,
+    show_default=True,
+    help="Also apply the text query's top edit to the held-out photo (shipped tiny IP2P).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def demo(out: Path, pairs: int, k: int, model_name: str | None, apply_edit: bool, quiet: bool) -> None:
     """Generate a demo collection, index it, run example queries and apply a found edit, all offline.
@@ -83,8 +88,10 @@ def _apply_found(out: Path, edit: Any, image: str) -> None:
     exemplar = exemplar_from_index(out / "index", edit.id)
     target = out / "applied.png"
     transfer.apply(exemplar.before, exemplar.after, [image])[0].save(target)
-    click.echo(f"\nApply (EditCLIP-conditioned IP2P, {DEFAULT_PIPELINE}): edit {edit.id} ({edit.instruction!r}) "
-               f"applied to {image} → {target}")
+    click.echo(
+        f"\nApply (EditCLIP-conditioned IP2P, {DEFAULT_PIPELINE}): edit {edit.id} ({edit.instruction!r}) "
+        f"applied to {image} → {target}"
+    )
     click.echo(f"  again: editsearch apply --index {out / 'index'} --edit-id {edit.id} --image {image} --out {target}")
 
 

@@ -24,8 +24,16 @@ from editsearch.cli.common import EXIT_PARTIAL, echo_json, json_option, load_mod
 @model_option
 @json_option
 def score(
-    before: str | None, after: str | None, text: str | None, ref_before: str | None, ref_after: str | None,
-    manifest: str | None, out: str | None, batch_size: int, model_name: str | None, as_json: bool,
+    before: str | None,
+    after: str | None,
+    text: str | None,
+    ref_before: str | None,
+    ref_after: str | None,
+    manifest: str | None,
+    out: str | None,
+    batch_size: int,
+    model_name: str | None,
+    as_json: bool,
 ) -> None:
     """Score edits with the paper's metrics.
 
@@ -98,8 +106,12 @@ def _score_manifest(model, manifest: Path, ref, out: str | None, batch_size: int
             handle.close()
     failed = sum(r.error is not None for r in rows)
     summary = {
-        "scored": len(rows) - failed, "failed": failed, "model": model.name,
-        "mean_ec2t": mean(r.ec2t for r in rows), "mean_ec2ec": mean(r.ec2ec for r in rows), "out": out,
+        "scored": len(rows) - failed,
+        "failed": failed,
+        "model": model.name,
+        "mean_ec2t": mean(r.ec2t for r in rows),
+        "mean_ec2ec": mean(r.ec2ec for r in rows),
+        "out": out,
     }
     if as_json:
         echo_json(summary | ({} if out else {"rows": [dataclasses.asdict(r) for r in rows]}))

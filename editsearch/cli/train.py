@@ -34,7 +34,10 @@ def _data_options(fn):
     """--data SOURCE (repeatable) / --synthetic: where training pairs come from."""
     fn = click.option("--synthetic", is_flag=True, help="Synthetic edits generated on the fly (the default).")(fn)
     return click.option(
-        "--data", "sources", multiple=True, metavar="SOURCE",
+        "--data",
+        "sources",
+        multiple=True,
+        metavar="SOURCE",
         help="Edit-pair source (manifest, pair folder or IP2P parquet); repeatable.",
     )(fn)
 
@@ -47,24 +50,46 @@ def _sources(sources: tuple[str, ...], synthetic: bool) -> tuple[str, ...]:
 
 @train.command("ip2p")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (pipeline + checkpoints).")
-@click.option("--export", default=None, type=click.Path(file_okay=False),
-              help="Also write the final pipeline alone (no checkpoints, logs) to this folder.")
-@click.option("--init", default="tiny", show_default=True, metavar="tiny|test|PATH|HUB_ID",
-              help="A fresh small model ('tiny' ships, 'test' is for tests), or an IP2P diffusers folder / hub id.")
+@click.option(
+    "--export",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Also write the final pipeline alone (no checkpoints, logs) to this folder.",
+)
+@click.option(
+    "--init",
+    default="tiny",
+    show_default=True,
+    metavar="tiny|test|PATH|HUB_ID",
+    help="A fresh small model ('tiny' ships, 'test' is for tests), or an IP2P diffusers folder / hub id.",
+)
 @click.option("--editclip", default=None, metavar="NAME|PATH", help="Conditioning EditCLIP (default: the shipped one).")
 @_data_options
 @click.option("--size", type=int, default=None, help="Training resolution [default: 64 for tiny/test, else 256].")
 @click.option("--steps", type=int, default=1000, show_default=True)
 @click.option("--batch-size", type=int, default=8, show_default=True)
 @click.option("--lr", type=float, default=5e-5, show_default=True, help="Learning rate (peak, for cosine).")
-@click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True,
-              help="constant (the official recipe) or cosine decay to 0 (better for short runs from scratch).")
+@click.option(
+    "--lr-schedule",
+    type=click.Choice(["constant", "cosine"]),
+    default="constant",
+    show_default=True,
+    help="constant (the official recipe) or cosine decay to 0 (better for short runs from scratch).",
+)
 @click.option("--lr-warmup", type=click.IntRange(min=0), default=0, show_default=True, help="Linear warm-up steps.")
-@click.option("--zero-snr", is_flag=True,
-              help="Zero terminal SNR noise schedule with v-prediction (for models trained from scratch: their "
-                   "colours drift when sampled from pure noise otherwise). Saved in the pipeline's scheduler.")
-@click.option("--lpips-weight", type=float, default=0.05, show_default=True,
-              help="Weight of LPIPS(x0 decode, input image); 0 turns it off (no VGG weights needed).")
+@click.option(
+    "--zero-snr",
+    is_flag=True,
+    help="Zero terminal SNR noise schedule with v-prediction (for models trained from scratch: their "
+    "colours drift when sampled from pure noise otherwise). Saved in the pipeline's scheduler.",
+)
+@click.option(
+    "--lpips-weight",
+    type=float,
+    default=0.05,
+    show_default=True,
+    help="Weight of LPIPS(x0 decode, input image); 0 turns it off (no VGG weights needed).",
+)
 @click.option("--lpips-net", type=click.Choice(["vgg", "alex", "squeeze"]), default="vgg", show_default=True)
 @click.option("--lpips-random", is_flag=True, hidden=True, help="Random LPIPS backbone (tests only).")
 @click.option("--dropout", type=float, default=0.05, show_default=True, help="Conditioning dropout (edit and image).")
@@ -75,19 +100,51 @@ def _sources(sources: tuple[str, ...], synthetic: bool) -> tuple[str, ...]:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--mixed-precision", type=click.Choice(["no", "fp16", "bf16"]), default="no", show_default=True)
 @click.option("--workers", type=int, default=0, show_default=True, help="Data-loading worker processes.")
-@click.option("--cache", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Compute the frozen VAE/EditCLIP features of this many pairs once and reuse them every epoch "
-                   "(about 3x faster steps for small models; memory ~ pairs x tokens x width x 2 bytes). 0: fresh "
-                   "pairs every step.")
-@click.option("--vae", default=None, type=click.Path(exists=True, file_okay=False),
-              help="Trained VAE folder for --init tiny/test (default: train one first, --vae-steps).")
+@click.option(
+    "--cache",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Compute the frozen VAE/EditCLIP features of this many pairs once and reuse them every epoch "
+    "(about 3x faster steps for small models; memory ~ pairs x tokens x width x 2 bytes). 0: fresh "
+    "pairs every step.",
+)
+@click.option(
+    "--vae",
+    default=None,
+    type=click.Path(exists=True, file_okay=False),
+    help="Trained VAE folder for --init tiny/test (default: train one first, --vae-steps).",
+)
 @click.option("--vae-steps", type=int, default=2000, show_default=True)
-def ip2p(out: str, export: str | None, init: str, editclip: str | None, sources: tuple[str, ...], synthetic: bool,
-         size: int | None, steps: int, batch_size: int, lr: float, lr_schedule: str, lr_warmup: int, zero_snr: bool,
-         lpips_weight: float, lpips_net: str, lpips_random: bool, dropout: float, grad_clip: float,
-         checkpoint_every: int, keep_checkpoints: int,
-         resume: bool, seed: int, mixed_precision: str, workers: int, cache: int, vae: str | None,
-         vae_steps: int) -> None:
+def ip2p(
+    out: str,
+    export: str | None,
+    init: str,
+    editclip: str | None,
+    sources: tuple[str, ...],
+    synthetic: bool,
+    size: int | None,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    lr_schedule: str,
+    lr_warmup: int,
+    zero_snr: bool,
+    lpips_weight: float,
+    lpips_net: str,
+    lpips_random: bool,
+    dropout: float,
+    grad_clip: float,
+    checkpoint_every: int,
+    keep_checkpoints: int,
+    resume: bool,
+    seed: int,
+    mixed_precision: str,
+    workers: int,
+    cache: int,
+    vae: str | None,
+    vae_steps: int,
+) -> None:
     """Fine-tune an EditCLIP-conditioned InstructPix2Pix (UNet + projector; EditCLIP and VAE frozen).
 
     \b
@@ -103,12 +160,32 @@ def ip2p(out: str, export: str | None, init: str, editclip: str | None, sources:
     from editsearch.transfer.configs import UNET_CONFIGS
 
     config = IP2PTrainConfig(
-        out=out, export=export, init=init, editclip=editclip, sources=_sources(sources, synthetic),
-        size=size or (64 if init in UNET_CONFIGS else 256), steps=steps, batch_size=batch_size, lr=lr,
-        lr_schedule=lr_schedule, lr_warmup=lr_warmup, zero_snr=zero_snr,
-        lpips_weight=lpips_weight, lpips_net=lpips_net, lpips_pretrained=not lpips_random, dropout=dropout,
-        grad_clip=grad_clip, checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, resume=resume,
-        seed=seed, mixed_precision=mixed_precision, workers=workers, cache=cache, vae=vae, vae_steps=vae_steps,
+        out=out,
+        export=export,
+        init=init,
+        editclip=editclip,
+        sources=_sources(sources, synthetic),
+        size=size or (64 if init in UNET_CONFIGS else 256),
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        lr_schedule=lr_schedule,
+        lr_warmup=lr_warmup,
+        zero_snr=zero_snr,
+        lpips_weight=lpips_weight,
+        lpips_net=lpips_net,
+        lpips_pretrained=not lpips_random,
+        dropout=dropout,
+        grad_clip=grad_clip,
+        checkpoint_every=checkpoint_every,
+        keep_checkpoints=keep_checkpoints,
+        resume=resume,
+        seed=seed,
+        mixed_precision=mixed_precision,
+        workers=workers,
+        cache=cache,
+        vae=vae,
+        vae_steps=vae_steps,
     )
     try:
         summary = train_ip2p(config, log=warn)
@@ -126,8 +203,17 @@ def ip2p(out: str, export: str | None, init: str, editclip: str | None, sources:
 @click.option("--batch-size", type=int, default=8, show_default=True, help="Pairs per step (both halves are used).")
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-def vae(out: str, init: str, sources: tuple[str, ...], synthetic: bool, size: int, steps: int, batch_size: int,
-        lr: float, seed: int) -> None:
+def vae(
+    out: str,
+    init: str,
+    sources: tuple[str, ...],
+    synthetic: bool,
+    size: int,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+) -> None:
     """Train the small VAE of a tiny IP2P; prints held-out reconstruction PSNR. Use it with `train ip2p --vae`."""
     from editsearch.training.edit_batches import PairSampler
     from editsearch.training.train_vae import VAETrainConfig, train_vae

@@ -7,10 +7,18 @@ import click
 
 @click.command("editclip")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoints, model/).")
-@click.option("--data", default="synthetic", show_default=True,
-              help="'synthetic' (generated here) or a source: manifest, folder of pairs, IP2P parquet.")
-@click.option("--init", default="mini", show_default=True,
-              help="'mini' (fresh EditCLIP-mini), a model name/folder, or open_clip:ARCH:TAG (e.g. ViT-L-14:openai).")
+@click.option(
+    "--data",
+    default="synthetic",
+    show_default=True,
+    help="'synthetic' (generated here) or a source: manifest, folder of pairs, IP2P parquet.",
+)
+@click.option(
+    "--init",
+    default="mini",
+    show_default=True,
+    help="'mini' (fresh EditCLIP-mini), a model name/folder, or open_clip:ARCH:TAG (e.g. ViT-L-14:openai).",
+)
 @click.option("--steps", default=3000, show_default=True)
 @click.option("--batch-size", default=128, show_default=True)
 @click.option("--grad-accum", default=1, show_default=True)

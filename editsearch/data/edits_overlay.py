@@ -8,13 +8,42 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from editsearch.data.pixels import Edit, draw, pick, smooth_noise, to_array, to_image
 
 FRAME_COLORS: dict[str, tuple[int, int, int]] = {
-    "white": (250, 250, 245), "black": (15, 15, 15), "red": (200, 25, 30), "gold": (212, 170, 50),
-    "navy": (20, 35, 110), "brown": (110, 70, 35), "green": (30, 130, 60),
+    "white": (250, 250, 245),
+    "black": (15, 15, 15),
+    "red": (200, 25, 30),
+    "gold": (212, 170, 50),
+    "navy": (20, 35, 110),
+    "brown": (110, 70, 35),
+    "green": (30, 130, 60),
 }
-SHAPE_COLORS = [(230, 40, 40), (250, 200, 20), (40, 110, 230), (40, 190, 90), (240, 120, 20),
-                (170, 60, 210), (250, 250, 250), (240, 90, 170)]
-WORDS = ["HELLO", "SUMMER", "SALE", "LOVE", "WOW", "2024", "HAPPY DAY", "PARIS", "DREAM", "OPEN",
-         "GOOD VIBES", "THE END", "NEW", "BEST DAY", "COFFEE", "WELCOME"]
+SHAPE_COLORS = [
+    (230, 40, 40),
+    (250, 200, 20),
+    (40, 110, 230),
+    (40, 190, 90),
+    (240, 120, 20),
+    (170, 60, 210),
+    (250, 250, 250),
+    (240, 90, 170),
+]
+WORDS = [
+    "HELLO",
+    "SUMMER",
+    "SALE",
+    "LOVE",
+    "WOW",
+    "2024",
+    "HAPPY DAY",
+    "PARIS",
+    "DREAM",
+    "OPEN",
+    "GOOD VIBES",
+    "THE END",
+    "NEW",
+    "BEST DAY",
+    "COFFEE",
+    "WELCOME",
+]
 
 
 def frame(img: Image.Image, rng: np.random.Generator) -> Edit:
@@ -42,8 +71,9 @@ def vignette(img: Image.Image, rng: np.random.Generator) -> Edit:
     return to_image(to_array(img) * (1 - strength * fall)[..., None]), {"strength": strength, "start": start}
 
 
-def _particles(size: tuple[int, int], rng: np.random.Generator, n: int, radius: tuple[float, float],
-               blur: float) -> np.ndarray:
+def _particles(
+    size: tuple[int, int], rng: np.random.Generator, n: int, radius: tuple[float, float], blur: float
+) -> np.ndarray:
     """An HxW 0..1 mask of n soft round flakes."""
     w, h = size
     layer = Image.new("L", size, 0)
@@ -125,8 +155,9 @@ def shapes(img: Image.Image, rng: np.random.Generator) -> Edit:
         elif kind == "square":
             d.rectangle((cx - r, cy - r, cx + r, cy + r), fill=color, outline=outline, width=width)
         elif kind == "triangle":
-            d.polygon([(cx, cy - r), (cx + r, cy + r * 0.8), (cx - r, cy + r * 0.8)], fill=color,
-                      outline=outline, width=width)
+            d.polygon(
+                [(cx, cy - r), (cx + r, cy + r * 0.8), (cx - r, cy + r * 0.8)], fill=color, outline=outline, width=width
+            )
         else:
             d.polygon(_star(cx, cy, r * 1.2, rng.uniform(0, 1)), fill=color, outline=outline, width=width)
         kinds.append(kind)

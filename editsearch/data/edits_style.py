@@ -40,8 +40,8 @@ def _kuwahara(arr: np.ndarray, radius: int) -> np.ndarray:
     lmean = uniform_filter(lum, size=radius + 1, mode="reflect")
     var = uniform_filter(lum * lum, size=radius + 1, mode="reflect") - lmean * lmean
     offsets = [(0, 0), (0, 2 * d), (2 * d, 0), (2 * d, 2 * d)]  # quadrant centres around each pixel
-    cands = np.stack([mean[y:y + h, x:x + w] for y, x in offsets])
-    vars_ = np.stack([var[y:y + h, x:x + w] for y, x in offsets])
+    cands = np.stack([mean[y : y + h, x : x + w] for y, x in offsets])
+    vars_ = np.stack([var[y : y + h, x : x + w] for y, x in offsets])
     best = np.argmin(vars_, axis=0)
     return np.take_along_axis(cands, best[None, ..., None], axis=0)[0]
 
@@ -54,8 +54,7 @@ def oil_paint(img: Image.Image, rng: np.random.Generator) -> Edit:
     arr = _kuwahara(_kuwahara(to_array(img), radius), max(2, radius // 2))
     painted = ImageEnhance.Color(to_image(arr)).enhance(1.35)
     strokes = Image.fromarray((rng.random((max(2, h // 3), max(2, w // 14))) * 255).astype(np.uint8))
-    strokes = strokes.resize((w, h), Image.BICUBIC).rotate(float(rng.uniform(0, 180)), Image.BICUBIC,
-                                                          fillcolor=128)
+    strokes = strokes.resize((w, h), Image.BICUBIC).rotate(float(rng.uniform(0, 180)), Image.BICUBIC, fillcolor=128)
     relief = np.asarray(ImageOps.grayscale(painted).filter(ImageFilter.EMBOSS), dtype=np.float32) - 128
     streak = np.asarray(strokes, dtype=np.float32) - 128
     return to_image(to_array(painted) + (relief * 0.35 + streak * 0.12)[..., None]), {"radius": rel}
@@ -91,12 +90,12 @@ def pencil_sketch(img: Image.Image, rng: np.random.Generator) -> Edit:
     rel = draw(rng, 0.015, 0.035)
     gray_img = ImageOps.grayscale(img)
     gray = np.asarray(gray_img, dtype=np.float32)
-    inv_blur = 255 - np.asarray(ImageOps.invert(gray_img).filter(ImageFilter.GaussianBlur(rel * img.width)),
-                                dtype=np.float32)
+    inv_blur = 255 - np.asarray(
+        ImageOps.invert(gray_img).filter(ImageFilter.GaussianBlur(rel * img.width)), dtype=np.float32
+    )
     lines = np.clip(gray * 255 / np.maximum(inv_blur, 1), 0, 255)
     lines = 255 - (255 - lines) * 1.8
-    shade = 0.72 + 0.28 * np.asarray(gray_img.filter(ImageFilter.GaussianBlur(img.width / 64)),
-                                     dtype=np.float32) / 255
+    shade = 0.72 + 0.28 * np.asarray(gray_img.filter(ImageFilter.GaussianBlur(img.width / 64)), dtype=np.float32) / 255
     grainy = lines * shade - rng.random(gray.shape, dtype=np.float32) * 12
     return to_image(np.clip(grainy, 0, 255)), {"blur": rel}
 

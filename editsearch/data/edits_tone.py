@@ -19,7 +19,7 @@ def brighter(img: Image.Image, rng: np.random.Generator) -> Edit:
     """Lift exposure with a gamma curve (shadows and midtones up, highlights kept) and a small gain."""
     gamma = draw(rng, 0.4, 0.6)
     arr = to_array(img) / 255.0
-    return to_image(255 * 1.08 * arr ** gamma), {"gamma": gamma}
+    return to_image(255 * 1.08 * arr**gamma), {"gamma": gamma}
 
 
 def darker(img: Image.Image, rng: np.random.Generator) -> Edit:

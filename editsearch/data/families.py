@@ -104,14 +104,16 @@ _GROUPED: dict[str, tuple[str, EditFn]] = {
     "text": ("local", overlay.text),
 }
 _SINGLE.update({name: fn for name, (_, fn) in _GROUPED.items()})
-_GROUPED.update({
-    "grayscale_frame": ("compound", compound("grayscale", "frame")),
-    "old_photo": ("compound", compound("sepia", "vignette")),
-    "winter": ("compound", compound("cooler", "snow")),
-    "mirror_brighter": ("compound", compound("flip_horizontal", "brighter")),
-    "stormy": ("compound", compound("darker", "rain")),
-    "sketch_frame": ("compound", compound("pencil_sketch", "frame")),
-})
+_GROUPED.update(
+    {
+        "grayscale_frame": ("compound", compound("grayscale", "frame")),
+        "old_photo": ("compound", compound("sepia", "vignette")),
+        "winter": ("compound", compound("cooler", "snow")),
+        "mirror_brighter": ("compound", compound("flip_horizontal", "brighter")),
+        "stormy": ("compound", compound("darker", "rain")),
+        "sketch_frame": ("compound", compound("pencil_sketch", "frame")),
+    }
+)
 
 FAMILIES: dict[str, Family] = {
     name: Family(name, group, fn, *PHRASINGS[name]) for name, (group, fn) in _GROUPED.items()

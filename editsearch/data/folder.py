@@ -84,8 +84,11 @@ def _to_pair(
 ) -> EditPair | ItemError:
     """Turn one scanned name into an EditPair, or say what is wrong with it."""
     if convention == "unpaired":
-        return ItemError(str(halves[0][0]), "image is not half of a pair (name pairs NAME_0/NAME_1 or "
-                         "NAME_before/NAME_after, or use before/ and after/ folders)")
+        return ItemError(
+            str(halves[0][0]),
+            "image is not half of a pair (name pairs NAME_0/NAME_1 or "
+            "NAME_before/NAME_after, or use before/ and after/ folders)",
+        )
     for half, label in enumerate(("before", "after")):
         if not halves[half]:
             other = halves[1 - half][0]
@@ -129,8 +132,11 @@ def _read_instructions(root: Path) -> tuple[dict[str, str], list[ItemError]]:
                 except json.JSONDecodeError as e:
                     errors.append(ItemError(f"{file}:{lineno}", f"invalid JSON: {e.msg}"))
                     continue
-                if not isinstance(obj, dict) or not isinstance(obj.get("name"), str) \
-                        or not isinstance(obj.get("instruction"), str):
+                if (
+                    not isinstance(obj, dict)
+                    or not isinstance(obj.get("name"), str)
+                    or not isinstance(obj.get("instruction"), str)
+                ):
                     reason = 'expected {"name": str, "instruction": str}'
                     errors.append(ItemError(f"{file}:{lineno}", reason))
                     continue

@@ -97,8 +97,9 @@ def _iter_file(file: Path, require_instruction: bool) -> Iterator[EditPair | Ite
     if missing:
         yield ItemError(str(file), f"not the IP2P layout: missing column(s) {', '.join(missing)}")
         return
-    meta_columns = [n for n in names if n not in IMAGE_COLUMNS and n != PROMPT_COLUMN
-                    and _is_scalar(pf.schema_arrow.field(n).type)]
+    meta_columns = [
+        n for n in names if n not in IMAGE_COLUMNS and n != PROMPT_COLUMN and _is_scalar(pf.schema_arrow.field(n).type)
+    ]
     text_columns = ([PROMPT_COLUMN] if PROMPT_COLUMN in names else []) + meta_columns
     start = 0
     for group in range(pf.num_row_groups):
@@ -144,8 +145,13 @@ def _is_scalar(dtype: pa.DataType) -> bool:
     """Columns that can go into metadata as-is: strings, numbers, booleans."""
     import pyarrow.types as t
 
-    return t.is_string(dtype) or t.is_large_string(dtype) or t.is_integer(dtype) \
-        or t.is_floating(dtype) or t.is_boolean(dtype)
+    return (
+        t.is_string(dtype)
+        or t.is_large_string(dtype)
+        or t.is_integer(dtype)
+        or t.is_floating(dtype)
+        or t.is_boolean(dtype)
+    )
 
 
 def _has_image(column: pa.ChunkedArray) -> list[bool]:
@@ -156,8 +162,11 @@ def _has_image(column: pa.ChunkedArray) -> list[bool]:
     arr = column.combine_chunks()
     if pa.types.is_struct(arr.type):
         fields = {arr.type.field(k).name for k in range(arr.type.num_fields)}
-        ok = pc.fill_null(pc.greater(pc.binary_length(arr.field("bytes")), 0), False) \
-            if "bytes" in fields else pa.repeat(False, len(arr))
+        ok = (
+            pc.fill_null(pc.greater(pc.binary_length(arr.field("bytes")), 0), False)
+            if "bytes" in fields
+            else pa.repeat(False, len(arr))
+        )
         if "path" in fields:
             ok = pc.or_(ok, pc.fill_null(pc.greater(pc.binary_length(arr.field("path")), 0), False))
         ok = pc.and_(ok, pc.is_valid(arr))

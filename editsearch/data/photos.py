@@ -143,4 +143,3 @@ def source_split(source: str) -> str:
     if kind == "scene":
         return "test" if int(rest.rsplit(":", 1)[1]) % 5 == 0 else "train"
     return next(p.split for p in available_photos() if p.id == rest)
-

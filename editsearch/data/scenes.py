@@ -17,14 +17,16 @@ def hsv_color(h: float, s: float, v: float) -> tuple[int, int, int]:
     return round(r * 255), round(g * 255), round(b * 255)
 
 
-def _random_color(rng: np.random.Generator, s: tuple[float, float] = (0.45, 0.95),
-                  v: tuple[float, float] = (0.45, 1.0)) -> tuple[int, int, int]:
+def _random_color(
+    rng: np.random.Generator, s: tuple[float, float] = (0.45, 0.95), v: tuple[float, float] = (0.45, 1.0)
+) -> tuple[int, int, int]:
     """A random saturated colour."""
     return hsv_color(rng.random(), rng.uniform(*s), rng.uniform(*v))
 
 
-def _vertical_gradient(size: int, top: tuple[int, int, int], bottom: tuple[int, int, int],
-                       height: int | None = None) -> np.ndarray:
+def _vertical_gradient(
+    size: int, top: tuple[int, int, int], bottom: tuple[int, int, int], height: int | None = None
+) -> np.ndarray:
     """An HxWx3 float array blending `top` to `bottom` over `height` rows (default: the whole image)."""
     height = height or size
     t = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
@@ -45,8 +47,11 @@ def _ridge(rng: np.random.Generator, size: int, base: float, amp: float) -> list
 def landscape(rng: np.random.Generator, size: int) -> Image.Image:
     """Sky, sun, mountain ridges and a field, under a day, sunset or dusk palette."""
     palette = int(rng.integers(3))
-    sky_top, sky_low = [((40, 110, 210), (170, 210, 245)), ((60, 40, 120), (250, 150, 80)),
-                        ((20, 20, 60), (140, 80, 140))][palette]
+    sky_top, sky_low = [
+        ((40, 110, 210), (170, 210, 245)),
+        ((60, 40, 120), (250, 150, 80)),
+        ((20, 20, 60), (140, 80, 140)),
+    ][palette]
     horizon = rng.uniform(0.45, 0.65)
     img = to_image(_vertical_gradient(size, sky_top, sky_low))
     d = ImageDraw.Draw(img)
@@ -82,8 +87,7 @@ def city(rng: np.random.Generator, size: int) -> Image.Image:
         for wy in np.arange(top + win * 2, street - win * 2, win * 3):
             for wx in np.arange(x + win, x + bw - win * 2, win * 2.5):
                 lit = rng.random() < (0.6 if night else 0.25)
-                d.rectangle((wx, wy, wx + win, wy + win * 1.4),
-                            fill=(250, 220, 120) if lit else (40, 50, 70))
+                d.rectangle((wx, wy, wx + win, wy + win * 1.4), fill=(250, 220, 120) if lit else (40, 50, 70))
         x += bw + size * rng.uniform(0, 0.03)
     d.rectangle((0, street, size, size), fill=(60, 60, 65))
     d.line((0, (street + size) / 2, size, (street + size) / 2), fill=(230, 210, 90), width=max(1, size // 80))
@@ -142,8 +146,9 @@ def pattern(rng: np.random.Generator, size: int) -> Image.Image:
 def still_life(rng: np.random.Generator, size: int) -> Image.Image:
     """Shaded round fruit on a table in front of a wall."""
     table = rng.uniform(0.55, 0.75)
-    arr = _vertical_gradient(size, _random_color(rng, (0.1, 0.4), (0.6, 0.9)),
-                             _random_color(rng, (0.1, 0.4), (0.4, 0.7)))
+    arr = _vertical_gradient(
+        size, _random_color(rng, (0.1, 0.4), (0.6, 0.9)), _random_color(rng, (0.1, 0.4), (0.4, 0.7))
+    )
     cut = int(table * size)
     arr[cut:] = _vertical_gradient(size, _random_color(rng, (0.3, 0.7), (0.4, 0.7)), (40, 25, 15), size - cut)
     for _ in range(int(rng.integers(2, 5))):
@@ -163,8 +168,12 @@ def still_life(rng: np.random.Generator, size: int) -> Image.Image:
 
 
 SCENES: dict[str, Callable[[np.random.Generator, int], Image.Image]] = {
-    "landscape": landscape, "city": city, "shapes": shapes_scene, "blobs": blobs,
-    "pattern": pattern, "still_life": still_life,
+    "landscape": landscape,
+    "city": city,
+    "shapes": shapes_scene,
+    "blobs": blobs,
+    "pattern": pattern,
+    "still_life": still_life,
 }
 
 

@@ -14,8 +14,9 @@ BACKGROUND = (245, 245, 242)
 INK = (20, 20, 20)
 
 
-def contact_sheet(collection: str | Path, out: str | Path, thumb: int = 160, columns: int = 3,
-                  per_family: int = 1) -> Path:
+def contact_sheet(
+    collection: str | Path, out: str | Path, thumb: int = 160, columns: int = 3, per_family: int = 1
+) -> Path:
     """Draw up to `per_family` pairs of every family in DIR/manifest.jsonl into one PNG; return its path."""
     manifest = Path(collection) / "manifest.jsonl" if Path(collection).is_dir() else Path(collection)
     rows: dict[str, list[dict]] = {}

@@ -25,9 +25,7 @@ def source_kind(path: str | Path) -> str:
         return "manifest"
     if suffix == ".parquet":
         return "ip2p"
-    raise ValueError(
-        f"unknown source type: {path} (expected a .jsonl/.csv manifest, a .parquet file, or a folder)"
-    )
+    raise ValueError(f"unknown source type: {path} (expected a .jsonl/.csv manifest, a .parquet file, or a folder)")
 
 
 def iter_source(path: str | Path, require_instruction: bool = False) -> Iterator[EditPair | ItemError]:

@@ -19,8 +19,18 @@ IMAGE_FORMATS = ("png", "jpg")
 MIN_CHANGE = 4.0  # mean abs pixel difference below which a pair is redrawn from another source
 MAX_TRIES = 4
 
-__all__ = ["FAMILIES", "Family", "SynthPair", "make_demo", "make_pair", "mean_change", "pair_rng",
-           "source_photo", "synth_pairs", "write_synth"]
+__all__ = [
+    "FAMILIES",
+    "Family",
+    "SynthPair",
+    "make_demo",
+    "make_pair",
+    "mean_change",
+    "pair_rng",
+    "source_photo",
+    "synth_pairs",
+    "write_synth",
+]
 
 
 @dataclass
@@ -102,8 +112,10 @@ def write_synth(
         raise ValueError(f"image format must be one of {IMAGE_FORMATS}, got {image_format!r}")
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
-    jobs = [(str(out), i, fam, pair_split, seed, size, image_format)
-            for i, (fam, pair_split) in enumerate(pair_plan(pairs, seed, split))]
+    jobs = [
+        (str(out), i, fam, pair_split, seed, size, image_format)
+        for i, (fam, pair_split) in enumerate(pair_plan(pairs, seed, split))
+    ]
     families: dict[str, int] = {}
     splits: dict[str, int] = {}
     tmp = out / (MANIFEST + ".tmp")
@@ -114,8 +126,14 @@ def write_synth(
             families[row["family"]] = families.get(row["family"], 0) + 1
             splits[row["split"]] = splits.get(row["split"], 0) + 1
     tmp.replace(out / MANIFEST)
-    return {"manifest": str(out / MANIFEST), "pairs": pairs, "seed": seed, "size": size,
-            "families": dict(sorted(families.items())), "splits": splits}
+    return {
+        "manifest": str(out / MANIFEST),
+        "pairs": pairs,
+        "seed": seed,
+        "size": size,
+        "families": dict(sorted(families.items())),
+        "splits": splits,
+    }
 
 
 @contextmanager
@@ -139,8 +157,7 @@ def _write_pair(job: tuple[str, int, str, str, int, int, str]) -> dict:
         rel = f"images/{index:06d}_{half}.{image_format}"
         _save(getattr(pair, half), Path(out) / rel, image_format)
         row[half] = rel
-    row.update(instruction=pair.instruction, family=pair.family, params=pair.params, split=pair.split,
-               photo=pair.photo)
+    row.update(instruction=pair.instruction, family=pair.family, params=pair.params, split=pair.split, photo=pair.photo)
     return row
 
 

@@ -165,9 +165,7 @@ class EditCLIP(nn.Module):
             return torch.empty(0, self.embed_dim)
         return torch.stack([self._text_cache[t] for t in texts])
 
-    def ec2t(
-        self, befores: Sequence[PairInput], afters: Sequence[PairInput], texts: Sequence[str]
-    ) -> torch.Tensor:
+    def ec2t(self, befores: Sequence[PairInput], afters: Sequence[PairInput], texts: Sequence[str]) -> torch.Tensor:
         """EC2T: cos(EditCLIP(before ⊕ after), text) for each row, [N]."""
         if len(texts) != len(befores):
             raise ValueError(f"{len(befores)} pairs but {len(texts)} texts")

@@ -27,10 +27,21 @@ def _stats(x: np.ndarray) -> np.ndarray:
     h, w = gray.shape
     border = np.concatenate([gray[:4].ravel(), gray[-4:].ravel(), gray[:, :4].ravel(), gray[:, -4:].ravel()])
     center = gray[h // 4 : 3 * h // 4, w // 4 : 3 * w // 4]
-    return np.concatenate([
-        x.mean((0, 1)), x.std((0, 1)), hsv.mean((0, 1)), hsv.std((0, 1)),
-        [gy, gx, lap, border.mean() - center.mean(), len(np.unique((x * 7).astype(int).reshape(-1, 3), axis=0)) / 512],
-    ])
+    return np.concatenate(
+        [
+            x.mean((0, 1)),
+            x.std((0, 1)),
+            hsv.mean((0, 1)),
+            hsv.std((0, 1)),
+            [
+                gy,
+                gx,
+                lap,
+                border.mean() - center.mean(),
+                len(np.unique((x * 7).astype(int).reshape(-1, 3), axis=0)) / 512,
+            ],
+        ]
+    )
 
 
 def _geometry(b: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -40,8 +51,16 @@ def _geometry(b: np.ndarray, a: np.ndarray) -> np.ndarray:
         u, v = u - u.mean(), ga - ga.mean()
         return float((u * v).sum() / (np.sqrt((u * u).sum() * (v * v).sum()) + 1e-8))
 
-    return np.array([corr(gb), corr(gb[:, ::-1]), corr(gb[::-1]), corr(np.rot90(gb, 1)), corr(np.rot90(gb, -1)),
-                     corr(np.rot90(gb, 2))])
+    return np.array(
+        [
+            corr(gb),
+            corr(gb[:, ::-1]),
+            corr(gb[::-1]),
+            corr(np.rot90(gb, 1)),
+            corr(np.rot90(gb, -1)),
+            corr(np.rot90(gb, 2)),
+        ]
+    )
 
 
 def delta_stats(before: Any, after: Any) -> np.ndarray:

@@ -30,24 +30,46 @@ def frozen_features(vae: Any, editclip: Any, batch: dict[str, torch.Tensor]) -> 
 class FeatureCache(torch.utils.data.Dataset):
     """Frozen features of a fixed set of pairs; the batch of step s is a slice of epoch-wise shuffles (resumable)."""
 
-    def __init__(self, features: dict[str, torch.Tensor], batch_size: int, steps: int, seed: int = 0,
-                 rank: int = 0, world: int = 1) -> None:
+    def __init__(
+        self,
+        features: dict[str, torch.Tensor],
+        batch_size: int,
+        steps: int,
+        seed: int = 0,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
         self.features, self.batch_size, self.steps = features, batch_size, steps
         self.seed, self.rank, self.world = seed, rank, world
         self.count = len(next(iter(features.values())))
         self._perm: tuple[int, np.ndarray] | None = None
 
     @classmethod
-    def build(cls, batches: StepBatches, count: int, vae: Any, editclip: Any, device: torch.device,
-              workers: int = 0, **kwargs: Any) -> FeatureCache:
+    def build(
+        cls,
+        batches: StepBatches,
+        count: int,
+        vae: Any,
+        editclip: Any,
+        device: torch.device,
+        workers: int = 0,
+        **kwargs: Any,
+    ) -> FeatureCache:
         """Compute the features of the sampler's first `count` pairs (batched like `batches`), kept on the CPU."""
         from tqdm import tqdm
 
-        source = StepBatches(batches.sampler, batches.batch_size, math.ceil(count / batches.batch_size),
-                             batches.pair_transform)
+        source = StepBatches(
+            batches.sampler, batches.batch_size, math.ceil(count / batches.batch_size), batches.pair_transform
+        )
         parts: dict[str, list[torch.Tensor]] = {}
-        for batch in tqdm(step_loader(source, 0, workers), total=len(source), desc="caching features", unit="batch",
-                          file=sys.stderr, disable=None):
+        for batch in tqdm(
+            step_loader(source, 0, workers),
+            total=len(source),
+            desc="caching features",
+            unit="batch",
+            file=sys.stderr,
+            disable=None,
+        ):
             feats = frozen_features(vae, editclip, {k: v.to(device) for k, v in batch.items()})
             for key, value in feats.items():
                 parts.setdefault(key, []).append(value.to("cpu", CACHE_DTYPE))

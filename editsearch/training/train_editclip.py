@@ -78,9 +78,7 @@ def lr_multiplier(step: int, warmup: int, total: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def clip_loss(
-    img: torch.Tensor, txt: torch.Tensor, pos: torch.Tensor, scale: torch.Tensor
-) -> torch.Tensor:
+def clip_loss(img: torch.Tensor, txt: torch.Tensor, pos: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """Symmetric CLIP loss; `pos[i, j]` marks pair i and text j as a match (several may match)."""
     logits = scale * img @ txt.T
     t_i = pos.float() / pos.sum(1, keepdim=True)
@@ -125,9 +123,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     model.config.name = cfg.name
     model.logit_scale.requires_grad_(fresh)  # frozen at the pretrained value for CLIP towers
     conv1_lr = cfg.conv1_lr if cfg.conv1_lr is not None else (cfg.lr if fresh else 2e-4)
-    optimizer = torch.optim.AdamW(
-        param_groups(model, cfg.lr, conv1_lr, cfg.weight_decay), betas=(0.9, 0.98), eps=1e-6
-    )
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.lr, conv1_lr, cfg.weight_decay), betas=(0.9, 0.98), eps=1e-6)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_multiplier(s, cfg.warmup, cfg.steps))
     pool = (
         synthetic_pool(cfg.pool, cfg.seed, cfg.pool_size, cfg.workers)
@@ -202,12 +198,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
 
 def _flat(metrics: dict[str, Any]) -> dict[str, float]:
-    return {
-        f"{task}/{k}": round(v, 4)
-        for task, m in metrics.items()
-        for k, v in m.items()
-        if isinstance(v, float)
-    }
+    return {f"{task}/{k}": round(v, 4) for task, m in metrics.items() for k, v in m.items() if isinstance(v, float)}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -79,8 +79,9 @@ class IP2PParts:
 
 
 # ----- loss ----------------------------------------------------------------------------------------
-def _draw(kind: str, shape: tuple[int, ...], device: torch.device, generator: torch.Generator | None,
-          high: int = 0) -> torch.Tensor:
+def _draw(
+    kind: str, shape: tuple[int, ...], device: torch.device, generator: torch.Generator | None, high: int = 0
+) -> torch.Tensor:
     """randn / rand / randint from `generator` (global RNG if None), on `device`."""
     gen_device = generator.device if generator is not None else device
     if kind == "randint":
@@ -195,8 +196,10 @@ def init_parts(config: IP2PTrainConfig, editclip: Any, log: Any = print) -> IP2P
         if (folder / OFFICIAL_WEIGHTS).is_file():
             projector = EditProjector.from_pretrained(folder / OFFICIAL_WEIGHTS)
             if projector.vision_width != editclip.vision_width:
-                log(f"the folder's projector takes width {projector.vision_width}, EditCLIP gives "
-                    f"{editclip.vision_width}: starting a fresh projector")
+                log(
+                    f"the folder's projector takes width {projector.vision_width}, EditCLIP gives "
+                    f"{editclip.vision_width}: starting a fresh projector"
+                )
                 projector = None
     if unet.config.in_channels != 8:
         raise ValueError(f"{config.init} is not an InstructPix2Pix UNet (in_channels {unet.config.in_channels}, not 8)")
@@ -206,8 +209,9 @@ def init_parts(config: IP2PTrainConfig, editclip: Any, log: Any = print) -> IP2P
             projector = EditProjector(editclip.vision_width, unet.config.cross_attention_dim)
     if config.zero_snr:  # else a model trained with SD's schedule leans on the signal left at t=T and, sampled
         # from pure noise, gets its colours wrong; written into the pipeline's scheduler, so inference matches
-        scheduler = type(scheduler).from_config(scheduler.config, rescale_betas_zero_snr=True,
-                                                prediction_type="v_prediction", timestep_spacing="trailing")
+        scheduler = type(scheduler).from_config(
+            scheduler.config, rescale_betas_zero_snr=True, prediction_type="v_prediction", timestep_spacing="trailing"
+        )
     noise_scheduler = DDPMScheduler.from_config(scheduler.config)
     return IP2PParts(unet, vae, projector, editclip, noise_scheduler, scheduler)
 
@@ -280,10 +284,10 @@ def train_ip2p(config: IP2PTrainConfig, log: Any = None) -> dict[str, Any]:
     parts.projector.train().requires_grad_(True)
     params = [*parts.unet.parameters(), *parts.projector.parameters()]
     optimizer = torch.optim.AdamW(params, lr=config.lr, betas=(0.9, 0.999), weight_decay=1e-2, eps=1e-8)
-    lr_scheduler = get_scheduler(config.lr_schedule, optimizer, num_warmup_steps=config.lr_warmup,
-                                 num_training_steps=config.steps)
-    unet, projector, optimizer, lr_scheduler = accelerator.prepare(parts.unet, parts.projector, optimizer,
-                                                                   lr_scheduler)
+    lr_scheduler = get_scheduler(
+        config.lr_schedule, optimizer, num_warmup_steps=config.lr_warmup, num_training_steps=config.steps
+    )
+    unet, projector, optimizer, lr_scheduler = accelerator.prepare(parts.unet, parts.projector, optimizer, lr_scheduler)
     train_parts = replace(parts, unet=unet, projector=projector)
 
     set_seed(config.seed)  # the run's randomness starts here, however the VAE was obtained
@@ -294,15 +298,27 @@ def train_ip2p(config: IP2PTrainConfig, log: Any = None) -> dict[str, Any]:
         start = json.loads((checkpoint / STATE_NAME).read_text())["step"]
         log(f"resumed from {checkpoint} (step {start})")
     sampler = PairSampler(config.sources, config.size, config.seed)
-    batches = StepBatches(sampler, config.batch_size, config.steps, editclip.pair_transform,
-                          accelerator.process_index, accelerator.num_processes)
+    batches = StepBatches(
+        sampler,
+        config.batch_size,
+        config.steps,
+        editclip.pair_transform,
+        accelerator.process_index,
+        accelerator.num_processes,
+    )
     if config.cache > 0:  # EditCLIP and the VAE are frozen: their outputs for a fixed pair set can be reused
         cache = FeatureCache.build(batches, config.cache, parts.vae, editclip, device, config.workers, seed=config.seed)
         loader = step_loader(cache, start)
     else:
         loader = step_loader(batches, start, config.workers)
-    bar = tqdm(total=config.steps, initial=start, desc="ip2p", unit="step", file=sys.stderr,
-               disable=None if accelerator.is_local_main_process else True)
+    bar = tqdm(
+        total=config.steps,
+        initial=start,
+        desc="ip2p",
+        unit="step",
+        file=sys.stderr,
+        disable=None if accelerator.is_local_main_process else True,
+    )
     losses: dict[str, torch.Tensor] = {}
     first_loss = None
     for step, batch in zip(range(start, config.steps), loader, strict=True):
@@ -337,8 +353,13 @@ def train_ip2p(config: IP2PTrainConfig, log: Any = None) -> dict[str, Any]:
             if folder:
                 final.save_pretrained(folder)
     return {
-        "out": str(out), "steps": config.steps, "resumed_from": start, "first_loss": first_loss,
-        "last": {k: v.item() for k, v in losses.items()}, "editclip": editclip.name, "synthetic": sampler.synthetic,
+        "out": str(out),
+        "steps": config.steps,
+        "resumed_from": start,
+        "first_loss": first_loss,
+        "last": {k: v.item() for k, v in losses.items()},
+        "editclip": editclip.name,
+        "synthetic": sampler.synthetic,
     }
 
 

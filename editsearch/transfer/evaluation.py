@@ -9,8 +9,18 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-GLOBAL_EDITS = ("grayscale", "invert", "tint_red", "tint_green", "tint_blue", "tint_purple", "warmer", "cooler",
-                "brighter", "darker")
+GLOBAL_EDITS = (
+    "grayscale",
+    "invert",
+    "tint_red",
+    "tint_green",
+    "tint_blue",
+    "tint_purple",
+    "warmer",
+    "cooler",
+    "brighter",
+    "darker",
+)
 
 
 def make_tasks(count: int, size: int, seed: int, families: tuple[str, ...] = ()) -> list[dict]:
@@ -36,8 +46,16 @@ def make_tasks(count: int, size: int, seed: int, families: tuple[str, ...] = ())
         truth, q_params = family.apply(query, np.random.default_rng(edit_seed))
         if params != q_params or min(mean_change(ex_before, ex_after), mean_change(query, truth)) < MIN_CHANGE:
             continue
-        tasks.append({"family": family.name, "params": params, "ex_before": ex_before, "ex_after": ex_after,
-                      "query": query, "truth": truth.resize(query.size, Image.BICUBIC)})
+        tasks.append(
+            {
+                "family": family.name,
+                "params": params,
+                "ex_before": ex_before,
+                "ex_after": ex_after,
+                "query": query,
+                "truth": truth.resize(query.size, Image.BICUBIC),
+            }
+        )
     return tasks
 
 
@@ -68,8 +86,10 @@ def global_edit_check(transfer: Any, per_family: int, steps: int, seed: int, siz
     rows = {}
     for family in GLOBAL_EDITS:
         mine = [(t, o) for t, o in zip(tasks, outputs, strict=True) if t["family"] == family]
-        rows[family] = {"output_db": statistics.mean(psnr(t["truth"], o) for t, o in mine),
-                        "identity_db": statistics.mean(psnr(t["truth"], t["query"]) for t, _ in mine),
-                        "tasks": len(mine)}
+        rows[family] = {
+            "output_db": statistics.mean(psnr(t["truth"], o) for t, o in mine),
+            "identity_db": statistics.mean(psnr(t["truth"], t["query"]) for t, _ in mine),
+            "tasks": len(mine),
+        }
     wins = sum(r["output_db"] > r["identity_db"] for r in rows.values())
     return {"families": rows, "wins": wins, "passed": wins > len(rows) / 2}

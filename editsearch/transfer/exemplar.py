@@ -25,8 +25,13 @@ class Exemplar:
 
     def describe(self) -> dict[str, Any]:
         """JSON-able description (no pixels)."""
-        return {"id": self.edit_id, "before": self.before_ref, "after": self.after_ref,
-                "instruction": self.instruction, "metadata": self.metadata}
+        return {
+            "id": self.edit_id,
+            "before": self.before_ref,
+            "after": self.after_ref,
+            "instruction": self.instruction,
+            "metadata": self.metadata,
+        }
 
 
 def exemplar_from_files(before: ImageLike, after: ImageLike) -> Exemplar:
@@ -45,8 +50,9 @@ def exemplar_from_index(index_dir: str | Path | None, edit_id: int) -> Exemplar:
     if row.get("deleted"):
         raise UnknownEditError(f"edit {edit_id} was removed from this index ({row.get('deleted_reason') or 'removed'})")
     before, after = ImageRef.from_locator(row["before"]).load(), ImageRef.from_locator(row["after"]).load()
-    return Exemplar(before, after, row["before"], row["after"], edit_id, row.get("instruction"),
-                    row.get("metadata") or {})
+    return Exemplar(
+        before, after, row["before"], row["after"], edit_id, row.get("instruction"), row.get("metadata") or {}
+    )
 
 
 def _ref(image: ImageLike) -> str:
