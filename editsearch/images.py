@@ -9,11 +9,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from editsearch.errors import ImageLoadError
+
 ImageLike = str | Path | bytes | Image.Image
-
-
-class ImageLoadError(ValueError):
-    """An image that could not be read; the message says why, one line, no traceback needed."""
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

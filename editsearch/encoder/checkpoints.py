@@ -12,10 +12,7 @@ import torch
 
 from editsearch.encoder.config import OPENAI_MEAN, OPENAI_STD, EditCLIPConfig, open_clip_config
 from editsearch.encoder.model import EditCLIP, widen_conv1
-
-
-class WeightsNotFoundError(FileNotFoundError):
-    """Model weights that are neither on disk nor downloadable here; the message says how to get them."""
+from editsearch.errors import WeightsNotFoundError
 
 
 def _read_state(directory: Path) -> dict[str, torch.Tensor]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from editsearch.errors import EditSearchError
 
-class EditIndexError(Exception):
+
+class EditIndexError(EditSearchError):
     """Base class: something about an index that a user can act on."""
 
 

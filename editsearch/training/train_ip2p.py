@@ -18,6 +18,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from editsearch.errors import MissingDependencyError
 from editsearch.training.edit_batches import PairSampler, StepBatches, step_loader
 from editsearch.training.ip2p_features import FeatureCache, frozen_features
 
@@ -29,7 +30,7 @@ VAE_PRETRAIN = "vae-pretrain"
 LPIPS_BACKBONES = {"vgg": "VGG16_Weights", "alex": "AlexNet_Weights", "squeeze": "SqueezeNet1_1_Weights"}
 
 
-class LPIPSWeightsMissing(RuntimeError):
+class LPIPSWeightsMissing(MissingDependencyError):
     """The LPIPS backbone's torchvision weights are neither cached nor downloadable."""
 
 

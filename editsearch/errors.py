@@ -1,0 +1,43 @@
+"""The one error root and the exit codes: torch-free, so the CLI can catch and convert without heavy imports.
+
+Every error a user can act on derives from `EditSearchError`; its message is one clear line, and its
+`exit_code` is what the command line exits with. The CLI turns them into `Error: ...` in one place
+(`editsearch.cli.main`); the library never prints or exits.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0  # every item succeeded
+EXIT_ERROR = 1  # the command could not do its job (bad weights, corrupt index, ...)
+EXIT_USAGE = 2  # bad arguments (click's own code)
+EXIT_PARTIAL = 3  # some items failed and were reported; every valid item was processed
+EXIT_INCONSISTENT = 4  # `verify` found the catalog or the FAISS cache inconsistent
+
+
+class EditSearchError(Exception):
+    """Base of every user-facing editsearch error: one clear line, and the exit code it maps to."""
+
+    exit_code = EXIT_ERROR
+
+
+class UsageError(EditSearchError, ValueError):
+    """Arguments that cannot work together or are out of range (exit code 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class ImageLoadError(EditSearchError, ValueError):
+    """An image that could not be read; the message says why."""
+
+
+class WeightsNotFoundError(EditSearchError, FileNotFoundError):
+    """Model weights that are neither on disk nor downloadable here; the message says how to get them."""
+
+
+class MissingDependencyError(EditSearchError, RuntimeError):
+    """An optional package or downloadable backbone that this command needs is not installed or cached."""
+
+
+def untrained_note(name: str, what: str = "its scores are noise") -> str:
+    """The one-line warning printed whenever an UNTRAINED (random-weight) model is used."""
+    return f"note: model {name!r} is UNTRAINED (random weights); {what}."
