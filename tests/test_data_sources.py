@@ -143,7 +143,7 @@ def test_ip2p_parquet_rows_cells_and_errors(tmp_path: Path) -> None:
 
 
 def test_ip2p_folder_of_shards_and_bad_cells(tmp_path: Path) -> None:
-    from editsearch.data.parquet import read_cell_image
+    from editsearch.data.parquet_cells import read_cell_image
 
     shards = tmp_path / "data"
     shards.mkdir()

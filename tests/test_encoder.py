@@ -116,7 +116,6 @@ def test_save_load_round_trip(tiny_model: EditCLIP, tiny_model_dir) -> None:
     assert torch.equal(loaded.embed_texts(["x y"]), tiny_model.embed_texts(["x y"]))
     assert torch.equal(loaded.edit_tokens(b, a), tiny_model.edit_tokens(b, a))
     assert loaded.fingerprint == tiny_model.fingerprint
-    assert EditCLIP.from_pretrained(tiny_model_dir).fingerprint == tiny_model.fingerprint
 
 
 def test_fingerprint_changes_with_weights() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from PIL import Image
 
+from editsearch.data.parquet_cells import read_cell_bytes, read_cell_image
 from editsearch.images import load_image
 
 
@@ -39,8 +40,6 @@ class ImageRef:
         """Decode the image as RGB (a JPEG at reduced scale, sides >= min_size); raises ImageLoadError on failure."""
         if self.row is None:
             return load_image(self.path, min_size=min_size)
-        from editsearch.data.parquet import read_cell_image
-
         return read_cell_image(self.path, self.row, self.column or "", min_size=min_size)
 
     def stat(self) -> tuple[int, float]:
@@ -56,8 +55,6 @@ class ImageRef:
                 for chunk in iter(lambda: f.read(1 << 20), b""):
                     h.update(chunk)
             return h.hexdigest()
-        from editsearch.data.parquet import read_cell_bytes
-
         return hashlib.sha256(read_cell_bytes(self.path, self.row, self.column or "")).hexdigest()
 
 

@@ -190,10 +190,3 @@ class EditCLIP(nn.Module):
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         save_file(state, str(out / "model.safetensors"), metadata={"format": "editsearch-editclip"})
         return out
-
-    @classmethod
-    def from_pretrained(cls, name_or_path: str | Path, device: str | torch.device | None = None) -> EditCLIP:
-        """Load by registry name, our model directory, or an official HF CLIPModel directory / hub id."""
-        from editsearch.encoder.registry import load_model
-
-        return load_model(str(name_or_path), device=device)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from editsearch.encoder import checkpoints as ck
 from editsearch.encoder.config import EditCLIPConfig
 from editsearch.encoder.model import EditCLIP, default_device
 
@@ -57,8 +58,6 @@ def random_model(config: EditCLIPConfig, seed: int = 0) -> EditCLIP:
 
 def load_model(name_or_path: str | Path | None = None, device: str | torch.device | None = None) -> EditCLIP:
     """Load a model by registry name, by directory (ours or an official HF CLIPModel), or by hub id."""
-    from editsearch.encoder import checkpoints as ck
-
     dev = torch.device(device) if device is not None else default_device()
     name = str(name_or_path or DEFAULT_MODEL)
     if name in MODELS:
@@ -87,8 +86,6 @@ def load_model(name_or_path: str | Path | None = None, device: str | torch.devic
 
 
 def _load_dir_or_hub(location: str, device: torch.device) -> EditCLIP:
-    from editsearch.encoder import checkpoints as ck
-
     path = Path(location).expanduser()
     if not path.exists():
         if "/" not in location or location.startswith((".", "/", "~")):

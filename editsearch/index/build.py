@@ -21,7 +21,7 @@ from editsearch.data.records import EditPair, ItemError
 if TYPE_CHECKING:
     import torch
 
-    from editsearch.index.store import EditIndex
+    from editsearch.index.catalog import Catalog
 
 EXIT_PARTIAL = 3  # some items failed (and were reported); every valid item was indexed
 SCAN_CHUNK = 512  # pairs looked up in the catalog per query while scanning
@@ -163,11 +163,10 @@ def default_workers(device: str) -> int:
 
 
 class Build:
-    """One run of the incremental build over an open, locked EditIndex."""
+    """One run of the incremental build into the catalog of an open, locked EditIndex."""
 
-    def __init__(self, index: EditIndex, model: Any, batch_size: int, workers: int | None, progress: bool):
-        self.index = index
-        self.catalog = index.catalog
+    def __init__(self, catalog: Catalog, model: Any, batch_size: int, workers: int | None, progress: bool):
+        self.catalog = catalog
         self.model = model
         self.fp = model.fingerprint
         self.batch_size = max(1, batch_size)

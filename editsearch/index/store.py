@@ -199,7 +199,7 @@ class EditIndex:
         from editsearch.index.build import Build, source_inputs
 
         self.bind_model(model)
-        report = Build(self, model, batch_size, workers, progress).run(source_inputs(sources), sweep=True)
+        report = Build(self.catalog, model, batch_size, workers, progress).run(source_inputs(sources), sweep=True)
         self.refresh_vectors()
         return report
 
@@ -216,7 +216,8 @@ class EditIndex:
         from editsearch.index.build import Build
 
         self.bind_model(model)
-        report = Build(self, model, batch_size, workers, False).run([(origin, lambda: iter(pairs))], sweep=False)
+        build = Build(self.catalog, model, batch_size, workers, False)
+        report = build.run([(origin, lambda: iter(pairs))], sweep=False)
         self.refresh_vectors()
         return report
 
