@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from editsearch.cli.common import format_table, library_errors, model_option, warn
+from editsearch.cli.common import format_table, model_option, warn
+from editsearch.errors import untrained_note
+from editsearch.jsonl import read_jsonl
 
 TRAIN_ONLY = "json_extract(metadata, '$.split') = 'train'"
 
@@ -46,7 +47,7 @@ def demo(out: Path, pairs: int, k: int, model_name: str | None, apply_edit: bool
 
     manifest = make_demo(out, pairs=pairs, seed=0)
     click.echo(f"demo collection: {pairs} synthetic edit pairs, {manifest}")
-    with library_errors(), EditIndex.open(out / "index", create=True) as index:
+    with EditIndex.open(out / "index", create=True) as index:
         if model_name is None and index.model_info is not None:
             model_name = index.model_info["name"]
         model = load_model(model_name)
@@ -54,12 +55,12 @@ def demo(out: Path, pairs: int, k: int, model_name: str | None, apply_edit: bool
         label = source.description if source else model.name
         click.echo(f"model: {model.name} ({label})")
         if not model.trained and "UNTRAINED" not in label:
-            warn(f"note: {model.name!r} is UNTRAINED (random weights): the rankings below are noise.")
+            warn(untrained_note(model.name, "the rankings below are noise"))
         report = index.sync([manifest], model, progress=not quiet)
         click.echo(f"index {index.directory}: {report.summary()}")
     held_out = _first_test_row(manifest)
     before, after = (str(manifest.parent / held_out[key]) for key in ("before", "after"))
-    with library_errors(), EditSearch(EditIndex.open(out / "index"), model) as searcher:
+    with EditSearch(EditIndex.open(out / "index"), model) as searcher:
         text = held_out["instruction"]
         click.echo(f"\nText query (EC2T): {text!r} (a held-out instruction; family {held_out['family']})")
         found = searcher.search_text(text, k=k, where=TRAIN_ONLY)
@@ -97,7 +98,7 @@ def _apply_found(out: Path, edit: Any, image: str) -> None:
 
 def _first_test_row(manifest: Path) -> dict[str, Any]:
     """The first held-out (split 'test') row of the demo manifest, else its first row."""
-    rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [row for _, row in read_jsonl(manifest) if isinstance(row, dict)]
     return next((r for r in rows if r.get("split") == "test"), rows[0])
 
 

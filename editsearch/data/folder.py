@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from editsearch.data.records import EditPair, ImageRef, ItemError
+from editsearch.jsonl import read_jsonl
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 # file-name suffix -> (convention, half); a pair's two files must follow the same convention
@@ -123,22 +123,11 @@ def _read_instructions(root: Path) -> tuple[dict[str, str], list[ItemError]]:
             continue
         file = Path(dirpath) / INSTRUCTIONS_FILE
         rel = PurePosixPath(Path(dirpath).relative_to(root).as_posix())
-        with open(file, encoding="utf-8", errors="replace") as f:
-            for lineno, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as e:
-                    errors.append(ItemError(f"{file}:{lineno}", f"invalid JSON: {e.msg}"))
-                    continue
-                if (
-                    not isinstance(obj, dict)
-                    or not isinstance(obj.get("name"), str)
-                    or not isinstance(obj.get("instruction"), str)
-                ):
-                    reason = 'expected {"name": str, "instruction": str}'
-                    errors.append(ItemError(f"{file}:{lineno}", reason))
-                    continue
+        for lineno, obj in read_jsonl(file):
+            if isinstance(obj, str):
+                errors.append(ItemError(f"{file}:{lineno}", obj))
+            elif isinstance(obj.get("name"), str) and isinstance(obj.get("instruction"), str):
                 found[str(rel / obj["name"])] = obj["instruction"].strip()
+            else:
+                errors.append(ItemError(f"{file}:{lineno}", 'expected {"name": str, "instruction": str}'))
     return found, errors

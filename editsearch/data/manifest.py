@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from editsearch.data.records import EditPair, ImageRef, ItemError, resolve
+from editsearch.jsonl import read_jsonl
 
 MANIFEST_SUFFIXES = (".jsonl", ".csv")
 
@@ -17,7 +17,7 @@ MANIFEST_SUFFIXES = (".jsonl", ".csv")
 def iter_manifest(path: str | Path, require_instruction: bool = False) -> Iterator[EditPair | ItemError]:
     """Yield one EditPair (or ItemError) per non-blank line of a .jsonl or .csv manifest."""
     path = Path(path)
-    rows = _csv_rows(path) if path.suffix.lower() == ".csv" else _jsonl_rows(path)
+    rows = _csv_rows(path) if path.suffix.lower() == ".csv" else read_jsonl(path)
     base = path.resolve().parent
     for lineno, row in rows:
         item = f"{path}:{lineno}"
@@ -34,26 +34,6 @@ def count_manifest(path: str | Path) -> int:
         return sum(1 for _ in _csv_rows(path))
     with open(path, "rb") as f:
         return sum(1 for line in f if line.strip())
-
-
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(line number, parsed object or an error reason) for each non-blank JSONL line."""
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
-                obj = json.loads(text)
-            except UnicodeDecodeError:
-                yield lineno, "line is not valid UTF-8"
-                continue
-            except json.JSONDecodeError as e:
-                yield lineno, f"invalid JSON: {e.msg} (column {e.colno})"
-                continue
-            if not isinstance(obj, dict):
-                obj = f"expected a JSON object, got {type(obj).__name__}"
-            yield lineno, obj
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:

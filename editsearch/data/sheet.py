@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
 from editsearch.images import load_image
+from editsearch.jsonl import read_jsonl
 
 BACKGROUND = (245, 245, 242)
 INK = (20, 20, 20)
@@ -20,9 +20,8 @@ def contact_sheet(
     """Draw up to `per_family` pairs of every family in DIR/manifest.jsonl into one PNG; return its path."""
     manifest = Path(collection) / "manifest.jsonl" if Path(collection).is_dir() else Path(collection)
     rows: dict[str, list[dict]] = {}
-    for line in manifest.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
+    for _, row in read_jsonl(manifest):
+        if isinstance(row, dict):
             picked = rows.setdefault(row.get("family", "?"), [])
             if len(picked) < per_family:
                 picked.append(row)

@@ -13,6 +13,7 @@ from PIL import Image
 
 from editsearch.data.families import FAMILIES, Family
 from editsearch.data.photos import SPLITS, sample_source, source_photo
+from editsearch.jsonl import read_jsonl
 
 MANIFEST = "manifest.jsonl"
 IMAGE_FORMATS = ("png", "jpg")
@@ -173,9 +174,13 @@ def manifest_complete(manifest: Path, pairs: int) -> bool:
     """True when a manifest has `pairs` rows whose image files all exist."""
     if not manifest.is_file():
         return False
-    rows = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [row for _, row in read_jsonl(manifest)]
     base = manifest.parent
-    return len(rows) == pairs and all((base / r[k]).is_file() for r in rows for k in ("before", "after"))
+    return len(rows) == pairs and all(
+        isinstance(r, dict) and isinstance(r.get(k), str) and (base / r[k]).is_file()
+        for r in rows
+        for k in ("before", "after")
+    )
 
 
 def make_demo(out_dir: str | Path, pairs: int = 300, seed: int = 0) -> Path:
