@@ -34,6 +34,10 @@ class WeightsNotFoundError(EditSearchError, FileNotFoundError):
     """Model weights that are neither on disk nor downloadable here; the message says how to get them."""
 
 
+class IncompatibleModelError(EditSearchError, ValueError):
+    """Model parts that do not fit together (widths, activations); the message says which to pass instead."""
+
+
 class MissingDependencyError(EditSearchError, RuntimeError):
     """An optional package or downloadable backbone that this command needs is not installed or cached."""
 

@@ -7,7 +7,7 @@ sum of weighted, normalised term vectors (negatives subtracted), renormalised.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from editsearch.data.records import EditPair, ImageRef
+from editsearch.errors import EditSearchError
 from editsearch.images import ImageLike
 from editsearch.index.errors import EditIndexError
 from editsearch.index.store import EditIndex, Hit
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 PairLike = EditPair | tuple[ImageLike, ImageLike]
 Term = str | int | PairLike  # text, edit id, or a (before, after) pair
+QUERY_KEYS = ("text", "before", "after", "edit_id", "not_text", "k", "where", "contains")
 
 
 @dataclass
@@ -41,6 +43,29 @@ class SearchResult:
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of the CLI contract."""
         return asdict(self)
+
+
+@dataclass
+class QueryOutcome:
+    """One query of a batch: the query as run (k and filters filled in), its results, or why it failed."""
+
+    query: dict[str, Any]
+    results: list[SearchResult] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of `query --json`: {"query", "results"} plus "error" when it failed."""
+        out: dict[str, Any] = {"query": self.query, "results": [r.to_dict() for r in self.results]}
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class QueryLineError:
+    """A line of a queries file that is not a query (invalid JSON, not an object); kept in its place."""
+
+    error: str
 
 
 class EditSearch:
@@ -134,6 +159,59 @@ class EditSearch:
         """Batch search with ready query vectors [Q, D] (unit norm), one result list per row."""
         return [to_results(h) for h in self.index.search(queries, k, where=where, contains=contains, exclude=exclude)]
 
+    def run_batch(
+        self,
+        specs: Iterable[dict[str, Any] | QueryLineError],
+        k: int = 10,
+        where: str | None = None,
+        contains: str | None = None,
+        base: str | Path | None = None,
+    ) -> list[QueryOutcome]:
+        """Run query specs ({text} | {before, after} | {edit_id}, plus not_text, k, where, contains), in order.
+
+        Texts are embedded in one batch and queries sharing (k, where, contains) are searched together.
+        A spec that fails gets an `error` and no results; the others still run. Relative image paths are
+        taken from `base`. `k`, `where` and `contains` are the defaults a spec may override.
+        """
+        specs = list(specs)
+        outcomes: list[QueryOutcome] = []
+        valid = [s for s in specs if isinstance(s, dict)]
+        texts = sorted({str(t) for s in valid for t in spec_values(s, "text") + spec_values(s, "not_text")})
+        if texts or any("before" in s for s in valid):
+            _ = self.model  # load and check the model once: a wrong model fails the whole batch
+        if texts:
+            self.model.embed_texts(texts)  # one batched forward; later lookups hit the model's cache
+        groups: dict[tuple[int, str | None, str | None], list[int]] = {}
+        vectors: dict[int, np.ndarray] = {}
+        excludes: dict[int, set[int]] = {}
+        for i, spec in enumerate(specs):
+            if isinstance(spec, QueryLineError):
+                outcomes.append(QueryOutcome({}, error=spec.error))
+                continue
+            echo = dict(spec)
+            outcomes.append(QueryOutcome(echo))
+            try:
+                options = (_positive_int(spec.get("k", k)), spec.get("where", where), spec.get("contains", contains))
+                echo["k"] = options[0]
+                echo.update({name: v for name, v in (("where", options[1]), ("contains", options[2])) if v})
+                positive, negative = _spec_terms(spec, Path(base) if base is not None else None)
+                vectors[i] = self.query_vector(positive, negative)
+                excludes[i] = {t for t in positive + negative if isinstance(t, int)}
+                groups.setdefault(options, []).append(i)
+            except (EditSearchError, ValueError, TypeError, OSError) as e:
+                outcomes[i].error = str(e)
+        for (gk, gwhere, gcontains), members in groups.items():
+            matrix = np.stack([vectors[i] for i in members])
+            try:
+                found = self.search_vectors(matrix, gk, gwhere, gcontains, [excludes[i] for i in members])
+            except EditIndexError as e:  # a bad where/contains: every query that used it fails
+                for i in members:
+                    outcomes[i].error = str(e)
+                continue
+            for i, results in zip(members, found, strict=True):
+                outcomes[i].results = results
+        return outcomes
+
     def query_vector(
         self, positive: Sequence[Term], negative: Sequence[Term] = (), weights: Sequence[float] | None = None
     ) -> np.ndarray:
@@ -198,6 +276,60 @@ def embed_pairs(model: EditCLIP, pairs: Sequence[PairLike], batch_size: int = 32
         befores.append(before)
         afters.append(after)
     return model.embed_pairs(befores, afters, batch_size=batch_size).numpy()
+
+
+def read_queries(path: str | Path) -> list[dict[str, Any] | QueryLineError]:
+    """The queries of a JSONL file, one per non-blank line; a bad line becomes a QueryLineError in its place."""
+    import json
+
+    specs: list[dict[str, Any] | QueryLineError] = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError as e:
+                specs.append(QueryLineError(f"line {lineno}: invalid JSON: {e.msg}"))
+                continue
+            specs.append(obj if isinstance(obj, dict) else QueryLineError(f"line {lineno}: not a JSON object"))
+    return specs
+
+
+def spec_values(spec: dict[str, Any], key: str) -> list[Any]:
+    """The values of one key of a query spec as a list (absent: none; a single value or a list of them)."""
+    value = spec.get(key)
+    return [] if value is None else (list(value) if isinstance(value, list) else [value])
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"k must be a positive integer, got {value!r}")
+    return value
+
+
+def _spec_terms(spec: dict[str, Any], base: Path | None) -> tuple[list[Any], list[Any]]:
+    """(positive, negative) terms of one query spec; relative image paths are taken from `base`."""
+    unknown = set(spec) - set(QUERY_KEYS)
+    if unknown:
+        raise ValueError(f"unknown query keys: {', '.join(sorted(unknown))}")
+    if ("before" in spec) != ("after" in spec):
+        raise ValueError("'before' and 'after' go together")
+    positive: list[Any] = [str(t) for t in spec_values(spec, "text")]
+    if "before" in spec:
+        positive.append((_resolve(spec["before"], base), _resolve(spec["after"], base)))
+    for edit_id in spec_values(spec, "edit_id"):
+        if not isinstance(edit_id, int) or isinstance(edit_id, bool):
+            raise ValueError(f"edit_id must be an integer, got {edit_id!r}")
+        positive.append(edit_id)
+    if not positive:
+        raise ValueError("a query needs 'text', 'before'+'after' or 'edit_id'")
+    return positive, [str(t) for t in spec_values(spec, "not_text")]
+
+
+def _resolve(path: Any, base: Path | None) -> str:
+    p = Path(str(path)).expanduser()
+    return str(p if p.is_absolute() or base is None else base / p)
 
 
 def to_results(hits: Sequence[Hit]) -> list[SearchResult]:

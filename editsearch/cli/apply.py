@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 from PIL import Image
 
-from editsearch.cli.common import EXIT_PARTIAL, echo_json, json_option, warn
+from editsearch.cli.common import echo_json, json_option, warn
+from editsearch.errors import EXIT_PARTIAL, untrained_note
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -90,9 +91,6 @@ def apply(
     (query, output) against the exemplar); progress goes to stderr. An image that cannot be read is
     reported and skipped; the exit code is then 3 (the others were applied).
     """
-    from editsearch.encoder import WeightsNotFoundError
-    from editsearch.images import ImageLoadError
-    from editsearch.index.errors import EditIndexError
     from editsearch.transfer.exemplar import exemplar_from_files, exemplar_from_index
 
     started = time.perf_counter()
@@ -105,10 +103,7 @@ def apply(
     if steps < 1:
         raise click.UsageError("--steps must be at least 1")
     all_targets = output_paths(out, images)
-    try:
-        exemplar = exemplar_from_files(before, after) if before else exemplar_from_index(index_dir, edit_id)
-    except (ImageLoadError, EditIndexError) as e:
-        raise click.ClickException(str(e)) from None
+    exemplar = exemplar_from_files(before, after) if before else exemplar_from_index(index_dir, edit_id)
     queries, kept, failed = load_queries(images)
     for image, reason in failed:
         warn(f"skipped {image}: {reason}")
@@ -119,12 +114,9 @@ def apply(
 
     from editsearch.transfer import DEFAULT_PIPELINE, EditTransfer
 
-    try:
-        transfer = EditTransfer.from_pretrained(model, editclip=editclip)
-    except (WeightsNotFoundError, ValueError) as e:
-        raise click.ClickException(str(e)) from None
+    transfer = EditTransfer.from_pretrained(model, editclip=editclip)
     if not transfer.editclip.trained:
-        warn(f"note: EditCLIP {transfer.editclip.name!r} is UNTRAINED (random weights); edits and EC2EC are noise.")
+        warn(untrained_note(transfer.editclip.name, "edits and EC2EC are noise"))
     transfer.pipe.set_progress_bar_config(disable=None, leave=False)
     loaded = time.perf_counter()
     outputs = transfer.apply(

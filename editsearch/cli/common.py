@@ -1,20 +1,15 @@
-"""Shared CLI pieces: exit codes, common options, JSON output, model loading with clear errors."""
+"""Shared CLI pieces: common options, JSON output, model loading with the UNTRAINED note."""
 
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-EXIT_OK = 0  # every item succeeded
-EXIT_ERROR = 1  # the command could not do its job (bad weights, corrupt index, ...)
-EXIT_USAGE = 2  # bad arguments (click's own code)
-EXIT_PARTIAL = 3  # some items failed and were reported; every valid item was processed
+from editsearch.errors import untrained_note
 
 model_option = click.option(
     "--model",
@@ -36,20 +31,15 @@ def warn(msg: str) -> None:
     click.echo(msg, err=True)
 
 
-def load_model_or_exit(name: str | None) -> Any:
-    """Load an EditCLIP (default: the shipped one), turning missing weights into a one-line error."""
-    from editsearch.encoder import WeightsNotFoundError, load_model
+def load_model_noted(name: str | None) -> Any:
+    """Load an EditCLIP (default: the shipped one), noting on stderr when it is UNTRAINED."""
+    from editsearch.encoder import load_model
 
-    try:
-        model = load_model(name)
-    except (WeightsNotFoundError, ValueError) as e:
-        raise click.ClickException(str(e)) from None
+    model = load_model(name)
     if not model.trained:
-        warn(f"note: model {model.name!r} is UNTRAINED (random weights); its scores are noise.")
+        warn(untrained_note(model.name))
     return model
 
-
-EXIT_INCONSISTENT = 4  # `verify` found the catalog or the FAISS cache inconsistent
 
 index_option = click.option(
     "--index",
@@ -69,30 +59,6 @@ lock_timeout_option = click.option(
     show_default=True,
     help="Seconds to wait for another writer of the same index before giving up.",
 )
-
-
-@contextmanager
-def library_errors() -> Iterator[None]:
-    """Turn the library's user-facing errors into a one-line `Error: ...` and exit code 1, no traceback."""
-    try:
-        yield
-    except Exception as e:
-        if isinstance(e, _user_errors()):
-            raise click.ClickException(str(e)) from None
-        raise
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """Exception types whose message is meant for users; the encoder's only if it was imported (it is slow)."""
-    from editsearch.images import ImageLoadError
-    from editsearch.index.errors import EditIndexError
-
-    errors: list[type[BaseException]] = [EditIndexError, ImageLoadError, FileNotFoundError]
-    if "editsearch.encoder" in sys.modules:
-        from editsearch.encoder import WeightsNotFoundError
-
-        errors.append(WeightsNotFoundError)
-    return tuple(errors)
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 48) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from editsearch.cli.common import echo_json, json_option, load_model_or_exit, model_option
+from editsearch.cli.common import echo_json, json_option, load_model_noted, model_option
 
 
 def format_table(results: dict[str, dict]) -> str:
@@ -49,7 +49,7 @@ def eval_cmd(model_name: str | None, per_family: int, real_dir: str | None, base
     """Text->edit, edit->text and edit->edit retrieval on unseen photos and held-out phrasings."""
     from editsearch.training.evaluate_all import run_evaluation
 
-    model = load_model_or_exit(model_name)
+    model = load_model_noted(model_name)
     results = run_evaluation(
         model, per_family=per_family, real_dir=Path(real_dir) if real_dir else None, baselines=baselines
     )

@@ -6,23 +6,24 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from editsearch.cli.common import (
-    EXIT_INCONSISTENT,
-    EXIT_PARTIAL,
     echo_json,
     format_table,
     index_option,
     json_option,
-    library_errors,
-    load_model_or_exit,
+    load_model_noted,
     lock_timeout_option,
     model_option,
     warn,
 )
+from editsearch.errors import EXIT_INCONSISTENT, EXIT_PARTIAL, untrained_note
+
+if TYPE_CHECKING:
+    from editsearch.search import QueryOutcome
 
 INDEX_TYPES = ("flat", "ivf", "hnsw", "pq", "auto")  # = editsearch.index.vectors.INDEX_TYPES (kept here: no numpy)
 MAX_ERRORS_SHOWN = 20
@@ -68,14 +69,14 @@ def build_index(
     """
     from editsearch.index.store import EditIndex
 
-    with library_errors(), EditIndex.open(index_dir, create=True, lock_timeout=lock_timeout) as index:
+    with EditIndex.open(index_dir, create=True, lock_timeout=lock_timeout) as index:
         info = index.model_info
         if model_name is None and info is not None:
             model = index.deferred_model()  # loaded only if something needs embedding
             if not info["trained"]:
-                warn(f"note: model {info['name']!r} is UNTRAINED (random weights); its scores are noise.")
+                warn(untrained_note(info["name"]))
         else:
-            model = load_model_or_exit(model_name)
+            model = load_model_noted(model_name)
             index.check_model(model.fingerprint, model.name)
         if index_type is not None:
             index.set_index_type(index_type)
@@ -144,16 +145,14 @@ def query(
         raise click.UsageError("--queries cannot be combined with --text/--before/--after/--edit-id")
     if queries is None and not single:
         raise click.UsageError("give --text, --before/--after, --edit-id, or --queries FILE.jsonl")
-    from editsearch.search import EditSearch
+    from editsearch.search import EditSearch, read_queries
 
-    with library_errors():
-        searcher = EditSearch.open(index_dir, model=model_name)
-    with searcher:
+    with EditSearch.open(index_dir, model=model_name) as searcher:
         info = searcher.index.model_info
         if info is not None and not info["trained"]:
-            warn(f"note: model {info['name']!r} is UNTRAINED (random weights); its rankings are noise.")
+            warn(untrained_note(info["name"], "its rankings are noise"))
         if queries is not None:
-            lines = _read_queries(queries)
+            specs = read_queries(queries)
         else:
             spec: dict[str, Any] = {}
             if texts:
@@ -164,126 +163,25 @@ def query(
                 spec["edit_id"] = edit_ids[0] if len(edit_ids) == 1 else list(edit_ids)
             if not_texts:
                 spec["not_text"] = list(not_texts)
-            lines = [spec]
-        with library_errors():
-            outputs = _run_queries(searcher, lines, k, where, contains, base=queries.parent if queries else None)
-    failed = 0
-    for out in outputs:
-        failed += "error" in out
+            specs = [spec]
+        outcomes = searcher.run_batch(specs, k, where, contains, base=queries.parent if queries else None)
+    for outcome in outcomes:
         if as_json:
-            echo_json({key: value for key, value in out.items() if key != "results_obj"})
+            echo_json(outcome.to_dict())
         else:
-            _print_results(out)
+            _print_results(outcome)
     if html_out is not None:
         from editsearch.cli.html import write_gallery
 
-        sections = [(_describe(o["query"]), o["results_obj"]) for o in outputs]
-        warn(f"wrote {write_gallery(html_out, sections)}")
-    if failed:
+        warn(f"wrote {write_gallery(html_out, [(_describe(o.query), o.results) for o in outcomes])}")
+    if any(o.error is not None for o in outcomes):
         sys.exit(EXIT_PARTIAL)
-
-
-def _read_queries(path: Path) -> list[dict[str, Any]]:
-    """Parsed lines of a --queries file (a bad line becomes {'_error': reason})."""
-    lines = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as e:
-                lines.append({"_error": f"line {lineno}: invalid JSON: {e.msg}", "_raw": raw.strip()})
-                continue
-            lines.append(obj if isinstance(obj, dict) else {"_error": f"line {lineno}: not a JSON object"})
-    return lines
-
-
-def _run_queries(
-    searcher: Any, specs: list[dict[str, Any]], k: int, where: str | None, contains: str | None, base: Path | None
-) -> list[dict[str, Any]]:
-    """Embed every query (texts in one batch), search in batches per (k, where, contains), keep input order."""
-    import numpy as np
-
-    from editsearch.images import ImageLoadError
-    from editsearch.index.errors import EditIndexError
-
-    valid = [s for s in specs if "_error" not in s]
-    if any(key in s for s in valid for key in ("text", "before", "not_text")):
-        _ = searcher.model  # load and check the model once: a wrong model fails the whole command
-    texts = sorted({str(t) for s in valid for t in _terms(s, "text") + _terms(s, "not_text")})
-    if texts:
-        searcher.model.embed_texts(texts)  # one batched forward; later lookups hit the model's cache
-    outputs: list[dict[str, Any]] = []
-    groups: dict[tuple[int, str | None, str | None], list[int]] = {}
-    vectors: dict[int, Any] = {}
-    excludes: dict[int, set[int]] = {}
-    for i, spec in enumerate(specs):
-        echo = {key: v for key, v in spec.items() if not key.startswith("_")}
-        outputs.append({"query": echo, "results": [], "results_obj": []})
-        if "_error" in spec:
-            outputs[i]["error"] = spec["_error"]
-            continue
-        try:
-            options = (_positive_int(spec.get("k", k)), spec.get("where", where), spec.get("contains", contains))
-            echo.update(k=options[0], **{n: v for n, v in zip(("where", "contains"), options[1:], strict=True) if v})
-            positive, negative = _query_terms(spec, base)
-            vectors[i] = searcher.query_vector(positive, negative)
-            excludes[i] = {t for t in positive + negative if isinstance(t, int)}
-            groups.setdefault(options, []).append(i)
-        except (ValueError, TypeError, ImageLoadError, EditIndexError, OSError) as e:
-            outputs[i]["error"] = str(e)
-    for (gk, gwhere, gcontains), members in groups.items():
-        matrix = np.stack([vectors[i] for i in members])
-        try:
-            found = searcher.search_vectors(matrix, gk, gwhere, gcontains, [excludes[i] for i in members])
-        except EditIndexError as e:  # a bad --where/--contains: every query that used it fails
-            for i in members:
-                outputs[i]["error"] = str(e)
-            continue
-        for i, results in zip(members, found, strict=True):
-            outputs[i]["results_obj"] = results
-            outputs[i]["results"] = [r.to_dict() for r in results]
-    return outputs
-
-
-def _positive_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"k must be a positive integer, got {value!r}")
-    return value
-
-
-def _terms(spec: dict[str, Any], key: str) -> list[Any]:
-    value = spec.get(key)
-    return [] if value is None else (list(value) if isinstance(value, list) else [value])
-
-
-def _query_terms(spec: dict[str, Any], base: Path | None) -> tuple[list[Any], list[Any]]:
-    """(positive, negative) terms of one query spec; relative image paths are taken from `base`."""
-    unknown = set(spec) - {"text", "before", "after", "edit_id", "not_text", "k", "where", "contains"}
-    if unknown:
-        raise ValueError(f"unknown query keys: {', '.join(sorted(unknown))}")
-    if ("before" in spec) != ("after" in spec):
-        raise ValueError("'before' and 'after' go together")
-    positive: list[Any] = [str(t) for t in _terms(spec, "text")]
-    if "before" in spec:
-        positive.append((_resolve(spec["before"], base), _resolve(spec["after"], base)))
-    for edit_id in _terms(spec, "edit_id"):
-        if not isinstance(edit_id, int) or isinstance(edit_id, bool):
-            raise ValueError(f"edit_id must be an integer, got {edit_id!r}")
-        positive.append(edit_id)
-    if not positive:
-        raise ValueError("a query needs 'text', 'before'+'after' or 'edit_id'")
-    return positive, [str(t) for t in _terms(spec, "not_text")]
-
-
-def _resolve(path: Any, base: Path | None) -> str:
-    p = Path(str(path)).expanduser()
-    return str(p if p.is_absolute() or base is None else base / p)
 
 
 def _describe(query: dict[str, Any]) -> str:
     """A one-line description of a query, naming its metric."""
+    from editsearch.search import spec_values
+
     parts = []
     if "text" in query:
         parts.append(f"text {query['text']!r}")
@@ -293,18 +191,18 @@ def _describe(query: dict[str, Any]) -> str:
         parts.append(f"like edit {query['edit_id']}")
     if "not_text" in query:
         parts.append(f"not {query['not_text']!r}")
-    n_terms = sum(len(_terms(query, key)) for key in ("text", "edit_id", "not_text")) + ("before" in query)
+    n_terms = sum(len(spec_values(query, key)) for key in ("text", "edit_id", "not_text")) + ("before" in query)
     metric = "combined" if n_terms != 1 else ("EC2T" if "text" in query else "EC2EC")
     filters = "".join(f", {key} {query[key]!r}" for key in ("where", "contains") if key in query)
     return f"{metric} query: {'; '.join(parts) or '?'}{filters}"
 
 
-def _print_results(out: dict[str, Any]) -> None:
-    click.echo(_describe(out["query"]))
-    if "error" in out:
-        click.echo(f"  error: {out['error']}")
+def _print_results(outcome: QueryOutcome) -> None:
+    click.echo(_describe(outcome.query))
+    if outcome.error is not None:
+        click.echo(f"  error: {outcome.error}")
         return
-    rows = [(r.rank, r.score, r.id, r.instruction or "", _short(r.before), _short(r.after)) for r in out["results_obj"]]
+    rows = [(r.rank, r.score, r.id, r.instruction or "", _short(r.before), _short(r.after)) for r in outcome.results]
     click.echo(format_table(["rank", "score", "id", "instruction", "before", "after"], rows) if rows else "  (none)")
     click.echo()
 
@@ -324,7 +222,7 @@ def stats(index_dir: Path, as_json: bool) -> None:
     """Summarise an index: edits, vectors, model, FAISS type, tombstones, last build's errors."""
     from editsearch.index.store import EditIndex
 
-    with library_errors(), EditIndex.open(index_dir) as index:
+    with EditIndex.open(index_dir) as index:
         info = index.stats()
     if as_json:
         echo_json(info)
@@ -343,7 +241,7 @@ def show(edit_id: int, index_dir: Path, as_json: bool) -> None:
     """Show everything the catalog knows about one edit."""
     from editsearch.index.store import EditIndex
 
-    with library_errors(), EditIndex.open(index_dir) as index:
+    with EditIndex.open(index_dir) as index:
         row = dict(index.catalog.get_edit(edit_id))
     if as_json:
         echo_json(row)
@@ -366,7 +264,7 @@ def remove(edit_ids: tuple[int, ...], index_dir: Path, lock_timeout: float, as_j
     """
     from editsearch.index.store import EditIndex
 
-    with library_errors(), EditIndex.open(index_dir, writable=True, lock_timeout=lock_timeout) as index:
+    with EditIndex.open(index_dir, writable=True, lock_timeout=lock_timeout) as index:
         live = index.catalog.existing_ids(list(edit_ids))
         index.remove(sorted(live))
     unknown = [i for i in dict.fromkeys(edit_ids) if i not in live]
@@ -392,7 +290,7 @@ def rebuild(index_dir: Path, index_type: str | None, lock_timeout: float, as_jso
     from editsearch.index.store import EditIndex
 
     start = time.perf_counter()
-    with library_errors(), EditIndex.open(index_dir, writable=True, lock_timeout=lock_timeout) as index:
+    with EditIndex.open(index_dir, writable=True, lock_timeout=lock_timeout) as index:
         vectors = index.rebuild(index_type)
         info = {
             "index_type": index.index_type,
@@ -413,7 +311,7 @@ def verify(index_dir: Path, as_json: bool) -> None:
     """Check the catalog and that the FAISS file holds exactly its live vectors (exit 4 if not)."""
     from editsearch.index.store import EditIndex
 
-    with library_errors(), EditIndex.open(index_dir) as index:
+    with EditIndex.open(index_dir) as index:
         report = index.verify()
     if as_json:
         echo_json({"ok": report.ok, "problems": report.problems, "notes": report.notes, **report.numbers})

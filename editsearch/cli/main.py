@@ -7,6 +7,8 @@ import os
 
 import click
 
+from editsearch.errors import EditSearchError
+
 # command name -> ("module:attribute", one-line help); a module is imported only when its command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("editsearch.cli.demo:demo", "Generate a demo collection, index it and run example queries."),
@@ -46,9 +48,32 @@ class LazyGroup(click.Group):
         module, attr = COMMANDS[name][0].split(":")
         return getattr(importlib.import_module(module), attr)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Run the command; the library's errors become one `Error: ...` line and their exit code."""
+        try:
+            return super().invoke(ctx)
+        except EditSearchError as e:
+            raise CommandError(str(e), e.exit_code) from None
+        except OSError as e:  # a file the user named, a full disk, a read-only folder: no traceback
+            raise CommandError(_os_message(e), 1) from None
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(name, text) for name, (_, text) in COMMANDS.items()])
+
+
+class CommandError(click.ClickException):
+    """A library error as click shows it: `Error: message`, exiting with the error's own code."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _os_message(e: OSError) -> str:
+    """`reason: path` for an OSError, without errno noise."""
+    reason = e.strerror or str(e)
+    return f"{reason}: {e.filename}" if e.filename else reason
 
 
 @click.group(cls=LazyGroup)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from editsearch.cli.common import EXIT_PARTIAL, echo_json, json_option, load_model_or_exit, model_option, warn
+from editsearch.cli.common import echo_json, json_option, load_model_noted, model_option, warn
+from editsearch.errors import EXIT_PARTIAL
 
 
 @click.command()
@@ -20,7 +21,7 @@ from editsearch.cli.common import EXIT_PARTIAL, echo_json, json_option, load_mod
 @click.option("--ref-after", type=click.Path(dir_okay=False), help="Reference pair's after image (EC2EC).")
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False), help="Score every pair of a manifest.")
 @click.option("--out", type=click.Path(dir_okay=False), help="CSV file for --manifest results (default: stdout).")
-@click.option("--batch-size", default=32, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Pairs per forward.")
 @model_option
 @json_option
 def score(
@@ -35,7 +36,7 @@ def score(
     model_name: str | None,
     as_json: bool,
 ) -> None:
-    """Score edits with the paper's metrics.
+    """Score edits with the metrics of the EditCLIP paper (Wang et al. 2025).
 
     \b
     EC2T  = cos(EditCLIP(before, after), text)          --text T
@@ -44,27 +45,22 @@ def score(
     reference pair (EC2EC): --ref-before/--ref-after for all rows, or per-row keys
     `ref_before`/`ref_after`. Exit code 3 when some rows failed (they are reported).
     """
-    from editsearch.images import ImageLoadError
-
     if (ref_before is None) != (ref_after is None):
         raise click.UsageError("--ref-before and --ref-after go together")
     ref = (ref_before, ref_after) if ref_before and ref_after else None
     if manifest:
         if before or after or text:
             raise click.UsageError("--manifest cannot be combined with --before/--after/--text")
-        model = load_model_or_exit(model_name)
+        model = load_model_noted(model_name)
         sys.exit(_score_manifest(model, Path(manifest), ref, out, batch_size, as_json))
     if not (before and after):
         raise click.UsageError("give --before and --after (or --manifest)")
     if text is None and ref is None:
         raise click.UsageError("give --text (EC2T) and/or --ref-before/--ref-after (EC2EC)")
-    model = load_model_or_exit(model_name)
+    model = load_model_noted(model_name)
     from editsearch.scoring import score_one
 
-    try:
-        scores = score_one(model, before, after, text=text, ref=ref)
-    except ImageLoadError as e:
-        raise click.ClickException(str(e)) from None
+    scores = score_one(model, before, after, text=text, ref=ref)
     if as_json:
         echo_json({"before": before, "after": after, "text": text, "model": model.name, **scores})
     else:
@@ -84,7 +80,7 @@ def _score_manifest(model, manifest: Path, ref, out: str | None, batch_size: int
         try:
             ref = (load_image(ref[0]), load_image(ref[1]))
         except ImageLoadError as e:
-            raise click.ClickException(f"reference pair: {e}") from None
+            raise ImageLoadError(f"reference pair: {e}") from None
     fields = [f.name for f in dataclasses.fields(ScoreRow)]
     rows: list[ScoreRow] = []
     handle = open(out, "w", newline="") if out else sys.stdout  # noqa: SIM115 - closed below

@@ -15,6 +15,7 @@ from PIL import Image
 
 from editsearch.encoder import EditCLIP, WeightsNotFoundError, load_model
 from editsearch.encoder.model import PairInput, default_device
+from editsearch.errors import IncompatibleModelError
 from editsearch.images import ImageLike, load_image
 from editsearch.transfer.projector import OFFICIAL_WEIGHTS, EditProjector
 from editsearch.transfer.registry import OFFICIAL_EDITCLIP, resolve_pipeline
@@ -63,9 +64,11 @@ class EditTransfer:
     def __init__(self, pipe: Any, projector: EditProjector, editclip: EditCLIP) -> None:
         cross_dim = pipe.unet.config.cross_attention_dim
         if projector.cross_attention_dim != cross_dim:
-            raise ValueError(f"projector emits {projector.cross_attention_dim}-d tokens, the UNet takes {cross_dim}")
+            raise IncompatibleModelError(
+                f"projector emits {projector.cross_attention_dim}-d tokens, the UNet takes {cross_dim}"
+            )
         if projector.vision_width != editclip.vision_width:
-            raise ValueError(
+            raise IncompatibleModelError(
                 f"the pipeline's projector takes EditCLIP tokens of width {projector.vision_width}, but EditCLIP "
                 f"{editclip.name!r} gives width {editclip.vision_width}; pass the EditCLIP it was trained with"
             )
