@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -144,21 +143,6 @@ def load_hf_clip_dir(directory: Path, device: torch.device) -> EditCLIP:
     model = EditCLIP(config)
     model.load_state_dict(convert_hf_clip_state(sd), strict=True)
     return model.to(device).eval()
-
-
-def hub_snapshot(repo_id: str) -> Path:
-    """A local snapshot of a hub repo; offline, only the cache is consulted and a clear error is raised."""
-    from huggingface_hub import snapshot_download
-
-    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
-    try:
-        return Path(snapshot_download(repo_id, local_files_only=offline))
-    except Exception as e:  # noqa: BLE001 - hub raises many types; all mean "not available here"
-        raise WeightsNotFoundError(
-            f"weights for {repo_id!r} are not on this machine and cannot be downloaded "
-            f"({type(e).__name__}). On a machine with network run `huggingface-cli download {repo_id} "
-            f"--local-dir DIR`, copy DIR here and pass --model DIR."
-        ) from None
 
 
 # ----- init from open_clip pretrained tags ---------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -10,6 +9,8 @@ import torch
 from editsearch.encoder import checkpoints as ck
 from editsearch.encoder.config import EditCLIPConfig
 from editsearch.encoder.model import EditCLIP, default_device
+from editsearch.errors import WeightsNotFoundError
+from editsearch.hub import WeightsSource, hub_snapshot, resolve_source
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
@@ -22,25 +23,18 @@ MINI_CONFIG = EditCLIPConfig(
 )
 
 
-@dataclass(frozen=True)
-class ModelSource:
-    """Where a named model's weights come from: kind is dir | hub | open_clip | random."""
-
-    kind: str
-    location: str
-    description: str
-
-
-MODELS: dict[str, ModelSource] = {
-    "editclip-mini": ModelSource(
+MODELS: dict[str, WeightsSource] = {
+    "editclip-mini": WeightsSource(
         "dir", str(WEIGHTS_DIR / "editclip-mini"), "EditCLIP-mini, trained here on synthetic edits, ships offline"
     ),
-    "editclip-vit-l-14": ModelSource(
+    "editclip-vit-l-14": WeightsSource(
         "hub", "QWW/EditCLIP", "official EditCLIP, ViT-L/14 trained on InstructPix2Pix (1.7 GB download)"
     ),
-    "clip-vit-b-32": ModelSource("open_clip", "ViT-B-32:openai", "OpenAI CLIP B/32, 6-ch init, not edit-trained"),
-    "clip-vit-l-14": ModelSource("open_clip", "ViT-L-14:openai", "OpenAI CLIP L/14, 6-ch init (the paper start)"),
-    "editclip-untrained-tiny": ModelSource(
+    "clip-vit-b-32": WeightsSource("open_clip", "ViT-B-32:openai", "OpenAI CLIP B/32, 6-ch init, not edit-trained"),
+    "clip-vit-l-14": WeightsSource(
+        "open_clip", "ViT-L-14:openai", "OpenAI CLIP L/14, 6-ch init, where EditCLIP starts"
+    ),
+    "editclip-untrained-tiny": WeightsSource(
         "random", "mini", "UNTRAINED: the mini architecture with random weights (seed 0); results are noise"
     ),
 }
@@ -60,40 +54,30 @@ def load_model(name_or_path: str | Path | None = None, device: str | torch.devic
     """Load a model by registry name, by directory (ours or an official HF CLIPModel), or by hub id."""
     dev = torch.device(device) if device is not None else default_device()
     name = str(name_or_path or DEFAULT_MODEL)
-    if name in MODELS:
-        src = MODELS[name]
-        if src.kind == "random":
-            config = EditCLIPConfig.from_dict(MINI_CONFIG.to_dict() | {"name": name, "trained": False})
-            return random_model(config).to(dev)
-        if src.kind == "open_clip":
-            arch, tag = src.location.split(":", 1)
-            model = ck.from_open_clip(arch, tag, device=dev)
-        elif src.kind == "dir":
-            if not (Path(src.location) / "model.safetensors").exists():
-                raise ck.WeightsNotFoundError(
-                    f"the weights of {name!r} are missing from {src.location}; reinstall editsearch, "
-                    "or train them with `editsearch train editclip` (see its MODEL_CARD.md)"
-                )
-            model = ck.load_own_dir(Path(src.location), dev)
-        else:
-            model = _load_dir_or_hub(src.location, dev)
-        model.name = name
-        return model
     if name.startswith("open_clip:"):
         _, arch, tag = name.split(":", 2)
         return ck.from_open_clip(arch, tag or None, device=dev)
-    return _load_dir_or_hub(name, dev)
-
-
-def _load_dir_or_hub(location: str, device: torch.device) -> EditCLIP:
-    path = Path(location).expanduser()
-    if not path.exists():
-        if "/" not in location or location.startswith((".", "/", "~")):
-            known = ", ".join(MODELS)
-            raise ck.WeightsNotFoundError(f"no model named {location!r}: not a folder, not one of: {known}")
-        path = ck.hub_snapshot(location)
-    if not (path / "config.json").exists():
-        raise ck.WeightsNotFoundError(f"{path} has no config.json; is it a model folder?")
-    model = ck.load_hf_clip_dir(path, device) if ck.is_hf_clip_dir(path) else ck.load_own_dir(path, device)
-    model.name = str(location)
+    src = resolve_source(name, MODELS, "model")
+    if src.kind == "random":
+        config = EditCLIPConfig.from_dict(MINI_CONFIG.to_dict() | {"name": name, "trained": False})
+        return random_model(config).to(dev)
+    if src.kind == "open_clip":
+        arch, tag = src.location.split(":", 1)
+        model = ck.from_open_clip(arch, tag, device=dev)
+    else:
+        path = Path(src.location) if src.kind == "dir" else hub_snapshot(src.location, "the model")
+        model = _load_dir(name, path, dev)
+    model.name = name
     return model
+
+
+def _load_dir(name: str, path: Path, device: torch.device) -> EditCLIP:
+    """Our format or an official HF CLIPModel, from a folder; a shipped model without its weights says how to fix."""
+    if name in MODELS and not (path / "model.safetensors").exists():
+        raise WeightsNotFoundError(
+            f"the weights of {name!r} are missing from {path}; reinstall editsearch, "
+            "or train them with `editsearch train editclip` (see its MODEL_CARD.md)"
+        )
+    if not (path / "config.json").exists():
+        raise WeightsNotFoundError(f"{path} has no config.json; is it a model folder?")
+    return ck.load_hf_clip_dir(path, device) if ck.is_hf_clip_dir(path) else ck.load_own_dir(path, device)

@@ -7,7 +7,6 @@ official EditCLIP-IP2P recipe, with the diffusers IP2P conditioning dropout (edi
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import warnings
@@ -19,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from editsearch.errors import MissingDependencyError
+from editsearch.hub import hub_offline
 from editsearch.training.edit_batches import PairSampler, StepBatches, step_loader
 from editsearch.training.ip2p_features import FeatureCache, frozen_features
 
@@ -160,8 +160,7 @@ def load_lpips(net: str = "vgg", pretrained: bool = True, device: torch.device |
         f"{cached.parent}, and it cannot be downloaded here. Copy that file there, or train without the LPIPS "
         "term: --lpips-weight 0."
     )
-    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
-    if pretrained and offline and not cached.is_file():
+    if pretrained and hub_offline() and not cached.is_file():
         raise missing
     try:
         with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):

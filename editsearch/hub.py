@@ -1,0 +1,52 @@
+"""Where weights come from: named registry entries, local folders and Hugging Face hub repos (offline-aware)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from editsearch.errors import WeightsNotFoundError
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """Where one set of weights comes from: `kind` says how to read `location` (dir, hub, or a registry's own)."""
+
+    kind: str
+    location: str
+    description: str
+
+
+def hub_offline() -> bool:
+    """True when HF_HUB_OFFLINE forbids downloads: only the local hub cache may be used."""
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+
+
+def resolve_source(name: str, registry: Mapping[str, WeightsSource], noun: str) -> WeightsSource:
+    """A registry entry by name, else an existing folder (kind dir), else a hub id `owner/repo` (kind hub)."""
+    if name in registry:
+        return registry[name]
+    path = Path(name).expanduser()
+    if path.exists():
+        return WeightsSource("dir", str(path), f"the folder {path}")
+    if "/" not in name or name.startswith((".", "/", "~")):
+        known = ", ".join(registry)
+        raise WeightsNotFoundError(f"no {noun} named {name!r}: not a folder, not a hub id, not one of: {known}")
+    return WeightsSource("hub", name, f"the hub repo {name}")
+
+
+def hub_snapshot(repo_id: str, what: str, allow_patterns: Sequence[str] | None = None) -> Path:
+    """A local snapshot of a hub repo (only the cache when offline); WeightsNotFoundError with a how-to if absent."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=allow_patterns, local_files_only=hub_offline()))
+    except Exception as e:  # noqa: BLE001 - the hub raises many types; all mean "not available here"
+        include = f" --include {' '.join(repr(p) for p in allow_patterns)}" if allow_patterns else ""
+        raise WeightsNotFoundError(
+            f"{what} {repo_id!r} is not on this machine and cannot be downloaded ({type(e).__name__}). "
+            f"On a machine with network run `huggingface-cli download {repo_id} --local-dir DIR{include}`, "
+            "copy DIR here and pass --model DIR."
+        ) from None
