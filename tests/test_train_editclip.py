@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from editsearch.training.metrics import hit_at_k, mean_average_precision, retrieval_metrics
 from editsearch.training.train_editclip import (
-    TrainConfig,
+    EditCLIPTrainConfig,
     clip_loss,
     lr_multiplier,
     pair_contrastive,
@@ -65,7 +65,7 @@ def test_metrics_on_known_rankings() -> None:
 
 
 def test_short_training_run_learns_and_resumes(tiny_model_dir, tmp_path) -> None:
-    cfg = TrainConfig(
+    cfg = EditCLIPTrainConfig(
         out=str(tmp_path / "run"),
         init=str(tiny_model_dir),
         steps=6,
@@ -85,11 +85,21 @@ def test_short_training_run_learns_and_resumes(tiny_model_dir, tmp_path) -> None
     assert {"text->edit/top1", "edit->text/hit@5", "edit->edit/top1"} <= set(first)
     saved = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
     assert saved["trained"] is True and saved["name"] == "tiny-trained"
-    assert (tmp_path / "run" / "checkpoints" / "step-6" / "progress.json").exists()
+    checkpoints = tmp_path / "run" / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["step-0000003", "step-0000006"]
+    assert (checkpoints / "step-0000006" / "state.json").exists()
+    # a run saved in the older layout (step-N + progress.json) resumes too; a checkpoint killed while being
+    # written (no state file) is ignored, though it is the newest
+    for new in list(checkpoints.iterdir()):
+        (new / "state.json").rename(new / "progress.json")
+        new.rename(checkpoints / f"step-{int(new.name.removeprefix('step-'))}")
+    (checkpoints / "step-0000007").mkdir()
     cfg.steps = 8  # resume from step 6, not from scratch
     train(cfg)
     hist = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
     assert [h["step"] for h in hist][-1] == 8 and len(hist) == 3
+    # the newest two complete checkpoints are kept; the unfinished one older than them is gone
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["step-0000008", "step-6"]
 
 
 def test_training_lowers_the_loss_on_a_fixed_batch(tiny_model) -> None:
@@ -110,3 +120,24 @@ def test_training_lowers_the_loss_on_a_fixed_batch(tiny_model) -> None:
         losses.append(loss.item())
     assert losses[-1] < losses[0] * 0.7
     assert not any(p.requires_grad for p in model.text.parameters())
+
+
+def test_train_editclip_cli_takes_its_defaults_from_the_config_and_one_data_option(tmp_path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from editsearch.cli.main import cli
+    from editsearch.training import train_editclip
+
+    seen: list[EditCLIPTrainConfig] = []
+    monkeypatch.setattr(train_editclip, "train", lambda cfg: seen.append(cfg) or {})
+    runner = CliRunner()
+    assert runner.invoke(cli, ["train", "editclip", "--out", str(tmp_path)]).exit_code == 0
+    assert seen[-1] == EditCLIPTrainConfig(out=str(tmp_path))
+    args = ["train", "editclip", "--out", str(tmp_path), "--data", "a.jsonl", "--data", "b.parquet"]
+    assert runner.invoke(cli, args).exit_code == 0
+    assert seen[-1].sources == ("a.jsonl", "b.parquet")
+    for spelling in (["--data", "synthetic"], ["--synthetic"]):
+        assert runner.invoke(cli, ["train", "editclip", "--out", str(tmp_path), *spelling]).exit_code == 0
+        assert seen[-1].sources == ()
+    mixed = runner.invoke(cli, ["train", "editclip", "--out", str(tmp_path), "--synthetic", "--data", "a.jsonl"])
+    assert mixed.exit_code == 2 and "cannot be mixed" in mixed.output and len(seen) == 4

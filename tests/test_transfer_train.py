@@ -147,9 +147,10 @@ def test_train_resumes_exactly_and_writes_a_loadable_pipeline(tiny_model, tiny_m
     runner = CliRunner()
     first = runner.invoke(cli, [*args, "--steps", "2"])  # trains its VAE first, into OUT/vae-pretrain
     assert first.exit_code == 0, first.output
-    second = runner.invoke(cli, [*args, "--steps", "3"])  # resumes at step 2, reusing that VAE
+    (tmp_path / "b" / "checkpoints" / "step-0000002" / "state.json").unlink()  # as if killed while saving step 2
+    second = runner.invoke(cli, [*args, "--steps", "3"])  # resumes at step 1 (2 is incomplete), reusing that VAE
     assert second.exit_code == 0, second.output
-    assert json.loads(second.stdout.strip().splitlines()[-1])["resumed_from"] == 2
+    assert json.loads(second.stdout.strip().splitlines()[-1])["resumed_from"] == 1
     assert sorted(p.name for p in (tmp_path / "b" / "checkpoints").iterdir()) == ["step-0000002", "step-0000003"]
 
     straight = IP2PTrainConfig(
@@ -235,7 +236,8 @@ def test_cached_zero_snr_training_runs_several_epochs_and_saves_a_matching_pipel
             "test",
             "--editclip",
             str(tiny_model_dir),
-            "--synthetic",
+            "--data",
+            "synthetic",
             "--size",
             "32",
             "--batch-size",

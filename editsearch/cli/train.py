@@ -7,6 +7,8 @@ import importlib
 import click
 
 from editsearch.cli.common import echo_json, warn
+from editsearch.cli.train_options import data_option, sources_of
+from editsearch.training.configs import IP2PTrainConfig, VAETrainConfig
 
 # Subcommands living in other modules, imported on first use: name -> "module:attribute".
 SUBCOMMANDS: dict[str, str] = {"editclip": "editsearch.cli.train_editclip:editclip"}
@@ -30,80 +32,102 @@ def train() -> None:
     """Train EditCLIP or the EditCLIP-conditioned IP2P."""
 
 
-def _data_options(fn):
-    """--data SOURCE (repeatable) / --synthetic: where training pairs come from."""
-    fn = click.option("--synthetic", is_flag=True, help="Synthetic edits generated on the fly (the default).")(fn)
-    return click.option(
-        "--data",
-        "sources",
-        multiple=True,
-        metavar="SOURCE",
-        help="Edit-pair source (manifest, pair folder or IP2P parquet); repeatable.",
-    )(fn)
-
-
-def _sources(sources: tuple[str, ...], synthetic: bool) -> tuple[str, ...]:
-    if sources and synthetic:
-        raise click.UsageError("--data and --synthetic exclude each other")
-    return tuple(sources)
-
-
 @train.command("ip2p")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder (pipeline + checkpoints).")
 @click.option(
     "--export",
-    default=None,
+    default=IP2PTrainConfig.export,
     type=click.Path(file_okay=False),
     help="Also write the final pipeline alone (no checkpoints, logs) to this folder.",
 )
 @click.option(
     "--init",
-    default="tiny",
+    default=IP2PTrainConfig.init,
     show_default=True,
     metavar="tiny|test|PATH|HUB_ID",
     help="A fresh small model ('tiny' ships, 'test' is for tests), or an IP2P diffusers folder / hub id.",
 )
-@click.option("--editclip", default=None, metavar="NAME|PATH", help="Conditioning EditCLIP (default: the shipped one).")
-@_data_options
+@click.option(
+    "--editclip",
+    default=IP2PTrainConfig.editclip,
+    metavar="NAME|PATH",
+    help="Conditioning EditCLIP (default: the shipped one).",
+)
+@data_option
 @click.option("--size", type=int, default=None, help="Training resolution [default: 64 for tiny/test, else 256].")
-@click.option("--steps", type=int, default=1000, show_default=True)
-@click.option("--batch-size", type=int, default=8, show_default=True)
-@click.option("--lr", type=float, default=5e-5, show_default=True, help="Learning rate (peak, for cosine).")
+@click.option("--steps", type=int, default=IP2PTrainConfig.steps, show_default=True)
+@click.option("--batch-size", type=int, default=IP2PTrainConfig.batch_size, show_default=True)
+@click.option(
+    "--lr", type=float, default=IP2PTrainConfig.lr, show_default=True, help="Learning rate (peak, for cosine)."
+)
 @click.option(
     "--lr-schedule",
     type=click.Choice(["constant", "cosine"]),
-    default="constant",
+    default=IP2PTrainConfig.lr_schedule,
     show_default=True,
     help="constant (the official recipe) or cosine decay to 0 (better for short runs from scratch).",
 )
-@click.option("--lr-warmup", type=click.IntRange(min=0), default=0, show_default=True, help="Linear warm-up steps.")
+@click.option(
+    "--lr-warmup",
+    type=click.IntRange(min=0),
+    default=IP2PTrainConfig.lr_warmup,
+    show_default=True,
+    help="Linear warm-up steps.",
+)
 @click.option(
     "--zero-snr",
     is_flag=True,
+    default=IP2PTrainConfig.zero_snr,
     help="Zero terminal SNR noise schedule with v-prediction (for models trained from scratch: their "
     "colours drift when sampled from pure noise otherwise). Saved in the pipeline's scheduler.",
 )
 @click.option(
     "--lpips-weight",
     type=float,
-    default=0.05,
+    default=IP2PTrainConfig.lpips_weight,
     show_default=True,
     help="Weight of LPIPS(x0 decode, input image); 0 turns it off (no VGG weights needed).",
 )
-@click.option("--lpips-net", type=click.Choice(["vgg", "alex", "squeeze"]), default="vgg", show_default=True)
+@click.option(
+    "--lpips-net", type=click.Choice(["vgg", "alex", "squeeze"]), default=IP2PTrainConfig.lpips_net, show_default=True
+)
 @click.option("--lpips-random", is_flag=True, hidden=True, help="Random LPIPS backbone (tests only).")
-@click.option("--dropout", type=float, default=0.05, show_default=True, help="Conditioning dropout (edit and image).")
-@click.option("--grad-clip", type=float, default=1.0, show_default=True)
-@click.option("--checkpoint-every", type=int, default=500, show_default=True)
-@click.option("--keep-checkpoints", type=int, default=2, show_default=True)
-@click.option("--resume/--no-resume", default=True, show_default=True, help="Continue from OUT's last checkpoint.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--mixed-precision", type=click.Choice(["no", "fp16", "bf16"]), default="no", show_default=True)
-@click.option("--workers", type=int, default=0, show_default=True, help="Data-loading worker processes.")
+@click.option(
+    "--dropout",
+    type=float,
+    default=IP2PTrainConfig.dropout,
+    show_default=True,
+    help="Conditioning dropout (edit and image).",
+)
+@click.option("--grad-clip", type=float, default=IP2PTrainConfig.grad_clip, show_default=True)
+@click.option("--checkpoint-every", type=int, default=IP2PTrainConfig.checkpoint_every, show_default=True)
+@click.option(
+    "--keep-checkpoints",
+    type=int,
+    default=IP2PTrainConfig.keep_checkpoints,
+    show_default=True,
+    help="Newest checkpoints kept (0: all).",
+)
+@click.option(
+    "--resume/--no-resume",
+    default=IP2PTrainConfig.resume,
+    show_default=True,
+    help="Continue from OUT's last checkpoint.",
+)
+@click.option("--seed", type=int, default=IP2PTrainConfig.seed, show_default=True)
+@click.option(
+    "--mixed-precision",
+    type=click.Choice(["no", "fp16", "bf16"]),
+    default=IP2PTrainConfig.mixed_precision,
+    show_default=True,
+)
+@click.option(
+    "--workers", type=int, default=IP2PTrainConfig.workers, show_default=True, help="Data-loading worker processes."
+)
 @click.option(
     "--cache",
     type=click.IntRange(min=0),
-    default=0,
+    default=IP2PTrainConfig.cache,
     show_default=True,
     help="Compute the frozen VAE/EditCLIP features of this many pairs once and reuse them every epoch "
     "(about 3x faster steps for small models; memory ~ pairs x tokens x width x 2 bytes). 0: fresh "
@@ -111,17 +135,17 @@ def _sources(sources: tuple[str, ...], synthetic: bool) -> tuple[str, ...]:
 )
 @click.option(
     "--vae",
-    default=None,
+    default=IP2PTrainConfig.vae,
     type=click.Path(exists=True, file_okay=False),
     help="Trained VAE folder for --init tiny/test (default: train one first, --vae-steps).",
 )
-@click.option("--vae-steps", type=int, default=2000, show_default=True)
+@click.option("--vae-steps", type=int, default=IP2PTrainConfig.vae_steps, show_default=True)
 def ip2p(
     out: str,
     export: str | None,
     init: str,
     editclip: str | None,
-    sources: tuple[str, ...],
+    data: tuple[str, ...],
     synthetic: bool,
     size: int | None,
     steps: int,
@@ -156,7 +180,7 @@ def ip2p(
     The result in OUT loads with `editsearch apply --model OUT`.
     """
     from editsearch.encoder import WeightsNotFoundError
-    from editsearch.training.train_ip2p import IP2PTrainConfig, LPIPSWeightsMissing, train_ip2p
+    from editsearch.training.train_ip2p import LPIPSWeightsMissing, train_ip2p
     from editsearch.transfer.configs import UNET_CONFIGS
 
     config = IP2PTrainConfig(
@@ -164,7 +188,7 @@ def ip2p(
         export=export,
         init=init,
         editclip=editclip,
-        sources=_sources(sources, synthetic),
+        sources=sources_of(data, synthetic),
         size=size or (64 if init in UNET_CONFIGS else 256),
         steps=steps,
         batch_size=batch_size,
@@ -197,16 +221,22 @@ def ip2p(
 @train.command("vae")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output VAE folder.")
 @click.option("--init", default="tiny", show_default=True, type=click.Choice(["tiny", "test"]))
-@_data_options
+@data_option
 @click.option("--size", type=int, default=64, show_default=True)
-@click.option("--steps", type=int, default=2000, show_default=True)
-@click.option("--batch-size", type=int, default=8, show_default=True, help="Pairs per step (both halves are used).")
-@click.option("--lr", type=float, default=1e-3, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--steps", type=int, default=VAETrainConfig.steps, show_default=True)
+@click.option(
+    "--batch-size",
+    type=int,
+    default=VAETrainConfig.batch_size,
+    show_default=True,
+    help="Pairs per step (both halves are used).",
+)
+@click.option("--lr", type=float, default=VAETrainConfig.lr, show_default=True)
+@click.option("--seed", type=int, default=VAETrainConfig.seed, show_default=True)
 def vae(
     out: str,
     init: str,
-    sources: tuple[str, ...],
+    data: tuple[str, ...],
     synthetic: bool,
     size: int,
     steps: int,
@@ -216,11 +246,12 @@ def vae(
 ) -> None:
     """Train the small VAE of a tiny IP2P; prints held-out reconstruction PSNR. Use it with `train ip2p --vae`."""
     from editsearch.training.edit_batches import PairSampler
-    from editsearch.training.train_vae import VAETrainConfig, train_vae
+    from editsearch.training.train_vae import train_vae
     from editsearch.transfer.configs import build_vae
 
+    sources = sources_of(data, synthetic)
     try:
-        sampler = PairSampler(_sources(sources, synthetic), size, seed)
+        sampler = PairSampler(sources, size, seed)
     except (ValueError, FileNotFoundError) as e:
         raise click.ClickException(str(e)) from None
     config = VAETrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed)

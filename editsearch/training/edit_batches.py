@@ -12,6 +12,7 @@ from PIL import Image
 
 from editsearch.data.records import EditPair
 from editsearch.images import ImageLoadError
+from editsearch.training.sources import load_pairs
 
 MAX_SKIPS = 16  # unreadable pairs skipped in a row before giving up
 
@@ -37,22 +38,8 @@ class PairSampler:
 
     def __init__(self, sources: Sequence[str | Path] = (), size: int = 64, seed: int = 0, split: str = "train"):
         self.size, self.seed, self.split = size, seed, split
-        self.pairs: list = []
+        self.pairs: list[EditPair] = load_pairs(sources) if sources else []
         self._perms: dict[int, np.ndarray] = {}
-        if sources:
-            from editsearch.data import iter_source
-
-            skipped = 0
-            for src in sources:
-                for item in iter_source(src):
-                    if isinstance(item, EditPair):
-                        self.pairs.append(item)
-                    else:
-                        skipped += 1
-            if not self.pairs:
-                raise ValueError(f"no usable edit pairs in {', '.join(map(str, sources))}")
-            if skipped:
-                print(f"skipped {skipped} unusable items in the sources", file=sys.stderr)
 
     @property
     def synthetic(self) -> bool:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
+
+from editsearch.training.sources import load_pairs
 
 
 @dataclass
@@ -87,13 +90,9 @@ def synthetic_pool(count: int, seed: int, size: int, workers: int = 2) -> PairPo
     return _collect(_SynthDataset(count, seed, size), workers, "generating pairs")
 
 
-def source_pool(path: str, size: int, workers: int = 2, require_instruction: bool = True) -> PairPool:
-    """Every valid pair of a source (manifest, folder, IP2P parquet) that has an instruction."""
-    from editsearch.data.records import EditPair
-    from editsearch.data.sources import iter_source
-
-    pairs = [p for p in iter_source(path, require_instruction=require_instruction) if isinstance(p, EditPair)]
-    return _collect(_SourceDataset(pairs, size), workers, "loading pairs")
+def source_pool(sources: Sequence[str], size: int, workers: int = 2) -> PairPool:
+    """Every usable pair with an instruction of the sources (manifests, folders, IP2P parquets)."""
+    return _collect(_SourceDataset(load_pairs(sources, require_instruction=True), size), workers, "loading pairs")
 
 
 def sample_texts(pool: PairPool, idx: torch.Tensor, rng: np.random.Generator) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -16,29 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-@dataclass
-class TrainConfig:
-    """Every knob of a training run; saved beside its checkpoints and in the model card."""
-
-    out: str
-    data: str = "synthetic"  # "synthetic" (generated on this machine) or a source path
-    init: str = "mini"  # "mini" (fresh EditCLIP-mini), a registry name/folder, or open_clip:ARCH:TAG
-    steps: int = 3000
-    batch_size: int = 128
-    grad_accum: int = 1
-    lr: float = 5e-4  # everything but conv1; the paper uses 2e-6 on pretrained CLIP
-    conv1_lr: float | None = None  # default: lr (fresh model) or 2e-4 (pretrained init, as the paper)
-    weight_decay: float = 0.02
-    warmup: int = 200
-    pool: int = 20000  # synthetic pairs held in memory, each re-cropped every time it is drawn
-    pool_size: int = 128  # pixels of pooled pairs (then cropped to the model's input size)
-    pair_loss: float = 0.5  # weight of the edit<->edit supervised contrastive term (0 = paper's loss only)
-    eval_every: int = 500
-    save_every: int = 500
-    seed: int = 0
-    workers: int = 2
-    name: str = "editclip-mini"
+from editsearch.training.checkpoints import latest_checkpoint, save_checkpoint
+from editsearch.training.configs import EditCLIPTrainConfig, data_sources
 
 
 def build_model(init: str) -> tuple[Any, bool]:
@@ -99,12 +78,7 @@ def pair_contrastive(img: torch.Tensor, labels: torch.Tensor, scale: torch.Tenso
     return -(logp.sum(1)[has] / pos.sum(1)[has]).mean()
 
 
-def _latest_checkpoint(out: Path) -> Path | None:
-    ckpts = sorted(out.glob("checkpoints/step-*"), key=lambda p: int(p.name.split("-")[1]))
-    return ckpts[-1] if ckpts else None
-
-
-def train(cfg: TrainConfig) -> dict[str, Any]:
+def train(cfg: EditCLIPTrainConfig) -> dict[str, Any]:
     """Run (or resume) a training run; returns the final metrics. Writes OUT/model (our format)."""
     from accelerate import Accelerator
     from tqdm import tqdm
@@ -127,19 +101,19 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_multiplier(s, cfg.warmup, cfg.steps))
     pool = (
         synthetic_pool(cfg.pool, cfg.seed, cfg.pool_size, cfg.workers)
-        if cfg.data == "synthetic"
-        else source_pool(cfg.data, cfg.pool_size, cfg.workers)
+        if not cfg.sources
+        else source_pool(cfg.sources, cfg.pool_size, cfg.workers)
     )
     label_ids = {lab: i for i, lab in enumerate(sorted(set(pool.labels)))}
     labels = torch.tensor([label_ids[lab] for lab in pool.labels])
     model, optimizer, scheduler = acc.prepare(model, optimizer, scheduler)
     core = acc.unwrap_model(model)
-    eval_set = synthetic_eval_set(per_family=3, size=cfg.pool_size) if cfg.data == "synthetic" else None
+    eval_set = synthetic_eval_set(per_family=3, size=cfg.pool_size) if not cfg.sources else None
 
     step = 0
-    if (ckpt := _latest_checkpoint(out)) is not None:
+    if (latest := latest_checkpoint(out)) is not None:
+        step, ckpt = latest
         acc.load_state(str(ckpt))
-        step = int(json.loads((ckpt / "progress.json").read_text())["step"])
         acc.print(f"resumed from {ckpt} at step {step}")
     (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
     history: list[dict[str, Any]] = []
@@ -186,10 +160,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             with (out / "history.jsonl").open("a") as f:  # as it happens: a killed run keeps its curve
                 f.write(json.dumps(history[-1]) + "\n")
         if step % cfg.save_every == 0 or step == cfg.steps:
-            ckpt = out / "checkpoints" / f"step-{step}"
-            acc.save_state(str(ckpt))
-            if acc.is_main_process:
-                (ckpt / "progress.json").write_text(json.dumps({"step": step}))
+            save_checkpoint(acc, out, step, cfg.keep_checkpoints)
     bar.close()
     if acc.is_main_process:
         core.config.trained = True
@@ -206,10 +177,15 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     ap = argparse.ArgumentParser(description="Train EditCLIP.")
-    for name, default in asdict(TrainConfig(out="")).items():
-        kind = type(default) if default is not None else float
-        ap.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, required=name == "out")
-    train(TrainConfig(**vars(ap.parse_args(argv))))
+    ap.add_argument("--data", dest="sources", action="append", default=[], metavar="SOURCE", help="repeatable")
+    for field in fields(EditCLIPTrainConfig):
+        if field.name == "sources":
+            continue
+        default = None if field.default is MISSING else field.default
+        kind = type(default) if default is not None else (str if field.name == "out" else float)
+        ap.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=default, required=field.name == "out")
+    args = vars(ap.parse_args(argv))
+    train(EditCLIPTrainConfig(**{**args, "sources": data_sources(args["sources"])}))
 
 
 if __name__ == "__main__":

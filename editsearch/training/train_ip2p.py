@@ -7,7 +7,6 @@ official EditCLIP-IP2P recipe, with the diffusers IP2P conditioning dropout (edi
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import warnings
 from dataclasses import asdict, dataclass, replace
@@ -19,11 +18,11 @@ import torch.nn.functional as F
 
 from editsearch.errors import MissingDependencyError
 from editsearch.hub import hub_offline
+from editsearch.training.checkpoints import latest_checkpoint, save_checkpoint
+from editsearch.training.configs import IP2PTrainConfig, VAETrainConfig
 from editsearch.training.edit_batches import PairSampler, StepBatches, step_loader
 from editsearch.training.ip2p_features import FeatureCache, frozen_features
 
-CHECKPOINTS = "checkpoints"
-STATE_NAME = "state.json"  # written last into a checkpoint: a checkpoint without it is incomplete
 LOG_NAME = "train_log.jsonl"
 CONFIG_NAME = "train_config.json"
 VAE_PRETRAIN = "vae-pretrain"
@@ -32,39 +31,6 @@ LPIPS_BACKBONES = {"vgg": "VGG16_Weights", "alex": "AlexNet_Weights", "squeeze":
 
 class LPIPSWeightsMissing(MissingDependencyError):
     """The LPIPS backbone's torchvision weights are neither cached nor downloadable."""
-
-
-@dataclass
-class IP2PTrainConfig:
-    """Everything `train_ip2p` needs; defaults follow the official recipe (lr 5e-5, LPIPS 0.05, dropout 0.05)."""
-
-    out: str
-    export: str | None = None  # also write the final pipeline (no checkpoints or logs) here, e.g. for shipping
-    init: str = "tiny"  # a size from transfer.configs ('tiny', 'test'), or an IP2P folder / hub id
-    editclip: str | None = None  # EditCLIP name or folder; None: the package default
-    sources: tuple[str, ...] = ()  # edit-pair sources (iter_source); empty: synthetic edits on the fly
-    size: int = 64
-    steps: int = 1000
-    batch_size: int = 8
-    lr: float = 5e-5
-    lr_schedule: str = "constant"  # or "cosine" (to 0), after lr_warmup linear warm-up steps (diffusers' schedules)
-    lr_warmup: int = 0
-    zero_snr: bool = False  # fresh models: zero terminal SNR + v-prediction, "trailing" steps (Lin et al. 2023)
-    lpips_weight: float = 0.05
-    lpips_net: str = "vgg"
-    lpips_pretrained: bool = True  # False: a random backbone (tests only)
-    dropout: float = 0.05
-    grad_clip: float = 1.0
-    checkpoint_every: int = 500
-    keep_checkpoints: int = 2
-    resume: bool = True
-    seed: int = 0
-    mixed_precision: str = "no"
-    workers: int = 0
-    cache: int = 0  # > 0: compute the frozen features of this many pairs once and train on them for every step
-    vae: str | None = None  # fresh inits: a trained VAE folder; None: train one first for vae_steps
-    vae_steps: int = 2000
-    log_every: int = 10
 
 
 @dataclass
@@ -221,7 +187,7 @@ def _new_model_vae(config: IP2PTrainConfig, device: torch.device, log: Any) -> A
     reconstruct), saved to OUT/vae-pretrain and reused from there when the run resumes."""
     from diffusers import AutoencoderKL
 
-    from editsearch.training.train_vae import VAETrainConfig, train_vae
+    from editsearch.training.train_vae import train_vae
     from editsearch.transfer.configs import build_vae
 
     if config.vae:
@@ -237,23 +203,6 @@ def _new_model_vae(config: IP2PTrainConfig, device: torch.device, log: Any) -> A
         summary = train_vae(vae.to(device), sampler, vae_config, out=saved)
         log(f"VAE trained {config.vae_steps} steps: held-out PSNR {summary['heldout_psnr']:.2f} dB")
     return vae
-
-
-# ----- checkpoints ---------------------------------------------------------------------------------
-def latest_checkpoint(out: Path) -> Path | None:
-    """The newest complete checkpoint under out/checkpoints, if any."""
-    done = sorted(p for p in (out / CHECKPOINTS).glob("step-*") if (p / STATE_NAME).is_file())
-    return done[-1] if done else None
-
-
-def _save_checkpoint(accelerator: Any, out: Path, step: int, keep: int) -> None:
-    path = out / CHECKPOINTS / f"step-{step:07d}"
-    accelerator.save_state(str(path))
-    if accelerator.is_main_process:
-        (path / STATE_NAME).write_text(json.dumps({"step": step}) + "\n")
-        done = sorted(p for p in (out / CHECKPOINTS).glob("step-*") if (p / STATE_NAME).is_file())
-        for old in done[: max(0, len(done) - keep)]:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 # ----- training ------------------------------------------------------------------------------------
@@ -292,10 +241,10 @@ def train_ip2p(config: IP2PTrainConfig, log: Any = None) -> dict[str, Any]:
 
     set_seed(config.seed)  # the run's randomness starts here, however the VAE was obtained
     start = 0
-    checkpoint = latest_checkpoint(out) if config.resume else None
-    if checkpoint is not None:
+    latest = latest_checkpoint(out) if config.resume else None
+    if latest is not None:
+        start, checkpoint = latest
         accelerator.load_state(str(checkpoint))
-        start = json.loads((checkpoint / STATE_NAME).read_text())["step"]
         log(f"resumed from {checkpoint} (step {start})")
     sampler = PairSampler(config.sources, config.size, config.seed)
     batches = StepBatches(
@@ -340,7 +289,7 @@ def train_ip2p(config: IP2PTrainConfig, log: Any = None) -> dict[str, Any]:
             with open(out / LOG_NAME, "a") as f:
                 f.write(json.dumps({"step": step + 1, **row, "lr": lr_scheduler.get_last_lr()[0]}) + "\n")
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
-            _save_checkpoint(accelerator, out, step + 1, config.keep_checkpoints)
+            save_checkpoint(accelerator, out, step + 1, config.keep_checkpoints)
     bar.close()
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:

@@ -5,28 +5,15 @@ from __future__ import annotations
 import json
 import math
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from editsearch.training.configs import VAETrainConfig
 from editsearch.training.edit_batches import PairSampler, StepBatches, step_loader
-
-
-@dataclass
-class VAETrainConfig:
-    """Settings of `train_vae`; images are both halves of the sampled edit pairs."""
-
-    steps: int = 2000
-    batch_size: int = 8
-    lr: float = 1e-3  # decayed along a cosine to lr * min_lr_ratio over the run
-    min_lr_ratio: float = 0.02
-    kl_weight: float = 1e-6
-    seed: int = 0
-    eval_pairs: int = 16
-    log_every: int = 50
 
 
 def vae_loss(vae: Any, images: torch.Tensor, kl_weight: float) -> dict[str, torch.Tensor]:
