@@ -19,6 +19,7 @@ from editsearch.errors import EditSearchError
 from editsearch.images import ImageLike
 from editsearch.index.errors import EditIndexError
 from editsearch.index.store import EditIndex, Hit
+from editsearch.jsonl import read_jsonl
 
 if TYPE_CHECKING:
     from editsearch.encoder import EditCLIP
@@ -280,20 +281,7 @@ def embed_pairs(model: EditCLIP, pairs: Sequence[PairLike], batch_size: int = 32
 
 def read_queries(path: str | Path) -> list[dict[str, Any] | QueryLineError]:
     """The queries of a JSONL file, one per non-blank line; a bad line becomes a QueryLineError in its place."""
-    import json
-
-    specs: list[dict[str, Any] | QueryLineError] = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as e:
-                specs.append(QueryLineError(f"line {lineno}: invalid JSON: {e.msg}"))
-                continue
-            specs.append(obj if isinstance(obj, dict) else QueryLineError(f"line {lineno}: not a JSON object"))
-    return specs
+    return [row if isinstance(row, dict) else QueryLineError(f"line {n}: {row}") for n, row in read_jsonl(path)]
 
 
 def spec_values(spec: dict[str, Any], key: str) -> list[Any]:

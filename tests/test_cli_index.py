@@ -212,3 +212,18 @@ def test_build_index_makes_torch_threads_wait_passively_unless_told_otherwise(mo
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     cli.get_command(ctx, "build-index")
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"  # the user's choice wins
+
+
+def test_library_errors_become_one_line_and_their_exit_code(built, monkeypatch, tmp_path):
+    from editsearch.errors import UsageError
+    from editsearch.search import EditSearch
+
+    html = run("query", "--index", built, "--text", "mirror", "--html", tmp_path / "missing" / "out.html")
+    assert html.exit_code == 1 and "Error: No such file or directory" in html.stderr and "Traceback" not in html.output
+
+    def refuse(*args, **kwargs):
+        raise UsageError("k must be at most 1000")
+
+    monkeypatch.setattr(EditSearch, "open", refuse)
+    refused = run("query", "--index", built, "--text", "mirror")
+    assert refused.exit_code == 2 and refused.stderr.strip() == "Error: k must be at most 1000"

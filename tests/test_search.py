@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from index_fixtures import make_collection
@@ -9,7 +11,7 @@ from index_fixtures import make_collection
 from editsearch.data.sources import iter_source
 from editsearch.index.errors import FilterError, ModelMismatchError, UnknownEditError
 from editsearch.index.store import EditIndex
-from editsearch.search import EditSearch, SearchResult, rank_edits
+from editsearch.search import EditSearch, SearchResult, rank_edits, read_queries
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +117,42 @@ def test_rank_edits_without_an_index(indexed, tiny_model):
     by_pair = rank_edits(tuples, tuples[2], model=tiny_model)
     assert by_pair[0].id == 2 and by_pair[0].score == pytest.approx(1.0, abs=1e-4)
     assert by_pair[0].before == tuples[2][0] and by_pair[0].instruction is None
+
+
+def test_run_batch_keeps_order_and_reports_each_failed_query(searcher, indexed, tmp_path):
+    data = indexed[1].parent
+    pair = [f"images/{p.name}" for p in sorted((data / "images").glob("*.png"))[:2]]
+    lines = tmp_path / "q.jsonl"
+    lines.write_text(
+        "\n".join(
+            [
+                '{"text": "invert the colors", "k": 3}',
+                "not json",
+                json.dumps({"before": pair[0], "after": pair[1]}),
+                '{"edit_id": 999999}',
+                '{"text": "x", "colour": 1}',
+                '{"edit_id": 2, "where": "no_such_column = 1"}',
+                "[1, 2]",
+            ]
+        )
+        + "\n"
+    )
+    outcomes = searcher.run_batch(read_queries(lines), k=4, base=data)
+    assert [o.error is None for o in outcomes] == [True, False, True, False, False, False, False]
+    assert len(outcomes[0].results) == 3 and outcomes[0].query["k"] == 3
+    assert outcomes[0].results == searcher.search_text("invert the colors", k=3)
+    assert len(outcomes[2].results) == 4 and outcomes[2].query == {"before": pair[0], "after": pair[1], "k": 4}
+    assert "line 2" in outcomes[1].error and "JSON" in outcomes[1].error
+    assert "999999" in outcomes[3].error and "unknown query keys: colour" in outcomes[4].error
+    assert "bad filter" in outcomes[5].error and "line 7" in outcomes[6].error
+    assert outcomes[1].to_dict() == {"query": {}, "results": [], "error": outcomes[1].error}
+    assert outcomes[0].to_dict()["results"][0] == outcomes[0].results[0].to_dict()
+
+
+def test_run_batch_groups_by_filter_with_the_same_results_as_single_searches(searcher):
+    specs = [{"text": "invert the colors"}, {"edit_id": 3, "where": "id % 2 = 0"}, {"text": "blur", "k": 2}]
+    outcomes = searcher.run_batch(specs, k=5)
+    assert outcomes[0].results == searcher.search_text("invert the colors", k=5)
+    assert outcomes[1].results == searcher.search_edit(3, k=5, where="id % 2 = 0")
+    assert outcomes[2].results == searcher.search_text("blur", k=2)
+    assert all(r.id % 2 == 0 for r in outcomes[1].results)
