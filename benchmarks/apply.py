@@ -10,7 +10,7 @@ same edit rng) of source 2. The output is the pipeline's edit of the query, cond
 
 Metrics, output vs ground truth, against two baselines (query unchanged; the exemplar's after image):
 - PSNR(output, ground truth), dB;
-- EC2EC(query -> output, exemplar), the paper's metric, with the pipeline's EditCLIP (ceiling: query -> truth);
+- EC2EC(query -> output, exemplar), the EditCLIP paper's metric, with the pipeline's EditCLIP (ceiling: query -> truth);
 - seconds per image (batch of one) at --size px and --steps steps; goal <= 3 s at 64 px, 20 steps on CPU.
 A picture grid (exemplar before, after, query, output, ground truth) goes to benchmarks/apply_grid.png.
 

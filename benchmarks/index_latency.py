@@ -4,10 +4,10 @@
     python benchmarks/index_latency.py --quick    # 20k and 100k, d = 384
     python benchmarks/index_latency.py --sizes 1000000 --types flat,ivf,pq   # some types only
 
-Goal (issue #4): <= 10 ms p50 at 1M vectors with recall@10 >= 0.95. Each ANN type is swept over its
+Goal: <= 10 ms p50 at 1M vectors with recall@10 >= 0.95. Each ANN type is swept over its
 search knob (IVF nprobe, HNSW efSearch, PQ re-ranking k_factor); the cheapest setting reaching the recall
 goal is reported. Each setting is warmed up with a few queries before it is timed.
-Two data sets: `uniform` (i.i.d. random unit vectors, as the issue asks: the worst case for any ANN,
+Two data sets: `uniform` (i.i.d. random unit vectors: the worst case for any ANN,
 since every neighbour is almost as far as any other point) and `clustered` (unit vectors around 1,000
 random centres, closer to real embeddings, which have structure). HNSW takes very long to build over
 1M vectors on 2 cores (about 1,000 vectors/s at d=384 here), so by default it is built over at most --hnsw-max

@@ -1,6 +1,6 @@
 """The ranking API: search an index by text, exemplar pair or edit id, or weighted combinations of them.
 
-Scores are the paper's cosines: EC2T = cos(pair embedding, text embedding) for a text query and
+Scores are the cosines of the EditCLIP paper (Wang et al. 2025): EC2T = cos(pair embedding, text embedding) for a text query and
 EC2EC = cos(pair embedding A, pair embedding B) for a pair query. A combined query is the rclip-style
 sum of weighted, normalised term vectors (negatives subtracted), renormalised.
 """

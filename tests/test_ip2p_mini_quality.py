@@ -1,6 +1,6 @@
 """The shipped tiny IP2P (editclip-ip2p-mini): present, small, the default, and better than doing nothing.
 
-The acceptance bar of the apply issue: on global edits (grayscale, invert, tints, brightness) the output
+The shipped pipeline's quality bar: on global edits (grayscale, invert, tints, brightness) the output
 must come closer to the ground truth (PSNR) than returning the query unchanged, on most families. The
 floors sit a little below the values measured when it shipped (see its MODEL_CARD.md); the tasks here use
 another seed than benchmarks/apply.py.
