@@ -258,3 +258,17 @@ def test_pair_transform_is_open_clips_eval_transform_bit_for_bit(tiny_model: Edi
     batch = torch.stack([pixels, pt.pixels(after, before)])
     assert torch.equal(pt.normalize(batch)[0], expected)  # batched normalisation, same bits
     assert torch.equal(pt.normalize(batch)[1], torch.cat([reference(after), reference(before)]))
+
+
+@pytest.mark.parametrize("shape", [(40, 48), (48, 40), (17, 90), (32, 32), (20, 20), (33, 31)])
+def test_resize_center_crop_is_open_clips_eval_geometry(shape) -> None:
+    import open_clip
+    from torchvision.transforms import v2
+
+    from editsearch.encoder.preprocess import resize_center_crop, square_pixels
+
+    img = random_image(sum(shape), size=shape)
+    geometry = v2.Compose(open_clip.image_transform(32, is_train=False).transforms[:2])
+    expected = np.asarray(geometry(img))
+    assert np.array_equal(np.asarray(resize_center_crop(img, 32)), expected)
+    assert torch.equal(square_pixels(img, 32), torch.from_numpy(expected.copy()).permute(2, 0, 1))

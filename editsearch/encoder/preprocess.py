@@ -11,34 +11,35 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 
 from editsearch.images import ImageLike, load_image
+
+
+def resize_center_crop(img: Image.Image | torch.Tensor, size: int) -> Image.Image | torch.Tensor:
+    """Shorter side to `size` (bicubic, antialiased), then the centre size x size: open_clip's eval geometry."""
+    from torchvision.transforms.v2 import functional as TF
+
+    resized = TF.resize(img, [size], interpolation=TF.InterpolationMode.BICUBIC, antialias=True)
+    return TF.center_crop(resized, [size, size])
+
+
+def square_pixels(img: Image.Image, size: int) -> torch.Tensor:
+    """An image -> RGB uint8 Tensor[3, size, size], by resize_center_crop."""
+    rgb = resize_center_crop(img.convert("RGB"), size)
+    return torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)
 
 
 class PairTransform:
     """Picklable callable (before, after) -> Tensor[6, S, S]; accepts paths, bytes, PIL or [3,H,W] tensors."""
 
     def __init__(self, image_size: int, mean: Sequence[float], std: Sequence[float]) -> None:
-        import open_clip
-        from torchvision.transforms import v2
-
         self.image_size = image_size
         self.mean, self.std = tuple(mean), tuple(std)
-        # open_clip's eval transform is [Resize, CenterCrop, convert mode, ToTensor, Normalize]: keep its
-        # geometry (so it tracks open_clip's defaults) and do ToTensor + Normalize in `normalize`.
-        self._geometry = v2.Compose(open_clip.image_transform(image_size, is_train=False).transforms[:-2])
-        self._tensor = v2.Compose(
-            [
-                v2.Resize(image_size, interpolation=v2.InterpolationMode.BICUBIC, antialias=True),
-                v2.CenterCrop(image_size),
-                v2.Normalize(self.mean, self.std),
-            ]
-        )
 
     def image_pixels(self, img: ImageLike) -> torch.Tensor:
         """One image -> resized, center-cropped uint8 Tensor[3, S, S] (JPEGs decode at reduced DCT scale)."""
-        rgb = self._geometry(load_image(img, min_size=self.image_size))
-        return torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)
+        return square_pixels(load_image(img, min_size=self.image_size), self.image_size)
 
     def pixels(self, before: ImageLike, after: ImageLike) -> torch.Tensor:
         """A pair -> uint8 Tensor[6, S, S], ready for `normalize`."""
@@ -56,7 +57,9 @@ class PairTransform:
         if isinstance(img, torch.Tensor):
             if img.ndim != 3 or img.shape[0] != 3:
                 raise ValueError(f"expected an RGB tensor [3, H, W] in [0, 1], got shape {tuple(img.shape)}")
-            return self._tensor(img.float())
+            from torchvision.transforms.v2 import functional as TF
+
+            return TF.normalize(resize_center_crop(img.float(), self.image_size), self.mean, self.std)
         return self.normalize(self.image_pixels(img))
 
     def __call__(self, before: ImageLike | torch.Tensor, after: ImageLike | torch.Tensor) -> torch.Tensor:

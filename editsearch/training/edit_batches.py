@@ -11,20 +11,11 @@ import torch
 from PIL import Image
 
 from editsearch.data.records import EditPair
+from editsearch.encoder.preprocess import resize_center_crop
 from editsearch.images import ImageLoadError
 from editsearch.training.sources import load_pairs
 
 MAX_SKIPS = 16  # unreadable pairs skipped in a row before giving up
-
-
-def square(img: Image.Image, size: int) -> Image.Image:
-    """Resize the shorter side to `size` (bicubic) and center-crop to size x size."""
-    w, h = img.size
-    scale = size / min(w, h)
-    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
-    img = img.resize((nw, nh), Image.BICUBIC) if (nw, nh) != (w, h) else img
-    left, top = (nw - size) // 2, (nh - size) // 2
-    return img.crop((left, top, left + size, top + size))
 
 
 def to_signed_tensor(img: Image.Image) -> torch.Tensor:
@@ -52,11 +43,11 @@ class PairSampler:
             from editsearch.data.synth import make_pair
 
             pair = make_pair(np.random.default_rng([self.seed, 7, index]), self.split, self.size)
-            return square(pair.before, self.size), square(pair.after, self.size)
+            return resize_center_crop(pair.before, self.size), resize_center_crop(pair.after, self.size)
         for k in range(MAX_SKIPS):
             try:
                 before, after = self._source_pair(index + k).load()
-                return square(before, self.size), square(after, self.size)
+                return resize_center_crop(before, self.size), resize_center_crop(after, self.size)
             except (ImageLoadError, OSError) as e:
                 print(f"skipping an unreadable pair: {e}", file=sys.stderr)
         raise RuntimeError(f"{MAX_SKIPS} unreadable pairs in a row near pair {index}; check the sources")

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from editsearch.encoder.preprocess import square_pixels
 from editsearch.training.sources import load_pairs
 
 
@@ -25,14 +26,6 @@ class PairPool:
         return len(self.labels)
 
 
-def _to_uint8(img, size: int) -> torch.Tensor:
-    from torchvision.transforms.v2 import functional as TF
-
-    t = TF.pil_to_tensor(img.convert("RGB"))
-    t = TF.resize(t, size, antialias=True)
-    return TF.center_crop(t, size)
-
-
 class _SynthDataset(Dataset):
     def __init__(self, count: int, seed: int, size: int) -> None:
         self.count, self.seed, self.size = count, seed, size
@@ -44,7 +37,7 @@ class _SynthDataset(Dataset):
         from editsearch.data.synth import make_pair, pair_rng
 
         p = make_pair(pair_rng(self.seed, i), "train", self.size)
-        pix = torch.cat([_to_uint8(p.before, self.size), _to_uint8(p.after, self.size)])
+        pix = torch.cat([square_pixels(p.before, self.size), square_pixels(p.after, self.size)])
         return pix, p.family, p.params, None
 
 
@@ -63,7 +56,7 @@ class _SourceDataset(Dataset):
             before, after = pair.load()
         except (ImageLoadError, OSError):
             return None
-        pix = torch.cat([_to_uint8(before, self.size), _to_uint8(after, self.size)])
+        pix = torch.cat([square_pixels(before, self.size), square_pixels(after, self.size)])
         label = str(pair.metadata.get("family") or pair.instruction)
         return pix, label, {}, pair.instruction
 
