@@ -166,7 +166,11 @@ def test_faiss_cache_is_repaired_from_the_catalog(tmp_path, collection, model):
         assert not index.verify().ok
         assert [h.edit["id"] for h in index.search(index.stored_vector(2), 5)[0]] == expected
     with EditIndex.open(idx) as index:
-        assert index.verify().ok  # the reader repaired and saved it (the lock was free)
+        assert not index.verify().ok  # the reader repaired it in memory only
+    with EditIndex.open(idx, writable=True) as index:
+        assert [h.edit["id"] for h in index.search(index.stored_vector(2), 5)[0]] == expected
+    with EditIndex.open(idx) as index:
+        assert index.verify().ok  # the writer saved its repair
     meta = json.loads((idx / META_FILE).read_text())
     (idx / META_FILE).write_text(json.dumps({**meta, "generation": 0}))  # a stale cache: ids compared
     with EditIndex.open(idx, writable=True) as index:
@@ -185,15 +189,27 @@ def test_add_api_and_auto_index_type(tmp_path, model):
         assert index.stats()["origins"] == ["api"]
 
 
-def test_reader_repairs_without_keeping_the_lock(tmp_path, collection, model):
+def _snapshot(directory) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+@pytest.mark.parametrize("damage", ["stale", "missing"])
+def test_reader_repairs_a_stale_cache_in_memory_and_writes_nothing(tmp_path, collection, model, damage):
     idx = tmp_path / "idx"
     build(idx, [collection], model)
-    (idx / FAISS_FILE).unlink()
+    with EditIndex.open(idx) as index:
+        query = index.stored_vector(2)
+        full = [h.edit["id"] for h in index.search(query, 12)[0]]
+    with EditIndex.open(idx, writable=True) as index:  # the catalog moves on; the saved cache is now stale
+        index.catalog.tombstone([full[0], full[3]], "removed")
+    if damage == "missing":
+        (idx / FAISS_FILE).unlink()
+    before = _snapshot(idx)
     with EditIndex.open(idx) as reader:
-        assert len(reader.search(reader.stored_vector(1), 3)[0]) == 3
+        hits = [h.edit["id"] for h in reader.search(query, 12)[0]]
         assert not reader.lock.held
-        with EditIndex.open(idx, writable=True, lock_timeout=0) as writer:
-            assert writer.verify().ok
+    assert hits == [i for i in full if i not in (full[0], full[3])]
+    assert _snapshot(idx) == before  # byte for byte: no repaired vectors.faiss, no lock file written
 
 
 def test_long_lived_reader_sees_later_writes(tmp_path, collection, model):

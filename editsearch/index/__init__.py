@@ -18,7 +18,8 @@ Design decisions, and why:
   saved FAISS file records the generation it reflects. Opening compares the two: equal means trust
   the file, different means reconcile ids (after a crash: add what is missing from the catalog's
   BLOBs, remove what should be gone). The build therefore writes FAISS only once, at its end; a
-  `kill -9` loses at most the batch being committed, and the next open repairs the cache.
+  `kill -9` loses at most the batch being committed, and the next open repairs the cache: in memory for
+  a reader (readers never write to the directory), saved by a writer.
 - Flat, HNSW and PQ sit in an IndexIDMap2. IVF does not: in faiss 1.15, IndexIDMap2.remove_ids over an
   IVF leaves the remaining ids pointing at the wrong vectors (IVF renumbers nothing, IDMap2 compacts
   its id list), so IVF stores our ids itself, with a hashtable direct map for reconstruct.

@@ -48,14 +48,6 @@ class WriterLock:
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
 
-    def try_acquire(self) -> bool:
-        """Take the lock only if it is free right now."""
-        try:
-            self.acquire(timeout=0)
-        except IndexLockedError:
-            return False
-        return True
-
     def release(self) -> None:
         """Release the lock (idempotent)."""
         if self._fd is not None:

@@ -251,8 +251,8 @@ class EditIndex:
     def refresh_vectors(self) -> None:
         """Load the FAISS cache and make it agree with the catalog (adding/removing ids, or rebuilding).
 
-        A repaired cache is saved when the writer lock is ours or free. It is saved with the catalog
-        generation read *before* the catalog was, so a commit racing the repair leaves it looking stale.
+        A repaired cache is saved only by an index opened writable: a reader repairs it in memory and
+        never writes to the directory (`rebuild` or the next build saves it).
         """
         info = self.model_info
         if info is None:
@@ -277,18 +277,8 @@ class EditIndex:
         if self._needs_rebuild(vi):
             vi, changed = self._build_from_catalog(), True
         self._vectors, self._generation = vi, generation
-        if changed:
-            self._save_if_unlocked()
-
-    def _save_if_unlocked(self) -> None:
-        """Save the cache if we hold the writer lock, or can take it right now (then release it)."""
-        if self.lock.held:
+        if changed and self.lock.held:
             self._save()
-        elif self.lock.try_acquire():
-            try:
-                self._save()
-            finally:
-                self.lock.release()
 
     def _reconcile(self, vi: VectorIndex) -> bool:
         """Add the catalog's live vectors FAISS lacks, remove those it should not have; True if anything changed."""
