@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from editsearch.cli.evaluate import format_table
+from editsearch.cli.evaluate import metrics_table
 from editsearch.encoder import load_model
 from editsearch.training.evaluate_all import run_evaluation
 
@@ -27,7 +27,7 @@ def main() -> None:
     model = load_model(args.model)
     print(f"model: {model.name} (trained={model.trained})")
     res = run_evaluation(model, per_family=args.per_family, real_dir=Path(args.real) if args.real else None)
-    print(json.dumps(res, indent=1) if args.json else format_table(res))
+    print(json.dumps(res, indent=1) if args.json else metrics_table(res))
 
 
 if __name__ == "__main__":

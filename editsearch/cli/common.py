@@ -61,11 +61,11 @@ lock_timeout_option = click.option(
 )
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 48) -> str:
-    """An aligned plain-text table; numbers right-aligned, long cells shortened in the middle."""
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 48, digits: int = 4) -> str:
+    """An aligned plain-text table; numbers right-aligned, floats to `digits` places, long cells shortened."""
 
     def cell(v: Any) -> str:
-        text = f"{v:.4f}" if isinstance(v, float) else ("" if v is None else str(v))
+        text = f"{v:.{digits}f}" if isinstance(v, float) else ("" if v is None else str(v))
         text = " ".join(text.split())
         return text if len(text) <= max_width else text[: max_width // 2 - 1] + "…" + text[-(max_width // 2) :]
 

@@ -6,26 +6,21 @@ from pathlib import Path
 
 import click
 
-from editsearch.cli.common import echo_json, json_option, load_model_noted, model_option
+from editsearch.cli.common import echo_json, format_table, json_option, load_model_noted, model_option
+
+METRICS = ("top1", "hit@5", "hit@10", "mAP")
 
 
-def format_table(results: dict[str, dict]) -> str:
-    """One aligned line per (set, model, task): top1, hit@5, hit@10, mAP, and the chance level."""
-    lines = [f"{'set':10s} {'model':34s} {'task':11s} {'top1':>6s} {'hit@5':>6s} {'hit@10':>6s} {'mAP':>6s}"]
+def metrics_table(results: dict[str, dict]) -> str:
+    """One row per (set, model, task) with its metrics, followed by the task's chance level where known."""
+    rows = []
     for set_name, by_model in results.items():
         for model_name, tasks in by_model.items():
             for task, m in tasks.items():
-                lines.append(
-                    f"{set_name:10s} {model_name:34s} {task:11s} {m['top1']:6.3f} {m['hit@5']:6.3f} "
-                    f"{m['hit@10']:6.3f} {m['mAP']:6.3f}"
-                )
+                rows.append([set_name, model_name, task, *(m[k] for k in METRICS)])
                 if "chance" in m:
-                    c = m["chance"]
-                    lines.append(
-                        f"{'':10s} {'(chance)':34s} {task:11s} {c['top1']:6.3f} {c['hit@5']:6.3f} "
-                        f"{c['hit@10']:6.3f} {c['mAP']:6.3f}"
-                    )
-    return "\n".join(lines)
+                    rows.append(["", "(chance)", task, *(m["chance"][k] for k in METRICS)])
+    return format_table(["set", "model", "task", *METRICS], rows, digits=3)
 
 
 @click.command("eval")
@@ -56,4 +51,4 @@ def eval_cmd(model_name: str | None, per_family: int, real_dir: str | None, base
     if as_json:
         echo_json(results)
     else:
-        click.echo(format_table(results))
+        click.echo(metrics_table(results))

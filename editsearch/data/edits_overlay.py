@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFilter
 
-from editsearch.data.pixels import Edit, draw, pick, smooth_noise, to_array, to_image
+from editsearch.data.pixels import Edit, draw, load_font, pick, smooth_noise, to_array, to_image
 
 FRAME_COLORS: dict[str, tuple[int, int, int]] = {
     "white": (250, 250, 245),
@@ -180,27 +180,19 @@ def smiley(img: Image.Image, rng: np.random.Generator) -> Edit:
     return out, {"size": rel, "x": round(cx / w, 3), "y": round(cy / h, 3)}
 
 
-def _font(px: int) -> ImageFont.ImageFont:
-    """Pillow's bundled scalable font at a pixel size (the bitmap default if FreeType is missing)."""
-    try:
-        return ImageFont.load_default(size=px)
-    except (TypeError, OSError, ImportError):
-        return ImageFont.load_default()
-
-
 def text(img: Image.Image, rng: np.random.Generator) -> Edit:
     """Overlay a bold caption word in white with a black outline (or the reverse)."""
     word = str(pick(rng, WORDS))
     w, h = img.size
     px = max(10, round(draw(rng, 0.13, 0.2) * w))
-    font = _font(px)
+    font = load_font(px)
     out = img.copy()
     d = ImageDraw.Draw(out)
     stroke = max(1, px // 10)
     box = d.textbbox((0, 0), word, font=font, stroke_width=stroke)
     while box[2] - box[0] > w * 0.92 and px > 10:
         px = int(px * 0.85)
-        font, stroke = _font(px), max(1, px // 10)
+        font, stroke = load_font(px), max(1, px // 10)
         box = d.textbbox((0, 0), word, font=font, stroke_width=stroke)
     place = str(pick(rng, ["top", "center", "bottom"]))
     tw, th = box[2] - box[0], box[3] - box[1]

@@ -1,11 +1,11 @@
-"""Small pixel helpers shared by the synthetic edits: PIL <-> float arrays, luminance, rounded draws."""
+"""Small pixel helpers shared by the synthetic edits and the contact sheet: arrays, luminance, draws, a font."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFont
 
 Edit = tuple[Image.Image, dict]  # (after image, JSON-able params)
 EditFn = Callable[[Image.Image, np.random.Generator], Edit]
@@ -44,3 +44,11 @@ def smooth_noise(rng: np.random.Generator, size: tuple[int, int], cells: int) ->
     h, w = size
     grid = Image.fromarray((rng.random((cells, cells)) * 255).astype(np.uint8))
     return np.asarray(grid.resize((w, h), Image.BICUBIC), dtype=np.float32) / 255.0
+
+
+def load_font(px: int) -> ImageFont.ImageFont:
+    """Pillow's bundled scalable font at a pixel size (the bitmap default if FreeType is missing)."""
+    try:
+        return ImageFont.load_default(size=px)
+    except (TypeError, OSError, ImportError):
+        return ImageFont.load_default()

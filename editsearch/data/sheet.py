@@ -5,8 +5,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from editsearch.data.pixels import load_font
 from editsearch.images import load_image
 from editsearch.jsonl import read_jsonl
 
@@ -28,7 +29,7 @@ def contact_sheet(
     cells = [row for fam in sorted(rows) for row in rows[fam]]
     if not cells:
         raise ValueError(f"no rows in {manifest}")
-    font = _font(max(10, thumb // 12))
+    font = load_font(max(10, thumb // 12))
     caption = thumb // 12 * 4 + 8
     cell_w, cell_h = 2 * thumb + 30, thumb + caption + 12
     n_rows = -(-len(cells) // columns)
@@ -47,11 +48,3 @@ def contact_sheet(
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out)
     return out
-
-
-def _font(px: int) -> ImageFont.ImageFont:
-    """Pillow's bundled scalable font (bitmap default without FreeType)."""
-    try:
-        return ImageFont.load_default(size=px)
-    except (TypeError, OSError, ImportError):
-        return ImageFont.load_default()
