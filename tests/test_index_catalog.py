@@ -47,6 +47,17 @@ def test_rows_are_plain_and_readable(catalog):
     assert len(ids) == 1 and catalog.filtered_vector_ids("fp", None, "snow") == []
 
 
+def test_every_edit_row_has_its_metadata_as_a_dict(catalog):
+    catalog.save_edits([edit_row("a")], [np.ones(4, np.float32).tobytes()], "fp")
+    (vector_id,) = catalog.live_vector_ids("fp")
+    rows = [
+        catalog.get_edit(1),
+        catalog.rows_for_vectors([vector_id])[vector_id],
+        catalog.rows_by_keys(["a"], "fp")["a"],
+    ]
+    assert [row["metadata"] for row in rows] == [{"n": 1}] * 3
+
+
 def test_vector_rows_are_immutable_new_ids(catalog):
     catalog.save_edits([edit_row("a")], [np.ones(4, np.float32).tobytes()], "fp")
     first = catalog.live_vector_ids("fp")

@@ -258,10 +258,7 @@ class Build:
             todo.append(Planned(pair, origin, row, stats))
 
     def _maybe_update_text(self, row: dict[str, Any], pair: EditPair, origin: str) -> None:
-        import json
-
-        metadata = json.loads(row["metadata"] or "{}")
-        if (row["instruction"], metadata, row["origin"]) != (pair.instruction, pair.metadata, origin):
+        if (row["instruction"], row["metadata"], row["origin"]) != (pair.instruction, pair.metadata, origin):
             self.updates.append((row["id"], pair.instruction, pair.metadata, origin))
 
     def _fail(self, origin: str, item: str, reason: str) -> None:

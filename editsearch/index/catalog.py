@@ -223,7 +223,7 @@ class Catalog:
     # -- edits ----------------------------------------------------------------------------------------
 
     def rows_by_keys(self, keys: Sequence[str], model: str) -> dict[str, dict[str, Any]]:
-        """Existing rows for these pair keys, each with `vector_id` (None if no vector for `model`)."""
+        """Existing rows for these pair keys (metadata decoded), each with `vector_id` (None: no `model` vector)."""
         out: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(list(keys)):
             marks = ",".join("?" * len(chunk))
@@ -233,7 +233,7 @@ class Catalog:
                 [model, *chunk],
             )
             for row in _dicts(cur):
-                out[row["key"]] = row
+                out[row["key"]] = _decode(row)
         return out
 
     def vectors_by_hashes(self, hashes: Iterable[tuple[str, str]], model: str) -> dict[tuple[str, str], bytes]:
@@ -422,13 +422,6 @@ class Catalog:
             "INSERT INTO errors (origin, item, reason, created_at) VALUES (?, ?, ?, ?)",
             [(o, i, r, stamp) for o, i, r in errors],
         )
-
-    def errors(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """Rows of the `errors` table (the last build's failures)."""
-        sql = "SELECT origin, item, reason, created_at FROM errors ORDER BY id"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return list(_dicts(self.db.execute(sql)))
 
     def counts(self, model: str | None) -> dict[str, Any]:
         """Live edits, live vectors for `model`, deleted edits, errors and live edits per source kind."""
