@@ -1,8 +1,9 @@
 """The ranking API: search an index by text, exemplar pair or edit id, or weighted combinations of them.
 
-Scores are the cosines of the EditCLIP paper (Wang et al. 2025): EC2T = cos(pair embedding, text embedding) for a text query and
-EC2EC = cos(pair embedding A, pair embedding B) for a pair query. A combined query is the rclip-style
-sum of weighted, normalised term vectors (negatives subtracted), renormalised.
+Scores are the cosines of the EditCLIP paper (Wang et al. 2025): EC2T = cos(pair embedding, text
+embedding) for a text query and EC2EC = cos(pair embedding A, pair embedding B) for a pair query. A
+combined query is the rclip-style sum of weighted, normalised term vectors (negatives subtracted),
+renormalised.
 """
 
 from __future__ import annotations
@@ -303,12 +304,15 @@ def _spec_terms(spec: dict[str, Any], base: Path | None) -> tuple[list[Any], lis
         raise ValueError(f"unknown query keys: {', '.join(sorted(unknown))}")
     if ("before" in spec) != ("after" in spec):
         raise ValueError("'before' and 'after' go together")
+    texts = [str(t) for t in spec_values(spec, "text") + spec_values(spec, "not_text")]
+    if not all(t.strip() for t in texts):
+        raise ValueError("a text term is empty")
     positive: list[Any] = [str(t) for t in spec_values(spec, "text")]
     if "before" in spec:
         positive.append((_resolve(spec["before"], base), _resolve(spec["after"], base)))
     for edit_id in spec_values(spec, "edit_id"):
-        if not isinstance(edit_id, int) or isinstance(edit_id, bool):
-            raise ValueError(f"edit_id must be an integer, got {edit_id!r}")
+        if not isinstance(edit_id, int) or isinstance(edit_id, bool) or not 0 < edit_id < 2**63:
+            raise ValueError(f"edit_id must be a positive 64-bit integer, got {edit_id!r}")
         positive.append(edit_id)
     if not positive:
         raise ValueError("a query needs 'text', 'before'+'after' or 'edit_id'")

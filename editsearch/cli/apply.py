@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from PIL import Image
 
-from editsearch.cli.common import echo_json, json_option, warn
+from editsearch.cli.common import EDIT_ID, echo_json, json_option, warn
 from editsearch.errors import EXIT_PARTIAL, untrained_note
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
@@ -35,7 +35,7 @@ def output_paths(out: str, images: tuple[str, ...]) -> list[Path]:
     default=None,
     help="Index folder [default: $EDITSEARCH_INDEX, then ./.editsearch].",
 )
-@click.option("--edit-id", type=int, default=None, help="Id of the indexed edit to apply (see `query`).")
+@click.option("--edit-id", type=EDIT_ID, default=None, help="Id of the indexed edit to apply (see `query`).")
 @click.option("--before", type=click.Path(dir_okay=False), default=None, help="Exemplar before image (no index).")
 @click.option("--after", type=click.Path(dir_okay=False), default=None, help="Exemplar after image (no index).")
 @click.option(
@@ -47,11 +47,13 @@ def output_paths(out: str, images: tuple[str, ...]) -> list[Path]:
     help="Image to edit; repeatable.",
 )
 @click.option("--out", required=True, type=click.Path(), help="Output file (one image) or folder.")
-@click.option("--steps", type=int, default=50, show_default=True, help="Denoising steps.")
+@click.option("--steps", type=click.IntRange(1), default=50, show_default=True, help="Denoising steps.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--edit-guidance", type=float, default=7.0, show_default=True, help="Guidance towards the edit.")
 @click.option("--image-guidance", type=float, default=1.5, show_default=True, help="Guidance towards the input.")
-@click.option("--size", type=int, default=None, help="Work at about SIZE x SIZE pixels [default: the model's].")
+@click.option(
+    "--size", type=click.IntRange(8), default=None, help="Work at about SIZE x SIZE pixels [default: the model's]."
+)
 @click.option(
     "--model",
     "model",
@@ -100,8 +102,6 @@ def apply(
         raise click.UsageError("give either --edit-id (with --index) or --before/--after, not both")
     if before is None and edit_id is None:
         raise click.UsageError("give --edit-id N (an indexed edit) or --before A --after B")
-    if steps < 1:
-        raise click.UsageError("--steps must be at least 1")
     all_targets = output_paths(out, images)
     exemplar = exemplar_from_files(before, after) if before else exemplar_from_index(index_dir, edit_id)
     queries, kept, failed = load_queries(images)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,14 +22,34 @@ model_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
 
 
+EDIT_ID = click.IntRange(1, 2**63 - 1)  # SQLite's integer range: a larger id is a usage error, not an overflow
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in "\t\n"}
+
+
 def echo_json(obj: Any) -> None:
-    """Print one JSON document on stdout."""
-    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+    """Print one strict JSON document on stdout: NaN and infinities become null."""
+    click.echo(json.dumps(finite(obj), ensure_ascii=False, default=str, allow_nan=False))
+
+
+def finite(obj: Any) -> Any:
+    """`obj` with every non-finite float (NaN, ±inf), at any depth, replaced by None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: finite(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(value) for value in obj]
+    return obj
+
+
+def printable(text: Any) -> str:
+    """Text from a catalog or a file, safe for a terminal: control characters (ESC, BEL, ...) shown as \\xNN."""
+    return str(text).translate(_CONTROL)
 
 
 def warn(msg: str) -> None:
-    """One line on stderr."""
-    click.echo(msg, err=True)
+    """One line on stderr, control characters escaped."""
+    click.echo(printable(msg), err=True)
 
 
 def load_model_noted(name: str | None) -> Any:
@@ -66,7 +87,7 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_widt
 
     def cell(v: Any) -> str:
         text = f"{v:.{digits}f}" if isinstance(v, float) else ("" if v is None else str(v))
-        text = " ".join(text.split())
+        text = printable(" ".join(text.split()))
         return text if len(text) <= max_width else text[: max_width // 2 - 1] + "…" + text[-(max_width // 2) :]
 
     cells = [[cell(v) for v in row] for row in rows]

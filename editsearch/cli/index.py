@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from editsearch.cli.common import (
+    EDIT_ID,
     echo_json,
     format_table,
     index_option,
@@ -18,6 +19,7 @@ from editsearch.cli.common import (
     load_model_noted,
     lock_timeout_option,
     model_option,
+    printable,
     warn,
 )
 from editsearch.errors import EXIT_INCONSISTENT, EXIT_PARTIAL, untrained_note
@@ -99,7 +101,7 @@ def build_index(
 @click.option("--text", "texts", multiple=True, help="Text query (EC2T). Repeat to combine.")
 @click.option("--before", type=click.Path(dir_okay=False), help="Exemplar pair's before image (EC2EC).")
 @click.option("--after", type=click.Path(dir_okay=False), help="Exemplar pair's after image (EC2EC).")
-@click.option("--edit-id", "edit_ids", type=int, multiple=True, help="Find edits like this indexed edit.")
+@click.option("--edit-id", "edit_ids", type=EDIT_ID, multiple=True, help="Find edits like this indexed edit.")
 @click.option("--not-text", "not_texts", multiple=True, help="Text to steer away from (subtracted).")
 @click.option(
     "--queries",
@@ -145,6 +147,8 @@ def query(
         raise click.UsageError("--queries cannot be combined with --text/--before/--after/--edit-id")
     if queries is None and not single:
         raise click.UsageError("give --text, --before/--after, --edit-id, or --queries FILE.jsonl")
+    if not all(t.strip() for t in texts + not_texts):
+        raise click.UsageError("--text and --not-text need words")
     from editsearch.search import EditSearch, read_queries
 
     with EditSearch.open(index_dir, model=model_name) as searcher:
@@ -198,9 +202,9 @@ def _describe(query: dict[str, Any]) -> str:
 
 
 def _print_results(outcome: QueryOutcome) -> None:
-    click.echo(_describe(outcome.query))
+    click.echo(printable(_describe(outcome.query)))
     if outcome.error is not None:
-        click.echo(f"  error: {outcome.error}")
+        click.echo(f"  error: {printable(outcome.error)}")
         return
     rows = [(r.rank, r.score, r.id, r.instruction or "", _short(r.before), _short(r.after)) for r in outcome.results]
     click.echo(format_table(["rank", "score", "id", "instruction", "before", "after"], rows) if rows else "  (none)")
@@ -226,15 +230,12 @@ def stats(index_dir: Path, as_json: bool) -> None:
         info = index.stats()
     if as_json:
         echo_json(info)
-        return
-    width = max(len(key) for key in info)
-    for key, value in info.items():
-        shown = json.dumps(value) if isinstance(value, (dict, list)) else value
-        click.echo(f"{key.ljust(width)}  {shown}")
+    else:
+        _print_fields(info)
 
 
 @click.command()
-@click.argument("edit_id", type=int)
+@click.argument("edit_id", type=EDIT_ID)
 @index_option
 @json_option
 def show(edit_id: int, index_dir: Path, as_json: bool) -> None:
@@ -245,15 +246,20 @@ def show(edit_id: int, index_dir: Path, as_json: bool) -> None:
         row = dict(index.catalog.get_edit(edit_id))
     if as_json:
         echo_json(row)
-        return
-    width = max(len(key) for key in row)
-    for key, value in row.items():
-        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
-        click.echo(f"{key.ljust(width)}  {shown}")
+    else:
+        _print_fields(row)
+
+
+def _print_fields(fields: dict[str, Any]) -> None:
+    """`key  value` lines, keys aligned; dicts and lists as JSON, control characters escaped."""
+    width = max(len(key) for key in fields)
+    for key, value in fields.items():
+        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
+        click.echo(printable(f"{key.ljust(width)}  {shown}"))
 
 
 @click.command()
-@click.argument("edit_ids", nargs=-1, required=True, type=int)
+@click.argument("edit_ids", nargs=-1, required=True, type=EDIT_ID)
 @index_option
 @lock_timeout_option
 @json_option

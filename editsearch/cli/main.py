@@ -7,7 +7,8 @@ import os
 
 import click
 
-from editsearch.errors import EditSearchError
+from editsearch.cli.common import printable
+from editsearch.errors import EXIT_ERROR, EditSearchError
 
 # command name -> ("module:attribute", one-line help); a module is imported only when its command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -24,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("editsearch.cli.train:train", "Train EditCLIP or the EditCLIP-conditioned IP2P."),
     "eval": ("editsearch.cli.evaluate:eval_cmd", "Retrieval metrics of a model on held-out edits."),
     "apply": ("editsearch.cli.apply:apply", "Apply an exemplar edit to new images."),
+    "serve": ("editsearch.cli.serve:serve", "Serve an index: JSON search API and web page (FastAPI)."),
 }
 
 
@@ -53,9 +55,9 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except EditSearchError as e:
-            raise CommandError(str(e), e.exit_code) from None
+            raise CommandError(printable(e), e.exit_code) from None
         except OSError as e:  # a file the user named, a full disk, a read-only folder: no traceback
-            raise CommandError(_os_message(e), 1) from None
+            raise CommandError(printable(_os_message(e)), EXIT_ERROR) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
