@@ -135,3 +135,19 @@ def test_score_manifest_to_csv_with_bad_rows(pair_files, tiny_model_dir, tmp_pat
     assert float(table[2]["ec2ec"]) == pytest.approx(float(expected[0]), abs=1e-5)
     assert table[3]["error"]
     assert torch.isfinite(torch.tensor(float(table[2]["ec2t"])))
+
+
+def test_score_csv_cells_cannot_run_as_spreadsheet_formulas(pair_files, tiny_model_dir, tmp_path) -> None:
+    rows = [
+        {"before": "b.png", "after": "a.png", "instruction": '=HYPERLINK("http://x","y")'},
+        {"before": "b.png", "after": "a.png", "instruction": "@SUM(A1)"},
+        {"before": "b.png", "after": "a.png", "instruction": "make it -5% darker"},
+    ]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out_csv = tmp_path / "scores.csv"
+    code, _, err = run("score", "--manifest", manifest, "--out", out_csv, "--model", tiny_model_dir)
+    assert code == 0, err
+    table = list(csv.DictReader(out_csv.open()))
+    assert [r["instruction"] for r in table] == ['\'=HYPERLINK("http://x","y")', "'@SUM(A1)", "make it -5% darker"]
+    assert all(-1 <= float(r["ec2t"]) <= 1 for r in table)  # numbers, negative ones included, stay numbers

@@ -6,11 +6,14 @@ import csv
 import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from editsearch.cli.common import echo_json, json_option, load_model_noted, model_option, warn
 from editsearch.errors import EXIT_PARTIAL
+
+FORMULA_STARTS = tuple("=+-@\t\r")  # what makes a spreadsheet cell a formula
 
 
 @click.command()
@@ -68,6 +71,11 @@ def score(
             click.echo(f"{k.upper():6s} {v:.4f}")
 
 
+def spreadsheet_safe(row: dict[str, Any]) -> dict[str, Any]:
+    """A CSV row whose text cells cannot run as spreadsheet formulas: a leading = + - @ gets a quote."""
+    return {key: f"'{v}" if isinstance(v, str) and v[:1] in FORMULA_STARTS else v for key, v in row.items()}
+
+
 def _score_manifest(model, manifest: Path, ref, out: str | None, batch_size: int, as_json: bool) -> int:
     from tqdm import tqdm
 
@@ -92,7 +100,7 @@ def _score_manifest(model, manifest: Path, ref, out: str | None, batch_size: int
         for row in score_pairs(model, iter_source(manifest), ref=ref, batch_size=batch_size, base=manifest.parent):
             rows.append(row)
             if writer:
-                writer.writerow(dataclasses.asdict(row))
+                writer.writerow(spreadsheet_safe(dataclasses.asdict(row)))
             if row.error:
                 warn(f"skipped {row.item}: {row.error}")
             bar.update(1)
