@@ -10,7 +10,8 @@ import pytest
 from editsearch.index import catalog as cat
 from editsearch.index.catalog import Catalog
 from editsearch.index.errors import SchemaVersionError
-from editsearch.index.vectors import INDEX_TYPES, VectorIndex, ivf_nlist, pq_m, resolve_kind
+from editsearch.index.types import INDEX_TYPES
+from editsearch.index.vectors import VectorIndex, ivf_nlist, pq_m, resolve_kind
 
 
 def edit_row(key: str, instruction: str = "make it watercolor") -> dict:
@@ -97,12 +98,6 @@ def test_vector_index_types():
     assert (pq_m(384), pq_m(768), pq_m(10), pq_m(7)) == (192, 384, 5, 1)  # 2 dims per sub-quantizer, dividing d
     with pytest.raises(ValueError):
         resolve_kind("lsh", 1)
-
-
-def test_cli_index_type_choices_match():
-    from editsearch.cli.index import INDEX_TYPES as CLI_TYPES
-
-    assert CLI_TYPES == INDEX_TYPES
 
 
 @pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw", "pq"])

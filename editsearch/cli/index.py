@@ -23,11 +23,11 @@ from editsearch.cli.common import (
     warn,
 )
 from editsearch.errors import EXIT_INCONSISTENT, EXIT_PARTIAL, untrained_note
+from editsearch.index.types import INDEX_TYPES
 
 if TYPE_CHECKING:
     from editsearch.search import QueryOutcome
 
-INDEX_TYPES = ("flat", "ivf", "hnsw", "pq", "auto")  # = editsearch.index.vectors.INDEX_TYPES (kept here: no numpy)
 MAX_ERRORS_SHOWN = 20
 
 

@@ -14,7 +14,8 @@ import numpy as np
 from editsearch.index.catalog import CATALOG_FILE, SCHEMA_VERSION, Catalog, EditRow, ModelRow
 from editsearch.index.errors import EditIndexError, IndexNotFoundError, ModelMismatchError
 from editsearch.index.lock import DEFAULT_LOCK_TIMEOUT, WriterLock
-from editsearch.index.vectors import FAISS_FILE, META_FILE, NO_REMOVE, TRAINED, AnnParams, VectorIndex, resolve_kind
+from editsearch.index.types import NO_REMOVE, TRAINED
+from editsearch.index.vectors import FAISS_FILE, META_FILE, AnnParams, VectorIndex, resolve_kind
 
 if TYPE_CHECKING:
     from editsearch.data.records import EditPair

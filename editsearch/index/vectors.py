@@ -23,12 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from editsearch.index.types import INDEX_TYPES, NO_REMOVE, TRAINED
+
 if TYPE_CHECKING:
     import faiss
 
-INDEX_TYPES = ("flat", "ivf", "hnsw", "pq", "auto")
-NO_REMOVE = ("hnsw", "pq")  # types that cannot remove: removed ids stay as tombstones, filtered at search time
-TRAINED = ("ivf", "pq")  # types trained on the vectors they were built from (retrained as the index grows)
 AUTO_ANN_FROM = 100_000  # `auto` uses exact Flat below this many vectors, then PQ
 IVF_TRAIN_PER_LIST = 64  # k-means training points per IVF list (FAISS warns below 39)
 PQ_MIN_TRAIN = 1_000  # a PQ needs this many vectors to train its 16-centroid codebooks; below, Flat
