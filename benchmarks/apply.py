@@ -30,7 +30,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from editsearch.transfer.evaluation import GLOBAL_EDITS, global_edit_check, make_tasks, psnr, transfer_all  # noqa: E402
+from editsearch.evaluation.transfer import GLOBAL_EDITS, global_edit_check, make_tasks, psnr, transfer_all  # noqa: E402
 
 GRID = Path(__file__).resolve().parent / "apply_grid.png"
 COLUMNS = ("exemplar before", "exemplar after", "query", "output", "ground truth")

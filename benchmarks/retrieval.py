@@ -14,7 +14,7 @@ from pathlib import Path
 
 from editsearch.cli.evaluate import metrics_table
 from editsearch.encoder import load_model
-from editsearch.training.evaluate_all import run_evaluation
+from editsearch.evaluation.compare import run_evaluation
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from editsearch.encoder import DEFAULT_MODEL, load_model
 from editsearch.encoder.registry import MODELS, WEIGHTS_DIR
-from editsearch.training.evaluation import evaluate_model, synthetic_eval_set
+from editsearch.evaluation.retrieval import evaluate_model, synthetic_eval_set
 
 MINI_DIR = WEIGHTS_DIR / "editclip-mini"
 # Measured at shipping on this very set (2 pairs per family, 94 pairs, seed 1234): see MODEL_CARD.md.

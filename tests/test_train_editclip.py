@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from editsearch.training.metrics import hit_at_k, mean_average_precision, retrieval_metrics
+from editsearch.evaluation.metrics import hit_at_k, mean_average_precision, retrieval_metrics
 from editsearch.training.train_editclip import (
     EditCLIPTrainConfig,
     clip_loss,

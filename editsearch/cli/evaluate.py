@@ -42,7 +42,7 @@ def metrics_table(results: dict[str, dict]) -> str:
 @json_option
 def eval_cmd(model_name: str | None, per_family: int, real_dir: str | None, baselines: bool, as_json: bool) -> None:
     """Text->edit, edit->text and edit->edit retrieval on unseen photos and held-out phrasings."""
-    from editsearch.training.evaluate_all import run_evaluation
+    from editsearch.evaluation.compare import run_evaluation
 
     model = load_model_noted(model_name)
     results = run_evaluation(

@@ -83,7 +83,7 @@ def train(cfg: EditCLIPTrainConfig) -> dict[str, Any]:
     from accelerate import Accelerator
     from tqdm import tqdm
 
-    from editsearch.training.evaluation import evaluate_model, synthetic_eval_set
+    from editsearch.evaluation.retrieval import evaluate_model, synthetic_eval_set
     from editsearch.training.pairs_pool import augment, sample_texts, source_pool, synthetic_pool
 
     out = Path(cfg.out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from editsearch.training.evaluation import (
+from editsearch.evaluation.retrieval import (
     EvalSet,
     evaluate_embeddings,
     evaluate_model,
@@ -17,7 +17,7 @@ from editsearch.training.evaluation import (
 def _candidates(model: Any, baselines: bool) -> dict[str, Any]:
     from editsearch.encoder.config import EditCLIPConfig
     from editsearch.encoder.registry import random_model
-    from editsearch.training.baselines import AfterOnly, DeltaStatsEmbedder
+    from editsearch.evaluation.baselines import AfterOnly, DeltaStatsEmbedder
 
     out: dict[str, Any] = {model.name: model}
     if baselines:

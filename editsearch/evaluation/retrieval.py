@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from editsearch.training.metrics import chance_metrics, retrieval_metrics
+from editsearch.evaluation.metrics import chance_metrics, retrieval_metrics
 
 PairEmbedder = Callable[[Sequence[Image.Image], Sequence[Image.Image]], torch.Tensor]
 TextEmbedder = Callable[[Sequence[str]], torch.Tensor]
