@@ -59,7 +59,7 @@ def compound(*steps: str) -> EditFn:
     return apply
 
 
-_SINGLE: dict[str, tuple[str, EditFn]] = {}
+_SINGLE: dict[str, EditFn] = {}  # family name -> its operation, for the single-step families
 _GROUPED: dict[str, tuple[str, EditFn]] = {
     "brighter": ("photometric", tone.brighter),
     "darker": ("photometric", tone.darker),
