@@ -30,7 +30,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from editsearch.evaluation.transfer import GLOBAL_EDITS, global_edit_check, make_tasks, psnr, transfer_all  # noqa: E402
+from editsearch.evaluation.transfer import GLOBAL_EDITS, global_edit_check, image_psnr, make_tasks, transfer_all  # noqa: E402
 
 GRID = Path(__file__).resolve().parent / "apply_grid.png"
 COLUMNS = ("exemplar before", "exemplar after", "query", "output", "ground truth")
@@ -117,7 +117,7 @@ def main() -> None:
     rows = {}
     for name, images in candidates.items():
         ec2ec = transfer.editclip.ec2ec((queries, images), ex).tolist()
-        db = statistics.mean(psnr(t["truth"], im) for t, im in zip(tasks, images, strict=True))
+        db = statistics.mean(image_psnr(t["truth"], im) for t, im in zip(tasks, images, strict=True))
         rows[name] = {"psnr_db": None if name.startswith("ceiling") else db, "ec2ec": statistics.mean(ec2ec)}
     grid(tasks, outputs, args.grid)
 

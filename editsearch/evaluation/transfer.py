@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from typing import Any
@@ -59,11 +60,15 @@ def make_tasks(count: int, size: int, seed: int, families: tuple[str, ...] = ())
     return tasks
 
 
-def psnr(a: Image.Image, b: Image.Image) -> float:
+def psnr_from_mse(mse: float, peak: float = 255.0) -> float:
+    """PSNR in dB of a mean squared error, for values spanning `peak` (255 for 8-bit pixels, 2 for [-1, 1])."""
+    return 10 * math.log10(peak**2 / max(mse, 1e-12 * peak**2))
+
+
+def image_psnr(a: Image.Image, b: Image.Image) -> float:
     """PSNR in dB between two RGB images (b resized to a's size if needed)."""
     b = b if b.size == a.size else b.resize(a.size, Image.BICUBIC)
-    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
-    return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
+    return psnr_from_mse(float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)))
 
 
 def transfer_all(
@@ -87,8 +92,8 @@ def global_edit_check(transfer: Any, per_family: int, steps: int, seed: int, siz
     for family in GLOBAL_EDITS:
         mine = [(t, o) for t, o in zip(tasks, outputs, strict=True) if t["family"] == family]
         rows[family] = {
-            "output_db": statistics.mean(psnr(t["truth"], o) for t, o in mine),
-            "identity_db": statistics.mean(psnr(t["truth"], t["query"]) for t, _ in mine),
+            "output_db": statistics.mean(image_psnr(t["truth"], o) for t, o in mine),
+            "identity_db": statistics.mean(image_psnr(t["truth"], t["query"]) for t, _ in mine),
             "tasks": len(mine),
         }
     wins = sum(r["output_db"] > r["identity_db"] for r in rows.values())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from editsearch.evaluation.transfer import psnr_from_mse
 from editsearch.training.configs import VAETrainConfig
 from editsearch.training.edit_batches import PairSampler, StepBatches, step_loader
 
@@ -25,11 +25,6 @@ def vae_loss(vae: Any, images: torch.Tensor, kl_weight: float) -> dict[str, torc
     return {"loss": mse + kl_weight * kl, "mse": mse.detach(), "kl": kl.detach()}
 
 
-def psnr(mse: float) -> float:
-    """PSNR in dB of an MSE measured on [-1, 1] images (peak-to-peak 2)."""
-    return 10 * math.log10(4.0 / max(mse, 1e-12))
-
-
 @torch.no_grad()
 def evaluate_vae(vae: Any, images: torch.Tensor) -> dict[str, float]:
     """Held-out reconstruction PSNR (posterior mode) and the latent std used for the scaling factor."""
@@ -38,7 +33,7 @@ def evaluate_vae(vae: Any, images: torch.Tensor) -> dict[str, float]:
     latents = vae.encode(images).latent_dist.mode()
     recon = vae.decode(latents).sample.clamp(-1, 1)
     vae.train(was_training)
-    return {"psnr": psnr(F.mse_loss(recon, images).item()), "latent_std": latents.std().item()}
+    return {"psnr": psnr_from_mse(F.mse_loss(recon, images).item(), peak=2.0), "latent_std": latents.std().item()}
 
 
 def heldout_images(size: int, count: int, seed: int) -> torch.Tensor:
@@ -69,7 +64,7 @@ def train_vae(vae: Any, sampler: PairSampler, config: VAETrainConfig, out: Path 
         optimizer.step()
         scheduler.step()
         bar.update(1)
-        bar.set_postfix(mse=f"{losses['mse'].item():.4f}", psnr=f"{psnr(losses['mse'].item()):.1f}")
+        bar.set_postfix(mse=f"{losses['mse'].item():.4f}", psnr=f"{psnr_from_mse(losses['mse'].item(), peak=2.0):.1f}")
         if step % config.log_every == 0 or step == config.steps - 1:
             history.append({"step": step + 1, "mse": losses["mse"].item(), "kl": losses["kl"].item()})
             if out is not None:
