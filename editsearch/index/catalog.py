@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypedDict
@@ -20,6 +22,15 @@ from editsearch.index.errors import FilterError, SchemaVersionError, UnknownEdit
 
 CATALOG_FILE = "catalog.db"
 _CHUNK = 5000  # ids per IN (...) query, well under SQLite's variable limit
+
+# What a `where` filter may do: read the edits and vectors tables and call functions, nothing else. No
+# other table (settings, models, errors, edits_fts: `contains` is the full-text filter), no PRAGMA, no
+# recursive CTE; no function that makes large blobs or loads code; no value over FILTER_MAX_LENGTH bytes.
+# Checked by an SQLite authorizer when the filter compiles.
+FILTER_TABLES = frozenset({"edits", "vectors"})
+FILTER_DENIED_FUNCTIONS = frozenset({"load_extension", "randomblob", "zeroblob", "fts3_tokenizer"})
+FILTER_MAX_LENGTH = 10_000_000
+_PROGRESS_STEPS = 10_000  # SQLite VM instructions between two checks of a filter's time budget
 
 
 class EditRow(TypedDict, total=False):
@@ -129,6 +140,7 @@ class Catalog:
     def __init__(self, db: sqlite_utils.Database, path: Path | None = None):
         self.db = db
         self.path = path
+        self.filter_budget_s: float | None = None  # a filter running longer is stopped (FilterError)
 
     @classmethod
     def open(cls, path: str | Path) -> Catalog:
@@ -371,27 +383,51 @@ class Catalog:
     # -- search support -------------------------------------------------------------------------------
 
     def filtered_vector_ids(self, model: str, where: str | None, contains: str | None) -> list[int]:
-        """Vector ids of live edits matching a SQL `where` over edits' columns and an FTS `contains`."""
-        sql, params = self._filtered_edits(where, contains)
-        try:
-            cur = self.db.execute(
-                f"SELECT v.id FROM vectors v JOIN ({sql}) e ON e.id = v.edit_id WHERE v.model = ? ORDER BY v.id",
-                [*params, model],
-            )
-            return [r[0] for r in cur]
-        except sqlite3.Error as e:
-            raise FilterError(f"bad filter (where={where!r}, contains={contains!r}): {e}") from None
+        """Vector ids of live edits matching a SQL `where` over edits' columns and an FTS `contains`.
 
-    def _filtered_edits(self, where: str | None, contains: str | None) -> tuple[str, list[Any]]:
-        """A sub-select of live edits restricted by `where` (SQL over edits' columns) and `contains` (FTS)."""
-        sql = "SELECT * FROM edits WHERE deleted = 0"
-        params: list[Any] = []
-        if where:
-            sql += f" AND ({where})"
-        if contains:
-            sql += " AND id IN (SELECT rowid FROM edits_fts WHERE edits_fts MATCH ?)"
-            params.append(self.db.quote_fts(contains))
-        return sql, params
+        `where` runs as its own statement under the filter authorizer (see FILTER_TABLES), the length
+        limit and `filter_budget_s`; `contains` is a bound parameter, matched in a second statement.
+        """
+        live = "SELECT v.id FROM vectors v JOIN ({}) e ON e.id = v.edit_id WHERE v.model = ?"
+        found: set[int] | None = None
+        try:
+            if where:
+                with self._restricted() as timed_out:
+                    sql = live.format(f"SELECT id FROM edits WHERE deleted = 0 AND ({where})")
+                    found = {r[0] for r in self.db.execute(sql, [model])}
+            if contains:
+                fts = "SELECT rowid AS id FROM edits_fts WHERE edits_fts MATCH ?"
+                cur = self.db.execute(live.format(fts), [self.db.quote_fts(contains), model])
+                matched = {r[0] for r in cur}
+                found = matched if found is None else found & matched
+        except sqlite3.Error as e:
+            reason = f"it ran longer than {self.filter_budget_s:g} s" if where and timed_out() else str(e)
+            raise FilterError(f"bad filter (where={where!r}, contains={contains!r}): {reason}") from None
+        if found is None:
+            return self.live_vector_ids(model)
+        return sorted(found)
+
+    @contextmanager
+    def _restricted(self) -> Iterator[Callable[[], bool]]:
+        """Run a filter under the filter authorizer, the length limit and the time budget; yields 'timed out?'."""
+        conn = self.db.conn
+        deadline = None if self.filter_budget_s is None else time.monotonic() + self.filter_budget_s
+        expired = False
+
+        def over_budget() -> int:
+            nonlocal expired
+            expired = deadline is not None and time.monotonic() > deadline
+            return int(expired)
+
+        length = conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, FILTER_MAX_LENGTH)
+        conn.set_authorizer(_filter_authorizer)
+        conn.set_progress_handler(over_budget, _PROGRESS_STEPS)
+        try:
+            yield lambda: expired
+        finally:
+            conn.set_progress_handler(None, 0)
+            conn.set_authorizer(None)
+            conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, length)
 
     def rows_for_vectors(self, vector_ids: Sequence[int]) -> dict[int, EditRow]:
         """vector id -> live edit row, for those of these vector ids that belong to live edits."""
@@ -438,6 +474,17 @@ class Catalog:
             "sources": by_source,
             "origins": [r[0] for r in one("SELECT DISTINCT origin FROM edits WHERE deleted = 0 ORDER BY origin")],
         }
+
+
+def _filter_authorizer(action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
+    """SQLite authorizer of filters: SELECT, reads of the search tables, and the functions not denied."""
+    if action == sqlite3.SQLITE_SELECT:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_READ and arg1 in FILTER_TABLES:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() not in FILTER_DENIED_FUNCTIONS:
+        return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
 
 
 def _chunks(items: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:

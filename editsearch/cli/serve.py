@@ -1,0 +1,56 @@
+"""`editsearch serve`: the search API and web page of one index, on uvicorn."""
+
+from __future__ import annotations
+
+import click
+
+from editsearch.cli.common import index_option, model_option, warn
+from editsearch.errors import untrained_note
+
+
+@click.command()
+@index_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback unless told).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@model_option
+@click.option("--token", envvar="EDITSEARCH_TOKEN", default=None, help="Require this token on every request.")
+@click.option("--max-upload-mb", type=click.FloatRange(min=0.001), default=20.0, show_default=True)
+@click.option("--max-applies", type=click.IntRange(1), default=1, show_default=True, help="Edit transfers at once.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON log line per request on stderr.")
+def serve(
+    index_dir: str,
+    host: str,
+    port: int,
+    model_name: str | None,
+    token: str | None,
+    max_upload_mb: float,
+    max_applies: int,
+    as_json: bool,
+) -> None:
+    """Serve an index: a JSON search API (OpenAPI at /docs) and a web page at /, warm, following later writes.
+
+    \b
+    editsearch serve --index DIR                      # http://127.0.0.1:8000/
+    editsearch serve --index DIR --host 0.0.0.0 --token SECRET
+    Without --token anyone who can reach the port can search and apply: keep the default loopback
+    host, or set a token whenever --host is not loopback.
+    """
+    import uvicorn
+
+    from editsearch.serve import create_app
+
+    app = create_app(
+        index_dir,
+        model=model_name,
+        token=token,
+        max_upload_mb=max_upload_mb,
+        max_applies=max_applies,
+        log="json" if as_json else "text",
+    )
+    if not app.state.engine.model.trained:
+        warn(untrained_note(app.state.engine.model.name, "its rankings are noise"))
+    if token is None and host not in ("127.0.0.1", "localhost", "::1"):
+        warn(f"warning: serving on {host} without --token: anyone who can reach it can use it")
+    shown = f"[{host}]" if ":" in host else host
+    warn(f"editsearch serve: http://{shown}:{port}/ (API docs at /docs)")
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")

@@ -1,0 +1,99 @@
+"""The warm state of a server: one model behind a lock, a pool of index readers, a pool of edit-transfer pipelines."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from editsearch.search import EditSearch
+
+FILTER_BUDGET_S = 2.0  # a served `where` filter running longer is stopped with a 400
+
+
+class SerialModel:
+    """An EditCLIP whose forwards run one at a time, so that threads never race on one module."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self.lock = threading.Lock()
+
+    def embed_texts(self, texts: Any) -> Any:
+        """The model's embed_texts, under the lock (it also guards the model's text cache)."""
+        with self.lock:
+            return self._model.embed_texts(texts)
+
+    def embed_pairs(self, *args: Any, **kwargs: Any) -> Any:
+        """The model's embed_pairs, under the lock."""
+        with self.lock:
+            return self._model.embed_pairs(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+class Engine:
+    """Searches run on a pool of readers (each its own catalog connection and FAISS cache, one thread at a
+    time), so they run in parallel; each reader follows writes made by other processes (EditIndex
+    refreshes its cache when the catalog's generation moves). Applies take a pipeline from their own pool.
+    """
+
+    def __init__(
+        self, index_dir: str | Path, model: str | Path | None = None, readers: int | None = None, pipeline: Any = None
+    ) -> None:
+        from editsearch.encoder import load_model
+
+        first = EditSearch.open(index_dir)
+        try:
+            info = first.index.model_info
+            assert info is not None
+            loaded = load_model(model or info["name"])
+            first.index.check_model(loaded.fingerprint, loaded.name)
+        finally:
+            first.close()
+        self.index_dir = Path(index_dir)
+        self.model = SerialModel(loaded)
+        self.pipeline = pipeline
+        self.size = readers or min(4, os.cpu_count() or 1)
+        self._readers: queue.Queue[EditSearch] = queue.Queue()
+        for _ in range(self.size):
+            reader = EditSearch.open(index_dir, model=self.model)  # type: ignore[arg-type]
+            reader.index.catalog.filter_budget_s = FILTER_BUDGET_S
+            reader.index.vectors  # noqa: B018 - load the FAISS cache now, not on the first query
+            self._readers.put(reader)
+        self.model.embed_texts(["warm up"])
+        self._transfers: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._transfer_lock = threading.Lock()
+
+    @contextmanager
+    def reader(self) -> Iterator[EditSearch]:
+        """Borrow a reader for one request (waits while all are busy)."""
+        reader = self._readers.get()
+        try:
+            yield reader
+        finally:
+            self._readers.put(reader)
+
+    @contextmanager
+    def transfer(self) -> Iterator[Any]:
+        """Borrow an EditTransfer (loaded on first need; one per concurrent apply, so none is shared)."""
+        try:
+            transfer = self._transfers.get_nowait()
+        except queue.Empty:
+            from editsearch.transfer import EditTransfer
+
+            with self._transfer_lock:
+                transfer = EditTransfer.from_pretrained(self.pipeline)
+        try:
+            yield transfer
+        finally:
+            self._transfers.put(transfer)
+
+    def close(self) -> None:
+        """Close every reader."""
+        while not self._readers.empty():
+            self._readers.get_nowait().close()

@@ -1,0 +1,65 @@
+"""Catalogued images for the browser: the full image as PNG, or a JPEG thumbnail kept in a bounded LRU cache."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+
+from PIL import Image
+
+from editsearch.data.records import ImageRef
+from editsearch.index.catalog import EditRow
+
+THUMB_QUALITY = 85
+
+
+class ThumbnailCache:
+    """JPEG thumbnails by (edit id, side, size, content hash), evicting the least recently used past max_bytes."""
+
+    def __init__(self, max_bytes: int = 64 << 20) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[int, str, int, str], bytes] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, row: EditRow, side: str, size: int) -> bytes:
+        """The thumbnail of one side ('before' or 'after') of an edit, at most size x size pixels."""
+        key = (row["id"], side, size, row.get(f"{side}_hash") or "")
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        data = thumbnail(row[side], size)  # type: ignore[literal-required]
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = data
+                self._bytes += len(data)
+            while self._bytes > self.max_bytes and len(self._items) > 1:
+                self._bytes -= len(self._items.popitem(last=False)[1])
+        return data
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """How many thumbnails and bytes the cache holds."""
+        with self._lock:
+            return {"thumbnails": len(self._items), "bytes": self._bytes}
+
+
+def thumbnail(locator: str, size: int) -> bytes:
+    """JPEG bytes of a catalogued image, shrunk to fit size x size (never enlarged)."""
+    img = ImageRef.from_locator(locator).load(min_size=size)
+    img.thumbnail((size, size), Image.Resampling.LANCZOS)
+    return encode(img, "JPEG")
+
+
+def full_png(locator: str) -> bytes:
+    """PNG bytes of a catalogued image at full size."""
+    return encode(ImageRef.from_locator(locator).load(), "PNG")
+
+
+def encode(img: Image.Image, fmt: str) -> bytes:
+    """Bytes of an image in a format (JPEG at THUMB_QUALITY)."""
+    buf = io.BytesIO()
+    img.save(buf, fmt, **({"quality": THUMB_QUALITY} if fmt == "JPEG" else {}))
+    return buf.getvalue()

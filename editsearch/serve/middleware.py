@@ -1,0 +1,156 @@
+"""ASGI middleware of the server: a request-body limit, the optional token, and one log line per request."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+TOKEN_COOKIE = "editsearch_token"
+PUBLIC_PATHS = ("/healthz", "/static/", "/favicon.ico")
+
+
+async def send_json(send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()) -> None:
+    """Send a whole JSON response."""
+    data = json.dumps(body).encode()
+    start_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": start_headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+class BodyLimit:
+    """Refuse (413) a request whose body is over max_bytes, by its Content-Length or as it streams in."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        error = {"error": f"request body over the server's limit of {self.max_bytes / 1e6:g} MB", "status": 413}
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            return await send_json(send, 413, error, [(b"connection", b"close")])
+        received, over, started = 0, False, False
+
+        async def counted() -> Message:
+            nonlocal received, over
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                over = True
+                return {"type": "http.disconnect"}
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if over and not started:
+                started = True
+                return await send_json(send, 413, error, [(b"connection", b"close")])
+            if not over:
+                started = True
+                await send(message)
+
+        try:
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            await send_json(send, 413, error, [(b"connection", b"close")])
+
+
+class TokenGuard:
+    """With a token, every request but /healthz and the static files must carry it: an `Authorization:
+    Bearer` header, a `token` query parameter (which also sets a same-site cookie, for the page's images),
+    or that cookie."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(PUBLIC_PATHS):
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0].encode()
+        offered = [query, _bearer(headers.get(b"authorization", b"")), _cookie(headers.get(b"cookie", b""))]
+        if not any(hmac.compare_digest(o, self.token) for o in offered if o):
+            return await send_json(
+                send, 401, {"error": "this server needs its token: open it with ?token=...", "status": 401}
+            )
+        if not query:
+            return await self.app(scope, receive, send)
+
+        async def with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                cookie = f"{TOKEN_COOKIE}={self.token.decode()}; Path=/; HttpOnly; SameSite=Strict"
+                message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie.encode())]
+            await send(message)
+
+        await self.app(scope, receive, with_cookie)
+
+
+class RequestLog:
+    """One line per request on stderr: JSON (method, path, status, ms, bytes, client) or plain text.
+
+    The query string is never logged (it may hold the token)."""
+
+    def __init__(self, app: ASGIApp, as_json: bool) -> None:
+        self.app = app
+        self.as_json = as_json
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status, size = 500, 0
+
+        async def measured(message: Message) -> None:
+            nonlocal status, size
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                size += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, measured)
+        finally:
+            ms = (time.perf_counter() - started) * 1000
+            client = scope.get("client")
+            record = {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "ms": round(ms, 2),
+                "bytes": size,
+                "client": f"{client[0]}:{client[1]}" if client else None,
+            }
+            line = json.dumps(record) if self.as_json else f"{scope['method']} {scope['path']} {status} {ms:.1f} ms"
+            print(line, file=sys.stderr, flush=True)
+
+
+def _bearer(value: bytes) -> bytes:
+    scheme, _, credentials = value.partition(b" ")
+    return credentials.strip() if scheme.lower() == b"bearer" else b""
+
+
+def _cookie(value: bytes) -> bytes:
+    for part in value.split(b";"):
+        name, _, content = part.strip().partition(b"=")
+        if name == TOKEN_COOKIE.encode():
+            return content
+    return b""

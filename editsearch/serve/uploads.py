@@ -1,0 +1,41 @@
+"""Uploaded images: read with a size limit, decode with the library's guarded loader; nothing touches disk here."""
+
+from __future__ import annotations
+
+from fastapi import UploadFile
+from PIL import Image
+
+from editsearch.errors import EditSearchError
+from editsearch.images import load_image
+
+CHUNK = 1 << 20
+
+
+class UploadTooLargeError(EditSearchError):
+    """An upload over the server's size limit."""
+
+
+async def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
+    """The bytes of one uploaded file; UploadTooLargeError past `max_bytes`. The spooled copy is closed."""
+    chunks, total = [], 0
+    try:
+        while chunk := await upload.read(CHUNK):
+            total += len(chunk)
+            if total > max_bytes:
+                raise UploadTooLargeError(
+                    f"{upload.filename or 'upload'} is larger than the server's limit of {max_bytes / 1e6:g} MB"
+                )
+            chunks.append(chunk)
+    finally:
+        await upload.close()
+    return b"".join(chunks)
+
+
+def decode(data: bytes, name: str) -> Image.Image:
+    """An RGB image from uploaded bytes; ImageLoadError (naming the upload) if they are not a readable image."""
+    from editsearch.errors import ImageLoadError
+
+    try:
+        return load_image(data)
+    except ImageLoadError as e:
+        raise ImageLoadError(f"{name}: {str(e).replace(' <bytes>:', ':').replace(': <bytes>', '')}") from None
