@@ -8,6 +8,7 @@ renormalised.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from editsearch.images import ImageLike
 from editsearch.index.errors import EditIndexError
 from editsearch.index.store import EditIndex, Hit
 from editsearch.jsonl import read_jsonl
+from editsearch.towers.cache import stamped_fingerprint
+from editsearch.towers.runtime import OnnxTextTower, OnnxVisionTower, open_text_tower, open_vision_tower
 
 if TYPE_CHECKING:
     from editsearch.encoder import EditCLIP
@@ -71,11 +74,18 @@ class QueryLineError:
 
 
 class EditSearch:
-    """Search one index with the model that built it (loaded only when a query needs embedding)."""
+    """Search one index with the model that built it (loaded only when a query needs embedding).
+
+    Queries embed with the model's exported ONNX towers when they exist for the index's fingerprint (no
+    torch); otherwise the torch model is loaded once, and its towers are exported for the next process.
+    """
 
     def __init__(self, index: EditIndex, model: str | Path | EditCLIP | None = None):
         self.index = index
         self._model = model
+        self._towers: dict[str, OnnxTextTower | OnnxVisionTower | None] = {}
+        self._texts: dict[str, np.ndarray] = {}
+        self._loaded = False  # True once the model was loaded here by name (then its towers may be exported)
 
     @classmethod
     def open(cls, index_dir: str | Path | None = None, model: str | Path | EditCLIP | None = None) -> EditSearch:
@@ -104,7 +114,54 @@ class EditSearch:
             model = load_model(self._model or info["name"])
             self.index.check_model(model.fingerprint, model.name)
             self._model = model
+            self._loaded = True
         return self._model
+
+    def _fast_tower(self, kind: str) -> OnnxTextTower | OnnxVisionTower | None:
+        """The exported `kind` ('text' or 'vision') tower of the index's model, or None (then torch embeds)."""
+        if kind not in self._towers:
+            self._towers[kind] = None
+            if self._model is None or isinstance(self._model, (str, Path)):
+                name = str(self._model or self.index.model_info["name"])  # type: ignore[index]
+                fingerprint = stamped_fingerprint(name)
+                if fingerprint is not None:
+                    self.index.check_model(fingerprint, name)  # a name now meaning another model is refused
+                    opener = open_text_tower if kind == "text" else open_vision_tower
+                    self._towers[kind] = opener(fingerprint)
+        return self._towers[kind]
+
+    def _export(self, kind: str) -> None:
+        """After a torch embedding: export the model's `kind` tower so later processes skip torch."""
+        if not self._loaded:
+            return
+        from editsearch.towers.export import export_towers
+
+        try:
+            export_towers(self.model, self.model.name, text=kind == "text", vision=kind == "vision")
+        except Exception as e:  # noqa: BLE001 - a cache that cannot be written must not fail the query
+            print(f"editsearch: could not cache the {kind} tower for fast queries ({e})", file=sys.stderr)
+
+    def _embed_texts(self, texts: Sequence[str]) -> None:
+        """Embed the texts not seen yet, in one batch, into the text cache."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._texts]
+        if not missing:
+            return
+        tower = self._fast_tower("text")
+        if isinstance(tower, OnnxTextTower):
+            vectors = tower.embed_texts(missing)
+        else:
+            vectors = self.model.embed_texts(missing).numpy()
+            self._export("text")
+        self._texts.update(zip(missing, vectors, strict=True))
+
+    def _embed_pairs(self, pairs: Sequence[PairLike]) -> np.ndarray:
+        """Pair embeddings [N, D], by the exported vision tower when there is one."""
+        tower = self._fast_tower("vision")
+        if isinstance(tower, OnnxVisionTower):
+            return tower.embed_pairs(load_pairs(pairs))
+        vectors = embed_pairs(self.model, pairs)
+        self._export("vision")
+        return vectors
 
     def close(self) -> None:
         """Close the index."""
@@ -179,10 +236,10 @@ class EditSearch:
         outcomes: list[QueryOutcome] = []
         valid = [s for s in specs if isinstance(s, dict)]
         texts = sorted({str(t) for s in valid for t in spec_values(s, "text") + spec_values(s, "not_text")})
-        if texts or any("before" in s for s in valid):
+        if texts:  # one batched forward; checks the model: a wrong one fails the whole batch
+            self._embed_texts(texts)
+        if any("before" in s for s in valid) and self._fast_tower("vision") is None:
             _ = self.model  # load and check the model once: a wrong model fails the whole batch
-        if texts:
-            self.model.embed_texts(texts)  # one batched forward; later lookups hit the model's cache
         groups: dict[tuple[int, str | None, str | None], list[int]] = {}
         vectors: dict[int, np.ndarray] = {}
         excludes: dict[int, set[int]] = {}
@@ -236,10 +293,11 @@ class EditSearch:
     def term_vector(self, term: Term) -> np.ndarray:
         """One term's embedding: text -> text tower, pair -> EditCLIP, edit id -> its stored vector."""
         if isinstance(term, str):
-            return self.model.embed_texts([term])[0].numpy()
+            self._embed_texts([term])
+            return self._texts[term]
         if isinstance(term, (int, np.integer)) and not isinstance(term, bool):
             return self.index.stored_vector(int(term))
-        return embed_pairs(self.model, [term])[0]
+        return self._embed_pairs([term])[0]
 
 
 def rank_edits(
@@ -268,16 +326,14 @@ def rank_edits(
 
 def embed_pairs(model: EditCLIP, pairs: Sequence[PairLike], batch_size: int = 32) -> np.ndarray:
     """Embeddings [N, D] of EditPairs or (before, after) tuples of paths, bytes or PIL images."""
-    befores, afters = [], []
-    for pair in pairs:
-        if isinstance(pair, EditPair):
-            before, after = pair.load()
-        else:
-            before, after = pair
-            before, after = _load(before), _load(after)
-        befores.append(before)
-        afters.append(after)
+    loaded = load_pairs(pairs)
+    befores, afters = [b for b, _ in loaded], [a for _, a in loaded]
     return model.embed_pairs(befores, afters, batch_size=batch_size).numpy()
+
+
+def load_pairs(pairs: Sequence[PairLike]) -> list[tuple[Any, Any]]:
+    """(before, after) PIL images of EditPairs or (before, after) tuples of paths, bytes or PIL images."""
+    return [pair.load() if isinstance(pair, EditPair) else (_load(pair[0]), _load(pair[1])) for pair in pairs]
 
 
 def read_queries(path: str | Path) -> list[dict[str, Any] | QueryLineError]:

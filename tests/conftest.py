@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,9 @@ from PIL import Image
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+if "EDITSEARCH_CACHE_DIR" not in os.environ:  # exported query towers go to a throwaway cache, not the user's
+    os.environ["EDITSEARCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="editsearch-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["EDITSEARCH_CACHE_DIR"], ignore_errors=True)
 
 TINY_VISION = {"image_size": 32, "patch_size": 8, "width": 32, "layers": 2, "head_width": 16, "mlp_ratio": 2.0}
 TINY_TEXT = {"kind": "open_clip", "context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2}

@@ -1,0 +1,112 @@
+"""Where exported towers live, and which model name resolves to which fingerprint, checked without torch.
+
+A *stamp* records, for one model name, the files its weights were read from (size and mtime) and the
+package versions they depend on. While they are unchanged the name still means the recorded fingerprint,
+so a query can trust it without loading the model. The cache lives in $EDITSEARCH_CACHE_DIR, else
+$XDG_CACHE_HOME/editsearch, else ~/.cache/editsearch; deleting it only costs one slow query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+EXPORT_VERSION = 1  # bump when the exported graphs or their inputs change
+
+
+def cache_dir() -> Path:
+    """The editsearch cache folder (not created)."""
+    if env := os.environ.get("EDITSEARCH_CACHE_DIR"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "editsearch"
+
+
+def name_key(name: str) -> str:
+    """The lookup key of a model name: an existing folder by its absolute path, anything else as given."""
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.exists() else name
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def stamp_path(name: str) -> Path:
+    """The stamp file of a model name."""
+    return cache_dir() / f"towers-v{EXPORT_VERSION}" / "names" / f"{_digest(name_key(name))}.json"
+
+
+def model_dir(fingerprint: str) -> Path:
+    """The folder of one model's exported towers."""
+    return cache_dir() / f"towers-v{EXPORT_VERSION}" / "models" / fingerprint[:32]
+
+
+def shared_dir(identity: str) -> Path:
+    """The folder of a tower shared by many models (the frozen MiniLM), keyed by its identity."""
+    return cache_dir() / f"towers-v{EXPORT_VERSION}" / "shared" / _digest(identity)
+
+
+def file_stamps(paths: list[Path]) -> dict[str, list[int]]:
+    """{absolute path: [size, mtime_ns]} of existing files."""
+    stamps = {}
+    for path in paths:
+        if path.is_file():
+            st = path.stat()
+            stamps[str(path.resolve())] = [st.st_size, st.st_mtime_ns]
+    return stamps
+
+
+def package_versions(names: list[str]) -> dict[str, str | None]:
+    """{distribution: installed version or None}."""
+    found: dict[str, str | None] = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON atomically (a concurrent reader sees the old file or the new one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object, or None when the file is missing or unreadable."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_stamp(name: str, fingerprint: str, files: list[Path], packages: list[str]) -> None:
+    """Record that `name` resolves to `fingerprint` while `files` and `packages` stay as they are now."""
+    stamp = {
+        "name": name,
+        "fingerprint": fingerprint,
+        "files": file_stamps(files),
+        "packages": package_versions(packages),
+    }
+    write_json(stamp_path(name), stamp)
+
+
+def stamped_fingerprint(name: str) -> str | None:
+    """The fingerprint `name` resolves to, if its stamp is still valid; None when unknown or stale."""
+    stamp = read_json(stamp_path(name))
+    if stamp is None or not stamp.get("files"):
+        return None
+    if file_stamps([Path(p) for p in stamp["files"]]) != stamp["files"]:
+        return None
+    if package_versions(list(stamp.get("packages", {}))) != stamp.get("packages", {}):
+        return None
+    return str(stamp["fingerprint"])

