@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from editsearch.data.pixels import smooth_noise, to_image
+from editsearch.rng import stream
 
 
 def hsv_color(h: float, s: float, v: float) -> tuple[int, int, int]:
@@ -179,7 +180,7 @@ SCENES: dict[str, Callable[[np.random.Generator, int], Image.Image]] = {
 
 def render_scene(kind: str, seed: int, size: int) -> Image.Image:
     """Render scene `kind` number `seed` at size x size, with a little sensor grain so nothing is flat."""
-    rng = np.random.default_rng(seed)
+    rng = stream(seed, "scene")
     img = SCENES[kind](rng, size)
     arr = np.asarray(img, dtype=np.float32) + rng.standard_normal((size, size, 3), dtype=np.float32) * 3
     return to_image(arr)

@@ -14,6 +14,7 @@ from PIL import Image
 from editsearch.data.families import FAMILIES, Family
 from editsearch.data.photos import SPLITS, sample_source, source_photo
 from editsearch.jsonl import read_jsonl
+from editsearch.rng import stream
 
 MANIFEST = "manifest.jsonl"
 IMAGE_FORMATS = ("png", "jpg")
@@ -74,13 +75,13 @@ def mean_change(before: Image.Image, after: Image.Image) -> float:
 
 def pair_rng(seed: int, index: int) -> np.random.Generator:
     """The generator of pair `index` in run `seed`: pairs are independent, so any subset is reproducible."""
-    return np.random.default_rng([seed, 1, index])
+    return stream(seed, "synth-pair", index)
 
 
 def pair_plan(count: int, seed: int, split: str) -> list[tuple[str, str]]:
     """(family, split) of each pair: families cycle in a seeded order; 'both' puts every 5th in test."""
     names = sorted(FAMILIES)
-    order = [names[i] for i in np.random.default_rng([seed, 0]).permutation(len(names))]
+    order = [names[i] for i in stream(seed, "synth-family-order").permutation(len(names))]
     plan = []
     for i in range(count):
         pair_split = split if split != "both" else ("test" if i % 5 == 4 else "train")

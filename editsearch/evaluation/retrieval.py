@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from editsearch.evaluation.metrics import chance_metrics, retrieval_metrics
+from editsearch.rng import stream
 
 PairEmbedder = Callable[[Sequence[Image.Image], Sequence[Image.Image]], torch.Tensor]
 TextEmbedder = Callable[[Sequence[str]], torch.Tensor]
@@ -31,7 +32,7 @@ def synthetic_eval_set(per_family: int = 3, seed: int = 1234, size: int = 128) -
     """Held-out split: test photos only, texts are the held-out phrasings never used in training."""
     from editsearch.data.synth import FAMILIES, make_pair
 
-    rng = np.random.default_rng([seed, 7])
+    rng = stream(seed, "eval-synthetic")
     befores, afters, labels, photos = [], [], [], []
     for name in sorted(FAMILIES):
         for _ in range(per_family):

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from editsearch.rng import stream
+
 GLOBAL_EDITS = (
     "grayscale",
     "invert",
@@ -35,16 +37,15 @@ def make_tasks(count: int, size: int, seed: int, families: tuple[str, ...] = ())
     tasks: list[dict] = []
     attempt = 0
     while len(tasks) < count and attempt < count * 20:
-        rng = np.random.default_rng([seed, 11, attempt])
+        rng = stream(seed, "transfer-task", attempt)
         family = FAMILIES[names[(len(tasks) * stride + seed) % len(names)]]
         attempt += 1
         ex_before, ex_source = sample_source(rng, "test", size)
         query, q_source = sample_source(rng, "test", size)
         if q_source == ex_source:
             continue
-        edit_seed = int(rng.integers(1 << 31))
-        ex_after, params = family.apply(ex_before, np.random.default_rng(edit_seed))
-        truth, q_params = family.apply(query, np.random.default_rng(edit_seed))
+        ex_after, params = family.apply(ex_before, stream(seed, "transfer-edit", attempt))
+        truth, q_params = family.apply(query, stream(seed, "transfer-edit", attempt))  # the same edit
         if params != q_params or min(mean_change(ex_before, ex_after), mean_change(query, truth)) < MIN_CHANGE:
             continue
         tasks.append(

@@ -13,6 +13,7 @@ from PIL import Image
 from editsearch.data.records import EditPair
 from editsearch.encoder.preprocess import resize_center_crop
 from editsearch.images import ImageLoadError
+from editsearch.rng import stream
 from editsearch.training.sources import load_pairs
 
 MAX_SKIPS = 16  # unreadable pairs skipped in a row before giving up
@@ -42,7 +43,7 @@ class PairSampler:
         if self.synthetic:
             from editsearch.data.synth import make_pair
 
-            pair = make_pair(np.random.default_rng([self.seed, 7, index]), self.split, self.size)
+            pair = make_pair(stream(self.seed, "ip2p-pair", index), self.split, self.size)
             return resize_center_crop(pair.before, self.size), resize_center_crop(pair.after, self.size)
         for k in range(MAX_SKIPS):
             try:
@@ -55,7 +56,7 @@ class PairSampler:
     def _source_pair(self, index: int) -> EditPair:
         epoch, pos = divmod(index, len(self.pairs))
         if epoch not in self._perms:
-            self._perms = {epoch: np.random.default_rng([self.seed, 8, epoch]).permutation(len(self.pairs))}
+            self._perms = {epoch: stream(self.seed, "ip2p-source-order", epoch).permutation(len(self.pairs))}
         return self.pairs[int(self._perms[epoch][pos])]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from editsearch.rng import stream
 from editsearch.training.edit_batches import StepBatches, step_loader
 
 CACHE_DTYPE = torch.float16  # halves the cache; the features are cast back to the training dtype per batch
@@ -81,7 +82,7 @@ class FeatureCache(torch.utils.data.Dataset):
 
     def _order(self, epoch: int) -> np.ndarray:
         if self._perm is None or self._perm[0] != epoch:
-            self._perm = (epoch, np.random.default_rng([self.seed, 9, epoch]).permutation(self.count))
+            self._perm = (epoch, stream(self.seed, "ip2p-feature-order", epoch).permutation(self.count))
         return self._perm[1]
 
     def __getitem__(self, step: int) -> dict[str, torch.Tensor]:

@@ -12,10 +12,10 @@ from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
+from editsearch.rng import stream, stream_seed
 from editsearch.training.checkpoints import latest_checkpoint, save_checkpoint
 from editsearch.training.configs import EditCLIPTrainConfig, data_sources
 
@@ -122,8 +122,8 @@ def train(cfg: EditCLIPTrainConfig) -> dict[str, Any]:
     t0, seen = time.perf_counter(), 0
     model.train()
     while step < cfg.steps:
-        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * (acc.num_processes) + acc.process_index)
-        rng = np.random.default_rng([cfg.seed, step, acc.process_index])
+        gen = torch.Generator().manual_seed(stream_seed(cfg.seed, "editclip-batch", step, acc.process_index))
+        rng = stream(cfg.seed, "editclip-texts", step, acc.process_index)
         with acc.accumulate(model):
             idx = torch.randint(0, len(pool), (cfg.batch_size,), generator=gen)
             x = augment(pool.pixels[idx], size, mean, std, gen).to(acc.device)
