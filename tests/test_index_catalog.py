@@ -92,7 +92,8 @@ def test_migrations_are_stepwise_and_newer_is_refused(tmp_path, monkeypatch):
 
 def test_vector_index_types():
     assert resolve_kind("auto", 10) == "flat" and resolve_kind("auto", 10**6) == "pq"
-    assert resolve_kind("ivf", 0) == "flat" and set(INDEX_TYPES) == {"flat", "ivf", "hnsw", "pq", "auto"}
+    assert resolve_kind("auto", 2 * 10**6) == "ivfpq-sq8" and resolve_kind("ivfpq-sq8", 999) == "flat"
+    assert resolve_kind("ivf", 0) == "flat" and set(INDEX_TYPES) == {"flat", "ivf", "hnsw", "pq", "ivfpq-sq8", "auto"}
     assert resolve_kind("pq", 999) == "flat" and resolve_kind("pq", 1000) == "pq"  # too few to train: exact
     assert ivf_nlist(1_000_000) == 1000 and ivf_nlist(50) == 1
     assert (pq_m(384), pq_m(768), pq_m(10), pq_m(7)) == (192, 384, 5, 1)  # 2 dims per sub-quantizer, dividing d

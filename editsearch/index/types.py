@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-INDEX_TYPES = ("flat", "ivf", "hnsw", "pq", "auto")
-NO_REMOVE = ("hnsw", "pq")  # types that cannot remove: removed ids stay as tombstones, filtered at search time
-TRAINED = ("ivf", "pq")  # types trained on the vectors they were built from (retrained as the index grows)
+INDEX_TYPES = ("flat", "ivf", "hnsw", "pq", "ivfpq-sq8", "auto")
+NO_REMOVE = ("hnsw", "pq", "ivfpq-sq8")  # types that cannot remove: removed ids stay as tombstones until a rebuild
+TRAINED = ("ivf", "pq", "ivfpq-sq8")  # types trained on the vectors they were built from (retrained as it grows)

@@ -8,6 +8,12 @@ IVF keeps our ids itself (with a hashtable direct map) instead of sitting in an 
 fast-scan kernels, then re-ranks the best k × k_factor by exact inner product (IndexRefineFlat), so its
 scores are exact. Unlike IVF and HNSW it does not depend on the data having clusters or a navigable
 graph: it holds recall@10 >= 0.95 even on i.i.d. random vectors (benchmarks/index_latency.py).
+
+`ivfpq-sq8` is the type for millions of edits on one machine: the same 4-bit PQ fast-scan codes, but in
+about sqrt(n) IVF lists (a query scans `ivfpq_nprobe` of them), re-ranked from an 8-bit scalar-quantized
+copy of the vectors (IndexRefine over IndexScalarQuantizer) instead of float32: 96 + 384 bytes a vector
+at d = 384, where `pq` keeps 96 + 1,536. Its scores are the SQ8 ones (within ~1e-3 of the exact
+cosine); the catalog keeps the exact vectors. benchmarks/scale.py has its figures at 1M-10M.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
     import faiss
 
 AUTO_ANN_FROM = 100_000  # `auto` uses exact Flat below this many vectors, then PQ
+AUTO_COMPACT_FROM = 2_000_000  # ... and from this many, IVF-PQ with an SQ8 re-rank store (see resolve_kind)
 IVF_TRAIN_PER_LIST = 64  # k-means training points per IVF list (FAISS warns below 39)
 PQ_MIN_TRAIN = 1_000  # a PQ needs this many vectors to train its 16-centroid codebooks; below, Flat
 PQ_TRAIN_MAX = 65_536  # codebook training sample
@@ -49,6 +56,7 @@ class AnnParams:
     ivf_nprobe: int = 16
     pq_dims_per_code: int = 2  # dimensions per 4-bit sub-quantizer (build time)
     pq_k_factor: int = 64
+    ivfpq_nprobe: int = 32
 
 
 @dataclass
@@ -71,12 +79,16 @@ def resolve_kind(requested: str, n: int) -> str:
     faster than a full scan, while PQ fast-scan with exact re-ranking does (0.995 in 6 ms at d = 384,
     0.996 in 9 ms at d = 768), and still gets 0.99+ in 4 ms on clustered data, where IVF is faster only
     while its lists match the clusters. benchmarks/RESULTS_index.md has the numbers.
+
+    From AUTO_COMPACT_FROM vectors `auto` picks `ivfpq-sq8`: `pq` scans every code and keeps float32
+    vectors, so at 2M × 384 it already takes ~12 ms a query and 3.3 GB, growing linearly (60 ms and
+    16 GB at 10M), while `ivfpq-sq8` scans ~1% of the codes and keeps 480 bytes a vector.
     """
     if requested not in INDEX_TYPES:
         raise ValueError(f"unknown index type {requested!r}; expected one of {', '.join(INDEX_TYPES)}")
     if requested == "auto":
-        return "flat" if n < AUTO_ANN_FROM else "pq"
-    if (requested == "ivf" and n == 0) or (requested == "pq" and n < PQ_MIN_TRAIN):
+        return "flat" if n < AUTO_ANN_FROM else "pq" if n < AUTO_COMPACT_FROM else "ivfpq-sq8"
+    if (requested == "ivf" and n == 0) or (requested in ("pq", "ivfpq-sq8") and n < PQ_MIN_TRAIN):
         return "flat"  # too few vectors to train on; a later sync with enough rebuilds it as asked
     return requested
 
@@ -99,6 +111,24 @@ def pq_m(dim: int, dims_per_code: int = 2) -> int:
     return next(m for m in range(max(1, dim // dims_per_code), 0, -1) if dim % m == 0)
 
 
+def training_size(kind: str, n: int) -> int:
+    """How many of n vectors a `kind` index trains on (0: it needs no training)."""
+    if kind == "ivf":
+        return min(n, IVF_TRAIN_PER_LIST * ivf_nlist(n))
+    if kind == "pq":
+        return min(n, PQ_TRAIN_MAX)
+    if kind == "ivfpq-sq8":
+        return min(n, max(PQ_TRAIN_MAX, IVF_TRAIN_PER_LIST * ivf_nlist(n)))
+    return 0
+
+
+def sample_positions(n: int, size: int) -> np.ndarray:
+    """The positions (ascending) of a fixed random subset of `size` out of n rows: all of them if size >= n."""
+    if n <= size:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, size, replace=False))
+
+
 class VectorIndex:
     """An inner-product FAISS index keyed by 64-bit ids (the catalog's vector ids)."""
 
@@ -114,38 +144,59 @@ class VectorIndex:
     def build(
         cls, kind: str, dim: int, ids: np.ndarray, vectors: np.ndarray, params: AnnParams | None = None
     ) -> VectorIndex:
-        """A new index of `kind` (flat | ivf | hnsw | pq) holding these vectors (IVF and PQ train on them)."""
+        """A new index of `kind` holding these vectors (the trained types train on a sample of them)."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dim)
+        sample = vectors[sample_positions(len(vectors), training_size(kind, len(vectors)))]
+        index = cls.empty(kind, dim, len(vectors), sample, params)
+        index.add(np.ascontiguousarray(ids, dtype=np.int64), vectors)
+        return index
+
+    @classmethod
+    def empty(
+        cls, kind: str, dim: int, n: int, sample: np.ndarray | None = None, params: AnnParams | None = None
+    ) -> VectorIndex:
+        """An empty index of `kind` sized for n vectors, trained on `sample` (training_size(kind, n) rows)."""
         import faiss
 
         params = params or AnnParams()
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dim)
-        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if kind in TRAINED:
+            if sample is None or len(sample) == 0:
+                raise ValueError(f"a {kind} index needs vectors to train on")
+            sample = np.ascontiguousarray(sample, dtype=np.float32).reshape(-1, dim)
         if kind == "flat":
             inner = faiss.IndexFlatIP(dim)
         elif kind == "hnsw":
             inner = faiss.IndexHNSWFlat(dim, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             inner.hnsw.efConstruction = params.hnsw_ef_construction
         elif kind == "ivf":
-            if len(vectors) == 0:
-                raise ValueError("an IVF index needs vectors to train on")
             quantizer = faiss.IndexFlatIP(dim)
-            inner = faiss.IndexIVFFlat(quantizer, dim, ivf_nlist(len(vectors)), faiss.METRIC_INNER_PRODUCT)
+            inner = faiss.IndexIVFFlat(quantizer, dim, ivf_nlist(n), faiss.METRIC_INNER_PRODUCT)
             inner.cp.seed = 1234
             inner.cp.niter = IVF_TRAIN_ITERATIONS
-            inner.train(_sample(vectors, IVF_TRAIN_PER_LIST * inner.nlist))
+            inner.train(sample)
             inner.set_direct_map_type(faiss.DirectMap.Hashtable)
         elif kind == "pq":
-            if len(vectors) < PQ_MIN_TRAIN:
+            if n < PQ_MIN_TRAIN:
                 raise ValueError(f"a PQ index needs at least {PQ_MIN_TRAIN} vectors to train on")
             codes = faiss.IndexPQFastScan(dim, pq_m(dim, params.pq_dims_per_code), 4, faiss.METRIC_INNER_PRODUCT)
-            codes.train(_sample(vectors, PQ_TRAIN_MAX))
+            codes.train(sample)
             inner = faiss.IndexRefineFlat(codes)
+        elif kind == "ivfpq-sq8":
+            if n < PQ_MIN_TRAIN:
+                raise ValueError(f"an IVF-PQ index needs at least {PQ_MIN_TRAIN} vectors to train on")
+            m = pq_m(dim, params.pq_dims_per_code)
+            codes = faiss.IndexIVFPQFastScan(
+                faiss.IndexFlatIP(dim), dim, ivf_nlist(n), m, 4, faiss.METRIC_INNER_PRODUCT
+            )
+            codes.cp.seed = 1234
+            codes.cp.niter = IVF_TRAIN_ITERATIONS
+            store = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+            inner = faiss.IndexRefine(codes, store)
+            inner.train(sample)
         else:
             raise ValueError(f"unknown index type {kind!r}")
         wrapped = inner if kind == "ivf" else faiss.IndexIDMap2(inner)
-        index = cls(wrapped, kind, len(vectors) if kind in TRAINED else 0, params)
-        index.add(ids, vectors)
-        return index
+        return cls(wrapped, kind, n if kind in TRAINED else 0, params)
 
     @property
     def dim(self) -> int:
@@ -163,8 +214,17 @@ class VectorIndex:
         return self.kind not in NO_REMOVE
 
     @property
+    def lossy(self) -> bool:
+        """True when FAISS keeps only a quantized copy of the vectors (reconstruct and scores are approximate)."""
+        return self.kind == "ivfpq-sq8"
+
+    @property
     def nlist(self) -> int:
         """IVF list count (0 for other types)."""
+        if self.kind == "ivfpq-sq8":
+            import faiss
+
+            return faiss.downcast_index(self._inner().base_index).nlist
         return self._inner().nlist if self.kind == "ivf" else 0
 
     def ids(self) -> np.ndarray:
@@ -243,6 +303,12 @@ class VectorIndex:
             self._inner().nprobe = self.params.ivf_nprobe
         elif self.kind == "pq":
             self._inner().k_factor = float(self.params.pq_k_factor)
+        elif self.kind == "ivfpq-sq8":
+            import faiss
+
+            refine = self._inner()
+            refine.k_factor = float(self.params.pq_k_factor)
+            faiss.downcast_index(refine.base_index).nprobe = self.params.ivfpq_nprobe
 
     def meta(self, generation: int, model: str) -> VectorMeta:
         """The sidecar record describing this index."""
@@ -275,13 +341,6 @@ class VectorIndex:
         if not isinstance(index, expected) or index.d != meta.dim:
             raise ValueError("FAISS file does not match its sidecar")
         return cls(index, meta.kind, meta.trained_on, params), meta
-
-
-def _sample(vectors: np.ndarray, size: int) -> np.ndarray:
-    """At most `size` rows of `vectors`, a fixed random subset in their original order."""
-    if len(vectors) <= size:
-        return vectors
-    return vectors[np.sort(np.random.default_rng(0).choice(len(vectors), size, replace=False))]
 
 
 @contextmanager
