@@ -34,6 +34,10 @@ class WeightsNotFoundError(EditSearchError, FileNotFoundError):
     """Model weights that are neither on disk nor downloadable here; the message says how to get them."""
 
 
+class DataError(EditSearchError, ValueError):
+    """Input data that cannot be used as a whole (no usable pairs in the sources given)."""
+
+
 class IncompatibleModelError(EditSearchError, ValueError):
     """Model parts that do not fit together (widths, activations); the message says which to pass instead."""
 

@@ -179,8 +179,7 @@ def ip2p(
         --batch-size 32 --steps 10000 --cache 24000 --out RUN/ip2p
     The result in OUT loads with `editsearch apply --model OUT`.
     """
-    from editsearch.encoder import WeightsNotFoundError
-    from editsearch.training.train_ip2p import LPIPSWeightsMissing, train_ip2p
+    from editsearch.training.train_ip2p import train_ip2p
     from editsearch.transfer.configs import UNET_CONFIGS
 
     config = IP2PTrainConfig(
@@ -211,11 +210,7 @@ def ip2p(
         vae=vae,
         vae_steps=vae_steps,
     )
-    try:
-        summary = train_ip2p(config, log=warn)
-    except (WeightsNotFoundError, LPIPSWeightsMissing, ValueError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from None
-    echo_json(summary)
+    echo_json(train_ip2p(config, log=warn))
 
 
 @train.command("vae")
@@ -250,10 +245,7 @@ def vae(
     from editsearch.transfer.configs import build_vae
 
     sources = sources_of(data, synthetic)
-    try:
-        sampler = PairSampler(sources, size, seed)
-    except (ValueError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from None
+    sampler = PairSampler(sources, size, seed)
     config = VAETrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed)
     summary = train_vae(build_vae(init, seed=seed), sampler, config, out=out)
     echo_json({k: v for k, v in summary.items() if k != "history"} | {"out": out})

@@ -11,7 +11,7 @@ import torch
 
 from editsearch.encoder.config import OPENAI_MEAN, OPENAI_STD, EditCLIPConfig, open_clip_config
 from editsearch.encoder.model import EditCLIP, widen_conv1
-from editsearch.errors import WeightsNotFoundError
+from editsearch.errors import IncompatibleModelError, WeightsNotFoundError
 
 
 def _read_state(directory: Path) -> dict[str, torch.Tensor]:
@@ -72,7 +72,7 @@ def hf_clip_config(hf: dict[str, Any], num_channels: int) -> EditCLIPConfig:
     }
     acts = {v.get("hidden_act", "quick_gelu"), t.get("hidden_act", "quick_gelu")}
     if len(acts) != 1 or acts - {"quick_gelu", "gelu"}:
-        raise ValueError(f"unsupported CLIP activations {acts}; expected quick_gelu or gelu in both towers")
+        raise IncompatibleModelError(f"unsupported CLIP activations {acts}; expected quick_gelu or gelu in both towers")
     return EditCLIPConfig(
         embed_dim=hf.get("projection_dim", 512),
         vision=vision,
@@ -131,7 +131,7 @@ def _rename_embedding(key: str) -> str:
     ):
         if key.startswith(hf):
             return ours + key[len(hf) :]
-    raise KeyError(f"unexpected key in CLIPModel checkpoint: {key}")
+    raise IncompatibleModelError(f"unexpected key in CLIPModel checkpoint: {key}")
 
 
 def load_hf_clip_dir(directory: Path, device: torch.device) -> EditCLIP:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from editsearch.errors import UsageError
+
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 FORMAT = "editsearch-editclip"
@@ -72,7 +74,7 @@ def open_clip_config(arch: str, text_kind: str = "open_clip", quick_gelu: bool =
 
     cfg = open_clip.get_model_config(arch)
     if cfg is None:
-        raise ValueError(f"unknown open_clip architecture {arch!r}; see open_clip.list_models()")
+        raise UsageError(f"unknown open_clip architecture {arch!r}; see open_clip.list_models()")
     text = {"kind": "open_clip", **cfg["text_cfg"]} if text_kind == "open_clip" else {"kind": text_kind}
     embed_dim = cfg["embed_dim"] if text_kind == "open_clip" else 384
     return EditCLIPConfig(

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from editsearch.encoder.preprocess import square_pixels
+from editsearch.errors import DataError
 from editsearch.training.sources import load_pairs
 
 
@@ -74,7 +75,7 @@ def _collect(dataset: Dataset, workers: int, desc: str) -> PairPool:
         params.append(item[2])
         instr.append(item[3])
     if not pix:
-        raise ValueError("no usable training pairs")
+        raise DataError("no usable training pairs")
     return PairPool(torch.stack(pix), labels, params, instr)
 
 

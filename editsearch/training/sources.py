@@ -8,6 +8,7 @@ from pathlib import Path
 
 from editsearch.data.records import EditPair
 from editsearch.data.sources import iter_source
+from editsearch.errors import DataError
 
 
 def load_pairs(sources: Sequence[str | Path], require_instruction: bool = False) -> list[EditPair]:
@@ -21,7 +22,7 @@ def load_pairs(sources: Sequence[str | Path], require_instruction: bool = False)
             else:
                 skipped += 1
     if not pairs:
-        raise ValueError(f"no usable edit pairs in {', '.join(map(str, sources))}")
+        raise DataError(f"no usable edit pairs in {', '.join(map(str, sources))}")
     if skipped:
         print(f"skipped {skipped} unusable items in the sources", file=sys.stderr)
     return pairs

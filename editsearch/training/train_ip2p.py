@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from editsearch.errors import MissingDependencyError
+from editsearch.errors import IncompatibleModelError, MissingDependencyError, UsageError
 from editsearch.hub import hub_offline
 from editsearch.training.checkpoints import latest_checkpoint, save_checkpoint
 from editsearch.training.configs import IP2PTrainConfig, VAETrainConfig
@@ -118,7 +118,7 @@ def load_lpips(net: str = "vgg", pretrained: bool = True, device: torch.device |
     import torchvision
 
     if net not in LPIPS_BACKBONES:
-        raise ValueError(f"LPIPS net must be one of {', '.join(LPIPS_BACKBONES)}, got {net!r}")
+        raise UsageError(f"LPIPS net must be one of {', '.join(LPIPS_BACKBONES)}, got {net!r}")
     file = Path(getattr(torchvision.models, LPIPS_BACKBONES[net]).IMAGENET1K_V1.url).name
     cached = Path(torch.hub.get_dir()) / "checkpoints" / file
     missing = LPIPSWeightsMissing(
@@ -168,7 +168,9 @@ def init_parts(config: IP2PTrainConfig, editclip: Any, log: Any = print) -> IP2P
                 )
                 projector = None
     if unet.config.in_channels != 8:
-        raise ValueError(f"{config.init} is not an InstructPix2Pix UNet (in_channels {unet.config.in_channels}, not 8)")
+        raise IncompatibleModelError(
+            f"{config.init} is not an InstructPix2Pix UNet (in_channels {unet.config.in_channels}, not 8)"
+        )
     if projector is None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)

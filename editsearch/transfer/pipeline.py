@@ -256,7 +256,7 @@ class EditTransfer:
     def ec2ec(
         self, before: PairInput, after: PairInput, queries: Sequence[ImageLike], outputs: Sequence[ImageLike]
     ) -> list[float]:
-        """The EditCLIP paper's metric: EC2EC of each (query, output) against the exemplar (before, after), this EditCLIP."""
+        """EC2EC, the EditCLIP paper's metric, of each (query, output) against the exemplar (before, after)."""
         pil_queries = [load_image(q) for q in queries]
         n = len(pil_queries)
         scores = self.editclip.ec2ec((pil_queries, list(outputs)), ([before] * n, [after] * n))
