@@ -119,6 +119,12 @@ def test_cli_synth_and_sheet(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (tmp_path / "s.png").stat().st_size > 1000
 
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text('{"before": 1}\nnot json\n')
+    result = CliRunner().invoke(cli, ["data", "sheet", str(empty), "--out", str(tmp_path / "e.png")])
+    assert result.exit_code == 1 and "no pairs with 'before' and 'after'" in result.stderr
+    assert "Traceback" not in result.output
+
 
 def test_cli_covers_every_family_when_pairs_suffice(tmp_path: Path) -> None:
     summary = write_synth(tmp_path, pairs=len(FAMILIES), seed=4, size=32)

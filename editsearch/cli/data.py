@@ -79,12 +79,9 @@ def sheet(collection: Path, out_file: Path | None, thumb: int, columns: int, per
     from editsearch.data.sheet import contact_sheet
 
     folder = collection if collection.is_dir() else collection.parent
-    try:
-        path = contact_sheet(
-            collection, out_file or folder / "sheet.png", thumb=thumb, columns=columns, per_family=per_family
-        )
-    except (OSError, ValueError, KeyError) as e:
-        raise click.ClickException(f"cannot draw a sheet of {collection}: {e}") from None
+    path = contact_sheet(
+        collection, out_file or folder / "sheet.png", thumb=thumb, columns=columns, per_family=per_family
+    )
     if as_json:
         echo_json({"sheet": str(path)})
     else:

@@ -8,6 +8,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from editsearch.data.pixels import load_font
+from editsearch.errors import DataError
 from editsearch.images import load_image
 from editsearch.jsonl import read_jsonl
 
@@ -22,13 +23,13 @@ def contact_sheet(
     manifest = Path(collection) / "manifest.jsonl" if Path(collection).is_dir() else Path(collection)
     rows: dict[str, list[dict]] = {}
     for _, row in read_jsonl(manifest):
-        if isinstance(row, dict):
+        if isinstance(row, dict) and isinstance(row.get("before"), str) and isinstance(row.get("after"), str):
             picked = rows.setdefault(row.get("family", "?"), [])
             if len(picked) < per_family:
                 picked.append(row)
     cells = [row for fam in sorted(rows) for row in rows[fam]]
     if not cells:
-        raise ValueError(f"no rows in {manifest}")
+        raise DataError(f"cannot draw a contact sheet: no pairs with 'before' and 'after' in {manifest}")
     font = load_font(max(10, thumb // 12))
     caption = thumb // 12 * 4 + 8
     cell_w, cell_h = 2 * thumb + 30, thumb + caption + 12
