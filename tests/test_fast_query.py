@@ -1,0 +1,170 @@
+"""The torch-free query path: ONNX towers give the torch model's numbers, and a text query imports no torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import random_image
+
+from editsearch.index.errors import ModelMismatchError
+from editsearch.search import EditSearch, load_pairs
+from editsearch.towers import cache, pixels
+from editsearch.towers.runtime import open_text_tower, open_vision_tower
+
+HEAVY = ("torch", "open_clip", "diffusers", "transformers", "torchvision", "sentence_transformers")
+TEXTS = ["make it brighter", "turn the sky into a dramatic orange sunset over the sea", "b&w", "word " * 400]
+# Runs the CLI; at exit writes the top-level modules it imported to $MODULES_OUT. With BLOCK_ONNX set,
+# `import onnxruntime` fails as if it were not installed.
+WRAPPER = """
+import atexit, json, os, sys
+if os.environ.get("BLOCK_ONNX"):
+    sys.modules["onnxruntime"] = None  # what an absent install looks like to import and find_spec
+atexit.register(lambda: open(os.environ["MODULES_OUT"], "w").write(json.dumps(sorted(sys.modules))))
+from editsearch.cli.main import cli
+cli()
+"""
+
+
+@pytest.fixture(scope="module")
+def mini():
+    """The shipped default model (MiniLM text tower), on CPU."""
+    from editsearch.encoder import load_model
+
+    return load_model("editclip-mini", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, mini):
+    """A demo-like index (40 synthetic JPEG pairs, the default model) whose towers are exported."""
+    from editsearch.data.synth import write_synth
+    from editsearch.index.store import EditIndex
+    from editsearch.towers.export import export_towers
+
+    root = tmp_path_factory.mktemp("fast-demo")
+    write_synth(root / "data", 40, seed=0, size=256, split="train", image_format="jpg")
+    with EditIndex.open(root / "index", create=True) as index:
+        index.sync([root / "data" / "manifest.jsonl"], mini, workers=0)
+    assert export_towers(mini, "editclip-mini")
+    return root
+
+
+def run_cli(args: list[str], tmp_path: Path, block_onnx: bool = False) -> tuple[dict, set[str], str]:
+    """Run the CLI in a fresh process: (its JSON output, the top-level modules it imported, its stderr)."""
+    out = tmp_path / "modules.json"
+    env = {**os.environ, "MODULES_OUT": str(out)} | ({"BLOCK_ONNX": "1"} if block_onnx else {})
+    proc = subprocess.run([sys.executable, "-c", WRAPPER, *args], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    modules = {name.split(".")[0] for name in json.loads(out.read_text())}
+    return json.loads(proc.stdout), modules, proc.stderr
+
+
+def test_pixels_match_the_torch_transform(tmp_path):
+    from editsearch.encoder.preprocess import PairTransform
+
+    transform = PairTransform(112, (0.5, 0.4, 0.3), (0.2, 0.3, 0.25))
+    random_image(9, (300, 200)).save(tmp_path / "photo.jpg", quality=90)
+    images = [random_image(1, (300, 200)), random_image(2, (150, 401)), random_image(3, (112, 112))]
+    images += [random_image(4, (60, 90)), tmp_path / "photo.jpg"]
+    for img in images:
+        assert np.array_equal(pixels.image_pixels(img, 112), transform.image_pixels(img).numpy())
+    pairs = [(images[0], images[1]), (images[4], images[3])]
+    expected = np.stack([transform(b, a).numpy() for b, a in pairs])
+    np.testing.assert_allclose(pixels.pair_inputs(pairs, 112, transform.mean, transform.std), expected, atol=1e-6)
+
+
+def test_onnx_text_tower_matches_torch(demo, mini):
+    tower = open_text_tower(mini.fingerprint)
+    assert tower is not None
+    fast = tower.embed_texts(TEXTS)  # one padded batch, the last text truncated
+    assert fast.shape == (len(TEXTS), 384)
+    np.testing.assert_allclose(fast, mini.embed_texts(TEXTS).numpy(), atol=1e-4)
+    np.testing.assert_allclose(tower.embed_texts(TEXTS[:1])[0], fast[0], atol=1e-5)
+
+
+def test_onnx_vision_tower_matches_torch(demo, mini):
+    tower = open_vision_tower(mini.fingerprint)
+    assert tower is not None
+    images = sorted((demo / "data" / "images").glob("*.jpg"))[:6]
+    pairs = load_pairs([(images[i], images[i + 1]) for i in range(0, 6, 2)])
+    expected = mini.embed_pairs([b for b, _ in pairs], [a for _, a in pairs]).numpy()
+    np.testing.assert_allclose(tower.embed_pairs(pairs, batch_size=2), expected, atol=1e-4)
+
+
+def test_fast_and_torch_paths_rank_alike(demo, mini):
+    pair = (demo / "data/images/000003_before.jpg", demo / "data/images/000003_after.jpg")
+    queries = [["make it brighter"], ["add snow"], [pair], ["turn it into a painting", pair]]
+    with EditSearch.open(demo / "index") as fast, EditSearch.open(demo / "index", model=mini) as slow:
+        for terms in queries:
+            a, b = fast.search(terms, k=40), slow.search(terms, k=40)
+            assert [r.id for r in a] == [r.id for r in b]
+            np.testing.assert_allclose([r.score for r in a], [r.score for r in b], atol=1e-4)
+        assert fast._loaded is False  # the ONNX towers answered every term
+
+
+def test_text_query_imports_no_torch(demo, tmp_path):
+    index = ["--index", str(demo / "index"), "--json", "-k", "5"]
+    result, modules, stderr = run_cli(["query", *index, "--text", "make it brighter"], tmp_path)
+    assert len(result["results"]) == 5 and stderr == ""
+    assert "onnxruntime" in modules and not modules & set(HEAVY)
+    pair = [
+        "--before",
+        str(demo / "data/images/000001_before.jpg"),
+        "--after",
+        str(demo / "data/images/000001_after.jpg"),
+    ]
+    result, modules, _ = run_cli(["query", *index, *pair], tmp_path)
+    assert result["results"][0]["id"] is not None and not modules & set(HEAVY)
+
+
+def test_without_onnxruntime_falls_back_to_torch_and_says_so_once(demo, tmp_path):
+    queries = tmp_path / "queries.jsonl"
+    pair = {"before": str(demo / "data/images/000002_before.jpg"), "after": str(demo / "data/images/000002_after.jpg")}
+    queries.write_text("".join(json.dumps(q) + "\n" for q in [{"text": "add snow"}, {"text": "blur it"}, pair]))
+    args = ["query", "--index", str(demo / "index"), "--queries", str(queries), "--json", "-k", "8"]
+    slow_out = subprocess.run(
+        [sys.executable, "-c", WRAPPER, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MODULES_OUT": str(tmp_path / "m.json"), "BLOCK_ONNX": "1"},
+        timeout=300,
+    )
+    assert slow_out.returncode == 0, slow_out.stderr
+    assert slow_out.stderr.count("onnxruntime is not installed") == 1
+    assert "torch" in json.loads((tmp_path / "m.json").read_text())
+    fast_out = subprocess.run(
+        [sys.executable, "-c", WRAPPER, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MODULES_OUT": str(tmp_path / "m.json")},
+        timeout=300,
+    )
+    assert fast_out.stderr == ""
+    slow, fast = ([json.loads(line) for line in out.stdout.splitlines()] for out in (slow_out, fast_out))
+    for s, f in zip(slow, fast, strict=True):
+        assert [r["id"] for r in s["results"]] == [r["id"] for r in f["results"]]
+        np.testing.assert_allclose([r["score"] for r in s["results"]], [r["score"] for r in f["results"]], atol=1e-4)
+
+
+def test_a_stamp_naming_another_model_is_refused(demo, tmp_path):
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(b"other model")
+    cache.write_stamp(str(tmp_path), "0" * 64, [weights], [])
+    assert cache.stamped_fingerprint(str(tmp_path)) == "0" * 64
+    with EditSearch.open(demo / "index", model=str(tmp_path)) as searcher, pytest.raises(ModelMismatchError):
+        searcher.search_text("make it brighter")
+    os.utime(weights, ns=(0, 0))  # the weights changed: the stamp no longer vouches for the name
+    assert cache.stamped_fingerprint(str(tmp_path)) is None
+
+
+def test_a_random_init_is_never_stamped():
+    from editsearch.encoder.registry import MINI_CONFIG, random_model
+    from editsearch.towers.export import export_towers
+
+    assert not export_towers(random_model(MINI_CONFIG), "editclip-untrained-tiny")
+    assert cache.stamped_fingerprint("editclip-untrained-tiny") is None
