@@ -75,7 +75,7 @@ def test_short_training_run_learns_and_resumes(tiny_model_dir, tmp_path) -> None
         lr=1e-3,
         warmup=1,
         eval_every=3,
-        save_every=3,
+        checkpoint_every=3,
         workers=0,
         name="tiny-trained",
     )

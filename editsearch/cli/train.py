@@ -173,8 +173,8 @@ def ip2p(
 
     \b
     The shipped default was trained by (MODEL_CARD.md in editsearch/weights/editclip-ip2p-mini):
-      editsearch train vae --out RUN/vae --init tiny --synthetic --steps 5000
-      editsearch train ip2p --init tiny --editclip editclip-mini --synthetic --vae RUN/vae \\
+      editsearch train vae --out RUN/vae --init tiny --data synthetic --steps 5000
+      editsearch train ip2p --init tiny --editclip editclip-mini --data synthetic --vae RUN/vae \\
         --lpips-weight 0 --lr 4e-4 --lr-schedule cosine --lr-warmup 300 --zero-snr \\
         --batch-size 32 --steps 10000 --cache 24000 --out RUN/ip2p
     The result in OUT loads with `editsearch apply --model OUT`.

@@ -26,10 +26,13 @@ from editsearch.training.configs import EditCLIPTrainConfig as C
 @click.option("--pool", default=C.pool, show_default=True, help="Synthetic pairs generated into memory.")
 @click.option("--pool-size", default=C.pool_size, show_default=True, help="Pixel size of pooled pairs.")
 @click.option(
-    "--pair-loss", default=C.pair_loss, show_default=True, help="Weight of the edit<->edit term (0: the paper's loss)."
+    "--pair-loss",
+    default=C.pair_loss,
+    show_default=True,
+    help="Weight of the edit<->edit term (0: the EditCLIP paper's loss).",
 )
 @click.option("--eval-every", default=C.eval_every, show_default=True)
-@click.option("--save-every", default=C.save_every, show_default=True)
+@click.option("--checkpoint-every", "--save-every", "checkpoint_every", default=C.checkpoint_every, show_default=True)
 @click.option("--keep-checkpoints", default=C.keep_checkpoints, show_default=True, help="Newest kept (0: all).")
 @click.option("--seed", default=C.seed, show_default=True)
 @click.option("--workers", default=C.workers, show_default=True)

@@ -35,9 +35,9 @@ class EditCLIPTrainConfig:
     warmup: int = 200
     pool: int = 20000  # synthetic pairs held in memory, each re-cropped every time it is drawn
     pool_size: int = 128  # pixels of pooled pairs (then cropped to the model's input size)
-    pair_loss: float = 0.5  # weight of the edit<->edit supervised contrastive term (0 = the paper's loss only)
+    pair_loss: float = 0.5  # weight of the edit<->edit supervised contrastive term (0 = the EditCLIP paper's loss only)
     eval_every: int = 500
-    save_every: int = 500
+    checkpoint_every: int = 500
     keep_checkpoints: int = 2  # newest complete checkpoints kept (0: all)
     seed: int = 0
     workers: int = 2

@@ -159,7 +159,7 @@ def train(cfg: EditCLIPTrainConfig) -> dict[str, Any]:
             acc.print(json.dumps(history[-1]), flush=True)
             with (out / "history.jsonl").open("a") as f:  # as it happens: a killed run keeps its curve
                 f.write(json.dumps(history[-1]) + "\n")
-        if step % cfg.save_every == 0 or step == cfg.steps:
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             save_checkpoint(acc, out, step, cfg.keep_checkpoints)
     bar.close()
     if acc.is_main_process:

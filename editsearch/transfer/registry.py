@@ -12,8 +12,8 @@ TINY_NAME = "editclip-ip2p-mini"
 OFFICIAL_HUB_ID = "QWW/EditCLIP-IP2P"
 OFFICIAL_EDITCLIP = "editclip-vit-l-14"  # the encoder the official release was trained with
 TRAIN_TINY_HINT = (  # the recipe of the shipped pipeline (MODEL_CARD.md beside it)
-    "editsearch train vae --out RUN/vae --init tiny --synthetic --steps 5000, then "
-    "editsearch train ip2p --init tiny --size 64 --editclip editclip-mini --synthetic --vae RUN/vae "
+    "editsearch train vae --out RUN/vae --init tiny --data synthetic --steps 5000, then "
+    "editsearch train ip2p --init tiny --size 64 --editclip editclip-mini --data synthetic --vae RUN/vae "
     "--lpips-weight 0 --lr 4e-4 --lr-schedule cosine --lr-warmup 300 --zero-snr --batch-size 32 --steps 10000 "
     f"--cache 24000 --out RUN/ip2p --export {WEIGHTS_DIR / TINY_NAME}"
 )
