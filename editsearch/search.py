@@ -22,6 +22,7 @@ from editsearch.images import ImageLike
 from editsearch.index.errors import EditIndexError
 from editsearch.index.store import EditIndex, Hit
 from editsearch.jsonl import read_jsonl
+from editsearch.locators import CELL_SCHEME
 from editsearch.towers.cache import stamped_fingerprint
 from editsearch.towers.runtime import OnnxTextTower, OnnxVisionTower, open_text_tower, open_vision_tower
 
@@ -394,8 +395,8 @@ def _load(image: ImageLike) -> Any:
     """A PIL image from a path, locator, bytes or PIL image (raises ImageLoadError)."""
     from editsearch.images import load_image
 
-    if isinstance(image, (str, Path)) and "#" in str(image) and not Path(image).exists():
-        return ImageRef.from_locator(str(image)).load()
+    if isinstance(image, str) and image.startswith(CELL_SCHEME) and not Path(image).exists():
+        return ImageRef.from_locator(image).load()
     return load_image(image)
 
 

@@ -80,12 +80,13 @@ def test_migrations_are_stepwise_and_newer_is_refused(tmp_path, monkeypatch):
     path = tmp_path / "catalog.db"
     Catalog.open(path).close()
     applied = []
-    monkeypatch.setattr(cat, "MIGRATIONS", [*cat.MIGRATIONS, lambda db: applied.append(2)])
-    monkeypatch.setattr(cat, "SCHEMA_VERSION", 2)
+    current = cat.SCHEMA_VERSION
+    monkeypatch.setattr(cat, "MIGRATIONS", [*cat.MIGRATIONS, lambda db: applied.append(current + 1)])
+    monkeypatch.setattr(cat, "SCHEMA_VERSION", current + 1)
     c = Catalog.open(path)
-    assert applied == [2] and c.schema_version == 2
+    assert applied == [current + 1] and c.schema_version == current + 1
     c.close()
-    monkeypatch.setattr(cat, "SCHEMA_VERSION", 1)
+    monkeypatch.setattr(cat, "SCHEMA_VERSION", current)
     with pytest.raises(SchemaVersionError, match="upgrade editsearch"):
         Catalog.open(path)
 

@@ -155,6 +155,7 @@ def query(
         info = searcher.index.model_info
         if info is not None and not info["trained"]:
             warn(untrained_note(info["name"], "its rankings are noise"))
+        searcher.index.catalog.check_filter(where, contains)  # a bad --where is a usage error, before any query
         if queries is not None:
             specs = read_queries(queries)
         else:
@@ -314,13 +315,25 @@ def rebuild(index_dir: Path, index_type: str | None, lock_timeout: float, as_jso
 @index_option
 @json_option
 def verify(index_dir: Path, as_json: bool) -> None:
-    """Check the catalog and that the FAISS file holds exactly its live vectors (exit 4 if not)."""
+    """Check the catalog and that the FAISS file holds exactly its live vectors (exit 4 if not).
+
+    Each problem says what to do: `editsearch rebuild` for the FAISS cache; for a damaged catalog,
+    restore it from a backup or build the index again from its sources. While another process builds,
+    only the catalog is checked, and the last line says so.
+    """
     from editsearch.index.store import EditIndex
 
-    with EditIndex.open(index_dir) as index:
-        report = index.verify()
+    report = EditIndex.verify_at(index_dir)
     if as_json:
-        echo_json({"ok": report.ok, "problems": report.problems, "notes": report.notes, **report.numbers})
+        echo_json(
+            {
+                "ok": report.ok,
+                "build_running": report.build_running,
+                "problems": report.problems,
+                "notes": report.notes,
+                **report.numbers,
+            }
+        )
     else:
         for key, value in report.numbers.items():
             click.echo(f"{key}: {value}")
@@ -328,6 +341,6 @@ def verify(index_dir: Path, as_json: bool) -> None:
             click.echo(f"note: {note}")
         for problem in report.problems:
             click.echo(f"PROBLEM: {problem}")
-        click.echo("ok" if report.ok else "inconsistent")
+        click.echo("inconsistent" if not report.ok else "a build is running" if report.build_running else "ok")
     if not report.ok:
         sys.exit(EXIT_INCONSISTENT)

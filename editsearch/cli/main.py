@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sqlite3
 
 import click
 
@@ -58,6 +59,8 @@ class LazyGroup(click.Group):
             raise CommandError(printable(e), e.exit_code) from None
         except OSError as e:  # a file the user named, a full disk, a read-only folder: no traceback
             raise CommandError(printable(_os_message(e)), EXIT_ERROR) from None
+        except sqlite3.DatabaseError as e:  # a damaged catalog page met mid-command, a full disk under SQLite
+            raise CommandError(printable(f"the index catalog cannot be read or written: {e}"), EXIT_ERROR) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):

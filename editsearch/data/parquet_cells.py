@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from editsearch.images import ImageLoadError, load_image
+from editsearch.locators import cell_locator
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -26,7 +27,7 @@ _groups: OrderedDict[tuple[str, tuple[int, int], int], pa.Table] = OrderedDict()
 
 def read_cell_bytes(path: str, row: int, column: str) -> bytes:
     """The encoded image bytes in (row, column) of a parquet file; raises ImageLoadError if there are none."""
-    where = f"{path}#{row}:{column}"
+    where = cell_locator(path, row, column)
     try:
         table, offset = _cached_row(path, row, column)
     except (OSError, ValueError) as e:
@@ -47,7 +48,7 @@ def read_cell_image(path: str, row: int, column: str, min_size: int | None = Non
     try:
         return load_image(read_cell_bytes(path, row, column), min_size=min_size)
     except ImageLoadError as e:
-        raise ImageLoadError(f"{path}#{row}:{column}: {e}") from None
+        raise ImageLoadError(f"{cell_locator(path, row, column)}: {e}") from None
 
 
 def signature(path: str) -> tuple[int, int]:

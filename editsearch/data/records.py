@@ -12,6 +12,7 @@ from PIL import Image
 
 from editsearch.data.parquet_cells import read_cell_bytes, read_cell_image
 from editsearch.images import load_image
+from editsearch.locators import cell_locator, file_locator, parse_locator
 
 
 @dataclass(frozen=True)
@@ -24,17 +25,13 @@ class ImageRef:
 
     @property
     def locator(self) -> str:
-        """A string that names this image again later: 'PATH' or 'PATH#ROW:COLUMN'."""
-        return self.path if self.row is None else f"{self.path}#{self.row}:{self.column}"
+        """A string that names this image again later: 'PATH' or 'parquet-cell:ROW:COLUMN:PATH' (see locators)."""
+        return file_locator(self.path) if self.row is None else cell_locator(self.path, self.row, self.column or "")
 
     @classmethod
     def from_locator(cls, locator: str) -> ImageRef:
-        """Parse a locator written by `locator`."""
-        if "#" in locator:
-            path, rest = locator.rsplit("#", 1)
-            row, column = rest.split(":", 1)
-            return cls(path, int(row), column)
-        return cls(locator)
+        """Parse a locator written by `locator`; a plain path is always a file (ValueError: a malformed cell)."""
+        return cls(*parse_locator(locator))
 
     def load(self, min_size: int | None = None) -> Image.Image:
         """Decode the image as RGB (a JPEG at reduced scale, sides >= min_size); raises ImageLoadError on failure."""

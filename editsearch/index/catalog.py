@@ -8,17 +8,22 @@ new id), which is what lets the FAISS cache be repaired by comparing id sets alo
 from __future__ import annotations
 
 import json
+import operator
+import os
 import sqlite3
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypedDict
+from urllib.parse import quote
 
 import sqlite_utils
 
-from editsearch.index.errors import FilterError, SchemaVersionError, UnknownEditError
+from editsearch.index.errors import CatalogCorruptError, FilterError, SchemaVersionError, UnknownEditError
+from editsearch.locators import legacy_cell
 
 CATALOG_FILE = "catalog.db"
 _CHUNK = 5000  # ids per IN (...) query, well under SQLite's variable limit
@@ -31,6 +36,10 @@ FILTER_TABLES = frozenset({"edits", "vectors"})
 FILTER_DENIED_FUNCTIONS = frozenset({"load_extension", "randomblob", "zeroblob", "fts3_tokenizer"})
 FILTER_MAX_LENGTH = 10_000_000
 _PROGRESS_STEPS = 10_000  # SQLite VM instructions between two checks of a filter's time budget
+DEFAULT_FILTER_BUDGET_S = 10.0  # a `where` filter running longer is stopped (FilterError); the server sets its own
+QUICK_CHECK_MAX_BYTES = 32 << 20  # catalogs up to this size get PRAGMA quick_check on open (~20 ms; 0.12 s at 230 MB)
+MAX_ID = 2**63 - 1  # SQLite's integer range: an id outside it names no row
+_CORRUPT_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 class EditRow(TypedDict, total=False):
@@ -129,8 +138,27 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["edits"].enable_fts(["instruction"], fts_version="FTS5", create_triggers=True)
 
 
+def _v2(db: sqlite_utils.Database) -> None:
+    """Parquet cells get their own locator scheme: 'PATH#ROW:COLUMN' -> 'parquet-cell:ROW:COLUMN:PATH'."""
+    rows = db.execute("SELECT id, key, before, after FROM edits WHERE before LIKE '%#%' OR after LIKE '%#%'").fetchall()
+    for edit_id, key, before, after in rows:
+        new_before, new_after = legacy_cell(before) or before, legacy_cell(after) or after
+        if (new_before, new_after) != (before, after):
+            new_key = f"{new_before}|{new_after}" if key == f"{before}|{after}" else key
+            db.execute(
+                "UPDATE edits SET before = ?, after = ?, key = ? WHERE id = ?",
+                [new_before, new_after, new_key, edit_id],
+            )
+
+
+def _v3(db: sqlite_utils.Database) -> None:
+    """Each vector row keeps the CRC-32 of its blob, so `verify` can name the rows whose bytes changed."""
+    db.execute("ALTER TABLE vectors ADD COLUMN crc INTEGER")
+    db.execute("UPDATE vectors SET crc = crc32(vector)")
+
+
 # Stepwise migrations: MIGRATIONS[i] takes a catalog from schema version i to i + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -140,21 +168,47 @@ class Catalog:
     def __init__(self, db: sqlite_utils.Database, path: Path | None = None):
         self.db = db
         self.path = path
-        self.filter_budget_s: float | None = None  # a filter running longer is stopped (FilterError)
+        self.filter_budget_s: float | None = DEFAULT_FILTER_BUDGET_S  # a filter running longer is stopped
+        self.readonly = False
 
     @classmethod
-    def open(cls, path: str | Path) -> Catalog:
-        """Open (creating and migrating as needed) the catalog at `path`, in WAL mode."""
+    def open(cls, path: str | Path, *, readonly: bool = False) -> Catalog:
+        """Open (creating and migrating as needed) the catalog at `path`, in WAL mode.
+
+        `readonly` opens it with SQLite's `mode=ro` (and `immutable=1` when its folder is not writable),
+        migrating nothing: such a connection cannot write, whatever runs on it. A damaged file raises
+        CatalogCorruptError: its header is checked always, its pages by `PRAGMA quick_check` when the file
+        is at most QUICK_CHECK_MAX_BYTES (`verify` runs the full integrity check).
+        """
         path = Path(path)
-        conn = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+        check_header(path)
+        if readonly:
+            flags = "mode=ro" + ("" if os.access(path.parent, os.W_OK) else "&immutable=1")
+            target, uri = f"file:{quote(str(path.resolve()))}?{flags}", True
+        else:
+            target, uri = str(path), False
+        conn = sqlite3.connect(target, timeout=30.0, isolation_level=None, check_same_thread=False, uri=uri)
+        conn.create_function("crc32", 1, vector_crc, deterministic=True)
         db = sqlite_utils.Database(conn)
-        db.execute("PRAGMA foreign_keys = ON")
-        db.execute("PRAGMA busy_timeout = 30000")
-        if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            db.enable_wal()
-        db.execute("PRAGMA synchronous = NORMAL")
         catalog = cls(db, path)
-        catalog.migrate()
+        catalog.readonly = readonly
+        try:
+            with corruption_as_error(path):
+                db.execute("PRAGMA foreign_keys = ON")
+                db.execute("PRAGMA busy_timeout = 30000")
+                if not readonly:
+                    if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                        db.enable_wal()
+                    db.execute("PRAGMA synchronous = NORMAL")
+                if 0 < _size(path) <= QUICK_CHECK_MAX_BYTES:
+                    found = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+                    if found != "ok":
+                        raise CatalogCorruptError(damaged(path, found))
+                if not readonly:
+                    catalog.migrate()
+        except BaseException:
+            conn.close()
+            raise
         return catalog
 
     def close(self) -> None:
@@ -174,10 +228,7 @@ class Catalog:
         """Apply pending migrations one step at a time; refuse a catalog newer than this code."""
         current = self.schema_version
         if current > SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"this catalog has schema version {current}, but this editsearch supports up to "
-                f"{SCHEMA_VERSION}; please upgrade editsearch to open it ({self.path})"
-            )
+            raise too_new(current, self.path)
         for version in range(current, SCHEMA_VERSION):
             with self.db.atomic():
                 if version == 0:
@@ -279,8 +330,8 @@ class Catalog:
                 ).fetchone()[0]
                 self.db.execute("DELETE FROM vectors WHERE edit_id = ? AND model = ?", [edit_id, model])
                 self.db.execute(
-                    "INSERT INTO vectors (edit_id, model, vector, created_at) VALUES (?, ?, ?, ?)",
-                    [edit_id, model, vector, stamp],
+                    "INSERT INTO vectors (edit_id, model, vector, crc, created_at) VALUES (?, ?, ?, ?, ?)",
+                    [edit_id, model, vector, vector_crc(vector), stamp],
                 )
                 ids.append(edit_id)
             if rows:
@@ -320,7 +371,7 @@ class Catalog:
 
     def get_edit(self, edit_id: int) -> EditRow:
         """One edit by id (live or deleted); raises UnknownEditError."""
-        cur = self.db.execute("SELECT * FROM edits WHERE id = ?", [edit_id])
+        cur = self.db.execute("SELECT * FROM edits WHERE id = ?", [_id(edit_id)])
         rows = list(_dicts(cur))
         if not rows:
             raise UnknownEditError(f"no edit with id {edit_id} in this index")
@@ -329,7 +380,7 @@ class Catalog:
     def existing_ids(self, ids: Sequence[int]) -> set[int]:
         """Which of these edit ids exist and are live."""
         found: set[int] = set()
-        for chunk in _chunks(list(ids)):
+        for chunk in _chunks([i for i in ids if _id(i) == i]):
             marks = ",".join("?" * len(chunk))
             cur = self.db.execute(f"SELECT id FROM edits WHERE deleted = 0 AND id IN ({marks})", chunk)
             found.update(r[0] for r in cur)
@@ -374,7 +425,7 @@ class Catalog:
         row = self.db.execute(
             "SELECT v.vector FROM vectors v JOIN edits e ON e.id = v.edit_id "
             "WHERE e.id = ? AND e.deleted = 0 AND v.model = ?",
-            [edit_id, model],
+            [_id(edit_id), model],
         ).fetchone()
         if row is None:
             raise UnknownEditError(f"no live edit with id {edit_id} (and a vector) in this index")
@@ -406,6 +457,22 @@ class Catalog:
         if found is None:
             return self.live_vector_ids(model)
         return sorted(found)
+
+    def check_filter(self, where: str | None, contains: str | None) -> None:
+        """Compile a `where` filter under the filter authorizer without running it; raises FilterError."""
+        if not where:
+            return
+        try:
+            with self._restricted():
+                self.db.execute(f"EXPLAIN SELECT id FROM edits WHERE deleted = 0 AND ({where})")
+        except sqlite3.Error as e:
+            raise FilterError(f"bad filter (where={where!r}, contains={contains!r}): {e}") from None
+
+    def damaged_vectors(self) -> list[tuple[int, int]]:
+        """(vector id, edit id) of the vector rows whose blob no longer matches its CRC-32."""
+        return self.db.execute(
+            "SELECT id, edit_id FROM vectors WHERE crc IS NOT NULL AND crc != crc32(vector) ORDER BY id"
+        ).fetchall()
 
     @contextmanager
     def _restricted(self) -> Iterator[Callable[[], bool]]:
@@ -485,6 +552,75 @@ def _filter_authorizer(action: int, arg1: str | None, arg2: str | None, *_: obje
     if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() not in FILTER_DENIED_FUNCTIONS:
         return sqlite3.SQLITE_OK
     return sqlite3.SQLITE_DENY
+
+
+def too_new(version: int, path: Path | None) -> SchemaVersionError:
+    """The error for a catalog written by a newer editsearch."""
+    return SchemaVersionError(
+        f"this catalog has schema version {version}, but this editsearch supports up to "
+        f"{SCHEMA_VERSION}; please upgrade editsearch to open it ({path})"
+    )
+
+
+def vector_crc(blob: bytes | None) -> int | None:
+    """CRC-32 of a vector blob (as the `crc` column keeps it)."""
+    return None if blob is None else zlib.crc32(blob)
+
+
+def check_header(path: Path) -> None:
+    """Refuse (CatalogCorruptError) a file that is not an SQLite database or is shorter than its header says."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(100)
+    except FileNotFoundError:
+        return  # a new catalog
+    if not header:
+        return  # an empty file: SQLite makes a new database of it
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise CatalogCorruptError(damaged(path, "not an SQLite database (bad header)"))
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    header_valid = header[24:28] == header[92:96]  # the page count is valid only when these agree
+    if header_valid and pages and _size(path) < pages * page_size:
+        raise CatalogCorruptError(damaged(path, f"truncated: {_size(path)} bytes, its header says {pages * page_size}"))
+
+
+def damaged(path: Path | None, what: str) -> str:
+    """The one-line message of a damaged catalog: what is wrong and what to do."""
+    return (
+        f"the index catalog {path} is damaged ({what}); restore it from a backup, or rebuild the index from "
+        "its sources (`editsearch build-index SOURCE... --index NEW_DIR`); `editsearch verify` says more"
+    )
+
+
+@contextmanager
+def corruption_as_error(path: Path | None) -> Iterator[None]:
+    """SQLite's corruption errors ('database disk image is malformed', ...) raised as CatalogCorruptError."""
+    try:
+        yield
+    except sqlite3.DatabaseError as e:
+        if (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF in _CORRUPT_CODES or "malformed" in str(e):
+            raise CatalogCorruptError(damaged(path, str(e))) from None
+        raise
+
+
+def _id(value: Any) -> int:
+    """`value` as an SQLite row id, or 0 (an id no row has) when it is not an integer in SQLite's range."""
+    if isinstance(value, bool):
+        return 0
+    try:
+        value = operator.index(value)
+    except TypeError:
+        return 0
+    return value if 0 < value <= MAX_ID else 0
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _chunks(items: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from editsearch.errors import EditSearchError
+from editsearch.errors import EXIT_USAGE, EditSearchError
 
 
 class EditIndexError(EditSearchError):
@@ -30,4 +30,14 @@ class UnknownEditError(EditIndexError):
 
 
 class FilterError(EditIndexError):
-    """A --where or --contains filter that SQLite rejected."""
+    """A --where or --contains filter that SQLite rejected (a usage error; in a batch, that query's error)."""
+
+    exit_code = EXIT_USAGE
+
+
+class CatalogCorruptError(EditIndexError):
+    """The catalog file is damaged (bad header, truncated, malformed pages); the message says what to do."""
+
+
+class BuildAbortedError(EditIndexError):
+    """A build stopped by a failure that is not one item's (a dead worker, a full disk); committed batches stay."""

@@ -48,6 +48,22 @@ class WriterLock:
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
 
+    def held_elsewhere(self) -> str | None:
+        """Who else holds the lock (' (pid N)' or ''), or None if nobody does; never waits or creates the file."""
+        if self._fd is not None:
+            return None
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_holder(fd)
+        finally:
+            os.close(fd)  # closing drops a shared lock taken just now
+        return None
+
     def release(self) -> None:
         """Release the lock (idempotent)."""
         if self._fd is not None:

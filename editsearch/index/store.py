@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -11,8 +12,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from editsearch.index.catalog import CATALOG_FILE, SCHEMA_VERSION, Catalog, EditRow, ModelRow
-from editsearch.index.errors import EditIndexError, IndexNotFoundError, ModelMismatchError
+from editsearch.index.catalog import (
+    CATALOG_FILE,
+    SCHEMA_VERSION,
+    Catalog,
+    EditRow,
+    ModelRow,
+    corruption_as_error,
+    damaged,
+    too_new,
+)
+from editsearch.index.errors import (
+    CatalogCorruptError,
+    EditIndexError,
+    IndexNotFoundError,
+    ModelMismatchError,
+    SchemaVersionError,
+)
 from editsearch.index.lock import DEFAULT_LOCK_TIMEOUT, WriterLock
 from editsearch.index.types import NO_REMOVE, TRAINED
 from editsearch.index.vectors import (
@@ -20,6 +36,8 @@ from editsearch.index.vectors import (
     META_FILE,
     AnnParams,
     VectorIndex,
+    VectorMeta,
+    cache_problem,
     resolve_kind,
     sample_positions,
     training_size,
@@ -28,6 +46,8 @@ from editsearch.index.vectors import (
 if TYPE_CHECKING:
     from editsearch.data.records import EditPair
     from editsearch.index.build import BuildReport
+
+log = logging.getLogger(__name__)
 
 DEFAULT_INDEX_DIR = ".editsearch"
 EXACT_FILTER_MAX = 20_000  # a filter leaving at most this many edits is searched exactly, without FAISS
@@ -56,6 +76,7 @@ class VerifyReport:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     numbers: dict[str, Any] = field(default_factory=dict)
+    build_running: bool = False  # another process held the writer lock: the FAISS cache was not compared
 
 
 class DeferredModel:
@@ -111,7 +132,9 @@ class EditIndex:
         """Open the index in `directory` (default $EDITSEARCH_INDEX or ./.editsearch).
 
         `create` makes a new one if absent (and implies `writable`); `writable` takes the writer lock,
-        waiting up to `lock_timeout` seconds for another writer to finish.
+        waiting up to `lock_timeout` seconds for another writer to finish. Otherwise the catalog is opened
+        read-only (see Catalog.open) and nothing in the directory is ever written, except that a catalog
+        of an older schema is first upgraded under the writer lock when the directory is writable.
         """
         directory = Path(directory) if directory is not None else default_index_dir()
         if not (directory / CATALOG_FILE).exists():
@@ -126,7 +149,7 @@ class EditIndex:
             for stale in directory.glob(".vectors.*.tmp"):
                 stale.unlink(missing_ok=True)
         try:
-            catalog = Catalog.open(directory / CATALOG_FILE)
+            catalog = Catalog.open(directory / CATALOG_FILE) if lock.held else _open_reader(directory, lock_timeout)
         except BaseException:
             lock.release()
             raise
@@ -272,8 +295,17 @@ class EditIndex:
         if vi is None:
             try:
                 vi, meta = VectorIndex.load(self.directory, self.params)
-            except (OSError, ValueError, TypeError, json.JSONDecodeError):
+            except FileNotFoundError:
                 vi = None
+            except (OSError, ValueError, TypeError) as e:
+                vi = None
+                fix = "saving a fresh copy" if self.lock.held else "run `editsearch rebuild` to save one"
+                log.warning(
+                    "editsearch: the FAISS cache of %s is unusable (%s); rebuilt from the catalog, %s",
+                    self.directory,
+                    e,
+                    fix,
+                )
         if vi is None or vi.dim != info["dim"] or (meta is not None and meta.model != info["fingerprint"]):
             vi, changed = self._build_from_catalog(), True
         elif meta is not None and meta.generation == generation and meta.ntotal == vi.ntotal:
@@ -427,6 +459,10 @@ class EditIndex:
         info = self.model_info
         counts = self.catalog.counts(info["fingerprint"] if info else None)
         meta = _read_meta(self.directory)
+        try:
+            intact = bool(meta) and cache_problem(self.directory, VectorMeta(**meta)) is None
+        except (OSError, TypeError):
+            intact = False
         return {
             "edits": counts["edits"],
             "vectors": counts["vectors"],
@@ -437,7 +473,7 @@ class EditIndex:
             "index_type": self.index_type,
             "faiss_type": meta.get("kind"),
             "faiss_vectors": meta.get("ntotal", 0),
-            "faiss_in_sync": meta.get("generation") == self.catalog.generation,
+            "faiss_in_sync": intact and meta.get("generation") == self.catalog.generation,
             "tombstones": max(0, meta.get("ntotal", 0) - counts["vectors"]) if meta.get("kind") in NO_REMOVE else 0,
             "deleted": counts["deleted"],
             "errors": counts["errors"],
@@ -449,34 +485,39 @@ class EditIndex:
             "faiss_bytes": _size(self.directory / FAISS_FILE),
         }
 
-    def verify(self) -> VerifyReport:
-        """Check catalog integrity and that the saved FAISS file holds exactly the live vectors; repairs nothing."""
-        report = VerifyReport(ok=True)
-        db = self.catalog.db
-        integrity = db.execute("PRAGMA integrity_check").fetchone()[0]
-        if integrity != "ok":
-            report.problems.append(f"SQLite integrity check failed: {integrity}")
-        if db.execute("PRAGMA foreign_key_check").fetchall():
-            report.problems.append("vectors rows point to missing edits or models (foreign key check)")
+    @classmethod
+    def verify_at(cls, directory: str | Path | None = None) -> VerifyReport:
+        """Open the index read-only and verify it; a catalog too damaged to open is a failed report, not an error."""
         try:
-            db.execute("INSERT INTO edits_fts(edits_fts) VALUES ('integrity-check')")
-        except Exception as e:  # noqa: BLE001 - sqlite3 reports FTS corruption as various errors
-            report.problems.append(f"full-text index is inconsistent: {e}")
-        info = self.model_info
+            index = cls.open(directory)
+        except CatalogCorruptError as e:
+            return _finish(VerifyReport(ok=False, problems=[str(e)]))
+        with index:
+            return index.verify()
+
+    def verify(self) -> VerifyReport:
+        """Check the catalog (full integrity check, vector checksums) and that the saved FAISS file holds
+        exactly the live vectors; repairs nothing. While another process builds, the catalog is checked
+        (a consistent snapshot) but the FAISS cache, which the build is rewriting, is not."""
+        report = VerifyReport(ok=True)
+        try:
+            with corruption_as_error(self.catalog.path):
+                info = self._verify_catalog(report)
+        except CatalogCorruptError as e:
+            report.problems.append(str(e))
+            return _finish(report)
         if info is None:
             report.notes.append("empty index: no model bound yet")
             return _finish(report)
-        fp, dim = info["fingerprint"], info["dim"]
-        counts = self.catalog.counts(fp)
-        report.numbers.update(edits=counts["edits"], vectors=counts["vectors"])
-        if counts["edits"] != counts["vectors"]:
-            report.problems.append(f"{counts['edits'] - counts['vectors']} live edits have no vector")
-        bad = db.execute("SELECT count(*) FROM vectors WHERE length(vector) != ?", [4 * dim]).fetchone()[0]
-        if bad:
-            report.problems.append(f"{bad} vectors are not {dim} float32 values")
+        holder = self.lock.held_elsewhere()
+        if holder is not None:
+            report.build_running = True
+            report.notes.append(f"a build is running{holder}: the FAISS cache was not compared; verify again after it")
+            return _finish(report)
+        fp = info["fingerprint"]
         try:
             vi, meta = VectorIndex.load(self.directory, self.params)
-        except (OSError, ValueError, TypeError, json.JSONDecodeError) as e:
+        except (OSError, ValueError, TypeError) as e:
             report.problems.append(f"FAISS cache missing or unreadable ({e}); run `editsearch rebuild`")
             return _finish(report)
         live = np.asarray(self.catalog.live_vector_ids(fp), np.int64)
@@ -495,6 +536,38 @@ class EditIndex:
             report.problems.append("FAISS file and its sidecar disagree; run `editsearch rebuild`")
         report.problems.extend(self._spot_check(vi, live))
         return _finish(report)
+
+    def _verify_catalog(self, report: VerifyReport) -> ModelRow | None:
+        """The catalog half of verify: SQLite's integrity, foreign keys, full-text rows, vector sizes and checksums."""
+        db = self.catalog.db
+        integrity = [r[0] for r in db.execute("PRAGMA integrity_check(20)")]
+        if integrity != ["ok"]:
+            report.problems.append(damaged(self.catalog.path, "; ".join(integrity)))
+            return None
+        if db.execute("PRAGMA foreign_key_check").fetchall():
+            report.problems.append("vectors rows point to missing edits or models (foreign key check)")
+        indexed = db.execute("SELECT count(*) FROM edits_fts_docsize").fetchone()[0]
+        rows = db.execute("SELECT count(*) FROM edits").fetchone()[0]
+        if indexed != rows:
+            report.problems.append(f"the full-text index holds {indexed} rows, the edits table {rows}")
+        info = self.model_info
+        if info is None:
+            return None
+        counts = self.catalog.counts(info["fingerprint"])
+        report.numbers.update(edits=counts["edits"], vectors=counts["vectors"])
+        if counts["edits"] != counts["vectors"]:
+            report.problems.append(f"{counts['edits'] - counts['vectors']} live edits have no vector")
+        dim = info["dim"]
+        bad = db.execute("SELECT count(*) FROM vectors WHERE length(vector) != ?", [4 * dim]).fetchone()[0]
+        if bad:
+            report.problems.append(f"{bad} vectors are not {dim} float32 values")
+        changed = self.catalog.damaged_vectors()
+        if changed:
+            edits = ", ".join(str(e) for _, e in changed[:10]) + (", ..." if len(changed) > 10 else "")
+            report.problems.append(
+                damaged(self.catalog.path, f"{len(changed)} stored vectors do not match their checksum: edits {edits}")
+            )
+        return info
 
     def _spot_check(self, vi: VectorIndex, live: np.ndarray, n: int = 200) -> list[str]:
         """Compare up to n vectors FAISS holds with the catalog's."""
@@ -517,10 +590,41 @@ def _finish(report: VerifyReport) -> VerifyReport:
 
 
 def _read_meta(directory: Path) -> dict[str, Any]:
+    """The sidecar as a dict; {} when it is absent or not a JSON object."""
     try:
-        return json.loads((directory / META_FILE).read_text())
-    except (OSError, json.JSONDecodeError):
+        meta = json.loads((directory / META_FILE).read_text())
+    except (OSError, ValueError):
         return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _open_reader(directory: Path, lock_timeout: float) -> Catalog:
+    """The catalog opened read-only; one of an older schema is upgraded first, under the writer lock."""
+    path = directory / CATALOG_FILE
+    catalog = Catalog.open(path, readonly=True)
+    try:
+        with corruption_as_error(path):
+            version = catalog.schema_version
+    except BaseException:
+        catalog.close()
+        raise
+    if version == SCHEMA_VERSION:
+        return catalog
+    catalog.close()
+    if version > SCHEMA_VERSION:
+        raise too_new(version, path)
+    if not os.access(directory, os.W_OK):
+        raise SchemaVersionError(
+            f"the catalog at {path} has schema version {version}, older than this editsearch's {SCHEMA_VERSION}, "
+            "and its folder is read-only; upgrade a writable copy once (`editsearch rebuild --index COPY`)"
+        )
+    lock = WriterLock(directory)
+    lock.acquire(lock_timeout)
+    try:
+        Catalog.open(path).close()  # migrates
+    finally:
+        lock.release()
+    return Catalog.open(path, readonly=True)
 
 
 def _size(path: Path) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -70,6 +71,43 @@ class VectorMeta:
     model: str
     trained_on: int = 0
     nlist: int = 0
+    bytes: int = 0  # size of vectors.faiss ...
+    crc32: str = ""  # ... and its CRC-32 (8 hex digits): a file that differs is damaged, never searched
+
+    @classmethod
+    def read(cls, directory: str | Path) -> VectorMeta:
+        """The sidecar of a saved index; raises OSError if absent, CacheMismatchError if it is not one."""
+        try:
+            data = json.loads((Path(directory) / META_FILE).read_text())
+            return cls(**data)
+        except (ValueError, TypeError) as e:  # not JSON, not an object, unknown or missing fields
+            raise CacheMismatchError(f"{META_FILE} is not a valid sidecar ({e})") from None
+
+
+class CacheMismatchError(ValueError):
+    """A saved FAISS file that does not match its sidecar (size, checksum, type): damaged, or from elsewhere."""
+
+
+def file_crc32(path: str | Path) -> str:
+    """CRC-32 of a file as 8 hex digits (streamed; ~7 GB/s)."""
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            crc = zlib.crc32(chunk, crc)
+    return f"{crc:08x}"
+
+
+def cache_problem(directory: str | Path, meta: VectorMeta) -> str | None:
+    """Why the saved vectors.faiss cannot be trusted against its sidecar (size or checksum), or None."""
+    path = Path(directory) / FAISS_FILE
+    if not meta.crc32:
+        return f"{META_FILE} has no checksum (written by an older editsearch)"
+    size = path.stat().st_size
+    if size != meta.bytes:
+        return f"{FAISS_FILE} is {size} bytes, its sidecar says {meta.bytes} (truncated or replaced)"
+    if file_crc32(path) != meta.crc32:
+        return f"{FAISS_FILE} does not match its checksum (its bytes changed on disk)"
+    return None
 
 
 def resolve_kind(requested: str, n: int) -> str:
@@ -310,36 +348,55 @@ class VectorIndex:
             refine.k_factor = float(self.params.pq_k_factor)
             faiss.downcast_index(refine.base_index).nprobe = self.params.ivfpq_nprobe
 
-    def meta(self, generation: int, model: str) -> VectorMeta:
-        """The sidecar record describing this index."""
-        return VectorMeta(self.kind, self.dim, self.ntotal, generation, model, self.trained_on, self.nlist)
+    def meta(self, generation: int, model: str, size: int = 0, crc32: str = "") -> VectorMeta:
+        """The sidecar record describing this index (and the file it was saved to: size and CRC-32)."""
+        return VectorMeta(self.kind, self.dim, self.ntotal, generation, model, self.trained_on, self.nlist, size, crc32)
 
     def save(self, directory: str | Path, generation: int, model: str) -> None:
-        """Write vectors.faiss then vectors.json, each atomically (temp file, fsync, rename)."""
+        """Write vectors.faiss then vectors.json (with the file's size and CRC-32), each atomically.
+
+        Each goes to a temp file, is fsynced and renamed; a failed write (a full disk, a file-size limit)
+        removes its temp file and raises OSError, leaving the previous pair as it was.
+        """
         import faiss
 
         directory = Path(directory)
         tmp = directory / f".{FAISS_FILE}.{os.getpid()}.tmp"
-        faiss.write_index(self.index, str(tmp))
-        _fsync_replace(tmp, directory / FAISS_FILE)
         meta_tmp = directory / f".{META_FILE}.{os.getpid()}.tmp"
-        meta_tmp.write_text(json.dumps(asdict(self.meta(generation, model)), indent=1))
-        _fsync_replace(meta_tmp, directory / META_FILE)
+        try:
+            try:
+                faiss.write_index(self.index, str(tmp))
+            except RuntimeError as e:  # FAISS reports a failed fwrite (ENOSPC, EFBIG) as a RuntimeError
+                raise OSError(f"cannot write the FAISS cache {tmp}: {str(e).strip().splitlines()[-1]}") from None
+            meta = self.meta(generation, model, tmp.stat().st_size, file_crc32(tmp))
+            _fsync_replace(tmp, directory / FAISS_FILE)
+            meta_tmp.write_text(json.dumps(asdict(meta), indent=1))
+            _fsync_replace(meta_tmp, directory / META_FILE)
+        finally:
+            tmp.unlink(missing_ok=True)
+            meta_tmp.unlink(missing_ok=True)
 
     @classmethod
     def load(cls, directory: str | Path, params: AnnParams | None = None) -> tuple[VectorIndex, VectorMeta]:
-        """Read a saved index and its sidecar; raises OSError/ValueError if either is missing or unreadable."""
+        """Read a saved index and its sidecar; raises OSError if either is missing, ValueError if unreadable.
+
+        The file is checked against the sidecar's size and CRC-32 first: one that differs raises
+        CacheMismatchError (a ValueError) and is never searched.
+        """
         import faiss
 
         directory = Path(directory)
-        meta = VectorMeta(**json.loads((directory / META_FILE).read_text()))
+        meta = VectorMeta.read(directory)
+        problem = cache_problem(directory, meta)
+        if problem is not None:
+            raise CacheMismatchError(problem)
         try:
             index = faiss.read_index(str(directory / FAISS_FILE))
         except RuntimeError as e:
             raise ValueError(f"unreadable FAISS file: {str(e).splitlines()[0]}") from None
         expected = faiss.IndexIVFFlat if meta.kind == "ivf" else faiss.IndexIDMap2
         if not isinstance(index, expected) or index.d != meta.dim:
-            raise ValueError("FAISS file does not match its sidecar")
+            raise CacheMismatchError("FAISS file does not match its sidecar")
         return cls(index, meta.kind, meta.trained_on, params), meta
 
 
