@@ -22,4 +22,7 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
             except json.JSONDecodeError as e:
                 yield lineno, f"invalid JSON: {e.msg} (column {e.colno})"
                 continue
+            except (ValueError, RecursionError) as e:  # an integer of over 4300 digits, nesting too deep
+                yield lineno, f"invalid JSON: {str(e) or type(e).__name__}"
+                continue
             yield lineno, obj if isinstance(obj, dict) else f"expected a JSON object, got {type(obj).__name__}"

@@ -11,7 +11,9 @@ from typing import Any
 import torch
 
 from editsearch.data.records import EditPair, ImageRef, ItemError, resolve
+from editsearch.errors import UsageError
 from editsearch.images import ImageLike, ImageLoadError
+from editsearch.limits import check_text
 
 REF_KEYS = ("ref_before", "ref_after")
 RefPair = tuple[ImageLike, ImageLike]
@@ -30,12 +32,22 @@ class ScoreRow:
     error: str | None = None
 
 
-def _refs_of(pair: EditPair, default_ref: RefPair | None, base: Path) -> RefPair | None:
-    """The pair's own reference (`ref_before`/`ref_after` keys, relative to `base`), else the default."""
-    if all(pair.metadata.get(k) for k in REF_KEYS):
-        ref_b, ref_a = (ImageRef(resolve(pair.metadata[k], base)).load() for k in REF_KEYS)
-        return ref_b, ref_a
-    return default_ref
+def _refs_of(pair: EditPair, default_ref: RefPair | None, base: Path, root: Path | None) -> RefPair | None:
+    """The pair's own reference (`ref_before`/`ref_after` keys, relative to `base`), else the default.
+
+    Raises ValueError for a half or non-string reference, or one outside `root`; ImageLoadError for an unreadable one.
+    """
+    values = [pair.metadata.get(k) for k in REF_KEYS]
+    if not any(values):
+        return default_ref
+    if not all(isinstance(v, str) and v.strip() for v in values):
+        raise ValueError(f"'{REF_KEYS[0]}' and '{REF_KEYS[1]}' must both be non-empty strings")
+    paths = [resolve(v.strip(), base) for v in values]
+    for key, path in zip(REF_KEYS, paths, strict=True):
+        if root is not None and not Path(path).resolve().is_relative_to(root):
+            raise ValueError(f"{key} is outside --root {root}: {path}")
+    ref_b, ref_a = (ImageRef(path).load() for path in paths)
+    return ref_b, ref_a
 
 
 def score_pairs(
@@ -44,8 +56,15 @@ def score_pairs(
     ref: RefPair | None = None,
     batch_size: int = 32,
     base: str | Path = ".",
+    root: str | Path | None = None,
 ) -> Iterator[ScoreRow]:
-    """Score every pair in order; a pair that fails to load yields a row with `error` set, never raises."""
+    """Score every pair in order; a pair that fails to load yields a row with `error` set, never raises.
+
+    Per-row references are taken relative to `base` and, with `root`, must resolve inside that folder.
+    """
+    if batch_size < 1:
+        raise UsageError(f"batch_size must be at least 1, got {batch_size}")
+    fence = Path(root).expanduser().resolve() if root is not None else None
     it = iter(pairs)
     while chunk := list(islice(it, batch_size)):
         good: list[tuple[int, Any, Any, Any]] = []
@@ -56,9 +75,11 @@ def score_pairs(
                 continue
             row = ScoreRow(item.key, item.before.locator, item.after.locator, item.instruction, None, None)
             try:
+                if item.instruction is not None:
+                    check_text(item.instruction, "the instruction")
                 before, after = item.load()
-                good.append((len(rows), before, after, _refs_of(item, ref, Path(base))))
-            except (ImageLoadError, OSError) as e:
+                good.append((len(rows), before, after, _refs_of(item, ref, Path(base), fence)))
+            except (ImageLoadError, OSError, ValueError, TypeError, RuntimeError) as e:  # this row's error only
                 row.error = str(e)
             rows.append(row)
         if good:

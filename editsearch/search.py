@@ -22,6 +22,7 @@ from editsearch.images import ImageLike
 from editsearch.index.errors import EditIndexError
 from editsearch.index.store import EditIndex, Hit
 from editsearch.jsonl import read_jsonl
+from editsearch.limits import MAX_TEXT_CHARS, check_text
 from editsearch.locators import CELL_SCHEME
 from editsearch.towers.cache import stamped_fingerprint
 from editsearch.towers.runtime import OnnxTextTower, OnnxVisionTower, open_text_tower, open_vision_tower
@@ -143,8 +144,8 @@ class EditSearch:
             print(f"editsearch: could not cache the {kind} tower for fast queries ({e})", file=sys.stderr)
 
     def _embed_texts(self, texts: Sequence[str]) -> None:
-        """Embed the texts not seen yet, in one batch, into the text cache."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._texts]
+        """Embed the texts not seen yet, in one batch, into the text cache (UsageError: one over MAX_TEXT_CHARS)."""
+        missing = [check_text(t, "a text query") for t in dict.fromkeys(texts) if t not in self._texts]
         if not missing:
             return
         tower = self._fast_tower("text")
@@ -237,6 +238,7 @@ class EditSearch:
         outcomes: list[QueryOutcome] = []
         valid = [s for s in specs if isinstance(s, dict)]
         texts = sorted({str(t) for s in valid for t in spec_values(s, "text") + spec_values(s, "not_text")})
+        texts = [t for t in texts if len(t) <= MAX_TEXT_CHARS]  # a longer one fails its own line below
         if texts:  # one batched forward; checks the model: a wrong one fails the whole batch
             self._embed_texts(texts)
         if any("before" in s for s in valid) and self._fast_tower("vision") is None:
@@ -364,6 +366,8 @@ def _spec_terms(spec: dict[str, Any], base: Path | None) -> tuple[list[Any], lis
     texts = [str(t) for t in spec_values(spec, "text") + spec_values(spec, "not_text")]
     if not all(t.strip() for t in texts):
         raise ValueError("a text term is empty")
+    for text in texts:
+        check_text(text, "a text term")
     positive: list[Any] = [str(t) for t in spec_values(spec, "text")]
     if "before" in spec:
         positive.append((_resolve(spec["before"], base), _resolve(spec["after"], base)))

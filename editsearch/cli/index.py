@@ -48,6 +48,11 @@ MAX_ERRORS_SHOWN = 20
     default=None,
     help="Image-decoding workers (default: half the cores, ≤4, on CPU; all but one, ≤8, on GPU).",
 )
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Refuse manifest image paths that resolve outside this folder (each such line fails).",
+)
 @lock_timeout_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @json_option
@@ -58,6 +63,7 @@ def build_index(
     batch_size: int,
     index_type: str | None,
     workers: int | None,
+    root: Path | None,
     lock_timeout: float,
     quiet: bool,
     as_json: bool,
@@ -82,7 +88,9 @@ def build_index(
             index.check_model(model.fingerprint, model.name)
         if index_type is not None:
             index.set_index_type(index_type)
-        report = index.sync(list(sources), model, batch_size=batch_size, workers=workers, progress=not quiet)
+        report = index.sync(
+            list(sources), model, batch_size=batch_size, workers=workers, progress=not quiet, root=root
+        )
         counts = index.stats()
     for _origin, item, reason in report.errors[:MAX_ERRORS_SHOWN]:
         warn(f"failed: {item}: {reason}")

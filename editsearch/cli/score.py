@@ -25,6 +25,11 @@ FORMULA_STARTS = tuple("=+-@\t\r")  # what makes a spreadsheet cell a formula
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False), help="Score every pair of a manifest.")
 @click.option("--out", type=click.Path(dir_okay=False), help="CSV file for --manifest results (default: stdout).")
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Pairs per forward.")
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Refuse manifest image paths (and references) that resolve outside this folder (each such row fails).",
+)
 @model_option
 @json_option
 def score(
@@ -36,6 +41,7 @@ def score(
     manifest: str | None,
     out: str | None,
     batch_size: int,
+    root: Path | None,
     model_name: str | None,
     as_json: bool,
 ) -> None:
@@ -55,7 +61,7 @@ def score(
         if before or after or text:
             raise click.UsageError("--manifest cannot be combined with --before/--after/--text")
         model = load_model_noted(model_name)
-        sys.exit(_score_manifest(model, Path(manifest), ref, out, batch_size, as_json))
+        sys.exit(_score_manifest(model, Path(manifest), ref, out, batch_size, as_json, root))
     if not (before and after):
         raise click.UsageError("give --before and --after (or --manifest)")
     if text is None and ref is None:
@@ -76,7 +82,9 @@ def spreadsheet_safe(row: dict[str, Any]) -> dict[str, Any]:
     return {key: f"'{v}" if isinstance(v, str) and v[:1] in FORMULA_STARTS else v for key, v in row.items()}
 
 
-def _score_manifest(model, manifest: Path, ref, out: str | None, batch_size: int, as_json: bool) -> int:
+def _score_manifest(
+    model, manifest: Path, ref, out: str | None, batch_size: int, as_json: bool, root: Path | None = None
+) -> int:
     from tqdm import tqdm
 
     from editsearch.data.sources import count_source, iter_source
@@ -97,7 +105,8 @@ def _score_manifest(model, manifest: Path, ref, out: str | None, batch_size: int
         if writer:
             writer.writeheader()
         bar = tqdm(total=count_source(manifest), unit="pair", desc="scoring", file=sys.stderr, disable=None)
-        for row in score_pairs(model, iter_source(manifest), ref=ref, batch_size=batch_size, base=manifest.parent):
+        pairs = iter_source(manifest, root=root)
+        for row in score_pairs(model, pairs, ref=ref, batch_size=batch_size, base=manifest.parent, root=root):
             rows.append(row)
             if writer:
                 writer.writerow(spreadsheet_safe(dataclasses.asdict(row)))

@@ -14,17 +14,28 @@ from editsearch.jsonl import read_jsonl
 MANIFEST_SUFFIXES = (".jsonl", ".csv")
 
 
-def iter_manifest(path: str | Path, require_instruction: bool = False) -> Iterator[EditPair | ItemError]:
-    """Yield one EditPair (or ItemError) per non-blank line of a .jsonl or .csv manifest."""
+def iter_manifest(
+    path: str | Path, require_instruction: bool = False, root: str | Path | None = None
+) -> Iterator[EditPair | ItemError]:
+    """Yield one EditPair (or ItemError) per non-blank line of a .jsonl or .csv manifest.
+
+    Whatever a line holds, it is that line's ItemError (`PATH:LINE`) and the next line is read. With
+    `root`, an image path that resolves (symlinks followed) outside that folder is refused; without it,
+    a manifest may name any readable image.
+    """
     path = Path(path)
     rows = _csv_rows(path) if path.suffix.lower() == ".csv" else read_jsonl(path)
     base = path.resolve().parent
+    fence = Path(root).expanduser().resolve() if root is not None else None
     for lineno, row in rows:
         item = f"{path}:{lineno}"
         if isinstance(row, str):
             yield ItemError(item, row)
-        else:
-            yield _to_pair(item, row, base, require_instruction)
+            continue
+        try:
+            yield _to_pair(item, row, base, require_instruction, fence)
+        except (OSError, ValueError, RuntimeError, RecursionError) as e:  # never let one line stop the rest
+            yield ItemError(item, f"{type(e).__name__}: {e}")
 
 
 def count_manifest(path: str | Path) -> int:
@@ -40,26 +51,34 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """(line number, row dict or an error reason) for each non-blank CSV data row; values stay strings."""
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
         reader = csv.DictReader(f)
-        try:
-            for row in reader:
-                if not any((v or "").strip() for k, v in row.items() if k is not None):
-                    continue
-                if None in row:
-                    yield reader.line_num, "more fields than the header has columns"
-                    continue
-                yield reader.line_num, {k: v for k, v in row.items() if v is not None}
-        except csv.Error as e:
-            yield reader.line_num, f"invalid CSV: {e}"
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:  # this row only: the reader goes on with the next line
+                yield reader.line_num, f"invalid CSV: {e}"
+                continue
+            if not any((v or "").strip() for k, v in row.items() if k is not None):
+                continue
+            if None in row:
+                yield reader.line_num, "more fields than the header has columns"
+                continue
+            yield reader.line_num, {k: v for k, v in row.items() if v is not None}
 
 
-def _to_pair(item: str, row: dict[str, Any], base: Path, require_instruction: bool) -> EditPair | ItemError:
-    """Validate one manifest row and turn it into an EditPair with absolute paths."""
+def _to_pair(
+    item: str, row: dict[str, Any], base: Path, require_instruction: bool, fence: Path | None
+) -> EditPair | ItemError:
+    """Validate one manifest row and turn it into an EditPair with absolute paths (inside `fence`, if given)."""
     refs = []
     for key in ("before", "after"):
         value = row.get(key)
         if not isinstance(value, str) or not value.strip():
             return ItemError(item, f"missing or empty '{key}'")
         full = resolve(value.strip(), base)
+        if fence is not None and not Path(full).resolve().is_relative_to(fence):
+            return ItemError(item, f"{key} image is outside --root {fence}: {full}")
         if not os.path.isfile(full):
             return ItemError(item, f"{key} image not found: {full}")
         refs.append(ImageRef(full))

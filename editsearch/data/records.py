@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from editsearch.data.parquet_cells import read_cell_bytes, read_cell_image
+from editsearch.errors import ImageLoadError
 from editsearch.images import load_image
+from editsearch.limits import MAX_IMAGE_BYTES
 from editsearch.locators import cell_locator, file_locator, parse_locator
 
 
@@ -45,8 +48,13 @@ class ImageRef:
         return st.st_size, st.st_mtime
 
     def content_hash(self) -> str:
-        """sha256 of the bytes behind this image (the file, or the parquet cell's bytes)."""
+        """sha256 of the bytes behind this image (the file, or the parquet cell's bytes).
+
+        A file is checked first, without reading it all: over MAX_IMAGE_BYTES, or with no image header
+        PIL recognises, it raises ImageLoadError and is never hashed.
+        """
         if self.row is None:
+            check_image_file(self.path)
             h = hashlib.sha256()
             with open(self.path, "rb") as f:
                 for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -86,7 +94,36 @@ class ItemError:
         return f"{self.item}: {self.reason}"
 
 
+def check_image_file(path: str) -> None:
+    """Refuse (ImageLoadError) a file over MAX_IMAGE_BYTES or one whose header is no image PIL knows."""
+    size = os.stat(path).st_size
+    if size == 0:
+        raise ImageLoadError(f"empty file (0 bytes): {path}")
+    if size > MAX_IMAGE_BYTES:
+        raise ImageLoadError(f"file too large for an image: {size:,} bytes (limit {MAX_IMAGE_BYTES:,}): {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # decoding decides, as load_image does
+            with Image.open(path):  # reads the header only
+                pass
+    except UnidentifiedImageError:
+        raise ImageLoadError(f"not a recognised image: {path}") from None
+    except Image.DecompressionBombError as e:
+        raise ImageLoadError(f"refused, image too large (decompression bomb guard): {path}: {e}") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageLoadError(f"cannot decode image {path}: {e}") from None
+
+
 def resolve(path: str | Path, base: str | Path) -> str:
-    """Absolute path of `path`, taken relative to `base` when not absolute."""
-    p = Path(path).expanduser()
-    return str(p if p.is_absolute() else (Path(base) / p).resolve())
+    """Absolute path of `path`, taken relative to `base` when not absolute (symlinks resolved).
+
+    Raises ValueError for a path no file can have (an embedded NUL, a symlink loop, an unknown ~user).
+    """
+    text = str(path)
+    if "\x00" in text:
+        raise ValueError("path contains a NUL character")
+    try:
+        p = Path(text).expanduser()
+        return str(p if p.is_absolute() else (Path(base) / p).resolve())
+    except (RuntimeError, OSError) as e:  # Python 3.11 reports a symlink loop as RuntimeError
+        raise ValueError(f"cannot resolve path {text!r}: {e}") from None

@@ -28,11 +28,19 @@ def source_kind(path: str | Path) -> str:
     raise ValueError(f"unknown source type: {path} (expected a .jsonl/.csv manifest, a .parquet file, or a folder)")
 
 
-def iter_source(path: str | Path, require_instruction: bool = False) -> Iterator[EditPair | ItemError]:
-    """Yield the source's pairs, or an ItemError per bad item; a path that is no source raises at once."""
+def iter_source(
+    path: str | Path, require_instruction: bool = False, root: str | Path | None = None
+) -> Iterator[EditPair | ItemError]:
+    """Yield the source's pairs, or an ItemError per bad item; a path that is no source raises at once.
+
+    `root` confines a manifest's image paths to that folder (see iter_manifest); other sources ignore it.
+    """
     kind = source_kind(path)
-    readers: dict[str, Reader] = {"manifest": iter_manifest, "folder": iter_folder, "ip2p": iter_parquet}
-    return readers[kind](Path(path).expanduser(), require_instruction=require_instruction)
+    path = Path(path).expanduser()
+    if kind == "manifest":
+        return iter_manifest(path, require_instruction=require_instruction, root=root)
+    readers: dict[str, Reader] = {"folder": iter_folder, "ip2p": iter_parquet}
+    return readers[kind](path, require_instruction=require_instruction)
 
 
 def count_source(path: str | Path) -> int | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from editsearch.data.records import EditPair, ItemError
+from editsearch.index.errors import BuildAbortedError
 
 if TYPE_CHECKING:
     import torch
@@ -25,6 +27,9 @@ if TYPE_CHECKING:
 
 EXIT_PARTIAL = 3  # some items failed (and were reported); every valid item was indexed
 SCAN_CHUNK = 512  # pairs looked up in the catalog per query while scanning
+# Seconds the build waits for a data-loader worker's next batch before it calls the worker stuck and stops
+# (a batch takes a few seconds; a worker that died while handing one over would otherwise be waited for forever).
+WORKER_TIMEOUT_S = float(os.environ.get("EDITSEARCH_WORKER_TIMEOUT", "300"))
 
 SourceInput = tuple[str, Callable[[], Iterator[EditPair | ItemError]]]
 
@@ -82,14 +87,17 @@ class Planned:
     stats: tuple[tuple[int, float], tuple[int, float]]
 
 
-def source_inputs(sources: Sequence[str | Path]) -> list[SourceInput]:
-    """(origin, reader) for each source path; the origin is the absolute path, recorded per edit."""
+def source_inputs(sources: Sequence[str | Path], root: str | Path | None = None) -> list[SourceInput]:
+    """(origin, reader) for each source path; the origin is the absolute path, recorded per edit.
+
+    `root` confines manifests' image paths to that folder (see iter_manifest).
+    """
     from editsearch.data.sources import iter_source
 
     out: list[SourceInput] = []
     for src in sources:
         origin = str(Path(src).expanduser().resolve())
-        out.append((origin, lambda s=src: iter_source(s)))
+        out.append((origin, lambda s=src: iter_source(s, root=root)))
     return out
 
 
@@ -110,7 +118,7 @@ class PairDataset:
         pair = self.pairs[i]
         try:
             hashes = (pair.before.content_hash(), pair.after.content_hash())
-        except (OSError, ImageLoadError) as e:
+        except (OSError, ValueError, ImageLoadError) as e:
             return i, None, None, _reason(e)
         try:
             return i, self.pixels(*pair.load(self.min_size)), hashes, None
@@ -136,12 +144,20 @@ class LoadedBatch:
 def collate_loaded(batch: list[tuple[int, Any, tuple[str, str] | None, str | None]]) -> LoadedBatch:
     """Stack a batch in the worker, so it crosses to the main process as one shared-memory tensor."""
     import torch
+    from torch.utils.data import get_worker_info
 
     good = [(i, x, h) for i, x, h, err in batch if err is None]
+    pixels = None
+    if good:
+        first = good[0][1]
+        pixels = torch.empty((len(good), *first.shape), dtype=first.dtype)
+        if get_worker_info() is not None:  # in a worker: allocate the shared memory here, where a failure raises
+            pixels.share_memory_()
+        torch.stack([x for _, x, _ in good], out=pixels)
     return LoadedBatch(
         ok=[i for i, _, _ in good],
         hashes=[h for _, _, h in good],  # type: ignore[misc]
-        pixels=torch.stack([x for _, x, _ in good]) if good else None,
+        pixels=pixels,
         failed=[(i, err) for i, _, _, err in batch if err is not None],
     )
 
@@ -244,7 +260,7 @@ class Build:
             self.seen_keys.add(pair.key)
             try:
                 stats = (pair.before.stat(), pair.after.stat())
-            except OSError as e:
+            except (OSError, ValueError) as e:
                 self._fail(origin, pair.key, _reason(e))
                 continue
             row = rows.get(pair.key)
@@ -268,9 +284,23 @@ class Build:
     # -- embedding ------------------------------------------------------------------------------------
 
     def _embed(self, todo: list[Planned]) -> None:
-        """Hash, decode and embed the queued pairs, committing each batch."""
+        """Hash, decode and embed the queued pairs, committing each batch.
+
+        A failure that is no single item's (a worker that died or is stuck, shared memory or disk full, a
+        file-size limit, memory) stops the build at once with BuildAbortedError; batches committed before
+        it stay, so running the build again resumes where it stopped.
+        """
         if not todo:
             return
+        try:
+            self._embed_batches(todo)
+        except (RuntimeError, OSError, MemoryError, sqlite3.OperationalError) as e:
+            raise BuildAbortedError(
+                f"the build stopped: {_abort_reason(e)}. The {self.report.added + self.report.updated} pairs "
+                "committed so far are kept; run the same command again to resume"
+            ) from None
+
+    def _embed_batches(self, todo: list[Planned]) -> None:
         from torch.utils.data import DataLoader
         from tqdm import tqdm
 
@@ -282,6 +312,7 @@ class Build:
             num_workers=workers,
             collate_fn=collate_loaded,
             prefetch_factor=4 if workers else None,
+            timeout=WORKER_TIMEOUT_S if workers else 0,
         )
         with tqdm(total=len(todo), desc="embedding", unit="pair", file=sys.stderr, disable=not self.progress) as bar:
             for batch in loader:
@@ -334,6 +365,24 @@ def gc_frozen() -> Iterator[None]:
     finally:
         if ours:
             gc.unfreeze()
+
+
+def _abort_reason(e: BaseException) -> str:
+    """One line for what stopped a build: the worker's own error, not the DataLoader's wrapping of it."""
+    text = str(e) or type(e).__name__
+    if "DataLoader timed out" in text:
+        return (
+            f"no batch came from the data-loader workers in {WORKER_TIMEOUT_S:g} s (a stuck worker, or one that "
+            "could not hand its batch over); retry with --workers 0, or set EDITSEARCH_WORKER_TIMEOUT"
+        )
+    if "exited unexpectedly" in text or "killed by signal" in text:
+        return f"a data-loader worker died ({text.splitlines()[0]}); retry with --workers 0 if it happens again"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if "DataLoader worker" in lines[0] and len(lines) > 1:
+        return f"a data-loader worker failed: {lines[-1]}"
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.strerror}: {e.filename}" if e.filename else e.strerror
+    return lines[0] if isinstance(e, sqlite3.Error) else f"{type(e).__name__}: {lines[0]}"
 
 
 def _same_files(row: dict[str, Any], stats: tuple[tuple[int, float], tuple[int, float]]) -> bool:

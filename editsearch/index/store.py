@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from editsearch.errors import UsageError
 from editsearch.index.catalog import (
     CATALOG_FILE,
     SCHEMA_VERSION,
@@ -226,12 +227,17 @@ class EditIndex:
         batch_size: int = 32,
         workers: int | None = None,
         progress: bool = False,
+        root: str | Path | None = None,
     ) -> BuildReport:
-        """Incrementally index these sources: skip unchanged pairs, embed new or changed ones, tombstone vanished."""
+        """Incrementally index these sources: skip unchanged pairs, embed new or changed ones, tombstone vanished.
+
+        `root` refuses manifest image paths that resolve outside that folder (each such line fails).
+        """
         from editsearch.index.build import Build, source_inputs
 
         self.bind_model(model)
-        report = Build(self.catalog, model, batch_size, workers, progress).run(source_inputs(sources), sweep=True)
+        inputs = source_inputs(sources, root)
+        report = Build(self.catalog, model, batch_size, workers, progress).run(inputs, sweep=True)
         self.refresh_vectors()
         return report
 
@@ -393,6 +399,8 @@ class EditIndex:
         `where` is SQL over the edits table's columns, `contains` a full-text match on instructions;
         `exclude[i]` holds edit ids to leave out of query i's results. Filters over-fetch, then filter.
         """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise UsageError(f"k must be an integer, got {k!r}")
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         queries = queries.reshape(1, -1) if queries.ndim == 1 else queries
         excludes = [set(e) for e in exclude] if exclude is not None else [set() for _ in queries]

@@ -15,7 +15,7 @@ from PIL import Image
 
 from editsearch.encoder import EditCLIP, WeightsNotFoundError, load_model
 from editsearch.encoder.model import PairInput, default_device
-from editsearch.errors import IncompatibleModelError
+from editsearch.errors import IncompatibleModelError, UsageError
 from editsearch.images import ImageLike, load_image
 from editsearch.transfer.projector import OFFICIAL_WEIGHTS, EditProjector
 from editsearch.transfer.registry import OFFICIAL_EDITCLIP, resolve_pipeline
@@ -27,6 +27,7 @@ SD_BETAS = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_l
 DEFAULT_STEPS = 50
 DEFAULT_EDIT_GUIDANCE = 7.0
 DEFAULT_IMAGE_GUIDANCE = 1.5
+MIN_SIZE = 8  # the smallest working size (`apply --size`) a run accepts
 
 
 @contextmanager
@@ -229,7 +230,11 @@ class EditTransfer:
         size: int | None = None,
         batch_size: int = 4,
     ) -> list[Image.Image]:
-        """`apply` with a precomputed condition from `encode_edit` (reuse it across many calls)."""
+        """`apply` with a precomputed condition from `encode_edit` (reuse it across many calls).
+
+        Raises UsageError for steps, size or batch_size below their minimum or a non-finite guidance.
+        """
+        check_settings(steps, edit_guidance, image_guidance, size, batch_size)
         pil = [load_image(img) for img in images]
         targets = [self.working_size(*img.size, size=size) for img in pil]
         out: list[Image.Image | None] = [None] * len(pil)
@@ -261,6 +266,18 @@ class EditTransfer:
         n = len(pil_queries)
         scores = self.editclip.ec2ec((pil_queries, list(outputs)), ([before] * n, [after] * n))
         return [float(s) for s in scores]
+
+
+def check_settings(steps: int, edit_guidance: float, image_guidance: float, size: int | None, batch_size: int) -> None:
+    """Refuse (UsageError) settings no run can use: steps or batch_size < 1, size < MIN_SIZE, NaN/inf guidance."""
+    for name, value, low in (("steps", steps, 1), ("batch_size", batch_size, 1), ("size", size, MIN_SIZE)):
+        if value is None and name == "size":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise UsageError(f"{name} must be an integer >= {low}, got {value!r}")
+    for name, value in (("edit_guidance", edit_guidance), ("image_guidance", image_guidance)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise UsageError(f"{name} must be a finite number, got {value!r}")
 
 
 def load_scheduler(folder: Path) -> Any:
