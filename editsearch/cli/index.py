@@ -26,13 +26,21 @@ from editsearch.errors import EXIT_INCONSISTENT, EXIT_PARTIAL, untrained_note
 from editsearch.index.types import INDEX_TYPES
 
 if TYPE_CHECKING:
+    from editsearch.index.build import BuildReport
     from editsearch.search import QueryOutcome
 
 MAX_ERRORS_SHOWN = 20
 
 
 @click.command("build-index")
-@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("sources", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--from-embeddings",
+    "emb_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Fill the index from `editsearch embed` shards in this folder instead of SOURCEs (no model forward).",
+)
 @index_option
 @model_option
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Pairs per forward.")
@@ -40,7 +48,8 @@ MAX_ERRORS_SHOWN = 20
     "--index-type",
     type=click.Choice(INDEX_TYPES),
     default=None,
-    help="FAISS index: exact flat (default for a new index), ivf, hnsw, pq, or auto (flat below 100k, then pq).",
+    help="FAISS index: exact flat (default for a new index), ivf, hnsw, pq, ivfpq-sq8, or auto (flat below 100k, "
+    "pq below 2M, then ivfpq-sq8).",
 )
 @click.option(
     "--workers",
@@ -58,6 +67,7 @@ MAX_ERRORS_SHOWN = 20
 @json_option
 def build_index(
     sources: tuple[Path, ...],
+    emb_dir: Path | None,
     index_dir: Path,
     model_name: str | None,
     batch_size: int,
@@ -74,10 +84,23 @@ def build_index(
     Unchanged pairs (same files, sizes and mtimes) are skipped, vectors are reused by content hash,
     pairs gone from a source are removed. Exit code 0 when every item succeeded, 3 when some failed
     (each is reported on stderr and kept in the catalog's `errors` table; all valid ones were indexed).
+    With --from-embeddings DIR the vectors come from `editsearch embed` shards (shards of another model
+    than the index's are refused); a shard that did not change is skipped, a removed shard's edits go.
     """
+    if (emb_dir is None) == (not sources):
+        raise click.UsageError("give SOURCE... or --from-embeddings DIR (one of them)")
+    if emb_dir is not None and (model_name is not None or workers is not None):
+        raise click.UsageError("--from-embeddings takes the model from the shards: no --model or --workers")
     from editsearch.index.store import EditIndex
 
     with EditIndex.open(index_dir, create=True, lock_timeout=lock_timeout) as index:
+        if emb_dir is not None:
+            if index_type is not None:
+                index.set_index_type(index_type)
+            report = index.sync_embeddings(emb_dir, progress=not quiet)
+            counts = index.stats()
+            _report_build(report, counts, as_json)
+            sys.exit(report.exit_code)
         info = index.model_info
         if model_name is None and info is not None:
             model = index.deferred_model()  # loaded only if something needs embedding
@@ -88,10 +111,14 @@ def build_index(
             index.check_model(model.fingerprint, model.name)
         if index_type is not None:
             index.set_index_type(index_type)
-        report = index.sync(
-            list(sources), model, batch_size=batch_size, workers=workers, progress=not quiet, root=root
-        )
+        report = index.sync(list(sources), model, batch_size=batch_size, workers=workers, progress=not quiet, root=root)
         counts = index.stats()
+    _report_build(report, counts, as_json)
+    sys.exit(report.exit_code)
+
+
+def _report_build(report: BuildReport, counts: dict[str, Any], as_json: bool) -> None:
+    """Failed items on stderr (the first MAX_ERRORS_SHOWN), then the summary (or JSON) on stdout."""
     for _origin, item, reason in report.errors[:MAX_ERRORS_SHOWN]:
         warn(f"failed: {item}: {reason}")
     if len(report.errors) > MAX_ERRORS_SHOWN:
@@ -101,7 +128,6 @@ def build_index(
     else:
         click.echo(report.summary())
         click.echo(f"index {counts['path']}: {counts['edits']} edits, model {counts['model']}")
-    sys.exit(report.exit_code)
 
 
 @click.command()

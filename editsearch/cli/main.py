@@ -15,6 +15,7 @@ from editsearch.errors import EXIT_ERROR, EditSearchError
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("editsearch.cli.demo:demo", "Generate a demo collection, index it and run example queries."),
     "build-index": ("editsearch.cli.index:build_index", "Embed edit pairs from sources into an index."),
+    "embed": ("editsearch.cli.embed:embed", "Embed sources into embeddings shards (locally or on Ray)."),
     "query": ("editsearch.cli.index:query", "Search an index by text, exemplar pair or edit id."),
     "stats": ("editsearch.cli.index:stats", "Summarise an index."),
     "show": ("editsearch.cli.index:show", "Show everything the catalog knows about one edit."),
@@ -34,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 # sleep rather than spin on the cores the decoders need: build-index runs 15-30% faster on 2 cores
 # (benchmarks/RESULTS_index.md). A lone forward loses ~10% to passive waiting, so only these commands get
 # OMP_WAIT_POLICY=PASSIVE, set before their module (and so torch) is imported, unless the user set it.
-PASSIVE_WAIT = ("build-index",)
+PASSIVE_WAIT = ("build-index", "embed")
 
 
 class LazyGroup(click.Group):

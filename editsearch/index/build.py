@@ -119,7 +119,7 @@ class PairDataset:
         try:
             hashes = (pair.before.content_hash(), pair.after.content_hash())
         except (OSError, ValueError, ImageLoadError) as e:
-            return i, None, None, _reason(e)
+            return i, None, None, failure_reason(e)
         try:
             return i, self.pixels(*pair.load(self.min_size)), hashes, None
         except ImageLoadError as e:
@@ -162,7 +162,8 @@ def collate_loaded(batch: list[tuple[int, Any, tuple[str, str] | None, str | Non
     )
 
 
-def _reason(e: BaseException) -> str:
+def failure_reason(e: BaseException) -> str:
+    """One line saying why an item failed: `reason: path` for an OSError, else the message."""
     if isinstance(e, OSError) and e.strerror:
         return f"{e.strerror}: {e.filename}" if e.filename else e.strerror
     return str(e) or type(e).__name__
@@ -244,7 +245,7 @@ class Build:
             self._classify(origin, chunk, todo)
         except (OSError, ValueError) as e:
             self._classify(origin, chunk, todo)
-            self._fail(origin, origin, f"cannot read source: {_reason(e)}")
+            self._fail(origin, origin, f"cannot read source: {failure_reason(e)}")
             return False
         finally:
             bar.close()
@@ -261,7 +262,7 @@ class Build:
             try:
                 stats = (pair.before.stat(), pair.after.stat())
             except (OSError, ValueError) as e:
-                self._fail(origin, pair.key, _reason(e))
+                self._fail(origin, pair.key, failure_reason(e))
                 continue
             row = rows.get(pair.key)
             if row is not None and row["deleted"] and row["deleted_reason"] == "removed":
@@ -339,7 +340,7 @@ class Build:
         rows, vectors = [], []
         for j, (i, hashes) in enumerate(zip(batch.ok, batch.hashes, strict=True)):
             planned = todo[i]
-            rows.append(_edit_row(planned, hashes))
+            rows.append(edit_row(planned, hashes))
             vectors.append(blobs[j])
             if planned.existing is not None and not planned.existing["deleted"]:
                 self.report.updated += 1
@@ -390,7 +391,7 @@ def _same_files(row: dict[str, Any], stats: tuple[tuple[int, float], tuple[int, 
     return (row["before_size"], row["before_mtime"], row["after_size"], row["after_mtime"]) == (bs, bm, as_, am)
 
 
-def _edit_row(planned: Planned, hashes: tuple[str, str]) -> dict[str, Any]:
+def edit_row(planned: Planned, hashes: tuple[str, str]) -> dict[str, Any]:
     """The edits-table row of a freshly hashed pair."""
     pair = planned.pair
     (bs, bm), (as_, am) = planned.stats

@@ -253,6 +253,17 @@ class Catalog:
             [key, value],
         )
 
+    def settings(self, prefix: str) -> list[tuple[str, str]]:
+        """(key, value) of the settings whose key starts with `prefix`, sorted by key."""
+        cur = self.db.execute(
+            "SELECT key, value FROM settings WHERE substr(key, 1, ?) = ? ORDER BY key", [len(prefix), prefix]
+        )
+        return cur.fetchall()
+
+    def delete_setting(self, key: str) -> None:
+        """Remove a value of the `settings` table."""
+        self.db.execute("DELETE FROM settings WHERE key = ?", [key])
+
     @property
     def generation(self) -> int:
         """A counter bumped by every transaction that changes the set of live vectors."""

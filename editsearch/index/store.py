@@ -241,6 +241,18 @@ class EditIndex:
         self.refresh_vectors()
         return report
 
+    def sync_embeddings(self, directory: str | Path, *, progress: bool = False) -> BuildReport:
+        """Incrementally index the embeddings shards of `directory` (from `embed`), with no model forward.
+
+        Shards of another model than the index's are refused (ModelMismatchError) before anything changes.
+        """
+        from editsearch.index.embeddings import sync_embeddings
+
+        self._require_lock()
+        report = sync_embeddings(self, directory, progress)
+        self.refresh_vectors()
+        return report
+
     def add(
         self,
         pairs: Iterable[EditPair],

@@ -1,0 +1,123 @@
+"""Fill an index's catalog from embeddings shards (`embed`'s output), with no model forward.
+
+Incremental like a build: the catalog remembers, per shard file, the id of the write it applied
+(setting `embeddings:<file name>`); a shard with the same id is skipped whole, a changed one is applied
+row by row (an unchanged pair, same content hashes, sizes and mtimes, keeps its vector), and the edits
+of a shard's input that the shard no longer lists are tombstoned, as are all the edits of a shard that
+is gone. It streams: one parquet batch of one shard is in memory at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from editsearch.index.build import BuildReport
+from editsearch.index.errors import EditIndexError, ModelMismatchError
+from editsearch.scale.shards import ShardError, ShardMeta, iter_shard, read_meta, shard_files
+
+if TYPE_CHECKING:
+    from editsearch.index.catalog import Catalog
+    from editsearch.index.store import EditIndex
+
+APPLIED_PREFIX = "embeddings:"  # settings key prefix: shard file name -> {"id", "origin"} it applied
+
+
+def check_shards(index: EditIndex, directory: Path) -> list[tuple[Path, ShardMeta]]:
+    """Every shard of `directory` with its metadata; refuses (ModelMismatchError) shards of another model."""
+    if not directory.is_dir():
+        raise EditIndexError(f"no embeddings directory at {directory}")
+    try:
+        shards = [(path, read_meta(path)) for path in shard_files(directory)]
+    except ShardError as e:
+        raise EditIndexError(str(e)) from None
+    info = index.model_info
+    expected = (info["fingerprint"], info["name"], "this index") if info else None
+    for path, meta in shards:
+        if expected is None:
+            expected = (meta.fingerprint, meta.model, path.name)
+        elif meta.fingerprint != expected[0]:
+            raise ModelMismatchError(
+                f"embeddings shard {path.name} was made with model '{meta.model}' (fingerprint "
+                f"{meta.fingerprint[:12]}), but {expected[2]} holds vectors of '{expected[1]}' (fingerprint "
+                f"{expected[0][:12]}): they are not comparable. Re-embed it with that model, or build a new index."
+            )
+    return shards
+
+
+def sync_embeddings(index: EditIndex, directory: str | Path, progress: bool = False) -> BuildReport:
+    """Apply the shards of `directory` to the catalog of a writable index; returns what changed."""
+    import time
+
+    from tqdm import tqdm
+
+    start = time.perf_counter()
+    directory = Path(directory)
+    shards = check_shards(index, directory)
+    catalog = index.catalog
+    report = BuildReport()
+    if shards and index.model_info is None:
+        meta = shards[0][1]
+        catalog.bind_model(meta.model, meta.fingerprint, meta.dim, meta.trained, meta.config)
+    applied = {key[len(APPLIED_PREFIX) :]: json.loads(value) for key, value in catalog.settings(APPLIED_PREFIX)}
+    names = {path.name for path, _ in shards}
+    for name, record in applied.items():
+        if name not in names:  # the shard is gone: so are its edits
+            report.removed += catalog.tombstone(
+                list(catalog.live_ids_for_origin(record["origin"]).values()), "vanished"
+            )
+            catalog.delete_setting(APPLIED_PREFIX + name)
+    total = sum(meta.pairs for _, meta in shards)
+    with tqdm(total=total, desc="loading shards", unit="pair", file=sys.stderr, disable=not progress) as bar:
+        for path, meta in shards:
+            report.errors.extend((meta.input, item, reason) for item, reason in meta.errors)
+            if applied.get(path.name, {}).get("id") == meta.shard_id:
+                report.skipped += meta.pairs
+                bar.update(meta.pairs)
+            else:
+                _apply(catalog, path, meta, report, bar)
+                catalog.set_setting(APPLIED_PREFIX + path.name, json.dumps({"id": meta.shard_id, "origin": meta.input}))
+    report.failed = len(report.errors)
+    catalog.replace_errors(report.errors)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _apply(catalog: Catalog, path: Path, meta: ShardMeta, report: BuildReport, bar: Any) -> None:
+    """Apply one shard: save new or changed pairs with their vectors, skip unchanged ones, sweep vanished."""
+    keys: set[str] = set()
+    updates: list[tuple[int, str | None, dict[str, Any], str]] = []
+    for rows, vectors in iter_shard(path):
+        existing = catalog.rows_by_keys([r["key"] for r in rows], meta.fingerprint)
+        save, blobs = [], []
+        for row, vector in zip(rows, vectors, strict=True):
+            keys.add(row["key"])
+            old = existing.get(row["key"])
+            if old is not None and old["deleted"] and old["deleted_reason"] == "removed":
+                report.skipped += 1  # removed by the user: stays removed
+            elif old is not None and not old["deleted"] and old["vector_id"] is not None and _unchanged(old, row):
+                report.skipped += 1
+                text = (row["instruction"], row["metadata"], row["origin"])
+                if (old["instruction"], old["metadata"], old["origin"]) != text:
+                    updates.append((old["id"], *text))
+            else:
+                save.append(row)
+                blobs.append(vector.tobytes())
+                if old is not None and not old["deleted"]:
+                    report.updated += 1
+                else:
+                    report.added += 1
+        catalog.save_edits(save, blobs, meta.fingerprint)
+        report.reused += len(save)
+        bar.update(len(rows))
+    catalog.update_texts(updates)
+    vanished = [i for key, i in catalog.live_ids_for_origin(meta.input).items() if key not in keys]
+    report.removed += catalog.tombstone(vanished, "vanished")
+
+
+def _unchanged(old: dict[str, Any], row: dict[str, Any]) -> bool:
+    """Same image bytes (content hashes) and the same file sizes and mtimes as the catalog's row."""
+    fields = ("before_hash", "after_hash", "before_size", "before_mtime", "after_size", "after_mtime")
+    return all(old[f] == row[f] for f in fields)

@@ -1,0 +1,202 @@
+"""Embedding shards: one parquet file of vectors per input shard, what it holds, and how to write and read it.
+
+An input shard is one manifest (.jsonl/.csv), one parquet file, or one folder of image pairs; a folder
+holding parquet files is one shard per file. Its embeddings shard `EMB_DIR/<stem>-<hash>.parquet` has
+a row per pair that loaded: the catalog's edits columns (key, locators, sizes, mtimes and content hashes
+of both images, instruction, metadata as JSON) and the vector. The file's metadata names the model
+(name, fingerprint, dim, config), the input shard and its signature, and the items that failed.
+A shard is written whole to a temporary name, fsynced, then renamed: a file with the final name is
+complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from editsearch.data.parquet import parquet_files
+from editsearch.data.sources import source_kind
+from editsearch.errors import EditSearchError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+FORMAT = "editsearch-embeddings-1"
+META_KEY = b"editsearch"
+SHARD_SUFFIX = ".parquet"
+ROW_GROUP = 4096  # rows per parquet row group: what a reader holds at once
+TEXT_COLUMNS = ("key", "origin", "source", "before", "before_hash", "after", "after_hash")
+
+
+class ShardError(EditSearchError):
+    """An embeddings shard that cannot be read, or that does not fit the job."""
+
+
+@dataclass
+class ShardMeta:
+    """What an embeddings shard holds, stored in its parquet file metadata."""
+
+    model: str
+    fingerprint: str
+    dim: int
+    trained: bool
+    config: dict[str, Any]
+    input: str  # the input shard (absolute path); the catalog's origin of its edits
+    signature: str  # the input's signature when it was embedded
+    pairs: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (item, reason)
+    shard_id: str = ""  # fresh for every write: an index that applied this id can skip the file
+    format: str = FORMAT
+
+    def to_bytes(self) -> bytes:
+        """JSON for the parquet metadata."""
+        return json.dumps(asdict(self), ensure_ascii=False).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> ShardMeta:
+        """Parse what `to_bytes` wrote."""
+        data = json.loads(raw)
+        data["errors"] = [tuple(e) for e in data.get("errors", [])]
+        return cls(**data)
+
+
+def input_shards(sources: Sequence[str | Path]) -> list[Path]:
+    """The input shards of these sources, in order, each once: a parquet folder gives one shard per file."""
+    out: dict[Path, None] = {}
+    for src in sources:
+        path = Path(src).expanduser().resolve()
+        if source_kind(path) == "ip2p":
+            out.update(dict.fromkeys(parquet_files(path)))
+        else:
+            out[path] = None
+    return list(out)
+
+
+def shard_name(input_path: Path) -> str:
+    """The embeddings file name of an input shard: its readable stem plus a hash of its absolute path."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", input_path.stem)[:60] or "shard"
+    return f"{stem}-{hashlib.sha256(str(input_path).encode()).hexdigest()[:12]}{SHARD_SUFFIX}"
+
+
+def input_signature(path: Path) -> str:
+    """Size and mtime of a file; for a folder, a hash of every file's relative path, size and mtime."""
+    st = path.stat()
+    if not path.is_dir():
+        return f"{st.st_size}:{st.st_mtime_ns}"
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames.sort()
+        for name in sorted(filenames):
+            file = Path(dirpath) / name
+            fst = file.stat()
+            h.update(f"{file.relative_to(path)}\0{fst.st_size}\0{fst.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def read_meta(path: Path) -> ShardMeta:
+    """The metadata of an embeddings shard; raises ShardError if it is not one."""
+    import pyarrow.parquet as pq
+
+    try:
+        raw = (pq.read_schema(path).metadata or {}).get(META_KEY)
+    except Exception as e:  # noqa: BLE001 - any reader failure means "not a shard"
+        raise ShardError(f"{path} is not a readable parquet file: {e}") from None
+    if raw is None:
+        raise ShardError(f"{path} is not an editsearch embeddings shard (no '{META_KEY.decode()}' metadata)")
+    try:
+        meta = ShardMeta.from_bytes(raw)
+    except (ValueError, TypeError) as e:
+        raise ShardError(f"{path} has unreadable embeddings metadata: {e}") from None
+    if meta.format != FORMAT:
+        raise ShardError(f"{path} is in format {meta.format!r}; this editsearch reads {FORMAT!r}")
+    return meta
+
+
+def is_complete(path: Path, fingerprint: str, signature: str) -> bool:
+    """True when `path` is a finished shard of this model over the input as it is now."""
+    if not path.exists():
+        return False
+    try:
+        meta = read_meta(path)
+    except ShardError:
+        return False
+    return meta.fingerprint == fingerprint and meta.signature == signature
+
+
+def shard_files(directory: Path) -> list[Path]:
+    """The finished embeddings shards in a directory, sorted by name."""
+    return sorted(p for p in directory.glob(f"*{SHARD_SUFFIX}") if not p.name.startswith("."))
+
+
+def remove_stale_temps(directory: Path) -> None:
+    """Delete the temporary files of writes that never finished (a killed run)."""
+    for tmp in directory.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
+def _schema(dim: int, meta: ShardMeta) -> pa.Schema:
+    import pyarrow as pa
+
+    fields = [pa.field(c, pa.string(), nullable=False) for c in TEXT_COLUMNS]
+    fields += [
+        pa.field("before_size", pa.int64()),
+        pa.field("before_mtime", pa.float64()),
+        pa.field("after_size", pa.int64()),
+        pa.field("after_mtime", pa.float64()),
+        pa.field("instruction", pa.string()),
+        pa.field("metadata", pa.string(), nullable=False),
+        pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),
+    ]
+    return pa.schema(fields, metadata={META_KEY: meta.to_bytes()})
+
+
+def write_shard(path: Path, meta: ShardMeta, rows: Sequence[dict[str, Any]], vectors: np.ndarray) -> Path:
+    """Write rows (catalog edits rows) and their vectors as one shard: a temp file, fsync, rename."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    meta.pairs, meta.shard_id = len(rows), uuid.uuid4().hex
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(rows), meta.dim)
+    schema = _schema(meta.dim, meta)
+    columns: dict[str, Any] = {c: [r[c] for r in rows] for c in schema.names if c not in ("vector", "metadata")}
+    columns["metadata"] = [json.dumps(r.get("metadata") or {}, ensure_ascii=False, sort_keys=True) for r in rows]
+    columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), pa.float32()), meta.dim)
+    table = pa.table(columns, schema=schema)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    pq.write_table(table, tmp, row_group_size=ROW_GROUP)
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def iter_shard(path: Path, batch_rows: int = ROW_GROUP) -> Iterator[tuple[list[dict[str, Any]], np.ndarray]]:
+    """(edits rows with metadata decoded, vectors [n, dim] float32) batch by batch: one batch in memory."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    for batch in pf.iter_batches(batch_size=batch_rows):
+        vec = batch.column("vector")
+        dim = vec.type.list_size
+        vectors = vec.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, dim)
+        rows = batch.drop_columns(["vector"]).to_pylist()
+        for row in rows:
+            row["metadata"] = json.loads(row["metadata"])
+        yield rows, vectors
