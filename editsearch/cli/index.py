@@ -24,6 +24,7 @@ from editsearch.cli.common import (
 )
 from editsearch.errors import EXIT_INCONSISTENT, EXIT_PARTIAL, untrained_note
 from editsearch.index.types import INDEX_TYPES
+from editsearch.limits import check_text
 
 if TYPE_CHECKING:
     from editsearch.index.build import BuildReport
@@ -183,6 +184,8 @@ def query(
         raise click.UsageError("give --text, --before/--after, --edit-id, or --queries FILE.jsonl")
     if not all(t.strip() for t in texts + not_texts):
         raise click.UsageError("--text and --not-text need words")
+    for text in texts + not_texts:
+        check_text(text, "--text")
     from editsearch.search import EditSearch, read_queries
 
     with EditSearch.open(index_dir, model=model_name) as searcher:
