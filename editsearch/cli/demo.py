@@ -73,6 +73,7 @@ def demo(out: Path, pairs: int, k: int, model_name: str | None, apply_edit: bool
         f'\nTry: editsearch query --index {out / "index"} --text "make it brighter"\n'
         f"     editsearch query --index {out / 'index'} --before {before} --after {after} --html results.html"
     )
+    click.echo(f"\nBrowse and search it in the browser: editsearch serve --index {out / 'index'}")
 
 
 def _apply_found(out: Path, edit: Any, image: str) -> None:

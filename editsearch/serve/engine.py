@@ -37,10 +37,11 @@ class SerialModel:
 
 
 class Engine:
-    """Searches run on a pool of readers (each its own catalog connection and FAISS cache, one thread at a
-    time), so they run in parallel; each reader follows writes made by other processes (EditIndex
-    refreshes its cache when the catalog's generation moves). Applies take a pipeline from their own pool.
-    """
+    """One served index: a pool of readers for searches, the model behind a lock, a pool of pipelines for applies."""
+
+    # Each reader is its own EditSearch (catalog connection and FAISS cache), used by one thread at a time,
+    # so searches run in parallel; each follows writes from other processes as EditIndex does (it refreshes
+    # its cache when the catalog's generation moves). All readers share one SerialModel.
 
     def __init__(
         self, index_dir: str | Path, model: str | Path | None = None, readers: int | None = None, pipeline: Any = None

@@ -72,9 +72,10 @@ class BodyLimit:
 
 
 class TokenGuard:
-    """With a token, every request but /healthz and the static files must carry it: an `Authorization:
-    Bearer` header, a `token` query parameter (which also sets a same-site cookie, for the page's images),
-    or that cookie."""
+    """Every request but /healthz and the static files must carry the token (header, query or cookie)."""
+
+    # `Authorization: Bearer TOKEN`, `?token=TOKEN` (which also sets a same-site cookie, so that the page's
+    # <img> requests carry it), or that cookie.
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
@@ -103,9 +104,9 @@ class TokenGuard:
 
 
 class RequestLog:
-    """One line per request on stderr: JSON (method, path, status, ms, bytes, client) or plain text.
+    """One line per request on stderr: JSON (method, path, status, ms, bytes, client) or plain text."""
 
-    The query string is never logged (it may hold the token)."""
+    # The query string is never logged: it may hold the token.
 
     def __init__(self, app: ASGIApp, as_json: bool) -> None:
         self.app = app
