@@ -313,17 +313,17 @@ class EditIndex:
         if vi is None:
             try:
                 vi, meta = VectorIndex.load(self.directory, self.params)
-            except FileNotFoundError:
-                vi = None
             except (OSError, ValueError, TypeError) as e:
                 vi = None
                 fix = "saving a fresh copy" if self.lock.held else "run `editsearch rebuild` to save one"
-                log.warning(
-                    "editsearch: the FAISS cache of %s is unusable (%s); rebuilt from the catalog, %s",
-                    self.directory,
-                    e,
-                    fix,
-                )
+                first = self.lock.held and not any((self.directory / f).exists() for f in (FAISS_FILE, META_FILE))
+                if not first:  # a writer creating the cache is no news; a missing or damaged one is
+                    log.warning(
+                        "editsearch: the FAISS cache of %s is unusable (%s); rebuilt from the catalog, %s",
+                        self.directory,
+                        e,
+                        fix,
+                    )
         if vi is None or vi.dim != info["dim"] or (meta is not None and meta.model != info["fingerprint"]):
             vi, changed = self._build_from_catalog(), True
         elif meta is not None and meta.generation == generation and meta.ntotal == vi.ntotal:
