@@ -98,16 +98,25 @@ def file_crc32(path: str | Path) -> str:
 
 
 def cache_problem(directory: str | Path, meta: VectorMeta) -> str | None:
-    """Why the saved vectors.faiss cannot be trusted against its sidecar (size or checksum), or None."""
+    """Why the saved vectors.faiss cannot be trusted against its sidecar (size or checksum), or None.
+
+    A file already found intact is not read again while its inode, size and mtime stay the same.
+    """
     path = Path(directory) / FAISS_FILE
     if not meta.crc32:
         return f"{META_FILE} has no checksum (written by an older editsearch)"
-    size = path.stat().st_size
-    if size != meta.bytes:
-        return f"{FAISS_FILE} is {size} bytes, its sidecar says {meta.bytes} (truncated or replaced)"
-    if file_crc32(path) != meta.crc32:
-        return f"{FAISS_FILE} does not match its checksum (its bytes changed on disk)"
+    st = path.stat()
+    if st.st_size != meta.bytes:
+        return f"{FAISS_FILE} is {st.st_size} bytes, its sidecar says {meta.bytes} (truncated or replaced)"
+    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, meta.crc32)
+    if key not in _INTACT:
+        if file_crc32(path) != meta.crc32:
+            return f"{FAISS_FILE} does not match its checksum (its bytes changed on disk)"
+        _INTACT.add(key)
     return None
+
+
+_INTACT: set[tuple[str, int, int, int, str]] = set()  # FAISS files whose checksum matched, as they were
 
 
 def resolve_kind(requested: str, n: int) -> str:
