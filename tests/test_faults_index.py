@@ -180,8 +180,9 @@ def test_a_corrupt_catalog_is_one_clear_line_and_verify_says_what_to_do(idx, tin
     verified = run("verify", "--index", idx)
     assert verified.exit_code == 4 and "Traceback" not in verified.output
     assert "restore it from a backup" in verified.output and "build-index" in verified.output
-    with pytest.raises(CatalogCorruptError):
+    with pytest.raises(CatalogCorruptError) as refused:
         EditIndex.open(idx)
+    assert "\n" not in str(refused.value) and "damaged" in str(refused.value)
 
 
 def test_verify_names_the_edits_whose_stored_vector_changed(idx):

@@ -599,6 +599,7 @@ def check_header(path: Path) -> None:
 
 def damaged(path: Path | None, what: str) -> str:
     """The one-line message of a damaged catalog: what is wrong and what to do."""
+    what = " ".join(what.replace("*** in database main ***", "").split())  # SQLite's reports span lines
     return (
         f"the index catalog {path} is damaged ({what}); restore it from a backup, or rebuild the index from "
         "its sources (`editsearch build-index SOURCE... --index NEW_DIR`); `editsearch verify` says more"
