@@ -155,3 +155,24 @@ def test_searches_go_to_a_gpu_replica_when_faiss_sees_a_gpu(monkeypatch, kind):
     assert found[0, 0] == 1000 and len(clones) == 3
     _, many = vi.search(x[[5]], 2049)
     assert many.shape[1] == 2049 and len(gpu_searches) == 4  # past the GPU's k limit it searches on the CPU
+
+
+def test_a_reader_follows_other_processes_while_this_process_opens_more_connections(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "catalog.db"
+    Catalog.open(path).close()
+    reader = Catalog.open(path, readonly=True)
+    write = (
+        "import sys; from editsearch.index.catalog import Catalog; c = Catalog.open(sys.argv[1]); "
+        "c.db.execute('INSERT INTO settings (key, value) VALUES (?, ?)', [sys.argv[2], 'x']); c.close()"
+    )
+    try:
+        for name in ("first", "second"):
+            Catalog.open(path, readonly=True).close()  # another connection of this process, opened and closed
+            subprocess.run([sys.executable, "-c", write, str(path), name], check=True)
+            keys = {r[0] for r in reader.db.execute("SELECT key FROM settings")}
+            assert name in keys  # the reader's WAL locks held, so it saw the other process's write
+    finally:
+        reader.close()

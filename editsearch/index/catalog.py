@@ -11,6 +11,7 @@ import json
 import operator
 import os
 import sqlite3
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -37,6 +38,13 @@ FILTER_DENIED_FUNCTIONS = frozenset({"load_extension", "randomblob", "zeroblob",
 FILTER_MAX_LENGTH = 10_000_000
 _PROGRESS_STEPS = 10_000  # SQLite VM instructions between two checks of a filter's time budget
 DEFAULT_FILTER_BUDGET_S = 10.0  # a `where` filter running longer is stopped (FilterError); the server sets its own
+# Catalog files this process holds connections to, with how many. POSIX drops every lock a process holds
+# on a file when it closes ANY descriptor of that file, so reading the header with a plain open() while a
+# connection is open would drop that connection's WAL locks: a writer in another process then thinks it is
+# alone, checkpoints and deletes the WAL, and the connection goes on reading a stale snapshot. The raw
+# header is therefore read only before this process's first connection to a file.
+_OPEN: dict[str, int] = {}
+_OPEN_LOCK = threading.Lock()
 QUICK_CHECK_MAX_BYTES = 32 << 20  # catalogs up to this size get PRAGMA quick_check on open (~20 ms; 0.12 s at 230 MB)
 MAX_ID = 2**63 - 1  # SQLite's integer range: an id outside it names no row
 _CORRUPT_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
@@ -170,6 +178,7 @@ class Catalog:
         self.path = path
         self.filter_budget_s: float | None = DEFAULT_FILTER_BUDGET_S  # a filter running longer is stopped
         self.readonly = False
+        self._key: str | None = None  # the file's key in _OPEN while this connection is open
 
     @classmethod
     def open(cls, path: str | Path, *, readonly: bool = False) -> Catalog:
@@ -181,16 +190,21 @@ class Catalog:
         is at most QUICK_CHECK_MAX_BYTES (`verify` runs the full integrity check).
         """
         path = Path(path)
-        check_header(path)
+        key = _hold(path)
         if readonly:
             flags = "mode=ro" + ("" if os.access(path.parent, os.W_OK) else "&immutable=1")
             target, uri = f"file:{quote(str(path.resolve()))}?{flags}", True
         else:
             target, uri = str(path), False
-        conn = sqlite3.connect(target, timeout=30.0, isolation_level=None, check_same_thread=False, uri=uri)
+        try:
+            conn = sqlite3.connect(target, timeout=30.0, isolation_level=None, check_same_thread=False, uri=uri)
+        except BaseException:
+            _release(key)
+            raise
         conn.create_function("crc32", 1, vector_crc, deterministic=True)
         db = sqlite_utils.Database(conn)
         catalog = cls(db, path)
+        catalog._key = key
         catalog.readonly = readonly
         try:
             with corruption_as_error(path):
@@ -207,13 +221,16 @@ class Catalog:
                 if not readonly:
                     catalog.migrate()
         except BaseException:
-            conn.close()
+            catalog.close()
             raise
         return catalog
 
     def close(self) -> None:
         """Close the connection."""
         self.db.conn.close()
+        if self._key is not None:
+            _release(self._key)
+            self._key = None
 
     # -- schema ---------------------------------------------------------------------------------------
 
@@ -576,6 +593,24 @@ def too_new(version: int, path: Path | None) -> SchemaVersionError:
 def vector_crc(blob: bytes | None) -> int | None:
     """CRC-32 of a vector blob (as the `crc` column keeps it)."""
     return None if blob is None else zlib.crc32(blob)
+
+
+def _hold(path: Path) -> str:
+    """Count one more connection to the catalog file at `path`, checking its header if it is the first."""
+    key = str(path.resolve())
+    with _OPEN_LOCK:
+        if not _OPEN.get(key):
+            check_header(path)
+        _OPEN[key] = _OPEN.get(key, 0) + 1
+    return key
+
+
+def _release(key: str) -> None:
+    """One connection fewer to the catalog file `key`."""
+    with _OPEN_LOCK:
+        _OPEN[key] -= 1
+        if not _OPEN[key]:
+            del _OPEN[key]
 
 
 def check_header(path: Path) -> None:
