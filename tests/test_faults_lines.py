@@ -167,3 +167,15 @@ def test_a_query_batch_survives_every_kind_of_bad_line(index_dir, tmp_path):
     outs = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.exit_code == 3 and [("error" in o) for o in outs] == [False, True, True, True, True, False]
     assert outs[0]["results"] and outs[5]["results"]
+
+
+def test_writing_into_a_missing_folder_is_one_error_line(index_dir, tmp_path, tiny_model_dir):
+    missing = tmp_path / "no" / "such"
+    gallery = run("query", "--index", index_dir, "--edit-id", "1", "--html", missing / "g.html")
+    manifest = make_collection(tmp_path / "data", 2)
+    scored = run("score", "--manifest", manifest, "--model", tiny_model_dir, "--out", missing / "s.csv")
+    for result in (gallery, scored):
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert [line for line in result.output.splitlines() if line.startswith("Error:")] == [
+            f"Error: No such file or directory: {missing / ('g.html' if result is gallery else 's.csv')}"
+        ]
