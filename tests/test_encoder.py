@@ -272,3 +272,16 @@ def test_resize_center_crop_is_open_clips_eval_geometry(shape) -> None:
     expected = np.asarray(geometry(img))
     assert np.array_equal(np.asarray(resize_center_crop(img, 32)), expected)
     assert torch.equal(square_pixels(img, 32), torch.from_numpy(expected.copy()).permute(2, 0, 1))
+
+
+def test_text_cache_keeps_the_most_recent_texts_only(tiny_model, monkeypatch):
+    from editsearch.encoder import model as model_module
+
+    monkeypatch.setattr(model_module, "TEXT_CACHE_SIZE", 3)
+    tiny_model._text_cache.clear()
+    first = tiny_model.embed_texts(["a", "b", "c"])
+    tiny_model.embed_texts(["a"])  # a is now the most recent
+    again = tiny_model.embed_texts(["d", "e"])
+    assert list(tiny_model._text_cache) == ["a", "d", "e"]
+    assert torch.allclose(tiny_model.embed_texts(["a", "b"]), first[:2], atol=1e-5)  # b recomputed
+    assert len(tiny_model._text_cache) == 3 and again.shape == (2, first.shape[1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from functools import cached_property
@@ -20,6 +21,7 @@ from editsearch.encoder.text import build_text_tower
 from editsearch.images import ImageLike
 
 PairInput = ImageLike | torch.Tensor
+TEXT_CACHE_SIZE = 10_000  # text embeddings kept per model: a long-running server stays bounded
 
 
 def default_device() -> torch.device:
@@ -60,7 +62,7 @@ class EditCLIP(nn.Module):
         self.logit_scale = nn.Parameter(torch.tensor(float(config.init_logit_scale)))
         self.pair_transform = PairTransform(config.image_size, config.image_mean, config.image_std)
         self.name = config.name
-        self._text_cache: dict[str, torch.Tensor] = {}
+        self._text_cache: OrderedDict[str, torch.Tensor] = OrderedDict()  # least recently used first
 
     # ----- properties -------------------------------------------------------------------------
     @property
@@ -154,16 +156,20 @@ class EditCLIP(nn.Module):
         return torch.cat(out)
 
     def embed_texts(self, texts: Iterable[str]) -> torch.Tensor:
-        """L2-normalised text embeddings [N, D] from the frozen text tower (cached per string)."""
+        """L2-normalised text embeddings [N, D] from the frozen text tower (the last TEXT_CACHE_SIZE cached)."""
         texts = list(texts)
-        missing = list(dict.fromkeys(t for t in texts if t not in self._text_cache))
+        cache = self._text_cache
+        missing = list(dict.fromkeys(t for t in texts if t not in cache))
         if missing:
             with torch.inference_mode(), self._autocast():
                 emb = self.text.encode(missing, self.device).float().cpu()
-            self._text_cache.update(zip(missing, emb, strict=True))
-        if not texts:
-            return torch.empty(0, self.embed_dim)
-        return torch.stack([self._text_cache[t] for t in texts])
+            cache.update(zip(missing, emb, strict=True))
+        out = [cache[t] for t in texts]
+        for t in texts:
+            cache.move_to_end(t)
+        while len(cache) > TEXT_CACHE_SIZE:
+            cache.popitem(last=False)
+        return torch.stack(out) if out else torch.empty(0, self.embed_dim)
 
     def ec2t(self, befores: Sequence[PairInput], afters: Sequence[PairInput], texts: Sequence[str]) -> torch.Tensor:
         """EC2T: cos(EditCLIP(before ⊕ after), text) for each row, [N]."""
