@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
 from editsearch.errors import UsageError
+
+T = TypeVar("T")
 
 # A CLIP text tower reads 77 tokens; 10,000 characters hold far more than that, and a longer text is
 # refused before it is tokenized (a 12 MB query took 20 s and 2.6 GB of memory to tokenize).
@@ -10,6 +16,23 @@ MAX_TEXT_CHARS = 10_000
 # Larger image files are refused before they are hashed or decoded (the pixel limit of the decoder,
 # about 179 Mpx, is far below what such a file would hold).
 MAX_IMAGE_BYTES = 512 << 20
+# Text embeddings a model or a searcher keeps (least recently used dropped): a long-running server stays bounded.
+TEXT_CACHE_SIZE = 10_000
+
+
+def lru_lookup(
+    cache: OrderedDict[str, T], keys: Sequence[str], compute: Callable[[list[str]], Sequence[T]], size: int
+) -> list[T]:
+    """The values of `keys`: those not in `cache` computed in one call; the `size` most recently used kept."""
+    missing = list(dict.fromkeys(k for k in keys if k not in cache))
+    if missing:
+        cache.update(zip(missing, compute(missing), strict=True))
+    out = [cache[k] for k in keys]
+    for k in keys:
+        cache.move_to_end(k)
+    while len(cache) > size:
+        cache.popitem(last=False)
+    return out
 
 
 def check_text(text: str, what: str = "a text") -> str:

@@ -9,6 +9,7 @@ renormalised.
 from __future__ import annotations
 
 import sys
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from editsearch.images import ImageLike
 from editsearch.index.errors import EditIndexError
 from editsearch.index.store import EditIndex, Hit
 from editsearch.jsonl import read_jsonl
-from editsearch.limits import MAX_TEXT_CHARS, check_text
+from editsearch.limits import MAX_TEXT_CHARS, TEXT_CACHE_SIZE, check_text, lru_lookup
 from editsearch.locators import CELL_SCHEME
 from editsearch.towers.cache import stamped_fingerprint
 from editsearch.towers.runtime import OnnxTextTower, OnnxVisionTower, open_text_tower, open_vision_tower
@@ -86,7 +87,7 @@ class EditSearch:
         self.index = index
         self._model = model
         self._towers: dict[str, OnnxTextTower | OnnxVisionTower | None] = {}
-        self._texts: dict[str, np.ndarray] = {}
+        self._texts: OrderedDict[str, np.ndarray] = OrderedDict()  # the last TEXT_CACHE_SIZE texts embedded
         self._loaded = False  # True once the model was loaded here by name (then its towers may be exported)
 
     @classmethod
@@ -143,18 +144,18 @@ class EditSearch:
         except Exception as e:  # noqa: BLE001 - a cache that cannot be written must not fail the query
             print(f"editsearch: could not cache the {kind} tower for fast queries ({e})", file=sys.stderr)
 
-    def _embed_texts(self, texts: Sequence[str]) -> None:
-        """Embed the texts not seen yet, in one batch, into the text cache (UsageError: one over MAX_TEXT_CHARS)."""
-        missing = [check_text(t, "a text query") for t in dict.fromkeys(texts) if t not in self._texts]
-        if not missing:
-            return
+    def _embed_texts(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Text embeddings, the ones not cached in one batch (UsageError: a text over MAX_TEXT_CHARS)."""
+        return lru_lookup(self._texts, [check_text(t, "a text query") for t in texts], self._encode, TEXT_CACHE_SIZE)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        """Text embeddings [N, D] by the exported text tower, else by the torch model."""
         tower = self._fast_tower("text")
         if isinstance(tower, OnnxTextTower):
-            vectors = tower.embed_texts(missing)
-        else:
-            vectors = self.model.embed_texts(missing).numpy()
-            self._export("text")
-        self._texts.update(zip(missing, vectors, strict=True))
+            return tower.embed_texts(texts)
+        vectors = self.model.embed_texts(texts).numpy()
+        self._export("text")
+        return vectors
 
     def _embed_pairs(self, pairs: Sequence[PairLike]) -> np.ndarray:
         """Pair embeddings [N, D], by the exported vision tower when there is one."""
@@ -296,8 +297,7 @@ class EditSearch:
     def term_vector(self, term: Term) -> np.ndarray:
         """One term's embedding: text -> text tower, pair -> EditCLIP, edit id -> its stored vector."""
         if isinstance(term, str):
-            self._embed_texts([term])
-            return self._texts[term]
+            return self._embed_texts([term])[0]
         if isinstance(term, (int, np.integer)) and not isinstance(term, bool):
             return self.index.stored_vector(int(term))
         return self._embed_pairs([term])[0]

@@ -277,7 +277,7 @@ def test_resize_center_crop_is_open_clips_eval_geometry(shape) -> None:
 def test_text_cache_keeps_the_most_recent_texts_only(tiny_model, monkeypatch):
     from editsearch.encoder import model as model_module
 
-    monkeypatch.setattr(model_module, "TEXT_CACHE_SIZE", 3)
+    monkeypatch.setattr(model_module, "TEXT_CACHE_SIZE", 3)  # the name the model module reads
     tiny_model._text_cache.clear()
     first = tiny_model.embed_texts(["a", "b", "c"])
     tiny_model.embed_texts(["a"])  # a is now the most recent

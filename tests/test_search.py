@@ -156,3 +156,13 @@ def test_run_batch_groups_by_filter_with_the_same_results_as_single_searches(sea
     assert outcomes[1].results == searcher.search_edit(3, k=5, where="id % 2 = 0")
     assert outcomes[2].results == searcher.search_text("blur", k=2)
     assert all(r.id % 2 == 0 for r in outcomes[1].results)
+
+
+def test_the_searcher_keeps_a_bounded_text_cache(searcher, monkeypatch):
+    from editsearch import search as search_module
+
+    monkeypatch.setattr(search_module, "TEXT_CACHE_SIZE", 2)
+    texts = ["invert the colors", "blur it", "mirror it"]
+    outcomes = searcher.run_batch([{"text": t} for t in texts], k=3)
+    assert list(searcher._texts) == texts[1:]  # the least recently used one dropped
+    assert [o.results for o in outcomes] == [searcher.search_text(t, k=3) for t in texts]

@@ -19,9 +19,9 @@ from editsearch.encoder.config import EditCLIPConfig
 from editsearch.encoder.preprocess import PairTransform
 from editsearch.encoder.text import build_text_tower
 from editsearch.images import ImageLike
+from editsearch.limits import TEXT_CACHE_SIZE, lru_lookup
 
 PairInput = ImageLike | torch.Tensor
-TEXT_CACHE_SIZE = 10_000  # text embeddings kept per model: a long-running server stays bounded
 
 
 def default_device() -> torch.device:
@@ -157,19 +157,13 @@ class EditCLIP(nn.Module):
 
     def embed_texts(self, texts: Iterable[str]) -> torch.Tensor:
         """L2-normalised text embeddings [N, D] from the frozen text tower (the last TEXT_CACHE_SIZE cached)."""
-        texts = list(texts)
-        cache = self._text_cache
-        missing = list(dict.fromkeys(t for t in texts if t not in cache))
-        if missing:
-            with torch.inference_mode(), self._autocast():
-                emb = self.text.encode(missing, self.device).float().cpu()
-            cache.update(zip(missing, emb, strict=True))
-        out = [cache[t] for t in texts]
-        for t in texts:
-            cache.move_to_end(t)
-        while len(cache) > TEXT_CACHE_SIZE:
-            cache.popitem(last=False)
+        out = lru_lookup(self._text_cache, list(texts), self._encode_texts, TEXT_CACHE_SIZE)
         return torch.stack(out) if out else torch.empty(0, self.embed_dim)
+
+    def _encode_texts(self, texts: list[str]) -> torch.Tensor:
+        """L2-normalised text embeddings [N, D] by the frozen text tower, on the CPU."""
+        with torch.inference_mode(), self._autocast():
+            return self.text.encode(texts, self.device).float().cpu()
 
     def ec2t(self, befores: Sequence[PairInput], afters: Sequence[PairInput], texts: Sequence[str]) -> torch.Tensor:
         """EC2T: cos(EditCLIP(before ⊕ after), text) for each row, [N]."""
