@@ -1,0 +1,343 @@
+"""Scaling out: embed on Ray vs locally (pairs/s), and a many-million-edit `ivfpq-sq8` index (build, latency, RSS).
+
+    python benchmarks/scale.py embed --pairs 2000             # local vs Ray engine, same pairs, side by side
+    python benchmarks/scale.py index --n 1000000              # shards -> build-index --from-embeddings -> queries
+    python benchmarks/scale.py faiss --n 10000000             # the FAISS side alone at 10M (no catalog)
+
+`embed`: `editsearch data synth` pairs (256 px JPEGs) split into 8 manifests, embedded by the shipped model
+with each engine. Ray returns rows in bursts, so its steady state is the marginal rate between two sizes
+(run --pairs 2000 and --pairs 4000: 2,000 / the difference of the times without ray.init); its start
+(ray.init) and the time until the first pairs come back are reported apart.
+
+`index` and `faiss` use SYNTHETIC vectors, not EditCLIP embeddings (embedding 10M pairs on 2 CPU cores is
+out of reach): unit vectors around 1,000 random centres (noise ≈ 0.64 cosine to the centre:
+benchmarks/index_latency.py's `clustered`), N centres with --data clustered:N, or i.i.d. uniform ones
+with --data uniform. Vectors are generated in chunks from per-chunk seeds, never all in memory: the
+ground truth (exact top 10 of held-out queries) is computed by regenerating the chunks.
+`index` writes embeddings shards of 100k synthetic edits, fills a fresh index from them with
+`EditIndex.sync_embeddings` (the catalog, then FAISS), and queries it in a fresh process. `faiss` builds
+the same FAISS index straight from the chunks (what the catalog feeds it), to measure 10M without
+writing the catalog's 15 GB of float32 vectors. Both print build time, p50/p95 per query (one at a time),
+recall@10 against exact search, and the resident memory of the querying process (VmHWM, RssAnon, RssFile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+K = 10
+CHUNK = 100_000
+CENTRES = 1_000  # --centres: clusters of the `clustered` data
+QUERIES = 200
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, in place."""
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
+def chunk_vectors(data: str, d: int, stream: int, count: int) -> np.ndarray:
+    """`count` unit vectors of chunk `stream` (stream 1: the queries); `data` is uniform or clustered[:CENTRES]."""
+    rng = np.random.default_rng([7, stream])
+    x = rng.standard_normal((count, d), dtype=np.float32)
+    if data.startswith("clustered"):
+        n_centres = int(data.partition(":")[2] or CENTRES)
+        centres = unit(np.random.default_rng([7, 0]).standard_normal((n_centres, d), dtype=np.float32))
+        x *= np.float32(1.2 / np.sqrt(d))
+        x += centres[rng.integers(0, n_centres, count)]
+    return unit(x)
+
+
+def chunks(data: str, d: int, n: int):
+    """(first id - 1, vectors) chunk by chunk over the n database vectors."""
+    for start in range(0, n, CHUNK):
+        yield start, chunk_vectors(data, d, 2 + start // CHUNK, min(CHUNK, n - start))
+
+
+def exact_top_k(data: str, d: int, n: int, queries: np.ndarray) -> np.ndarray:
+    """Positions (0-based) of the exact top K of each query, merged chunk by chunk."""
+    best_s = np.full((len(queries), K), -np.inf, np.float32)
+    best_i = np.zeros((len(queries), K), np.int64)
+    for start, x in chunks(data, d, n):
+        s = queries @ x.T
+        top = np.argpartition(-s, K, axis=1)[:, :K]
+        cand_s = np.concatenate([best_s, np.take_along_axis(s, top, 1)], 1)
+        cand_i = np.concatenate([best_i, top + start], 1)
+        order = np.argsort(-cand_s, axis=1)[:, :K]
+        best_s, best_i = np.take_along_axis(cand_s, order, 1), np.take_along_axis(cand_i, order, 1)
+    return best_i
+
+
+def memory() -> dict[str, float]:
+    """Peak and current resident memory of this process, GB (VmHWM, VmRSS, RssAnon, RssFile)."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "VmRSS", "RssAnon", "RssFile"):
+            fields[key] = round(int(value.split()[0]) / 2**20, 2)
+    return fields
+
+
+def timed_queries(search, queries: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(per-query ms, ids found) one query at a time, after 5 warm-up queries."""
+    for q in queries[:5]:
+        search(q)
+    times, found = [], []
+    for q in queries:
+        start = time.perf_counter()
+        found.append(search(q))
+        times.append((time.perf_counter() - start) * 1000)
+    return np.asarray(times), found
+
+
+def recall(found: list[np.ndarray], truth: np.ndarray) -> float:
+    """Mean share of the true top K found."""
+    return float(np.mean([len(set(f.tolist()) & set(t.tolist())) / K for f, t in zip(found, truth, strict=True)]))
+
+
+# -- embed: local vs Ray ----------------------------------------------------------------------------------
+
+
+def bench_embed(args: argparse.Namespace) -> None:
+    import tqdm
+
+    import editsearch.scale.embed as embed
+    from editsearch.data.synth import write_synth
+    from editsearch.encoder import load_model
+
+    root = Path(tempfile.mkdtemp(prefix="scale-embed-"))
+    try:
+        write_synth(root / "data", args.pairs, seed=0, size=256, split="train", image_format="jpg", workers=2)
+        lines = (root / "data" / "manifest.jsonl").read_text().splitlines(keepends=True)
+        step = -(-len(lines) // args.shards)
+        manifests = []
+        for i in range(args.shards):
+            path = root / "data" / f"shard-{i}.jsonl"
+            path.write_text("".join(lines[i * step : (i + 1) * step]))
+            manifests.append(path)
+        model = load_model(args.model, device="cpu")
+        arrivals: list[tuple[float, int]] = []  # (time, pairs back so far), from the pairs progress bar
+
+        class Recording(tqdm.tqdm):
+            def __init__(self, *a, **k):
+                self.recording = k.get("desc") == "pairs"
+                super().__init__(*a, **k)
+
+            def update(self, n=1):
+                if self.recording:
+                    arrivals.append((time.perf_counter(), (arrivals[-1][1] if arrivals else 0) + n))
+                return super().update(n)
+
+        tqdm.tqdm = Recording  # embed_sources imports tqdm's class when it runs
+        results = {}
+        for engine in args.engines.split(","):
+            arrivals.clear()
+            start = time.perf_counter()
+            report = embed.embed_sources(manifests, root / f"emb-{engine}", model, engine=engine)
+            results[engine] = {
+                "pairs": report.pairs,
+                "seconds": round(time.perf_counter() - start, 2),
+                "startup_s": round(report.startup_seconds, 2),
+                "first_pairs_back_s": round(arrivals[0][0] - start, 2),
+                "overall_pairs_s": round(report.rate, 1),
+            }
+            print(engine, json.dumps(results[engine]), flush=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# -- index: shards -> catalog -> FAISS -> queries ---------------------------------------------------------
+
+
+def write_shards(out: Path, data: str, d: int, n: int) -> None:
+    """Embeddings shards of n synthetic edits, CHUNK per shard, in the format `embed` writes."""
+    from editsearch.scale.shards import ShardMeta, write_shard
+
+    for start, x in chunks(data, d, n):
+        rows = [
+            {
+                "key": f"synthetic/{i}.png|synthetic/{i}-after.png",
+                "origin": f"/synthetic/shard-{start // CHUNK:05d}",
+                "source": "files",
+                "before": f"synthetic/{i}.png",
+                "before_size": 1,
+                "before_mtime": 0.0,
+                "before_hash": f"b{i}",
+                "after": f"synthetic/{i}-after.png",
+                "after_size": 1,
+                "after_mtime": 0.0,
+                "after_hash": f"a{i}",
+                "instruction": None,
+                "metadata": {},
+            }
+            for i in range(start, start + len(x))
+        ]
+        meta = ShardMeta("synthetic", f"synthetic-{data}-{d}", d, False, {}, rows[0]["origin"], "0")
+        write_shard(out / f"shard-{start // CHUNK:05d}.parquet", meta, rows, x)
+
+
+def bench_index(args: argparse.Namespace) -> None:
+    from editsearch.index.store import EditIndex
+
+    root = Path(args.workdir or tempfile.mkdtemp(prefix="scale-index-"))
+    emb, index_dir = root / "emb", root / "index"
+    emb.mkdir(parents=True, exist_ok=True)
+    try:
+        start = time.perf_counter()
+        write_shards(emb, args.data, args.d, args.n)
+        print(f"wrote {args.n:,} synthetic edits as shards in {time.perf_counter() - start:.0f} s", flush=True)
+        start = time.perf_counter()
+        with EditIndex.open(index_dir, create=True) as index:
+            index.set_index_type(args.type)
+            report = index.sync_embeddings(emb)
+            catalog_s = report.seconds
+            kind = index.vectors.kind if index.vectors else None
+        build_s = time.perf_counter() - start
+        sizes = {p.name: round(p.stat().st_size / 2**30, 2) for p in index_dir.iterdir() if p.is_file()}
+        print(
+            f"build-index --from-embeddings: {build_s:.0f} s ({catalog_s:.0f} s catalog, "
+            f"{build_s - catalog_s:.0f} s FAISS); {kind}; GB on disk {sizes}; {memory()}",
+            flush=True,
+        )
+        shutil.rmtree(emb)
+        cmd = [sys.executable, __file__, "query-index", str(index_dir), "--data", args.data, "--d", str(args.d)]
+        subprocess.run([*cmd, "--n", str(args.n)], check=True)
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def query_index(args: argparse.Namespace) -> None:
+    """In a fresh process: open the index read-only and time EditIndex.search and the FAISS search alone."""
+    from editsearch.index.store import EditIndex
+
+    queries = chunk_vectors(args.data, args.d, 1, QUERIES)
+    start = time.perf_counter()
+    with EditIndex.open(args.index_dir) as index:
+        vi = index.vectors
+        assert vi is not None
+        print(f"opened index in {time.perf_counter() - start:.1f} s; {memory()}", flush=True)
+        truth = exact_top_k(args.data, args.d, args.n, queries)
+        ids = vi.ids()  # vector ids follow insertion order: id -> position in the synthetic stream
+        key_pos = dict(zip(ids.tolist(), range(len(ids)), strict=True))
+        times, found = timed_queries(lambda q: np.asarray([key_pos[i] for i in vi.search(q[None], K)[1][0]]), queries)
+        report("FAISS search", vi.kind, times, recall(found, truth))
+        times, found = timed_queries(
+            lambda q: np.asarray([int(h.edit["before"].split("/")[1].split(".")[0]) for h in index.search(q, K)[0]]),
+            queries,
+        )
+        report("EditIndex.search", vi.kind, times, recall(found, truth))
+    print(f"memory after queries: {memory()}", flush=True)
+
+
+def report(what: str, kind: str, times: np.ndarray, rec: float) -> None:
+    p50, p95 = np.percentile(times, [50, 95])
+    print(f"{what} ({kind}): p50 {p50:.2f} ms, p95 {p95:.2f} ms, recall@{K} {rec:.3f}", flush=True)
+
+
+# -- faiss: the FAISS side alone --------------------------------------------------------------------------
+
+
+def bench_faiss(args: argparse.Namespace) -> None:
+    from editsearch.index.vectors import AnnParams, VectorIndex, sample_positions, training_size
+
+    start = time.perf_counter()
+    size = training_size(args.type, args.n)
+    positions = sample_positions(args.n, size)
+    sample = np.concatenate(
+        [x[positions[(positions >= s) & (positions < s + len(x))] - s] for s, x in chunks(args.data, args.d, args.n)]
+    )
+    params = AnnParams(ivfpq_nprobe=int(args.nprobe.split(",")[0]), pq_k_factor=args.k_factor)
+    vi = VectorIndex.empty(args.type, args.d, args.n, sample, params)
+    del sample
+    trained = time.perf_counter() - start
+    for s, x in chunks(args.data, args.d, args.n):
+        vi.add(np.arange(s + 1, s + len(x) + 1), x)
+    build_s = time.perf_counter() - start
+    print(f"FAISS {args.type} over {args.n:,} x {args.d}: build {build_s:.0f} s ({trained:.0f} s training)", flush=True)
+    directory = Path(args.workdir or tempfile.mkdtemp(prefix="scale-faiss-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        vi.save(directory, 1, "synthetic")
+        print(f"saved {(directory / 'vectors.faiss').stat().st_size / 2**30:.2f} GB; builder {memory()}", flush=True)
+        del vi
+        cmd = [sys.executable, __file__, "query-faiss", str(directory), "--data", args.data, "--d", str(args.d)]
+        extra = ["--n", str(args.n), "--nprobe", args.nprobes, "--k-factor", str(args.k_factor)]
+        subprocess.run([*cmd, *extra], check=True)
+        if args.mmap:
+            subprocess.run([*cmd, *extra, "--mmap"], check=True)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def query_faiss(args: argparse.Namespace) -> None:
+    """In a fresh process: load the saved FAISS index and sweep nprobe."""
+    from editsearch.index.vectors import AnnParams, VectorIndex
+
+    queries = chunk_vectors(args.data, args.d, 1, QUERIES)
+    truth = exact_top_k(args.data, args.d, args.n, queries)
+    start = time.perf_counter()
+    if args.mmap:  # FAISS maps the codes of IndexFlatCodes (the SQ8 store) instead of reading them
+        import faiss
+
+        meta = json.loads((args.index_dir / "vectors.json").read_text())
+        index = faiss.read_index(str(args.index_dir / "vectors.faiss"), faiss.IO_FLAG_MMAP_IFC)
+        vi = VectorIndex(index, meta["kind"], meta["trained_on"])
+    else:
+        vi, _ = VectorIndex.load(args.index_dir)
+    print(f"loaded (mmap {args.mmap}) in {time.perf_counter() - start:.1f} s; {memory()}", flush=True)
+    for nprobe in map(int, str(args.nprobe).split(",")):
+        vi.set_params(AnnParams(ivfpq_nprobe=nprobe, pq_k_factor=args.k_factor))
+        times, found = timed_queries(lambda q: vi.search(q[None], K)[1][0] - 1, queries)
+        report(f"nprobe {nprobe}, k_factor {args.k_factor}", vi.kind, times, recall(found, truth))
+    print(f"memory after queries: {memory()}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="what", required=True)
+    e = sub.add_parser("embed")
+    e.add_argument("--pairs", type=int, default=2000)
+    e.add_argument("--shards", type=int, default=8)
+    e.add_argument("--engines", default="local,ray")
+    e.add_argument("--model", default=None, help="model name or folder (default: the shipped model)")
+    for name in ("index", "faiss", "query-index", "query-faiss"):
+        p = sub.add_parser(name)
+        if name.startswith("query"):
+            p.add_argument("index_dir", type=Path)
+        p.add_argument("--n", type=int, default=1_000_000)
+        p.add_argument("--d", type=int, default=384)
+        p.add_argument("--data", default="clustered", help="uniform, clustered (1,000 centres) or clustered:N")
+        p.add_argument("--type", default="ivfpq-sq8")
+        p.add_argument("--workdir", default=None, help="where to write (default: a temp folder, deleted after)")
+        p.add_argument("--keep", action="store_true", help="keep the workdir")
+        p.add_argument("--nprobe", default="32", help="ivfpq-sq8 nprobe (query-faiss: a comma list to sweep)")
+        p.add_argument("--nprobes", default="8,16,32,64", help="the nprobe values `faiss` sweeps")
+        p.add_argument("--k-factor", type=int, default=64)
+        p.add_argument("--mmap", action="store_true", help="faiss: also query with the SQ8 store memory-mapped")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    {
+        "embed": bench_embed,
+        "index": bench_index,
+        "faiss": bench_faiss,
+        "query-index": query_index,
+        "query-faiss": query_faiss,
+    }[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
