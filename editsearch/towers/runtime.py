@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -41,22 +41,15 @@ def _session(runtime: ModuleType, path: Path) -> Any:
 
 
 class OnnxTextTower:
-    """A frozen text tower (tokenizer.json + text.onnx): texts -> L2-normalised embeddings."""
+    """A text tower's graph (text.onnx) and the tokenizer it was traced with: texts -> L2-normalised embeddings."""
 
-    def __init__(self, runtime: ModuleType, folder: Path, max_length: int) -> None:
-        from tokenizers import Tokenizer
-
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tokenizer.enable_truncation(max_length)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        self.session = _session(runtime, folder / "text.onnx")
+    def __init__(self, runtime: ModuleType, path: Path, tokens: Callable[[Sequence[str]], dict[str, np.ndarray]]):
+        self.tokens = tokens
+        self.session = _session(runtime, path)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Texts -> float32 [N, D], unit rows."""
-        encoded = self.tokenizer.encode_batch(list(texts))
-        ids = np.array([e.ids for e in encoded], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-        return self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        return self.session.run(None, self.tokens(list(texts)))[0]
 
 
 class OnnxVisionTower:
@@ -75,14 +68,30 @@ class OnnxVisionTower:
         return np.concatenate(out)
 
 
+def text_tokens(text: dict[str, Any]) -> Callable[[Sequence[str]], dict[str, np.ndarray]] | None:
+    """The tokenizer of an exported text tower, by its kind; None for a kind this version does not know."""
+    if text.get("kind") == "minilm":
+        from editsearch.towers.minilm_tokens import MiniLMTokens  # imports tokenizers, which may be missing
+
+        return MiniLMTokens(Path(text["tokenizer"]), int(text["max_length"]))
+    if text.get("kind") == "open_clip":
+        from editsearch.towers.clip_tokens import ClipTokens  # ftfy and regex: only CLIP's cleaning needs them
+
+        return ClipTokens(Path(text["tokenizer"]), int(text["max_length"]), str(text["pattern"]))
+    return None
+
+
 def open_text_tower(fingerprint: str) -> OnnxTextTower | None:
     """The exported text tower of the model with this fingerprint, or None (not exported, or no runtime)."""
     manifest = read_json(model_dir(fingerprint) / "model.json")
     text = manifest.get("text") if manifest else None
-    if not text or not (Path(text["folder"]) / "text.onnx").is_file():
+    if not text or not all(Path(text.get(key, "")).is_file() for key in ("onnx", "tokenizer")):
         return None
     runtime = load_runtime()
-    return OnnxTextTower(runtime, Path(text["folder"]), int(text["max_length"])) if runtime else None
+    if runtime is None:
+        return None
+    tokens = text_tokens(text)
+    return OnnxTextTower(runtime, Path(text["onnx"]), tokens) if tokens else None
 
 
 def open_vision_tower(fingerprint: str) -> OnnxVisionTower | None:
