@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from editsearch.files import fsync_replace
 from editsearch.index.types import INDEX_TYPES, NO_REMOVE, TRAINED
 
 if TYPE_CHECKING:
@@ -378,9 +379,9 @@ class VectorIndex:
             except RuntimeError as e:  # FAISS reports a failed fwrite (ENOSPC, EFBIG) as a RuntimeError
                 raise OSError(f"cannot write the FAISS cache {tmp}: {str(e).strip().splitlines()[-1]}") from None
             meta = self.meta(generation, model, tmp.stat().st_size, file_crc32(tmp))
-            _fsync_replace(tmp, directory / FAISS_FILE)
+            fsync_replace(tmp, directory / FAISS_FILE)
             meta_tmp.write_text(json.dumps(asdict(meta), indent=1))
-            _fsync_replace(meta_tmp, directory / META_FILE)
+            fsync_replace(meta_tmp, directory / META_FILE)
         finally:
             tmp.unlink(missing_ok=True)
             meta_tmp.unlink(missing_ok=True)
@@ -424,18 +425,3 @@ def _omp_threads(n: int) -> Iterator[None]:
         yield
     finally:
         faiss.omp_set_num_threads(before)
-
-
-def _fsync_replace(tmp: Path, target: Path) -> None:
-    """fsync a finished temp file, rename it over `target`, and fsync the directory."""
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, target)
-    dir_fd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

@@ -26,6 +26,7 @@ import numpy as np
 from editsearch.data.parquet import parquet_files
 from editsearch.data.sources import source_kind
 from editsearch.errors import EditSearchError
+from editsearch.files import fsync_replace
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -173,17 +174,7 @@ def write_shard(path: Path, meta: ShardMeta, rows: Sequence[dict[str, Any]], vec
     table = pa.table(columns, schema=schema)
     tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
     pq.write_table(table, tmp, row_group_size=ROW_GROUP)
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_replace(tmp, path)
     return path
 
 
