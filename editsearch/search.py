@@ -26,7 +26,7 @@ from editsearch.jsonl import read_jsonl
 from editsearch.limits import MAX_TEXT_CHARS, TEXT_CACHE_SIZE, check_text, lru_lookup
 from editsearch.locators import CELL_SCHEME
 from editsearch.towers.cache import stamped_fingerprint
-from editsearch.towers.runtime import OnnxTextTower, OnnxVisionTower, open_text_tower, open_vision_tower
+from editsearch.towers.runtime import OnnxTextTower, OnnxVisionTower, shared_tower
 
 if TYPE_CHECKING:
     from editsearch.encoder import EditCLIP
@@ -129,8 +129,7 @@ class EditSearch:
                 fingerprint = stamped_fingerprint(name)
                 if fingerprint is not None:
                     self.index.check_model(fingerprint, name)  # a name now meaning another model is refused
-                    opener = open_text_tower if kind == "text" else open_vision_tower
-                    self._towers[kind] = opener(fingerprint)
+                    self._towers[kind] = shared_tower(kind, fingerprint)
         return self._towers[kind]
 
     def _export(self, kind: str) -> None:

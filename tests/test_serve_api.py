@@ -378,3 +378,22 @@ def test_serve_command_is_registered():
     assert out.exit_code == 0
     for option in ("--index", "--host", "--port", "--model", "--token", "--max-upload-mb", "--max-applies", "--json"):
         assert option in out.output
+
+
+def test_queries_embed_with_the_shared_onnx_towers_or_else_the_torch_model(client, index_dir, monkeypatch):
+    from editsearch.search import EditSearch
+    from editsearch.serve import engine
+
+    assert client.get("/api/stats").json()["server"]["query_towers"] == "onnx"
+    readers = list(client.app.state.engine._readers.queue)
+    assert readers[0]._fast_tower("text") is readers[1]._fast_tower("text") is not None  # one session, shared
+    served = client.get("/api/search", params={"text": "invert the colors", "k": 5}).json()["results"]
+    monkeypatch.setattr(engine, "towers_ready", lambda model, name: False)
+    with TestClient(create_app(index_dir, readers=1)) as torch_client:
+        assert torch_client.get("/api/stats").json()["server"]["query_towers"] == "torch"
+        by_torch = torch_client.get("/api/search", params={"text": "invert the colors", "k": 5}).json()["results"]
+    with EditSearch.open(index_dir) as searcher:
+        direct = [r.to_dict() for r in searcher.search_text("invert the colors", k=5)]
+    for results in (served, by_torch):
+        assert [r["id"] for r in results] == [r["id"] for r in direct]
+        assert [r["score"] for r in results] == pytest.approx([r["score"] for r in direct], abs=1e-4)

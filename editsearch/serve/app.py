@@ -128,6 +128,7 @@ def create_app(
         server = {
             "uptime_s": round(time.time() - started, 1),
             "readers": engine.size,
+            "query_towers": "onnx" if engine.onnx else "torch",
             "max_applies": gate.running,
             "applies_pending": gate.pending,
             "max_upload_mb": max_upload_mb,

@@ -36,12 +36,33 @@ class SerialModel:
         return getattr(self._model, name)
 
 
+def towers_ready(model: Any, name: str) -> bool:
+    """Whether queries for `model` (loaded as `name`) can embed with its ONNX towers, exporting them if need be."""
+    from editsearch.towers.cache import stamped_fingerprint
+    from editsearch.towers.runtime import shared_tower
+
+    def ready() -> bool:
+        fingerprint = stamped_fingerprint(name)
+        return fingerprint == model.fingerprint and all(shared_tower(k, fingerprint) for k in ("text", "vision"))
+
+    if ready():
+        return True
+    from editsearch.towers.export import export_towers
+
+    try:
+        return export_towers(model, name) and ready()
+    except Exception:  # noqa: BLE001 - a cache that cannot be written leaves the torch path, which works
+        return False
+
+
 class Engine:
     """One served index: a pool of readers for searches, the model behind a lock, a pool of pipelines for applies."""
 
     # Each reader is its own EditSearch (catalog connection and FAISS cache), used by one thread at a time,
     # so searches run in parallel; each follows writes from other processes as EditIndex does (it refreshes
-    # its cache when the catalog's generation moves). All readers share one SerialModel.
+    # its cache when the catalog's generation moves). Queries embed with the model's exported ONNX towers,
+    # shared by every reader and run in parallel (exported now if need be); where they cannot be had, all
+    # readers share one torch model behind a lock (SerialModel).
 
     def __init__(
         self, index_dir: str | Path, model: str | Path | None = None, readers: int | None = None, pipeline: Any = None
@@ -52,21 +73,24 @@ class Engine:
         try:
             info = first.index.model_info
             assert info is not None
-            loaded = load_model(model or info["name"])
+            name = str(model or info["name"])
+            loaded = load_model(name)
             first.index.check_model(loaded.fingerprint, loaded.name)
         finally:
             first.close()
         self.index_dir = Path(index_dir)
-        self.model = SerialModel(loaded)
+        self.onnx = towers_ready(loaded, name)
+        queries: str | SerialModel = name if self.onnx else SerialModel(loaded)
         self.pipeline = pipeline
         self.size = readers or min(4, os.cpu_count() or 1)
         self._readers: queue.Queue[EditSearch] = queue.Queue()
         for _ in range(self.size):
-            reader = EditSearch.open(index_dir, model=self.model)  # type: ignore[arg-type]
+            reader = EditSearch.open(index_dir, model=queries)  # type: ignore[arg-type]
             reader.index.catalog.filter_budget_s = FILTER_BUDGET_S
             reader.index.vectors  # noqa: B018 - load the FAISS cache now, not on the first query
             self._readers.put(reader)
-        self.model.embed_texts(["warm up"])
+        with self.reader() as reader:
+            reader.term_vector("warm up")
         self._transfers: queue.LifoQueue[Any] = queue.LifoQueue()
         self._transfer_lock = threading.Lock()
 

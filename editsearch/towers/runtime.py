@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -15,6 +16,8 @@ from editsearch.towers.cache import model_dir, read_json
 from editsearch.towers.pixels import pair_inputs
 
 _noted: list[str] = []
+_OPEN_TOWERS: dict[tuple[str, str], Any] = {}  # (kind, fingerprint) -> a tower opened in this process
+_OPENING = threading.Lock()
 
 
 def load_runtime() -> ModuleType | None:
@@ -46,10 +49,13 @@ class OnnxTextTower:
     def __init__(self, runtime: ModuleType, path: Path, tokens: Callable[[Sequence[str]], dict[str, np.ndarray]]):
         self.tokens = tokens
         self.session = _session(runtime, path)
+        self._tokenizing = threading.Lock()  # a `tokenizers` object must not be used by two threads at once
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Texts -> float32 [N, D], unit rows."""
-        return self.session.run(None, self.tokens(list(texts)))[0]
+        """Texts -> float32 [N, D], unit rows; threads may call it at once (the graph runs in parallel)."""
+        with self._tokenizing:
+            tokens = self.tokens(list(texts))
+        return self.session.run(None, tokens)[0]
 
 
 class OnnxVisionTower:
@@ -79,6 +85,17 @@ def text_tokens(text: dict[str, Any]) -> Callable[[Sequence[str]], dict[str, np.
 
         return ClipTokens(Path(text["tokenizer"]), int(text["max_length"]), str(text["pattern"]))
     return None
+
+
+def shared_tower(kind: str, fingerprint: str) -> OnnxTextTower | OnnxVisionTower | None:
+    """The `kind` ('text' or 'vision') tower of this fingerprint, opened once per process and then shared."""
+    with _OPENING:
+        tower = _OPEN_TOWERS.get((kind, fingerprint))
+        if tower is None:
+            tower = (open_text_tower if kind == "text" else open_vision_tower)(fingerprint)
+            if tower is not None:  # a tower not exported yet is looked for again next time
+                _OPEN_TOWERS[(kind, fingerprint)] = tower
+        return tower
 
 
 def open_text_tower(fingerprint: str) -> OnnxTextTower | None:
