@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from editsearch.data.records import EditPair, ItemError
+from editsearch.errors import EXIT_OK, EXIT_PARTIAL
 from editsearch.index.errors import BuildAbortedError
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
     from editsearch.index.catalog import Catalog
 
-EXIT_PARTIAL = 3  # some items failed (and were reported); every valid item was indexed
 SCAN_CHUNK = 512  # pairs looked up in the catalog per query while scanning
 # Seconds the build waits for a data-loader worker's next batch before it calls the worker stuck and stops
 # (a batch takes a few seconds; a worker that died while handing one over would otherwise be waited for forever).
@@ -51,7 +51,7 @@ class BuildReport:
     @property
     def exit_code(self) -> int:
         """0 when every item succeeded, EXIT_PARTIAL (3) when some failed."""
-        return 0 if self.failed == 0 else EXIT_PARTIAL
+        return EXIT_OK if self.failed == 0 else EXIT_PARTIAL
 
     def summary(self) -> str:
         """One line: added, updated, skipped, removed, failed, and what was embedded."""
