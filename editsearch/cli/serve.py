@@ -47,8 +47,9 @@ def serve(
         max_applies=max_applies,
         log="json" if as_json else "text",
     )
-    if not app.state.engine.model.trained:
-        warn(untrained_note(app.state.engine.model.name, "its rankings are noise"))
+    engine = app.state.engine
+    if not engine.trained:
+        warn(untrained_note(engine.model_name, "its rankings are noise"))
     if token is None and host not in ("127.0.0.1", "localhost", "::1"):
         warn(f"warning: serving on {host} without --token: anyone who can reach it can use it")
     shown = f"[{host}]" if ":" in host else host

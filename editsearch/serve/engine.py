@@ -79,6 +79,7 @@ class Engine:
         finally:
             first.close()
         self.index_dir = Path(index_dir)
+        self.model_name, self.trained = loaded.name, loaded.trained
         self.onnx = towers_ready(loaded, name)
         queries: str | SerialModel = name if self.onnx else SerialModel(loaded)
         self.pipeline = pipeline
