@@ -22,6 +22,7 @@ model_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
 
 
+MAX_ERRORS_SHOWN = 20  # failed items a command lists on stderr; the rest are counted
 EDIT_ID = click.IntRange(1, 2**63 - 1)  # SQLite's integer range: a larger id is a usage error, not an overflow
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in "\t\n"}
 
@@ -50,6 +51,14 @@ def printable(text: Any) -> str:
 def warn(msg: str) -> None:
     """One line on stderr, control characters escaped."""
     click.echo(printable(msg), err=True)
+
+
+def warn_failures(errors: Sequence[tuple[str, str, str]], kept_in: str) -> None:
+    """The first MAX_ERRORS_SHOWN failed (origin, item, reason) on stderr, then how many more and where all are."""
+    for _origin, item, reason in errors[:MAX_ERRORS_SHOWN]:
+        warn(f"failed: {item}: {reason}")
+    if len(errors) > MAX_ERRORS_SHOWN:
+        warn(f"... and {len(errors) - MAX_ERRORS_SHOWN} more (all in {kept_in})")
 
 
 def load_model_noted(name: str | None) -> Any:

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import click
 
-from editsearch.cli.common import echo_json, json_option, load_model_noted, model_option, warn
-
-MAX_ERRORS_SHOWN = 20
+from editsearch.cli.common import echo_json, json_option, load_model_noted, model_option, warn_failures
 
 
 @click.command()
@@ -84,10 +82,7 @@ def embed(
         num_shards=num_shards,
         progress=not quiet,
     )
-    for origin, item, reason in report.errors[:MAX_ERRORS_SHOWN]:
-        warn(f"failed: {item} (in {origin}): {reason}")
-    if len(report.errors) > MAX_ERRORS_SHOWN:
-        warn(f"... and {len(report.errors) - MAX_ERRORS_SHOWN} more (all in the shards' metadata)")
+    warn_failures(report.errors, "the shards' metadata")
     if as_json:
         echo_json(report.as_dict())
     else:

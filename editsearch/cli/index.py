@@ -21,6 +21,7 @@ from editsearch.cli.common import (
     model_option,
     printable,
     warn,
+    warn_failures,
 )
 from editsearch.errors import EXIT_INCONSISTENT, EXIT_PARTIAL, untrained_note
 from editsearch.index.types import INDEX_TYPES
@@ -29,8 +30,6 @@ from editsearch.limits import check_text
 if TYPE_CHECKING:
     from editsearch.index.build import BuildReport
     from editsearch.search import QueryOutcome
-
-MAX_ERRORS_SHOWN = 20
 
 
 @click.command("build-index")
@@ -119,11 +118,8 @@ def build_index(
 
 
 def _report_build(report: BuildReport, counts: dict[str, Any], as_json: bool) -> None:
-    """Failed items on stderr (the first MAX_ERRORS_SHOWN), then the summary (or JSON) on stdout."""
-    for _origin, item, reason in report.errors[:MAX_ERRORS_SHOWN]:
-        warn(f"failed: {item}: {reason}")
-    if len(report.errors) > MAX_ERRORS_SHOWN:
-        warn(f"... and {len(report.errors) - MAX_ERRORS_SHOWN} more (all in the `errors` table of the catalog)")
+    """Failed items on stderr, then the summary (or JSON) on stdout."""
+    warn_failures(report.errors, "the `errors` table of the catalog")
     if as_json:
         echo_json({**report.as_dict(), "index": counts})
     else:
