@@ -21,10 +21,12 @@ from editsearch.data.records import EditPair, ImageRef
 from editsearch.errors import EditSearchError
 from editsearch.images import ImageLike
 from editsearch.index.errors import EditIndexError
+from editsearch.index.instructions import InstructionMatrix
 from editsearch.index.store import EditIndex, Hit
 from editsearch.jsonl import read_jsonl
 from editsearch.limits import MAX_TEXT_CHARS, TEXT_CACHE_SIZE, check_text, lru_lookup
 from editsearch.locators import CELL_SCHEME
+from editsearch.ranking import check_rank, rank_text
 from editsearch.towers.cache import stamped_fingerprint
 from editsearch.towers.runtime import OnnxTextTower, OnnxVisionTower, shared_tower
 
@@ -33,12 +35,12 @@ if TYPE_CHECKING:
 
 PairLike = EditPair | tuple[ImageLike, ImageLike]
 Term = str | int | PairLike  # text, edit id, or a (before, after) pair
-QUERY_KEYS = ("text", "before", "after", "edit_id", "not_text", "k", "where", "contains")
+QUERY_KEYS = ("text", "before", "after", "edit_id", "not_text", "k", "where", "contains", "rank")
 
 
 @dataclass
 class SearchResult:
-    """One ranked edit: rank (1-based), catalog id, cosine score, instruction, image locators, metadata."""
+    """One ranked edit: rank, id, score, instruction, locators, metadata; text queries add component `scores`."""
 
     rank: int
     id: int | None
@@ -47,6 +49,7 @@ class SearchResult:
     before: str
     after: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    scores: dict[str, float | None] | None = None  # {"pair": EC2T, "instruction": text↔instruction or None}
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of the CLI contract."""
@@ -89,6 +92,7 @@ class EditSearch:
         self._towers: dict[str, OnnxTextTower | OnnxVisionTower | None] = {}
         self._texts: OrderedDict[str, np.ndarray] = OrderedDict()  # the last TEXT_CACHE_SIZE texts embedded
         self._loaded = False  # True once the model was loaded here by name (then its towers may be exported)
+        self._instructions = InstructionMatrix()  # the index's instruction vectors, for instruction-aware ranking
 
     @classmethod
     def open(cls, index_dir: str | Path | None = None, model: str | Path | EditCLIP | None = None) -> EditSearch:
@@ -177,9 +181,9 @@ class EditSearch:
 
     # -- queries --------------------------------------------------------------------------------------
 
-    def search_text(self, text: str, k: int = 10, **filters: Any) -> list[SearchResult]:
-        """Edits ranked by EC2T against a text instruction."""
-        return self.search([text], k=k, **filters)
+    def search_text(self, text: str, k: int = 10, rank: str = "hybrid", **filters: Any) -> list[SearchResult]:
+        """Edits ranked against a text instruction by `rank`: pair (EC2T), instruction or hybrid (both fused)."""
+        return self.search([text], k=k, rank=rank, **filters)
 
     def search_pair(self, before: ImageLike, after: ImageLike, k: int = 10, **filters: Any) -> list[SearchResult]:
         """Edits ranked by EC2EC against an exemplar (before, after) pair."""
@@ -197,17 +201,41 @@ class EditSearch:
         k: int = 10,
         where: str | None = None,
         contains: str | None = None,
+        rank: str = "hybrid",
     ) -> list[SearchResult]:
         """Rank edits by a weighted combination of text, pair and edit-id terms.
 
         `weights` has one entry per positive term, then one per negative term (default 1 each).
         `where` is SQL over the catalog's edits columns (e.g. "source = 'ip2p'"); `contains` is a
-        full-text match on instructions. Edit-id terms are excluded from the results.
+        full-text match on instructions. Edit-id terms are excluded from the results. A query of text
+        terms only is ranked by `rank` (see editsearch.ranking); other queries by the pair alone.
         """
+        check_rank(rank)
         query = self.query_vector(positive, negative, weights)
+        if all(isinstance(t, str) for t in [*positive, *negative]):
+            return self.rank_text_vector(query, k, rank, where, contains)
         exclude = {int(t) for t in [*positive, *negative] if isinstance(t, (int, np.integer))}
         hits = self.index.search(query, k, where=where, contains=contains, exclude=[exclude])[0]
         return to_results(hits)
+
+    def rank_text_vector(
+        self, query: np.ndarray, k: int, rank: str, where: str | None = None, contains: str | None = None
+    ) -> list[SearchResult]:
+        """Results for a text query vector under `rank`, each with its pair and instruction scores."""
+        ranked = rank_text(self.index, self._instructions, query, k, check_rank(rank), where, contains)
+        return [
+            SearchResult(
+                n,
+                r.edit["id"],
+                r.score,
+                r.edit["instruction"],
+                r.edit["before"],
+                r.edit["after"],
+                r.edit["metadata"],
+                {"pair": r.pair, "instruction": r.instruction},
+            )
+            for n, r in enumerate(ranked, start=1)
+        ]
 
     def search_vectors(
         self,
@@ -227,12 +255,14 @@ class EditSearch:
         where: str | None = None,
         contains: str | None = None,
         base: str | Path | None = None,
+        rank: str = "hybrid",
     ) -> list[QueryOutcome]:
-        """Run query specs ({text} | {before, after} | {edit_id}, plus not_text, k, where, contains), in order.
+        """Run query specs ({text} | {before, after} | {edit_id}, plus not_text, k, where, contains, rank), in order.
 
-        Texts are embedded in one batch and queries sharing (k, where, contains) are searched together.
-        A spec that fails gets an `error` and no results; the others still run. Relative image paths are
-        taken from `base`. `k`, `where` and `contains` are the defaults a spec may override.
+        Texts are embedded in one batch and pair queries sharing (k, where, contains) are searched together;
+        text-only queries are ranked one by one by their `rank`. A spec that fails gets an `error` and no
+        results; the others still run. Relative image paths are taken from `base`. `k`, `where`, `contains`
+        and `rank` are the defaults a spec may override.
         """
         specs = list(specs)
         outcomes: list[QueryOutcome] = []
@@ -258,6 +288,10 @@ class EditSearch:
                 echo.update({name: v for name, v in (("where", options[1]), ("contains", options[2])) if v})
                 positive, negative = _spec_terms(spec, Path(base) if base is not None else None)
                 vectors[i] = self.query_vector(positive, negative)
+                if all(isinstance(t, str) for t in positive + negative):
+                    how = check_rank(spec.get("rank", rank))
+                    outcomes[i].results = self.rank_text_vector(vectors[i], options[0], how, *options[1:])
+                    continue
                 excludes[i] = {t for t in positive + negative if isinstance(t, int)}
                 groups.setdefault(options, []).append(i)
             except (EditSearchError, ValueError, TypeError, OSError) as e:

@@ -49,7 +49,7 @@ def test_query_text_pair_and_edit_id(built, data):
     out = json.loads(text.stdout)
     assert out["query"] == {"text": "invert the colors", "k": 3}
     assert [r["rank"] for r in out["results"]] == [1, 2, 3]
-    assert set(out["results"][0]) == {"rank", "id", "score", "instruction", "before", "after", "metadata"}
+    assert set(out["results"][0]) == {"rank", "id", "score", "instruction", "before", "after", "metadata", "scores"}
     assert "UNTRAINED" in text.stderr
 
     images = data.parent / "images"

@@ -34,13 +34,14 @@ def pair_vec(model, before, after):
 
 
 def test_text_query_scores_are_ec2t(searcher, tiny_model):
-    results = searcher.search_text("invert the colors", k=5)
+    results = searcher.search_text("invert the colors", k=5, rank="pair")
     assert [r.rank for r in results] == [1, 2, 3, 4, 5]
     assert all(isinstance(r, SearchResult) for r in results)
     assert results == sorted(results, key=lambda r: -r.score)
     top = results[0]
     text = tiny_model.embed_texts(["invert the colors"])[0].numpy()
     assert top.score == pytest.approx(float(pair_vec(tiny_model, top.before, top.after) @ text), abs=1e-4)
+    assert top.scores["pair"] == pytest.approx(top.score, abs=1e-6)
     assert top.metadata["family"].startswith("f") and top.instruction
 
 
@@ -64,7 +65,7 @@ def test_combined_query_is_the_renormalised_weighted_sum(searcher, tiny_model):
     expected = 2 * ta - 0.5 * tb
     expected /= np.linalg.norm(expected)
     np.testing.assert_allclose(searcher.query_vector([a], [b], weights=[2, 0.5]), expected, atol=1e-5)
-    results = searcher.search(positive=[a], negative=[b], weights=[2, 0.5], k=3)
+    results = searcher.search(positive=[a], negative=[b], weights=[2, 0.5], k=3, rank="pair")
     vec = searcher.index.stored_vector(results[0].id)
     assert results[0].score == pytest.approx(float(vec @ expected), abs=1e-4)
     mixed = searcher.search(positive=["invert the colors", 4], k=3)

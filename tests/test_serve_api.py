@@ -20,7 +20,7 @@ from serve_fixtures import HOSTILE, make_served_index, png_bytes
 
 from editsearch.serve import create_app
 
-RESULT_KEYS = {"rank", "id", "score", "instruction", "before", "after", "metadata"}
+RESULT_KEYS = {"rank", "id", "score", "instruction", "before", "after", "metadata", "scores"}
 
 
 @pytest.fixture(scope="module")

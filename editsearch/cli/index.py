@@ -143,6 +143,14 @@ def _report_build(report: BuildReport, counts: dict[str, Any], as_json: bool) ->
 @click.option("--where", help="SQL condition on the catalog's edits columns, e.g. \"source = 'ip2p'\".")
 @click.option("--contains", help="Full-text match on instructions, e.g. watercolor.")
 @click.option(
+    "--rank",
+    type=click.Choice(["pair", "instruction", "hybrid"]),
+    default="hybrid",
+    show_default=True,
+    help="How text queries rank: the pair (EC2T), the stored instruction, or both fused (pair alone where "
+    "an edit has no instruction).",
+)
+@click.option(
     "--html",
     "html_out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -161,6 +169,7 @@ def query(
     k: int,
     where: str | None,
     contains: str | None,
+    rank: str,
     html_out: Path | None,
     model_name: str | None,
     as_json: bool,
@@ -168,8 +177,9 @@ def query(
     """Search an index by text, exemplar pair or edit id (terms combine; scores are cosines).
 
     JSON output: {"query": {...}, "results": [{"rank", "id", "score", "instruction", "before", "after",
-    "metadata"}]}; with --queries, one such object per input line, in order (a failed line gets an
-    "error" and no results, and the exit code is 3).
+    "metadata", "scores"}]} ("scores": {"pair", "instruction"} for text queries, else null); with
+    --queries, one such object per input line, in order (a failed line gets an "error" and no results,
+    and the exit code is 3).
     """
     if (before is None) != (after is None):
         raise click.UsageError("--before and --after go together")
@@ -202,7 +212,7 @@ def query(
             if not_texts:
                 spec["not_text"] = list(not_texts)
             specs = [spec]
-        outcomes = searcher.run_batch(specs, k, where, contains, base=queries.parent if queries else None)
+        outcomes = searcher.run_batch(specs, k, where, contains, queries.parent if queries else None, rank)
     for outcome in outcomes:
         if as_json:
             echo_json(outcome.to_dict())
@@ -231,7 +241,7 @@ def _describe(query: dict[str, Any]) -> str:
         parts.append(f"not {query['not_text']!r}")
     n_terms = sum(len(spec_values(query, key)) for key in ("text", "edit_id", "not_text")) + ("before" in query)
     metric = "combined" if n_terms != 1 else ("EC2T" if "text" in query else "EC2EC")
-    filters = "".join(f", {key} {query[key]!r}" for key in ("where", "contains") if key in query)
+    filters = "".join(f", {key} {query[key]!r}" for key in ("where", "contains", "rank") if key in query)
     return f"{metric} query: {'; '.join(parts) or '?'}{filters}"
 
 

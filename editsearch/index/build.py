@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from editsearch.data.records import EditPair, ItemError
 from editsearch.errors import EXIT_OK, EXIT_PARTIAL
 from editsearch.index.errors import BuildAbortedError
+from editsearch.index.instructions import embed_missing
 
 if TYPE_CHECKING:
     import torch
@@ -45,6 +46,7 @@ class BuildReport:
     failed: int = 0
     embedded: int = 0
     reused: int = 0
+    instructions: int = 0  # instruction texts embedded (see editsearch.index.instructions)
     seconds: float = 0.0
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (origin, item, reason)
 
@@ -72,6 +74,7 @@ class BuildReport:
             "failed": self.failed,
             "embedded": self.embedded,
             "reused": self.reused,
+            "instructions": self.instructions,
             "seconds": round(self.seconds, 3),
             "errors": [{"origin": o, "item": i, "reason": r} for o, i, r in self.errors],
         }
@@ -207,6 +210,7 @@ class Build:
                 complete.append(origin)
         self.catalog.update_texts(self.updates)
         self._embed(todo)
+        self.report.instructions = embed_missing(self.catalog, self.fp, self._embed_texts)
         if sweep:
             for origin in complete:
                 vanished = [
@@ -281,6 +285,10 @@ class Build:
     def _fail(self, origin: str, item: str, reason: str) -> None:
         self.report.failed += 1
         self.report.errors.append((origin, item, reason))
+
+    def _embed_texts(self, texts: list[str]) -> Any:
+        """Instruction embeddings [N, D] by the model's text tower."""
+        return self.model.embed_texts(texts).numpy()
 
     # -- embedding ------------------------------------------------------------------------------------
 

@@ -165,8 +165,22 @@ def _v3(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE vectors SET crc = crc32(vector)")
 
 
+def _v4(db: sqlite_utils.Database) -> None:
+    """Instruction vectors: the text tower's embedding of each distinct instruction, per model."""
+    db.execute(
+        """CREATE TABLE instruction_vectors (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            model TEXT NOT NULL REFERENCES models(fingerprint),
+            instruction TEXT NOT NULL,
+            vector BLOB NOT NULL,
+            crc INTEGER,
+            created_at TEXT NOT NULL,
+            UNIQUE (model, instruction))"""
+    )
+
+
 # Stepwise migrations: MIGRATIONS[i] takes a catalog from schema version i to i + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -61,6 +61,7 @@ STATUS: list[tuple[type[Exception], int]] = [
 
 K = Annotated[int, Query(ge=1, le=MAX_K, description="Results to return (1-1000).")]
 Side = Literal["before", "after"]
+Rank = Literal["pair", "instruction", "hybrid"]
 
 
 def create_app(
@@ -148,10 +149,14 @@ def create_app(
         k: K = 10,
         where: Annotated[str | None, Query(description="SQL condition on the edits columns.")] = None,
         contains: Annotated[str | None, Query(description="Full-text match on instructions.")] = None,
+        rank: Annotated[
+            Rank, Query(description="Text queries: rank by the pair (EC2T), the instruction, or both fused.")
+        ] = "hybrid",
     ) -> dict[str, Any]:
-        """Edits ranked by text (EC2T), edit id (EC2EC) or a weighted combination of both, with filters."""
+        """Edits ranked by text (EC2T, fused with instructions by `rank`), edit id (EC2EC) or both, with filters."""
         query = {"text": text, "not_text": not_text, "edit_id": edit_id, "weight": weight, "k": k}
-        return run_search(engine, [*text, *edit_id], not_text, weight or None, k, where, contains, query)
+        query.update({"rank": rank} if rank != "hybrid" else {})
+        return run_search(engine, [*text, *edit_id], not_text, weight or None, k, where, contains, query, rank)
 
     @app.post("/api/search", tags=["search"])
     async def search_post(
@@ -274,6 +279,7 @@ def run_search(
     where: str | None,
     contains: str | None,
     query: dict[str, Any],
+    rank: str = "hybrid",
 ) -> dict[str, Any]:
     """`EditSearch.search` on a pooled reader, as the JSON of `query --json` plus image URLs and timing."""
     if not positive and not negative:
@@ -281,7 +287,7 @@ def run_search(
     started = time.perf_counter()
     with engine.reader() as reader:
         try:
-            results = reader.search(positive, negative, weights, k=k, where=where, contains=contains)
+            results = reader.search(positive, negative, weights, k=k, where=where, contains=contains, rank=rank)
         except EditSearchError:
             raise
         except ValueError as e:  # the query's own shape: weights that do not match the terms, terms that cancel

@@ -1,0 +1,119 @@
+"""Instruction vectors: the text tower's embedding of each distinct instruction, kept beside the pair vectors.
+
+Keyed by (model, instruction text), not by edit: edits sharing an instruction share one vector, and an edit
+whose instruction changes simply finds no vector for its new text until the next build embeds it. Rows are
+never updated, so a killed build keeps every committed batch and the next build embeds only what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from editsearch.index.catalog import _chunks, now, vector_crc
+
+if TYPE_CHECKING:
+    from editsearch.index.catalog import Catalog
+
+INSTRUCTION_BATCH = 256  # instructions embedded and committed per transaction
+
+
+def missing_instructions(catalog: Catalog, model: str) -> list[str]:
+    """Distinct instructions of live edits with no vector for `model` yet, in a stable order."""
+    cur = catalog.db.execute(
+        "SELECT DISTINCT e.instruction FROM edits e WHERE e.deleted = 0 AND e.instruction IS NOT NULL "
+        "AND trim(e.instruction) != '' AND NOT EXISTS (SELECT 1 FROM instruction_vectors iv "
+        "WHERE iv.model = ? AND iv.instruction = e.instruction) ORDER BY e.instruction",
+        [model],
+    )
+    return [r[0] for r in cur]
+
+
+def save_instruction_vectors(catalog: Catalog, model: str, texts: Sequence[str], vectors: np.ndarray) -> None:
+    """Store one float32 vector per instruction text, in one transaction."""
+    stamp = now()
+    rows = []
+    for text, vec in zip(texts, np.asarray(vectors, dtype=np.float32), strict=True):
+        blob = vec.tobytes()
+        rows.append((model, text, blob, vector_crc(blob), stamp))
+    with catalog.db.atomic():
+        catalog.db.conn.executemany(
+            "INSERT OR IGNORE INTO instruction_vectors (model, instruction, vector, crc, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+def embed_missing(
+    catalog: Catalog, model: str, embed: Callable[[list[str]], np.ndarray], batch: int = INSTRUCTION_BATCH
+) -> int:
+    """Embed the instructions that have no vector yet, committing each batch; returns how many."""
+    texts = missing_instructions(catalog, model)
+    for start in range(0, len(texts), batch):
+        chunk = texts[start : start + batch]
+        save_instruction_vectors(catalog, model, chunk, embed(chunk))
+    return len(texts)
+
+
+class InstructionMatrix:
+    """All instruction vectors of one model in memory, reloaded when the table grows (readers follow writers)."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.rows: dict[str, int] = {}
+        self.matrix = np.zeros((0, 0), dtype=np.float32)
+        self._state: tuple[str, int, int] | None = None
+
+    def refresh(self, catalog: Catalog, model: str) -> InstructionMatrix:
+        """Reload from the catalog if its instruction vectors changed since the last load."""
+        count, last = catalog.db.execute(
+            "SELECT count(*), coalesce(max(id), 0) FROM instruction_vectors WHERE model = ?", [model]
+        ).fetchone()
+        if self._state != (model, count, last):
+            cur = catalog.db.execute(
+                "SELECT instruction, vector FROM instruction_vectors WHERE model = ? ORDER BY id", [model]
+            )
+            pairs = cur.fetchall()
+            self.texts = [t for t, _ in pairs]
+            self.rows = {t: i for i, t in enumerate(self.texts)}
+            self.matrix = np.stack([np.frombuffer(b, dtype=np.float32) for _, b in pairs]) if pairs else self.matrix
+            self._state = (model, count, last)
+        return self
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def scores(self, query: np.ndarray, texts: Sequence[str | None]) -> list[float | None]:
+        """Cosine of the query with each text's instruction vector (None: no instruction or no vector)."""
+        out: list[float | None] = []
+        for text in texts:
+            row = self.rows.get(text) if text else None
+            out.append(None if row is None else float(self.matrix[row] @ query))
+        return out
+
+    def top_texts(self, query: np.ndarray, n: int) -> list[str]:
+        """The n instructions nearest the query, best first (exact: one matrix product)."""
+        if not self.texts:
+            return []
+        sims = self.matrix @ query
+        n = min(n, len(sims))
+        top = np.argpartition(-sims, n - 1)[:n]
+        return [self.texts[i] for i in top[np.argsort(-sims[top], kind="stable")]]
+
+
+def vector_ids_for_texts(catalog: Catalog, model: str, texts: Sequence[str], limit: int) -> list[int]:
+    """Vector ids of live edits whose instruction is one of `texts` (at most `limit`)."""
+    found: list[int] = []
+    for chunk in _chunks(list(texts)):
+        marks = ",".join("?" * len(chunk))
+        cur = catalog.db.execute(
+            f"SELECT v.id FROM vectors v JOIN edits e ON e.id = v.edit_id "
+            f"WHERE e.deleted = 0 AND v.model = ? AND e.instruction IN ({marks}) ORDER BY v.id LIMIT ?",
+            [model, *chunk, limit - len(found)],
+        )
+        found.extend(r[0] for r in cur)
+        if len(found) >= limit:
+            break
+    return found

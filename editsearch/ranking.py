@@ -1,0 +1,130 @@
+"""Instruction-aware ranking of a text query: EC2T (the pair) fused with text↔instruction cosine.
+
+Candidates are the top CANDIDATES edits by the pair (FAISS, with the query's filters) together with the
+edits whose instructions are among the top CANDIDATES by an exact product over the in-memory instruction
+matrix (one row per distinct instruction: far fewer rows than edits, so no second FAISS cache to keep in
+step). Both component scores of every candidate are exact cosines, and the fusion ranks that union.
+
+An edit without an instruction vector is judged by its pair alone: its missing instruction component is
+replaced by its pair component (the same rank under RRF, the same cosine under a weighted sum), so lacking
+an instruction is never a penalty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from editsearch.errors import UsageError
+from editsearch.index.catalog import EditRow
+from editsearch.index.instructions import InstructionMatrix, vector_ids_for_texts
+from editsearch.index.store import EditIndex
+
+RANKS = ("pair", "instruction", "hybrid")
+FUSIONS = ("rrf", "weighted")
+# Reciprocal-rank fusion is the default: on the synthetic held-out set it beats the weighted cosine sum
+# (benchmarks/RESULTS.md, "Instruction-aware ranking"), and it needs no calibration between the two
+# cosines, whose scales differ (text↔text cosines run far higher than text↔pair ones).
+DEFAULT_FUSION = "rrf"
+RRF_K = 60  # the usual reciprocal-rank-fusion constant (Cormack et al. 2009)
+PAIR_WEIGHT = 0.5  # the pair's share of a weighted cosine sum
+CANDIDATES = 100  # candidates taken from each signal (at least 2k)
+
+
+@dataclass
+class Ranked:
+    """One fused hit: the ranking score, its two components (instruction None: none stored) and the edit."""
+
+    score: float
+    pair: float
+    instruction: float | None
+    edit: EditRow
+
+
+def check_rank(rank: str) -> str:
+    """`rank` if it is one of RANKS; else UsageError."""
+    if rank not in RANKS:
+        raise UsageError(f"rank must be one of {', '.join(RANKS)}, got {rank!r}")
+    return rank
+
+
+def fuse(pair: np.ndarray, instruction: np.ndarray, method: str = DEFAULT_FUSION) -> np.ndarray:
+    """Fused scores of candidates [..., N] from pair and instruction cosines (NaN: no instruction)."""
+    instruction = np.where(np.isnan(instruction), pair, instruction)
+    if method == "weighted":
+        return PAIR_WEIGHT * pair + (1 - PAIR_WEIGHT) * instruction
+    if method != "rrf":
+        raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {method!r}")
+    return 1.0 / (RRF_K + _ranks(pair)) + 1.0 / (RRF_K + _ranks(instruction))
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    """1-based rank of each score along the last axis, best (highest) first."""
+    order = np.argsort(-scores, axis=-1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(1, scores.shape[-1] + 1), axis=-1)
+    return ranks.astype(np.float64)
+
+
+def rank_text(
+    index: EditIndex,
+    instructions: InstructionMatrix,
+    query: np.ndarray,
+    k: int,
+    rank: str,
+    where: str | None = None,
+    contains: str | None = None,
+    exclude: set[int] | None = None,
+) -> list[Ranked]:
+    """The top k edits for a text query vector under `rank` (pair, instruction or hybrid), best first."""
+    exclude = exclude or set()
+    info = index.model_info
+    assert info is not None
+    fp = info["fingerprint"]
+    instructions.refresh(index.catalog, fp)
+    fetch = k if rank == "pair" or not len(instructions) else max(CANDIDATES, 2 * k)
+    hits = index.search(query, fetch, where=where, contains=contains, exclude=[exclude])[0]
+    pair = {h.edit["id"]: h.score for h in hits}
+    rows = {h.edit["id"]: h.edit for h in hits}
+    if fetch > k:
+        _add_instruction_candidates(index, instructions, query, fetch, where, contains, exclude, pair, rows)
+    ids = list(rows)
+    instr = instructions.scores(query, [rows[i]["instruction"] for i in ids])
+    if rank == "pair" or not any(s is not None for s in instr):
+        scores = np.array([pair[i] for i in ids])
+    elif rank == "instruction":
+        scores = np.array([pair[i] if s is None else s for i, s in zip(ids, instr, strict=True)])
+    else:
+        scores = fuse(np.array([pair[i] for i in ids]), np.array([np.nan if s is None else s for s in instr]))
+    ranked = [Ranked(float(s), pair[i], si, rows[i]) for s, i, si in zip(scores, ids, instr, strict=True)]
+    if rank == "instruction":  # edits with an instruction first; the others by their pair, after them
+        ranked.sort(key=lambda r: (r.instruction is None, -round(r.score, 6), r.edit["id"]))
+    else:
+        ranked.sort(key=lambda r: (-round(r.score, 9), r.edit["id"]))
+    return ranked[:k]
+
+
+def _add_instruction_candidates(
+    index: EditIndex,
+    instructions: InstructionMatrix,
+    query: np.ndarray,
+    n: int,
+    where: str | None,
+    contains: str | None,
+    exclude: set[int],
+    pair: dict[int, float],
+    rows: dict[int, EditRow],
+) -> None:
+    """Add the live, allowed edits of the n nearest instructions to the candidates, with their exact pair cosines."""
+    fp = index.model_info["fingerprint"]  # type: ignore[index]
+    vids = vector_ids_for_texts(index.catalog, fp, instructions.top_texts(query, n), n)
+    if where or contains:
+        allowed = set(index.catalog.filtered_vector_ids(fp, where, contains))
+        vids = [v for v in vids if v in allowed]
+    found = index.catalog.rows_for_vectors(vids)
+    fresh = [v for v in vids if v in found and found[v]["id"] not in rows and found[v]["id"] not in exclude]
+    for vid, blob in index.catalog.vector_blobs(fresh):
+        edit = found[vid]
+        rows[edit["id"]] = edit
+        pair[edit["id"]] = float(np.frombuffer(blob, dtype=np.float32) @ query)
