@@ -1,0 +1,190 @@
+"""Instruction-aware ranking: instruction vectors in the catalog, the fusion, the fallback, CLI and serve."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from index_fixtures import EDITS, CountingModel, make_collection
+
+from editsearch.cli.main import cli
+from editsearch.index.store import EditIndex
+from editsearch.ranking import fuse
+from editsearch.search import EditSearch
+from editsearch.serve import create_app
+
+QUERY = "invert the colors"
+
+
+def build(root, manifest, model):
+    with EditIndex.open(root, create=True) as index:
+        return index.sync([manifest], model, batch_size=4, workers=0)
+
+
+def strip_instructions(manifest, keep=lambda n: False):
+    lines = [json.loads(line) for line in manifest.read_text().splitlines()]
+    for line in lines:
+        if not keep(line["n"]):
+            line.pop("instruction")
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def instruction_rows(idx):
+    with sqlite3.connect(idx / "catalog.db") as db:
+        return db.execute("SELECT instruction, vector FROM instruction_vectors ORDER BY instruction").fetchall()
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory, tiny_model):
+    root = tmp_path_factory.mktemp("hybrid")
+    manifest = make_collection(root / "data", 10)
+    build(root / "idx", manifest, tiny_model)
+    return root / "idx"
+
+
+def exact_components(searcher, model, text):
+    """Pair and instruction cosines of every edit, computed without the ranking code."""
+    q = model.embed_texts([text])[0].numpy()
+    pair, instr = {}, {}
+    for edit_id in range(1, 11):
+        pair[edit_id] = float(searcher.index.stored_vector(edit_id) @ q)
+        instruction = searcher.index.catalog.get_edit(edit_id)["instruction"]
+        instr[edit_id] = float(model.embed_texts([instruction])[0].numpy() @ q)
+    return pair, instr
+
+
+def test_pair_instruction_and_hybrid_each_follow_their_signal(indexed, tiny_model):
+    with EditSearch.open(indexed, model=tiny_model) as searcher:
+        pair, instr = exact_components(searcher, tiny_model, QUERY)
+        ids = sorted(pair)
+        fused = fuse(np.array([pair[i] for i in ids]), np.array([instr[i] for i in ids]))
+        expected = {
+            "pair": sorted(ids, key=lambda i: -pair[i]),
+            "instruction": sorted(ids, key=lambda i: -instr[i]),
+            "hybrid": [ids[j] for j in np.argsort(-fused, kind="stable")],
+        }
+        assert expected["pair"][:3] != expected["instruction"][:3]  # the two signals disagree here
+        for rank, order in expected.items():
+            results = searcher.search_text(QUERY, k=10, rank=rank)
+            assert [r.id for r in results][:3] == order[:3], rank
+            for r in results:
+                assert r.scores["pair"] == pytest.approx(pair[r.id], abs=1e-4)
+                assert r.scores["instruction"] == pytest.approx(instr[r.id], abs=1e-4)
+        assert searcher.search_text(QUERY, k=1, rank="instruction")[0].instruction == QUERY
+        assert [r.id for r in searcher.search_text(QUERY, k=10)] == [r.id for r in results]  # hybrid by default
+        batch = searcher.run_batch([{"text": QUERY, "rank": "pair", "k": 3}, {"text": QUERY, "rank": "nope"}])
+        assert [r.id for r in batch[0].results] == expected["pair"][:3] and "rank must be" in batch[1].error
+
+
+def test_instruction_vectors_are_added_to_an_existing_index_without_pair_forwards(tmp_path, tiny_model):
+    manifest = make_collection(tmp_path / "data", 10)
+    first = build(tmp_path / "idx", manifest, tiny_model)
+    assert first.instructions == len(EDITS) and len(instruction_rows(tmp_path / "idx")) == len(EDITS)
+    with sqlite3.connect(tmp_path / "idx" / "catalog.db") as db:
+        db.execute("DELETE FROM instruction_vectors")  # an index built before instruction vectors existed
+    counting = CountingModel(tiny_model)
+    again = build(tmp_path / "idx", manifest, counting)
+    assert counting.embedded == 0 and again.embedded == 0 and again.instructions == len(EDITS)
+    rows = instruction_rows(tmp_path / "idx")
+    assert [t for t, _ in rows] == sorted(text for text, _ in EDITS)
+    for text, blob in rows:
+        np.testing.assert_allclose(
+            np.frombuffer(blob, np.float32), tiny_model.embed_texts([text])[0].numpy(), atol=1e-6
+        )
+    lines = manifest.read_text().replace("mirror the image", "flip it left to right")
+    manifest.write_text(lines)  # a changed instruction: one new instruction vector, still no pair forward
+    third = build(tmp_path / "idx", manifest, counting)
+    assert counting.embedded == 0 and third.instructions == 1 and third.updated == 0
+
+
+def test_default_ranking_falls_back_to_the_pair_without_instructions(tmp_path, tiny_model):
+    manifest = make_collection(tmp_path / "data", 10)
+    strip_instructions(manifest, keep=lambda n: n % 2 == 0)
+    build(tmp_path / "idx", manifest, tiny_model)
+    with EditSearch.open(tmp_path / "idx", model=tiny_model) as searcher:
+        for r in searcher.search_text(QUERY, k=10):
+            if r.instruction is None:  # no penalty: the fused score is the pair's own cosine
+                assert r.scores["instruction"] is None and r.score == pytest.approx(r.scores["pair"], abs=1e-6)
+    none = make_collection(tmp_path / "bare", 10)
+    strip_instructions(none)
+    build(tmp_path / "bare-idx", none, tiny_model)
+    with EditSearch.open(tmp_path / "bare-idx", model=tiny_model) as searcher:
+        hybrid, pair = searcher.search_text(QUERY, k=10), searcher.search_text(QUERY, k=10, rank="pair")
+        assert [(r.id, r.score) for r in hybrid] == [(r.id, r.score) for r in pair]
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_cli_rank_and_json_component_scores(indexed, tiny_model_dir):
+    out = {}
+    for rank in ("pair", "instruction", "hybrid"):
+        result = run(
+            "query",
+            "--index",
+            indexed,
+            "--text",
+            QUERY,
+            "--rank",
+            rank,
+            "--k",
+            "3",
+            "--json",
+            "--model",
+            tiny_model_dir,
+        )
+        assert result.exit_code == 0, result.output
+        out[rank] = json.loads(result.stdout)["results"]
+        assert all(set(r["scores"]) == {"pair", "instruction"} for r in out[rank])
+    assert out["instruction"][0]["instruction"] == QUERY
+    assert [r["score"] for r in out["pair"]] == [r["scores"]["pair"] for r in out["pair"]]
+    assert run("query", "--index", indexed, "--text", QUERY, "--rank", "nope").exit_code == 2
+    by_id = run("query", "--index", indexed, "--edit-id", "1", "--json", "--model", tiny_model_dir)
+    assert all(r["scores"] is None for r in json.loads(by_id.stdout)["results"])
+
+
+def test_serve_rank_param(indexed, tiny_model_dir):
+    with TestClient(create_app(indexed, model=str(tiny_model_dir), readers=1)) as client:
+        pair = client.get("/api/search", params={"text": QUERY, "k": 3, "rank": "pair"}).json()
+        instruction = client.get("/api/search", params={"text": QUERY, "k": 3, "rank": "instruction"}).json()
+        assert pair["query"]["rank"] == "pair" and instruction["results"][0]["instruction"] == QUERY
+        assert all(r["scores"]["pair"] == r["score"] for r in pair["results"])
+        assert client.get("/api/search", params={"text": QUERY, "rank": "nope"}).status_code == 422
+
+
+CLI = [sys.executable, "-c", "from editsearch.cli.main import cli; cli()"]
+
+
+def test_instruction_vectors_survive_kill_9(tmp_path, tiny_model, tiny_model_dir):
+    manifest = make_collection(tmp_path / "data", 60)
+    lines = [json.loads(line) for line in manifest.read_text().splitlines()]
+    for line in lines:
+        line["instruction"] = f"{line['instruction']} number {line['n']}"  # 60 distinct instructions
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    idx = tmp_path / "idx"
+    cmd = [*CLI, "build-index", str(manifest), "--index", str(idx), "--model", str(tiny_model_dir),
+           "--batch-size", "2", "--workers", "0", "-q", "--json"]  # fmt: skip
+    for delay in (1.5, 3.0):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    final = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert final.returncode == 0, final.stderr
+    rows = instruction_rows(idx)
+    assert sorted(t for t, _ in rows) == sorted(line["instruction"] for line in lines)
+    for text, blob in rows[:5]:
+        np.testing.assert_allclose(
+            np.frombuffer(blob, np.float32), tiny_model.embed_texts([text])[0].numpy(), atol=1e-5
+        )
+    again = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    assert (again["embedded"], again["instructions"], again["skipped"]) == (0, 0, 60)
