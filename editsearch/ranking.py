@@ -83,7 +83,7 @@ def rank_text(
     info = index.model_info
     assert info is not None
     fp = info["fingerprint"]
-    instructions.refresh(index.catalog, fp)
+    instructions.refresh(index.catalog, fp)  # also for rank=pair: the results report both components
     fetch = k if rank == "pair" or not len(instructions) else max(CANDIDATES, 2 * k)
     hits = index.search(query, fetch, where=where, contains=contains, exclude=[exclude])[0]
     pair = {h.edit["id"]: h.score for h in hits}

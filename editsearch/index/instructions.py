@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from editsearch.index.catalog import Catalog
 
 INSTRUCTION_BATCH = 256  # instructions embedded and committed per transaction
+# Most distinct instructions a reader holds in memory (about 300 MB at d = 384). An index with more ranks
+# text queries by the pair alone: an instruction FAISS cache for such sizes is not built yet.
+MAX_IN_MEMORY = 200_000
 
 
 def missing_instructions(catalog: Catalog, model: str) -> list[str]:
@@ -71,11 +74,14 @@ class InstructionMatrix:
         count, last = catalog.db.execute(
             "SELECT count(*), coalesce(max(id), 0) FROM instruction_vectors WHERE model = ?", [model]
         ).fetchone()
+        if count > MAX_IN_MEMORY:
+            count = last = 0  # too many to hold: ranked as if none were stored
         if self._state != (model, count, last):
-            cur = catalog.db.execute(
-                "SELECT instruction, vector FROM instruction_vectors WHERE model = ? ORDER BY id", [model]
-            )
-            pairs = cur.fetchall()
+            pairs = []
+            if count:
+                pairs = catalog.db.execute(
+                    "SELECT instruction, vector FROM instruction_vectors WHERE model = ? ORDER BY id", [model]
+                ).fetchall()
             self.texts = [t for t, _ in pairs]
             self.rows = {t: i for i, t in enumerate(self.texts)}
             self.matrix = np.stack([np.frombuffer(b, dtype=np.float32) for _, b in pairs]) if pairs else self.matrix
