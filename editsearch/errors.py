@@ -14,6 +14,11 @@ EXIT_PARTIAL = 3  # some items failed and were reported; every valid item was pr
 EXIT_INCONSISTENT = 4  # `verify` found the catalog or the FAISS cache inconsistent
 
 
+def items_exit_code(failed: int) -> int:
+    """EXIT_OK when no item failed, EXIT_PARTIAL when some did (each reported, every valid one processed)."""
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
 class EditSearchError(Exception):
     """Base of every user-facing editsearch error: one clear line, and the exit code it maps to."""
 

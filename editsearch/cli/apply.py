@@ -10,7 +10,7 @@ import click
 from PIL import Image
 
 from editsearch.cli.common import EDIT_ID, echo_json, json_option, warn
-from editsearch.errors import EXIT_PARTIAL, untrained_note
+from editsearch.errors import EXIT_PARTIAL, items_exit_code, untrained_note
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -165,7 +165,7 @@ def apply(
                 },
             }
         )
-        sys.exit(EXIT_PARTIAL if failed else 0)
+        sys.exit(items_exit_code(len(failed)))
     for path in targets:
         click.echo(str(path))
     for q, s in zip(images, scores, strict=True):

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from editsearch.cli.common import echo_json, json_option, load_model_noted, model_option, warn
-from editsearch.errors import EXIT_PARTIAL
+from editsearch.errors import items_exit_code
 
 FORMULA_STARTS = tuple("=+-@\t\r")  # what makes a spreadsheet cell a formula
 
@@ -130,4 +130,4 @@ def _score_manifest(
         echo_json(summary | ({} if out else {"rows": [dataclasses.asdict(r) for r in rows]}))
     else:
         warn(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in summary.items()))
-    return EXIT_PARTIAL if failed else 0
+    return items_exit_code(failed)

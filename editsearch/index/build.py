@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from editsearch.data.records import EditPair, ItemError
-from editsearch.errors import EXIT_OK, EXIT_PARTIAL
+from editsearch.errors import items_exit_code
 from editsearch.index.errors import BuildAbortedError
 from editsearch.index.instructions import embed_missing
 
@@ -53,7 +53,7 @@ class BuildReport:
     @property
     def exit_code(self) -> int:
         """0 when every item succeeded, EXIT_PARTIAL (3) when some failed."""
-        return EXIT_OK if self.failed == 0 else EXIT_PARTIAL
+        return items_exit_code(self.failed)
 
     def summary(self) -> str:
         """One line: added, updated, skipped, removed, failed, and what was embedded."""

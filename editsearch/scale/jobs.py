@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from editsearch.data.records import EditPair, ItemError
-from editsearch.errors import EXIT_OK, EXIT_PARTIAL, UsageError
+from editsearch.errors import UsageError, items_exit_code
 from editsearch.index.build import Planned, failure_reason
 from editsearch.scale.shards import input_shards, input_signature, shard_name
 
@@ -50,7 +50,7 @@ class EmbedReport:
     @property
     def exit_code(self) -> int:
         """0 when every item succeeded, EXIT_PARTIAL (3) when some failed."""
-        return EXIT_OK if self.failed == 0 else EXIT_PARTIAL
+        return items_exit_code(self.failed)
 
     @property
     def rate(self) -> float:
