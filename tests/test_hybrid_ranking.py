@@ -152,6 +152,55 @@ def test_cli_rank_and_json_component_scores(indexed, tiny_model_dir):
     assert all(r["scores"] is None for r in json.loads(by_id.stdout)["results"])
 
 
+def test_from_embeddings_adds_instruction_vectors_once(tmp_path, indexed, tiny_model, tiny_model_dir, monkeypatch):
+    from editsearch.encoder import load_model
+    from editsearch.scale.embed import embed_sources
+
+    manifest = make_collection(tmp_path / "data", 10)  # the collection of `indexed`, elsewhere on disk
+    embed_sources([manifest], tmp_path / "emb", load_model(str(tiny_model_dir), device="cpu"), batch_size=8)
+    idx = tmp_path / "idx"
+    args = ["build-index", "--from-embeddings", tmp_path / "emb", "--index", idx, "-q", "--json"]
+    first = json.loads(run(*args).stdout)
+    assert (first["added"], first["embedded"], first["instructions"]) == (10, 0, len(EDITS))
+    rows = instruction_rows(idx)
+    assert [t for t, _ in rows] == sorted(text for text, _ in EDITS)
+    for text, blob in rows:
+        np.testing.assert_allclose(
+            np.frombuffer(blob, np.float32), tiny_model.embed_texts([text])[0].numpy(), atol=1e-6
+        )
+    for rank in ("instruction", "hybrid"):
+        found = {}
+        for where in (idx, indexed):
+            result = run(
+                "query", "--index", where, "--text", QUERY, "--rank", rank, "--json", "--model", tiny_model_dir
+            )
+            assert result.exit_code == 0, result.output
+            found[where] = [
+                (r["instruction"], round(r["score"], 5), r["scores"]) for r in json.loads(result.stdout)["results"]
+            ]
+        assert all(scores["instruction"] is not None for _, _, scores in found[idx])
+        assert [(t, s) for t, s, _ in found[idx]] == [(t, s) for t, s, _ in found[indexed]], rank
+    assert found[idx][0][0] == QUERY
+
+    def no_model(*_a, **_k):
+        raise AssertionError("the model was loaded with nothing to embed")
+
+    monkeypatch.setattr("editsearch.encoder.load_model", no_model)
+    again = json.loads(run(*args).stdout)
+    assert (again["added"], again["skipped"], again["instructions"]) == (0, 10, 0)
+    assert instruction_rows(idx) == rows
+    monkeypatch.undo()
+    with sqlite3.connect(idx / "catalog.db") as db:  # a run killed after its pairs, before their instructions
+        db.execute("DELETE FROM instruction_vectors WHERE instruction != ?", [QUERY])
+    resumed = json.loads(run(*args).stdout)
+    assert (resumed["added"], resumed["skipped"], resumed["instructions"]) == (0, 10, len(EDITS) - 1)
+    after = instruction_rows(idx)
+    assert [t for t, _ in after] == [t for t, _ in rows]
+    np.testing.assert_allclose(
+        [np.frombuffer(b, np.float32) for _, b in after], [np.frombuffer(b, np.float32) for _, b in rows], atol=1e-6
+    )
+
+
 def test_serve_rank_param(indexed, tiny_model_dir):
     with TestClient(create_app(indexed, model=str(tiny_model_dir), readers=1)) as client:
         pair = client.get("/api/search", params={"text": QUERY, "k": 3, "rank": "pair"}).json()

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     "emb_dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="Fill the index from `editsearch embed` shards in this folder instead of SOURCEs (no model forward).",
+    help="Fill the index from `editsearch embed` shards in this folder instead of SOURCEs (no image forward).",
 )
 @index_option
 @model_option
@@ -86,6 +86,7 @@ def build_index(
     (each is reported on stderr and kept in the catalog's `errors` table; all valid ones were indexed).
     With --from-embeddings DIR the vectors come from `editsearch embed` shards (shards of another model
     than the index's are refused); a shard that did not change is skipped, a removed shard's edits go.
+    New instructions are embedded by the model's text tower, as a build does (the model loads only then).
     """
     if (emb_dir is None) == (not sources):
         raise click.UsageError("give SOURCE... or --from-embeddings DIR (one of them)")

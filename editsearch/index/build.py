@@ -210,7 +210,7 @@ class Build:
                 complete.append(origin)
         self.catalog.update_texts(self.updates)
         self._embed(todo)
-        self.report.instructions = embed_missing(self.catalog, self.fp, self._embed_texts)
+        self.report.instructions = embed_missing(self.catalog, self.model)
         if sweep:
             for origin in complete:
                 vanished = [
@@ -285,10 +285,6 @@ class Build:
     def _fail(self, origin: str, item: str, reason: str) -> None:
         self.report.failed += 1
         self.report.errors.append((origin, item, reason))
-
-    def _embed_texts(self, texts: list[str]) -> Any:
-        """Instruction embeddings [N, D] by the model's text tower."""
-        return self.model.embed_texts(texts).numpy()
 
     # -- embedding ------------------------------------------------------------------------------------
 

@@ -1,10 +1,12 @@
-"""Fill an index's catalog from embeddings shards (`embed`'s output), with no model forward.
+"""Fill an index's catalog from embeddings shards (`embed`'s output), with no image forward.
 
 Incremental like a build: the catalog remembers, per shard file, the id of the write it applied
 (setting `embeddings:<file name>`); a shard with the same id is skipped whole, a changed one is applied
 row by row (an unchanged pair, same content hashes, sizes and mtimes, keeps its vector), and the edits
 of a shard's input that the shard no longer lists are tombstoned, as are all the edits of a shard that
-is gone. It streams: one parquet batch of one shard is in memory at a time.
+is gone. It streams: one parquet batch of one shard is in memory at a time. Then, as a build does, the
+instructions that have no vector yet are embedded by the index model's text tower, batch by batch
+(editsearch.index.instructions); the model is loaded only when there is one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from editsearch.index.build import BuildReport
 from editsearch.index.errors import EditIndexError, ModelMismatchError
+from editsearch.index.instructions import embed_missing
 from editsearch.scale.shards import ShardError, ShardMeta, iter_shard, read_meta, shard_files
 
 if TYPE_CHECKING:
@@ -48,7 +51,7 @@ def check_shards(index: EditIndex, directory: Path) -> list[tuple[Path, ShardMet
 
 
 def sync_embeddings(index: EditIndex, directory: str | Path, progress: bool = False) -> BuildReport:
-    """Apply the shards of `directory` to the catalog of a writable index; returns what changed."""
+    """Apply the shards of `directory` to the catalog of a writable index, then embed new instructions."""
     import time
 
     from tqdm import tqdm
@@ -81,6 +84,8 @@ def sync_embeddings(index: EditIndex, directory: str | Path, progress: bool = Fa
                 catalog.set_setting(APPLIED_PREFIX + path.name, json.dumps({"id": meta.shard_id, "origin": meta.input}))
     report.failed = len(report.errors)
     catalog.replace_errors(report.errors)
+    if index.model_info is not None:
+        report.instructions = embed_missing(catalog, index.deferred_model())
     report.seconds = time.perf_counter() - start
     return report
 

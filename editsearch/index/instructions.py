@@ -7,8 +7,8 @@ never updated, so a killed build keeps every committed batch and the next build 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,14 +49,17 @@ def save_instruction_vectors(catalog: Catalog, model: str, texts: Sequence[str],
         )
 
 
-def embed_missing(
-    catalog: Catalog, model: str, embed: Callable[[list[str]], np.ndarray], batch: int = INSTRUCTION_BATCH
-) -> int:
-    """Embed the instructions that have no vector yet, committing each batch; returns how many."""
-    texts = missing_instructions(catalog, model)
+def embed_missing(catalog: Catalog, model: Any, batch: int = INSTRUCTION_BATCH) -> int:
+    """Embed by `model`'s text tower the instructions with no vector yet, committing each batch; returns how many.
+
+    The build and `build-index --from-embeddings` both fill the table this way. `model` needs a
+    `fingerprint` and `embed_texts`; the latter is called only when something is missing, so a deferred
+    model (the index's own, loaded on first use) is never loaded for an index that lacks nothing.
+    """
+    texts = missing_instructions(catalog, model.fingerprint)
     for start in range(0, len(texts), batch):
         chunk = texts[start : start + batch]
-        save_instruction_vectors(catalog, model, chunk, embed(chunk))
+        save_instruction_vectors(catalog, model.fingerprint, chunk, model.embed_texts(chunk).numpy())
     return len(texts)
 
 

@@ -242,9 +242,10 @@ class EditIndex:
         return report
 
     def sync_embeddings(self, directory: str | Path, *, progress: bool = False) -> BuildReport:
-        """Incrementally index the embeddings shards of `directory` (from `embed`), with no model forward.
+        """Incrementally index the embeddings shards of `directory` (from `embed`), with no image forward.
 
         Shards of another model than the index's are refused (ModelMismatchError) before anything changes.
+        Instructions with no vector yet are embedded by the index model's text tower, loaded only then.
         """
         from editsearch.index.embeddings import sync_embeddings
 
