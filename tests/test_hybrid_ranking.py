@@ -201,6 +201,29 @@ def test_from_embeddings_adds_instruction_vectors_once(tmp_path, indexed, tiny_m
     )
 
 
+def test_verify_checks_the_instruction_vectors(tmp_path, tiny_model):
+    idx = tmp_path / "idx"
+    build(idx, make_collection(tmp_path / "data", 5), tiny_model)
+    clean = run("verify", "--index", idx, "--json")
+    assert clean.exit_code == 0 and json.loads(clean.stdout)["ok"], clean.output
+    with sqlite3.connect(idx / "catalog.db") as db:  # one flipped bit, in a blob SQLite itself finds well formed
+        (blob,) = db.execute("SELECT vector FROM instruction_vectors WHERE instruction = ?", [QUERY]).fetchone()
+        db.execute(
+            "UPDATE instruction_vectors SET vector = ? WHERE instruction = ?", [bytes([blob[0] ^ 1]) + blob[1:], QUERY]
+        )
+    verified = run("verify", "--index", idx, "--json")
+    report = json.loads(verified.stdout)
+    assert verified.exit_code == 4 and not report["ok"]
+    assert [p for p in report["problems"] if "1 stored instruction vectors do not match" in p and repr(QUERY) in p]
+    assert "restore it from a backup" in report["problems"][0]
+    with sqlite3.connect(idx / "catalog.db") as db:  # the bit back, and another vector cut short
+        db.execute("UPDATE instruction_vectors SET vector = ? WHERE instruction = ?", [blob, QUERY])
+        db.execute("UPDATE instruction_vectors SET vector = substr(vector, 1, 8), crc = NULL WHERE id = 2")
+    text = run("verify", "--index", idx)
+    assert text.exit_code == 4 and "PROBLEM: 1 instruction vectors are not 16 float32 values" in text.output
+    assert "checksum" not in text.output and text.output.splitlines()[-1] == "inconsistent"
+
+
 def test_serve_rank_param(indexed, tiny_model_dir):
     with TestClient(create_app(indexed, model=str(tiny_model_dir), readers=1)) as client:
         pair = client.get("/api/search", params={"text": QUERY, "k": 3, "rank": "pair"}).json()

@@ -516,6 +516,12 @@ class Catalog:
             "SELECT id, edit_id FROM vectors WHERE crc IS NOT NULL AND crc != crc32(vector) ORDER BY id"
         ).fetchall()
 
+    def damaged_instruction_vectors(self) -> list[tuple[int, str]]:
+        """(id, instruction) of the instruction-vector rows whose blob no longer matches its CRC-32."""
+        return self.db.execute(
+            "SELECT id, instruction FROM instruction_vectors WHERE crc IS NOT NULL AND crc != crc32(vector) ORDER BY id"
+        ).fetchall()
+
     @contextmanager
     def _restricted(self) -> Iterator[Callable[[], bool]]:
         """Run a filter under the filter authorizer, the length limit and the time budget; yields 'timed out?'."""

@@ -517,9 +517,9 @@ class EditIndex:
             return index.verify()
 
     def verify(self) -> VerifyReport:
-        """Check the catalog (full integrity check, vector checksums) and that the saved FAISS file holds
-        exactly the live vectors; repairs nothing. While another process builds, the catalog is checked
-        (a consistent snapshot) but the FAISS cache, which the build is rewriting, is not."""
+        """Check the catalog (full integrity check, pair and instruction vector checksums) and that the saved
+        FAISS file holds exactly the live vectors; repairs nothing. While another process builds, the catalog is
+        checked (a consistent snapshot) but the FAISS cache, which the build is rewriting, is not."""
         report = VerifyReport(ok=True)
         try:
             with corruption_as_error(self.catalog.path):
@@ -559,7 +559,8 @@ class EditIndex:
         return _finish(report)
 
     def _verify_catalog(self, report: VerifyReport) -> ModelRow | None:
-        """The catalog half of verify: SQLite's integrity, foreign keys, full-text rows, vector sizes and checksums."""
+        """The catalog half of verify: SQLite's integrity, foreign keys, full-text rows, the sizes and checksums
+        of the pair and instruction vectors."""
         db = self.catalog.db
         integrity = [r[0] for r in db.execute("PRAGMA integrity_check(20)")]
         if integrity != ["ok"]:
@@ -579,14 +580,25 @@ class EditIndex:
         if counts["edits"] != counts["vectors"]:
             report.problems.append(f"{counts['edits'] - counts['vectors']} live edits have no vector")
         dim = info["dim"]
-        bad = db.execute("SELECT count(*) FROM vectors WHERE length(vector) != ?", [4 * dim]).fetchone()[0]
-        if bad:
-            report.problems.append(f"{bad} vectors are not {dim} float32 values")
+        for table, what in (("vectors", "vectors"), ("instruction_vectors", "instruction vectors")):
+            bad = db.execute(f"SELECT count(*) FROM {table} WHERE length(vector) != ?", [4 * dim]).fetchone()[0]
+            if bad:
+                report.problems.append(f"{bad} {what} are not {dim} float32 values")
         changed = self.catalog.damaged_vectors()
         if changed:
             edits = ", ".join(str(e) for _, e in changed[:10]) + (", ..." if len(changed) > 10 else "")
             report.problems.append(
                 damaged(self.catalog.path, f"{len(changed)} stored vectors do not match their checksum: edits {edits}")
+            )
+        texts = self.catalog.damaged_instruction_vectors()
+        if texts:
+            named = ", ".join(repr(t[:40] + ("..." if len(t) > 40 else "")) for _, t in texts[:5])  # repr escapes
+            named += ", ..." if len(texts) > 5 else ""
+            report.problems.append(
+                damaged(
+                    self.catalog.path,
+                    f"{len(texts)} stored instruction vectors do not match their checksum: instructions {named}",
+                )
             )
         return info
 
