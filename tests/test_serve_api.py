@@ -159,6 +159,30 @@ def test_exemplar_search_by_upload_and_by_id(client, index_dir):
     assert 2 not in [r["id"] for r in like] and len(like) == 3
 
 
+def test_post_search_ranks_text_as_get_does(client):
+    text = "invert the colors"
+
+    def triples(response):
+        assert response.status_code == 200, response.text
+        raw = [(r["id"], r["score"], r["scores"]) for r in response.json()["results"]]
+        return [(i, round(s, 6), {k: round(v, 6) for k, v in c.items()}) for i, s, c in raw]
+
+    seen = {}
+    for rank in ("pair", "instruction", None):
+        form = {"text": text, "k": "5"} | ({"rank": rank} if rank else {})
+        posted = client.post("/api/search", data=form)
+        got = client.get("/api/search", params={"text": text, "k": 5} | ({"rank": rank} if rank else {}))
+        seen[rank] = triples(posted)
+        assert seen[rank] == triples(got)
+        assert posted.json()["query"].get("rank") == rank  # echoed unless it is the default
+    assert all(score == scores["pair"] for _, score, scores in seen["pair"])
+    assert all(score == scores["instruction"] for _, score, scores in seen["instruction"])
+    assert [s for _, s, _ in seen["pair"]] != [s for _, s, _ in seen["instruction"]]
+    bad = client.post("/api/search", data={"text": text, "rank": "nope"})
+    assert bad.status_code == 422 and bad.json()["error"].startswith("rank:")
+    assert triples(client.post("/api/search", data={"text": text, "k": "5", "rank": "pair"})) == seen["pair"]
+
+
 def bomb() -> bytes:
     buf = io.BytesIO()
     Image.new("1", (12_000, 16_000)).save(buf, "PNG")  # 192 Mpx of one bit: a few kB on disk

@@ -62,6 +62,7 @@ STATUS: list[tuple[type[Exception], int]] = [
 K = Annotated[int, Query(ge=1, le=MAX_K, description="Results to return (1-1000).")]
 Side = Literal["before", "after"]
 Rank = Literal["pair", "instruction", "hybrid"]
+RANK_HELP = "Text queries: rank by the pair (EC2T), the instruction, or both fused."
 
 
 def create_app(
@@ -149,9 +150,7 @@ def create_app(
         k: K = 10,
         where: Annotated[str | None, Query(description="SQL condition on the edits columns.")] = None,
         contains: Annotated[str | None, Query(description="Full-text match on instructions.")] = None,
-        rank: Annotated[
-            Rank, Query(description="Text queries: rank by the pair (EC2T), the instruction, or both fused.")
-        ] = "hybrid",
+        rank: Annotated[Rank, Query(description=RANK_HELP)] = "hybrid",
     ) -> dict[str, Any]:
         """Edits ranked by text (EC2T, fused with instructions by `rank`), edit id (EC2EC) or both, with filters."""
         query = {"text": text, "not_text": not_text, "edit_id": edit_id, "weight": weight, "k": k}
@@ -167,14 +166,16 @@ def create_app(
         k: Annotated[int, Form(ge=1, le=MAX_K)] = 10,
         where: Annotated[str | None, Form()] = None,
         contains: Annotated[str | None, Form()] = None,
+        rank: Annotated[Rank, Form(description=RANK_HELP)] = "hybrid",
     ) -> dict[str, Any]:
-        """Edits ranked by EC2EC against an uploaded exemplar (before, after) pair, or an indexed edit."""
+        """Edits ranked by EC2EC against an uploaded exemplar pair or an indexed edit; text terms alone by `rank`."""
         pair = await read_pair(before, after, max_bytes)
         if pair is None and edit_id is None and not text:
             raise UsageError("give an exemplar pair (before and after files) or an edit_id")
         positive: list[Any] = [*([pair] if pair else []), *([edit_id] if edit_id is not None else []), *text]
         query = {"pair": pair is not None, "edit_id": edit_id, "text": text, "k": k}
-        return await run_in_threadpool(run_search, engine, positive, [], None, k, where, contains, query)
+        query.update({"rank": rank} if rank != "hybrid" else {})
+        return await run_in_threadpool(run_search, engine, positive, [], None, k, where, contains, query, rank)
 
     @app.get("/api/edits/{edit_id}", tags=["edits"])
     def edit(edit_id: int) -> dict[str, Any]:
