@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +11,7 @@ from editsearch.data import edits_geometry as geo
 from editsearch.data import edits_overlay as overlay
 from editsearch.data import edits_style as style
 from editsearch.data import edits_tone as tone
-from editsearch.data.phrasings import PHRASINGS
+from editsearch.data.phrasings import PHRASINGS, fill
 from editsearch.data.pixels import Edit, EditFn
 
 GROUPS = ("photometric", "stylistic", "blur", "geometric", "local", "compound")
@@ -39,9 +38,7 @@ class Family:
     def instruction(self, split: str, params: dict, rng: np.random.Generator) -> str:
         """One phrasing of the split, with {placeholders} filled from params."""
         options = self.phrasings(split)
-        phrase = options[int(rng.integers(len(options)))]
-        fields = [f for _, f, _, _ in string.Formatter().parse(phrase) if f]
-        return phrase.format(**{f: params[f] for f in fields}) if fields else phrase
+        return fill(options[int(rng.integers(len(options)))], params)
 
 
 def compound(*steps: str) -> EditFn:

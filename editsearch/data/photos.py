@@ -49,6 +49,12 @@ _CANDIDATES = [
     Photo("motorcycle_right", "skimage", "data/motorcycle_right.png", "motorcycle"),
     Photo("coins", "skimage", "data/coins.png", "coins"),
     Photo("gravel", "skimage", "data/gravel.png", "gravel"),
+    Photo("hubble_deep_field", "skimage", "data/hubble_deep_field.jpg", "hubble_deep_field"),
+    Photo("cell", "skimage", "data/cell.png", "cell"),
+    Photo("clock_motion", "skimage", "data/clock_motion.png", "clock_motion"),
+    Photo("page", "skimage", "data/page.png", "page"),
+    Photo("text", "skimage", "data/text.png", "text"),
+    Photo("color", "skimage", "data/color.png", "color"),
     Photo("flower", "sklearn", "datasets/images/flower.jpg", "flower"),
     Photo("china", "sklearn", "datasets/images/china.jpg", "china"),
 ]

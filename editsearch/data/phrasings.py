@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+
 PHRASINGS: dict[str, tuple[list[str], list[str]]] = {
     "brighter": (
         [
@@ -514,3 +516,9 @@ PHRASINGS: dict[str, tuple[list[str], list[str]]] = {
         ["render it as a framed graphite drawing", "draw it in pencil, then put it in a frame"],
     ),
 }
+
+
+def fill(phrase: str, params: dict) -> str:
+    """`phrase` with its {placeholders} filled from an edit's params."""
+    fields = [f for _, f, _, _ in string.Formatter().parse(phrase) if f]
+    return phrase.format(**{f: params[f] for f in fields}) if fields else phrase

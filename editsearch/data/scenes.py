@@ -1,4 +1,4 @@
-"""Procedural source scenes (landscapes, cities, shapes, blobs, patterns, still lifes) from an rng."""
+"""Procedural source scenes (landscapes, cities, shapes, blobs, patterns, still lifes, portraits, rooms) from an rng."""
 
 from __future__ import annotations
 
@@ -168,6 +168,68 @@ def still_life(rng: np.random.Generator, size: int) -> Image.Image:
     return to_image(arr)
 
 
+def portrait(rng: np.random.Generator, size: int) -> Image.Image:
+    """A figure: shoulders, a shaded head with hair, eyes and mouth, in front of a soft background."""
+    img = to_image(_vertical_gradient(size, _random_color(rng, (0.1, 0.5)), _random_color(rng, (0.1, 0.5))))
+    img = img.filter(ImageFilter.GaussianBlur(size / 20))
+    d = ImageDraw.Draw(img)
+    cx, cy, r = size * rng.uniform(0.35, 0.65), size * rng.uniform(0.35, 0.5), size * rng.uniform(0.14, 0.22)
+    d.ellipse([cx - 2.3 * r, cy + 1.4 * r, cx + 2.3 * r, cy + 4.5 * r], fill=_random_color(rng))
+    skin = hsv_color(rng.uniform(0.03, 0.1), rng.uniform(0.25, 0.6), rng.uniform(0.35, 0.95))
+    d.rectangle([cx - 0.35 * r, cy + 0.8 * r, cx + 0.35 * r, cy + 1.7 * r], fill=skin)
+    d.ellipse(
+        [cx - 1.1 * r, cy - 1.25 * r, cx + 1.1 * r, cy + 0.6 * r], fill=_random_color(rng, (0.2, 0.7), (0.1, 0.6))
+    )
+    d.ellipse([cx - 0.85 * r, cy - 0.95 * r, cx + 0.85 * r, cy + 1.1 * r], fill=skin)
+    eye, ey = r * rng.uniform(0.09, 0.14), cy - 0.1 * r
+    for ex in (cx - 0.35 * r, cx + 0.35 * r):
+        d.ellipse([ex - 1.6 * eye, ey - eye, ex + 1.6 * eye, ey + eye], fill=(245, 245, 240))
+        d.ellipse([ex - eye, ey - eye, ex + eye, ey + eye], fill=_random_color(rng, (0.3, 0.8), (0.1, 0.5)))
+    d.arc(
+        [cx - 0.35 * r, cy + 0.35 * r, cx + 0.35 * r, cy + 0.75 * r],
+        10,
+        170,
+        fill=(120, 40, 40),
+        width=max(1, size // 80),
+    )
+    return img
+
+
+def interior(rng: np.random.Generator, size: int) -> Image.Image:
+    """A room in perspective: back wall with a window, side walls, a floor, and a table and lamp."""
+    img = Image.new("RGB", (size, size), _random_color(rng, (0.05, 0.35), (0.55, 0.9)))
+    d = ImageDraw.Draw(img)
+    x0, y0 = size * rng.uniform(0.2, 0.35), size * rng.uniform(0.15, 0.3)
+    x1, y1 = size - size * rng.uniform(0.2, 0.35), size * rng.uniform(0.6, 0.72)
+    side = _random_color(rng, (0.05, 0.35), (0.4, 0.75))
+    d.polygon([(0, 0), (x0, y0), (x0, y1), (0, size)], fill=side)
+    d.polygon([(size, 0), (x1, y0), (x1, y1), (size, size)], fill=tuple(int(c * 0.85) for c in side))
+    d.polygon([(0, size), (x0, y1), (x1, y1), (size, size)], fill=_random_color(rng, (0.3, 0.7), (0.25, 0.6)))
+    wx, ww = rng.uniform(x0 + 0.1 * (x1 - x0), x0 + 0.45 * (x1 - x0)), (x1 - x0) * rng.uniform(0.25, 0.4)
+    wy, wh = y0 + (y1 - y0) * 0.15, (y1 - y0) * rng.uniform(0.3, 0.45)
+    sky = to_image(_vertical_gradient(int(wh) + 1, (70, 130, 220), (200, 225, 250)))
+    img.paste(sky.crop((0, 0, int(ww) + 1, int(wh) + 1)), (int(wx), int(wy)))
+    d.rectangle([wx, wy, wx + ww, wy + wh], outline=(240, 240, 235), width=max(1, size // 60))
+    d.line([wx + ww / 2, wy, wx + ww / 2, wy + wh], fill=(240, 240, 235), width=max(1, size // 80))
+    tx, ty, tw = size * rng.uniform(0.3, 0.55), size * rng.uniform(0.72, 0.8), size * rng.uniform(0.2, 0.35)
+    wood = hsv_color(rng.uniform(0.05, 0.1), rng.uniform(0.4, 0.7), rng.uniform(0.3, 0.6))
+    d.rectangle([tx, ty, tx + tw, ty + size * 0.04], fill=wood)
+    for lx in (tx + size * 0.02, tx + tw - size * 0.04):
+        d.rectangle([lx, ty, lx + size * 0.02, ty + size * 0.15], fill=wood)
+    lamp = _random_color(rng)
+    d.polygon(
+        [
+            (tx + tw * 0.6, ty - size * 0.12),
+            (tx + tw * 0.9, ty - size * 0.12),
+            (tx + tw * 0.8, ty - size * 0.2),
+            (tx + tw * 0.7, ty - size * 0.2),
+        ],
+        fill=lamp,
+    )
+    d.line([tx + tw * 0.75, ty - size * 0.12, tx + tw * 0.75, ty], fill=(60, 60, 60), width=max(1, size // 100))
+    return img
+
+
 SCENES: dict[str, Callable[[np.random.Generator, int], Image.Image]] = {
     "landscape": landscape,
     "city": city,
@@ -175,6 +237,8 @@ SCENES: dict[str, Callable[[np.random.Generator, int], Image.Image]] = {
     "blobs": blobs,
     "pattern": pattern,
     "still_life": still_life,
+    "portrait": portrait,
+    "interior": interior,
 }
 
 
