@@ -141,3 +141,19 @@ def test_train_editclip_cli_takes_its_defaults_from_the_config_and_one_data_opti
         assert seen[-1].sources == ()
     mixed = runner.invoke(cli, ["train", "editclip", "--out", str(tmp_path), "--synthetic", "--data", "a.jsonl"])
     assert mixed.exit_code == 2 and "cannot be mixed" in mixed.output and len(seen) == 4
+
+
+def test_training_texts_are_templates_or_varied_rewordings() -> None:
+    import numpy as np
+
+    from editsearch.data.synth import FAMILIES
+    from editsearch.training.pairs_pool import PairPool, sample_texts
+
+    pool = PairPool(torch.zeros(2, 6, 8, 8, dtype=torch.uint8), ["sepia", "blur"], [{}, {}], [None, "my own words"])
+    idx = torch.tensor([0, 1] * 100)
+    templates = sample_texts(pool, idx, np.random.default_rng(0), varied=False)
+    varied = sample_texts(pool, idx, np.random.default_rng(0), varied=True)
+    assert set(templates[::2]) <= set(FAMILIES["sepia"].train_phrasings)
+    assert set(templates[1::2]) == set(varied[1::2]) == {"my own words"}  # stored instructions are kept as given
+    reworded = set(varied[::2]) - set(FAMILIES["sepia"].train_phrasings)
+    assert len(reworded) > 20 and any("sepia" in t for t in reworded)

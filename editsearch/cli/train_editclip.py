@@ -26,6 +26,13 @@ from editsearch.training.configs import EditCLIPTrainConfig as C
 @click.option("--pool", default=C.pool, show_default=True, help="Synthetic pairs generated into memory.")
 @click.option("--pool-size", default=C.pool_size, show_default=True, help="Pixel size of pooled pairs.")
 @click.option(
+    "--phrasings",
+    type=click.Choice(["varied", "templates"]),
+    default=C.phrasings,
+    show_default=True,
+    help="Synthetic texts: re-worded in training styles with typos, or the templates as written.",
+)
+@click.option(
     "--pair-loss",
     default=C.pair_loss,
     show_default=True,

@@ -35,6 +35,7 @@ class EditCLIPTrainConfig:
     warmup: int = 200
     pool: int = 20000  # synthetic pairs held in memory, each re-cropped every time it is drawn
     pool_size: int = 128  # pixels of pooled pairs (then cropped to the model's input size)
+    phrasings: str = "varied"  # synthetic texts: "varied" (styles, synonyms, typos) or "templates" (as written)
     pair_loss: float = 0.5  # weight of the edit<->edit supervised contrastive term (0 = the EditCLIP paper's loss only)
     eval_every: int = 500
     checkpoint_every: int = 500

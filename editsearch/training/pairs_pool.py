@@ -89,14 +89,19 @@ def source_pool(sources: Sequence[str], size: int, workers: int = 2) -> PairPool
     return _collect(_SourceDataset(load_pairs(sources, require_instruction=True), size), workers, "loading pairs")
 
 
-def sample_texts(pool: PairPool, idx: torch.Tensor, rng: np.random.Generator) -> list[str]:
-    """An instruction per sampled pair: a fresh train phrasing for synthetic pairs, else the stored one."""
+def sample_texts(pool: PairPool, idx: torch.Tensor, rng: np.random.Generator, varied: bool = True) -> list[str]:
+    """An instruction per sampled pair: the stored one, else a fresh train phrasing (re-worded when `varied`)."""
+    from editsearch.data.paraphrase import vary
     from editsearch.data.synth import FAMILIES
 
     out = []
     for i in idx.tolist():
-        stored = pool.instructions[i]
-        out.append(stored if stored else FAMILIES[pool.labels[i]].instruction("train", pool.params[i], rng))
+        if stored := pool.instructions[i]:
+            out.append(stored)
+            continue
+        label, params = pool.labels[i], pool.params[i]
+        base = FAMILIES[label].instruction("train", params, rng)
+        out.append(vary(label, base, params, rng) if varied else base)
     return out
 
 

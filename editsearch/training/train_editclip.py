@@ -127,7 +127,7 @@ def train(cfg: EditCLIPTrainConfig) -> dict[str, Any]:
         with acc.accumulate(model):
             idx = torch.randint(0, len(pool), (cfg.batch_size,), generator=gen)
             x = augment(pool.pixels[idx], size, mean, std, gen).to(acc.device)
-            texts = sample_texts(pool, idx, rng)
+            texts = sample_texts(pool, idx, rng, varied=cfg.phrasings == "varied")
             uniq = list(dict.fromkeys(texts))
             txt = core.embed_texts(uniq).to(acc.device)
             text_label = torch.tensor([labels[idx[texts.index(t)]] for t in uniq])
