@@ -34,19 +34,42 @@ def metrics_table(results: dict[str, dict]) -> str:
     help="Also evaluate on a real-edits folder (manifest.jsonl with an `edit` label per pair).",
 )
 @click.option(
+    "--real-queries",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="JSON {edit label: [queries]}: query the real pairs with these texts instead of their instructions.",
+)
+@click.option(
     "--baselines/--no-baselines",
     default=True,
     show_default=True,
     help="Also run the Δ-statistics, untrained-network and after-only baselines.",
 )
 @json_option
-def eval_cmd(model_name: str | None, per_family: int, real_dir: str | None, baselines: bool, as_json: bool) -> None:
-    """Text->edit, edit->text and edit->edit retrieval on unseen photos and held-out phrasings."""
+def eval_cmd(
+    model_name: str | None,
+    per_family: int,
+    real_dir: str | None,
+    real_queries: str | None,
+    baselines: bool,
+    as_json: bool,
+) -> None:
+    """Text->edit, edit->text and edit->edit retrieval on unseen photos, held-out and phrasing-shift queries.
+
+    Text->edit is ranked by the pair alone, by the stored instruction alone and by the hybrid fusion that
+    `query` uses; each task is followed by its chance level.
+    """
     from editsearch.evaluation.compare import run_evaluation
+    from editsearch.evaluation.retrieval import label_queries
 
     model = load_model_noted(model_name)
+    queries = label_queries(Path(real_queries).read_text("utf-8"), real_queries) if real_queries else None
     results = run_evaluation(
-        model, per_family=per_family, real_dir=Path(real_dir) if real_dir else None, baselines=baselines
+        model,
+        per_family=per_family,
+        real_dir=Path(real_dir) if real_dir else None,
+        baselines=baselines,
+        real_queries=queries,
     )
     if as_json:
         echo_json(results)

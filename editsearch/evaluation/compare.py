@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from editsearch.evaluation.phrasing_shift import with_shifted_queries
 from editsearch.evaluation.retrieval import (
     EvalSet,
     evaluate_embeddings,
@@ -36,11 +37,17 @@ def _evaluate(candidate: Any, es: EvalSet) -> dict[str, Any]:
 
 
 def run_evaluation(
-    model: Any, per_family: int = 3, real_dir: Path | None = None, baselines: bool = True, size: int = 128
+    model: Any,
+    per_family: int = 3,
+    real_dir: Path | None = None,
+    baselines: bool = True,
+    size: int = 128,
+    real_queries: dict[str, list[str]] | None = None,
 ) -> dict[str, dict[str, dict]]:
-    """{set: {model: {task: metrics}}} for the synthetic held-out set and, if given, the real pairs."""
-    sets = {"synthetic": synthetic_eval_set(per_family=per_family, size=size)}
+    """{set: {model: {task: metrics}}} for the synthetic held-out set, its phrasing-shift queries and the real pairs."""
+    synthetic = synthetic_eval_set(per_family=per_family, size=size)
+    sets = {"synthetic": synthetic, "phrasing-shift": with_shifted_queries(synthetic)}
     if real_dir is not None and (real_dir / "manifest.jsonl").exists():
-        sets["real"] = real_eval_set(str(real_dir))
+        sets["real"] = real_eval_set(str(real_dir), real_queries)
     cands = _candidates(model, baselines)
     return {name: {c: _evaluate(cand, es) for c, cand in cands.items()} for name, es in sets.items()}

@@ -1,0 +1,30 @@
+"""The phrasing-shift split: the held-out pairs queried in styles of phrasing that training never produces.
+
+The queries (a first-person wish, a question and an account of what was done, per edit family) live in
+phrasing_shift.json beside this module. Only this module reads that file, and no training code imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from importlib import resources
+
+from editsearch.evaluation.retrieval import EvalSet, label_queries, synthetic_eval_set
+
+SHIFT_FILE = "phrasing_shift.json"
+
+
+def shift_phrasings() -> dict[str, list[str]]:
+    """{family: phrasing-shift queries}, read from the package's phrasing_shift.json."""
+    return label_queries(resources.files("editsearch.evaluation").joinpath(SHIFT_FILE).read_text("utf-8"), SHIFT_FILE)
+
+
+def phrasing_shift_eval_set(per_family: int = 3, seed: int = 1234, size: int = 128) -> EvalSet:
+    """The held-out synthetic pairs (and their stored instructions), queried with the phrasing-shift texts."""
+    return with_shifted_queries(synthetic_eval_set(per_family=per_family, seed=seed, size=size))
+
+
+def with_shifted_queries(es: EvalSet) -> EvalSet:
+    """The same pairs with the phrasing-shift queries in place of the held-out phrasings."""
+    shift = shift_phrasings()
+    return replace(es, label_texts={label: shift[label] for label in es.label_texts})
