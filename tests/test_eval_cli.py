@@ -55,9 +55,10 @@ def test_eval_reports_every_set_and_ranking_with_chance(tiny_model_dir, tmp_path
     out = _results(res.output)
     assert list(out) == ["synthetic", "phrasing-shift"]
     for tasks in (out["synthetic"], out["phrasing-shift"]):
-        for task in ("text->edit", "text->edit (instruction)", "text->edit (hybrid)", "edit->edit"):
+        for task in ("text->edit", "text->edit (instruction)", "text->edit (hybrid)", "edit->text"):
             assert 0.0 <= tasks[task]["hit@5"] <= 1.0, task
         assert tasks["text->edit"]["chance"]["hit@5"] > 0
+        assert "edit->edit" not in tasks  # one pair per family: no other pair of its edit to find
     assert out["synthetic"]["text->edit"]["queries"] == sum(len(f.heldout_phrasings) for f in FAMILIES.values())
     assert out["phrasing-shift"]["text->edit"]["queries"] == sum(map(len, shift_phrasings().values()))
     # held-out queries are the phrasings the stored instructions are drawn from: half find theirs by the instruction

@@ -127,8 +127,9 @@ def evaluate_embeddings(
     scores = (pair_emb @ pair_emb.T).masked_fill(~other_photo, float("-inf"))
     rel = same_label & other_photo
     keep = rel.any(1)
-    out["edit->edit"] = retrieval_metrics(scores[keep], rel[keep])
-    out["edit->edit"]["chance"] = chance_metrics(rel[keep])
+    if keep.any():  # else no pair has another of its label on another photo: nothing to ask
+        out["edit->edit"] = retrieval_metrics(scores[keep], rel[keep])
+        out["edit->edit"]["chance"] = chance_metrics(rel[keep])
     return out
 
 
