@@ -18,7 +18,7 @@ from pathlib import Path
 from editsearch.cli.evaluate import metrics_table
 from editsearch.encoder import load_model
 from editsearch.evaluation.compare import run_evaluation
-from editsearch.evaluation.retrieval import label_queries
+from editsearch.evaluation.retrieval import read_label_queries
 
 
 def main() -> None:
@@ -32,9 +32,7 @@ def main() -> None:
     args = ap.parse_args()
     model = load_model(args.model)
     print(f"model: {model.name} (trained={model.trained})")
-    queries = (
-        label_queries(Path(args.real_queries).read_text("utf-8"), args.real_queries) if args.real_queries else None
-    )
+    queries = read_label_queries(args.real_queries) if args.real_queries else None
     real = Path(args.real) if args.real else None
     res = run_evaluation(model, args.per_family, real, args.baselines, real_queries=queries)
     print(json.dumps(res, indent=1) if args.json else metrics_table(res))

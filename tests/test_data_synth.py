@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import string
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +12,8 @@ from click.testing import CliRunner
 from editsearch.data import EditPair, iter_source
 from editsearch.data.families import FAMILIES, GROUPS
 from editsearch.data.photos import HELDOUT_GROUPS, available_photos, sample_source, source_photo, source_split
+from editsearch.data.phrasings import fill
 from editsearch.data.synth import make_demo, make_pair, synth_pairs, write_synth
-
-
-def _fills(phrase: str, params: dict) -> str:
-    fields = [f for _, f, _, _ in string.Formatter().parse(phrase) if f]
-    return phrase.format(**{f: params[f] for f in fields})
 
 
 def test_catalogue_has_enough_families_groups_and_phrasings() -> None:
@@ -54,11 +49,11 @@ def test_split_uses_only_its_phrasings_and_sources() -> None:
             family = FAMILIES[pair.family]
             allowed = family.train_phrasings if split == "train" else family.heldout_phrasings
             assert pair.split == split
-            assert pair.instruction in {_fills(p, pair.params) for p in allowed}
+            assert pair.instruction in {fill(p, pair.params) for p in allowed}
             assert source_split(pair.photo) == split
             if split == "train":
                 assert pair.instruction not in heldout
-                assert pair.instruction not in {_fills(p, pair.params) for p in family.heldout_phrasings}
+                assert pair.instruction not in {fill(p, pair.params) for p in family.heldout_phrasings}
 
 
 def test_sources_include_shipped_photos_and_scenes_split_by_id() -> None:

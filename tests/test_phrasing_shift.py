@@ -12,7 +12,8 @@ from test_import_graph import PACKAGE_DIR, import_graph, module_names
 
 from editsearch.data.paraphrase import DESCRIPTIONS, add_typos, vary
 from editsearch.data.synth import FAMILIES
-from editsearch.evaluation.phrasing_shift import SHIFT_FILE, phrasing_shift_eval_set, shift_phrasings
+from editsearch.evaluation.phrasing_shift import SHIFT_FILE, shift_phrasings, with_shifted_queries
+from editsearch.evaluation.retrieval import synthetic_eval_set
 
 PARAMS = {"direction": "clockwise", "color": "red", "text": "hello"}
 
@@ -108,7 +109,7 @@ def test_a_training_run_never_opens_the_shift_file(tiny_model_dir, tmp_path) -> 
 
 @pytest.mark.parametrize("per_family", [1])
 def test_shift_eval_set_keeps_the_pairs_and_swaps_the_queries(per_family: int) -> None:
-    es = phrasing_shift_eval_set(per_family=per_family, size=48)
+    es = with_shifted_queries(synthetic_eval_set(per_family=per_family, size=48))
     assert es.label_texts == {name: shift_phrasings()[name] for name in sorted(FAMILIES)}
     assert len(es.labels) == len(FAMILIES) and all(es.instructions)
     assert not {t for ts in es.label_texts.values() for t in ts} & set(es.instructions)

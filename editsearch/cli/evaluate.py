@@ -60,10 +60,10 @@ def eval_cmd(
     `query` uses; each task is followed by its chance level.
     """
     from editsearch.evaluation.compare import run_evaluation
-    from editsearch.evaluation.retrieval import label_queries
+    from editsearch.evaluation.retrieval import read_label_queries
 
     model = load_model_noted(model_name)
-    queries = label_queries(Path(real_queries).read_text("utf-8"), real_queries) if real_queries else None
+    queries = read_label_queries(real_queries) if real_queries else None
     results = run_evaluation(
         model,
         per_family=per_family,

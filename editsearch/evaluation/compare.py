@@ -7,8 +7,6 @@ from typing import Any
 
 from editsearch.evaluation.phrasing_shift import with_shifted_queries
 from editsearch.evaluation.retrieval import (
-    EvalSet,
-    evaluate_embeddings,
     evaluate_model,
     real_eval_set,
     synthetic_eval_set,
@@ -30,12 +28,6 @@ def _candidates(model: Any, baselines: bool) -> dict[str, Any]:
     return out
 
 
-def _evaluate(candidate: Any, es: EvalSet) -> dict[str, Any]:
-    if hasattr(candidate, "embed_texts"):
-        return evaluate_model(candidate, es)
-    return evaluate_embeddings(candidate.embed_pairs(es.befores, es.afters), None, es)
-
-
 def run_evaluation(
     model: Any,
     per_family: int = 3,
@@ -49,5 +41,11 @@ def run_evaluation(
     sets = {"synthetic": synthetic, "phrasing-shift": with_shifted_queries(synthetic)}
     if real_dir is not None and (real_dir / "manifest.jsonl").exists():
         sets["real"] = real_eval_set(str(real_dir), real_queries)
-    cands = _candidates(model, baselines)
-    return {name: {c: _evaluate(cand, es) for c, cand in cands.items()} for name, es in sets.items()}
+    results: dict[str, dict[str, dict]] = {name: {} for name in sets}
+    for c, cand in _candidates(model, baselines).items():
+        embedded: dict[int, Any] = {}  # by pair list: the phrasing-shift set asks about the synthetic pairs
+        for name, es in sets.items():
+            if id(es.befores) not in embedded:
+                embedded[id(es.befores)] = cand.embed_pairs(es.befores, es.afters, batch_size=64)
+            results[name][c] = evaluate_model(cand, es, pair_emb=embedded[id(es.befores)])
+    return results

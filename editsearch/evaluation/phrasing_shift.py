@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from importlib import resources
 
-from editsearch.evaluation.retrieval import EvalSet, label_queries, synthetic_eval_set
+from editsearch.evaluation.retrieval import EvalSet, label_queries
 
 SHIFT_FILE = "phrasing_shift.json"
 
@@ -17,11 +17,6 @@ SHIFT_FILE = "phrasing_shift.json"
 def shift_phrasings() -> dict[str, list[str]]:
     """{family: phrasing-shift queries}, read from the package's phrasing_shift.json."""
     return label_queries(resources.files("editsearch.evaluation").joinpath(SHIFT_FILE).read_text("utf-8"), SHIFT_FILE)
-
-
-def phrasing_shift_eval_set(per_family: int = 3, seed: int = 1234, size: int = 128) -> EvalSet:
-    """The held-out synthetic pairs (and their stored instructions), queried with the phrasing-shift texts."""
-    return with_shifted_queries(synthetic_eval_set(per_family=per_family, seed=seed, size=size))
 
 
 def with_shifted_queries(es: EvalSet) -> EvalSet:

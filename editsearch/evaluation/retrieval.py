@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,11 @@ def synthetic_eval_set(per_family: int = 3, seed: int = 1234, size: int = 128) -
             instructions.append(p.instruction)
     texts = {name: list(FAMILIES[name].heldout_phrasings) for name in sorted(FAMILIES)}
     return EvalSet(befores, afters, labels, photos, texts, instructions)
+
+
+def read_label_queries(path: str | Path) -> dict[str, list[str]]:
+    """{label: query texts} from a JSON file (see label_queries)."""
+    return label_queries(Path(path).read_text("utf-8"), str(path))
 
 
 def label_queries(text: str, origin: str) -> dict[str, list[str]]:
@@ -114,10 +120,11 @@ def evaluate_embeddings(
         q_labels = np.array([lab for lab, ts in es.label_texts.items() for _ in ts])
         rel = torch.from_numpy(q_labels[:, None] == labels[None, :])
         keep = rel.any(1)
-        out["text->edit"] = retrieval_metrics(text_emb[keep] @ pair_emb.T, rel[keep])
+        by_pair = text_emb[keep] @ pair_emb.T
+        out["text->edit"] = retrieval_metrics(by_pair, rel[keep])
         out["text->edit"]["chance"] = chance_metrics(rel[keep])
         if instr_emb is not None:
-            out.update(_instruction_rankings(text_emb[keep] @ pair_emb.T, text_emb[keep] @ instr_emb.T, rel[keep]))
+            out.update(_instruction_rankings(by_pair, text_emb[keep] @ instr_emb.T, rel[keep]))
         rel_t = rel.T
         keep_t = rel_t.any(1)
         out["edit->text"] = retrieval_metrics(pair_emb[keep_t] @ text_emb.T, rel_t[keep_t])
@@ -156,9 +163,13 @@ def instruction_embeddings(model: Any, es: EvalSet) -> torch.Tensor | None:
     return torch.stack([emb[row[t]] if t else nan for t in es.instructions])
 
 
-def evaluate_model(model: Any, es: EvalSet, batch_size: int = 64) -> dict[str, Any]:
-    """Embed an EvalSet with an EditCLIP (or anything with embed_pairs/embed_texts) and score it."""
-    pair_emb = model.embed_pairs(es.befores, es.afters, batch_size=batch_size)
+def evaluate_model(
+    model: Any, es: EvalSet, batch_size: int = 64, pair_emb: torch.Tensor | None = None
+) -> dict[str, Any]:
+    """Embed an EvalSet with an EditCLIP (or anything with embed_pairs, and embed_texts if it reads text) and
+    score it; `pair_emb` skips embedding pairs already embedded by this model."""
+    if pair_emb is None:
+        pair_emb = model.embed_pairs(es.befores, es.afters, batch_size=batch_size)
     texts = [t for ts in es.label_texts.values() for t in ts]
     text_emb = model.embed_texts(texts) if texts and hasattr(model, "embed_texts") else None
     return evaluate_embeddings(pair_emb, text_emb, es, instruction_embeddings(model, es))

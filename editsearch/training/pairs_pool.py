@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from editsearch.data.paraphrase import vary
 from editsearch.encoder.preprocess import square_pixels
 from editsearch.errors import DataError
 from editsearch.training.sources import load_pairs
@@ -91,7 +92,6 @@ def source_pool(sources: Sequence[str], size: int, workers: int = 2) -> PairPool
 
 def sample_texts(pool: PairPool, idx: torch.Tensor, rng: np.random.Generator, varied: bool = True) -> list[str]:
     """An instruction per sampled pair: the stored one, else a fresh train phrasing (re-worded when `varied`)."""
-    from editsearch.data.paraphrase import vary
     from editsearch.data.synth import FAMILIES
 
     out = []
