@@ -113,15 +113,20 @@ def test_onnx_vision_tower_matches_torch(demo, mini):
     np.testing.assert_allclose(tower.embed_pairs(pairs, batch_size=2), expected, atol=1e-4)
 
 
-def test_fast_and_torch_paths_rank_alike(demo, mini):
-    pair = (demo / "data/images/000003_before.jpg", demo / "data/images/000003_after.jpg")
-    queries = [["make it brighter"], ["add snow"], [pair], ["turn it into a painting", pair]]
-    with EditSearch.open(demo / "index") as fast, EditSearch.open(demo / "index", model=mini) as slow:
+def assert_fast_ranks_as_torch(index, model, queries, k: int) -> None:
+    """The ONNX towers answer every query with the ids and scores the torch model gives."""
+    with EditSearch.open(index) as fast, EditSearch.open(index, model=model) as slow:
         for terms in queries:
-            a, b = fast.search(terms, k=40), slow.search(terms, k=40)
+            a, b = fast.search(terms, k=k), slow.search(terms, k=k)
             assert [r.id for r in a] == [r.id for r in b]
             np.testing.assert_allclose([r.score for r in a], [r.score for r in b], atol=1e-4)
         assert fast._loaded is False  # the ONNX towers answered every term
+
+
+def test_fast_and_torch_paths_rank_alike(demo, mini):
+    pair = (demo / "data/images/000003_before.jpg", demo / "data/images/000003_after.jpg")
+    queries = [["make it brighter"], ["add snow"], [pair], ["turn it into a painting", pair]]
+    assert_fast_ranks_as_torch(demo / "index", mini, queries, k=40)
 
 
 def test_text_query_imports_no_torch(demo, tmp_path):
@@ -240,12 +245,7 @@ def test_fast_and_torch_paths_rank_alike_with_a_clip_text_tower(tiny_clip):
     root, model = tiny_clip
     pair = (root / "data/images/000003_before.jpg", root / "data/images/000003_after.jpg")
     queries = [["make it brighter"], ["add snow, 3 times!"], ["turn it into a painting", pair]]
-    with EditSearch.open(root / "index") as fast, EditSearch.open(root / "index", model=model) as slow:
-        for terms in queries:
-            a, b = fast.search(terms, k=12), slow.search(terms, k=12)
-            assert [r.id for r in a] == [r.id for r in b]
-            np.testing.assert_allclose([r.score for r in a], [r.score for r in b], atol=1e-4)
-        assert fast._loaded is False  # the ONNX towers answered every term
+    assert_fast_ranks_as_torch(root / "index", model, queries, k=12)
 
 
 def test_clip_text_query_imports_no_torch(tiny_clip, tmp_path):

@@ -52,25 +52,27 @@ def fail_from_item(monkeypatch, start: int, action) -> None:
     monkeypatch.setattr(PairDataset, "__getitem__", getitem)
 
 
-def test_a_dead_worker_stops_the_build_at_once(tmp_path, manifest, tiny_model, monkeypatch):
-    fail_from_item(monkeypatch, 2 * BATCH, lambda: (time.sleep(1), os._exit(7)))  # once its batches are handed over
+def assert_aborts_within_a_minute_then_resumes(tmp_path, manifest, model, monkeypatch, match: str) -> None:
+    """The faulty build stops with `match` in under a minute; undone, a rerun keeps the two batches done."""
     start = time.monotonic()
-    with pytest.raises(BuildAbortedError, match="worker died.*run the same command again"):
-        sync(tmp_path / "idx", manifest, tiny_model)
+    with pytest.raises(BuildAbortedError, match=match):
+        sync(tmp_path / "idx", manifest, model)
     assert time.monotonic() - start < 60
     monkeypatch.undo()
-    assert_resumes(tmp_path / "idx", manifest, tiny_model, kept=2 * BATCH)
+    assert_resumes(tmp_path / "idx", manifest, model, kept=2 * BATCH)
+
+
+def test_a_dead_worker_stops_the_build_at_once(tmp_path, manifest, tiny_model, monkeypatch):
+    fail_from_item(monkeypatch, 2 * BATCH, lambda: (time.sleep(1), os._exit(7)))  # once its batches are handed over
+    match = "worker died.*run the same command again"
+    assert_aborts_within_a_minute_then_resumes(tmp_path, manifest, tiny_model, monkeypatch, match)
 
 
 def test_a_stuck_worker_stops_the_build_after_the_worker_timeout(tmp_path, manifest, tiny_model, monkeypatch):
     monkeypatch.setattr(build_module, "WORKER_TIMEOUT_S", 3.0)
     fail_from_item(monkeypatch, 2 * BATCH, lambda: time.sleep(3600))
-    start = time.monotonic()
-    with pytest.raises(BuildAbortedError, match="no batch came from the data-loader workers in 3 s"):
-        sync(tmp_path / "idx", manifest, tiny_model)
-    assert time.monotonic() - start < 60
-    monkeypatch.undo()
-    assert_resumes(tmp_path / "idx", manifest, tiny_model, kept=2 * BATCH)
+    match = "no batch came from the data-loader workers in 3 s"
+    assert_aborts_within_a_minute_then_resumes(tmp_path, manifest, tiny_model, monkeypatch, match)
 
 
 def test_shared_memory_that_cannot_be_allocated_stops_the_build(tmp_path, manifest, tiny_model, monkeypatch):
