@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -115,6 +118,35 @@ def test_second_writer_waits_then_errors(tmp_path, collection, model):
     threading.Timer(0.3, holder.close).start()
     with EditIndex.open(idx, writable=True, lock_timeout=5) as waited:  # waits until the holder is done
         assert waited.lock.held
+
+
+_FORKING_WRITER = """
+import os, sys, time
+from editsearch.index.lock import WriterLock
+lock = WriterLock(sys.argv[1])
+lock.acquire()
+child = os.fork()  # as a DataLoader worker is forked
+if child == 0:
+    time.sleep(60)
+    os._exit(0)
+print(child, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_killed_writers_lock_is_free_at_once_though_its_forked_worker_lives(tmp_path):
+    from editsearch.index.lock import WriterLock
+
+    writer = subprocess.Popen([sys.executable, "-c", _FORKING_WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    child = int(writer.stdout.readline())
+    try:
+        assert WriterLock(tmp_path).held_elsewhere() is not None
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+        os.kill(child, 0)  # the forked child is still alive
+        assert WriterLock(tmp_path).held_elsewhere() is None
+    finally:
+        os.kill(child, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw", "pq"])

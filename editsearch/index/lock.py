@@ -11,6 +11,22 @@ from editsearch.index.errors import IndexLockedError
 
 LOCK_FILE = "write.lock"
 DEFAULT_LOCK_TIMEOUT = float(os.environ.get("EDITSEARCH_LOCK_TIMEOUT", "10"))
+_HELD: set[int] = set()  # descriptors of the locks this process holds
+
+
+def _close_inherited() -> None:
+    """In a forked child (a DataLoader worker): drop the copies of the lock descriptors.
+
+    An flock belongs to the open file, which fork shares; a child that kept its copy would hold the lock
+    after the writer was killed, until it noticed and exited. Closing the copy (without LOCK_UN, which
+    would unlock the parent too) leaves the writer the only holder.
+    """
+    for fd in _HELD:
+        os.close(fd)
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited)
 
 
 class WriterLock:
@@ -47,6 +63,7 @@ class WriterLock:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
+        _HELD.add(fd)
 
     def held_elsewhere(self) -> str | None:
         """Who else holds the lock (' (pid N)' or ''), or None if nobody does; never waits or creates the file."""
@@ -66,10 +83,11 @@ class WriterLock:
 
     def release(self) -> None:
         """Release the lock (idempotent)."""
-        if self._fd is not None:
+        if self._fd in _HELD:  # not in a forked child, whose copy is already closed
+            _HELD.discard(self._fd)
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
-            self._fd = None
+        self._fd = None
 
 
 def _read_holder(fd: int) -> str:
