@@ -23,11 +23,11 @@ from editsearch.index.store import EditIndex
 
 RANKS = ("pair", "instruction", "hybrid")
 FUSIONS = ("rrf", "weighted")
-# The weighted cosine sum is the default: it beats reciprocal-rank fusion on the synthetic held-out set
-# (hit@5 1.000 against 0.979, top-1 0.936 against 0.904) and on the phrasing-shift queries (hit@5 0.894
-# against 0.844; benchmarks/RESULTS.md, "Instruction-aware ranking"). RRF throws away how far apart the
-# scores are; with two good signals that margin carries the ranking. Its fused score also stays a cosine,
-# comparable across queries.
+# The weighted cosine sum is the default: on the synthetic held-out set it ties reciprocal-rank fusion on
+# hit@5 (0.989) and beats it on top-1 (0.936 against 0.915), and the two tie on the phrasing-shift top-1
+# (benchmarks/RESULTS.md, "Instruction-aware ranking"). RRF throws away how far apart the scores are; with
+# two good signals that margin carries the ranking. Its fused score also stays a cosine, comparable across
+# queries.
 DEFAULT_FUSION = "weighted"
 RRF_K = 60  # the usual reciprocal-rank-fusion constant (Cormack et al. 2009)
 PAIR_WEIGHT = 0.5  # the pair's share of a weighted cosine sum

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from editsearch.cli.train_options import data_option, sources_of
+from editsearch.training.configs import PHRASINGS
 from editsearch.training.configs import EditCLIPTrainConfig as C
 
 
@@ -27,7 +28,7 @@ from editsearch.training.configs import EditCLIPTrainConfig as C
 @click.option("--pool-size", default=C.pool_size, show_default=True, help="Pixel size of pooled pairs.")
 @click.option(
     "--phrasings",
-    type=click.Choice(["varied", "templates"]),
+    type=click.Choice(PHRASINGS),
     default=C.phrasings,
     show_default=True,
     help="Synthetic texts: re-worded in training styles with typos, or the templates as written.",

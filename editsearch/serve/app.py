@@ -154,7 +154,6 @@ def create_app(
     ) -> dict[str, Any]:
         """Edits ranked by text (EC2T, fused with instructions by `rank`), edit id (EC2EC) or both, with filters."""
         query = {"text": text, "not_text": not_text, "edit_id": edit_id, "weight": weight, "k": k}
-        query.update({"rank": rank} if rank != "hybrid" else {})
         return run_search(engine, [*text, *edit_id], not_text, weight or None, k, where, contains, query, rank)
 
     @app.post("/api/search", tags=["search"])
@@ -174,7 +173,6 @@ def create_app(
             raise UsageError("give an exemplar pair (before and after files) or an edit_id")
         positive: list[Any] = [*([pair] if pair else []), *([edit_id] if edit_id is not None else []), *text]
         query = {"pair": pair is not None, "edit_id": edit_id, "text": text, "k": k}
-        query.update({"rank": rank} if rank != "hybrid" else {})
         return await run_in_threadpool(run_search, engine, positive, [], None, k, where, contains, query, rank)
 
     @app.get("/api/edits/{edit_id}", tags=["edits"])
@@ -295,6 +293,7 @@ def run_search(
             raise UsageError(str(e)) from None
     echo = {key: value for key, value in query.items() if value not in (None, [])}
     echo.update({key: value for key, value in (("where", where), ("contains", contains)) if value})
+    echo.update({"rank": rank} if rank != "hybrid" else {})
     return {
         "query": echo,
         "results": [result_json(r) for r in results],

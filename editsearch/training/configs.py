@@ -19,6 +19,9 @@ def data_sources(data: Iterable[str]) -> tuple[str, ...]:
     return sources
 
 
+PHRASINGS = ("varied", "templates")  # "varied": styles, synonyms, typos; "templates": as written
+
+
 @dataclass
 class EditCLIPTrainConfig:
     """Every knob of an EditCLIP training run; saved beside its checkpoints and in the model card."""
@@ -35,7 +38,7 @@ class EditCLIPTrainConfig:
     warmup: int = 200
     pool: int = 20000  # synthetic pairs held in memory, each re-cropped every time it is drawn
     pool_size: int = 128  # pixels of pooled pairs (then cropped to the model's input size)
-    phrasings: str = "varied"  # synthetic texts: "varied" (styles, synonyms, typos) or "templates" (as written)
+    phrasings: str = "varied"  # synthetic texts, one of PHRASINGS: re-worded in training styles, or as written
     pair_loss: float = 0.5  # weight of the edit<->edit supervised contrastive term (0 = the EditCLIP paper's loss only)
     eval_every: int = 500
     checkpoint_every: int = 500
