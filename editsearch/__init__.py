@@ -13,7 +13,7 @@ _EXPORTS = {
     "DEFAULT_MODEL": "editsearch.encoder",
     "EditSearch": "editsearch.search",
     "SearchResult": "editsearch.search",
-    "rank_edits": "editsearch.search",
+    "rank_edits": "editsearch.candidates",
     "EditIndex": "editsearch.index.store",
     "iter_source": "editsearch.data.sources",
     "score_pairs": "editsearch.scoring",

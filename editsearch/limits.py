@@ -16,6 +16,12 @@ MAX_TEXT_CHARS = 10_000
 # Larger image files are refused before they are hashed or decoded (the pixel limit of the decoder,
 # about 179 Mpx, is far below what such a file would hold).
 MAX_IMAGE_BYTES = 512 << 20
+# Terms of one query (text, pair, edit id; positive and negative together) and the characters of all its
+# texts: a query of 400 texts of 2,000 characters took 88 s to embed and stalled every other search.
+MAX_QUERY_TERMS = 16
+MAX_QUERY_CHARS = 20_000
+# A term's weight: larger magnitudes (1e308) overflow the weighted sum, and NaN or infinity rank nothing.
+MAX_WEIGHT = 1_000.0
 # Text embeddings a model or a searcher keeps (least recently used dropped): a long-running server stays bounded.
 TEXT_CACHE_SIZE = 10_000
 
@@ -40,3 +46,12 @@ def check_text(text: str, what: str = "a text") -> str:
     if len(text) > MAX_TEXT_CHARS:
         raise UsageError(f"{what} has {len(text):,} characters; at most {MAX_TEXT_CHARS:,} are accepted")
     return text
+
+
+def check_query_size(texts: Sequence[str], terms: int) -> None:
+    """Refuse (UsageError) a query of more than MAX_QUERY_TERMS terms or MAX_QUERY_CHARS characters of text."""
+    if terms > MAX_QUERY_TERMS:
+        raise UsageError(f"a query has {terms} terms; at most {MAX_QUERY_TERMS} are accepted")
+    chars = sum(len(t) for t in texts)
+    if chars > MAX_QUERY_CHARS:
+        raise UsageError(f"a query's texts have {chars:,} characters in all; at most {MAX_QUERY_CHARS:,} are accepted")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, unquote
 
+from editsearch.errors import DataError
+
 CELL_SCHEME = "parquet-cell:"
 _LEGACY_CELL = re.compile(r"^(?P<path>.+\.parquet)#(?P<row>\d+):(?P<column>[^/#:]+)$", re.IGNORECASE)
 
@@ -31,7 +33,7 @@ def parse_locator(locator: str) -> tuple[str, int | None, str | None]:
         return locator, None, None
     parts = locator[len(CELL_SCHEME) :].split(":", 2)
     if len(parts) != 3 or not (parts[0].isascii() and parts[0].isdigit()) or not parts[1] or not parts[2]:
-        raise ValueError(f"malformed parquet-cell locator (expected {CELL_SCHEME}ROW:COLUMN:PATH): {locator!r}")
+        raise DataError(f"malformed parquet-cell locator (expected {CELL_SCHEME}ROW:COLUMN:PATH): {locator!r}")
     return parts[2], int(parts[0]), unquote(parts[1])
 
 

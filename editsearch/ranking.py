@@ -18,7 +18,6 @@ import numpy as np
 
 from editsearch.errors import UsageError
 from editsearch.index.catalog import EditRow
-from editsearch.index.instructions import InstructionMatrix, vector_ids_for_texts
 from editsearch.index.store import EditIndex
 
 RANKS = ("pair", "instruction", "hybrid")
@@ -57,7 +56,7 @@ def fuse(pair: np.ndarray, instruction: np.ndarray, method: str = DEFAULT_FUSION
     if method == "weighted":
         return PAIR_WEIGHT * pair + (1 - PAIR_WEIGHT) * instruction
     if method != "rrf":
-        raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {method!r}")
+        raise UsageError(f"fusion must be one of {', '.join(FUSIONS)}, got {method!r}")
     return 1.0 / (RRF_K + _ranks(pair)) + 1.0 / (RRF_K + _ranks(instruction))
 
 
@@ -71,7 +70,6 @@ def _ranks(scores: np.ndarray) -> np.ndarray:
 
 def rank_text(
     index: EditIndex,
-    instructions: InstructionMatrix,
     query: np.ndarray,
     k: int,
     rank: str,
@@ -81,16 +79,16 @@ def rank_text(
 ) -> list[Ranked]:
     """The top k edits for a text query vector under `rank` (pair, instruction or hybrid), best first."""
     exclude = exclude or set()
-    info = index.model_info
-    assert info is not None
-    fp = info["fingerprint"]
-    instructions.refresh(index.catalog, fp)  # also for rank=pair: the results report both components
+    instructions = index.instruction_matrix()  # also for rank=pair: the results report both components
     fetch = k if rank == "pair" or not len(instructions) else max(CANDIDATES, 2 * k)
     hits = index.search(query, fetch, where=where, contains=contains, exclude=[exclude])[0]
     pair = {h.edit["id"]: h.score for h in hits}
     rows = {h.edit["id"]: h.edit for h in hits}
-    if fetch > k:
-        _add_instruction_candidates(index, instructions, query, fetch, where, contains, exclude, pair, rows)
+    if fetch > k:  # the edits of the nearest instructions join the candidates, with their exact pair cosines
+        for edit, vector in index.edits_for_instructions(instructions.top_texts(query, fetch), fetch, where, contains):
+            if edit["id"] not in rows and edit["id"] not in exclude:
+                rows[edit["id"]] = edit
+                pair[edit["id"]] = float(vector @ query)
     ids = list(rows)
     instr = instructions.scores(query, [rows[i]["instruction"] for i in ids])
     if rank == "pair" or not any(s is not None for s in instr):
@@ -105,28 +103,3 @@ def rank_text(
     else:
         ranked.sort(key=lambda r: (-round(r.score, 9), r.edit["id"]))
     return ranked[:k]
-
-
-def _add_instruction_candidates(
-    index: EditIndex,
-    instructions: InstructionMatrix,
-    query: np.ndarray,
-    n: int,
-    where: str | None,
-    contains: str | None,
-    exclude: set[int],
-    pair: dict[int, float],
-    rows: dict[int, EditRow],
-) -> None:
-    """Add the live, allowed edits of the n nearest instructions to the candidates, with their exact pair cosines."""
-    fp = index.model_info["fingerprint"]  # type: ignore[index]
-    vids = vector_ids_for_texts(index.catalog, fp, instructions.top_texts(query, n), n)
-    if where or contains:
-        allowed = set(index.catalog.filtered_vector_ids(fp, where, contains))
-        vids = [v for v in vids if v in allowed]
-    found = index.catalog.rows_for_vectors(vids)
-    fresh = [v for v in vids if v in found and found[v]["id"] not in rows and found[v]["id"] not in exclude]
-    for vid, blob in index.catalog.vector_blobs(fresh):
-        edit = found[vid]
-        rows[edit["id"]] = edit
-        pair[edit["id"]] = float(np.frombuffer(blob, dtype=np.float32) @ query)

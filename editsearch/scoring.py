@@ -8,12 +8,14 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 
 from editsearch.data.records import EditPair, ImageRef, ItemError, resolve
-from editsearch.errors import UsageError
-from editsearch.images import ImageLike, ImageLoadError
+from editsearch.embedder import Embedder
+from editsearch.errors import EditSearchError, UsageError
+from editsearch.images import ImageLike, load_image
 from editsearch.limits import check_text
+from editsearch.vocabulary import EDIT_PHRASES
 
 REF_KEYS = ("ref_before", "ref_after")
 RefPair = tuple[ImageLike, ImageLike]
@@ -35,17 +37,17 @@ class ScoreRow:
 def _refs_of(pair: EditPair, default_ref: RefPair | None, base: Path, root: Path | None) -> RefPair | None:
     """The pair's own reference (`ref_before`/`ref_after` keys, relative to `base`), else the default.
 
-    Raises ValueError for a half or non-string reference, or one outside `root`; ImageLoadError for an unreadable one.
+    Raises UsageError for a half or non-string reference, or one outside `root`; ImageLoadError for an unreadable one.
     """
     values = [pair.metadata.get(k) for k in REF_KEYS]
     if not any(values):
         return default_ref
     if not all(isinstance(v, str) and v.strip() for v in values):
-        raise ValueError(f"'{REF_KEYS[0]}' and '{REF_KEYS[1]}' must both be non-empty strings")
+        raise UsageError(f"'{REF_KEYS[0]}' and '{REF_KEYS[1]}' must both be non-empty strings")
     paths = [resolve(v.strip(), base) for v in values]
     for key, path in zip(REF_KEYS, paths, strict=True):
         if root is not None and not Path(path).resolve().is_relative_to(root):
-            raise ValueError(f"{key} is outside --root {root}: {path}")
+            raise UsageError(f"{key} is outside --root {root}: {path}")
     ref_b, ref_a = (ImageRef(path).load() for path in paths)
     return ref_b, ref_a
 
@@ -60,10 +62,12 @@ def score_pairs(
 ) -> Iterator[ScoreRow]:
     """Score every pair in order; a pair that fails to load yields a row with `error` set, never raises.
 
-    Per-row references are taken relative to `base` and, with `root`, must resolve inside that folder.
+    `model` is a name, folder, EditCLIP or Embedder (its ONNX towers embed when exported). Per-row references
+    are taken relative to `base` and, with `root`, must resolve inside that folder.
     """
     if batch_size < 1:
         raise UsageError(f"batch_size must be at least 1, got {batch_size}")
+    embedder = model if isinstance(model, Embedder) else Embedder(model)
     fence = Path(root).expanduser().resolve() if root is not None else None
     it = iter(pairs)
     while chunk := list(islice(it, batch_size)):
@@ -79,38 +83,55 @@ def score_pairs(
                     check_text(item.instruction, "the instruction")
                 before, after = item.load()
                 good.append((len(rows), before, after, _refs_of(item, ref, Path(base), fence)))
-            except (ImageLoadError, OSError, ValueError, TypeError, RuntimeError) as e:  # this row's error only
+            except (EditSearchError, OSError) as e:  # this row's error only
                 row.error = str(e)
             rows.append(row)
         if good:
-            emb = model.embed_pairs([g[1] for g in good], [g[2] for g in good], batch_size=batch_size)
-            texts = [(i, rows[g[0]].instruction) for i, g in enumerate(good) if rows[g[0]].instruction]
-            if texts:
-                t_emb = model.embed_texts([t for _, t in texts])
-                for (i, _), s in zip(texts, (emb[[i for i, _ in texts]] * t_emb).sum(-1).tolist(), strict=True):
-                    rows[good[i][0]].ec2t = s
-            with_ref = [i for i, g in enumerate(good) if g[3] is not None]
-            if with_ref:
-                r_emb = model.embed_pairs([good[i][3][0] for i in with_ref], [good[i][3][1] for i in with_ref])
-                for i, s in zip(with_ref, (emb[with_ref] * r_emb).sum(-1).tolist(), strict=True):
-                    rows[good[i][0]].ec2ec = s
+            _score_chunk(embedder, good, rows, batch_size)
         yield from rows
+
+
+def _score_chunk(embedder: Embedder, good: list[tuple[int, Any, Any, Any]], rows: list[ScoreRow], batch: int) -> None:
+    """Fill in EC2T (rows with an instruction) and EC2EC (rows with a reference) of a chunk's loaded pairs."""
+    emb = embedder.pair_vectors([(g[1], g[2]) for g in good], batch_size=batch)
+    texts = [(i, rows[g[0]].instruction) for i, g in enumerate(good) if rows[g[0]].instruction]
+    if texts:
+        t_emb = embedder.text_vectors([t for _, t in texts])
+        for (i, _), s in zip(texts, (emb[[i for i, _ in texts]] * t_emb).sum(-1).tolist(), strict=True):
+            rows[good[i][0]].ec2t = s
+    with_ref = [i for i, g in enumerate(good) if g[3] is not None]
+    if with_ref:
+        r_emb = embedder.pair_vectors([good[i][3] for i in with_ref], batch_size=batch)
+        for i, s in zip(with_ref, (emb[with_ref] * r_emb).sum(-1).tolist(), strict=True):
+            rows[good[i][0]].ec2ec = s
 
 
 def score_one(
     model: Any, before: ImageLike, after: ImageLike, text: str | None = None, ref: RefPair | None = None
-) -> dict[str, float]:
-    """EC2T (with `text`) and/or EC2EC (with `ref`) of a single pair."""
-    out: dict[str, float] = {}
-    emb = model.embed_pairs([before], [after])
+) -> dict[str, Any]:
+    """EC2T (with `text`) and/or EC2EC (with `ref`) of a single pair, with where the EC2T falls.
+
+    `ec2t_rank` is the text's rank (of `ec2t_among`) among itself and the shipped EDIT_PHRASES by EC2T of this
+    pair (1: it fits the text better than any of those instructions); `ec2t_percentile`, the share it beats.
+    """
+    if text is not None and not text.strip():
+        raise UsageError("the text is empty: give the instruction to score against")
+    embedder = model if isinstance(model, Embedder) else Embedder(model)
+    emb = embedder.pair_vectors([(load_image(before), load_image(after))])[0]
+    out: dict[str, Any] = {}
     if text is not None:
-        out["ec2t"] = float((emb * model.embed_texts([text])).sum())
+        others = [p for p in EDIT_PHRASES if p.casefold() != text.strip().casefold()]
+        sims = embedder.text_vectors([check_text(text, "the text"), *others]) @ emb
+        out["ec2t"] = float(sims[0])
+        out["ec2t_rank"] = int((sims[1:] > sims[0]).sum()) + 1
+        out["ec2t_among"] = len(sims)
+        out["ec2t_percentile"] = round(float((sims[1:] < sims[0]).mean()) * 100, 1)
     if ref is not None:
-        out["ec2ec"] = float((emb * model.embed_pairs([ref[0]], [ref[1]])).sum())
+        out["ec2ec"] = float(emb @ embedder.pair_vectors([(load_image(ref[0]), load_image(ref[1]))])[0])
     return out
 
 
 def mean(values: Iterable[float | None]) -> float | None:
     """Mean of the non-None values, None if there are none."""
     vals = [v for v in values if v is not None]
-    return float(torch.tensor(vals).mean()) if vals else None
+    return float(np.mean(vals)) if vals else None

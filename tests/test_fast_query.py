@@ -13,7 +13,8 @@ import pytest
 from conftest import random_image, tiny_config
 
 from editsearch.index.errors import ModelMismatchError
-from editsearch.search import EditSearch, load_pairs
+from editsearch.pair_inputs import load_pairs
+from editsearch.search import EditSearch
 from editsearch.towers import cache, pixels
 from editsearch.towers.runtime import open_text_tower, open_vision_tower
 
@@ -120,7 +121,7 @@ def assert_fast_ranks_as_torch(index, model, queries, k: int) -> None:
             a, b = fast.search(terms, k=k), slow.search(terms, k=k)
             assert [r.id for r in a] == [r.id for r in b]
             np.testing.assert_allclose([r.score for r in a], [r.score for r in b], atol=1e-4)
-        assert fast._loaded is False  # the ONNX towers answered every term
+        assert fast.embedder.loaded is False  # the ONNX towers answered every term
 
 
 def test_fast_and_torch_paths_rank_alike(demo, mini):

@@ -19,7 +19,8 @@ from editsearch.data.records import EditPair, ImageRef, ItemError
 from editsearch.errors import ImageLoadError, UsageError
 from editsearch.index.store import EditIndex
 from editsearch.limits import MAX_TEXT_CHARS
-from editsearch.search import EditSearch, read_queries
+from editsearch.query_specs import read_queries
+from editsearch.search import EditSearch
 
 N = 60
 BAD = {

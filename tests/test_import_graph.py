@@ -1,4 +1,4 @@
-"""The editsearch modules import each other without cycles, deferred imports inside functions included."""
+"""The editsearch modules import each other without cycles, deferred and TYPE_CHECKING imports included."""
 
 from __future__ import annotations
 
@@ -21,28 +21,9 @@ def module_names(root: Path = PACKAGE_DIR) -> dict[str, Path]:
     return names
 
 
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
 def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
-    """Every import statement, at any depth, except those under `if TYPE_CHECKING:`."""
-    found: list[ast.Import | ast.ImportFrom] = []
-
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
-            for child in node.orelse:
-                visit(child)
-            return
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            found.append(node)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(tree)
-    return found
+    """Every import statement, at any depth: deferred ones and those under `if TYPE_CHECKING:` too."""
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)]
 
 
 def _targets(name: str, is_package: bool, node: ast.Import | ast.ImportFrom, modules: set[str]) -> set[str]:
@@ -157,14 +138,15 @@ def test_graph_counts_deferred_relative_and_package_imports(tmp_path):
             "pkg/__init__.py": "from pkg.sub.a import A\n",
             "pkg/sub/__init__.py": "from .a import A\n",
             "pkg/sub/a.py": "def f():\n    from . import b\n",
-            "pkg/sub/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.other import X\n",
+            "pkg/sub/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.kinds import X\n",
+            "pkg/kinds.py": "X = int\n",
             "pkg/sub/c.py": "from pkg.sub import A\n",
             "pkg/other.py": "import pkg.sub.b\n",
         },
     )
     graph = import_graph(root)
     assert graph["pkg.sub.a"] == {"pkg.sub.b"}  # deferred and relative, `from . import b` names the submodule
-    assert graph["pkg.sub.b"] == set()  # TYPE_CHECKING imports are left out
+    assert graph["pkg.sub.b"] == {"pkg.kinds"}  # TYPE_CHECKING imports count: a type cycle is a cycle too
     assert graph["pkg.other"] == {"pkg.sub", "pkg.sub.b"}  # importing pkg.sub.b runs pkg/sub/__init__.py
     assert graph["pkg.sub"] == {"pkg.sub.a"}
     assert graph["pkg.sub.c"] == {"pkg.sub"}  # a name from its own package's __init__ needs that __init__

@@ -256,19 +256,19 @@ def test_long_lived_reader_sees_later_writes(tmp_path, collection, model):
         assert 4 not in [h.edit["id"] for h in reader.search(query, 12)[0]]
 
 
-def test_deferred_model_loads_only_when_needed(tmp_path, collection, model, monkeypatch):
+def test_index_embedder_loads_the_model_only_when_needed(tmp_path, collection, model, monkeypatch):
     import editsearch.encoder
 
     idx = tmp_path / "idx"
     build(idx, [collection], model)
     monkeypatch.setattr(editsearch.encoder, "load_model", lambda *a, **k: pytest.fail("model loaded"))
     with EditIndex.open(idx, writable=True) as index:
-        report = index.sync([collection], index.deferred_model(), workers=0)
+        report = index.sync([collection], index.embedder(), workers=0)
     assert report.skipped == 12
     write_image(collection.parent / "images" / "p0_1_after.png", seed=555)
     monkeypatch.setattr(editsearch.encoder, "load_model", lambda *a, **k: model)
     with EditIndex.open(idx, writable=True) as index:
-        assert index.sync([collection], index.deferred_model(), workers=0).embedded == 1
+        assert index.sync([collection], index.embedder(), workers=0).embedded == 1
 
 
 def test_build_decodes_large_jpegs_at_reduced_scale_with_near_identical_vectors(tmp_path, tiny_model, monkeypatch):

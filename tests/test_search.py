@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 from index_fixtures import make_collection
 
+from editsearch.candidates import rank_edits
 from editsearch.data.sources import iter_source
 from editsearch.index.errors import FilterError, ModelMismatchError, UnknownEditError
 from editsearch.index.store import EditIndex
-from editsearch.search import EditSearch, SearchResult, rank_edits, read_queries
+from editsearch.query_specs import read_queries
+from editsearch.search import EditSearch, SearchResult
 
 
 @pytest.fixture(scope="module")

@@ -405,14 +405,15 @@ def test_serve_command_is_registered():
 
 
 def test_queries_embed_with_the_shared_onnx_towers_or_else_the_torch_model(client, index_dir, monkeypatch):
+    from editsearch.embedder import Embedder
     from editsearch.search import EditSearch
-    from editsearch.serve import engine
 
     assert client.get("/api/stats").json()["server"]["query_towers"] == "onnx"
     readers = list(client.app.state.engine._readers.queue)
-    assert readers[0]._fast_tower("text") is readers[1]._fast_tower("text") is not None  # one session, shared
+    assert readers[0].embedder.tower("text") is readers[1].embedder.tower("text") is not None  # one session, shared
     served = client.get("/api/search", params={"text": "invert the colors", "k": 5}).json()["results"]
-    monkeypatch.setattr(engine, "towers_ready", lambda model, name: False)
+    monkeypatch.setattr(Embedder, "ready_towers", lambda self: False)
+    monkeypatch.setattr(Embedder, "tower", lambda self, kind: None)
     with TestClient(create_app(index_dir, readers=1)) as torch_client:
         assert torch_client.get("/api/stats").json()["server"]["query_towers"] == "torch"
         by_torch = torch_client.get("/api/search", params={"text": "invert the colors", "k": 5}).json()["results"]

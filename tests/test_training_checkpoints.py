@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from editsearch.training.checkpoints import (
     checkpoint_dir,
     complete_checkpoints,

@@ -7,10 +7,9 @@ import time
 from pathlib import Path
 
 import click
-from PIL import Image
 
 from editsearch.cli.common import EDIT_ID, echo_json, json_option, warn
-from editsearch.errors import EXIT_PARTIAL, items_exit_code, untrained_note
+from editsearch.errors import untrained_note
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -48,7 +47,7 @@ def output_paths(out: str, images: tuple[str, ...]) -> list[Path]:
 )
 @click.option("--out", required=True, type=click.Path(), help="Output file (one image) or folder.")
 @click.option("--steps", type=click.IntRange(1), default=50, show_default=True, help="Denoising steps.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Random seed.")
 @click.option("--edit-guidance", type=float, default=7.0, show_default=True, help="Guidance towards the edit.")
 @click.option("--image-guidance", type=float, default=1.5, show_default=True, help="Guidance towards the input.")
 @click.option(
@@ -93,6 +92,8 @@ def apply(
     (query, output) against the exemplar); progress goes to stderr. An image that cannot be read is
     reported and skipped; the exit code is then 3 (the others were applied).
     """
+    from editsearch.transfer import DEFAULT_PIPELINE, EditTransfer
+    from editsearch.transfer.apply import apply_edit
     from editsearch.transfer.exemplar import exemplar_from_files, exemplar_from_index
 
     started = time.perf_counter()
@@ -102,92 +103,47 @@ def apply(
         raise click.UsageError("give either --edit-id (with --index) or --before/--after, not both")
     if before is None and edit_id is None:
         raise click.UsageError("give --edit-id N (an indexed edit) or --before A --after B")
-    all_targets = output_paths(out, images)
+    targets = output_paths(out, images)
     exemplar = exemplar_from_files(before, after) if before else exemplar_from_index(index_dir, edit_id)
-    queries, kept, failed = load_queries(images)
-    for image, reason in failed:
-        warn(f"skipped {image}: {reason}")
-    if not queries:
-        raise click.ClickException(f"no image could be read ({len(failed)} failed; see above)")
-    images = tuple(images[i] for i in kept)
-    targets = [all_targets[i] for i in kept]
-
-    from editsearch.transfer import DEFAULT_PIPELINE, EditTransfer
-
     transfer = EditTransfer.from_pretrained(model, editclip=editclip)
     if not transfer.editclip.trained:
         warn(untrained_note(transfer.editclip.name, "edits and EC2EC are noise"))
     transfer.pipe.set_progress_bar_config(disable=None, leave=False)
     loaded = time.perf_counter()
-    outputs = transfer.apply(
-        exemplar.before,
-        exemplar.after,
-        queries,
-        steps=steps,
-        seed=seed,
-        edit_guidance=edit_guidance,
-        image_guidance=image_guidance,
-        size=size,
-    )
-    applied = time.perf_counter()
-    for img, path in zip(outputs, targets, strict=True):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        img.save(path)
-    scores = transfer.ec2ec(exemplar.before, exemplar.after, queries, outputs)
-    scored = time.perf_counter()
-
+    settings = {"edit_guidance": edit_guidance, "image_guidance": image_guidance, "size": size}
+    report = apply_edit(transfer, exemplar, images, steps=steps, seed=seed, **settings)
+    for image, reason in report.failed:
+        warn(f"skipped {image}: {reason}")
+    for applied in report.outputs:
+        targets[applied.position].parent.mkdir(parents=True, exist_ok=True)
+        applied.output.save(targets[applied.position])
+    report.timings.update(load_s=round(loaded - started, 3), total_s=round(time.perf_counter() - started, 3))
     if as_json:
         echo_json(
             {
-                "edit": exemplar.describe(),
+                "edit": report.edit,
                 "model": str(model or DEFAULT_PIPELINE),
-                "editclip": transfer.editclip.name,
-                "settings": {
-                    "steps": steps,
-                    "seed": seed,
-                    "edit_guidance": edit_guidance,
-                    "image_guidance": image_guidance,
-                    "size": size or transfer.resolution,
-                    "device": str(transfer.device),
-                    "dtype": str(transfer.dtype).removeprefix("torch."),
-                },
+                "editclip": report.editclip,
+                "settings": report.settings,
                 "outputs": [
-                    {"image": q, "output": str(p), "size": list(img.size), "ec2ec": s}
-                    for q, p, img, s in zip(images, targets, outputs, scores, strict=True)
+                    {
+                        "image": a.image,
+                        "output": str(targets[a.position]),
+                        "size": list(a.output.size),
+                        "ec2ec": a.ec2ec,
+                    }
+                    for a in report.outputs
                 ],
-                "failed": [{"image": image, "reason": reason} for image, reason in failed],
-                "timings": {
-                    "load_s": round(loaded - started, 3),
-                    "apply_s": round(applied - loaded, 3),
-                    "per_image_s": round((applied - loaded) / len(images), 3),
-                    "score_s": round(scored - applied, 3),
-                    "total_s": round(scored - started, 3),
-                },
+                "failed": [{"image": image, "reason": reason} for image, reason in report.failed],
+                "timings": report.timings,
             }
         )
-        sys.exit(items_exit_code(len(failed)))
-    for path in targets:
-        click.echo(str(path))
-    for q, s in zip(images, scores, strict=True):
-        warn(f"EC2EC {s:.4f}  {q}")
-    warn(
-        f"{len(images)} image(s) in {applied - loaded:.2f}s ({(applied - loaded) / len(images):.2f}s each), "
-        f"{steps} steps on {transfer.device}"
-    )
-    if failed:
-        warn(f"{len(failed)} of {len(all_targets)} image(s) could not be read and were skipped")
-        sys.exit(EXIT_PARTIAL)
-
-
-def load_queries(images: tuple[str, ...]) -> tuple[list[Image.Image], list[int], list[tuple[str, str]]]:
-    """(decoded images, their positions in `images`, [(image, reason)] for those that could not be read)."""
-    from editsearch.images import ImageLoadError, load_image
-
-    loaded, kept, failed = [], [], []
-    for i, image in enumerate(images):
-        try:
-            loaded.append(load_image(image))
-            kept.append(i)
-        except ImageLoadError as e:
-            failed.append((image, str(e)))
-    return loaded, kept, failed
+        sys.exit(report.exit_code)
+    for applied in report.outputs:
+        click.echo(str(targets[applied.position]))
+        warn(f"EC2EC {applied.ec2ec:.4f}  {applied.image}")
+    seconds, each = report.timings["apply_s"], report.timings["per_image_s"]
+    warn(f"{len(report.outputs)} image(s) in {seconds:.2f}s ({each:.2f}s each), {steps} steps on {transfer.device}")
+    if report.failed:
+        warn(f"{len(report.failed)} of {len(images)} image(s) could not be read and were skipped")
+    sys.exit(report.exit_code)

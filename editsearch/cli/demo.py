@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,6 @@ import click
 from editsearch.cli.common import format_table, model_option, warn
 from editsearch.errors import untrained_note
 from editsearch.jsonl import read_jsonl
-
-TRAIN_ONLY = "json_extract(metadata, '$.split') = 'train'"
 
 
 @click.command()
@@ -41,32 +40,32 @@ def demo(out: Path, pairs: int, k: int, model_name: str | None, apply_edit: bool
     held-out pair's before photo (OUT/applied.png). A second run reuses everything.
     """
     from editsearch.data.synth import make_demo
-    from editsearch.encoder import MODELS, load_model
+    from editsearch.encoder import MODELS
     from editsearch.index.store import EditIndex
     from editsearch.search import EditSearch
 
     manifest = make_demo(out, pairs=pairs, seed=0)
-    click.echo(f"demo collection: {pairs} synthetic edit pairs, {manifest}")
+    rows = [row for _, row in read_jsonl(manifest) if isinstance(row, dict)]
+    train = _write_manifest(manifest.with_name("train.jsonl"), [r for r in rows if r.get("split") != "test"])
+    click.echo(f"demo collection: {pairs} synthetic edit pairs, {manifest}; the train split is indexed")
     with EditIndex.open(out / "index", create=True) as index:
-        if model_name is None and index.model_info is not None:
-            model_name = index.model_info["name"]
-        model = load_model(model_name)
+        model = index.embedder(model_name)
         source = MODELS.get(model.name)
         label = source.description if source else model.name
         click.echo(f"model: {model.name} ({label})")
         if not model.trained and "UNTRAINED" not in label:
             warn(untrained_note(model.name, "the rankings below are noise"))
-        report = index.sync([manifest], model, progress=not quiet)
+        report = index.sync([train], model, progress=not quiet)
         click.echo(f"index {index.directory}: {report.summary()}")
-    held_out = _first_test_row(manifest)
+    held_out = next((r for r in rows if r.get("split") == "test"), rows[0])
     before, after = (str(manifest.parent / held_out[key]) for key in ("before", "after"))
     with EditSearch(EditIndex.open(out / "index"), model) as searcher:
         text = held_out["instruction"]
         click.echo(f"\nText query (EC2T): {text!r} (a held-out instruction; family {held_out['family']})")
-        found = searcher.search_text(text, k=k, where=TRAIN_ONLY)
+        found = searcher.search_text(text, k=k)
         _table(found)
-        click.echo(f"\nExemplar query (EC2EC): {held_out['before']} → {held_out['after']} (held out)")
-        _table(searcher.search_pair(before, after, k=k, where=TRAIN_ONLY))
+        click.echo(f"\nExemplar query (EC2EC): {held_out['before']} → {held_out['after']} (held out, not in the index)")
+        _table(searcher.search_pair(before, after, k=k))
     if apply_edit and found:
         _apply_found(out, found[0], before)
     click.echo(
@@ -97,10 +96,14 @@ def _apply_found(out: Path, edit: Any, image: str) -> None:
     click.echo(f"  again: editsearch apply --index {out / 'index'} --edit-id {edit.id} --image {image} --out {target}")
 
 
-def _first_test_row(manifest: Path) -> dict[str, Any]:
-    """The first held-out (split 'test') row of the demo manifest, else its first row."""
-    rows = [row for _, row in read_jsonl(manifest) if isinstance(row, dict)]
-    return next((r for r in rows if r.get("split") == "test"), rows[0])
+def _write_manifest(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """Write manifest rows as JSONL (atomically, so a second run never reads half a file)."""
+    from editsearch.files import fsync_replace
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    fsync_replace(tmp, path)
+    return path
 
 
 def _table(results: list[Any]) -> None:

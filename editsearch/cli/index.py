@@ -16,7 +16,6 @@ from editsearch.cli.common import (
     format_table,
     index_option,
     json_option,
-    load_model_noted,
     lock_timeout_option,
     model_option,
     printable,
@@ -25,7 +24,6 @@ from editsearch.cli.common import (
 )
 from editsearch.errors import EXIT_INCONSISTENT, EXIT_PARTIAL, untrained_note
 from editsearch.index.types import INDEX_TYPES
-from editsearch.limits import check_text
 
 if TYPE_CHECKING:
     from editsearch.index.build import BuildReport
@@ -102,14 +100,9 @@ def build_index(
             counts = index.stats()
             _report_build(report, counts, as_json)
             sys.exit(report.exit_code)
-        info = index.model_info
-        if model_name is None and info is not None:
-            model = index.deferred_model()  # loaded only if something needs embedding
-            if not info["trained"]:
-                warn(untrained_note(info["name"]))
-        else:
-            model = load_model_noted(model_name)
-            index.check_model(model.fingerprint, model.name)
+        model = index.embedder(model_name)  # the index's own model loads only if something needs embedding
+        if not model.trained:
+            warn(untrained_note(model.name))
         if index_type is not None:
             index.set_index_type(index_type)
         report = index.sync(list(sources), model, batch_size=batch_size, workers=workers, progress=not quiet, root=root)
@@ -189,31 +182,21 @@ def query(
         raise click.UsageError("--queries cannot be combined with --text/--before/--after/--edit-id")
     if queries is None and not single:
         raise click.UsageError("give --text, --before/--after, --edit-id, or --queries FILE.jsonl")
-    if not all(t.strip() for t in texts + not_texts):
-        raise click.UsageError("--text and --not-text need words")
-    for text in texts + not_texts:
-        check_text(text, "--text")
-    from editsearch.search import EditSearch, read_queries
+    from editsearch.query_specs import read_queries
+    from editsearch.search import EditSearch, QueryOutcome
 
     with EditSearch.open(index_dir, model=model_name) as searcher:
-        info = searcher.index.model_info
-        if info is not None and not info["trained"]:
-            warn(untrained_note(info["name"], "its rankings are noise"))
-        searcher.index.catalog.check_filter(where, contains)  # a bad --where is a usage error, before any query
+        if not searcher.embedder.trained:
+            warn(untrained_note(searcher.embedder.name, "its rankings are noise"))
+        searcher.index.check_filter(where, contains)  # a bad --where is a usage error, before any query
         if queries is not None:
-            specs = read_queries(queries)
+            outcomes = searcher.run_batch(read_queries(queries), k, where, contains, queries.parent, rank)
         else:
-            spec: dict[str, Any] = {}
-            if texts:
-                spec["text"] = texts[0] if len(texts) == 1 else list(texts)
-            if before:
-                spec.update(before=before, after=after)
-            if edit_ids:
-                spec["edit_id"] = edit_ids[0] if len(edit_ids) == 1 else list(edit_ids)
-            if not_texts:
-                spec["not_text"] = list(not_texts)
-            specs = [spec]
-        outcomes = searcher.run_batch(specs, k, where, contains, queries.parent if queries else None, rank)
+            positive = [*texts, *([(before, after)] if before else []), *edit_ids]
+            results = searcher.search(positive, not_texts, k=k, where=where, contains=contains, rank=rank)
+            spec = _single_spec(texts, before, after, edit_ids, not_texts, k, where, contains)
+            weak = searcher.weak_match(results, rank) if not (before or edit_ids) else None
+            outcomes = [QueryOutcome(spec, results, weak_match=weak)]
     for outcome in outcomes:
         if as_json:
             echo_json(outcome.to_dict())
@@ -227,9 +210,34 @@ def query(
         sys.exit(EXIT_PARTIAL)
 
 
+def _single_spec(
+    texts: tuple[str, ...],
+    before: str | None,
+    after: str | None,
+    edit_ids: tuple[int, ...],
+    not_texts: tuple[str, ...],
+    k: int,
+    where: str | None,
+    contains: str | None,
+) -> dict[str, Any]:
+    """The query of the command line as `--json` echoes it: the spec form of `--queries` lines."""
+    spec: dict[str, Any] = {}
+    if texts:
+        spec["text"] = texts[0] if len(texts) == 1 else list(texts)
+    if before:
+        spec.update(before=before, after=after)
+    if edit_ids:
+        spec["edit_id"] = edit_ids[0] if len(edit_ids) == 1 else list(edit_ids)
+    if not_texts:
+        spec["not_text"] = list(not_texts)
+    spec["k"] = k
+    spec.update({name: value for name, value in (("where", where), ("contains", contains)) if value})
+    return spec
+
+
 def _describe(query: dict[str, Any]) -> str:
     """A one-line description of a query, naming its metric."""
-    from editsearch.search import spec_values
+    from editsearch.query_specs import spec_values
 
     parts = []
     if "text" in query:
@@ -253,6 +261,8 @@ def _print_results(outcome: QueryOutcome) -> None:
         return
     rows = [(r.rank, r.score, r.id, r.instruction or "", _short(r.before), _short(r.after)) for r in outcome.results]
     click.echo(format_table(["rank", "score", "id", "instruction", "before", "after"], rows) if rows else "  (none)")
+    if outcome.weak_match:
+        click.echo("  weak match: the best of these scores no higher than random text's best results usually do")
     click.echo()
 
 
@@ -288,7 +298,7 @@ def show(edit_id: int, index_dir: Path, as_json: bool) -> None:
     from editsearch.index.store import EditIndex
 
     with EditIndex.open(index_dir) as index:
-        row = dict(index.catalog.get_edit(edit_id))
+        row = dict(index.get_edit(edit_id))
     if as_json:
         echo_json(row)
     else:
@@ -316,7 +326,7 @@ def remove(edit_ids: tuple[int, ...], index_dir: Path, lock_timeout: float, as_j
     from editsearch.index.store import EditIndex
 
     with EditIndex.open(index_dir, writable=True, lock_timeout=lock_timeout) as index:
-        live = index.catalog.existing_ids(list(edit_ids))
+        live = index.live_ids(edit_ids)
         index.remove(sorted(live))
     unknown = [i for i in dict.fromkeys(edit_ids) if i not in live]
     if as_json:

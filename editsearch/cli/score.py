@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from editsearch.cli.common import echo_json, json_option, load_model_noted, model_option, warn
-from editsearch.errors import items_exit_code
+from editsearch.cli.common import echo_json, json_option, model_option, warn
+from editsearch.errors import items_exit_code, untrained_note
 
 FORMULA_STARTS = tuple("=+-@\t\r")  # what makes a spreadsheet cell a formula
 
@@ -60,21 +60,36 @@ def score(
     if manifest:
         if before or after or text:
             raise click.UsageError("--manifest cannot be combined with --before/--after/--text")
-        model = load_model_noted(model_name)
-        sys.exit(_score_manifest(model, Path(manifest), ref, out, batch_size, as_json, root))
+        sys.exit(_score_manifest(_embedder(model_name), Path(manifest), ref, out, batch_size, as_json, root))
     if not (before and after):
         raise click.UsageError("give --before and --after (or --manifest)")
     if text is None and ref is None:
         raise click.UsageError("give --text (EC2T) and/or --ref-before/--ref-after (EC2EC)")
-    model = load_model_noted(model_name)
     from editsearch.scoring import score_one
 
+    model = _embedder(model_name)
     scores = score_one(model, before, after, text=text, ref=ref)
     if as_json:
         echo_json({"before": before, "after": after, "text": text, "model": model.name, **scores})
-    else:
-        for k, v in scores.items():
-            click.echo(f"{k.upper():6s} {v:.4f}")
+        return
+    if "ec2t" in scores:
+        click.echo(f"EC2T   {scores['ec2t']:.4f}")
+        click.echo(
+            f"       rank {scores['ec2t_rank']} of {scores['ec2t_among']} against the shipped edit instructions "
+            f"(fits this pair better than {scores['ec2t_percentile']:g}% of them)"
+        )
+    if "ec2ec" in scores:
+        click.echo(f"EC2EC  {scores['ec2ec']:.4f}")
+
+
+def _embedder(model_name: str | None) -> Any:
+    """The model to score with (ONNX towers where exported), noting on stderr when it is UNTRAINED."""
+    from editsearch.embedder import Embedder
+
+    embedder = Embedder(model_name)
+    if not embedder.trained:
+        warn(untrained_note(embedder.name))
+    return embedder
 
 
 def spreadsheet_safe(row: dict[str, Any]) -> dict[str, Any]:

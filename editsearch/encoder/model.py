@@ -18,6 +18,7 @@ from torch import nn
 from editsearch.encoder.config import EditCLIPConfig
 from editsearch.encoder.preprocess import PairTransform
 from editsearch.encoder.text import build_text_tower
+from editsearch.errors import UsageError
 from editsearch.images import ImageLike
 from editsearch.limits import TEXT_CACHE_SIZE, lru_lookup
 
@@ -124,7 +125,7 @@ class EditCLIP(nn.Module):
         self, befores: Sequence[PairInput], afters: Sequence[PairInput], batch_size: int
     ) -> Iterator[torch.Tensor]:
         if len(befores) != len(afters):
-            raise ValueError(f"{len(befores)} before images but {len(afters)} after images")
+            raise UsageError(f"{len(befores)} before images but {len(afters)} after images")
         for sl in _chunks(len(befores), batch_size):
             batch = [self.pair_transform(b, a) for b, a in zip(befores[sl], afters[sl], strict=True)]
             yield torch.stack(batch)
@@ -168,7 +169,7 @@ class EditCLIP(nn.Module):
     def ec2t(self, befores: Sequence[PairInput], afters: Sequence[PairInput], texts: Sequence[str]) -> torch.Tensor:
         """EC2T: cos(EditCLIP(before ⊕ after), text) for each row, [N]."""
         if len(texts) != len(befores):
-            raise ValueError(f"{len(befores)} pairs but {len(texts)} texts")
+            raise UsageError(f"{len(befores)} pairs but {len(texts)} texts")
         return (self.embed_pairs(befores, afters) * self.embed_texts(texts)).sum(-1)
 
     def ec2ec(

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from editsearch.errors import UsageError
 from editsearch.images import ImageLike, load_image
 
 
@@ -56,7 +57,7 @@ class PairTransform:
         """One image -> normalised Tensor[3, S, S]; a tensor input is float RGB in [0, 1]."""
         if isinstance(img, torch.Tensor):
             if img.ndim != 3 or img.shape[0] != 3:
-                raise ValueError(f"expected an RGB tensor [3, H, W] in [0, 1], got shape {tuple(img.shape)}")
+                raise UsageError(f"expected an RGB tensor [3, H, W] in [0, 1], got shape {tuple(img.shape)}")
             from torchvision.transforms.v2 import functional as TF
 
             return TF.normalize(resize_center_crop(img.float(), self.image_size), self.mean, self.std)

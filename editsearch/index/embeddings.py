@@ -85,7 +85,7 @@ def sync_embeddings(index: EditIndex, directory: str | Path, progress: bool = Fa
     report.failed = len(report.errors)
     catalog.replace_errors(report.errors)
     if index.model_info is not None:
-        report.instructions = embed_missing(catalog, index.deferred_model())
+        report.instructions = embed_missing(catalog, index.embedder())
     report.seconds = time.perf_counter() - start
     return report
 

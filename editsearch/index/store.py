@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from editsearch.embedder import Embedder, ModelLike, check_fingerprint
 from editsearch.errors import UsageError
 from editsearch.index.catalog import (
     CATALOG_FILE,
@@ -29,7 +30,9 @@ from editsearch.index.errors import (
     IndexNotFoundError,
     ModelMismatchError,
     SchemaVersionError,
+    UnknownEditError,
 )
+from editsearch.index.instructions import InstructionMatrix, vector_ids_for_texts
 from editsearch.index.lock import DEFAULT_LOCK_TIMEOUT, WriterLock
 from editsearch.index.types import NO_REMOVE, TRAINED
 from editsearch.index.vectors import (
@@ -80,32 +83,6 @@ class VerifyReport:
     build_running: bool = False  # another process held the writer lock: the FAISS cache was not compared
 
 
-class DeferredModel:
-    """Stands in for an index's model: name and fingerprint at once, the weights on first other use.
-
-    On loading, a model whose fingerprint differs from the recorded one is refused (ModelMismatchError).
-    """
-
-    def __init__(self, name: str, fingerprint: str, check: Any):
-        self.name = name
-        self.fingerprint = fingerprint
-        self._check = check
-        self._model: Any = None
-
-    def load(self) -> Any:
-        """The real model (loaded once)."""
-        if self._model is None:
-            from editsearch.encoder import load_model
-
-            model = load_model(self.name)
-            self._check(model.fingerprint, model.name)
-            self._model = model
-        return self._model
-
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(self.load(), attr)
-
-
 class EditIndex:
     """An index of edit pairs: add / remove / sync / search / rebuild / stats / verify."""
 
@@ -117,6 +94,7 @@ class EditIndex:
         self._vectors: VectorIndex | None = None
         self._generation = -1  # the catalog generation the in-memory FAISS index reflects
         self._live_count = 0
+        self._instructions = InstructionMatrix()  # the instruction vectors, for instruction-aware ranking
 
     # -- opening --------------------------------------------------------------------------------------
 
@@ -175,19 +153,18 @@ class EditIndex:
         return self.catalog.model()
 
     @property
+    def generation(self) -> int:
+        """The catalog's generation: it moves with every write that changes the live edits."""
+        return self.catalog.generation
+
+    @property
     def index_type(self) -> str:
         """The requested FAISS index type: flat | ivf | hnsw | pq | auto."""
         return self.catalog.get_setting("index_type", "flat") or "flat"
 
     def check_model(self, fingerprint: str, name: str = "") -> None:
         """Refuse (ModelMismatchError) a model other than the one this index was built with."""
-        info = self.model_info
-        if info is not None and info["fingerprint"] != fingerprint:
-            raise ModelMismatchError(
-                f"this index was built with model '{info['name']}' (fingerprint {info['fingerprint'][:12]}), "
-                f"but '{name or '?'}' has fingerprint {fingerprint[:12]}: its vectors are not comparable. "
-                "Use the index's own model, or build a new index (--index NEW_DIR) with this one."
-            )
+        check_fingerprint(self.model_info, fingerprint, name)
 
     def bind_model(self, model: Any) -> None:
         """Bind a fresh index to `model` (an EditCLIP), or check that it is the index's model."""
@@ -199,12 +176,9 @@ class EditIndex:
                 name = str(Path(name).expanduser().resolve())
             self.catalog.bind_model(name, model.fingerprint, model.embed_dim, bool(model.trained), model.config_dict())
 
-    def deferred_model(self) -> DeferredModel:
-        """The index's own model, loaded only if something needs embedding (an unchanged re-index never does)."""
-        info = self.model_info
-        if info is None:
-            raise EditIndexError("this index has no model yet; pass one explicitly")
-        return DeferredModel(info["name"], info["fingerprint"], self.check_model)
+    def embedder(self, model: ModelLike | None = None) -> Embedder:
+        """The index's model (or `model`, checked against it), loaded only if something needs the torch model."""
+        return Embedder(model, self.model_info)
 
     def set_index_type(self, kind: str) -> None:
         """Record the requested FAISS type; the next sync rebuilds the cache to match it."""
@@ -469,6 +443,41 @@ class EditIndex:
         scores = mat @ query
         top = np.argsort(-scores, kind="stable")[: k + len(exclude) + 8]
         return self._collect(scores[top], ids[top], None, exclude, k)
+
+    def get_edit(self, edit_id: int) -> EditRow:
+        """One live edit's catalog row; UnknownEditError for an unknown or removed id."""
+        row = self.catalog.get_edit(edit_id)
+        if row.get("deleted"):
+            reason = row.get("deleted_reason") or "removed"
+            raise UnknownEditError(f"edit {edit_id} was removed from this index ({reason})")
+        return row
+
+    def live_ids(self, edit_ids: Sequence[int]) -> set[int]:
+        """Which of these edit ids are live edits of this index."""
+        return self.catalog.existing_ids(list(edit_ids))
+
+    def check_filter(self, where: str | None, contains: str | None) -> None:
+        """Refuse (FilterError) a `where` or `contains` filter that cannot run, before any query uses it."""
+        self.catalog.check_filter(where, contains)
+
+    def instruction_matrix(self) -> InstructionMatrix:
+        """The instruction vectors of the index's model, in memory, following the catalog's writes."""
+        info = self.model_info
+        assert info is not None
+        return self._instructions.refresh(self.catalog, info["fingerprint"])
+
+    def edits_for_instructions(
+        self, texts: Sequence[str], n: int, where: str | None = None, contains: str | None = None
+    ) -> list[tuple[EditRow, np.ndarray]]:
+        """Live edits (at most n) whose instruction is one of `texts`, within the filters, with their pair vectors."""
+        fp = self.model_info["fingerprint"]  # type: ignore[index]
+        vids = vector_ids_for_texts(self.catalog, fp, texts, n)
+        if where or contains:
+            allowed = set(self.catalog.filtered_vector_ids(fp, where, contains))
+            vids = [v for v in vids if v in allowed]
+        found = self.catalog.rows_for_vectors(vids)
+        blobs = self.catalog.vector_blobs([v for v in vids if v in found])
+        return [(found[vid], np.frombuffer(blob, dtype=np.float32)) for vid, blob in blobs]
 
     def stored_vector(self, edit_id: int) -> np.ndarray:
         """The stored (unit) vector of a live edit; raises UnknownEditError."""

@@ -1,4 +1,4 @@
-"""The warm state of a server: one model behind a lock, a pool of index readers, a pool of edit-transfer pipelines."""
+"""The warm state of a server: one shared model, a pool of index readers, a pool of edit-transfer pipelines."""
 
 from __future__ import annotations
 
@@ -15,78 +15,28 @@ from editsearch.search import EditSearch
 FILTER_BUDGET_S = 2.0  # a served `where` filter running longer is stopped with a 400
 
 
-class SerialModel:
-    """An EditCLIP whose forwards run one at a time, so that threads never race on one module."""
-
-    def __init__(self, model: Any) -> None:
-        self._model = model
-        self.lock = threading.Lock()
-
-    def embed_texts(self, texts: Any) -> Any:
-        """The model's embed_texts, under the lock (it also guards the model's text cache)."""
-        with self.lock:
-            return self._model.embed_texts(texts)
-
-    def embed_pairs(self, *args: Any, **kwargs: Any) -> Any:
-        """The model's embed_pairs, under the lock."""
-        with self.lock:
-            return self._model.embed_pairs(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
-
-
-def towers_ready(model: Any, name: str) -> bool:
-    """Whether queries for `model` (loaded as `name`) can embed with its ONNX towers, exporting them if need be."""
-    from editsearch.towers.cache import stamped_fingerprint
-    from editsearch.towers.runtime import shared_tower
-
-    def ready() -> bool:
-        fingerprint = stamped_fingerprint(name)
-        return fingerprint == model.fingerprint and all(shared_tower(k, fingerprint) for k in ("text", "vision"))
-
-    if ready():
-        return True
-    from editsearch.towers.export import export_towers
-
-    try:
-        return export_towers(model, name) and ready()
-    except Exception:  # noqa: BLE001 - a cache that cannot be written leaves the torch path, which works
-        return False
-
-
 class Engine:
     """One served index: a pool of readers for searches, the model behind a lock, a pool of pipelines for applies."""
 
     # Each reader is its own EditSearch (catalog connection and FAISS cache), used by one thread at a time,
     # so searches run in parallel; each follows writes from other processes as EditIndex does (it refreshes
-    # its cache when the catalog's generation moves). Queries embed with the model's exported ONNX towers,
-    # shared by every reader and run in parallel (exported now if need be); where they cannot be had, all
-    # readers share one torch model behind a lock (SerialModel).
+    # its cache when the catalog's generation moves). All readers share one Embedder: the model's ONNX
+    # towers (exported now if need be), run in parallel, or where they cannot be had the torch model, whose
+    # forwards the Embedder runs one at a time.
 
     def __init__(
         self, index_dir: str | Path, model: str | Path | None = None, readers: int | None = None, pipeline: Any = None
     ) -> None:
-        from editsearch.encoder import load_model
-
-        first = EditSearch.open(index_dir)
-        try:
-            info = first.index.model_info
-            assert info is not None
-            name = str(model or info["name"])
-            loaded = load_model(name)
-            first.index.check_model(loaded.fingerprint, loaded.name)
-        finally:
-            first.close()
+        with EditSearch.open(index_dir, model) as first:
+            embedder = first.embedder
+            self.onnx = embedder.ready_towers()  # loads and checks the model
         self.index_dir = Path(index_dir)
-        self.model_name, self.trained = loaded.name, loaded.trained
-        self.onnx = towers_ready(loaded, name)
-        queries: str | SerialModel = name if self.onnx else SerialModel(loaded)
+        self.model_name, self.trained = embedder.name, embedder.trained
         self.pipeline = pipeline
         self.size = readers or min(4, os.cpu_count() or 1)
         self._readers: queue.Queue[EditSearch] = queue.Queue()
         for _ in range(self.size):
-            reader = EditSearch.open(index_dir, model=queries)  # type: ignore[arg-type]
+            reader = EditSearch.open(index_dir, model=embedder)
             reader.index.catalog.filter_budget_s = FILTER_BUDGET_S
             reader.index.vectors  # noqa: B018 - load the FAISS cache now, not on the first query
             self._readers.put(reader)

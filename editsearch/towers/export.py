@@ -191,6 +191,7 @@ def export_towers(model: EditCLIP, name: str, text: bool = True, vision: bool = 
     folder = model_dir(model.fingerprint)
     manifest: dict[str, Any] = read_json(folder / "model.json") or {"fingerprint": model.fingerprint}
     manifest["dim"] = model.embed_dim
+    manifest["trained"] = bool(model.trained)
     packages = ["editsearch"]
     if model.config.text_kind == "minilm":
         packages.append(model.text.identity.split("==")[0])  # the frozen MiniLM's version is in the fingerprint

@@ -6,6 +6,8 @@ from typing import Any
 
 import torch
 
+from editsearch.errors import UsageError
+
 # UNet2DConditionModel kwargs (8 input channels: 4 noisy latents + 4 image latents); cross_attention_dim is also
 # the projector's output width. 'tiny' runs 20 steps at 64 px in about a second on 2 CPU cores.
 UNET_CONFIGS: dict[str, dict[str, Any]] = {
@@ -67,5 +69,5 @@ def build_vae(kind: str, seed: int = 0) -> Any:
 
 def _config(table: dict[str, dict[str, Any]], kind: str) -> dict[str, Any]:
     if kind not in table:
-        raise ValueError(f"unknown model size {kind!r}; known: {', '.join(table)}")
+        raise UsageError(f"unknown model size {kind!r}; known: {', '.join(table)}")
     return dict(table[kind])

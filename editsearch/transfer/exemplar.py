@@ -42,13 +42,10 @@ def exemplar_from_files(before: ImageLike, after: ImageLike) -> Exemplar:
 def exemplar_from_index(index_dir: str | Path | None, edit_id: int) -> Exemplar:
     """Load edit `edit_id` of an index; raises EditIndexError subclasses (no index, unknown or removed id)."""
     from editsearch.data.records import ImageRef
-    from editsearch.index.errors import UnknownEditError
     from editsearch.index.store import EditIndex
 
     with EditIndex.open(index_dir) as index:
-        row = index.catalog.get_edit(edit_id)
-    if row.get("deleted"):
-        raise UnknownEditError(f"edit {edit_id} was removed from this index ({row.get('deleted_reason') or 'removed'})")
+        row = index.get_edit(edit_id)
     before, after = ImageRef.from_locator(row["before"]).load(), ImageRef.from_locator(row["after"]).load()
     return Exemplar(
         before, after, row["before"], row["after"], edit_id, row.get("instruction"), row.get("metadata") or {}

@@ -28,6 +28,7 @@ DEFAULT_STEPS = 50
 DEFAULT_EDIT_GUIDANCE = 7.0
 DEFAULT_IMAGE_GUIDANCE = 1.5
 MIN_SIZE = 8  # the smallest working size (`apply --size`) a run accepts
+MAX_SEED = 2**63 - 1  # a torch generator seed
 
 
 @contextmanager
@@ -234,7 +235,7 @@ class EditTransfer:
 
         Raises UsageError for steps, size or batch_size below their minimum or a non-finite guidance.
         """
-        check_settings(steps, edit_guidance, image_guidance, size, batch_size)
+        check_settings(steps, edit_guidance, image_guidance, size, batch_size, seed)
         pil = [load_image(img) for img in images]
         targets = [self.working_size(*img.size, size=size) for img in pil]
         out: list[Image.Image | None] = [None] * len(pil)
@@ -268,8 +269,12 @@ class EditTransfer:
         return [float(s) for s in scores]
 
 
-def check_settings(steps: int, edit_guidance: float, image_guidance: float, size: int | None, batch_size: int) -> None:
-    """Refuse (UsageError) settings no run can use: steps or batch_size < 1, size < MIN_SIZE, NaN/inf guidance."""
+def check_settings(
+    steps: int, edit_guidance: float, image_guidance: float, size: int | None, batch_size: int, seed: int = 0
+) -> None:
+    """Refuse (UsageError) settings no run can use: steps, batch size or size too small, NaN guidance, a bad seed."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
     for name, value, low in (("steps", steps, 1), ("batch_size", batch_size, 1), ("size", size, MIN_SIZE)):
         if value is None and name == "size":
             continue

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from editsearch.encoder import WeightsNotFoundError
+from editsearch.errors import IncompatibleModelError, UsageError
 
 OFFICIAL_WEIGHTS = "image_proj_model.pt"  # the official release's file name (keys proj.*, norm.*)
 CONFIG_NAME = "config.json"
@@ -30,7 +31,7 @@ class EditProjector(nn.Module):
         if tokens.ndim == 2:
             tokens = tokens.unsqueeze(0)
         if tokens.ndim != 3 or tokens.shape[-1] != self.vision_width:
-            raise ValueError(f"expected tokens [N, T, {self.vision_width}], got {tuple(tokens.shape)}")
+            raise UsageError(f"expected tokens [N, T, {self.vision_width}], got {tuple(tokens.shape)}")
         return self.norm(self.proj(tokens))
 
     @staticmethod
@@ -63,11 +64,11 @@ class EditProjector(nn.Module):
         """Build a projector whose sizes are read off a proj.*/norm.* state dict."""
         missing = {"proj.weight", "proj.bias", "norm.weight", "norm.bias"} - set(state)
         if missing:
-            raise ValueError(f"not a projector state dict: missing {sorted(missing)}")
+            raise IncompatibleModelError(f"not a projector state dict: missing {sorted(missing)}")
         out_dim, in_dim = state["proj.weight"].shape
         cross_dim = state["norm.weight"].shape[0]
         if out_dim != cross_dim:
-            raise ValueError(
+            raise IncompatibleModelError(
                 f"projector emits {out_dim // cross_dim} tokens per input token (proj {out_dim} vs norm "
                 f"{cross_dim}); only one context token per token is supported (the EditCLIP-IP2P layout)"
             )
