@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from editsearch.training.checkpoints import (
     checkpoint_dir,
     complete_checkpoints,

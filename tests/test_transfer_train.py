@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 from conftest import random_image
+
 from editsearch.training.edit_batches import to_signed_tensor
 
 
@@ -86,7 +87,6 @@ def test_conditioning_dropout_follows_the_ip2p_recipe(tiny_model, monkeypatch):
 
 def test_vae_training_lowers_reconstruction_error():
     from editsearch.training.edit_batches import PairSampler, StepBatches
-
     from editsearch.training.train_vae import vae_loss
     from editsearch.transfer.configs import build_vae
 
@@ -195,7 +195,6 @@ def test_train_cli_stops_plainly_when_lpips_weights_are_missing(tmp_path, monkey
 
 def test_feature_cache_matches_direct_features_and_visits_every_pair_once_per_epoch(tiny_model):
     from editsearch.training.edit_batches import PairSampler, StepBatches
-
     from editsearch.training.ip2p_features import FeatureCache, frozen_features
 
     vae = _parts(tiny_model).vae
