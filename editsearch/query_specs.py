@@ -15,6 +15,7 @@ from editsearch.jsonl import read_jsonl
 
 QUERY_KEYS = ("text", "before", "after", "edit_id", "not_text", "k", "where", "contains", "rank")
 MAX_EDIT_ID = 2**63 - 1  # SQLite's integer range
+RANKS = ("pair", "instruction", "hybrid")  # how a text query ranks: see editsearch.ranking
 
 
 @dataclass
@@ -40,6 +41,13 @@ def positive_int(value: Any, what: str = "k") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise UsageError(f"{what} must be a positive integer, got {value!r}")
     return value
+
+
+def check_rank(rank: str) -> str:
+    """`rank` if it is one of RANKS; else UsageError."""
+    if rank not in RANKS:
+        raise UsageError(f"rank must be one of {', '.join(RANKS)}, got {rank!r}")
+    return rank
 
 
 def spec_terms(spec: dict[str, Any], base: Path | None) -> tuple[list[Any], list[str]]:

@@ -20,7 +20,6 @@ from editsearch.errors import UsageError
 from editsearch.index.catalog import EditRow
 from editsearch.index.store import EditIndex
 
-RANKS = ("pair", "instruction", "hybrid")
 FUSIONS = ("rrf", "weighted")
 # The weighted cosine sum is the default: on the synthetic held-out set it ties reciprocal-rank fusion on
 # hit@5 (0.989) and beats it on top-1 (0.936 against 0.915), and the two tie on the phrasing-shift top-1
@@ -41,13 +40,6 @@ class Ranked:
     pair: float
     instruction: float | None
     edit: EditRow
-
-
-def check_rank(rank: str) -> str:
-    """`rank` if it is one of RANKS; else UsageError."""
-    if rank not in RANKS:
-        raise UsageError(f"rank must be one of {', '.join(RANKS)}, got {rank!r}")
-    return rank
 
 
 def fuse(pair: np.ndarray, instruction: np.ndarray, method: str = DEFAULT_FUSION) -> np.ndarray:

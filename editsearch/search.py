@@ -24,8 +24,8 @@ from editsearch.index.errors import EditIndexError
 from editsearch.index.store import EditIndex, Hit
 from editsearch.limits import MAX_TEXT_CHARS, MAX_WEIGHT, TEXT_CACHE_SIZE, check_query_size, check_text, lru_lookup
 from editsearch.pair_inputs import PairLike, load_pairs
-from editsearch.query_specs import QueryLineError, positive_int, spec_terms, spec_values
-from editsearch.ranking import check_rank, rank_text
+from editsearch.query_specs import QueryLineError, check_rank, positive_int, spec_terms, spec_values
+from editsearch.ranking import rank_text
 
 Term = str | int | PairLike  # text, edit id, or a (before, after) pair
 CHANCE_TEXTS = 32  # random-letter texts whose best scores tell a weak match

@@ -24,6 +24,7 @@ from editsearch.cli.common import (
 )
 from editsearch.errors import EXIT_INCONSISTENT, EXIT_PARTIAL, untrained_note
 from editsearch.index.types import INDEX_TYPES
+from editsearch.query_specs import RANKS
 
 if TYPE_CHECKING:
     from editsearch.index.build import BuildReport
@@ -138,7 +139,7 @@ def _report_build(report: BuildReport, counts: dict[str, Any], as_json: bool) ->
 @click.option("--contains", help="Full-text match on instructions, e.g. watercolor.")
 @click.option(
     "--rank",
-    type=click.Choice(["pair", "instruction", "hybrid"]),
+    type=click.Choice(RANKS),
     default="hybrid",
     show_default=True,
     help="How text queries rank: the pair (EC2T), the stored instruction, or both fused (pair alone where "
