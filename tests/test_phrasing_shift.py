@@ -9,8 +9,8 @@ import sys
 import numpy as np
 from test_import_graph import PACKAGE_DIR, import_graph, module_names
 
-from editsearch.data.paraphrase import DESCRIPTIONS, add_typos, vary
-from editsearch.data.synth import FAMILIES
+from editsearch.data.synthetic.generator import FAMILIES
+from editsearch.data.synthetic.paraphrase import DESCRIPTIONS, add_typos, vary
 from editsearch.evaluation.phrasing_shift import SHIFT_FILE, shift_phrasings, with_shifted_queries
 from editsearch.evaluation.retrieval import synthetic_eval_set
 

@@ -41,7 +41,7 @@ class PairSampler:
     def __call__(self, index: int) -> tuple[Image.Image, Image.Image]:
         """(before, after) of pair `index`, both size x size RGB."""
         if self.synthetic:
-            from editsearch.data.synth import make_pair
+            from editsearch.data.synthetic.generator import make_pair
 
             pair = make_pair(stream(self.seed, "ip2p-pair", index), self.split, self.size)
             return resize_center_crop(pair.before, self.size), resize_center_crop(pair.after, self.size)

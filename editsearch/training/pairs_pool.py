@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from editsearch.data.paraphrase import vary
+from editsearch.data.synthetic.paraphrase import vary
 from editsearch.encoder.preprocess import square_pixels
 from editsearch.errors import DataError
 from editsearch.training.sources import load_pairs
@@ -36,7 +36,7 @@ class _SynthDataset(Dataset):
         return self.count
 
     def __getitem__(self, i: int):
-        from editsearch.data.synth import make_pair, pair_rng
+        from editsearch.data.synthetic.generator import make_pair, pair_rng
 
         p = make_pair(pair_rng(self.seed, i), "train", self.size)
         pix = torch.cat([square_pixels(p.before, self.size), square_pixels(p.after, self.size)])
@@ -92,7 +92,7 @@ def source_pool(sources: Sequence[str], size: int, workers: int = 2) -> PairPool
 
 def sample_texts(pool: PairPool, idx: torch.Tensor, rng: np.random.Generator, varied: bool = True) -> list[str]:
     """An instruction per sampled pair: the stored one, else a fresh train phrasing (re-worded when `varied`)."""
-    from editsearch.data.synth import FAMILIES
+    from editsearch.data.synthetic.generator import FAMILIES
 
     out = []
     for i in idx.tolist():

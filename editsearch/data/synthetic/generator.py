@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from editsearch.data.families import FAMILIES, Family
-from editsearch.data.photos import SPLITS, sample_source, source_photo
+from editsearch.data.synthetic.families import FAMILIES, Family
+from editsearch.data.synthetic.photos import SPLITS, sample_source, source_photo
 from editsearch.jsonl import read_jsonl
 from editsearch.rng import stream
 
