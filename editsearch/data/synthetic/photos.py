@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from editsearch.data.synthetic.scenes import SCENES, render_scene
+from editsearch.errors import UsageError
 
 SPLITS = ("train", "test")
 SCENE_SHARE = 0.4  # fraction of sources that are procedural scenes
@@ -82,7 +83,7 @@ def available_photos() -> tuple[Photo, ...]:
 def photos(split: str) -> list[Photo]:
     """The photos of one split."""
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        raise UsageError(f"split must be one of {SPLITS}, got {split!r}")
     return [p for p in available_photos() if p.split == split]
 
 
