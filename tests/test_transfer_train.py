@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import random_image
 
-from editsearch.training.edit_batches import to_signed_tensor
+from editsearch.training.pairs import to_signed_tensor
 
 
 def _parts(editclip):
@@ -86,7 +86,7 @@ def test_conditioning_dropout_follows_the_ip2p_recipe(tiny_model, monkeypatch):
 
 
 def test_vae_training_lowers_reconstruction_error():
-    from editsearch.training.edit_batches import PairSampler, StepBatches
+    from editsearch.training.pairs import PairSampler, StepBatches
     from editsearch.training.train_vae import vae_loss
     from editsearch.transfer.configs import build_vae
 
@@ -194,8 +194,8 @@ def test_train_cli_stops_plainly_when_lpips_weights_are_missing(tmp_path, monkey
 
 
 def test_feature_cache_matches_direct_features_and_visits_every_pair_once_per_epoch(tiny_model):
-    from editsearch.training.edit_batches import PairSampler, StepBatches
     from editsearch.training.ip2p_features import FeatureCache, frozen_features
+    from editsearch.training.pairs import PairSampler, StepBatches
 
     vae = _parts(tiny_model).vae
     batches = StepBatches(PairSampler(size=16, seed=3), 2, 9, tiny_model.pair_transform)
