@@ -142,7 +142,7 @@ def main() -> None:
         torch.set_num_threads(args.torch_threads)
     from editsearch.data.records import EditPair
     from editsearch.data.sources import iter_source
-    from editsearch.data.synth import write_synth
+    from editsearch.data.synthetic.generator import write_synth
     from editsearch.encoder import load_model
 
     pairs = 96 if args.quick else args.pairs

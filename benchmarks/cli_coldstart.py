@@ -28,7 +28,7 @@ CLI = [sys.executable, "-c", "from editsearch.cli.main import cli; cli()"]
 BUILD = """
 import sys
 from pathlib import Path
-from editsearch.data.synth import write_synth
+from editsearch.data.synthetic.generator import write_synth
 from editsearch.encoder import load_model
 from editsearch.index.store import EditIndex
 root = Path(sys.argv[1])

@@ -115,7 +115,7 @@ def bench_embed(args: argparse.Namespace) -> None:
     import tqdm
 
     import editsearch.scale.embed as embed
-    from editsearch.data.synth import write_synth
+    from editsearch.data.synthetic.generator import write_synth
     from editsearch.encoder import load_model
 
     root = Path(tempfile.mkdtemp(prefix="scale-embed-"))

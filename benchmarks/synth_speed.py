@@ -13,8 +13,8 @@ import os
 import tempfile
 import time
 
-from editsearch.data.families import FAMILIES
-from editsearch.data.synth import synth_pairs, write_synth
+from editsearch.data.synthetic.families import FAMILIES
+from editsearch.data.synthetic.generator import synth_pairs, write_synth
 
 Rates = tuple[float, float]  # (pairs per wall-clock second, pairs per CPU second)
 

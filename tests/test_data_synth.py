@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from editsearch.data import EditPair, iter_source
-from editsearch.data.families import FAMILIES, GROUPS
-from editsearch.data.photos import HELDOUT_GROUPS, available_photos, sample_source, source_photo, source_split
-from editsearch.data.phrasings import fill
-from editsearch.data.synth import make_demo, make_pair, synth_pairs, write_synth
+from editsearch.data.synthetic.families import FAMILIES, GROUPS
+from editsearch.data.synthetic.generator import make_demo, make_pair, synth_pairs, write_synth
+from editsearch.data.synthetic.photos import HELDOUT_GROUPS, available_photos, sample_source, source_photo, source_split
+from editsearch.data.synthetic.phrasings import fill
 
 
 def test_catalogue_has_enough_families_groups_and_phrasings() -> None:

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from conftest import random_image
 
 from editsearch.cli.main import cli
-from editsearch.data.synth import FAMILIES
+from editsearch.data.synthetic.generator import FAMILIES
 from editsearch.evaluation.phrasing_shift import shift_phrasings
 
 LABELS = {"red": "make it red", "blue": "make it blue", "flip": "mirror it"}

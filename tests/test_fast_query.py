@@ -60,7 +60,7 @@ def mini():
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, mini):
     """A demo-like index (40 synthetic JPEG pairs, the default model) whose towers are exported."""
-    from editsearch.data.synth import write_synth
+    from editsearch.data.synthetic.generator import write_synth
     from editsearch.index.store import EditIndex
     from editsearch.towers.export import export_towers
 
@@ -196,7 +196,7 @@ def test_a_random_init_is_never_stamped():
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory):
     """A tiny random EditCLIP with open_clip's text tower, loaded by folder, its 12-pair index, its towers exported."""
-    from editsearch.data.synth import write_synth
+    from editsearch.data.synthetic.generator import write_synth
     from editsearch.encoder import load_model
     from editsearch.encoder.registry import random_model
     from editsearch.index.store import EditIndex

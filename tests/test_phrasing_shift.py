@@ -9,8 +9,8 @@ import sys
 import numpy as np
 from test_import_graph import PACKAGE_DIR, import_graph, module_names
 
-from editsearch.data.paraphrase import DESCRIPTIONS, add_typos, vary
-from editsearch.data.synth import FAMILIES
+from editsearch.data.synthetic.generator import FAMILIES
+from editsearch.data.synthetic.paraphrase import DESCRIPTIONS, add_typos, vary
 from editsearch.evaluation.phrasing_shift import SHIFT_FILE, shift_phrasings, with_shifted_queries
 from editsearch.evaluation.retrieval import synthetic_eval_set
 
@@ -84,7 +84,7 @@ _RUN = """
 import sys
 opened = []
 sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == "open" and args else None)
-from editsearch.training.configs import EditCLIPTrainConfig
+from editsearch.training.recipes import EditCLIPTrainConfig
 from editsearch.training.train_editclip import train
 train(EditCLIPTrainConfig(out=sys.argv[1], init=sys.argv[2], steps=2, batch_size=8, pool=16, pool_size=40,
                           warmup=1, eval_every=2, checkpoint_every=2, workers=0))

@@ -146,8 +146,8 @@ def test_train_editclip_cli_takes_its_defaults_from_the_config_and_one_data_opti
 def test_training_texts_are_templates_or_varied_rewordings() -> None:
     import numpy as np
 
-    from editsearch.data.synth import FAMILIES
-    from editsearch.training.pairs_pool import PairPool, sample_texts
+    from editsearch.data.synthetic.generator import FAMILIES
+    from editsearch.training.pairs import PairPool, sample_texts
 
     pool = PairPool(torch.zeros(2, 6, 8, 8, dtype=torch.uint8), ["sepia", "blur"], [{}, {}], [None, "my own words"])
     idx = torch.tensor([0, 1] * 100)

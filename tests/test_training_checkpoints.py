@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from editsearch.training.checkpoints import (
+from editsearch.training.recipes import data_sources
+from editsearch.training.run_state import (
     checkpoint_dir,
     complete_checkpoints,
     latest_checkpoint,
     prune_checkpoints,
     save_checkpoint,
 )
-from editsearch.training.configs import data_sources
 
 
 class FakeAccelerator:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import random_image
 
-from editsearch.training.edit_batches import to_signed_tensor
+from editsearch.training.pairs import to_signed_tensor
 
 
 def _parts(editclip):
@@ -86,7 +86,7 @@ def test_conditioning_dropout_follows_the_ip2p_recipe(tiny_model, monkeypatch):
 
 
 def test_vae_training_lowers_reconstruction_error():
-    from editsearch.training.edit_batches import PairSampler, StepBatches
+    from editsearch.training.pairs import PairSampler, StepBatches
     from editsearch.training.train_vae import vae_loss
     from editsearch.transfer.configs import build_vae
 
@@ -104,6 +104,57 @@ def test_vae_training_lowers_reconstruction_error():
         opt.step()
         mses.append(out["mse"].item())
     assert mses[-1] < 0.7 * mses[0], mses
+
+
+def test_unreadable_source_pairs_are_skipped_then_stop_with_a_data_error(tmp_path):
+    from editsearch.errors import DataError
+    from editsearch.training.pairs import MAX_SKIPS, PairSampler, pair_pool
+
+    random_image(1).save(tmp_path / "b.png")
+    random_image(2).save(tmp_path / "a.png")
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    rows = [{"before": "b.png", "after": "a.png", "instruction": "do it"}]
+    rows += [{"before": "bad.png", "after": "a.png", "instruction": "broken"}] * 2
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pool = pair_pool([str(tmp_path / "m.jsonl")], 0, 0, 16, workers=0)
+    assert pool.instructions == ["do it"] and pool.pixels.shape == (1, 6, 16, 16)
+    sampler = PairSampler([str(tmp_path / "m.jsonl")], 16, 0, shuffle=False)
+    assert sampler(0)[0].size == (16, 16) and sampler(1)[0].size == (16, 16)  # pair 1 gives way to pair 3 (= 0)
+    (tmp_path / "m.jsonl").write_text(json.dumps(rows[1]) + "\n")
+    with pytest.raises(DataError, match=f"{MAX_SKIPS} unreadable pairs in a row.*check that"):
+        PairSampler([str(tmp_path / "m.jsonl")], 16, 0)(0)
+    with pytest.raises(DataError, match="no usable training pairs"):
+        pair_pool([str(tmp_path / "m.jsonl")], 0, 0, 16, workers=0)
+
+
+def test_train_cli_options_come_from_the_config(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from editsearch.cli.main import cli
+    from editsearch.training import train_ip2p as t
+    from editsearch.training.recipes import IP2PTrainConfig
+
+    seen = []
+    monkeypatch.setattr(t, "train_ip2p", lambda config, log=None: seen.append(config) or {})
+    runner = CliRunner()
+    assert runner.invoke(cli, ["train", "ip2p", "--out", str(tmp_path)]).exit_code == 0
+    assert seen[-1] == IP2PTrainConfig(out=str(tmp_path))
+    args = ["--init", "my/ip2p", "--lpips-random", "--no-resume", "--zero-snr", "--cache", "3", "--data", "m.jsonl"]
+    assert runner.invoke(cli, ["train", "ip2p", "--out", str(tmp_path), *args]).exit_code == 0
+    assert seen[-1] == IP2PTrainConfig(
+        out=str(tmp_path),
+        init="my/ip2p",
+        size=256,
+        lpips_pretrained=False,
+        resume=False,
+        zero_snr=True,
+        cache=3,
+        sources=("m.jsonl",),
+    )
+    assert runner.invoke(cli, ["train", "ip2p", "--out", str(tmp_path), "--cache", "-1"]).exit_code == 2
+    shown = runner.invoke(cli, ["train", "ip2p", "--help"], terminal_width=200).output
+    assert "Learning rate (peak, for cosine).  [default: 5e-05]" in shown and "--lr-schedule [constant|cosine]" in shown
+    assert "--resume / --no-resume" in shown and "--lpips-random" not in shown  # a hidden test-only flag
 
 
 def test_lpips_without_cached_backbone_says_how_to_go_on(tmp_path, monkeypatch):
@@ -194,8 +245,8 @@ def test_train_cli_stops_plainly_when_lpips_weights_are_missing(tmp_path, monkey
 
 
 def test_feature_cache_matches_direct_features_and_visits_every_pair_once_per_epoch(tiny_model):
-    from editsearch.training.edit_batches import PairSampler, StepBatches
     from editsearch.training.ip2p_features import FeatureCache, frozen_features
+    from editsearch.training.pairs import PairSampler, StepBatches
 
     vae = _parts(tiny_model).vae
     batches = StepBatches(PairSampler(size=16, seed=3), 2, 9, tiny_model.pair_transform)

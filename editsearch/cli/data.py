@@ -46,8 +46,8 @@ def synth(
     out_dir: Path, pairs: int, seed: int, size: int, split: str, image_format: str, workers: int, as_json: bool
 ) -> None:
     """Generate synthetic before/after pairs with instructions (families cycle, so all get covered)."""
-    from editsearch.data.families import FAMILIES
-    from editsearch.data.synth import write_synth
+    from editsearch.data.synthetic.families import FAMILIES
+    from editsearch.data.synthetic.generator import write_synth
 
     summary = write_synth(
         out_dir, pairs, seed, size=size, split=split, image_format=image_format, workers=workers, progress=True
@@ -76,7 +76,7 @@ def synth(
 @json_option
 def sheet(collection: Path, out_file: Path | None, thumb: int, columns: int, per_family: int, as_json: bool) -> None:
     """Contact sheet of a synthetic collection: each family's before -> after, captioned."""
-    from editsearch.data.sheet import contact_sheet
+    from editsearch.data.synthetic.sheet import contact_sheet
 
     folder = collection if collection.is_dir() else collection.parent
     path = contact_sheet(

@@ -39,7 +39,7 @@ def demo(out: Path, pairs: int, k: int, model_name: str | None, apply_edit: bool
     instruction, searched against the train pairs; the text query's top edit is then applied to the
     held-out pair's before photo (OUT/applied.png). A second run reuses everything.
     """
-    from editsearch.data.synth import make_demo
+    from editsearch.data.synthetic.generator import make_demo
     from editsearch.encoder import MODELS
     from editsearch.index.store import EditIndex
     from editsearch.search import EditSearch

@@ -72,7 +72,7 @@ def _cached_row(path: str, row: int, column: str) -> tuple[pa.Table, int]:
             _offsets[path] = known = (sig, starts)
         starts = known[1]
         if not 0 <= row < starts[-1]:
-            raise ValueError(f"row {row} out of range (file has {starts[-1]} rows)")
+            raise ImageLoadError(f"row {row} out of range (file has {starts[-1]} rows)")
         group = bisect.bisect_right(starts, row) - 1
         key = (path, sig, group)
         table = _groups.get(key)
@@ -81,7 +81,7 @@ def _cached_row(path: str, row: int, column: str) -> tuple[pa.Table, int]:
         else:
             pf = pq.ParquetFile(path)
             if column not in pf.schema_arrow.names:
-                raise ValueError(f"no column '{column}'")
+                raise ImageLoadError(f"no column '{column}'")
             wanted = [c for c in IMAGE_COLUMNS if c in pf.schema_arrow.names]
             table = pf.read_row_group(group, columns=sorted({*wanted, column}))
             _store(key, table)

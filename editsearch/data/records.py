@@ -12,7 +12,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from editsearch.data.parquet_cells import read_cell_bytes, read_cell_image
-from editsearch.errors import ImageLoadError
+from editsearch.errors import DataError, ImageLoadError
 from editsearch.images import load_image
 from editsearch.limits import MAX_IMAGE_BYTES
 from editsearch.locators import cell_locator, file_locator, parse_locator
@@ -117,13 +117,13 @@ def check_image_file(path: str) -> None:
 def resolve(path: str | Path, base: str | Path) -> str:
     """Absolute path of `path`, taken relative to `base` when not absolute (symlinks resolved).
 
-    Raises ValueError for a path no file can have (an embedded NUL, a symlink loop, an unknown ~user).
+    Raises DataError for a path no file can have (an embedded NUL, a symlink loop, an unknown ~user).
     """
     text = str(path)
     if "\x00" in text:
-        raise ValueError("path contains a NUL character")
+        raise DataError("path contains a NUL character")
     try:
         p = Path(text).expanduser()
         return str(p if p.is_absolute() else (Path(base) / p).resolve())
     except (RuntimeError, OSError) as e:  # Python 3.11 reports a symlink loop as RuntimeError
-        raise ValueError(f"cannot resolve path {text!r}: {e}") from None
+        raise DataError(f"cannot resolve path {text!r}: {e}") from None

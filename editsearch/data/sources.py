@@ -9,12 +9,13 @@ from editsearch.data.folder import count_folder, iter_folder
 from editsearch.data.manifest import MANIFEST_SUFFIXES, count_manifest, iter_manifest
 from editsearch.data.parquet import count_parquet, iter_parquet
 from editsearch.data.records import EditPair, ItemError
+from editsearch.errors import DataError
 
 Reader = Callable[..., Iterator[EditPair | ItemError]]
 
 
 def source_kind(path: str | Path) -> str:
-    """'manifest', 'ip2p' or 'folder'; raises FileNotFoundError / ValueError for a path that is none."""
+    """'manifest', 'ip2p' or 'folder'; raises FileNotFoundError / DataError for a path that is none."""
     path = Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"source not found: {path}")
@@ -25,7 +26,7 @@ def source_kind(path: str | Path) -> str:
         return "manifest"
     if suffix == ".parquet":
         return "ip2p"
-    raise ValueError(f"unknown source type: {path} (expected a .jsonl/.csv manifest, a .parquet file, or a folder)")
+    raise DataError(f"unknown source type: {path} (expected a .jsonl/.csv manifest, a .parquet file, or a folder)")
 
 
 def iter_source(

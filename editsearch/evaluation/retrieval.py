@@ -40,7 +40,7 @@ def synthetic_eval_set(per_family: int = 3, seed: int = 1234, size: int = 128) -
 
     Each pair keeps the instruction it was generated with (a held-out phrasing, its {fields} filled).
     """
-    from editsearch.data.synth import FAMILIES, make_pair
+    from editsearch.data.synthetic.generator import FAMILIES, make_pair
 
     rng = stream(seed, "eval-synthetic")
     befores, afters, labels, photos, instructions = [], [], [], [], []

@@ -29,8 +29,8 @@ GLOBAL_EDITS = (
 def make_tasks(count: int, size: int, seed: int, families: tuple[str, ...] = ()) -> list[dict]:
     """Held-out transfer tasks; families (default: all) cycle, and an edit whose params depend on the image is
     redrawn."""
-    from editsearch.data.photos import sample_source
-    from editsearch.data.synth import FAMILIES, MIN_CHANGE, mean_change
+    from editsearch.data.synthetic.generator import FAMILIES, MIN_CHANGE, mean_change
+    from editsearch.data.synthetic.photos import sample_source
 
     names = list(families) or sorted(FAMILIES)
     stride = 7 if not families else 1

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from editsearch.rng import stream
-from editsearch.training.edit_batches import StepBatches, step_loader
+from editsearch.training.pairs import StepBatches, step_loader
 
 CACHE_DTYPE = torch.float16  # halves the cache; the features are cast back to the training dtype per batch
 

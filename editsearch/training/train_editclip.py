@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import MISSING, asdict, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from editsearch.rng import stream, stream_seed
-from editsearch.training.checkpoints import latest_checkpoint, save_checkpoint
-from editsearch.training.configs import EditCLIPTrainConfig, data_sources
+from editsearch.training.recipes import EditCLIPTrainConfig, data_sources
+from editsearch.training.run_state import latest_checkpoint, save_checkpoint
 
 
 def build_model(init: str) -> tuple[Any, bool]:
@@ -78,16 +78,27 @@ def pair_contrastive(img: torch.Tensor, labels: torch.Tensor, scale: torch.Tenso
     return -(logp.sum(1)[has] / pos.sum(1)[has]).mean()
 
 
-def train(cfg: EditCLIPTrainConfig) -> dict[str, Any]:
-    """Run (or resume) a training run; returns the final metrics. Writes OUT/model (our format)."""
+@dataclass
+class _Run:
+    """The live parts of one EditCLIP run."""
+
+    acc: Any
+    model: Any
+    core: Any
+    optimizer: Any
+    scheduler: Any
+    pool: Any
+    labels: torch.Tensor
+    eval_set: Any
+
+
+def _prepare(cfg: EditCLIPTrainConfig) -> _Run:
+    """Model, optimizer, schedule and pair pool of a run, prepared by accelerate."""
     from accelerate import Accelerator
-    from tqdm import tqdm
 
-    from editsearch.evaluation.retrieval import evaluate_model, synthetic_eval_set
-    from editsearch.training.pairs_pool import augment, sample_texts, source_pool, synthetic_pool
+    from editsearch.evaluation.retrieval import synthetic_eval_set
+    from editsearch.training.pairs import pair_pool
 
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     acc = Accelerator(
         gradient_accumulation_steps=cfg.grad_accum,
         mixed_precision="bf16" if torch.cuda.is_available() else "no",
@@ -99,17 +110,68 @@ def train(cfg: EditCLIPTrainConfig) -> dict[str, Any]:
     conv1_lr = cfg.conv1_lr if cfg.conv1_lr is not None else (cfg.lr if fresh else 2e-4)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.lr, conv1_lr, cfg.weight_decay), betas=(0.9, 0.98), eps=1e-6)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_multiplier(s, cfg.warmup, cfg.steps))
-    pool = (
-        synthetic_pool(cfg.pool, cfg.seed, cfg.pool_size, cfg.workers)
-        if not cfg.sources
-        else source_pool(cfg.sources, cfg.pool_size, cfg.workers)
-    )
+    pool = pair_pool(cfg.sources, cfg.pool, cfg.seed, cfg.pool_size, cfg.workers)
     label_ids = {lab: i for i, lab in enumerate(sorted(set(pool.labels)))}
     labels = torch.tensor([label_ids[lab] for lab in pool.labels])
     model, optimizer, scheduler = acc.prepare(model, optimizer, scheduler)
-    core = acc.unwrap_model(model)
     eval_set = synthetic_eval_set(per_family=3, size=cfg.pool_size) if not cfg.sources else None
+    return _Run(acc, model, acc.unwrap_model(model), optimizer, scheduler, pool, labels, eval_set)
 
+
+def _train_step(run: _Run, cfg: EditCLIPTrainConfig, step: int) -> torch.Tensor:
+    """One (micro-)batch: CLIP loss (+ the pair term) on augmented pool pairs and their sampled texts."""
+    from editsearch.training.pairs import augment, sample_texts
+
+    acc, model, core, pool, labels = run.acc, run.model, run.core, run.pool, run.labels
+    size, mean, std = core.config.image_size, core.config.image_mean, core.config.image_std
+    gen = torch.Generator().manual_seed(stream_seed(cfg.seed, "editclip-batch", step, acc.process_index))
+    rng = stream(cfg.seed, "editclip-texts", step, acc.process_index)
+    with acc.accumulate(model):
+        idx = torch.randint(0, len(pool), (cfg.batch_size,), generator=gen)
+        x = augment(pool.pixels[idx], size, mean, std, gen).to(acc.device)
+        texts = sample_texts(pool, idx, rng, varied=cfg.phrasings == "varied")
+        uniq = list(dict.fromkeys(texts))
+        txt = core.embed_texts(uniq).to(acc.device)
+        text_label = torch.tensor([labels[idx[texts.index(t)]] for t in uniq])
+        pos = (labels[idx][:, None] == text_label[None, :]).to(acc.device)
+        img = F.normalize(model(x).float(), dim=-1)
+        scale = core.logit_scale.exp().clamp(max=100)
+        loss = clip_loss(img, txt, pos, scale)
+        if cfg.pair_loss > 0:
+            loss = loss + cfg.pair_loss * pair_contrastive(img, labels[idx].to(acc.device), scale)
+        acc.backward(loss)
+        if acc.sync_gradients:
+            acc.clip_grad_norm_(model.parameters(), 1.0)
+        run.optimizer.step()
+        run.scheduler.step()
+        run.optimizer.zero_grad()
+    with torch.no_grad():
+        core.logit_scale.clamp_(max=math.log(100))
+    return loss
+
+
+def _evaluate(run: _Run, out: Path, step: int, loss: float) -> dict[str, Any]:
+    """Held-out retrieval metrics at `step`, printed and appended to OUT/history.jsonl as they happen."""
+    from editsearch.evaluation.retrieval import evaluate_model
+
+    run.model.eval()
+    metrics = evaluate_model(run.core, run.eval_set)
+    run.model.train()
+    row = {"step": step, "loss": loss, **_flat(metrics)}
+    run.acc.print(json.dumps(row), flush=True)
+    with (out / "history.jsonl").open("a") as f:  # as it happens: a killed run keeps its curve
+        f.write(json.dumps(row) + "\n")
+    return row
+
+
+def train(cfg: EditCLIPTrainConfig) -> dict[str, Any]:
+    """Run (or resume) a training run; returns the final metrics. Writes OUT/model (our format)."""
+    from tqdm import tqdm
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    run = _prepare(cfg)
+    acc = run.acc
     step = 0
     if (latest := latest_checkpoint(out)) is not None:
         step, ckpt = latest
@@ -117,54 +179,25 @@ def train(cfg: EditCLIPTrainConfig) -> dict[str, Any]:
         acc.print(f"resumed from {ckpt} at step {step}")
     (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
     history: list[dict[str, Any]] = []
-    size, mean, std = core.config.image_size, core.config.image_mean, core.config.image_std
     bar = tqdm(total=cfg.steps, initial=step, desc="train editclip", unit="step", disable=not acc.is_main_process)
     t0, seen = time.perf_counter(), 0
-    model.train()
+    run.model.train()
     while step < cfg.steps:
-        gen = torch.Generator().manual_seed(stream_seed(cfg.seed, "editclip-batch", step, acc.process_index))
-        rng = stream(cfg.seed, "editclip-texts", step, acc.process_index)
-        with acc.accumulate(model):
-            idx = torch.randint(0, len(pool), (cfg.batch_size,), generator=gen)
-            x = augment(pool.pixels[idx], size, mean, std, gen).to(acc.device)
-            texts = sample_texts(pool, idx, rng, varied=cfg.phrasings == "varied")
-            uniq = list(dict.fromkeys(texts))
-            txt = core.embed_texts(uniq).to(acc.device)
-            text_label = torch.tensor([labels[idx[texts.index(t)]] for t in uniq])
-            pos = (labels[idx][:, None] == text_label[None, :]).to(acc.device)
-            img = F.normalize(model(x).float(), dim=-1)
-            scale = core.logit_scale.exp().clamp(max=100)
-            loss = clip_loss(img, txt, pos, scale)
-            if cfg.pair_loss > 0:
-                loss = loss + cfg.pair_loss * pair_contrastive(img, labels[idx].to(acc.device), scale)
-            acc.backward(loss)
-            if acc.sync_gradients:
-                acc.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-        with torch.no_grad():
-            core.logit_scale.clamp_(max=math.log(100))
+        loss = _train_step(run, cfg, step)
         if not acc.sync_gradients:
             continue
         step += 1
         seen += cfg.batch_size * cfg.grad_accum
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.3f}", pairs_s=f"{seen / (time.perf_counter() - t0):.0f}")
-        if eval_set is not None and (step % cfg.eval_every == 0 or step == cfg.steps) and acc.is_main_process:
-            model.eval()
-            metrics = evaluate_model(core, eval_set)
-            model.train()
-            history.append({"step": step, "loss": loss.item(), **_flat(metrics)})
-            acc.print(json.dumps(history[-1]), flush=True)
-            with (out / "history.jsonl").open("a") as f:  # as it happens: a killed run keeps its curve
-                f.write(json.dumps(history[-1]) + "\n")
+        if run.eval_set is not None and (step % cfg.eval_every == 0 or step == cfg.steps) and acc.is_main_process:
+            history.append(_evaluate(run, out, step, loss.item()))
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             save_checkpoint(acc, out, step, cfg.keep_checkpoints)
     bar.close()
     if acc.is_main_process:
-        core.config.trained = True
-        core.eval().save_pretrained(out / "model")
+        run.core.config.trained = True
+        run.core.eval().save_pretrained(out / "model")
     return history[-1] if history else {}
 
 

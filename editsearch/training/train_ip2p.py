@@ -18,10 +18,10 @@ import torch.nn.functional as F
 
 from editsearch.errors import IncompatibleModelError, MissingDependencyError, UsageError
 from editsearch.hub import hub_offline
-from editsearch.training.checkpoints import latest_checkpoint, save_checkpoint
-from editsearch.training.configs import IP2PTrainConfig, VAETrainConfig
-from editsearch.training.edit_batches import PairSampler, StepBatches, step_loader
 from editsearch.training.ip2p_features import FeatureCache, frozen_features
+from editsearch.training.pairs import PairSampler, StepBatches, step_loader
+from editsearch.training.recipes import IP2PTrainConfig, VAETrainConfig
+from editsearch.training.run_state import latest_checkpoint, save_checkpoint
 
 LOG_NAME = "train_log.jsonl"
 CONFIG_NAME = "train_config.json"
@@ -208,26 +208,11 @@ def _new_model_vae(config: IP2PTrainConfig, device: torch.device, log: Any) -> A
 
 
 # ----- training ------------------------------------------------------------------------------------
-def train_ip2p(config: IP2PTrainConfig, log: Any = None) -> dict[str, Any]:
-    """Train, checkpoint (resumable: models, optimizer, step, RNG), and write the pipeline to config.out."""
-    from accelerate import Accelerator
-    from accelerate.utils import set_seed
+def _optimise(parts: IP2PParts, config: IP2PTrainConfig, accelerator: Any) -> tuple[IP2PParts, list, Any, Any]:
+    """Freeze the VAE and EditCLIP; (parts with the prepared UNet and projector, trained params, optimizer, lr)."""
     from diffusers.optimization import get_scheduler
-    from tqdm import tqdm
 
-    from editsearch.encoder import load_model
-    from editsearch.transfer.pipeline import EditTransfer
-
-    log = log or (lambda msg: print(msg, file=sys.stderr))
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    accelerator = Accelerator(mixed_precision=config.mixed_precision)
     device = accelerator.device
-    lpips_model = load_lpips(config.lpips_net, config.lpips_pretrained, device) if config.lpips_weight > 0 else None
-    set_seed(config.seed)
-    _check_config(out, config, log)
-    editclip = load_model(config.editclip, device=device).requires_grad_(False).eval()
-    parts = init_parts(config, editclip, log)
     weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(accelerator.mixed_precision, torch.float32)
     _move(parts.vae.requires_grad_(False).eval(), device, weight_dtype)
     parts.editclip.to(device, weight_dtype)
@@ -239,7 +224,63 @@ def train_ip2p(config: IP2PTrainConfig, log: Any = None) -> dict[str, Any]:
         config.lr_schedule, optimizer, num_warmup_steps=config.lr_warmup, num_training_steps=config.steps
     )
     unet, projector, optimizer, lr_scheduler = accelerator.prepare(parts.unet, parts.projector, optimizer, lr_scheduler)
-    train_parts = replace(parts, unet=unet, projector=projector)
+    return replace(parts, unet=unet, projector=projector), params, optimizer, lr_scheduler
+
+
+def _batches(config: IP2PTrainConfig, parts: IP2PParts, accelerator: Any, start: int) -> tuple[PairSampler, Any]:
+    """(sampler, loader of steps start..): fresh pairs each step, or the frozen features of a cached pair set."""
+    sampler = PairSampler(config.sources, config.size, config.seed)
+    batches = StepBatches(
+        sampler,
+        config.batch_size,
+        config.steps,
+        parts.editclip.pair_transform,
+        accelerator.process_index,
+        accelerator.num_processes,
+    )
+    if config.cache > 0:  # EditCLIP and the VAE are frozen: their outputs for a fixed pair set can be reused
+        cache = FeatureCache.build(
+            batches, config.cache, parts.vae, parts.editclip, accelerator.device, config.workers, seed=config.seed
+        )
+        return sampler, step_loader(cache, start)
+    return sampler, step_loader(batches, start, config.workers)
+
+
+def _save_pipeline(accelerator: Any, trained: IP2PParts, parts: IP2PParts, config: IP2PTrainConfig) -> None:
+    """Write the trained pipeline (float32, on the CPU) to OUT, and to --export when given."""
+    from editsearch.transfer.pipeline import EditTransfer
+
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        unet = _move(accelerator.unwrap_model(trained.unet), "cpu", torch.float32).eval()
+        projector = accelerator.unwrap_model(trained.projector).to("cpu", torch.float32)
+        vae = _move(parts.vae, "cpu", torch.float32)
+        parts.editclip.to("cpu", torch.float32)
+        final = EditTransfer.from_components(unet, vae, projector, parts.editclip, parts.scheduler)
+        for folder in (Path(config.out), config.export):
+            if folder:
+                final.save_pretrained(folder)
+
+
+def train_ip2p(config: IP2PTrainConfig, log: Any = None) -> dict[str, Any]:
+    """Train, checkpoint (resumable: models, optimizer, step, RNG), and write the pipeline to config.out."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from tqdm import tqdm
+
+    from editsearch.encoder import load_model
+
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    accelerator = Accelerator(mixed_precision=config.mixed_precision)
+    device = accelerator.device
+    lpips_model = load_lpips(config.lpips_net, config.lpips_pretrained, device) if config.lpips_weight > 0 else None
+    set_seed(config.seed)
+    _check_config(out, config, log)
+    editclip = load_model(config.editclip, device=device).requires_grad_(False).eval()
+    parts = init_parts(config, editclip, log)
+    train_parts, params, optimizer, lr_scheduler = _optimise(parts, config, accelerator)
 
     set_seed(config.seed)  # the run's randomness starts here, however the VAE was obtained
     start = 0
@@ -248,20 +289,7 @@ def train_ip2p(config: IP2PTrainConfig, log: Any = None) -> dict[str, Any]:
         start, checkpoint = latest
         accelerator.load_state(str(checkpoint))
         log(f"resumed from {checkpoint} (step {start})")
-    sampler = PairSampler(config.sources, config.size, config.seed)
-    batches = StepBatches(
-        sampler,
-        config.batch_size,
-        config.steps,
-        editclip.pair_transform,
-        accelerator.process_index,
-        accelerator.num_processes,
-    )
-    if config.cache > 0:  # EditCLIP and the VAE are frozen: their outputs for a fixed pair set can be reused
-        cache = FeatureCache.build(batches, config.cache, parts.vae, editclip, device, config.workers, seed=config.seed)
-        loader = step_loader(cache, start)
-    else:
-        loader = step_loader(batches, start, config.workers)
+    sampler, loader = _batches(config, parts, accelerator, start)
     bar = tqdm(
         total=config.steps,
         initial=start,
@@ -293,16 +321,7 @@ def train_ip2p(config: IP2PTrainConfig, log: Any = None) -> dict[str, Any]:
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
             save_checkpoint(accelerator, out, step + 1, config.keep_checkpoints)
     bar.close()
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        unet = _move(accelerator.unwrap_model(unet), "cpu", torch.float32).eval()
-        projector = accelerator.unwrap_model(projector).to("cpu", torch.float32)
-        vae = _move(parts.vae, "cpu", torch.float32)
-        editclip.to("cpu", torch.float32)
-        final = EditTransfer.from_components(unet, vae, projector, editclip, parts.scheduler)
-        for folder in (out, config.export):
-            if folder:
-                final.save_pretrained(folder)
+    _save_pipeline(accelerator, train_parts, parts, config)
     return {
         "out": str(out),
         "steps": config.steps,

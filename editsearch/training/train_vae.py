@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from editsearch.evaluation.transfer import psnr_from_mse
-from editsearch.training.configs import VAETrainConfig
-from editsearch.training.edit_batches import PairSampler, StepBatches, step_loader
+from editsearch.training.pairs import PairSampler, StepBatches, step_loader
+from editsearch.training.recipes import VAETrainConfig
 
 
 def vae_loss(vae: Any, images: torch.Tensor, kl_weight: float) -> dict[str, torch.Tensor]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from editsearch.data.pixels import load_font
+from editsearch.data.synthetic.imaging import load_font
 from editsearch.errors import DataError
 from editsearch.images import load_image
 from editsearch.jsonl import read_jsonl

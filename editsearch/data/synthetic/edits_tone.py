@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
-from editsearch.data.pixels import Edit, EditFn, draw, luminance, smooth_noise, to_array, to_image
+from editsearch.data.synthetic.imaging import Edit, EditFn, draw, luminance, smooth_noise, to_array, to_image
 
 TINTS: dict[str, tuple[int, int, int]] = {
     "red": (235, 30, 30),

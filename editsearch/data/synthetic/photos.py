@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from editsearch.data.scenes import SCENES, render_scene
+from editsearch.data.synthetic.scenes import SCENES, render_scene
+from editsearch.errors import UsageError
 
 SPLITS = ("train", "test")
 SCENE_SHARE = 0.4  # fraction of sources that are procedural scenes
@@ -82,7 +83,7 @@ def available_photos() -> tuple[Photo, ...]:
 def photos(split: str) -> list[Photo]:
     """The photos of one split."""
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        raise UsageError(f"split must be one of {SPLITS}, got {split!r}")
     return [p for p in available_photos() if p.split == split]
 
 
@@ -97,7 +98,7 @@ def _decoded(photo: Photo) -> tuple[Image.Image, bool]:
 
 def _colorize(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     """Map a grey image through a soft random duotone, so colour edits have colour to act on."""
-    from editsearch.data.scenes import hsv_color
+    from editsearch.data.synthetic.scenes import hsv_color
 
     hue = rng.random()
     dark = hsv_color(hue, rng.uniform(0.3, 0.7), rng.uniform(0.1, 0.25))

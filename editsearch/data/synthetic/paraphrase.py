@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from editsearch.data.phrasings import fill
+from editsearch.data.synthetic.phrasings import fill
 
 # What each family's result is called: (names, results). Names are short labels an editor's menu or a
 # tag would use; results are noun phrases for the edited picture. {key} fills from params.

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from editsearch.data.families import FAMILIES, Family
-from editsearch.data.photos import SPLITS, sample_source, source_photo
+from editsearch.data.synthetic.families import FAMILIES, Family
+from editsearch.data.synthetic.photos import SPLITS, sample_source, source_photo
+from editsearch.errors import UsageError
 from editsearch.jsonl import read_jsonl
 from editsearch.rng import stream
 
@@ -51,7 +52,7 @@ class SynthPair:
 def make_pair(rng: np.random.Generator, split: str, size: int, family: str | Family | None = None) -> SynthPair:
     """A random source crop of `split`, edited by `family` (random if None), phrased from the split only."""
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        raise UsageError(f"split must be one of {SPLITS}, got {split!r}")
     if family is None:
         names = sorted(FAMILIES)
         family = names[int(rng.integers(len(names)))]
@@ -109,9 +110,9 @@ def write_synth(
     from tqdm import tqdm
 
     if split not in (*SPLITS, "both"):
-        raise ValueError(f"split must be train, test or both, got {split!r}")
+        raise UsageError(f"split must be train, test or both, got {split!r}")
     if image_format not in IMAGE_FORMATS:
-        raise ValueError(f"image format must be one of {IMAGE_FORMATS}, got {image_format!r}")
+        raise UsageError(f"image format must be one of {IMAGE_FORMATS}, got {image_format!r}")
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     jobs = [

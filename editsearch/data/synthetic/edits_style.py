@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
-from editsearch.data.pixels import Edit, draw, luminance, pick, smooth_noise, to_array, to_image
+from editsearch.data.synthetic.imaging import Edit, draw, luminance, pick, smooth_noise, to_array, to_image
 
 SEPIA = np.array([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]], dtype=np.float32)
 

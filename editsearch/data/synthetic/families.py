@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from editsearch.data import edits_geometry as geo
-from editsearch.data import edits_overlay as overlay
-from editsearch.data import edits_style as style
-from editsearch.data import edits_tone as tone
-from editsearch.data.phrasings import PHRASINGS, fill
-from editsearch.data.pixels import Edit, EditFn
+from editsearch.data.synthetic import edits_geometry as geo
+from editsearch.data.synthetic import edits_overlay as overlay
+from editsearch.data.synthetic import edits_style as style
+from editsearch.data.synthetic import edits_tone as tone
+from editsearch.data.synthetic.imaging import Edit, EditFn
+from editsearch.data.synthetic.phrasings import PHRASINGS, fill
 
 GROUPS = ("photometric", "stylistic", "blur", "geometric", "local", "compound")
 

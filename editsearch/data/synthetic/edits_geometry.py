@@ -7,7 +7,7 @@ import math
 import numpy as np
 from PIL import Image
 
-from editsearch.data.pixels import Edit, draw, pick
+from editsearch.data.synthetic.imaging import Edit, draw, pick
 
 
 def flip_horizontal(img: Image.Image, rng: np.random.Generator) -> Edit:

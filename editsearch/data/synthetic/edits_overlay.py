@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from editsearch.data.pixels import Edit, draw, load_font, pick, smooth_noise, to_array, to_image
+from editsearch.data.synthetic.imaging import Edit, draw, load_font, pick, smooth_noise, to_array, to_image
 
 FRAME_COLORS: dict[str, tuple[int, int, int]] = {
     "white": (250, 250, 245),

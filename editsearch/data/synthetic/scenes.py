@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from editsearch.data.pixels import smooth_noise, to_image
+from editsearch.data.synthetic.imaging import smooth_noise, to_image
 from editsearch.rng import stream
 
 
