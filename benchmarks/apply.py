@@ -42,7 +42,7 @@ def load_transfer(model: str | None, editclip: str | None):
 
     from editsearch.encoder import WeightsNotFoundError, load_model
     from editsearch.transfer import EditProjector, EditTransfer
-    from editsearch.transfer.configs import build_unet, build_vae
+    from editsearch.transfer.architectures import build_unet, build_vae
 
     try:
         transfer = EditTransfer.from_pretrained(model, editclip=editclip)

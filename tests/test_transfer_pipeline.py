@@ -16,7 +16,7 @@ from editsearch.encoder import WeightsNotFoundError
 def tiny_transfer(editclip, seed: int = 0):
     """diffusers' tiny test UNet + 2-block VAE + a projector from the tiny EditCLIP's tokens to 32-d."""
     from editsearch.transfer import EditProjector, EditTransfer
-    from editsearch.transfer.configs import build_unet, build_vae
+    from editsearch.transfer.architectures import build_unet, build_vae
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -106,7 +106,7 @@ def test_official_layout_round_trip(transfer, tiny_model, tmp_path):
 def test_clear_errors_for_missing_weights_and_wrong_encoder(transfer, tmp_path):
     from editsearch.encoder.registry import random_model
     from editsearch.transfer import EditTransfer
-    from editsearch.transfer.registry import DEFAULT_PIPELINE, PIPELINES
+    from editsearch.transfer.pipeline_names import DEFAULT_PIPELINE, PIPELINES
 
     with pytest.raises(WeightsNotFoundError, match="not a folder"):
         EditTransfer.from_pretrained(tmp_path / "nope")

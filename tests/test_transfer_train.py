@@ -16,7 +16,7 @@ def _parts(editclip):
 
     from editsearch.training.train_ip2p import IP2PParts
     from editsearch.transfer import EditProjector
-    from editsearch.transfer.configs import build_unet, build_vae
+    from editsearch.transfer.architectures import build_unet, build_vae
     from editsearch.transfer.pipeline import SD_BETAS
 
     torch.manual_seed(0)
@@ -88,7 +88,7 @@ def test_conditioning_dropout_follows_the_ip2p_recipe(tiny_model, monkeypatch):
 def test_vae_training_lowers_reconstruction_error():
     from editsearch.training.pairs import PairSampler, StepBatches
     from editsearch.training.train_vae import vae_loss
-    from editsearch.transfer.configs import build_vae
+    from editsearch.transfer.architectures import build_vae
 
     vae = build_vae("test")
     batch = StepBatches(PairSampler(size=16, seed=0), 4, 1)[0]

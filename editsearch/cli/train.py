@@ -47,7 +47,7 @@ def ip2p(data: tuple[str, ...], synthetic: bool, size: int | None, **settings: A
     The result in OUT loads with `editsearch apply --model OUT`.
     """
     from editsearch.training.train_ip2p import train_ip2p
-    from editsearch.transfer.configs import UNET_CONFIGS
+    from editsearch.transfer.architectures import UNET_CONFIGS
 
     size = size or (64 if settings["init"] in UNET_CONFIGS else 256)
     config = IP2PTrainConfig(sources=sources_of(data, synthetic), size=size, **settings)
@@ -64,7 +64,7 @@ def vae(out: str, init: str, data: tuple[str, ...], synthetic: bool, size: int, 
     """Train the small VAE of a tiny IP2P; prints held-out reconstruction PSNR. Use it with `train ip2p --vae`."""
     from editsearch.training.pairs import PairSampler
     from editsearch.training.train_vae import train_vae
-    from editsearch.transfer.configs import build_vae
+    from editsearch.transfer.architectures import build_vae
 
     config = VAETrainConfig(**settings)
     sampler = PairSampler(sources_of(data, synthetic), size, config.seed)

@@ -143,10 +143,10 @@ def init_parts(config: IP2PTrainConfig, editclip: Any, log: Any = print) -> IP2P
     """Fresh tiny/test models (training the VAE first if none is given) or an IP2P folder's, plus a projector."""
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 
-    from editsearch.transfer.configs import UNET_CONFIGS, build_unet
+    from editsearch.transfer.architectures import UNET_CONFIGS, build_unet
     from editsearch.transfer.pipeline import euler_ancestral, load_scheduler
+    from editsearch.transfer.pipeline_names import resolve_pipeline
     from editsearch.transfer.projector import OFFICIAL_WEIGHTS, EditProjector
-    from editsearch.transfer.registry import resolve_pipeline
 
     projector = None
     if config.init in UNET_CONFIGS:
@@ -190,7 +190,7 @@ def _new_model_vae(config: IP2PTrainConfig, device: torch.device, log: Any) -> A
     from diffusers import AutoencoderKL
 
     from editsearch.training.train_vae import train_vae
-    from editsearch.transfer.configs import build_vae
+    from editsearch.transfer.architectures import build_vae
 
     if config.vae:
         return AutoencoderKL.from_pretrained(config.vae)

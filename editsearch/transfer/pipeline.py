@@ -17,8 +17,8 @@ from editsearch.encoder import EditCLIP, WeightsNotFoundError, load_model
 from editsearch.encoder.model import PairInput, default_device
 from editsearch.errors import IncompatibleModelError, UsageError
 from editsearch.images import ImageLike, load_image
+from editsearch.transfer.pipeline_names import OFFICIAL_EDITCLIP, resolve_pipeline
 from editsearch.transfer.projector import OFFICIAL_WEIGHTS, EditProjector
-from editsearch.transfer.registry import OFFICIAL_EDITCLIP, resolve_pipeline
 
 INFO_NAME = "editsearch.json"  # our addition to the official layout: which EditCLIP conditions the pipeline
 SD_BETAS = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "num_train_timesteps": 1000}
