@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import UploadFile
+from fastapi.concurrency import run_in_threadpool
 from PIL import Image
 
-from editsearch.errors import EditSearchError
+from editsearch.errors import EditSearchError, ImageLoadError, UsageError
 from editsearch.images import load_image
 
 CHUNK = 1 << 20
@@ -33,9 +36,20 @@ async def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
 
 def decode(data: bytes, name: str) -> Image.Image:
     """An RGB image from uploaded bytes; ImageLoadError (naming the upload) if they are not a readable image."""
-    from editsearch.errors import ImageLoadError
-
     try:
         return load_image(data)
     except ImageLoadError as e:
         raise ImageLoadError(f"{name}: {str(e).replace(' <bytes>:', ':').replace(': <bytes>', '')}") from None
+
+
+async def read_pair(before: UploadFile | None, after: UploadFile | None, max_bytes: int) -> tuple[Any, Any] | None:
+    """The decoded (before, after) exemplar of an upload, or None when neither file was sent."""
+    if before is None and after is None:
+        return None
+    if before is None or after is None:
+        raise UsageError("an exemplar pair needs both files: before and after")
+    data = [await read_upload(before, max_bytes), await read_upload(after, max_bytes)]
+    return (
+        await run_in_threadpool(decode, data[0], before.filename or "before"),
+        await run_in_threadpool(decode, data[1], after.filename or "after"),
+    )
