@@ -1,4 +1,4 @@
-"""Input limits checked at the library boundary: how long a text, how large an image file may be."""
+"""Input limits checked at the library boundary: how long a text, how large an image file may be, how many pixels."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ MAX_TEXT_CHARS = 10_000
 # Larger image files are refused before they are hashed or decoded (the pixel limit of the decoder,
 # about 179 Mpx, is far below what such a file would hold).
 MAX_IMAGE_BYTES = 512 << 20
+# Images with more pixels are refused from their header, before any decoding: PIL's own decompression-bomb
+# threshold (89.5 Mpx), which a 194 KB 16-bit PNG of 9400 x 9400 stays under while decoding to 2 GB. The
+# server takes at most MAX_UPLOAD_PIXELS per upload (a 40 Mpx photo; 6,000 x 6,600 pixels).
+MAX_IMAGE_PIXELS = 89_478_485
+MAX_UPLOAD_PIXELS = 40_000_000
 # Text embeddings a model or a searcher keeps (least recently used dropped): a long-running server stays bounded.
 TEXT_CACHE_SIZE = 10_000
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from fastapi import UploadFile
@@ -10,8 +11,12 @@ from PIL import Image
 
 from editsearch.errors import EditSearchError, ImageLoadError, UsageError
 from editsearch.images import load_image
+from editsearch.limits import MAX_UPLOAD_PIXELS
 
 CHUNK = 1 << 20
+DECODE_MIN_SIDE = 1024  # a JPEG upload is decoded at the smallest 1/2, 1/4, 1/8 scale keeping this many pixels
+DECODES = 2  # uploads decoded at once (each up to MAX_UPLOAD_PIXELS)
+_decoding = threading.BoundedSemaphore(DECODES)
 
 
 class UploadTooLargeError(EditSearchError):
@@ -35,9 +40,14 @@ async def read_upload(upload: UploadFile, max_bytes: int) -> bytes:
 
 
 def decode(data: bytes, name: str) -> Image.Image:
-    """An RGB image from uploaded bytes; ImageLoadError (naming the upload) if they are not a readable image."""
+    """An RGB image from uploaded bytes; ImageLoadError (naming the upload) if they are not a readable image.
+
+    At most MAX_UPLOAD_PIXELS (checked from the header), a large JPEG decoded at a reduced scale of at
+    least DECODE_MIN_SIDE, and at most DECODES at once, so concurrent uploads take bounded memory.
+    """
     try:
-        return load_image(data)
+        with _decoding:
+            return load_image(data, min_size=DECODE_MIN_SIDE, max_pixels=MAX_UPLOAD_PIXELS)
     except ImageLoadError as e:
         raise ImageLoadError(f"{name}: {str(e).replace(' <bytes>:', ':').replace(': <bytes>', '')}") from None
 
