@@ -8,9 +8,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from editsearch.serve.catalog_images import ThumbnailCache
 from editsearch.serve.engine import Engine
 from editsearch.serve.gate import ApplyGate
-from editsearch.serve.images import ThumbnailCache
 
 
 @dataclass

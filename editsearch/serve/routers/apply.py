@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
@@ -13,8 +14,11 @@ from fastapi.responses import JSONResponse, Response
 from editsearch.errors import UsageError
 from editsearch.serve.deps import EngineDep, GateDep, SettingsDep
 from editsearch.serve.engine import Engine
-from editsearch.serve.images import encode
+from editsearch.serve.shapes import public_name
 from editsearch.serve.uploads import decode, read_pair, read_upload
+from editsearch.thumbnails import encode
+
+MAX_SEED = 2**63 - 1  # torch generators take a 64-bit seed; SQLite and JSON readers a signed one
 
 router = APIRouter(tags=["apply"])
 
@@ -33,7 +37,7 @@ async def apply(
     before: Annotated[UploadFile | None, File(description="Or: an exemplar before image.")] = None,
     after: Annotated[UploadFile | None, File(description="Or: an exemplar after image.")] = None,
     steps: Annotated[int, Form(ge=1, le=100)] = 50,
-    seed: Annotated[int, Form()] = 0,
+    seed: Annotated[int, Form(ge=0, le=MAX_SEED, description="Random seed (0 to 2**63 - 1).")] = 0,
     format: Annotated[Literal["png", "json"], Query(description="png: the image; json: image + EC2EC")] = "png",
 ) -> Response:
     """Apply an exemplar edit to an uploaded photo: the edited PNG (EC2EC in the X-EC2EC header), or JSON."""
@@ -58,6 +62,7 @@ def run_apply(engine: Engine, edit_id: int | None, pair: Any, photo: Any, steps:
     with engine.transfer() as transfer:
         output = transfer.apply(exemplar.before, exemplar.after, [photo], steps=steps, seed=seed)[0]
         ec2ec = transfer.ec2ec(exemplar.before, exemplar.after, [photo], [output])[0]
+        pipeline = pipeline_json(engine.pipeline, transfer)
     edit = exemplar.describe() if edit_id is not None else {"id": None, "instruction": None}
     return {
         "png": encode(output, "PNG"),
@@ -65,5 +70,18 @@ def run_apply(engine: Engine, edit_id: int | None, pair: Any, photo: Any, steps:
         "size": list(output.size),
         "edit": {key: edit.get(key) for key in ("id", "instruction")},
         "settings": {"steps": steps, "seed": seed},
+        "pipeline": pipeline,
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def pipeline_json(pipeline: str | Path | None, transfer: Any) -> dict[str, Any]:
+    """The pipeline that applied an edit: its name (no path), whether it is the shipped demonstration, its size."""
+    from editsearch.transfer.registry import DEFAULT_PIPELINE, PIPELINES, TINY_NAME
+
+    name = str(pipeline or DEFAULT_PIPELINE)
+    folder = Path(name).expanduser()
+    demonstration = name == TINY_NAME or (
+        folder.is_dir() and folder.resolve() == Path(PIPELINES[TINY_NAME].location).resolve()
+    )
+    return {"name": public_name(name), "demonstration": demonstration, "resolution": int(transfer.resolution)}
