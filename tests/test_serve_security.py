@@ -54,7 +54,8 @@ def test_an_empty_token_is_a_usage_error(index_dir, token):
 
 def test_only_the_bound_and_allowed_host_names_are_answered(index_dir):
     with TestClient(create_app(index_dir, readers=1)) as plain:  # bound to 127.0.0.1; testserver not allowed
-        assert plain.get("/api/stats").status_code == 400
+        refused = plain.get("/api/stats")
+        assert refused.status_code == 400 and "--allowed-host" in refused.json()["error"]
         for host in ("127.0.0.1:8000", "localhost:8000", "[::1]:8000", "LOCALHOST"):
             assert plain.get("/api/stats", headers={"host": host}).status_code == 200, host
         assert plain.get("/api/stats", headers={"host": "attacker.example:8000"}).status_code == 400

@@ -64,6 +64,8 @@ def serve(
         warn(untrained_note(engine.model_name, "its rankings are noise"))
     if token is None and host not in ("127.0.0.1", "localhost", "::1"):
         warn(f"warning: serving on {host} without --token: anyone who can reach it can use it")
+    if host in ("0.0.0.0", "::") and not allowed_hosts:
+        warn(f"note: on {host} only requests naming localhost are answered; add --allowed-host NAME for the others")
     shown = f"[{host}]" if ":" in host else host
     warn(f"editsearch serve: http://{shown}:{port}/ (API docs at /docs)")
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")

@@ -15,14 +15,13 @@ from typing import Literal
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from editsearch.errors import UsageError
 from editsearch.serve import errors
 from editsearch.serve.deps import Settings
 from editsearch.serve.engine import Engine
 from editsearch.serve.gate import ApplyGate
-from editsearch.serve.middleware import BodyLimit, RequestLog, SameOrigin, TokenGuard
+from editsearch.serve.middleware import AllowedHosts, BodyLimit, RequestLog, SameOrigin, TokenGuard
 from editsearch.serve.routers import apply, docs, edits, facets, page, search, server
 
 MAX_FILES = 3  # the most files one request carries (apply: before, after, image)
@@ -83,7 +82,7 @@ def create_app(
     app.add_middleware(SameOrigin)
     if token:
         app.add_middleware(TokenGuard, token=token)
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=host_names(host, allowed_hosts))
+    app.add_middleware(AllowedHosts, allowed_hosts=host_names(host, allowed_hosts))
     if log:
         app.add_middleware(RequestLog, as_json=log == "json")
     return app

@@ -6,9 +6,11 @@ import hmac
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -101,6 +103,30 @@ class TokenGuard:
             await send(message)
 
         await self.app(scope, receive, with_cookie)
+
+
+class AllowedHosts(TrustedHostMiddleware):
+    """Starlette's TrustedHostMiddleware (a request naming another host gets a 400), answering in JSON."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str]) -> None:
+        async def passed(scope: Scope, receive: Receive, send: Send) -> None:
+            scope["editsearch.host_ok"] = True
+            await app(scope, receive, send)
+
+        super().__init__(passed, allowed_hosts=allowed_hosts, www_redirect=False)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)
+
+        async def refused_as_json(message: Message) -> None:
+            if scope.get("editsearch.host_ok"):
+                return await send(message)
+            if message["type"] == "http.response.start":
+                error = "this server does not answer to that host name (start it with --allowed-host NAME)"
+                await send_json(send, message["status"], {"error": error, "status": message["status"]})
+
+        await super().__call__(scope, receive, refused_as_json)
 
 
 class SameOrigin:
