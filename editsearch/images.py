@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from editsearch.errors import ImageLoadError
+from editsearch.limits import MAX_IMAGE_PIXELS
 
 ImageLike = str | Path | bytes | Image.Image
 
@@ -20,9 +21,12 @@ def to_rgb(img: Image.Image) -> Image.Image:
         img.seek(0)
     if img.mode == "RGB":
         return img.copy() if img.readonly else img
-    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+    if img.mode.startswith("I;16"):  # 16 bits to 8 with rounding, in integers (4 bytes a pixel, not 8)
+        arr = np.asarray(img).astype(np.uint32)
+        return Image.fromarray(((arr * 255 + 32767) // 65535).astype(np.uint8)).convert("RGB")
+    if img.mode in ("I", "F"):
         arr = np.asarray(img, dtype=np.float64)
-        hi = 65535.0 if img.mode.startswith("I;16") else max(float(arr.max()), 1.0)
+        hi = max(float(arr.max()), 1.0)
         if img.mode == "I" and arr.max() <= 255:
             hi = 255.0
         arr8 = np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
@@ -36,12 +40,13 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def load_image(src: ImageLike, min_size: int | None = None) -> Image.Image:
+def load_image(src: ImageLike, min_size: int | None = None, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
     """Open a path, bytes or PIL image as RGB; raise ImageLoadError on any failure.
 
     With `min_size`, a JPEG is decoded straight at the smallest 1/2, 1/4 or 1/8 scale whose sides stay
     >= min_size (libjpeg's DCT scaling): the caller resizes to min_size anyway, and decoding fewer
-    pixels is most of the cost of embedding a large photo on a CPU.
+    pixels is most of the cost of embedding a large photo on a CPU. An image of more than `max_pixels`
+    pixels is refused from its header, before it is decoded.
     """
     if isinstance(src, Image.Image):
         return to_rgb(src)
@@ -62,6 +67,7 @@ def load_image(src: ImageLike, min_size: int | None = None) -> Image.Image:
                 if path.stat().st_size == 0:
                     raise ImageLoadError(f"empty file (0 bytes): {path}")
                 img = Image.open(path)
+            check_pixels(img, name, max_pixels)
             if min_size is not None and img.format == "JPEG":
                 img.draft("RGB", (min_size, min_size))
             img.load()
@@ -75,3 +81,12 @@ def load_image(src: ImageLike, min_size: int | None = None) -> Image.Image:
         raise ImageLoadError(f"not a recognised image: {name}") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageLoadError(f"cannot decode image {name}: {e}") from None
+
+
+def check_pixels(img: Image.Image, name: str, max_pixels: int) -> None:
+    """Refuse (ImageLoadError) an opened, not yet decoded image of more than `max_pixels` pixels."""
+    width, height = img.size
+    if width * height > max_pixels:
+        raise ImageLoadError(
+            f"refused, image too large: {name} is {width} x {height} pixels, over the limit of {max_pixels:,}"
+        )

@@ -1,4 +1,4 @@
-"""Input limits checked at the library boundary: how long a text, how large an image file may be."""
+"""Input limits checked at the library boundary: how long a text, how large an image file may be, how many pixels."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ MAX_QUERY_TERMS = 16
 MAX_QUERY_CHARS = 20_000
 # A term's weight: larger magnitudes (1e308) overflow the weighted sum, and NaN or infinity rank nothing.
 MAX_WEIGHT = 1_000.0
+# Images with more pixels are refused from their header, before any decoding: PIL's own decompression-bomb
+# threshold (89.5 Mpx), which a 194 KB 16-bit PNG of 9400 x 9400 stays under while decoding to 2 GB. The
+# server takes at most MAX_UPLOAD_PIXELS per upload (a 40 Mpx photo; 6,000 x 6,600 pixels).
+MAX_IMAGE_PIXELS = 89_478_485
+MAX_UPLOAD_PIXELS = 40_000_000
 # Text embeddings a model or a searcher keeps (least recently used dropped): a long-running server stays bounded.
 TEXT_CACHE_SIZE = 10_000
 

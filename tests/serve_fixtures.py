@@ -37,3 +37,18 @@ def png_bytes(seed: int, size: tuple[int, int] = (40, 32)) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(buf, "PNG")
     return buf.getvalue()
+
+
+def big_png16(side: int = 9400) -> bytes:
+    """A valid 16-bit greyscale PNG of side x side black pixels (about 200 kB; 2 GB to decode the old way)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    squeeze = zlib.compressobj(9)
+    row = bytes(1 + 2 * side)  # filter byte 0, then 16-bit zeros
+    idat = b"".join(squeeze.compress(row) for _ in range(side)) + squeeze.flush()
+    header = struct.pack(">IIBBBBB", side, side, 16, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

@@ -20,6 +20,8 @@ from serve_fixtures import HOSTILE, make_served_index, png_bytes
 
 from editsearch.serve import create_app
 
+HOSTS = ["testserver"]  # the Host header of TestClient's requests
+
 RESULT_KEYS = {"rank", "id", "score", "instruction", "before", "after", "metadata", "scores"}
 
 
@@ -30,7 +32,7 @@ def index_dir(tmp_path_factory, tiny_model_dir) -> Path:
 
 @pytest.fixture(scope="module")
 def client(index_dir):
-    with TestClient(create_app(index_dir, max_upload_mb=1, readers=2)) as c:
+    with TestClient(create_app(index_dir, allowed_hosts=HOSTS, max_upload_mb=1, readers=2)) as c:
         yield c
 
 
@@ -75,9 +77,9 @@ def test_combined_query_weights_and_filters(client):
 
 
 @pytest.mark.parametrize("k", [0, -3, 1001, "ten"])
-def test_k_out_of_range_is_a_422(client, k):
+def test_k_out_of_range_is_a_400(client, k):
     response = client.get("/api/search", params={"text": "x", "k": k})
-    assert response.status_code == 422 and response.json()["error"].startswith("k:")
+    assert response.status_code == 400 and response.json()["error"].startswith("k:")
 
 
 def test_a_query_needs_a_term(client):
@@ -139,10 +141,10 @@ def test_edit_and_its_images(client):
     [
         ("/api/edits/999", 404),
         ("/api/edits/999/before?size=64", 404),
-        ("/api/edits/abc", 422),
-        ("/api/edits/3/sideways", 422),
-        ("/api/edits/3/before?size=5", 422),
-        ("/api/edits/3/before?size=100000", 422),
+        ("/api/edits/abc", 400),
+        ("/api/edits/3/sideways", 400),
+        ("/api/edits/3/before?size=5", 400),
+        ("/api/edits/3/before?size=100000", 400),
         ("/api/edits/..%2F..%2Fetc%2Fpasswd/before", 404),
         ("/api/search?edit_id=999", 404),
     ],
@@ -179,7 +181,7 @@ def test_post_search_ranks_text_as_get_does(client):
     assert all(score == scores["instruction"] for _, score, scores in seen["instruction"])
     assert [s for _, s, _ in seen["pair"]] != [s for _, s, _ in seen["instruction"]]
     bad = client.post("/api/search", data={"text": text, "rank": "nope"})
-    assert bad.status_code == 422 and bad.json()["error"].startswith("rank:")
+    assert bad.status_code == 400 and bad.json()["error"].startswith("rank:")
     assert triples(client.post("/api/search", data={"text": text, "k": "5", "rank": "pair"})) == seen["pair"]
 
 
@@ -255,7 +257,7 @@ def test_apply_an_uploaded_pair_as_json(client, index_dir):
         ({}, {}, 400),
         ({"edit_id": "1"}, {"image": ("q.txt", b"not an image")}, 422),
         ({"edit_id": "999"}, {"image": ("q.png", png_bytes(9))}, 404),
-        ({"edit_id": "1", "steps": "0"}, {"image": ("q.png", png_bytes(9))}, 422),
+        ({"edit_id": "1", "steps": "0"}, {"image": ("q.png", png_bytes(9))}, 400),
     ],
 )
 def test_apply_errors(client, data, files, status):
@@ -266,6 +268,8 @@ def test_apply_errors(client, data, files, status):
 
 class SlowTransfer:
     """Stands in for EditTransfer: apply blocks until released."""
+
+    resolution = 64
 
     def __init__(self) -> None:
         self.started = threading.Event()
@@ -281,7 +285,7 @@ class SlowTransfer:
 
 
 def test_applies_beyond_the_limit_get_a_503_and_searches_never_wait(index_dir, monkeypatch):
-    app = create_app(index_dir, max_applies=1, apply_queue=0, readers=1)
+    app = create_app(index_dir, allowed_hosts=HOSTS, max_applies=1, apply_queue=0, readers=1)
     slow = SlowTransfer()
 
     @contextmanager
@@ -339,7 +343,7 @@ def test_the_page_and_its_files_are_served(client):
 
 
 def test_token(index_dir):
-    with TestClient(create_app(index_dir, token="s3cret", readers=1)) as client:
+    with TestClient(create_app(index_dir, allowed_hosts=HOSTS, token="s3cret", readers=1)) as client:
         assert client.get("/healthz").status_code == 200
         denied = client.get("/api/search", params={"text": "x"})
         assert denied.status_code == 401 and "token" in denied.json()["error"]
@@ -357,7 +361,7 @@ def test_token(index_dir):
 
 
 def test_json_request_log_has_one_line_per_request_and_never_the_token(index_dir, capsys):
-    with TestClient(create_app(index_dir, token="s3cret", log="json", readers=1)) as client:
+    with TestClient(create_app(index_dir, allowed_hosts=HOSTS, token="s3cret", log="json", readers=1)) as client:
         client.get("/api/search", params={"text": "x", "token": "s3cret"})
         client.get("/api/edits/999", headers={"Authorization": "Bearer s3cret"})
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
@@ -375,7 +379,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_writes_from_another_process_are_seen_without_a_restart(tmp_path, tiny_model_dir):
     index_dir = make_served_index(tmp_path, tiny_model_dir, n=4)
-    with TestClient(create_app(index_dir, readers=2)) as client:
+    with TestClient(create_app(index_dir, allowed_hosts=HOSTS, readers=2)) as client:
         assert client.get("/api/stats").json()["index"]["edits"] == 5
         extra = make_collection(tmp_path / "more", 3, seed=7)
         built = run_cli("build-index", extra, "--index", index_dir, "-q")
@@ -414,7 +418,7 @@ def test_queries_embed_with_the_shared_onnx_towers_or_else_the_torch_model(clien
     served = client.get("/api/search", params={"text": "invert the colors", "k": 5}).json()["results"]
     monkeypatch.setattr(Embedder, "ready_towers", lambda self: False)
     monkeypatch.setattr(Embedder, "tower", lambda self, kind: None)
-    with TestClient(create_app(index_dir, readers=1)) as torch_client:
+    with TestClient(create_app(index_dir, allowed_hosts=HOSTS, readers=1)) as torch_client:
         assert torch_client.get("/api/stats").json()["server"]["query_towers"] == "torch"
         by_torch = torch_client.get("/api/search", params={"text": "invert the colors", "k": 5}).json()["results"]
     with EditSearch.open(index_dir) as searcher:

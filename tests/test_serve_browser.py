@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from serve_fixtures import HOSTILE, QUOTED, make_served_index, png_bytes
+from browser_fixtures import DROP_TWO, LOADED, make_browser_index
+from serve_fixtures import HOSTILE, QUOTED, png_bytes
 
 BROWSERS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
-LOADED = "(sel) => { const i = Array.from(document.querySelectorAll(sel)); return i.length > 0 && i.every(x => x.complete && x.naturalWidth > 0); }"  # noqa: E501
+ALL = 14  # edits in the served index
 
 
 def browser_path() -> str:
@@ -37,7 +39,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, tiny_model_dir):
     root = tmp_path_factory.mktemp("browser")
-    index_dir = make_served_index(root, tiny_model_dir)
+    index_dir = make_browser_index(root, tiny_model_dir)
     port = free_port()
     cli = Path(sys.executable).parent / "editsearch"
     log = (root / "serve.log").open("w")
@@ -59,76 +61,222 @@ def server(tmp_path_factory, tiny_model_dir):
         log.close()
 
 
-def test_search_open_more_like_this_example_and_apply_in_a_browser(server):
+@pytest.fixture(scope="module")
+def browser():
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=browser_path(), args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.set_default_timeout(30_000)
+    yield page
+    page.close()
+
+
+def search_text(page, text: str) -> None:
+    page.fill("#q", text)
+    page.click("#search-form button[type=submit]")
+    page.wait_for_function("(t) => document.querySelector('#summary').textContent.includes(t)", arg=f"“{text}”")
+
+
+def query_of(page) -> dict[str, list[str]]:
+    return parse_qs(urlparse(page.url).query, keep_blank_values=True)
+
+
+def open_card(page, instruction: str) -> None:
+    texts = page.locator(".card .instruction").all_text_contents()
+    page.locator(".card").nth(texts.index(instruction)).click()
+    page.wait_for_function(LOADED, arg="#d-before, #d-after")
+
+
+def test_results_dialog_and_apply(server, page):
     url, root = server
-    images = root / "data" / "images"
     uploads = root / "uploads"
     uploads.mkdir()
     (uploads / f"{QUOTED} photo.png").write_bytes(png_bytes(11))
     (uploads / "notes.txt").write_text("not an image")
+    page.goto(url)
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=browser_path(), args=["--no-sandbox"])
-        page = browser.new_page()
-        page.set_default_timeout(30_000)
-        page.goto(url)
+    # a text query: cards with loaded thumbnails; the HTML instruction shows as text
+    search_text(page, "make it bright")
+    page.wait_for_function(LOADED, arg=".card img")
+    assert page.locator(".card").count() == ALL
+    assert HOSTILE in page.locator(".card .instruction").all_text_contents()
+    assert page.locator("#results script, #results img[src='x']").count() == 0
+    assert page.evaluate("window.pwned") is None
 
-        # a text query: cards with loaded thumbnails; the HTML instruction shows as text
-        page.fill("#q", "make it bright")
-        page.click("#search-form button[type=submit]")
-        page.wait_for_selector(".card")
-        page.wait_for_function(LOADED, arg=".card img")
-        cards = page.locator(".card")
-        assert cards.count() == 13
-        texts = page.locator(".card .instruction").all_text_contents()
-        assert HOSTILE in texts
-        assert page.locator("#results script, #results img[src='x']").count() == 0
-        assert page.evaluate("window.pwned") is None
+    # the hostile edit's dialog: title as text, focus inside, no apply output yet, fields people read
+    open_card(page, HOSTILE)
+    assert page.locator("#d-title").text_content() == HOSTILE
+    assert page.evaluate("document.querySelector('#detail').contains(document.activeElement)")
+    assert not page.locator("#apply-out").is_visible() and not page.locator("#apply-out-img").is_visible()
+    assert not page.locator("#apply-download").is_visible()
+    assert re.fullmatch(r"-?\d\.\d{3}( · \w+ -?\d\.\d{3})*", page.locator("#d-score").text_content())
+    assert page.locator("#d-files").text_content() == f"{QUOTED} before.png → {QUOTED} after.png"
+    page.wait_for_function("document.querySelector('#d-source').textContent !== '…'")
+    assert page.locator("#d-source").text_content() == "manifest"
+    dialog_html = page.locator("#detail").inner_html() + page.locator("#detail").inner_text()
+    assert str(root) not in dialog_html and "/tmp" not in dialog_html
+    for side in ("before", "after"):
+        link = page.locator(f"#d-{side}-dl")
+        assert link.get_attribute("download") and "/api/edits/" in link.get_attribute("href")
+    page.keyboard.press("Escape")
 
-        # open the hostile card (quotes in its file names): title as text, its images load
-        cards.nth(texts.index(HOSTILE)).click()
-        assert page.locator("#d-title").text_content() == HOSTILE
-        page.wait_for_function(LOADED, arg="#d-before, #d-after")
-        assert json.dumps(QUOTED)[1:-1] in page.locator("#d-meta").text_content()  # shown as JSON
+    # an ordinary edit's metadata is a table
+    open_card(page, "convert to black and white")
+    cells = page.locator("#d-meta tbody tr").all_inner_texts()
+    assert any(re.fullmatch(r"family\tf2", c) for c in cells), cells
 
-        # more like this: a fresh result list without the edit itself
-        opened = page.locator("#d-meta").text_content()
-        page.click("#more-like")
-        page.wait_for_function("document.querySelector('#summary').textContent.includes('edits like #')")
-        page.wait_for_function(LOADED, arg=".card img")
-        assert page.locator(".card").count() == 12 and '"id": 13' in opened
-
-        # search by an uploaded example pair: the indexed copy of the pair comes first with EC2EC 1
-        page.click(".more summary")
-        page.set_input_files("#ex-before", str(images / "p0_3_before.png"))
-        page.set_input_files("#ex-after", str(images / "p0_3_after.png"))
-        page.click("#ex-search")
-        page.wait_for_function("document.querySelector('#summary').textContent.includes('your example')")
-        assert page.locator(".card .score").first.text_content() == "1.000"
-        assert page.locator(".card").first.get_attribute("data-id") == "4"
-
-        # apply the first edit to an uploaded photo; then a bad upload shows a clear message
-        page.locator(".card").first.click()
-        page.set_input_files("#apply-file", str(uploads / "notes.txt"))
+    # apply it: a bad upload is a message; a photo gives the edited image, its download and the pipeline note
+    page.set_input_files("#apply-file", str(uploads / "notes.txt"))
+    page.click("#apply-run")
+    page.wait_for_function("document.querySelector('#apply-message').classList.contains('error')")
+    assert "not a recognised image" in page.locator("#apply-message").text_content()
+    assert not page.locator("#apply-out").is_visible()
+    page.set_input_files("#apply-file", str(uploads / f"{QUOTED} photo.png"))
+    with page.expect_response(lambda r: "/api/apply" in r.url, timeout=180_000) as applied:
         page.click("#apply-run")
-        page.wait_for_function("document.querySelector('#apply-message').classList.contains('error')")
-        assert "not a recognised image" in page.locator("#apply-message").text_content()
-        page.set_input_files("#apply-file", str(uploads / f"{QUOTED} photo.png"))
-        page.click("#apply-run")
-        page.wait_for_function(LOADED, arg="#apply-in-img, #apply-out-img", timeout=120_000)
-        assert "EC2EC" in page.locator("#apply-caption").text_content()
+    answer = applied.value.json()
+    page.wait_for_function(LOADED, arg="#apply-in-img, #apply-out-img", timeout=60_000)
+    assert "EC2EC" in page.locator("#apply-caption").text_content()
+    download = page.locator("#apply-download")
+    assert download.is_visible() and download.get_attribute("href").startswith("data:image/png")
+    assert download.get_attribute("download") == f"{QUOTED} photo-edit-{page.locator('#d-id').text_content()[1:]}.png"
+    demonstration = (answer.get("pipeline") or {}).get("demonstration") is True
+    assert page.locator("#apply-note").is_visible() == demonstration
+    if demonstration:
+        assert f"{answer['pipeline']['resolution']}-px demonstration" in page.locator("#apply-note").text_content()
 
-        # an empty result and a bad filter are messages on the page
-        page.keyboard.press("Escape")
-        page.fill("#contains", "zzzz-nothing")
-        page.fill("#q", "anything")
-        page.click("#search-form button[type=submit]")
-        page.wait_for_function("document.querySelector('#message').classList.contains('empty')")
-        page.fill("#contains", "")
-        page.fill("#where", "no_such_column = 1")
-        page.click("#search-form button[type=submit]")
-        page.wait_for_function("document.querySelector('#message').classList.contains('error')")
-        assert "bad filter" in page.locator("#message").text_content()
-        browser.close()
+    # opening another edit hides the last apply's output again
+    page.keyboard.press("Escape")
+    open_card(page, "invert the colors")
+    assert not page.locator("#apply-out").is_visible()
+    page.keyboard.press("Escape")
+
+    # an empty result and a bad filter are messages on the page
+    page.click("#more summary")
+    page.fill("#contains", "zzzz-nothing")
+    page.fill("#q", "anything")
+    page.click("#search-form button[type=submit]")
+    page.wait_for_function("document.querySelector('#message').classList.contains('empty')")
+    page.fill("#contains", "")
+    page.fill("#where", "no_such_column = 1")
+    page.click("#search-form button[type=submit]")
+    page.wait_for_function("document.querySelector('#message').classList.contains('error')")
+    assert "bad filter" in page.locator("#message").text_content()
+    assert query_of(page)["where"] == ["no_such_column = 1"]
+
+
+def test_every_query_is_in_the_history(server, page):
+    url, _ = server
+    page.goto(url)
+    search_text(page, "make it bright")
+    assert query_of(page) == {"text": ["make it bright"]}
+
+    # more like this: URL and box follow the query, the chip shows the edit's pair
+    open_card(page, "mirror the image")
+    edit_id = page.locator("#d-id").text_content().lstrip("#")
+    page.click("#more-like")
+    page.wait_for_function("document.querySelector('#summary').textContent.includes('edits like #')")
+    assert query_of(page) == {"edit_id": [edit_id]}
+    assert page.input_value("#q") == ""
+    assert page.locator("#chip").is_visible() and page.locator("#chip-label").text_content() == f"edits like #{edit_id}"
+    page.wait_for_function(LOADED, arg="#chip img")
+    assert page.locator(".card").count() == ALL - 1
+    assert edit_id not in [page.locator(".card").nth(i).get_attribute("data-id") for i in range(ALL - 1)]
+
+    # Back: the text query and its results; Forward: the edit query again
+    page.go_back()
+    page.wait_for_function("document.querySelector('#summary').textContent.includes('“make it bright”')")
+    assert query_of(page) == {"text": ["make it bright"]}
+    assert page.input_value("#q") == "make it bright" and not page.locator("#chip").is_visible()
+    assert page.locator(".card").count() == ALL
+    page.go_forward()
+    page.wait_for_function("document.querySelector('#summary').textContent.includes('edits like #')")
+    assert query_of(page) == {"edit_id": [edit_id]} and page.input_value("#q") == ""
+    assert page.locator(".card").count() == ALL - 1
+
+    # an address is a query: opening it runs it, filters included
+    page.goto(f"{url}/?text=invert&contains=invert&k=5")
+    page.wait_for_function("document.querySelector('#summary').textContent.includes('contains “invert”')")
+    assert page.input_value("#q") == "invert" and page.input_value("#k") == "5"
+    assert set(page.locator(".card .instruction").all_text_contents()) == {"invert the colors"}
+
+
+def test_search_by_example_with_files_and_drop(server, page):
+    url, root = server
+    images = root / "data" / "images"
+    page.goto(url)
+
+    # the example panel is one click from the search box; choosing files previews them
+    assert page.locator("#example-toggle").is_visible() and not page.locator("#example-form").is_visible()
+    page.click("#example-toggle")
+    assert page.locator("#drop-before").is_visible() and page.locator("#drop-after").is_visible()
+    page.set_input_files("#ex-before", str(images / "p0_1_before.png"))
+    page.set_input_files("#ex-after", str(images / "p0_1_after.png"))
+    page.wait_for_function(LOADED, arg="#ex-before-preview, #ex-after-preview")
+    assert page.locator("#ex-before-name").text_content() == "p0_1_before.png"
+
+    # dropping two files at once fills before, then after
+    page.evaluate(DROP_TWO, ["#drop-after", [f"{url}/api/edits/4/before", f"{url}/api/edits/4/after"]])
+    page.wait_for_function("document.querySelector('#ex-after-name').textContent === 'dropped-1.png'")
+    assert page.locator("#ex-before-name").text_content() == "dropped-0.png"
+    page.wait_for_function(LOADED, arg="#ex-before-preview, #ex-after-preview")
+    assert page.evaluate("document.querySelector('#ex-before-preview').src").startswith("blob:")
+
+    # searching: the indexed copy of the pair comes first; the chip holds the pair, the URL says so
+    page.click("#ex-search")
+    page.wait_for_function("document.querySelector('#summary').textContent.includes('your example')")
+    assert page.locator(".card .score").first.text_content() == "1.000"
+    assert page.locator(".card").first.get_attribute("data-id") == "4"
+    assert query_of(page) == {"example": ["uploaded"]}
+    assert page.locator("#chip-label").text_content() == "your example" and page.input_value("#q") == ""
+    page.wait_for_function(LOADED, arg="#chip img")
+
+    # a reload cannot bring the uploaded images back: a note says so and offers the drop zones
+    page.reload()
+    page.wait_for_function("document.querySelector('#message').classList.contains('note')")
+    assert "drop your pair again" in page.locator("#message").text_content()
+    assert page.locator("#example-form").is_visible() and page.locator(".card").count() == 0
+
+
+def test_metadata_facets_compose_the_filter(server, page):
+    url, _ = server
+    page.goto(url)
+    page.wait_for_selector("#facets select[data-key=family]")
+    options = page.locator("#facets select[data-key=family] option").all_text_contents()
+    assert "f0 (3)" in options and f"{QUOTED} (1)" in options
+    assert "7 (2)" in page.locator("#facets select[data-key=n] option").all_text_contents()
+
+    search_text(page, "make it bright")
+    page.select_option("#facets select[data-key=family]", "f0")
+    page.wait_for_function("document.querySelector('#summary').textContent.includes('family = f0')")
+    assert query_of(page) == {"text": ["make it bright"], "meta.family": ["f0"]}
+    assert page.locator(".card .instruction").all_text_contents() == ["invert the colors"] * 3
+
+    # a value with quotes is escaped in the SQL it composes; a number is compared as a number
+    page.select_option("#facets select[data-key=family]", QUOTED)
+    page.wait_for_function("(q) => document.querySelector('#summary').textContent.includes(q)", arg=QUOTED)
+    assert page.locator(".card .instruction").all_text_contents() == ["mirror it in grey"]
+    page.select_option("#facets select[data-key=family]", "")
+    page.select_option("#facets select[data-key=n]", "7")
+    page.wait_for_function("document.querySelector('#summary').textContent.includes('n = 7')")
+    found = sorted(page.locator(".card .instruction").all_text_contents())
+    assert found == ["convert to black and white", "mirror it in grey"]
+
+    # the facet is part of the history (choosing "any" was a step too), and of an address
+    page.go_back()
+    page.wait_for_function("!document.querySelector('#summary').textContent.includes('n = 7')")
+    assert page.locator(".card").count() == ALL and page.input_value("#facets select[data-key=n]") == ""
+    page.go_back()
+    page.wait_for_function("(q) => document.querySelector('#summary').textContent.includes(q)", arg=QUOTED)
+    assert page.input_value("#facets select[data-key=family]") == QUOTED
+    page.goto(f"{url}/?text=make+it+bright&meta.family=f0&where=json_extract(metadata,'$.n')>3")
+    page.wait_for_function("document.querySelector('#summary').textContent.includes('family = f0')")
+    assert page.locator(".card").count() == 2 and page.input_value("#facets select[data-key=family]") == "f0"

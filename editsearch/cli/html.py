@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,16 +53,13 @@ def _card(result: Any, thumb: int) -> str:
 
 def _thumbnail(locator: str, size: int) -> str:
     """An <img> with the image as an inline JPEG, or a placeholder saying why it could not be read."""
-    from editsearch.data.records import ImageRef
     from editsearch.images import ImageLoadError
+    from editsearch.thumbnails import thumbnail_jpeg
 
     title = html.escape(locator)
     try:
-        image = ImageRef.from_locator(locator).load()
+        jpeg = thumbnail_jpeg(locator, size * 2)
     except (ImageLoadError, OSError, ValueError) as e:
         return f"<div class='missing' title='{title}'>{html.escape(str(e)[:80])}</div>"
-    image.thumbnail((size * 2, size * 2))
-    buf = io.BytesIO()
-    image.save(buf, format="JPEG", quality=85)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    data = base64.b64encode(jpeg).decode("ascii")
     return f"<img alt='{title}' title='{title}' src='data:image/jpeg;base64,{data}'>"

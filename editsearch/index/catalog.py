@@ -35,8 +35,27 @@ _CHUNK = 5000  # ids per IN (...) query, well under SQLite's variable limit
 # Checked by an SQLite authorizer when the filter compiles.
 FILTER_TABLES = frozenset({"edits", "vectors"})
 FILTER_DENIED_FUNCTIONS = frozenset({"load_extension", "randomblob", "zeroblob", "fts3_tokenizer"})
-FILTER_MAX_LENGTH = 10_000_000
-_PROGRESS_STEPS = 10_000  # SQLite VM instructions between two checks of a filter's time budget
+# The time budget is checked between SQLite VM instructions, so it holds only if no one instruction runs
+# long: one function call's cost grows with the strings it is given (printf('%.*c', N, 'x') builds N bytes,
+# LIKE and GLOB cost about string x pattern), so a filter's values are capped at FILTER_MAX_LENGTH bytes
+# (a longer printf() is NULL, other functions fail) and its LIKE/GLOB patterns at FILTER_MAX_PATTERN bytes:
+# the dearest single call then takes milliseconds. Checking every 10 instructions costs about 6 %.
+FILTER_MAX_LENGTH = 1_000_000
+FILTER_MAX_PATTERN = 200
+_PROGRESS_STEPS = 10  # SQLite VM instructions between two checks of a filter's time budget
+FACET_KEYS, FACET_VALUES = 50, 20  # metadata keys a facets query returns, and values per key
+FACETS_SQL = """
+WITH pairs AS (
+    SELECT j.key AS key, j.value AS value, count(*) AS n
+    FROM edits e, json_each(e.metadata) j
+    WHERE e.deleted = 0 AND json_valid(e.metadata) AND j.type IN ('text', 'integer', 'real', 'true', 'false')
+    GROUP BY j.key, j.value),
+keys AS (SELECT key, sum(n) AS total FROM pairs GROUP BY key ORDER BY total DESC, key LIMIT ?),
+ranked AS (
+    SELECT p.key, p.value, p.n, row_number() OVER (PARTITION BY p.key ORDER BY p.n DESC, p.value) AS r
+    FROM pairs p JOIN keys k ON k.key = p.key)
+SELECT key, value, n FROM ranked WHERE r <= ? ORDER BY key, r
+"""
 DEFAULT_FILTER_BUDGET_S = 10.0  # a `where` filter running longer is stopped (FilterError); the server sets its own
 # Catalog files this process holds connections to, with how many. POSIX drops every lock a process holds
 # on a file when it closes ANY descriptor of that file, so reading the header with a plain open() while a
@@ -494,7 +513,7 @@ class Catalog:
                 matched = {r[0] for r in cur}
                 found = matched if found is None else found & matched
         except sqlite3.Error as e:
-            reason = f"it ran longer than {self.filter_budget_s:g} s" if where and timed_out() else str(e)
+            reason = f"it ran longer than {self.filter_budget_s:g} s" if where and timed_out() else self._explain(e)
             raise FilterError(f"bad filter (where={where!r}, contains={contains!r}): {reason}") from None
         if found is None:
             return self.live_vector_ids(model)
@@ -508,7 +527,42 @@ class Catalog:
             with self._restricted():
                 self.db.execute(f"EXPLAIN SELECT id FROM edits WHERE deleted = 0 AND ({where})")
         except sqlite3.Error as e:
-            raise FilterError(f"bad filter (where={where!r}, contains={contains!r}): {e}") from None
+            raise FilterError(f"bad filter (where={where!r}, contains={contains!r}): {self._explain(e)}") from None
+
+    def _explain(self, error: sqlite3.Error) -> str:
+        """A filter's SQLite error; for an unknown column, with the columns and metadata keys there are."""
+        if "no such column" not in str(error):
+            return str(error)
+        keys = ", ".join(self.metadata_keys()) or "none"
+        return (
+            f"{error}; columns: {', '.join(self.edit_columns())}; "
+            f"metadata keys (use json_extract(metadata, '$.KEY')): {keys}"
+        )
+
+    def edit_columns(self) -> list[str]:
+        """The columns of the edits table, which a `where` filter may use."""
+        return [row[1] for row in self.db.execute("PRAGMA table_info(edits)")]
+
+    def metadata_keys(self, sample: int = 10_000, limit: int = FACET_KEYS) -> list[str]:
+        """The metadata keys of the first `sample` live edits, sorted (at most `limit`)."""
+        cur = self.db.execute(
+            "SELECT DISTINCT j.key FROM (SELECT metadata FROM edits WHERE deleted = 0 AND json_valid(metadata) "
+            "LIMIT ?) e, json_each(e.metadata) j WHERE j.key IS NOT NULL ORDER BY 1 LIMIT ?",
+            [sample, limit],
+        )
+        return [row[0] for row in cur]
+
+    def facets(self, keys: int = FACET_KEYS, values: int = FACET_VALUES) -> dict[str, list[dict[str, Any]]]:
+        """The most common scalar values of each metadata key of the live edits: {key: [{"value", "count"}]}.
+
+        At most `keys` keys (the most used first) and `values` values each (the most common first), in one
+        scan of the catalog.
+        """
+        cur = self.db.execute(FACETS_SQL, [keys, values])
+        out: dict[str, list[dict[str, Any]]] = {}
+        for key, value, count in cur:
+            out.setdefault(key, []).append({"value": value, "count": count})
+        return out
 
     def damaged_vectors(self) -> list[tuple[int, int]]:
         """(vector id, edit id) of the vector rows whose blob no longer matches its CRC-32."""
@@ -535,6 +589,7 @@ class Catalog:
             return int(expired)
 
         length = conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, FILTER_MAX_LENGTH)
+        pattern = conn.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, FILTER_MAX_PATTERN)
         conn.set_authorizer(_filter_authorizer)
         conn.set_progress_handler(over_budget, _PROGRESS_STEPS)
         try:
@@ -542,6 +597,7 @@ class Catalog:
         finally:
             conn.set_progress_handler(None, 0)
             conn.set_authorizer(None)
+            conn.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, pattern)
             conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, length)
 
     def rows_for_vectors(self, vector_ids: Sequence[int]) -> dict[int, EditRow]:

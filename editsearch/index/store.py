@@ -460,6 +460,14 @@ class EditIndex:
         """Refuse (FilterError) a `where` or `contains` filter that cannot run, before any query uses it."""
         self.catalog.check_filter(where, contains)
 
+    def set_filter_budget(self, seconds: float | None) -> None:
+        """Stop a `where` filter (FilterError) that runs longer than this; None: no limit."""
+        self.catalog.filter_budget_s = seconds
+
+    def facets(self) -> dict[str, Any]:
+        """{"columns": the edits columns a filter may use, "metadata": {key: [{"value", "count"}, ...]}}."""
+        return {"columns": self.catalog.edit_columns(), "metadata": self.catalog.facets()}
+
     def instruction_matrix(self) -> InstructionMatrix:
         """The instruction vectors of the index's model, in memory, following the catalog's writes."""
         info = self.model_info

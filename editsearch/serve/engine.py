@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 import queue
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from editsearch.errors import EditSearchError
+from editsearch.index.catalog import CATALOG_FILE, damaged
+from editsearch.index.errors import CatalogCorruptError
+from editsearch.index.store import EditIndex
 from editsearch.search import EditSearch
 
 FILTER_BUDGET_S = 2.0  # a served `where` filter running longer is stopped with a 400
@@ -37,9 +42,12 @@ class Engine:
         self._readers: queue.Queue[EditSearch] = queue.Queue()
         for _ in range(self.size):
             reader = EditSearch.open(index_dir, model=embedder)
-            reader.index.catalog.filter_budget_s = FILTER_BUDGET_S
+            reader.index.set_filter_budget(FILTER_BUDGET_S)
             reader.index.vectors  # noqa: B018 - load the FAISS cache now, not on the first query
             self._readers.put(reader)
+        self._files = {id(r): catalog_file(self.index_dir) for r in self._readers.queue}  # what each reader opened
+        self._facets: tuple[Any, dict[str, Any]] | None = None
+        self._damage: tuple[Any, str] | None = None  # (catalog file, why it cannot be served) of the last health check
         with self.reader() as reader:
             reader.term_vector("warm up")
         self._transfers: queue.LifoQueue[Any] = queue.LifoQueue()
@@ -47,12 +55,72 @@ class Engine:
 
     @contextmanager
     def reader(self) -> Iterator[EditSearch]:
-        """Borrow a reader for one request (waits while all are busy)."""
+        """Borrow a reader for one request (waits while all are busy), reopened first if the index was replaced."""
+        if self._damage is not None and self._damage[0] == catalog_file(self.index_dir):
+            raise CatalogCorruptError(self._damage[1])
         reader = self._readers.get()
         try:
+            reader = self._current(reader)
             yield reader
         finally:
             self._readers.put(reader)
+
+    def _current(self, reader: EditSearch) -> EditSearch:
+        """`reader`, or a new reader sharing its model if catalog.db is now another file (the index was rebuilt).
+
+        A rebuilt index of another model is refused (ModelMismatchError): the server serves one model.
+        """
+        now = catalog_file(self.index_dir)
+        if now is None or now == self._files.get(id(reader)):
+            return reader
+        index = EditIndex.open(self.index_dir)
+        try:
+            index.check_model(reader.embedder.fingerprint, reader.embedder.name)
+        except BaseException:
+            index.close()
+            raise
+        fresh = EditSearch(index, reader.embedder)
+        fresh.index.set_filter_budget(FILTER_BUDGET_S)
+        self._files.pop(id(reader), None)
+        reader.close()
+        self._files[id(fresh)] = now
+        return fresh
+
+    def facets(self) -> dict[str, Any]:
+        """The edits columns a filter may use and the commonest values of each metadata key (see Catalog.facets).
+
+        Computed once per catalog file and generation.
+        """
+        with self.reader() as reader:
+            key = (self._files.get(id(reader)), reader.index.generation)
+            cached = self._facets
+            if cached is None or cached[0] != key:
+                cached = (key, reader.index.facets())
+                self._facets = cached
+        return cached[1]
+
+    def health(self) -> str | None:
+        """Why the index cannot be served (a damaged or unreadable catalog), or None when it can.
+
+        Checked on a new connection, which reads the file itself rather than the pages the readers hold
+        in memory; while a damage is known every reader refuses to serve (CatalogCorruptError, a 503).
+        """
+        from editsearch.index.catalog import QUICK_CHECK_MAX_BYTES, Catalog
+
+        checked, problem = catalog_file(self.index_dir), None
+        try:
+            catalog = Catalog.open(self.index_dir / CATALOG_FILE, readonly=True)  # quick_check up to 32 MB
+            try:
+                if (self.index_dir / CATALOG_FILE).stat().st_size > QUICK_CHECK_MAX_BYTES:
+                    catalog.db.execute("SELECT count(*) FROM edits WHERE deleted = 0").fetchone()
+            finally:
+                catalog.close()
+        except EditSearchError as e:
+            problem = str(e)
+        except (sqlite3.Error, OSError) as e:
+            problem = damaged(Path(CATALOG_FILE), str(e))
+        self._damage = None if problem is None or checked is None else (checked, problem)
+        return problem
 
     @contextmanager
     def transfer(self) -> Iterator[Any]:
@@ -73,3 +141,12 @@ class Engine:
         """Close every reader."""
         while not self._readers.empty():
             self._readers.get_nowait().close()
+
+
+def catalog_file(index_dir: Path) -> tuple[int, int] | None:
+    """(device, inode) of an index's catalog.db, or None when there is none."""
+    try:
+        found = (index_dir / CATALOG_FILE).stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino

@@ -1,4 +1,4 @@
-"""ASGI middleware of the server: a request-body limit, the optional token, and one log line per request."""
+"""ASGI middleware of the server: a body limit, the optional token, same-origin writes, one log line a request."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import hmac
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
+
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -103,6 +105,54 @@ class TokenGuard:
         await self.app(scope, receive, with_cookie)
 
 
+class AllowedHosts(TrustedHostMiddleware):
+    """Starlette's TrustedHostMiddleware (a request naming another host gets a 400), answering in JSON."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str]) -> None:
+        async def passed(scope: Scope, receive: Receive, send: Send) -> None:
+            scope["editsearch.host_ok"] = True
+            await app(scope, receive, send)
+
+        super().__init__(passed, allowed_hosts=allowed_hosts, www_redirect=False)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)
+
+        async def refused_as_json(message: Message) -> None:
+            if scope.get("editsearch.host_ok"):
+                return await send(message)
+            if message["type"] == "http.response.start":
+                error = "this server does not answer to that host name (start it with --allowed-host NAME)"
+                await send_json(send, message["status"], {"error": error, "status": message["status"]})
+
+        await super().__call__(scope, receive, refused_as_json)
+
+
+class SameOrigin:
+    """Refuse (403) a state-changing request (POST, PUT, ...) whose Origin header names another site.
+
+    A browser sends Origin with every cross-site POST; its host and port must be the request's own Host
+    (which TrustedHostMiddleware has already checked against the allowed names). Requests without Origin
+    (curl, scripts) pass: they are no browser acting for another site.
+    """
+
+    SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in self.SAFE:
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        origin = headers.get(b"origin")
+        if origin is None or _netloc(origin) == headers.get(b"host", b"").decode("latin-1").lower():
+            return await self.app(scope, receive, send)
+        error = f"cross-origin {scope['method']} refused: this server takes writes only from its own pages"
+        await send_json(send, 403, {"error": error, "status": 403})
+
+
 class RequestLog:
     """One line per request on stderr: JSON (method, path, status, ms, bytes, client) or plain text."""
 
@@ -155,3 +205,17 @@ def _cookie(value: bytes) -> bytes:
         if name == TOKEN_COOKIE.encode():
             return content
     return b""
+
+
+def _netloc(origin: bytes) -> str | None:
+    """host[:port] of an Origin header, with the scheme's default port left out; None for 'null' or garbage."""
+    try:
+        parts = urlsplit(origin.decode("latin-1"))
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return host if port in (None, default) else f"{host}:{port}"

@@ -1,8 +1,16 @@
-// editsearch web page: plain JS over the JSON API. Catalog text is only ever set with textContent.
+// editsearch web page: plain JS over the JSON API. Text from the server is only ever set with textContent.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-let current = null; // the edit open in the detail dialog
+const FACET_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/; // metadata keys offered as facets: plain names, valid in a JSON path
+const pairs = new Map(); // uploaded example pairs of this page's history: id -> {before, after, thumbs}
+const example = { before: null, after: null }; // the pair being prepared in the example panel
+let facets = {}; // metadata key -> [{value, count}] from /api/facets
+let state = {}; // the query on screen: {text | edit_id | pair+names, k, where, contains, meta: {key: value}}
+let current = null; // the edit open in the dialog
+let opener = null; // what gets the focus back when the dialog closes
+
+// ---- small helpers -----------------------------------------------------------------------------------
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -17,6 +25,17 @@ function say(target, text, kind) {
   target.hidden = !text;
 }
 
+function baseName(path) {
+  return String(path || "").split(/[\\/]/).pop();
+}
+
+function describe(value) {
+  if (typeof value === "string") return value;
+  if (Array.isArray(value)) return value.map(describe).join("; ");
+  if (value && typeof value === "object") return Object.entries(value).map(([k, v]) => k + ": " + describe(v)).join("; ");
+  return String(value);
+}
+
 async function call(url, options) {
   let response;
   try {
@@ -27,21 +46,12 @@ async function call(url, options) {
   if (response.ok) return response;
   let detail = response.status + " " + response.statusText;
   try {
-    detail = (await response.json()).error || detail;
+    const body = await response.json();
+    detail = describe(body.error || body.reason || body.detail || detail);
   } catch (_) { /* not JSON */ }
   if (response.status === 401) detail = "This server needs a token: open it as /?token=YOUR_TOKEN.";
   if (response.status >= 500) detail = "Server error: " + detail;
   throw new Error(detail);
-}
-
-function filters(params) {
-  const k = $("k").value.trim();
-  if (k) params.append("k", k);
-  const where = $("where").value.trim();
-  if (where) params.append("where", where);
-  const contains = $("contains").value.trim();
-  if (contains) params.append("contains", contains);
-  return params;
 }
 
 function image(src, alt) {
@@ -54,26 +64,156 @@ function image(src, alt) {
   return img;
 }
 
-function card(result) {
-  const node = el("article", "card");
-  node.tabIndex = 0;
-  node.dataset.id = result.id;
-  const pair = el("div", "pair");
-  pair.append(image(result.urls.before_thumb, "before"), el("span", "arrow", "→"), image(result.urls.after_thumb, "after"));
-  const info = el("div", "info");
-  const top = el("div", "row");
-  top.append(el("span", "score", result.score.toFixed(3)), el("span", "id", "#" + result.id));
-  info.append(top, el("p", "instruction", result.instruction || "(no instruction)"));
-  node.append(pair, info);
-  node.addEventListener("click", () => openEdit(result));
-  node.addEventListener("keydown", (e) => { if (e.key === "Enter") openEdit(result); });
-  return node;
+// ---- the query state: URL <-> state <-> page ---------------------------------------------------------
+
+function toUrl(s) {
+  const p = new URLSearchParams();
+  if (s.text) p.set("text", s.text);
+  if (s.edit_id !== undefined) p.set("edit_id", s.edit_id);
+  if (s.pair !== undefined) p.set("example", "uploaded"); // the images themselves live in history.state only
+  if (s.k && s.k !== $("k").defaultValue) p.set("k", s.k);
+  if (s.contains) p.set("contains", s.contains);
+  if (s.where) p.set("where", s.where);
+  for (const [key, value] of Object.entries(s.meta || {})) p.set("meta." + key, value);
+  const query = p.toString();
+  return query ? "?" + query : location.pathname;
 }
 
-function show(data, label) {
-  const grid = $("results");
-  grid.replaceChildren();
+function fromUrl(search) {
+  const p = new URLSearchParams(search);
+  const s = { k: p.get("k") || "", where: p.get("where") || "", contains: p.get("contains") || "", meta: {} };
+  const text = p.get("text") || p.get("q");
+  if (text) s.text = text;
+  if (/^\d+$/.test(p.get("edit_id") || "")) s.edit_id = Number(p.get("edit_id"));
+  if (p.has("example")) s.pair = 0; // no pair has id 0: the note asks for the images again
+  for (const [name, value] of p) if (name.startsWith("meta.") && FACET_KEY.test(name.slice(5))) s.meta[name.slice(5)] = value;
+  return s;
+}
+
+function readFilters() {
+  const meta = {};
+  for (const select of $("facets").querySelectorAll("select")) if (select.value) meta[select.dataset.key] = select.value;
+  return { k: $("k").value.trim(), where: $("where").value.trim(), contains: $("contains").value.trim(), meta };
+}
+
+function queryOf(s) {
+  if (s.text) return { text: s.text };
+  if (s.edit_id !== undefined) return { edit_id: s.edit_id };
+  if (s.pair !== undefined) return { pair: s.pair, names: s.names };
+  return {};
+}
+
+function currentQuery() {
+  const text = $("q").value.trim();
+  if (text) return { text };
+  return $("chip").hidden ? null : queryOf(state);
+}
+
+function navigate(s) {
+  const same = JSON.stringify(history.state) === JSON.stringify(s);
+  history[same ? "replaceState" : "pushState"](s, "", toUrl(s));
+  showState(s);
+}
+
+function showState(s) {
+  state = s;
+  if ($("detail").open) $("detail").close();
+  $("q").value = s.text || "";
+  $("k").value = s.k || $("k").defaultValue;
+  $("where").value = s.where || "";
+  $("contains").value = s.contains || "";
+  if (s.where || s.contains) $("more").open = true;
+  for (const select of $("facets").querySelectorAll("select")) setFacet(select, (s.meta || {})[select.dataset.key]);
+  showChip(s);
+  execute(s);
+}
+
+function showChip(s) {
+  const pair = pairs.get(s.pair);
+  const chip = $("chip");
+  chip.hidden = s.edit_id === undefined && !pair;
+  if (chip.hidden) return;
+  const thumb = (side) => "/api/edits/" + s.edit_id + "/" + side + "?size=128";
+  $("chip-before").src = pair ? pair.thumbs[0] : thumb("before");
+  $("chip-after").src = pair ? pair.thumbs[1] : thumb("after");
+  $("chip-label").textContent = pair ? "your example" : "edits like #" + s.edit_id;
+}
+
+// ---- searching ---------------------------------------------------------------------------------------
+
+function sqlLiteral(key, value) {
+  const entries = facets[key] || [];
+  const known = entries.find((entry) => String(entry.value) === value);
+  const numeric = entries.length && entries.every((e) => typeof e.value === "number") && Number.isFinite(Number(value));
+  const typed = known ? known.value : numeric ? Number(value) : value;
+  if (typeof typed === "number") return "= " + typed;
+  if (typeof typed === "boolean") return "= " + (typed ? 1 : 0);
+  return "= '" + String(typed).replaceAll("'", "''") + "'";
+}
+
+function composeWhere(s) {
+  const parts = Object.entries(s.meta || {}).map(([key, value]) => `json_extract(metadata, '$.${key}') ${sqlLiteral(key, value)}`);
+  if (s.where) parts.push(parts.length ? "(" + s.where + ")" : s.where);
+  return parts.join(" AND ");
+}
+
+function filterParams(s, params) {
+  params.append("k", s.k || $("k").defaultValue);
+  const where = composeWhere(s);
+  if (where) params.append("where", where);
+  if (s.contains) params.append("contains", s.contains);
+  return params;
+}
+
+function execute(s) {
+  if (s.text) return run("“" + s.text + "”", s, call("/api/search?" + filterParams(s, new URLSearchParams({ text: s.text }))));
+  if (s.edit_id !== undefined) {
+    return run("edits like #" + s.edit_id, s, call("/api/search?" + filterParams(s, new URLSearchParams({ edit_id: s.edit_id }))));
+  }
+  $("results").replaceChildren();
+  $("summary").textContent = "";
+  say($("message"), "");
+  if (s.pair === undefined) return;
+  const pair = pairs.get(s.pair);
+  if (!pair) {
+    openExample(true);
+    say($("message"), "This address was a search by an uploaded example pair. The images are not kept in the address " +
+      "or across reloads: drop your pair again to search.", "note");
+    return;
+  }
+  const form = new FormData();
+  form.append("before", pair.before);
+  form.append("after", pair.after);
+  for (const [key, value] of filterParams(s, new URLSearchParams())) form.append(key, value);
+  run("your example " + pair.before.name + " → " + pair.after.name, s, call("/api/search", { method: "POST", body: form }));
+}
+
+function filterLabel(s) {
+  const parts = Object.entries(s.meta || {}).map(([key, value]) => key + " = " + value);
+  if (s.contains) parts.push("contains “" + s.contains + "”");
+  if (s.where) parts.push("where " + s.where);
+  return parts.map((p) => " · " + p).join("");
+}
+
+async function run(label, s, promise) {
+  $("results").setAttribute("aria-busy", "true");
+  say($("message"), "Searching…", "busy");
+  try {
+    const data = await (await promise).json();
+    if (state === s) showResults(data, label + filterLabel(s));
+  } catch (err) {
+    if (state !== s) return;
+    $("results").replaceChildren();
+    $("summary").textContent = "";
+    say($("message"), err.message, "error");
+  } finally {
+    if (state === s) $("results").removeAttribute("aria-busy");
+  }
+}
+
+function showResults(data, label) {
   const results = data.results || [];
+  $("results").replaceChildren(...results.map(card));
   if (!results.length) {
     say($("message"), "No edits match " + label + ". Try other words, or fewer filters.", "empty");
     $("summary").textContent = "";
@@ -81,94 +221,187 @@ function show(data, label) {
   }
   say($("message"), "");
   $("summary").textContent = results.length + " edits for " + label + " · " + data.ms + " ms";
-  grid.append(...results.map(card));
 }
 
-async function run(label, promise) {
-  $("results").setAttribute("aria-busy", "true");
-  say($("message"), "Searching…", "busy");
+function card(result) {
+  const node = el("article", "card");
+  node.tabIndex = 0;
+  node.dataset.id = result.id;
+  node.setAttribute("aria-label", (result.instruction || "edit #" + result.id) + ", score " + result.score.toFixed(3));
+  const pair = el("div", "pair");
+  pair.append(image(result.urls.before_thumb, "before"), el("span", "arrow", "→"), image(result.urls.after_thumb, "after"));
+  const info = el("div", "info");
+  const top = el("div", "row");
+  top.append(el("span", "score", result.score.toFixed(3)), el("span", "id", "#" + result.id));
+  info.append(top, el("p", "instruction", result.instruction || "(no instruction)"));
+  node.append(pair, info);
+  node.addEventListener("click", () => openEdit(result, node));
+  node.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); openEdit(result, node); } });
+  return node;
+}
+
+// ---- search by example -------------------------------------------------------------------------------
+
+function openExample(open) {
+  $("example-form").hidden = !open;
+  $("example-toggle").setAttribute("aria-expanded", String(open));
+}
+
+function setExample(side, file) {
+  if (!file) return;
+  example[side] = file;
+  const preview = $("ex-" + side + "-preview");
+  if (preview.src) URL.revokeObjectURL(preview.src);
+  preview.src = URL.createObjectURL(file);
+  preview.hidden = false;
+  $("ex-" + side + "-name").textContent = file.name;
+  $("drop-" + side).classList.add("filled");
+  say($("ex-message"), "");
+}
+
+function dropFiles(side, files) {
+  const images = Array.from(files).filter((f) => !f.type || f.type.startsWith("image/"));
+  if (!images.length) return say($("ex-message"), "Drop image files (PNG, JPEG, WebP…).", "error");
+  if (images.length >= 2) {
+    setExample("before", images[0]);
+    setExample("after", images[1]);
+  } else {
+    setExample(side, images[0]);
+  }
+}
+
+function wireDropZone(side) {
+  const zone = $("drop-" + side);
+  const over = (on) => (e) => { e.preventDefault(); zone.classList.toggle("over", on); };
+  zone.addEventListener("dragenter", over(true));
+  zone.addEventListener("dragover", over(true));
+  zone.addEventListener("dragleave", over(false));
+  zone.addEventListener("drop", (e) => { over(false)(e); dropFiles(side, e.dataTransfer.files); });
+  $("ex-" + side).addEventListener("change", (e) => setExample(side, e.target.files[0]));
+}
+
+function submitExample(event) {
+  event.preventDefault();
+  const { before, after } = example;
+  if (!before || !after) return say($("ex-message"), "Choose or drop both images of your example: before and after.", "error");
+  const id = pairs.size + 1;
+  pairs.set(id, { before, after, thumbs: [URL.createObjectURL(before), URL.createObjectURL(after)] });
+  navigate({ pair: id, names: [before.name, after.name], ...readFilters() });
+}
+
+// ---- facets and filters ------------------------------------------------------------------------------
+
+function setFacet(select, value) {
+  if (value && !Array.from(select.options).some((o) => o.value === value)) select.append(new Option(value, value));
+  select.value = value || "";
+}
+
+function facetSelect(key, entries) {
+  const label = el("label", "facet");
+  const select = el("select");
+  select.dataset.key = key;
+  select.append(new Option("any " + key, ""));
+  for (const entry of entries) select.append(new Option(String(entry.value) + " (" + entry.count + ")", String(entry.value)));
+  select.addEventListener("change", () => navigate({ ...(currentQuery() || {}), ...readFilters() }));
+  label.append(el("span", "facet-key", key), select);
+  return label;
+}
+
+async function loadFacets() {
+  let data;
   try {
-    const response = await promise;
-    show(await response.json(), label);
-  } catch (err) {
-    $("results").replaceChildren();
-    $("summary").textContent = "";
-    say($("message"), err.message, "error");
-  } finally {
-    $("results").removeAttribute("aria-busy");
+    data = await (await call("/api/facets")).json();
+  } catch (_) {
+    return; // an older server without facets: the SQL box still filters
+  }
+  const scalar = (entry) => entry && entry.value !== null && typeof entry.value !== "object";
+  for (const [key, entries] of Object.entries(data.metadata || {})) {
+    if (FACET_KEY.test(key) && Array.isArray(entries)) facets[key] = entries.filter(scalar);
+  }
+  const keys = Object.keys(facets).filter((key) => facets[key].some((entry) => entry.count > 1)); // not ids
+  $("facets").replaceChildren(el("span", "hint", "Filter:"), ...keys.map((key) => facetSelect(key, facets[key])));
+  $("facets").hidden = !keys.length;
+  if (Array.isArray(data.columns) && data.columns.length) {
+    $("columns").textContent = "Columns: " + data.columns.join(", ") + ". Metadata: json_extract(metadata, '$.KEY').";
   }
 }
 
-function searchText(event) {
-  event.preventDefault();
-  const text = $("q").value.trim();
-  if (!text) {
-    say($("message"), "Type what the edit does, e.g. “make it brighter”.", "error");
-    return;
-  }
-  const params = filters(new URLSearchParams({ text }));
-  history.replaceState(null, "", "?q=" + encodeURIComponent(text));
-  run("“" + text + "”", call("/api/search?" + params));
+// ---- the edit dialog ---------------------------------------------------------------------------------
+
+function metaRows(metadata) {
+  const entries = Object.entries(metadata || {});
+  if (!entries.length) return [row("—", "no metadata")];
+  return entries.map(([key, value]) => row(key, typeof value === "string" ? value : JSON.stringify(value)));
 }
 
-function searchExample(event) {
-  event.preventDefault();
-  const before = $("ex-before").files[0];
-  const after = $("ex-after").files[0];
-  if (!before || !after) {
-    say($("message"), "Choose both images of your example: before and after.", "error");
-    return;
-  }
-  const form = new FormData();
-  form.append("before", before);
-  form.append("after", after);
-  for (const [key, value] of filters(new URLSearchParams())) form.append(key, value);
-  run("your example " + before.name + " → " + after.name, call("/api/search", { method: "POST", body: form }));
+function row(key, value) {
+  const tr = el("tr");
+  const th = el("th", "", key);
+  th.scope = "row";
+  tr.append(th, el("td", "", value));
+  return tr;
 }
 
-function openEdit(result) {
+function openEdit(result, from) {
   current = result;
+  opener = from || null;
+  const urls = result.urls;
   $("d-title").textContent = result.instruction || "(no instruction)";
-  $("d-before").src = result.urls.before_thumb.replace("size=256", "size=512");
-  $("d-after").src = result.urls.after_thumb.replace("size=256", "size=512");
-  const meta = { id: result.id, score: result.score, before: result.before, after: result.after, metadata: result.metadata };
-  $("d-meta").textContent = JSON.stringify(meta, null, 2);
-  $("apply-out").hidden = true;
-  say($("apply-message"), "");
-  $("apply-file").value = "";
-  const dialog = $("detail");
-  if (!dialog.open) dialog.showModal();
+  $("d-before").src = urls.before_thumb.replace("size=256", "size=512");
+  $("d-after").src = urls.after_thumb.replace("size=256", "size=512");
+  const parts = result.scores ? Object.entries(result.scores).filter(([, v]) => typeof v === "number") : [];
+  $("d-score").textContent = result.score.toFixed(3) + parts.map(([k, v]) => " · " + k + " " + v.toFixed(3)).join("");
+  $("d-id").textContent = "#" + result.id;
+  $("d-source").textContent = result.source || "…";
+  $("d-files").textContent = baseName(result.before) + " → " + baseName(result.after);
+  $("d-meta").tBodies[0].replaceChildren(...metaRows(result.metadata));
+  for (const side of ["before", "after"]) {
+    const link = $("d-" + side + "-dl");
+    link.href = urls[side + "_download"] || urls[side];
+    link.download = "edit-" + result.id + "-" + side + ".png";
+  }
+  resetApply();
+  if (!result.source) loadSource(result);
+  if (!$("detail").open) $("detail").showModal();
+}
+
+async function loadSource(result) {
+  try {
+    const edit = await (await call(result.urls.edit)).json();
+    if (current === result) $("d-source").textContent = edit.source || "—";
+  } catch (_) {
+    if (current === result) $("d-source").textContent = "—";
+  }
 }
 
 function moreLikeThis() {
   if (!current) return;
-  const edit = current;
-  $("detail").close();
-  const params = filters(new URLSearchParams({ edit_id: edit.id }));
-  run("edits like #" + edit.id, call("/api/search?" + params));
+  opener = null;
+  navigate({ edit_id: current.id, ...readFilters() });
+}
+
+// ---- applying an edit --------------------------------------------------------------------------------
+
+function resetApply() {
+  $("apply-out").hidden = true;
+  $("apply-note").hidden = true;
+  $("apply-file").value = "";
+  say($("apply-message"), "");
 }
 
 async function applyEdit() {
   const file = $("apply-file").files[0];
   if (!current) return;
-  if (!file) {
-    say($("apply-message"), "Choose a photo to apply the edit to.", "error");
-    return;
-  }
+  if (!file) return say($("apply-message"), "Choose a photo to apply the edit to.", "error");
+  const edit = current;
   const form = new FormData();
-  form.append("edit_id", current.id);
+  form.append("edit_id", edit.id);
   form.append("image", file);
   $("apply-run").disabled = true;
   say($("apply-message"), "Applying the edit…", "busy");
   try {
-    const response = await call("/api/apply", { method: "POST", body: form });
-    const blob = await response.blob();
-    $("apply-in-img").src = URL.createObjectURL(file);
-    $("apply-out-img").src = URL.createObjectURL(blob);
-    const score = response.headers.get("X-EC2EC");
-    $("apply-caption").textContent = "edited" + (score ? " · EC2EC " + Number(score).toFixed(3) : "");
-    $("apply-out").hidden = false;
-    say($("apply-message"), "");
+    const data = await (await call("/api/apply?format=json", { method: "POST", body: form })).json();
+    if (current === edit) showApplied(file, data);
   } catch (err) {
     say($("apply-message"), err.message, "error");
   } finally {
@@ -176,25 +409,74 @@ async function applyEdit() {
   }
 }
 
+function showApplied(file, data) {
+  $("apply-in-img").src = URL.createObjectURL(file);
+  $("apply-out-img").src = data.image;
+  const score = Number(data.ec2ec);
+  $("apply-caption").textContent = "edited" + (Number.isFinite(score) ? " · EC2EC " + score.toFixed(3) : "");
+  const stem = baseName(file.name).replace(/\.[^.]*$/, "") || "image";
+  $("apply-download").href = data.image;
+  $("apply-download").download = stem + "-edit-" + current.id + ".png";
+  const pipeline = data.pipeline || {};
+  $("apply-note").hidden = pipeline.demonstration !== true;
+  $("apply-note").textContent = "Made by " + (pipeline.name || "the demonstration pipeline") + ", a " +
+    (pipeline.resolution || 64) + "-px demonstration model: it shows how applying works, not what a full model makes.";
+  $("apply-out").hidden = false;
+  say($("apply-message"), "");
+}
+
+// ---- start -------------------------------------------------------------------------------------------
+
 async function loadStats() {
   try {
-    const stats = await (await call("/api/stats")).json();
-    const index = stats.index;
+    const index = (await (await call("/api/stats")).json()).index;
     $("stats").textContent = index.edits.toLocaleString() + " edits · " + index.model + (index.trained ? "" : " (untrained)");
   } catch (err) {
     say($("message"), err.message, "error");
   }
 }
 
-document.addEventListener("DOMContentLoaded", () => {
-  $("search-form").addEventListener("submit", searchText);
-  $("example-form").addEventListener("submit", searchExample);
+async function checkHealth() {
+  let response;
+  try {
+    response = await fetch("/healthz");
+  } catch (_) {
+    return; // unreachable: every search says so
+  }
+  if (response.status !== 503) return;
+  let body = {};
+  try {
+    body = await response.json();
+  } catch (_) { /* not JSON */ }
+  const reason = describe(body.reason || body.error || body.detail || body.message || "no reason given");
+  $("banner").textContent = "This index cannot serve searches right now: " + reason;
+  $("banner").hidden = false;
+}
+
+function wire() {
+  $("search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const query = currentQuery();
+    if (!query) return say($("message"), "Type what the edit does, e.g. “make it brighter”.", "error");
+    navigate({ ...query, ...readFilters() });
+  });
+  $("chip-clear").addEventListener("click", () => { $("chip").hidden = true; $("q").focus(); });
+  $("example-toggle").addEventListener("click", () => openExample($("example-form").hidden));
+  $("example-form").addEventListener("submit", submitExample);
+  wireDropZone("before");
+  wireDropZone("after");
   $("more-like").addEventListener("click", moreLikeThis);
   $("apply-run").addEventListener("click", applyEdit);
+  $("detail").addEventListener("close", () => { if (opener) opener.focus(); });
+  window.addEventListener("popstate", (e) => showState(e.state || fromUrl(location.search)));
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  wire();
+  checkHealth();
   loadStats();
-  const q = new URLSearchParams(location.search).get("q");
-  if (q) {
-    $("q").value = q;
-    $("search-form").requestSubmit();
-  }
+  await loadFacets();
+  const s = history.state || fromUrl(location.search);
+  history.replaceState(s, "", toUrl(s));
+  showState(s);
 });

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import threading
 from collections import OrderedDict
 
-from PIL import Image
-
 from editsearch.data.records import ImageRef
 from editsearch.index.catalog import EditRow
-
-THUMB_QUALITY = 85
+from editsearch.thumbnails import encode, thumbnail_jpeg
 
 
 class ThumbnailCache:
@@ -30,7 +26,7 @@ class ThumbnailCache:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        data = thumbnail(row[side], size)  # type: ignore[literal-required]
+        data = thumbnail_jpeg(row[side], size)  # type: ignore[literal-required]
         with self._lock:
             if key not in self._items:
                 self._items[key] = data
@@ -46,20 +42,6 @@ class ThumbnailCache:
             return {"thumbnails": len(self._items), "bytes": self._bytes}
 
 
-def thumbnail(locator: str, size: int) -> bytes:
-    """JPEG bytes of a catalogued image, shrunk to fit size x size (never enlarged)."""
-    img = ImageRef.from_locator(locator).load(min_size=size)
-    img.thumbnail((size, size), Image.Resampling.LANCZOS)
-    return encode(img, "JPEG")
-
-
 def full_png(locator: str) -> bytes:
     """PNG bytes of a catalogued image at full size."""
     return encode(ImageRef.from_locator(locator).load(), "PNG")
-
-
-def encode(img: Image.Image, fmt: str) -> bytes:
-    """Bytes of an image in a format (JPEG at THUMB_QUALITY)."""
-    buf = io.BytesIO()
-    img.save(buf, fmt, **({"quality": THUMB_QUALITY} if fmt == "JPEG" else {}))
-    return buf.getvalue()

@@ -1,0 +1,1 @@
+"""The server's routers, one per area: search, edits and their images, apply, the server itself, the page."""

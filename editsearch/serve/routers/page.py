@@ -1,0 +1,19 @@
+"""The web page at / (its files are mounted at /static by the app)."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+STATIC_DIR = Path(str(files("editsearch.serve") / "static"))
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def page() -> FileResponse:
+    """The page."""
+    return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
