@@ -18,9 +18,9 @@ from index_fixtures import make_collection
 from editsearch.cli.main import cli
 from editsearch.index.errors import ModelMismatchError
 from editsearch.index.store import EditIndex
+from editsearch.pairs.shards import iter_shard, read_meta, shard_files
 from editsearch.scale.embed import embed_sources
 from editsearch.scale.jobs import plan_jobs
-from editsearch.scale.shards import iter_shard, read_meta, shard_files
 
 PAIRS_PER_SHARD = 75
 CORRUPT = 2  # unreadable after-images in the last shard

@@ -4,9 +4,9 @@ Incremental like a build: the catalog remembers, per shard file, the id of the w
 (setting `embeddings:<file name>`); a shard with the same id is skipped whole, a changed one is applied
 row by row (an unchanged pair, same content hashes, sizes and mtimes, keeps its vector), and the edits
 of a shard's input that the shard no longer lists are tombstoned, as are all the edits of a shard that
-is gone. It streams: one parquet batch of one shard is in memory at a time. Then, as a build does, the
-instructions that have no vector yet are embedded by the index model's text tower, batch by batch
-(editsearch.index.instructions); the model is loaded only when there is one.
+is gone. It streams: one parquet batch of one shard is in memory at a time. It works on the catalog
+alone; `EditIndex.sync_embeddings` drives it, then, as a build does, embeds the instructions that have no
+vector yet with the index model's text tower (editsearch.index.instructions) and refreshes FAISS.
 """
 
 from __future__ import annotations
@@ -18,17 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 from editsearch.index.build import BuildReport
 from editsearch.index.errors import EditIndexError, ModelMismatchError
-from editsearch.index.instructions import embed_missing
-from editsearch.scale.shards import ShardError, ShardMeta, iter_shard, read_meta, shard_files
+from editsearch.pairs.shards import ShardError, ShardMeta, iter_shard, read_meta, shard_files
 
 if TYPE_CHECKING:
     from editsearch.index.catalog import Catalog
-    from editsearch.index.store import EditIndex
 
 APPLIED_PREFIX = "embeddings:"  # settings key prefix: shard file name -> {"id", "origin"} it applied
 
 
-def check_shards(index: EditIndex, directory: Path) -> list[tuple[Path, ShardMeta]]:
+def check_shards(catalog: Catalog, directory: Path) -> list[tuple[Path, ShardMeta]]:
     """Every shard of `directory` with its metadata; refuses (ModelMismatchError) shards of another model."""
     if not directory.is_dir():
         raise EditIndexError(f"no embeddings directory at {directory}")
@@ -36,7 +34,7 @@ def check_shards(index: EditIndex, directory: Path) -> list[tuple[Path, ShardMet
         shards = [(path, read_meta(path)) for path in shard_files(directory)]
     except ShardError as e:
         raise EditIndexError(str(e)) from None
-    info = index.model_info
+    info = catalog.model()
     expected = (info["fingerprint"], info["name"], "this index") if info else None
     for path, meta in shards:
         if expected is None:
@@ -50,18 +48,14 @@ def check_shards(index: EditIndex, directory: Path) -> list[tuple[Path, ShardMet
     return shards
 
 
-def sync_embeddings(index: EditIndex, directory: str | Path, progress: bool = False) -> BuildReport:
-    """Apply the shards of `directory` to the catalog of a writable index, then embed new instructions."""
-    import time
-
+def apply_shards(catalog: Catalog, directory: str | Path, progress: bool = False) -> BuildReport:
+    """Apply the shards of `directory` to a writable catalog (binding it to their model if it has none)."""
     from tqdm import tqdm
 
-    start = time.perf_counter()
     directory = Path(directory)
-    shards = check_shards(index, directory)
-    catalog = index.catalog
+    shards = check_shards(catalog, directory)
     report = BuildReport()
-    if shards and index.model_info is None:
+    if shards and catalog.model() is None:
         meta = shards[0][1]
         catalog.bind_model(meta.model, meta.fingerprint, meta.dim, meta.trained, meta.config)
     applied = {key[len(APPLIED_PREFIX) :]: json.loads(value) for key, value in catalog.settings(APPLIED_PREFIX)}
@@ -84,9 +78,6 @@ def sync_embeddings(index: EditIndex, directory: str | Path, progress: bool = Fa
                 catalog.set_setting(APPLIED_PREFIX + path.name, json.dumps({"id": meta.shard_id, "origin": meta.input}))
     report.failed = len(report.errors)
     catalog.replace_errors(report.errors)
-    if index.model_info is not None:
-        report.instructions = embed_missing(catalog, index.deferred_model())
-    report.seconds = time.perf_counter() - start
     return report
 
 

@@ -247,10 +247,17 @@ class EditIndex:
         Shards of another model than the index's are refused (ModelMismatchError) before anything changes.
         Instructions with no vector yet are embedded by the index model's text tower, loaded only then.
         """
-        from editsearch.index.embeddings import sync_embeddings
+        import time
+
+        from editsearch.index.embeddings import apply_shards
+        from editsearch.index.instructions import embed_missing
 
         self._require_lock()
-        report = sync_embeddings(self, directory, progress)
+        start = time.perf_counter()
+        report = apply_shards(self.catalog, directory, progress)
+        if self.model_info is not None:
+            report.instructions = embed_missing(self.catalog, self.deferred_model())
+        report.seconds = time.perf_counter() - start
         self.refresh_vectors()
         return report
 

@@ -4,8 +4,8 @@
            ──map_batches(EmbedActor, concurrency, num_gpus)──► vectors ──► driver: write_shard per shard
 
 Each shard ends with an `end` row carrying its item count, so the driver writes a shard as soon as all
-its rows are back, whatever order Ray returns them in. Decoding is build-index's PairDataset item by
-item; the forward is the model's `embed_pair_tensors`. Ray is imported only here.
+its rows are back, whatever order Ray returns them in. Decoding is build-index's PairDataset (editsearch.pairs.loading)
+item by item; the forward is the model's `embed_pair_tensors`. Ray is imported only here.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 
 from editsearch.data.records import EditPair, ImageRef
 from editsearch.errors import MissingDependencyError
-from editsearch.index.build import PairDataset, Planned, edit_row
+from editsearch.pairs.loading import PairDataset, Planned, edit_row
 from editsearch.scale.jobs import EmbedReport, ShardJob, ShardResult, plan_pair, read_shard_items
 
 DECODE_BATCH = 64  # pairs per decoding task call
