@@ -15,9 +15,13 @@ import numpy as np
 from editsearch.data.parquet import parquet_files
 from editsearch.data.records import EditPair, ItemError
 from editsearch.data.sources import source_kind
-from editsearch.errors import UsageError, items_exit_code
+from editsearch.errors import EditSearchError, UsageError, items_exit_code
 from editsearch.pairs.loading import Planned, failure_reason
 from editsearch.pairs.shards import SHARD_SUFFIX
+
+
+class EngineError(EditSearchError):
+    """An embedding engine that could not finish a job (a cluster that lost results); a rerun resumes it."""
 
 
 @dataclass
