@@ -21,6 +21,7 @@ from editsearch.data.records import EditPair, ItemError
 from editsearch.errors import items_exit_code
 from editsearch.index.errors import BuildAbortedError
 from editsearch.index.instructions import embed_missing
+from editsearch.index.unit_vectors import row_problems
 from editsearch.pairs.loading import (
     LoadedBatch,
     PairDataset,
@@ -246,23 +247,25 @@ class Build:
     def _commit(self, batch: LoadedBatch, todo: list[Planned]) -> None:
         """Reuse vectors by content hash, embed the rest, and save the batch in one transaction."""
         for i, err in batch.failed:
-            planned = todo[i]
-            self._fail(planned.origin, planned.pair.key, err)
-            if planned.existing is not None and not planned.existing["deleted"]:
-                self.catalog.tombstone([planned.existing["id"]], "unreadable")
+            self._unreadable(todo[i], err)
         reuse = self.catalog.vectors_by_hashes(batch.hashes, self.fp)
         fresh = [j for j, h in enumerate(batch.hashes) if h not in reuse]
         blobs = {j: reuse[h] for j, h in enumerate(batch.hashes) if h in reuse}
+        bad: dict[int, str] = {}
         if fresh:
             assert batch.pixels is not None
             pixels = batch.pixels if len(fresh) == len(batch.ok) else batch.pixels[fresh]
             emb = self.model.embed_pair_tensors(pixels).numpy()
-            blobs.update({j: emb[n].tobytes() for n, j in enumerate(fresh)})
+            bad = {fresh[n]: reason for n, reason in row_problems(emb).items()}  # a model's NaN, say
+            blobs.update({j: emb[n].tobytes() for n, j in enumerate(fresh) if j not in bad})
         self.report.embedded += len(fresh)
         self.report.reused += len(batch.ok) - len(fresh)
         rows, vectors = [], []
         for j, (i, hashes) in enumerate(zip(batch.ok, batch.hashes, strict=True)):
             planned = todo[i]
+            if j in bad:
+                self._unreadable(planned, f"the model's output: {bad[j]}")
+                continue
             rows.append(edit_row(planned, hashes))
             vectors.append(blobs[j])
             if planned.existing is not None and not planned.existing["deleted"]:
@@ -270,6 +273,12 @@ class Build:
             else:
                 self.report.added += 1
         self.catalog.save_edits(rows, vectors, self.fp)
+
+    def _unreadable(self, planned: Planned, reason: str) -> None:
+        """A queued pair that got no vector: a failed item, and its live edit (an older version) goes."""
+        self._fail(planned.origin, planned.pair.key, reason)
+        if planned.existing is not None and not planned.existing["deleted"]:
+            self.catalog.tombstone([planned.existing["id"]], "unreadable")
 
 
 @contextmanager

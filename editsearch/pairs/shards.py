@@ -85,6 +85,20 @@ def read_meta(path: Path) -> ShardMeta:
     return meta
 
 
+def vector_dim(path: Path) -> int:
+    """How many float32 values each vector of a shard holds (the fixed list size of its `vector` column)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        kind = pq.read_schema(path).field("vector").type
+    except (KeyError, OSError, pa.ArrowException) as e:
+        raise ShardError(f"{path} has no readable vector column: {e}") from None
+    if not isinstance(kind, pa.FixedSizeListType):
+        raise ShardError(f"{path} has a vector column of type {kind}, not a fixed-size list of float32")
+    return int(kind.list_size)
+
+
 def is_complete(path: Path, fingerprint: str, signature: str) -> bool:
     """True when `path` is a finished shard of this model over the input as it is now."""
     if not path.exists():
