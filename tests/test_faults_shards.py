@@ -1,10 +1,15 @@
 """Bad vectors never enter an index: a shard of another dimension, rows that are not finite unit vectors
-(from shards or the model), and `verify` names such vectors already stored."""
+(from shards or the model), and `verify` names such vectors already stored; workers sharing --out keep
+each other's temporary shards."""
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -16,7 +21,7 @@ from index_fixtures import make_collection
 from editsearch.cli.main import cli
 from editsearch.index.catalog import CATALOG_FILE
 from editsearch.index.store import EditIndex
-from editsearch.pairs.shards import ShardMeta, write_shard
+from editsearch.pairs.shards import FOREIGN_TEMP_S, ShardMeta, remove_stale_temps, temp_path, write_shard
 
 D = 384
 PAIRS = 5
@@ -143,3 +148,40 @@ def test_a_build_refuses_a_model_output_that_is_not_a_unit_vector(tmp_path, tiny
         assert (report.added, report.failed, report.exit_code) == (5, 1, 3)
         assert "the model's output: the vector has non-finite values" in report.errors[0][2]
         assert index.stats()["vectors"] == 5 and index.verify().ok
+
+
+def test_a_live_workers_temporary_shard_survives_another_workers_start(tmp_path):
+    out = tmp_path / "emb"
+    out.mkdir()
+    worker = subprocess.Popen(  # another embed worker, in the middle of writing a shard
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom pathlib import Path\nfrom editsearch.pairs.shards import temp_path\n"
+            f"temp_path(Path({str(out / 'a.parquet')!r})).write_bytes(b'half a shard')\nprint('writing', flush=True)\n"
+            "time.sleep(120)\n",
+        ],
+        stdout=subprocess.PIPE,
+        env=os.environ | {"PYTHONPATH": str(Path(__file__).parent.parent)},
+    )
+    try:
+        assert worker.stdout is not None and worker.stdout.readline() == b"writing\n"
+        live = next(out.glob(".a.parquet.*.tmp"))
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True)
+        host = live.name.split(".")[-3]  # a temp's name: .SHARD.HOST.PID.tmp
+        stale = out / f".b.parquet.{host}.{int(dead.stdout)}.tmp"
+        stale.write_bytes(b"a killed worker's half shard")
+        foreign_fresh = out / ".c.parquet.elsewhere.1.tmp"
+        foreign_old = out / ".d.parquet.elsewhere.1.tmp"
+        for path in (foreign_fresh, foreign_old):
+            path.write_bytes(b"a worker on another host")
+        old = time.time() - FOREIGN_TEMP_S - 60
+        os.utime(foreign_old, (old, old))
+        mine = temp_path(out / "e.parquet")  # this process's own: alive
+        mine.write_bytes(b"mine")
+        assert sorted(remove_stale_temps(out)) == sorted([stale, foreign_old])
+        assert live.exists() and foreign_fresh.exists() and mine.exists()
+    finally:
+        worker.kill()
+        worker.wait()
+    assert remove_stale_temps(out) == [live]  # once its writer is gone, its temp is stale

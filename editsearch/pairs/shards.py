@@ -5,14 +5,17 @@ holding parquet files is one shard per file. Its embeddings shard `EMB_DIR/<stem
 a row per pair that loaded: the catalog's edits columns (key, locators, sizes, mtimes and content hashes
 of both images, instruction, metadata as JSON) and the vector. The file's metadata names the model
 (name, fingerprint, dim, config), the input shard and its signature, and the items that failed.
-A shard is written whole to a temporary name, fsynced, then renamed: a file with the final name is
-complete.
+A shard is written whole to a temporary name (its writer's host and pid in it), fsynced, then renamed: a
+file with the final name is complete, and a temp is removed only once its writer is gone.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import socket
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -32,6 +35,8 @@ META_KEY = b"editsearch"
 SHARD_SUFFIX = ".parquet"
 ROW_GROUP = 4096  # rows per parquet row group: what a reader holds at once
 TEXT_COLUMNS = ("key", "origin", "source", "before", "before_hash", "after", "after_hash")
+TEMP_NAME = re.compile(r"^\.(?P<shard>.+)\.(?P<host>[A-Za-z0-9_-]+)\.(?P<pid>\d+)\.tmp$")  # see temp_path
+FOREIGN_TEMP_S = 3600.0  # a temp of another host untouched this long is a dead writer's (a write takes seconds)
 
 
 class ShardError(EditSearchError):
@@ -115,10 +120,53 @@ def shard_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob(f"*{SHARD_SUFFIX}") if not p.name.startswith("."))
 
 
-def remove_stale_temps(directory: Path) -> None:
-    """Delete the temporary files of writes that never finished (a killed run)."""
+def temp_path(path: Path) -> Path:
+    """Where this process writes a shard before renaming it: named after its host and pid, the temp's owner."""
+    return path.parent / f".{path.name}.{_host()}.{os.getpid()}.tmp"
+
+
+def remove_stale_temps(directory: Path) -> list[Path]:
+    """Delete the temporary files of writes that never finished, and return them.
+
+    Several workers may share one directory (an array job, or two runs by hand), so only a temp whose
+    writer is gone is removed: one of this host whose process has exited, or one of another host (whose
+    processes cannot be asked) left untouched for FOREIGN_TEMP_S. A live worker's temp is never touched.
+    """
+    removed = []
     for tmp in directory.glob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
+        owner = TEMP_NAME.match(tmp.name)
+        host, pid = (owner["host"], int(owner["pid"])) if owner else ("", 0)
+        try:
+            mine = host == _host()
+            if (mine and not _alive(pid)) or (not mine and _age(tmp) > FOREIGN_TEMP_S):
+                tmp.unlink()
+                removed.append(tmp)
+        except FileNotFoundError:  # its writer renamed it, or another worker removed it, meanwhile
+            continue
+    return removed
+
+
+def _host() -> str:
+    """This machine's name as a temp file names it (no dots: the name's fields are dot-separated)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", socket.gethostname()) or "host"
+
+
+def _alive(pid: int) -> bool:
+    """True if a process with this pid exists on this host (a zombie or another user's counts)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _age(path: Path) -> float:
+    """Seconds since a file was last written."""
+    return time.time() - path.stat().st_mtime
 
 
 def _schema(dim: int, meta: ShardMeta) -> pa.Schema:
@@ -149,9 +197,12 @@ def write_shard(path: Path, meta: ShardMeta, rows: Sequence[dict[str, Any]], vec
     columns["metadata"] = [json.dumps(r.get("metadata") or {}, ensure_ascii=False, sort_keys=True) for r in rows]
     columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), pa.float32()), meta.dim)
     table = pa.table(columns, schema=schema)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    pq.write_table(table, tmp, row_group_size=ROW_GROUP)
-    fsync_replace(tmp, path)
+    tmp = temp_path(path)
+    try:
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP)
+        fsync_replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed write leaves nothing behind
     return path
 
 
