@@ -622,8 +622,8 @@ class EditIndex:
             named = "; ".join(f"edit {rows[v]['id']}: {bad[v]}" for v in sorted(bad)[:10] if v in rows)
             report.problems.append(
                 f"{len(bad)} stored vectors cannot be searched ({named}{'; ...' if len(bad) > 10 else ''}); remove "
-                "those edits (`editsearch remove ID...`) and run `editsearch rebuild`, or build the index again "
-                "from its sources"
+                "those edits (`editsearch remove ID...`; later builds leave them out) and run `editsearch rebuild`, "
+                "or build the index again from its sources (`editsearch build-index SOURCE... --index NEW_DIR`)"
             )
         return np.asarray(sorted(bad), np.int64)
 
