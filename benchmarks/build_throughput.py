@@ -61,7 +61,7 @@ def one_thread() -> Iterator[None]:
 
 def input_side(model, items):
     """The build's own input side over these pairs: PairDataset (hash, DCT-scaled decode, resize, crop)."""
-    from editsearch.index.build import PairDataset
+    from editsearch.pairs.loading import PairDataset
 
     return PairDataset([SimpleNamespace(pair=p) for p in items], model.pair_transform.pixels, model.config.image_size)
 

@@ -164,7 +164,7 @@ def bench_embed(args: argparse.Namespace) -> None:
 
 def write_shards(out: Path, data: str, d: int, n: int) -> None:
     """Embeddings shards of n synthetic edits, CHUNK per shard, in the format `embed` writes."""
-    from editsearch.scale.shards import ShardMeta, write_shard
+    from editsearch.pairs.shards import ShardMeta, write_shard
 
     for start, x in chunks(data, d, n):
         rows = [

@@ -13,9 +13,9 @@ import torch
 from index_fixtures import make_collection
 
 import editsearch.index.build as build_module
-from editsearch.index.build import PairDataset
 from editsearch.index.errors import BuildAbortedError
 from editsearch.index.store import EditIndex
+from editsearch.pairs.loading import PairDataset
 
 N = 16
 BATCH = 4

@@ -369,10 +369,10 @@ def test_the_collector_skips_preexisting_objects_only_during_a_build(tmp_path, c
 
 @pytest.mark.parametrize(("cores", "cpu", "cuda"), [(1, 1, 1), (2, 1, 1), (8, 4, 7), (32, 4, 8)])
 def test_default_workers_leave_a_cpu_forward_its_cores(monkeypatch, cores, cpu, cuda):
-    from editsearch.index import build as build_module
+    from editsearch.pairs import loading
 
-    monkeypatch.setattr(build_module.os, "sched_getaffinity", lambda _pid: set(range(cores)), raising=False)
-    assert (build_module.default_workers("cpu"), build_module.default_workers("cuda")) == (cpu, cuda)
+    monkeypatch.setattr(loading.os, "sched_getaffinity", lambda _pid: set(range(cores)), raising=False)
+    assert (loading.default_workers("cpu"), loading.default_workers("cuda")) == (cpu, cuda)
 
 
 def test_pq_starts_exact_until_it_has_enough_vectors_to_train(tmp_path, model, monkeypatch):

@@ -18,9 +18,9 @@ from index_fixtures import make_collection
 from editsearch.cli.main import cli
 from editsearch.index.errors import ModelMismatchError
 from editsearch.index.store import EditIndex
+from editsearch.pairs.shards import iter_shard, read_meta, shard_files, temp_path
 from editsearch.scale.embed import embed_sources
 from editsearch.scale.jobs import plan_jobs
-from editsearch.scale.shards import iter_shard, read_meta, shard_files
 
 PAIRS_PER_SHARD = 75
 CORRUPT = 2  # unreadable after-images in the last shard
@@ -227,7 +227,8 @@ def test_a_killed_run_resumes_and_loses_nothing(manifests, model, tiny_model_dir
     finished = shard_files(out)
     assert len(finished) == 1
     first_id = read_meta(finished[0]).shard_id
-    (out / f".{finished[0].name}.999.tmp").write_bytes(b"half a shard")  # what a kill mid-write leaves
+    killed = temp_path(finished[0]).name.replace(f".{os.getpid()}.tmp", f".{proc.pid}.tmp")
+    (out / killed).write_bytes(b"half a shard")  # what a kill mid-write leaves
     report = embed_sources(manifests, out, model, batch_size=16)
     assert (report.skipped_shards, report.embedded_shards) == (1, 3)
     assert read_meta(finished[0]).shard_id == first_id and not list(out.glob(".*.tmp"))

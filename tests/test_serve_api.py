@@ -11,6 +11,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -270,6 +271,8 @@ class SlowTransfer:
     """Stands in for EditTransfer: apply blocks until released."""
 
     resolution = 64
+    device, dtype = "cpu", "float32"
+    editclip = SimpleNamespace(name="stub-editclip")
 
     def __init__(self) -> None:
         self.started = threading.Event()

@@ -21,10 +21,18 @@ from editsearch.data.records import EditPair, ItemError
 from editsearch.errors import items_exit_code
 from editsearch.index.errors import BuildAbortedError
 from editsearch.index.instructions import embed_missing
+from editsearch.index.unit_vectors import row_problems
+from editsearch.pairs.loading import (
+    LoadedBatch,
+    PairDataset,
+    Planned,
+    collate_loaded,
+    default_workers,
+    edit_row,
+    failure_reason,
+)
 
 if TYPE_CHECKING:
-    import torch
-
     from editsearch.index.catalog import Catalog
 
 SCAN_CHUNK = 512  # pairs looked up in the catalog per query while scanning
@@ -80,16 +88,6 @@ class BuildReport:
         }
 
 
-@dataclass
-class Planned:
-    """A pair that needs hashing and maybe embedding, with what the catalog knew of it."""
-
-    pair: EditPair
-    origin: str
-    existing: dict[str, Any] | None
-    stats: tuple[tuple[int, float], tuple[int, float]]
-
-
 def source_inputs(sources: Sequence[str | Path], root: str | Path | None = None) -> list[SourceInput]:
     """(origin, reader) for each source path; the origin is the absolute path, recorded per edit.
 
@@ -102,84 +100,6 @@ def source_inputs(sources: Sequence[str | Path], root: str | Path | None = None)
         origin = str(Path(src).expanduser().resolve())
         out.append((origin, lambda s=src: iter_source(s, root=root)))
     return out
-
-
-class PairDataset:
-    """Map-style dataset for DataLoader workers: hash both images, decode them, resize and crop to uint8."""
-
-    def __init__(self, items: Sequence[Planned], pixels: Callable[[Any, Any], torch.Tensor], min_size: int):
-        self.pairs = [p.pair for p in items]
-        self.pixels, self.min_size = pixels, min_size  # min_size: JPEGs decode at reduced DCT scale
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def __getitem__(self, i: int) -> tuple[int, Any, tuple[str, str] | None, str | None]:
-        """(i, uint8 pixels or None, (before hash, after hash) or None, failure reason or None)."""
-        from editsearch.images import ImageLoadError
-
-        pair = self.pairs[i]
-        try:
-            hashes = (pair.before.content_hash(), pair.after.content_hash())
-        except (OSError, ValueError, ImageLoadError) as e:
-            return i, None, None, failure_reason(e)
-        try:
-            return i, self.pixels(*pair.load(self.min_size)), hashes, None
-        except ImageLoadError as e:
-            return i, None, hashes, str(e)
-        except Exception as e:  # noqa: BLE001 - one bad item must never stop a build
-            return i, None, hashes, f"cannot preprocess: {type(e).__name__}: {e}"
-
-
-@dataclass
-class LoadedBatch:
-    """One batch as a worker hands it over: the good pairs' pixels stacked in one tensor, the failures apart."""
-
-    ok: list[int]  # positions in the plan
-    hashes: list[tuple[str, str]]
-    pixels: torch.Tensor | None  # uint8 [len(ok), 6, S, S]; None when nothing loaded
-    failed: list[tuple[int, str]]  # (position, reason)
-
-    def __len__(self) -> int:
-        return len(self.ok) + len(self.failed)
-
-
-def collate_loaded(batch: list[tuple[int, Any, tuple[str, str] | None, str | None]]) -> LoadedBatch:
-    """Stack a batch in the worker, so it crosses to the main process as one shared-memory tensor."""
-    import torch
-    from torch.utils.data import get_worker_info
-
-    good = [(i, x, h) for i, x, h, err in batch if err is None]
-    pixels = None
-    if good:
-        first = good[0][1]
-        pixels = torch.empty((len(good), *first.shape), dtype=first.dtype)
-        if get_worker_info() is not None:  # in a worker: allocate the shared memory here, where a failure raises
-            pixels.share_memory_()
-        torch.stack([x for _, x, _ in good], out=pixels)
-    return LoadedBatch(
-        ok=[i for i, _, _ in good],
-        hashes=[h for _, _, h in good],  # type: ignore[misc]
-        pixels=pixels,
-        failed=[(i, err) for i, _, _, err in batch if err is not None],
-    )
-
-
-def failure_reason(e: BaseException) -> str:
-    """One line saying why an item failed: `reason: path` for an OSError, else the message."""
-    if isinstance(e, OSError) and e.strerror:
-        return f"{e.strerror}: {e.filename}" if e.filename else e.strerror
-    return str(e) or type(e).__name__
-
-
-def default_workers(device: str) -> int:
-    """DataLoader workers: on a GPU all but one usable core (at most 8); on a CPU half of them (at most 4).
-
-    A CPU forward already runs a torch thread per core, so every worker oversubscribes the cores; on 2
-    cores 1 worker builds ~10% faster than 2 (benchmarks/RESULTS_index.md).
-    """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(8, cores - 1)) if device == "cuda" else max(1, min(4, cores // 2))
 
 
 class Build:
@@ -327,23 +247,25 @@ class Build:
     def _commit(self, batch: LoadedBatch, todo: list[Planned]) -> None:
         """Reuse vectors by content hash, embed the rest, and save the batch in one transaction."""
         for i, err in batch.failed:
-            planned = todo[i]
-            self._fail(planned.origin, planned.pair.key, err)
-            if planned.existing is not None and not planned.existing["deleted"]:
-                self.catalog.tombstone([planned.existing["id"]], "unreadable")
+            self._unreadable(todo[i], err)
         reuse = self.catalog.vectors_by_hashes(batch.hashes, self.fp)
         fresh = [j for j, h in enumerate(batch.hashes) if h not in reuse]
         blobs = {j: reuse[h] for j, h in enumerate(batch.hashes) if h in reuse}
+        bad: dict[int, str] = {}
         if fresh:
             assert batch.pixels is not None
             pixels = batch.pixels if len(fresh) == len(batch.ok) else batch.pixels[fresh]
             emb = self.model.embed_pair_tensors(pixels).numpy()
-            blobs.update({j: emb[n].tobytes() for n, j in enumerate(fresh)})
+            bad = {fresh[n]: reason for n, reason in row_problems(emb).items()}  # a model's NaN, say
+            blobs.update({j: emb[n].tobytes() for n, j in enumerate(fresh) if j not in bad})
         self.report.embedded += len(fresh)
         self.report.reused += len(batch.ok) - len(fresh)
         rows, vectors = [], []
         for j, (i, hashes) in enumerate(zip(batch.ok, batch.hashes, strict=True)):
             planned = todo[i]
+            if j in bad:
+                self._unreadable(planned, f"the model's output: {bad[j]}")
+                continue
             rows.append(edit_row(planned, hashes))
             vectors.append(blobs[j])
             if planned.existing is not None and not planned.existing["deleted"]:
@@ -351,6 +273,12 @@ class Build:
             else:
                 self.report.added += 1
         self.catalog.save_edits(rows, vectors, self.fp)
+
+    def _unreadable(self, planned: Planned, reason: str) -> None:
+        """A queued pair that got no vector: a failed item, and its live edit (an older version) goes."""
+        self._fail(planned.origin, planned.pair.key, reason)
+        if planned.existing is not None and not planned.existing["deleted"]:
+            self.catalog.tombstone([planned.existing["id"]], "unreadable")
 
 
 @contextmanager
@@ -393,27 +321,6 @@ def _abort_reason(e: BaseException) -> str:
 def _same_files(row: dict[str, Any], stats: tuple[tuple[int, float], tuple[int, float]]) -> bool:
     (bs, bm), (as_, am) = stats
     return (row["before_size"], row["before_mtime"], row["after_size"], row["after_mtime"]) == (bs, bm, as_, am)
-
-
-def edit_row(planned: Planned, hashes: tuple[str, str]) -> dict[str, Any]:
-    """The edits-table row of a freshly hashed pair."""
-    pair = planned.pair
-    (bs, bm), (as_, am) = planned.stats
-    return {
-        "key": pair.key,
-        "origin": planned.origin,
-        "source": pair.source,
-        "before": pair.before.locator,
-        "before_size": bs,
-        "before_mtime": bm,
-        "before_hash": hashes[0],
-        "after": pair.after.locator,
-        "after_size": as_,
-        "after_mtime": am,
-        "after_hash": hashes[1],
-        "instruction": pair.instruction,
-        "metadata": pair.metadata,
-    }
 
 
 def _count(origin: str) -> int | None:

@@ -4,41 +4,46 @@ Incremental like a build: the catalog remembers, per shard file, the id of the w
 (setting `embeddings:<file name>`); a shard with the same id is skipped whole, a changed one is applied
 row by row (an unchanged pair, same content hashes, sizes and mtimes, keeps its vector), and the edits
 of a shard's input that the shard no longer lists are tombstoned, as are all the edits of a shard that
-is gone. It streams: one parquet batch of one shard is in memory at a time. Then, as a build does, the
-instructions that have no vector yet are embedded by the index model's text tower, batch by batch
-(editsearch.index.instructions); the model is loaded only when there is one.
+is gone. It streams: one parquet batch of one shard is in memory at a time. It works on the catalog
+alone; `EditIndex.sync_embeddings` drives it, then, as a build does, embeds the instructions that have no
+vector yet with the index model's text tower (editsearch.index.instructions) and refreshes FAISS.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from editsearch.index.build import BuildReport
 from editsearch.index.errors import EditIndexError, ModelMismatchError
-from editsearch.index.instructions import embed_missing
-from editsearch.scale.shards import ShardError, ShardMeta, iter_shard, read_meta, shard_files
+from editsearch.index.unit_vectors import row_problems
+from editsearch.pairs.shards import ShardError, ShardMeta, iter_shard, read_meta, shard_files, vector_dim
 
 if TYPE_CHECKING:
     from editsearch.index.catalog import Catalog
-    from editsearch.index.store import EditIndex
 
-APPLIED_PREFIX = "embeddings:"  # settings key prefix: shard file name -> {"id", "origin"} it applied
+APPLIED_PREFIX = "embeddings:"  # settings key prefix: shard file name -> {"id", "origin", "refused"} it applied
+
+Refusal = tuple[str, str, str]  # (origin, item, reason), as a BuildReport error
 
 
-def check_shards(index: EditIndex, directory: Path) -> list[tuple[Path, ShardMeta]]:
-    """Every shard of `directory` with its metadata; refuses (ModelMismatchError) shards of another model."""
+def check_shards(catalog: Catalog, directory: Path) -> tuple[list[tuple[Path, ShardMeta]], list[Refusal]]:
+    """The shards of `directory` to apply, and those refused whole: vectors of another dimension than the index's.
+
+    Shards of another model are refused (ModelMismatchError) before anything changes.
+    """
     if not directory.is_dir():
         raise EditIndexError(f"no embeddings directory at {directory}")
     try:
-        shards = [(path, read_meta(path)) for path in shard_files(directory)]
+        shards = [(path, read_meta(path), vector_dim(path)) for path in shard_files(directory)]
     except ShardError as e:
         raise EditIndexError(str(e)) from None
-    info = index.model_info
+    info = catalog.model()
     expected = (info["fingerprint"], info["name"], "this index") if info else None
-    for path, meta in shards:
+    for path, meta, _ in shards:
         if expected is None:
             expected = (meta.fingerprint, meta.model, path.name)
         elif meta.fingerprint != expected[0]:
@@ -47,25 +52,36 @@ def check_shards(index: EditIndex, directory: Path) -> list[tuple[Path, ShardMet
                 f"{meta.fingerprint[:12]}), but {expected[2]} holds vectors of '{expected[1]}' (fingerprint "
                 f"{expected[0][:12]}): they are not comparable. Re-embed it with that model, or build a new index."
             )
-    return shards
+    agreeing = Counter(m.dim for _, m, width in shards if width == m.dim)  # an empty index takes the usual one
+    dim = info["dim"] if info else agreeing.most_common(1)[0][0] if agreeing else None
+    good, refused = [], []
+    for path, meta, width in shards:
+        if width == meta.dim == dim:
+            good.append((path, meta))
+            continue
+        holder = "this index holds" if info else "the other shards hold"
+        why = f"its metadata says {meta.dim}" if width != meta.dim else f"{holder} {dim}-d vectors"
+        reason = f"its vectors have {width} values but {why}: refused whole, nothing from it is stored; embed it again"
+        refused.append((meta.input, str(path), reason))
+    return good, refused
 
 
-def sync_embeddings(index: EditIndex, directory: str | Path, progress: bool = False) -> BuildReport:
-    """Apply the shards of `directory` to the catalog of a writable index, then embed new instructions."""
-    import time
+def apply_shards(catalog: Catalog, directory: str | Path, progress: bool = False) -> BuildReport:
+    """Apply the shards of `directory` to a writable catalog (binding it to their model if it has none).
 
+    A shard of another dimension is refused whole and a row that is not a finite unit vector is refused
+    alone (editsearch.index.unit_vectors), each a failed item; the rest is applied.
+    """
     from tqdm import tqdm
 
-    start = time.perf_counter()
     directory = Path(directory)
-    shards = check_shards(index, directory)
-    catalog = index.catalog
-    report = BuildReport()
-    if shards and index.model_info is None:
+    shards, refused = check_shards(catalog, directory)
+    report = BuildReport(errors=list(refused))
+    if shards and catalog.model() is None:
         meta = shards[0][1]
         catalog.bind_model(meta.model, meta.fingerprint, meta.dim, meta.trained, meta.config)
     applied = {key[len(APPLIED_PREFIX) :]: json.loads(value) for key, value in catalog.settings(APPLIED_PREFIX)}
-    names = {path.name for path, _ in shards}
+    names = {path.name for path in shard_files(directory)}
     for name, record in applied.items():
         if name not in names:  # the shard is gone: so are its edits
             report.removed += catalog.tombstone(
@@ -76,28 +92,36 @@ def sync_embeddings(index: EditIndex, directory: str | Path, progress: bool = Fa
     with tqdm(total=total, desc="loading shards", unit="pair", file=sys.stderr, disable=not progress) as bar:
         for path, meta in shards:
             report.errors.extend((meta.input, item, reason) for item, reason in meta.errors)
-            if applied.get(path.name, {}).get("id") == meta.shard_id:
-                report.skipped += meta.pairs
+            record = applied.get(path.name, {})
+            if record.get("id") == meta.shard_id:
+                report.skipped += meta.pairs - len(record.get("refused", []))
+                report.errors.extend((meta.input, str(item), str(reason)) for item, reason in record.get("refused", []))
                 bar.update(meta.pairs)
             else:
-                _apply(catalog, path, meta, report, bar)
-                catalog.set_setting(APPLIED_PREFIX + path.name, json.dumps({"id": meta.shard_id, "origin": meta.input}))
+                rows = _apply(catalog, path, meta, report, bar)
+                record = {"id": meta.shard_id, "origin": meta.input, "refused": rows}
+                catalog.set_setting(APPLIED_PREFIX + path.name, json.dumps(record))
     report.failed = len(report.errors)
     catalog.replace_errors(report.errors)
-    if index.model_info is not None:
-        report.instructions = embed_missing(catalog, index.embedder())
-    report.seconds = time.perf_counter() - start
     return report
 
 
-def _apply(catalog: Catalog, path: Path, meta: ShardMeta, report: BuildReport, bar: Any) -> None:
-    """Apply one shard: save new or changed pairs with their vectors, skip unchanged ones, sweep vanished."""
+def _apply(catalog: Catalog, path: Path, meta: ShardMeta, report: BuildReport, bar: Any) -> list[tuple[str, str]]:
+    """Apply one shard: save new or changed pairs with their vectors, skip unchanged ones, sweep vanished.
+
+    Returns the rows refused for their vector, as (item, reason), also added to the report's errors.
+    """
     keys: set[str] = set()
     updates: list[tuple[int, str | None, dict[str, Any], str]] = []
+    refused: list[tuple[str, str]] = []
+    start = 0
     for rows, vectors in iter_shard(path):
+        bad = row_problems(vectors)
+        refused += [(f"{path} row {start + n} ({rows[n]['key']})", reason) for n, reason in sorted(bad.items())]
+        start += len(rows)
         existing = catalog.rows_by_keys([r["key"] for r in rows], meta.fingerprint)
         save, blobs = [], []
-        for row, vector in zip(rows, vectors, strict=True):
+        for row, vector in (pair for n, pair in enumerate(zip(rows, vectors, strict=True)) if n not in bad):
             keys.add(row["key"])
             old = existing.get(row["key"])
             if old is not None and old["deleted"] and old["deleted_reason"] == "removed":
@@ -119,7 +143,9 @@ def _apply(catalog: Catalog, path: Path, meta: ShardMeta, report: BuildReport, b
         bar.update(len(rows))
     catalog.update_texts(updates)
     vanished = [i for key, i in catalog.live_ids_for_origin(meta.input).items() if key not in keys]
-    report.removed += catalog.tombstone(vanished, "vanished")
+    report.removed += catalog.tombstone(vanished, "vanished")  # a refused row's edit goes too: its vector is bad
+    report.errors.extend((meta.input, item, reason) for item, reason in refused)
+    return refused
 
 
 def _unchanged(old: dict[str, Any], row: dict[str, Any]) -> bool:

@@ -35,6 +35,7 @@ from editsearch.index.errors import (
 from editsearch.index.instructions import InstructionMatrix, vector_ids_for_texts
 from editsearch.index.lock import DEFAULT_LOCK_TIMEOUT, WriterLock
 from editsearch.index.types import NO_REMOVE, TRAINED
+from editsearch.index.unit_vectors import blob_problems
 from editsearch.index.vectors import (
     FAISS_FILE,
     META_FILE,
@@ -221,10 +222,17 @@ class EditIndex:
         Shards of another model than the index's are refused (ModelMismatchError) before anything changes.
         Instructions with no vector yet are embedded by the index model's text tower, loaded only then.
         """
-        from editsearch.index.embeddings import sync_embeddings
+        import time
+
+        from editsearch.index.embeddings import apply_shards
+        from editsearch.index.instructions import embed_missing
 
         self._require_lock()
-        report = sync_embeddings(self, directory, progress)
+        start = time.perf_counter()
+        report = apply_shards(self.catalog, directory, progress)
+        if self.model_info is not None:
+            report.instructions = embed_missing(self.catalog, self.embedder())
+        report.seconds = time.perf_counter() - start
         self.refresh_vectors()
         return report
 
@@ -534,13 +542,15 @@ class EditIndex:
             return index.verify()
 
     def verify(self) -> VerifyReport:
-        """Check the catalog (full integrity check, pair and instruction vector checksums) and that the saved
-        FAISS file holds exactly the live vectors; repairs nothing. While another process builds, the catalog is
-        checked (a consistent snapshot) but the FAISS cache, which the build is rewriting, is not."""
+        """Check the catalog (full integrity check, pair and instruction vector checksums, every live vector a finite
+        unit vector of the index's dimension) and that the saved FAISS file holds exactly the live vectors that can be
+        searched; repairs nothing. While another process builds, the catalog is checked (a consistent snapshot) but
+        the FAISS cache, which the build is rewriting, is not."""
         report = VerifyReport(ok=True)
         try:
             with corruption_as_error(self.catalog.path):
                 info = self._verify_catalog(report)
+                unusable = self._verify_vector_values(info, report) if info is not None else np.zeros(0, np.int64)
         except CatalogCorruptError as e:
             report.problems.append(str(e))
             return _finish(report)
@@ -558,9 +568,10 @@ class EditIndex:
         except (OSError, ValueError, TypeError) as e:
             report.problems.append(f"FAISS cache missing or unreadable ({e}); run `editsearch rebuild`")
             return _finish(report)
-        live = np.asarray(self.catalog.live_vector_ids(fp), np.int64)
+        every = np.asarray(self.catalog.live_vector_ids(fp), np.int64)
+        live = np.setdiff1d(every, unusable)  # reported above; FAISS need not hold what cannot be searched
         have = vi.ids()
-        missing, extra = np.setdiff1d(live, have), np.setdiff1d(have, live)
+        missing, extra = np.setdiff1d(live, have), np.setdiff1d(have, every)
         report.numbers.update(faiss_vectors=int(vi.ntotal), faiss_type=vi.kind, missing=len(missing), extra=len(extra))
         if len(missing):
             report.problems.append(f"FAISS lacks {len(missing)} live vectors; run `editsearch rebuild`")
@@ -597,10 +608,9 @@ class EditIndex:
         if counts["edits"] != counts["vectors"]:
             report.problems.append(f"{counts['edits'] - counts['vectors']} live edits have no vector")
         dim = info["dim"]
-        for table, what in (("vectors", "vectors"), ("instruction_vectors", "instruction vectors")):
-            bad = db.execute(f"SELECT count(*) FROM {table} WHERE length(vector) != ?", [4 * dim]).fetchone()[0]
-            if bad:
-                report.problems.append(f"{bad} {what} are not {dim} float32 values")
+        bad = db.execute("SELECT count(*) FROM instruction_vectors WHERE length(vector) != ?", [4 * dim]).fetchone()[0]
+        if bad:
+            report.problems.append(f"{bad} instruction vectors are not {dim} float32 values")
         changed = self.catalog.damaged_vectors()
         if changed:
             edits = ", ".join(str(e) for _, e in changed[:10]) + (", ..." if len(changed) > 10 else "")
@@ -618,6 +628,21 @@ class EditIndex:
                 )
             )
         return info
+
+    def _verify_vector_values(self, info: ModelRow, report: VerifyReport) -> np.ndarray:
+        """Name the live edits whose stored vector is not `dim` values of a finite unit vector; their vector ids."""
+        bad: dict[int, str] = {}
+        for chunk in self.catalog.iter_live_vectors(info["fingerprint"]):
+            bad.update(blob_problems(chunk, info["dim"]))
+        if bad:
+            rows = self.catalog.rows_for_vectors(sorted(bad)[:10])
+            named = "; ".join(f"edit {rows[v]['id']}: {bad[v]}" for v in sorted(bad)[:10] if v in rows)
+            report.problems.append(
+                f"{len(bad)} stored vectors cannot be searched ({named}{'; ...' if len(bad) > 10 else ''}); remove "
+                "those edits (`editsearch remove ID...`; later builds leave them out) and run `editsearch rebuild`, "
+                "or build the index again from its sources (`editsearch build-index SOURCE... --index NEW_DIR`)"
+            )
+        return np.asarray(sorted(bad), np.int64)
 
     def _spot_check(self, vi: VectorIndex, live: np.ndarray, n: int = 200) -> list[str]:
         """Compare up to n vectors FAISS holds with the catalog's."""

@@ -30,7 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from editsearch.errors import UsageError
 from editsearch.files import fsync_replace
+from editsearch.index.errors import EditIndexError
 from editsearch.index.types import INDEX_TYPES, NO_REMOVE, TRAINED
 
 if TYPE_CHECKING:
@@ -85,8 +87,8 @@ class VectorMeta:
             raise CacheMismatchError(f"{META_FILE} is not a valid sidecar ({e})") from None
 
 
-class CacheMismatchError(ValueError):
-    """A saved FAISS file that does not match its sidecar (size, checksum, type): damaged, or from elsewhere."""
+class CacheMismatchError(EditIndexError, ValueError):
+    """A saved FAISS file that is unreadable or does not match its sidecar (size, checksum, type): never searched."""
 
 
 def file_crc32(path: str | Path) -> str:
@@ -123,17 +125,17 @@ _INTACT: set[tuple[str, int, int, int, str]] = set()  # FAISS files whose checks
 def resolve_kind(requested: str, n: int) -> str:
     """The concrete index type for a requested one ('auto' -> flat below AUTO_ANN_FROM, else pq).
 
-    Not IVF or HNSW: on 1M i.i.d. random vectors (the issue's benchmark) neither reaches recall@10 0.95
-    faster than a full scan, while PQ fast-scan with exact re-ranking does (0.995 in 6 ms at d = 384,
-    0.996 in 9 ms at d = 768), and still gets 0.99+ in 4 ms on clustered data, where IVF is faster only
-    while its lists match the clusters. benchmarks/RESULTS_index.md has the numbers.
+    Not IVF or HNSW: on 1M i.i.d. random vectors (the `uniform` data of benchmarks/index_latency.py)
+    neither reaches recall@10 0.95 faster than a full scan, while PQ fast-scan with exact re-ranking does
+    (0.995 in 6 ms at d = 384, 0.996 in 9 ms at d = 768), and still gets 0.99+ in 4 ms on clustered data,
+    where IVF is faster only while its lists match the clusters. benchmarks/RESULTS_index.md has the numbers.
 
     From AUTO_COMPACT_FROM vectors `auto` picks `ivfpq-sq8`: `pq` scans every code and keeps float32
     vectors, so at 2M × 384 it already takes ~12 ms a query and 3.3 GB, growing linearly (60 ms and
     16 GB at 10M), while `ivfpq-sq8` scans ~1% of the codes and keeps 480 bytes a vector.
     """
     if requested not in INDEX_TYPES:
-        raise ValueError(f"unknown index type {requested!r}; expected one of {', '.join(INDEX_TYPES)}")
+        raise UsageError(f"unknown index type {requested!r}; expected one of {', '.join(INDEX_TYPES)}")
     if requested == "auto":
         return "flat" if n < AUTO_ANN_FROM else "pq" if n < AUTO_COMPACT_FROM else "ivfpq-sq8"
     if (requested == "ivf" and n == 0) or (requested in ("pq", "ivfpq-sq8") and n < PQ_MIN_TRAIN):
@@ -209,7 +211,7 @@ class VectorIndex:
         params = params or AnnParams()
         if kind in TRAINED:
             if sample is None or len(sample) == 0:
-                raise ValueError(f"a {kind} index needs vectors to train on")
+                raise UsageError(f"a {kind} index needs vectors to train on")
             sample = np.ascontiguousarray(sample, dtype=np.float32).reshape(-1, dim)
         if kind == "flat":
             inner = faiss.IndexFlatIP(dim)
@@ -225,13 +227,13 @@ class VectorIndex:
             inner.set_direct_map_type(faiss.DirectMap.Hashtable)
         elif kind == "pq":
             if n < PQ_MIN_TRAIN:
-                raise ValueError(f"a PQ index needs at least {PQ_MIN_TRAIN} vectors to train on")
+                raise UsageError(f"a PQ index needs at least {PQ_MIN_TRAIN} vectors to train on")
             codes = faiss.IndexPQFastScan(dim, pq_m(dim, params.pq_dims_per_code), 4, faiss.METRIC_INNER_PRODUCT)
             codes.train(sample)
             inner = faiss.IndexRefineFlat(codes)
         elif kind == "ivfpq-sq8":
             if n < PQ_MIN_TRAIN:
-                raise ValueError(f"an IVF-PQ index needs at least {PQ_MIN_TRAIN} vectors to train on")
+                raise UsageError(f"an IVF-PQ index needs at least {PQ_MIN_TRAIN} vectors to train on")
             m = pq_m(dim, params.pq_dims_per_code)
             codes = faiss.IndexIVFPQFastScan(
                 faiss.IndexFlatIP(dim), dim, ivf_nlist(n), m, 4, faiss.METRIC_INNER_PRODUCT
@@ -242,7 +244,7 @@ class VectorIndex:
             inner = faiss.IndexRefine(codes, store)
             inner.train(sample)
         else:
-            raise ValueError(f"unknown index type {kind!r}")
+            raise UsageError(f"unknown index type {kind!r}; expected one of {', '.join(INDEX_TYPES)}")
         wrapped = inner if kind == "ivf" else faiss.IndexIDMap2(inner)
         return cls(wrapped, kind, n if kind in TRAINED else 0, params)
 
@@ -388,10 +390,10 @@ class VectorIndex:
 
     @classmethod
     def load(cls, directory: str | Path, params: AnnParams | None = None) -> tuple[VectorIndex, VectorMeta]:
-        """Read a saved index and its sidecar; raises OSError if either is missing, ValueError if unreadable.
+        """Read a saved index and its sidecar; raises OSError if either is missing, CacheMismatchError if unreadable.
 
         The file is checked against the sidecar's size and CRC-32 first: one that differs raises
-        CacheMismatchError (a ValueError) and is never searched.
+        CacheMismatchError too and is never searched.
         """
         import faiss
 
@@ -403,7 +405,7 @@ class VectorIndex:
         try:
             index = faiss.read_index(str(directory / FAISS_FILE))
         except RuntimeError as e:
-            raise ValueError(f"unreadable FAISS file: {str(e).splitlines()[0]}") from None
+            raise CacheMismatchError(f"unreadable FAISS file: {str(e).splitlines()[0]}") from None
         expected = faiss.IndexIVFFlat if meta.kind == "ivf" else faiss.IndexIDMap2
         if not isinstance(index, expected) or index.d != meta.dim:
             raise CacheMismatchError("FAISS file does not match its sidecar")

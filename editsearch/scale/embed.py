@@ -1,8 +1,9 @@
 """`embed`: turn input shards into embeddings shards, on the local engine (a DataLoader) or on Ray Data.
 
-Both engines read pairs with the sources' readers, hash, decode and resize them with build-index's
-PairDataset (the model's own `pair_transform.pixels`), run `embed_pair_tensors` in batches, and write
-through `write_shard`: the vectors are the ones build-index would store. A finished shard is skipped
+Both engines read pairs with the sources' readers, hash, decode and resize them with the PairDataset
+build-index uses (editsearch.pairs.loading; the model's own `pair_transform.pixels`), run
+`embed_pair_tensors` in batches, and write through `write_shard` (editsearch.pairs.shards): the vectors
+are the ones build-index would store. A finished shard is skipped
 by a rerun (same model fingerprint, same input signature), so a killed job resumes where it stopped.
 `shard_index` / `num_shards` split the shards between independent workers (a Slurm array job).
 """
@@ -18,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from editsearch.errors import UsageError
-from editsearch.index.build import PairDataset, Planned, collate_loaded, default_workers, edit_row
+from editsearch.pairs.loading import PairDataset, Planned, collate_loaded, default_workers, edit_row
+from editsearch.pairs.shards import ShardMeta, is_complete, read_meta, remove_stale_temps, write_shard
 from editsearch.scale.jobs import EmbedReport, ShardJob, ShardResult, plan_jobs, plan_pair, read_shard_items
-from editsearch.scale.shards import ShardMeta, is_complete, read_meta, remove_stale_temps, write_shard
 
 ENGINES = ("local", "ray")
 CPU_BATCH = 32  # pairs per forward on a CPU (build-index's default)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,10 +12,16 @@ from typing import Any
 
 import numpy as np
 
+from editsearch.data.parquet import parquet_files
 from editsearch.data.records import EditPair, ItemError
-from editsearch.errors import UsageError, items_exit_code
-from editsearch.index.build import Planned, failure_reason
-from editsearch.scale.shards import input_shards, input_signature, shard_name
+from editsearch.data.sources import source_kind
+from editsearch.errors import EditSearchError, UsageError, items_exit_code
+from editsearch.pairs.loading import Planned, failure_reason
+from editsearch.pairs.shards import SHARD_SUFFIX
+
+
+class EngineError(EditSearchError):
+    """An embedding engine that could not finish a job (a cluster that lost results); a rerun resumes it."""
 
 
 @dataclass
@@ -78,6 +87,39 @@ class EmbedReport:
             "pairs_per_second": round(self.rate, 2),
             "errors": [{"origin": o, "item": i, "reason": r} for o, i, r in self.errors],
         }
+
+
+def input_shards(sources: Sequence[str | Path]) -> list[Path]:
+    """The input shards of these sources, in order, each once: a parquet folder gives one shard per file."""
+    out: dict[Path, None] = {}
+    for src in sources:
+        path = Path(src).expanduser().resolve()
+        if source_kind(path) == "ip2p":
+            out.update(dict.fromkeys(parquet_files(path)))
+        else:
+            out[path] = None
+    return list(out)
+
+
+def shard_name(input_path: Path) -> str:
+    """The embeddings file name of an input shard: its readable stem plus a hash of its absolute path."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", input_path.stem)[:60] or "shard"
+    return f"{stem}-{hashlib.sha256(str(input_path).encode()).hexdigest()[:12]}{SHARD_SUFFIX}"
+
+
+def input_signature(path: Path) -> str:
+    """Size and mtime of a file; for a folder, a hash of every file's relative path, size and mtime."""
+    st = path.stat()
+    if not path.is_dir():
+        return f"{st.st_size}:{st.st_mtime_ns}"
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames.sort()
+        for name in sorted(filenames):
+            file = Path(dirpath) / name
+            fst = file.stat()
+            h.update(f"{file.relative_to(path)}\0{fst.st_size}\0{fst.st_mtime_ns}\n".encode())
+    return h.hexdigest()
 
 
 def plan_jobs(sources: Sequence[str | Path], out: Path, shard_index: int = 0, num_shards: int = 1) -> list[ShardJob]:

@@ -4,8 +4,8 @@
            ──map_batches(EmbedActor, concurrency, num_gpus)──► vectors ──► driver: write_shard per shard
 
 Each shard ends with an `end` row carrying its item count, so the driver writes a shard as soon as all
-its rows are back, whatever order Ray returns them in. Decoding is build-index's PairDataset item by
-item; the forward is the model's `embed_pair_tensors`. Ray is imported only here.
+its rows are back, whatever order Ray returns them in. Decoding is build-index's PairDataset (editsearch.pairs.loading)
+item by item; the forward is the model's `embed_pair_tensors`. Ray is imported only here.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import numpy as np
 
 from editsearch.data.records import EditPair, ImageRef
 from editsearch.errors import MissingDependencyError
-from editsearch.index.build import PairDataset, Planned, edit_row
-from editsearch.scale.jobs import EmbedReport, ShardJob, ShardResult, plan_pair, read_shard_items
+from editsearch.index.errors import ModelMismatchError
+from editsearch.pairs.loading import PairDataset, Planned, edit_row
+from editsearch.scale.jobs import EmbedReport, EngineError, ShardJob, ShardResult, plan_pair, read_shard_items
 
 DECODE_BATCH = 64  # pairs per decoding task call
 
@@ -101,7 +102,10 @@ class EmbedActor:
             torch.set_num_threads(threads)
         self.model = load_model(model)
         if self.model.fingerprint != fingerprint:
-            raise RuntimeError(f"model {model!r} on this worker has another fingerprint than on the driver")
+            raise ModelMismatchError(
+                f"model {model!r} on a Ray worker has fingerprint {self.model.fingerprint[:12]}, on the driver "
+                f"{fingerprint[:12]}: give every node the same weights under that name"
+            )
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         import torch
@@ -186,7 +190,10 @@ def _collect(ds: Any, jobs: Sequence[ShardJob], bar: Any) -> Iterator[ShardResul
                 yield _result(jobs[shard], found.pop(shard), failed.pop(shard))
     if found:
         missing = ", ".join(str(jobs[s].input) for s in list(found)[:3])
-        raise RuntimeError(f"Ray returned incomplete results for {len(found)} shard(s): {missing}")
+        raise EngineError(
+            f"Ray returned incomplete results for {len(found)} shard(s): {missing}; run the same command again "
+            "to embed them (finished shards are kept)"
+        )
 
 
 def _result(

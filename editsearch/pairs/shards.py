@@ -5,16 +5,17 @@ holding parquet files is one shard per file. Its embeddings shard `EMB_DIR/<stem
 a row per pair that loaded: the catalog's edits columns (key, locators, sizes, mtimes and content hashes
 of both images, instruction, metadata as JSON) and the vector. The file's metadata names the model
 (name, fingerprint, dim, config), the input shard and its signature, and the items that failed.
-A shard is written whole to a temporary name, fsynced, then renamed: a file with the final name is
-complete.
+A shard is written whole to a temporary name (its writer's host and pid in it), fsynced, then renamed: a
+file with the final name is complete, and a temp is removed only once its writer is gone.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
+import socket
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -23,8 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from editsearch.data.parquet import parquet_files
-from editsearch.data.sources import source_kind
 from editsearch.errors import EditSearchError
 from editsearch.files import fsync_replace
 
@@ -36,6 +35,8 @@ META_KEY = b"editsearch"
 SHARD_SUFFIX = ".parquet"
 ROW_GROUP = 4096  # rows per parquet row group: what a reader holds at once
 TEXT_COLUMNS = ("key", "origin", "source", "before", "before_hash", "after", "after_hash")
+TEMP_NAME = re.compile(r"^\.(?P<shard>.+)\.(?P<host>[A-Za-z0-9_-]+)\.(?P<pid>\d+)\.tmp$")  # see temp_path
+FOREIGN_TEMP_S = 3600.0  # a temp of another host untouched this long is a dead writer's (a write takes seconds)
 
 
 class ShardError(EditSearchError):
@@ -70,39 +71,6 @@ class ShardMeta:
         return cls(**data)
 
 
-def input_shards(sources: Sequence[str | Path]) -> list[Path]:
-    """The input shards of these sources, in order, each once: a parquet folder gives one shard per file."""
-    out: dict[Path, None] = {}
-    for src in sources:
-        path = Path(src).expanduser().resolve()
-        if source_kind(path) == "ip2p":
-            out.update(dict.fromkeys(parquet_files(path)))
-        else:
-            out[path] = None
-    return list(out)
-
-
-def shard_name(input_path: Path) -> str:
-    """The embeddings file name of an input shard: its readable stem plus a hash of its absolute path."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", input_path.stem)[:60] or "shard"
-    return f"{stem}-{hashlib.sha256(str(input_path).encode()).hexdigest()[:12]}{SHARD_SUFFIX}"
-
-
-def input_signature(path: Path) -> str:
-    """Size and mtime of a file; for a folder, a hash of every file's relative path, size and mtime."""
-    st = path.stat()
-    if not path.is_dir():
-        return f"{st.st_size}:{st.st_mtime_ns}"
-    h = hashlib.sha256()
-    for dirpath, dirnames, filenames in os.walk(path):
-        dirnames.sort()
-        for name in sorted(filenames):
-            file = Path(dirpath) / name
-            fst = file.stat()
-            h.update(f"{file.relative_to(path)}\0{fst.st_size}\0{fst.st_mtime_ns}\n".encode())
-    return h.hexdigest()
-
-
 def read_meta(path: Path) -> ShardMeta:
     """The metadata of an embeddings shard; raises ShardError if it is not one."""
     import pyarrow.parquet as pq
@@ -122,6 +90,20 @@ def read_meta(path: Path) -> ShardMeta:
     return meta
 
 
+def vector_dim(path: Path) -> int:
+    """How many float32 values each vector of a shard holds (the fixed list size of its `vector` column)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        kind = pq.read_schema(path).field("vector").type
+    except (KeyError, OSError, pa.ArrowException) as e:
+        raise ShardError(f"{path} has no readable vector column: {e}") from None
+    if not isinstance(kind, pa.FixedSizeListType):
+        raise ShardError(f"{path} has a vector column of type {kind}, not a fixed-size list of float32")
+    return int(kind.list_size)
+
+
 def is_complete(path: Path, fingerprint: str, signature: str) -> bool:
     """True when `path` is a finished shard of this model over the input as it is now."""
     if not path.exists():
@@ -138,10 +120,53 @@ def shard_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob(f"*{SHARD_SUFFIX}") if not p.name.startswith("."))
 
 
-def remove_stale_temps(directory: Path) -> None:
-    """Delete the temporary files of writes that never finished (a killed run)."""
+def temp_path(path: Path) -> Path:
+    """Where this process writes a shard before renaming it: named after its host and pid, the temp's owner."""
+    return path.parent / f".{path.name}.{_host()}.{os.getpid()}.tmp"
+
+
+def remove_stale_temps(directory: Path) -> list[Path]:
+    """Delete the temporary files of writes that never finished, and return them.
+
+    Several workers may share one directory (an array job, or two runs by hand), so only a temp whose
+    writer is gone is removed: one of this host whose process has exited, or one of another host (whose
+    processes cannot be asked) left untouched for FOREIGN_TEMP_S. A live worker's temp is never touched.
+    """
+    removed = []
     for tmp in directory.glob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
+        owner = TEMP_NAME.match(tmp.name)
+        host, pid = (owner["host"], int(owner["pid"])) if owner else ("", 0)
+        try:
+            mine = host == _host()
+            if (mine and not _alive(pid)) or (not mine and _age(tmp) > FOREIGN_TEMP_S):
+                tmp.unlink()
+                removed.append(tmp)
+        except FileNotFoundError:  # its writer renamed it, or another worker removed it, meanwhile
+            continue
+    return removed
+
+
+def _host() -> str:
+    """This machine's name as a temp file names it (no dots: the name's fields are dot-separated)."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", socket.gethostname()) or "host"
+
+
+def _alive(pid: int) -> bool:
+    """True if a process with this pid exists on this host (a zombie or another user's counts)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _age(path: Path) -> float:
+    """Seconds since a file was last written."""
+    return time.time() - path.stat().st_mtime
 
 
 def _schema(dim: int, meta: ShardMeta) -> pa.Schema:
@@ -172,9 +197,12 @@ def write_shard(path: Path, meta: ShardMeta, rows: Sequence[dict[str, Any]], vec
     columns["metadata"] = [json.dumps(r.get("metadata") or {}, ensure_ascii=False, sort_keys=True) for r in rows]
     columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), pa.float32()), meta.dim)
     table = pa.table(columns, schema=schema)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    pq.write_table(table, tmp, row_group_size=ROW_GROUP)
-    fsync_replace(tmp, path)
+    tmp = temp_path(path)
+    try:
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP)
+        fsync_replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed write leaves nothing behind
     return path
 
 
