@@ -129,6 +129,9 @@ def test_verify_names_stored_vectors_that_are_not_finite_unit_vectors(tmp_path):
         "edit 5: the vector has non-finite",
     ):
         assert named in problems[0]
+    rebuilt = run("rebuild", "--index", idx, "--json")  # a blob of another size stays out of the cache, no traceback
+    assert rebuilt.exit_code == 0 and json.loads(rebuilt.stdout)["vectors"] == 2 * PAIRS - 1
+    assert run("query", "--index", idx, "--edit-id", "1", "--json").exit_code == 0
     assert run("remove", "2", "4", "5", "--index", idx).exit_code == 0  # what verify says to do works
     assert run("rebuild", "--index", idx).exit_code == 0 and run("verify", "--index", idx).exit_code == 0
 

@@ -93,6 +93,11 @@ class EditRow(TypedDict, total=False):
     deleted_at: str | None
 
 
+# A stored vector that FAISS can hold: as many float32 values as its model's dimension. A blob of another size
+# (written by hand, or by an old version from a bad shard) is left out of the cache, and `verify` names it.
+WELL_SIZED = "length(v.vector) = 4 * (SELECT m.dim FROM models m WHERE m.fingerprint = v.model)"
+
+
 class ModelRow(TypedDict):
     """One row of the `models` table."""
 
@@ -449,11 +454,12 @@ class Catalog:
 
     # -- vectors --------------------------------------------------------------------------------------
 
-    def live_vector_ids(self, model: str) -> list[int]:
-        """Ids of the vectors of live edits for `model`, ascending."""
+    def live_vector_ids(self, model: str, any_size: bool = False) -> list[int]:
+        """Ids of the vectors of live edits for `model`, ascending: those of the model's size unless `any_size`."""
+        sized = "1" if any_size else WELL_SIZED
         cur = self.db.execute(
             "SELECT v.id FROM vectors v JOIN edits e ON e.id = v.edit_id "
-            "WHERE e.deleted = 0 AND v.model = ? ORDER BY v.id",
+            f"WHERE e.deleted = 0 AND v.model = ? AND {sized} ORDER BY v.id",
             [model],
         )
         return [r[0] for r in cur]
@@ -467,13 +473,16 @@ class Catalog:
         out.sort()
         return out
 
-    def iter_live_vectors(self, model: str, chunk: int = 20000) -> Iterator[list[tuple[int, bytes]]]:
-        """Chunks of (vector id, blob) over all live vectors of `model`, ascending by id."""
+    def iter_live_vectors(
+        self, model: str, chunk: int = 20000, any_size: bool = False
+    ) -> Iterator[list[tuple[int, bytes]]]:
+        """Chunks of (vector id, blob) of the live vectors of `model` by id: of its size unless `any_size`."""
+        sized = "1" if any_size else WELL_SIZED
         last = -1
         while True:
             rows = self.db.execute(
                 "SELECT v.id, v.vector FROM vectors v JOIN edits e ON e.id = v.edit_id "
-                "WHERE e.deleted = 0 AND v.model = ? AND v.id > ? ORDER BY v.id LIMIT ?",
+                f"WHERE e.deleted = 0 AND v.model = ? AND {sized} AND v.id > ? ORDER BY v.id LIMIT ?",
                 [model, last, chunk],
             ).fetchall()
             if not rows:

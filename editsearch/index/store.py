@@ -568,7 +568,7 @@ class EditIndex:
         except (OSError, ValueError, TypeError) as e:
             report.problems.append(f"FAISS cache missing or unreadable ({e}); run `editsearch rebuild`")
             return _finish(report)
-        every = np.asarray(self.catalog.live_vector_ids(fp), np.int64)
+        every = np.asarray(self.catalog.live_vector_ids(fp, any_size=True), np.int64)
         live = np.setdiff1d(every, unusable)  # reported above; FAISS need not hold what cannot be searched
         have = vi.ids()
         missing, extra = np.setdiff1d(live, have), np.setdiff1d(have, every)
@@ -632,7 +632,7 @@ class EditIndex:
     def _verify_vector_values(self, info: ModelRow, report: VerifyReport) -> np.ndarray:
         """Name the live edits whose stored vector is not `dim` values of a finite unit vector; their vector ids."""
         bad: dict[int, str] = {}
-        for chunk in self.catalog.iter_live_vectors(info["fingerprint"]):
+        for chunk in self.catalog.iter_live_vectors(info["fingerprint"], any_size=True):
             bad.update(blob_problems(chunk, info["dim"]))
         if bad:
             rows = self.catalog.rows_for_vectors(sorted(bad)[:10])
