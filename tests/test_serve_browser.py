@@ -162,11 +162,15 @@ def test_results_dialog_and_apply(server, page):
     assert page.locator("#apply-note").is_visible()
     assert f"{answer['pipeline']['resolution']}-px demonstration" in page.locator("#apply-note").text_content()
 
-    # opening another edit hides the last apply's output again
+    # opening another edit (by keyboard) hides the last apply's output again; closing refocuses its card
     page.keyboard.press("Escape")
-    open_card(page, "invert the colors")
+    texts = page.locator(".card .instruction").all_text_contents()
+    page.locator(".card").nth(texts.index("invert the colors")).focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#d-title").text_content() == "invert the colors"
     assert not page.locator("#apply-out").is_visible()
     page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.querySelector('.instruction').textContent") == "invert the colors"
 
     # an empty result and a bad filter are messages on the page
     page.click("#more summary")
