@@ -45,3 +45,11 @@ def make_browser_index(root: Path, model_dir: Path) -> Path:
     with EditIndex.open(index_dir, writable=True) as index:
         index.sync([manifest], load_model(model_dir), batch_size=8, workers=0)
     return index_dir
+
+
+def damage_catalog(catalog: Path) -> None:
+    """Overwrite a catalog past its 100-byte header and move its change counter, so that readers notice."""
+    data = bytearray(catalog.read_bytes())
+    data[24:28] = (int.from_bytes(data[24:28], "big") + 1).to_bytes(4, "big")
+    data[100:] = b"\xa5" * (len(data) - 100)
+    catalog.write_bytes(bytes(data))

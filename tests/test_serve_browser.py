@@ -9,13 +9,17 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from browser_fixtures import DROP_TWO, LOADED, make_browser_index
+from browser_fixtures import DROP_TWO, LOADED, damage_catalog, make_browser_index
 from serve_fixtures import HOSTILE, QUOTED, png_bytes
+
+from editsearch.index.catalog import CATALOG_FILE
 
 BROWSERS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 ALL = 14  # edits in the served index
@@ -36,10 +40,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, tiny_model_dir):
-    root = tmp_path_factory.mktemp("browser")
-    index_dir = make_browser_index(root, tiny_model_dir)
+@contextmanager
+def serving(index_dir: Path, root: Path) -> Iterator[str]:
+    """`editsearch serve` of an index on a free loopback port, until the block ends; yields its URL."""
     port = free_port()
     cli = Path(sys.executable).parent / "editsearch"
     log = (root / "serve.log").open("w")
@@ -54,11 +57,18 @@ def server(tmp_path_factory, tiny_model_dir):
                     break
             except httpx.HTTPError:
                 time.sleep(0.3)
-        yield url, root
+        yield url
     finally:
         proc.terminate()
         proc.wait(20)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, tiny_model_dir):
+    root = tmp_path_factory.mktemp("browser")
+    with serving(make_browser_index(root, tiny_model_dir), root) as url:
+        yield url, root
 
 
 @pytest.fixture(scope="module")
@@ -148,16 +158,19 @@ def test_results_dialog_and_apply(server, page):
     download = page.locator("#apply-download")
     assert download.is_visible() and download.get_attribute("href").startswith("data:image/png")
     assert download.get_attribute("download") == f"{QUOTED} photo-edit-{page.locator('#d-id').text_content()[1:]}.png"
-    demonstration = (answer.get("pipeline") or {}).get("demonstration") is True
-    assert page.locator("#apply-note").is_visible() == demonstration
-    if demonstration:
-        assert f"{answer['pipeline']['resolution']}-px demonstration" in page.locator("#apply-note").text_content()
+    assert answer["pipeline"]["demonstration"] is True  # the shipped pipeline: the note says so
+    assert page.locator("#apply-note").is_visible()
+    assert f"{answer['pipeline']['resolution']}-px demonstration" in page.locator("#apply-note").text_content()
 
-    # opening another edit hides the last apply's output again
+    # opening another edit (by keyboard) hides the last apply's output again; closing refocuses its card
     page.keyboard.press("Escape")
-    open_card(page, "invert the colors")
+    texts = page.locator(".card .instruction").all_text_contents()
+    page.locator(".card").nth(texts.index("invert the colors")).focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#d-title").text_content() == "invert the colors"
     assert not page.locator("#apply-out").is_visible()
     page.keyboard.press("Escape")
+    assert page.evaluate("document.activeElement.querySelector('.instruction').textContent") == "invert the colors"
 
     # an empty result and a bad filter are messages on the page
     page.click("#more summary")
@@ -245,6 +258,13 @@ def test_search_by_example_with_files_and_drop(server, page):
     assert "drop your pair again" in page.locator("#message").text_content()
     assert page.locator("#example-form").is_visible() and page.locator(".card").count() == 0
 
+    # a pair dropped anywhere on the page fills the example too (the browser does not open the files)
+    page.evaluate(DROP_TWO, ["#results", [f"{url}/api/edits/4/before", f"{url}/api/edits/4/after"]])
+    page.wait_for_function("document.querySelector('#ex-after-name').textContent === 'dropped-1.png'")
+    page.click("#ex-search")
+    page.wait_for_function("document.querySelector('#summary').textContent.includes('your example')")
+    assert page.locator(".card").first.get_attribute("data-id") == "4" and page.url.startswith(url)
+
 
 def test_metadata_facets_compose_the_filter(server, page):
     url, _ = server
@@ -280,3 +300,17 @@ def test_metadata_facets_compose_the_filter(server, page):
     page.goto(f"{url}/?text=make+it+bright&meta.family=f0&where=json_extract(metadata,'$.n')>3")
     page.wait_for_function("document.querySelector('#summary').textContent.includes('family = f0')")
     assert page.locator(".card").count() == 2 and page.input_value("#facets select[data-key=family]") == "f0"
+
+
+def test_a_damaged_index_shows_a_banner(server, page, tmp_path):
+    _, root = server
+    index_dir = Path(shutil.copytree(root / "idx", tmp_path / "idx"))
+    with serving(index_dir, tmp_path) as url:
+        page.goto(url)
+        page.wait_for_selector(".stats:not(:empty)")
+        assert not page.locator("#banner").is_visible()
+        damage_catalog(index_dir / CATALOG_FILE)
+        page.reload()
+        page.wait_for_selector("#banner", state="visible")
+        text = page.locator("#banner").text_content()
+        assert "cannot serve" in text and "damaged" in text and str(tmp_path) not in text

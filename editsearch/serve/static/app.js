@@ -85,7 +85,7 @@ function fromUrl(search) {
   const text = p.get("text") || p.get("q");
   if (text) s.text = text;
   if (/^\d+$/.test(p.get("edit_id") || "")) s.edit_id = Number(p.get("edit_id"));
-  if (p.has("example")) s.pair = 0; // no pair has id 0: the note asks for the images again
+  if (p.has("example")) s.pair = ""; // no pair has this id: the note asks for the images again
   for (const [name, value] of p) if (name.startsWith("meta.") && FACET_KEY.test(name.slice(5))) s.meta[name.slice(5)] = value;
   return s;
 }
@@ -226,6 +226,7 @@ function showResults(data, label) {
 function card(result) {
   const node = el("article", "card");
   node.tabIndex = 0;
+  node.setAttribute("role", "button");
   node.dataset.id = result.id;
   node.setAttribute("aria-label", (result.instruction || "edit #" + result.id) + ", score " + result.score.toFixed(3));
   const pair = el("div", "pair");
@@ -276,15 +277,23 @@ function wireDropZone(side) {
   zone.addEventListener("dragenter", over(true));
   zone.addEventListener("dragover", over(true));
   zone.addEventListener("dragleave", over(false));
-  zone.addEventListener("drop", (e) => { over(false)(e); dropFiles(side, e.dataTransfer.files); });
+  zone.addEventListener("drop", (e) => { over(false)(e); e.stopPropagation(); dropFiles(side, e.dataTransfer.files); });
   $("ex-" + side).addEventListener("change", (e) => setExample(side, e.target.files[0]));
+}
+
+function dropOnPage(event) {
+  if (!event.dataTransfer || !Array.from(event.dataTransfer.types).includes("Files")) return;
+  event.preventDefault(); // never leave the page for a dropped file
+  if (event.type !== "drop") return;
+  openExample(true);
+  dropFiles(example.before && !example.after ? "after" : "before", event.dataTransfer.files);
 }
 
 function submitExample(event) {
   event.preventDefault();
   const { before, after } = example;
   if (!before || !after) return say($("ex-message"), "Choose or drop both images of your example: before and after.", "error");
-  const id = pairs.size + 1;
+  const id = Date.now().toString(36) + Math.random().toString(36).slice(2); // unique across reloads too
   pairs.set(id, { before, after, thumbs: [URL.createObjectURL(before), URL.createObjectURL(after)] });
   navigate({ pair: id, names: [before.name, after.name], ...readFilters() });
 }
@@ -465,6 +474,8 @@ function wire() {
   $("example-form").addEventListener("submit", submitExample);
   wireDropZone("before");
   wireDropZone("after");
+  document.addEventListener("dragover", dropOnPage);
+  document.addEventListener("drop", dropOnPage);
   $("more-like").addEventListener("click", moreLikeThis);
   $("apply-run").addEventListener("click", applyEdit);
   $("detail").addEventListener("close", () => { if (opener) opener.focus(); });
