@@ -94,3 +94,23 @@ def test_a_nonsense_text_is_a_weak_match_and_a_real_one_is_not(mini_index):
 def test_unknown_edit_error_is_the_index_error(mini_index):
     with EditSearch.open(mini_index) as searcher, pytest.raises(UnknownEditError):
         searcher.index.get_edit(10_000)
+
+
+def test_the_server_reports_weak_matches_and_refuses_what_the_library_refuses(mini_index):
+    from fastapi.testclient import TestClient
+
+    from editsearch.serve import create_app
+
+    with TestClient(create_app(mini_index, allowed_hosts=["testserver"], readers=1)) as client:
+        weak = client.get("/api/search", params={"text": "asdkjh qwpeoiru"}).json()
+        assert weak["weak_match"] is True and weak["results"]
+        assert client.get("/api/search", params={"text": "invert the colors"}).json()["weak_match"] is False
+        assert client.get("/api/search", params={"edit_id": 1}).json()["weak_match"] is None
+        blank = client.get("/api/search", params={"text": " "})
+        assert blank.status_code == 400 and "empty" in blank.json()["error"]
+        for weight in ("nan", "inf", "1e308"):
+            bad = client.get("/api/search", params={"text": ["invert the colors", "mirror"], "weight": [1, weight]})
+            assert bad.status_code == 400 and "weight" in bad.json()["error"]
+        for texts in (["invert the colors"] * (MAX_QUERY_TERMS + 1), ["blur " * 500] * 10):
+            many = client.get("/api/search", params={"text": texts})
+            assert many.status_code == 400 and "at most" in many.json()["error"]

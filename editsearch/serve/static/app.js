@@ -219,7 +219,12 @@ function showResults(data, label) {
     $("summary").textContent = "";
     return;
   }
-  say($("message"), "");
+  if (data.weak_match) {
+    say($("message"), "Weak match: nothing here fits " + label + " better than random text usually does. " +
+      "Try other words, or search by example.", "note weak");
+  } else {
+    say($("message"), "");
+  }
   $("summary").textContent = results.length + " edits for " + label + " · " + data.ms + " ms";
 }
 
