@@ -80,7 +80,11 @@ def test_score_defaults_to_the_shipped_trained_model(pair_files) -> None:
     code, out, err = run("score", "--before", p["b"], "--after", p["a"], "--text", "make it brighter", "--json")
     assert code == 0 and "UNTRAINED" not in err
     expected = float(load_model().ec2t([p["b"]], [p["a"]], ["make it brighter"])[0])
-    assert json.loads(out)["ec2t"] == pytest.approx(expected, abs=1e-5)
+    scores = json.loads(out)
+    assert scores["ec2t"] == pytest.approx(expected, abs=1e-5)
+    assert 1 <= scores["ec2t_rank"] <= scores["ec2t_among"] and 0 <= scores["ec2t_percentile"] <= 100
+    code, out, _ = run("score", "--before", p["b"], "--after", p["a"], "--text", "make it brighter")
+    assert code == 0 and f"rank {scores['ec2t_rank']} of {scores['ec2t_among']}" in out
 
 
 def test_score_usage_errors(pair_files, tiny_model_dir) -> None:

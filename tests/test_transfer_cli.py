@@ -289,3 +289,9 @@ def test_unreadable_query_images_are_reported_and_skipped(pipeline_dir, files, t
     assert set(reasons) == {"empty.png", "missing.png", "text.png"}
     assert "0 bytes" in reasons["empty.png"] and "not found" in reasons["missing.png"]
     assert "skipped" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_seed_outside_the_generator_range_is_a_usage_error(pipeline_dir, files, tmp_path):
+    args = ["--before", files["a"], "--after", files["b"], "--image", files["q1"], "--out", tmp_path / "o.png"]
+    result = run("apply", *args, "--model", pipeline_dir, "--seed", str(2**63))
+    assert result.exit_code == 2 and "Traceback" not in result.output and not (tmp_path / "o.png").exists()
