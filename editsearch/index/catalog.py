@@ -39,7 +39,8 @@ FILTER_DENIED_FUNCTIONS = frozenset({"load_extension", "randomblob", "zeroblob",
 # long: one function call's cost grows with the strings it is given (printf('%.*c', N, 'x') builds N bytes,
 # LIKE and GLOB cost about string x pattern), so a filter's values are capped at FILTER_MAX_LENGTH bytes
 # (a longer printf() is NULL, other functions fail) and its LIKE/GLOB patterns at FILTER_MAX_PATTERN bytes:
-# the dearest single call then takes milliseconds. Checking every 10 instructions costs about 6 %.
+# the dearest single call then takes milliseconds. What checking every 10 instructions costs a filtered scan
+# is measured by benchmarks/filter_budget.py (benchmarks/RESULTS.md, "Filter time budget").
 FILTER_MAX_LENGTH = 1_000_000
 FILTER_MAX_PATTERN = 200
 _PROGRESS_STEPS = 10  # SQLite VM instructions between two checks of a filter's time budget
