@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     from editsearch.search import EditSearch
 
 SUMMARY_KEY = b"editsearch.audit"  # the table's schema metadata key holding the summary JSON
-_EDIT_COLUMNS = "e.id, v.id, e.before, e.after, e.instruction, e.source, e.origin, e.before_size, e.after_size"
+_EDIT_COLUMNS = (
+    "e.id, v.id, e.before, e.after, e.instruction, e.source, e.origin, e.before_size, e.after_size, e.metadata"
+)
 
 
 @dataclass
@@ -62,9 +64,9 @@ def audit(
 ) -> Any:
     """Audit an index (an EditIndex, an EditSearch, or its directory): a pyarrow Table, one row per live edit.
 
-    Columns: id, before, after, instruction, source, origin, C_score and is_C for each check C, duplicate_of,
-    suggested_instruction, error. The summary (counts, thresholds and how each was set, duplicate groups that
-    cross sources, notes, per-edit errors) is JSON in the schema metadata under `SUMMARY_KEY`.
+    Columns: id, before, after, instruction, source, origin, metadata (JSON), C_score and is_C for each check C,
+    duplicate_of, suggested_instruction, error. The summary (counts, thresholds and how each was set, duplicate
+    groups that cross sources, notes, per-edit errors) is JSON in the schema metadata under `SUMMARY_KEY`.
     """
     from editsearch.index.store import EditIndex
 
@@ -122,7 +124,8 @@ def run_audit(
 
 
 def _live_rows(index: EditIndex) -> list[tuple[Any, ...]]:
-    """(id, vector id, before, after, instruction, source, origin, before size, after size) of every live edit."""
+    """(id, vector id, before, after, instruction, source, origin, before size, after size, metadata JSON) of every
+    live edit, by id."""
     info = index.model_info
     if info is None:
         return []

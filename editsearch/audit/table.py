@@ -37,6 +37,7 @@ def build_table(
         "instruction": pa.array(state.column(4), pa.string()),
         "source": pa.array(state.column(5), pa.string()),
         "origin": pa.array(state.column(6), pa.string()),
+        "metadata": pa.array(state.column(9), pa.string()),
     }
     for c in CHECKS:
         scores = state.scores[c]
