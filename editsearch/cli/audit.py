@@ -75,6 +75,8 @@ def audit(
 
     names = check_names(c.strip() for c in checks.split(",") if c.strip())
     given = _thresholds(thresholds)
+    if given:
+        check_names(given)  # an unknown check named by --threshold is refused before any work
     folder = prepare_out(out)
     with EditIndex.open(index_dir) as index:
         info = index.model_info
