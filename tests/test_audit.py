@@ -13,8 +13,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 import editsearch
-from editsearch.audit.run import SUMMARY_KEY, run_audit
+from editsearch.audit.run import run_audit
 from editsearch.audit.signatures import Signature, pair_signatures
+from editsearch.audit.table import SUMMARY_KEY
 from editsearch.cli.main import cli
 from editsearch.data.synth import synth_pairs
 from editsearch.index.store import EditIndex

@@ -23,6 +23,7 @@ from editsearch.audit.checks import (
 )
 from editsearch.audit.pixels import gone, iter_pixels, model_image_size
 from editsearch.audit.signatures import Signature, pair_signatures
+from editsearch.audit.table import build_table
 from editsearch.audit.thresholds import Threshold, data_threshold
 from editsearch.errors import UsageError
 from editsearch.index.instructions import InstructionMatrix
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from editsearch.index.store import EditIndex
     from editsearch.search import EditSearch
 
-SUMMARY_KEY = b"editsearch.audit"  # the table's schema metadata key holding the summary JSON
 _EDIT_COLUMNS = (
     "e.id, v.id, e.before, e.after, e.instruction, e.source, e.origin, e.before_size, e.after_size, e.metadata"
 )
@@ -66,7 +66,7 @@ def audit(
 
     Columns: id, before, after, instruction, source, origin, metadata (JSON), C_score and is_C for each check C,
     duplicate_of, suggested_instruction, error. The summary (counts, thresholds and how each was set, duplicate
-    groups that cross sources, notes, per-edit errors) is JSON in the schema metadata under `SUMMARY_KEY`.
+    groups that cross sources, notes, per-edit errors) is JSON in the schema metadata under `table.SUMMARY_KEY`.
     """
     from editsearch.index.store import EditIndex
 
@@ -277,8 +277,6 @@ def _assemble(
     state: AuditState, names: list[str], cut: dict[str, Threshold], dist: np.ndarray | None, index: EditIndex
 ) -> tuple[Any, dict[str, Any]]:
     """The table and the summary from the scores and thresholds."""
-    from editsearch.audit.table import build_table
-
     n = len(state.rows)
     flags: dict[str, np.ndarray] = {}
     for c in names:

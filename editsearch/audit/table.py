@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from editsearch.audit.run import AuditState
     from editsearch.index.store import EditIndex
 
+SUMMARY_KEY = b"editsearch.audit"  # the table's schema metadata key holding the summary JSON
+
 
 def build_table(
     state: AuditState,
@@ -24,10 +26,8 @@ def build_table(
     kept: np.ndarray,
     index: EditIndex,
 ) -> tuple[Any, dict[str, Any]]:
-    """(table, summary); the summary is also the table's schema metadata (see run.SUMMARY_KEY)."""
+    """(table, summary); the summary is also the table's schema metadata, under SUMMARY_KEY."""
     import pyarrow as pa
-
-    from editsearch.audit.run import SUMMARY_KEY
 
     ids = state.column(0)
     columns: dict[str, Any] = {
