@@ -51,20 +51,20 @@ class Signature:
 
 def visible_change(pixels: np.ndarray) -> np.ndarray:
     """Visible change of each pair in uint8 pixels [N, 6, S, S]: grey levels (see the module docstring)."""
-    x = pixels.astype(np.float32)
-    n, _, h, w = x.shape
-    h, w = h - h % 2, w - w % 2
-    pooled = x[:, :, :h, :w].reshape(n, 6, h // 2, 2, w // 2, 2).mean(axis=(3, 5))
-    diff = np.abs(pooled[:, :3] - pooled[:, 3:]).max(axis=1).reshape(n, -1)
-    return np.maximum(diff.mean(axis=1), np.percentile(diff, 99, axis=1) / 4)
+    x = pixels[:, :, : pixels.shape[2] // 2 * 2, : pixels.shape[3] // 2 * 2].astype(np.int16)
+    pooled = x[:, :, 0::2, 0::2] + x[:, :, 1::2, 0::2] + x[:, :, 0::2, 1::2] + x[:, :, 1::2, 1::2]  # 4 x the mean
+    diff = np.abs(pooled[:, :3] - pooled[:, 3:]).max(axis=1).reshape(len(x), -1).astype(np.float32) / 4
+    p99 = np.partition(diff, int(0.99 * (diff.shape[1] - 1)), axis=1)[:, int(0.99 * (diff.shape[1] - 1))]
+    return np.maximum(diff.mean(axis=1), p99 / 4)
 
 
 def image_hash(image: Image.Image) -> int:
-    """imagehash's pHash of an image as a 64-bit unsigned int."""
+    """imagehash's pHash of an image as a 64-bit unsigned int (from a 32x32 grey box-filtered copy, as fast)."""
     import imagehash
 
-    bits = imagehash.phash(image).hash.reshape(-1)
-    return int("".join("1" if b else "0" for b in bits), 2)
+    small = image.convert("L").resize((32, 32), Image.BOX)
+    bits = imagehash.phash(small).hash.reshape(-1)
+    return int(np.packbits(bits).view(">u8")[0])
 
 
 def _image_parts(chw: np.ndarray) -> tuple[int, np.ndarray]:
