@@ -23,7 +23,7 @@ THUMB_WEIGHT = 2.0  # grey levels of thumbnail difference worth one pHash bit
 # Bounds the data-derived thresholds stay within (lowest, highest), on each check's score scale.
 BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "noop": (-np.log10(5.0), 0.0),  # never flag a change of 5 grey levels or more; always one under 1 level
-    "mismatch": (-3.0, 0.0),  # never flag an instruction 3 sd above typical; always one fitting worse than typical
+    "mismatch": (-1.0, 0.0),  # never flag an instruction 1 sd or more above typical; always one fitting worse
     "reversed": (1.0, 1.5),  # backwards fits at least 1 sd better than forwards; 1.5 sd always flags
     "duplicate": (-np.log2(17.0), -np.log2(3.0)),  # never D over 16 (a quarter of the hash bits); always D under 2
 }

@@ -49,6 +49,7 @@ class AuditState:
     suggested: list[str | None] = field(default_factory=list)
     z_forward: np.ndarray | None = None
     neighbours: np.ndarray | None = None  # [N, NEIGHBOURS] positions of each edit's nearest pair vectors, -1: none
+    scorer: InstructionScorer | None = None  # the index's instruction vectors (None: fewer than two)
 
     def column(self, n: int) -> list[Any]:
         """Column n of the edit rows (0 id, 1 vector id, 2 before, 3 after, 4 instruction, 5 source, 6 origin)."""
@@ -74,8 +75,9 @@ def audit(
         with EditIndex.open(index_or_search) as index:
             return run_audit(index, None, checks, thresholds, workers=workers)[0]
     index = getattr(index_or_search, "index", index_or_search)
-    model = index_or_search.model if index_or_search is not index else None
-    return run_audit(index, model, checks, thresholds, workers=workers)[0]
+    names = check_names(checks)
+    model = index_or_search.model if index_or_search is not index and "reversed" in names else None
+    return run_audit(index, model, names, thresholds, workers=workers)[0]
 
 
 def check_names(checks: Iterable[str]) -> list[str]:
@@ -143,7 +145,7 @@ def _forward_pass(index: EditIndex, state: AuditState, names: list[str]) -> None
     assert info is not None
     fp, dim = info["fingerprint"], info["dim"]
     position = {vid: i for i, vid in enumerate(state.column(1))}
-    scorer = _instruction_scorer(index, state, names)
+    scorer = state.scorer = _instruction_scorer(index, state, names)
     want_dup = "duplicate" in names and len(state.rows) > 1
     neighbours = np.full((len(state.rows), NEIGHBOURS), -1, dtype=np.int64)
     z = np.full(len(state.rows), np.nan)
@@ -212,7 +214,7 @@ def _image_pass(
     assert info is not None
     size = model.config.image_size if model is not None else model_image_size(info["config"])
     transform = model.pair_transform if model is not None else _transform(info["config"], size)
-    scorer = _instruction_scorer(index, AuditState(rows=[]), ["reversed"]) if reverse else None
+    scorer = state.scorer if reverse else None
     own = scorer.own_rows(state.column(4)) if scorer is not None else None
     z_rev = np.full(n, np.nan)
     locators = [(p, state.rows[p][2], state.rows[p][3]) for p in todo]
