@@ -1,6 +1,6 @@
 """`editsearch audit` on a synthetic collection with planted problems, against the baselines data-set builders use.
 
-    python benchmarks/audit.py [--pairs 600] [--seed 0] [--model editclip-mini] [--json]
+    python benchmarks/audit.py [--pairs 600] [--seed 0] [--model editclip-mini]      # JSON on stdout
     python benchmarks/audit.py --speed 100000      # catalog-only audit of a 100k-edit index (synthetic vectors)
 
 Quality: synthetic pairs (every family, train and test photos) with 5% of each problem planted: no-ops (the
@@ -328,7 +328,6 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model", default="editclip-mini")
     ap.add_argument("--speed", type=int, default=0, help="instead: audit an index of this many synthetic edits")
-    ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     result = speed(args.speed, args.seed) if args.speed else quality(args)
     print(json.dumps(result, indent=1))
