@@ -271,3 +271,15 @@ def test_cli_bad_input_is_one_line(cli_index, tmp_path):
         assert "Traceback" not in result.output
     missing = run("audit", "--index", tmp_path / "nothing", "--out", tmp_path / "o")
     assert missing.exit_code == 1 and "no index" in missing.stderr
+
+
+def test_missing_signatures_are_computed_from_the_images(planted_index):
+    idx, names = planted_index
+    with EditIndex.open(idx, writable=True) as index:
+        index.catalog.db.execute("DELETE FROM pair_signatures")  # an index built before signatures existed
+    table = editsearch.audit(idx, checks=["noop", "duplicate"])
+    rows = {names[r["before"]]: r for r in table.to_pylist()}
+    assert [n for n, r in rows.items() if r["is_noop"]] == ["noop"]
+    assert [n for n, r in rows.items() if r["is_duplicate"]] == ["dup"]
+    with EditIndex.open(idx) as index:
+        assert not index.catalog.signatures([r["id"] for r in rows.values()])  # a reader writes nothing
