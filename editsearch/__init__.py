@@ -17,6 +17,7 @@ _EXPORTS = {
     "EditIndex": "editsearch.index.store",
     "iter_source": "editsearch.data.sources",
     "score_pairs": "editsearch.scoring",
+    "audit": "editsearch.audit",  # run.audit; the package itself is callable too (see its __init__)
 }
 __all__ = sorted(_EXPORTS)
 

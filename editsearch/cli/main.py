@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("editsearch.cli.evaluate:eval_cmd", "Retrieval metrics of a model on held-out edits."),
     "apply": ("editsearch.cli.apply:apply", "Apply an exemplar edit to new images."),
     "serve": ("editsearch.cli.serve:serve", "Serve an index: JSON search API and web page (FastAPI)."),
+    "audit": ("editsearch.cli.audit:audit", "Find no-op, mismatched, reversed and duplicate edits in an index."),
 }
 
 

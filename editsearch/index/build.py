@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from editsearch.audit.signatures import pair_signatures
 from editsearch.data.records import EditPair, ItemError
 from editsearch.errors import items_exit_code
 from editsearch.index.errors import BuildAbortedError
@@ -272,7 +273,9 @@ class Build:
                 self.report.updated += 1
             else:
                 self.report.added += 1
-        self.catalog.save_edits(rows, vectors, self.fp)
+        ids = self.catalog.save_edits(rows, vectors, self.fp)
+        if batch.pixels is not None:  # the pixels are at hand: keep the pairs' signatures for `editsearch audit`
+            self.catalog.save_signatures(zip(ids, batch.hashes, pair_signatures(batch.pixels.numpy()), strict=True))
 
     def _unreadable(self, planned: Planned, reason: str) -> None:
         """A queued pair that got no vector: a failed item, and its live edit (an older version) goes."""

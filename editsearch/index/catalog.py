@@ -204,8 +204,20 @@ def _v4(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v5(db: sqlite_utils.Database) -> None:
+    """Pair signatures: small image fingerprints of each pair (see editsearch.audit.signatures), by edit."""
+    db.execute(
+        """CREATE TABLE pair_signatures (
+            edit_id INTEGER PRIMARY KEY REFERENCES edits(id) ON DELETE CASCADE,
+            before_hash TEXT NOT NULL,
+            after_hash TEXT NOT NULL,
+            signature BLOB NOT NULL,
+            created_at TEXT NOT NULL)"""
+    )
+
+
 # Stepwise migrations: MIGRATIONS[i] takes a catalog from schema version i to i + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -622,6 +634,31 @@ class Catalog:
             )
             for row in _dicts(cur):
                 out[row.pop("vector_id")] = _decode(row)
+        return out
+
+    # -- pair signatures ------------------------------------------------------------------------------
+
+    def save_signatures(self, rows: Iterable[tuple[int, tuple[str, str], bytes]]) -> None:
+        """Store (edit id, (before hash, after hash) it was computed from, signature blob), replacing older ones."""
+        stamp = now()
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO pair_signatures (edit_id, before_hash, after_hash, signature, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(i, bh, ah, blob, stamp) for i, (bh, ah), blob in rows],
+            )
+
+    def signatures(self, edit_ids: Sequence[int]) -> dict[int, bytes]:
+        """edit id -> signature blob, for those of these edits whose signature matches their current files."""
+        out: dict[int, bytes] = {}
+        for chunk in _chunks(list(edit_ids)):
+            marks = ",".join("?" * len(chunk))
+            cur = self.db.execute(
+                f"SELECT s.edit_id, s.signature FROM pair_signatures s JOIN edits e ON e.id = s.edit_id "
+                f"WHERE s.before_hash = e.before_hash AND s.after_hash = e.after_hash AND s.edit_id IN ({marks})",
+                chunk,
+            )
+            out.update(cur.fetchall())
         return out
 
     # -- errors and counts ----------------------------------------------------------------------------

@@ -1,0 +1,133 @@
+"""What `editsearch audit` writes: audit.parquet, summary.json, report.html, and a clean manifest."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from editsearch.audit.checks import CHECKS
+from editsearch.errors import UsageError
+from editsearch.files import fsync_replace
+
+REPORT_LIMIT = 200  # flagged edits shown per check in report.html, worst first (the parquet has them all)
+EXPLAIN = {
+    "noop": "the after is the before up to re-encoding or invisible noise",
+    "mismatch": "the instruction fits this pair no better than the index's other instructions do",
+    "reversed": "the pair read backwards fits its instruction better than forwards",
+    "duplicate": "the same edit of the same photo as another pair (resized or re-encoded)",
+}
+
+
+def prepare_out(out: str | Path) -> Path:
+    """Create the output folder; UsageError when it is a file or cannot be created or written."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".audit-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise UsageError(f"cannot write the audit to {out}: {e.strerror or e}") from None
+    return out
+
+
+def write_outputs(table: Any, summary: dict[str, Any], out: Path, thumb: int = 96) -> dict[str, Path]:
+    """Write audit.parquet, summary.json and report.html under `out`; returns their paths."""
+    import pyarrow.parquet as pq
+
+    paths = {"table": out / "audit.parquet", "summary": out / "summary.json", "report": out / "report.html"}
+    tmp = paths["table"].with_suffix(".parquet.tmp")
+    pq.write_table(table, tmp)
+    fsync_replace(tmp, paths["table"])
+    _write_text(paths["summary"], json.dumps(summary, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
+    _write_text(paths["report"], report_html(table.to_pylist(), summary, thumb))
+    return paths
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    fsync_replace(tmp, path)
+
+
+def flagged(rows: list[dict[str, Any]], check: str) -> list[dict[str, Any]]:
+    """The rows flagged by one check, worst (highest score) first."""
+    hits = [r for r in rows if r.get(f"is_{check}")]
+    return sorted(hits, key=lambda r: (-(r[f"{check}_score"] or 0.0), r["id"]))
+
+
+def report_html(rows: list[dict[str, Any]], summary: dict[str, Any], thumb: int) -> str:
+    """One self-contained page: per check, its threshold and the flagged edits with thumbnails, worst first."""
+    from editsearch.cli.html import PAGE
+
+    sections = [f"<p>{html.escape(_headline(summary))}</p>"]
+    for note in summary.get("notes", []):
+        sections.append(f"<p><em>{html.escape(note)}</em></p>")
+    for check, info in summary["checks"].items():
+        hits = flagged(rows, check)
+        threshold = info["threshold"]
+        value = "none" if threshold["value"] is None else f"{threshold['value']:.4g}"
+        head = f"{check}: {info['flagged']} flagged of {info['scored']} scored ({EXPLAIN[check]})"
+        cards = "".join(_card(r, check, thumb) for r in hits[:REPORT_LIMIT]) or "<p>Nothing flagged.</p>"
+        more = f"<p>... and {len(hits) - REPORT_LIMIT} more in audit.parquet</p>" if len(hits) > REPORT_LIMIT else ""
+        sections.append(
+            f"<h2>{html.escape(head)}</h2><p class='meta'>threshold {html.escape(value)}: "
+            f"{html.escape(threshold['how'])}</p><div class='grid'>{cards}</div>{more}"
+        )
+    failed = summary.get("failed", [])
+    if failed:
+        items = "".join(f"<li>id {f['id']}: {html.escape(f['reason'])}</li>" for f in failed[:REPORT_LIMIT])
+        sections.append(f"<h2>Pairs whose images could not be read ({len(failed)})</h2><ul>{items}</ul>")
+    return PAGE.format(title="editsearch audit", sections="\n".join(sections), thumb=thumb, card=2 * thumb + 40)
+
+
+def _headline(summary: dict[str, Any]) -> str:
+    return (
+        f"{summary['edits']} edits audited in {summary['index']}: {summary['flagged_any']} flagged, "
+        f"{summary['duplicate_groups']} duplicate groups ({len(summary['cross_source_groups'])} across sources)"
+    )
+
+
+def _card(row: dict[str, Any], check: str, thumb: int) -> str:
+    from editsearch.cli.html import _thumbnail
+
+    extra = ""
+    if check == "duplicate" and row.get("duplicate_of") is not None:
+        extra = f"<div>duplicate of id {int(row['duplicate_of'])}</div>"
+    suggestion = row.get("suggested_instruction")
+    if check in ("mismatch", "reversed") and suggestion:
+        extra += f"<div class='meta'>best-fitting instruction: {html.escape(suggestion)}</div>"
+    return (
+        "<div class='card'><div class='pair'>"
+        f"{_thumbnail(row['before'], thumb)}<span class='arrow'>→</span>{_thumbnail(row['after'], thumb)}</div>"
+        f"<div>id {int(row['id'])} <span class='score'>{row[f'{check}_score']:.3f}</span></div>"
+        f"<div>{html.escape(row.get('instruction') or '(no instruction)')}</div>{extra}"
+        f"<div class='meta'>{html.escape(row.get('source') or '')} · {html.escape(row.get('origin') or '')}</div></div>"
+    )
+
+
+def write_clean(table: Any, path: str | Path) -> int:
+    """A manifest (absolute before/after, instruction, the edit's other keys) of the pairs no check flagged.
+
+    Returns how many pairs it lists.
+
+    One pair of each duplicate group is kept (it is not flagged); pairs whose images could not be read are left out.
+    """
+    path = Path(path)
+    lines = []
+    for row in table.to_pylist():
+        if row["error"] or any(row.get(f"is_{c}") for c in CHECKS):
+            continue
+        entry: dict[str, Any] = json.loads(row["metadata"] or "{}")
+        entry.update(before=_abs(row["before"]), after=_abs(row["after"]))
+        if row["instruction"] is not None:
+            entry["instruction"] = row["instruction"]
+        lines.append(json.dumps(entry, ensure_ascii=False) + "\n")
+    _write_text(path, "".join(lines))
+    return len(lines)
+
+
+def _abs(locator: str) -> str:
+    return locator if locator.startswith("parquet-cell:") else str(Path(locator).resolve())

@@ -1,0 +1,300 @@
+"""Audit every live edit of an index: score each check, set thresholds from the data, group duplicates."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from editsearch.audit.checks import (
+    BOUNDS,
+    CHECKS,
+    NEIGHBOURS,
+    InstructionScorer,
+    duplicate_distances,
+    duplicate_groups,
+    duplicate_score,
+    noop_scores,
+)
+from editsearch.audit.pixels import gone, iter_pixels, model_image_size
+from editsearch.audit.signatures import Signature, pair_signatures
+from editsearch.audit.table import build_table
+from editsearch.audit.thresholds import Threshold, data_threshold
+from editsearch.errors import UsageError
+from editsearch.index.instructions import InstructionMatrix
+
+if TYPE_CHECKING:
+    from editsearch.index.store import EditIndex
+    from editsearch.search import EditSearch
+
+_EDIT_COLUMNS = (
+    "e.id, v.id, e.before, e.after, e.instruction, e.source, e.origin, e.before_size, e.after_size, e.metadata"
+)
+
+
+@dataclass
+class AuditState:
+    """Everything known about the live edits while the checks run, one array entry per edit (by position)."""
+
+    rows: list[tuple[Any, ...]]
+    scores: dict[str, np.ndarray] = field(default_factory=dict)
+    signatures: list[Signature | None] = field(default_factory=list)
+    errors: dict[int, str] = field(default_factory=dict)  # position -> why its images could not be read
+    notes: list[str] = field(default_factory=list)
+    suggested: list[str | None] = field(default_factory=list)
+    z_forward: np.ndarray | None = None
+    neighbours: np.ndarray | None = None  # [N, NEIGHBOURS] positions of each edit's nearest pair vectors, -1: none
+    scorer: InstructionScorer | None = None  # the index's instruction vectors (None: fewer than two)
+
+    def column(self, n: int) -> list[Any]:
+        """Column n of the edit rows (0 id, 1 vector id, 2 before, 3 after, 4 instruction, 5 source, 6 origin)."""
+        return [r[n] for r in self.rows]
+
+
+def audit(
+    index_or_search: EditIndex | EditSearch | str | Path,
+    checks: Iterable[str] = CHECKS,
+    thresholds: Mapping[str, float] | None = None,
+    *,
+    workers: int = 0,
+) -> Any:
+    """Audit an index (an EditIndex, an EditSearch, or its directory): a pyarrow Table, one row per live edit.
+
+    Columns: id, before, after, instruction, source, origin, metadata (JSON), C_score and is_C for each check C,
+    duplicate_of, suggested_instruction, error. The summary (counts, thresholds and how each was set, duplicate
+    groups that cross sources, notes, per-edit errors) is JSON in the schema metadata under `table.SUMMARY_KEY`.
+    """
+    from editsearch.index.store import EditIndex
+
+    if isinstance(index_or_search, (str, Path)):
+        with EditIndex.open(index_or_search) as index:
+            return run_audit(index, None, checks, thresholds, workers=workers)[0]
+    index = getattr(index_or_search, "index", index_or_search)
+    names = check_names(checks)
+    model = index_or_search.model if index_or_search is not index and "reversed" in names else None
+    return run_audit(index, model, names, thresholds, workers=workers)[0]
+
+
+def check_names(checks: Iterable[str]) -> list[str]:
+    """The checks asked for, in CHECKS order; UsageError for an unknown one."""
+    asked = list(dict.fromkeys(checks))
+    unknown = [c for c in asked if c not in CHECKS]
+    if unknown or not asked:
+        raise UsageError(f"unknown check(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(CHECKS)}")
+    return [c for c in CHECKS if c in asked]
+
+
+def run_audit(
+    index: EditIndex,
+    model: Any,
+    checks: Iterable[str] = CHECKS,
+    thresholds: Mapping[str, float] | None = None,
+    *,
+    workers: int = 0,
+    progress: bool = False,
+) -> tuple[Any, dict[str, Any]]:
+    """(table, summary) of an audit; `model` is the index's EditCLIP when already loaded (else loaded if needed)."""
+    names = check_names(checks)
+    given = dict(thresholds or {})
+    unknown = [c for c in given if c not in CHECKS]
+    if unknown:
+        raise UsageError(f"a threshold for unknown check(s) {', '.join(unknown)}; choose from {', '.join(CHECKS)}")
+    info = index.model_info
+    state = AuditState(rows=_live_rows(index))
+    n = len(state.rows)
+    state.scores = {c: np.full(n, np.nan) for c in CHECKS}
+    state.suggested = [None] * n
+    if not n:
+        state.notes.append("the index holds no live edits: nothing to audit")
+    else:
+        assert info is not None
+        _forward_pass(index, state, names)
+        _image_pass(index, state, names, model, workers, progress)
+        if "noop" in names:
+            state.scores["noop"] = noop_scores(state.signatures)
+    dist = None
+    if "duplicate" in names and n > 1 and state.neighbours is not None:
+        dist = duplicate_distances(state.signatures, state.neighbours)
+        state.scores["duplicate"] = duplicate_score(dist.min(axis=1))
+    cut = {c: _threshold(c, state.scores[c], given) for c in names}
+    return _assemble(state, names, cut, dist, index)
+
+
+def _live_rows(index: EditIndex) -> list[tuple[Any, ...]]:
+    """(id, vector id, before, after, instruction, source, origin, before size, after size, metadata JSON) of every
+    live edit, by id."""
+    info = index.model_info
+    if info is None:
+        return []
+    cur = index.catalog.db.execute(
+        f"SELECT {_EDIT_COLUMNS} FROM edits e JOIN vectors v ON v.edit_id = e.id AND v.model = ? "
+        "WHERE e.deleted = 0 ORDER BY e.id",
+        [info["fingerprint"]],
+    )
+    return cur.fetchall()
+
+
+def _forward_pass(index: EditIndex, state: AuditState, names: list[str]) -> None:
+    """One pass over the stored pair vectors: instruction z-scores and suggestions, FAISS neighbours."""
+    info = index.model_info
+    assert info is not None
+    fp, dim = info["fingerprint"], info["dim"]
+    position = {vid: i for i, vid in enumerate(state.column(1))}
+    scorer = state.scorer = _instruction_scorer(index, state, names)
+    want_dup = "duplicate" in names and len(state.rows) > 1
+    neighbours = np.full((len(state.rows), NEIGHBOURS), -1, dtype=np.int64)
+    z = np.full(len(state.rows), np.nan)
+    own = scorer.own_rows(state.column(4)) if scorer is not None else None
+    vi = index.vectors if want_dup else None
+    for chunk in index.catalog.iter_live_vectors(fp):
+        pos = np.asarray([position[vid] for vid, _ in chunk])
+        mat = np.frombuffer(b"".join(b for _, b in chunk), dtype=np.float32).reshape(len(chunk), dim)
+        if scorer is not None and own is not None:
+            zc, best = scorer.z_and_best(mat, own[pos])
+            z[pos] = zc
+            for p, b in zip(pos, best, strict=True):
+                state.suggested[p] = scorer.texts[b]
+        if vi is not None:
+            _, ids = vi.search(mat, NEIGHBOURS + 1)
+            for p, row in zip(pos, ids, strict=True):
+                found = [position.get(int(v), -1) for v in row]
+                found = [j for j in found if j != p and j >= 0][:NEIGHBOURS]
+                neighbours[p, : len(found)] = found
+    state.z_forward = z
+    if "mismatch" in names:
+        state.scores["mismatch"] = -z
+    state.neighbours = neighbours
+    if "duplicate" in names and len(state.rows) == 1:
+        state.notes.append("duplicate: a single edit has nothing to duplicate")
+
+
+def _instruction_scorer(index: EditIndex, state: AuditState, names: list[str]) -> InstructionScorer | None:
+    """The instruction scorer, or None (with a note) when the index has too few instruction vectors."""
+    if "mismatch" not in names and "reversed" not in names:
+        return None
+    info = index.model_info
+    assert info is not None
+    matrix = InstructionMatrix().refresh(index.catalog, info["fingerprint"])
+    if len(matrix) < 2:
+        what = "no instructions" if not len(matrix) else "a single distinct instruction"
+        state.notes.append(f"mismatch and reversed: the index has {what} to compare with; not scored")
+        return None
+    return InstructionScorer(matrix.texts, matrix.matrix)
+
+
+def _image_pass(
+    index: EditIndex, state: AuditState, names: list[str], model: Any, workers: int, progress: bool
+) -> None:
+    """Signatures from the catalog, the missing ones and the reversed pairs' vectors from decoded images."""
+    n = len(state.rows)
+    image_checks = {"noop", "duplicate"} & set(names)
+    stored = index.catalog.signatures(state.column(0)) if image_checks else {}
+    state.signatures = [Signature.from_bytes(stored[i]) if i in stored else None for i in state.column(0)]
+    for p, (_, _, before, after, *_rest) in enumerate(state.rows):
+        reason = gone(before) or gone(after)
+        if reason:
+            state.errors[p] = reason
+    reverse = "reversed" in names and state.z_forward is not None and bool(np.isfinite(state.z_forward).any())
+    todo = [
+        p
+        for p in range(n)
+        if p not in state.errors
+        and ((image_checks and state.signatures[p] is None) or (reverse and np.isfinite(state.z_forward[p])))
+    ]
+    if not todo:
+        return
+    if reverse and model is None:
+        model = _load_model(index)
+    info = index.model_info
+    assert info is not None
+    size = model.config.image_size if model is not None else model_image_size(info["config"])
+    transform = model.pair_transform if model is not None else _transform(info["config"], size)
+    scorer = state.scorer if reverse else None
+    own = scorer.own_rows(state.column(4)) if scorer is not None else None
+    z_rev = np.full(n, np.nan)
+    locators = [(p, state.rows[p][2], state.rows[p][3]) for p in todo]
+    for batch in _progress(iter_pixels(locators, transform.pixels, size, workers), len(todo), progress):
+        good = [(p, x) for p, x, err in batch if x is not None]
+        state.errors.update({p: err for p, x, err in batch if x is None and err})
+        if not good:
+            continue
+        pos = np.asarray([p for p, _ in good])
+        pixels = np.stack([x for _, x in good])
+        if image_checks:
+            for p, blob in zip(pos, pair_signatures(pixels), strict=True):
+                state.signatures[p] = state.signatures[p] or Signature.from_bytes(blob)
+        if scorer is not None and own is not None:
+            import torch
+
+            rows = own[pos] >= 0
+            if rows.any():
+                swapped = torch.from_numpy(pixels[rows][:, [3, 4, 5, 0, 1, 2]])
+                z_rev[pos[rows]] = scorer.z_and_best(model.embed_pair_tensors(swapped).numpy(), own[pos[rows]])[0]
+    if reverse:
+        state.scores["reversed"] = z_rev - state.z_forward
+
+
+def _load_model(index: EditIndex) -> Any:
+    """The index's own model (refused if its weights changed since the build)."""
+    from editsearch.encoder import load_model
+
+    info = index.model_info
+    assert info is not None
+    model = load_model(info["name"])
+    index.check_model(model.fingerprint, model.name)
+    return model
+
+
+def _transform(config: str | None, size: int) -> Any:
+    """The pair transform of the index's model, from its stored config (no weights loaded)."""
+    from editsearch.encoder.preprocess import PairTransform
+
+    cfg = json.loads(config or "{}")
+    mean = cfg.get("image_mean", (0.48145466, 0.4578275, 0.40821073))
+    std = cfg.get("image_std", (0.26862954, 0.26130258, 0.27577711))
+    return PairTransform(size, mean, std)
+
+
+def _progress(batches: Iterable[Any], total: int, progress: bool) -> Iterable[Any]:
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc="reading pairs", unit="pair", file=sys.stderr, disable=not progress) as bar:
+        for batch in batches:
+            yield batch
+            bar.update(len(batch))
+
+
+def _threshold(check: str, scores: np.ndarray, given: Mapping[str, float]) -> Threshold:
+    if check in given:
+        return Threshold(float(given[check]), "given")
+    return data_threshold(scores, BOUNDS[check])
+
+
+def _assemble(
+    state: AuditState, names: list[str], cut: dict[str, Threshold], dist: np.ndarray | None, index: EditIndex
+) -> tuple[Any, dict[str, Any]]:
+    """The table and the summary from the scores and thresholds."""
+    n = len(state.rows)
+    flags: dict[str, np.ndarray] = {}
+    for c in names:
+        value = cut[c].value
+        scored = np.isfinite(state.scores[c])
+        flags[c] = scored & (state.scores[c] > value) if value is not None else np.zeros(n, dtype=bool)
+    kept = np.full(n, -1)
+    if dist is not None and state.neighbours is not None:
+        flags["duplicate"], kept = duplicate_groups(dist, state.neighbours, cut["duplicate"].value, _keep_order(state))
+    return build_table(state, names, cut, flags, kept, index)
+
+
+def _keep_order(state: AuditState) -> np.ndarray:
+    """Rank of each edit as the one a duplicate group keeps: the largest image files first, then the lowest id."""
+    sizes = np.asarray([(r[7] or 0) + (r[8] or 0) for r in state.rows], dtype=np.float64)
+    order = np.lexsort((np.asarray(state.column(0)), -sizes))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank

@@ -1,0 +1,285 @@
+"""editsearch audit: each check catches its planted problem, the edge cases, and the command end to end."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import editsearch
+from editsearch.audit.run import run_audit
+from editsearch.audit.signatures import Signature, pair_signatures
+from editsearch.audit.table import SUMMARY_KEY
+from editsearch.cli.main import cli
+from editsearch.data.synth import synth_pairs
+from editsearch.index.store import EditIndex
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def _jpeg(img: Image.Image, scale: float) -> Image.Image:
+    img = img.resize((int(img.width * scale),) * 2, Image.BICUBIC)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=92)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+VISIBLE = ["brighter", "darker", "grayscale", "invert", "sepia", "frame", "flip_vertical", "cartoon"]
+
+
+def visible_pairs(n: int, seed: int, size: int = 96) -> list[tuple[Image.Image, Image.Image, str]]:
+    """n synthetic (before, after, instruction) of edits visible even at the tiny model's 32 px."""
+    from editsearch.data.families import FAMILIES
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        before = next(synth_pairs(1, seed * 1000 + i, size=size)).before
+        fam = FAMILIES[VISIBLE[i % len(VISIBLE)]]
+        after, params = fam.apply(before, rng)
+        out.append((before, after, fam.instruction("train", params, rng)))
+    return out
+
+
+def write_planted(root: Path, n: int = 16, seed: int = 3) -> tuple[Path, dict[str, str]]:
+    """Synthetic pairs plus a no-op (the before re-encoded) and a resized, re-encoded copy of pair 0."""
+    images = root / "images"
+    images.mkdir(parents=True)
+    lines, planted = [], {}
+    pairs = visible_pairs(n, seed)
+    extra = [
+        ("noop", pairs[1][0], _jpeg(pairs[1][0], 1.0).resize((96, 96)), "make it brighter"),
+        ("dup", _jpeg(pairs[0][0], 0.75), _jpeg(pairs[0][1], 0.75), pairs[0][2]),
+    ]
+    rows = [(f"p{i}", *p) for i, p in enumerate(pairs)] + extra
+    for name, before, after, instruction in rows:
+        for half, img in (("before", before), ("after", after)):
+            img.save(images / f"{name}_{half}.png")
+        line = {"before": f"images/{name}_before.png", "after": f"images/{name}_after.png", "instruction": instruction}
+        lines.append(line)
+        planted[str(images / f"{name}_before.png")] = name
+    manifest = root / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    return manifest, planted
+
+
+@pytest.fixture
+def planted_index(tmp_path, tiny_model):
+    manifest, names = write_planted(tmp_path / "data")
+    with EditIndex.open(tmp_path / "idx", create=True) as index:
+        report = index.sync([manifest], tiny_model, batch_size=8, workers=0)
+        assert report.failed == 0
+    return tmp_path / "idx", names
+
+
+@pytest.fixture
+def cli_index(tmp_path, tiny_model_dir):
+    """The planted collection built by the command line with the tiny model saved to a folder."""
+    manifest, names = write_planted(tmp_path / "data")
+    built = run("build-index", manifest, "--index", tmp_path / "idx", "--model", tiny_model_dir, "-q")
+    assert built.exit_code == 0, built.output
+    return tmp_path / "idx", names
+
+
+def test_build_stores_a_signature_per_pair(planted_index):
+    idx, names = planted_index
+    with EditIndex.open(idx) as index:
+        ids = [r[0] for r in index.catalog.db.execute("SELECT id FROM edits")]
+        stored = index.catalog.signatures(ids)
+    assert set(stored) == set(ids) and all(Signature.from_bytes(b) is not None for b in stored.values())
+
+
+def test_noop_and_duplicate_are_caught(planted_index):
+    idx, names = planted_index
+    table = editsearch.audit(idx, checks=["noop", "duplicate"])
+    rows = {names[r["before"]]: r for r in table.to_pylist()}
+    assert [n for n, r in rows.items() if r["is_noop"]] == ["noop"]
+    assert [n for n, r in rows.items() if r["is_duplicate"]] == ["dup"]
+    assert rows["dup"]["duplicate_of"] == rows["p0"]["id"]  # the larger original is the one kept
+    assert rows["noop"]["noop_score"] == max(r["noop_score"] for r in rows.values())
+    assert rows["p3"]["mismatch_score"] is None and rows["p3"]["is_mismatch"] is None  # not run
+    summary = json.loads(table.schema.metadata[SUMMARY_KEY])
+    assert summary["checks"]["duplicate"]["flagged"] == 1 and summary["duplicate_groups"] == 1
+
+
+def test_another_crop_or_another_edit_of_the_photo_is_no_duplicate():
+    rng = np.random.default_rng(0)
+    photo = Image.fromarray((np.add.outer(np.arange(160), np.arange(160)) % 256).astype(np.uint8)).convert("RGB")
+    photo = Image.fromarray(np.asarray(photo) ^ rng.integers(0, 40, (160, 160, 3), dtype=np.uint8))
+
+    def pix(b: Image.Image, a: Image.Image) -> np.ndarray:
+        return np.concatenate([np.asarray(im.resize((64, 64))).transpose(2, 0, 1) for im in (b, a)])
+
+    crop_a, crop_b = photo.crop((0, 0, 112, 112)), photo.crop((48, 48, 160, 160))
+    darker = crop_a.point(lambda v: int(v * 0.6))
+    brighter = crop_a.point(lambda v: min(255, int(v * 1.3)))
+    sigs = [
+        Signature.from_bytes(b)
+        for b in pair_signatures(
+            np.stack([pix(crop_a, darker), pix(crop_b, crop_b.point(lambda v: int(v * 0.6))), pix(crop_a, brighter)])
+        )
+    ]
+    from editsearch.audit.checks import duplicate_distances
+
+    dist = duplicate_distances(sigs, np.asarray([[1, 2], [0, 2], [0, 1]]))
+    assert dist[0, 0] > 16 and dist[0, 1] > 16  # another crop; another edit of the same crop
+
+
+@pytest.fixture(scope="module")
+def mini_index(tmp_path_factory):
+    """A small collection indexed with the shipped model: two wrong instructions, two reversed directional
+    edits and one reversed self-undoing edit (invert)."""
+    from editsearch.data.families import FAMILIES
+    from editsearch.encoder import load_model
+
+    root = tmp_path_factory.mktemp("mini")
+    (root / "images").mkdir()
+    rng = np.random.default_rng(5)
+    families = ["brighter", "darker", "grayscale", "blur", "sepia", "frame", "snow", "invert", "watercolor", "cartoon"]
+    lines, kinds = [], {}
+    for i in range(30):
+        family = families[i % len(families)]
+        before = next(synth_pairs(1, 100 + i, size=112)).before
+        after, params = FAMILIES[family].apply(before, rng)
+        instruction = FAMILIES[family].instruction("train", params, rng)
+        kind = {0: "reversed", 2: "reversed", 7: "undoes", 13: "mismatch", 24: "mismatch"}.get(i, "clean")
+        if kind == "mismatch":
+            instruction = "add falling snow" if family != "snow" else "make it black and white"
+        if kind in ("reversed", "undoes"):
+            before, after = after, before
+        for half, img in (("before", before), ("after", after)):
+            img.save(root / "images" / f"{i}_{half}.png")
+        lines.append({"before": f"images/{i}_before.png", "after": f"images/{i}_after.png", "instruction": instruction})
+        kinds[str(root / "images" / f"{i}_before.png")] = kind
+    (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    model = load_model("editclip-mini")
+    with EditIndex.open(root / "idx", create=True) as index:
+        index.sync([root / "manifest.jsonl"], model, workers=0)
+    with EditIndex.open(root / "idx") as index:
+        table, _ = run_audit(index, model, ["mismatch", "reversed"])
+    return table.to_pylist(), kinds
+
+
+def test_mismatch_ranks_the_wrong_instructions_first(mini_index):
+    rows, kinds = mini_index
+    forwards = [r for r in rows if kinds[r["before"]] != "reversed"]  # a reversed pair misfits its text too
+    worst = sorted(forwards, key=lambda r: -r["mismatch_score"])[:2]
+    assert {kinds[r["before"]] for r in worst} == {"mismatch"}
+    assert all(r["is_mismatch"] for r in worst)
+    assert all(r["suggested_instruction"] for r in rows)
+
+
+def test_reversed_catches_directional_edits_not_self_undoing_ones(mini_index):
+    rows, kinds = mini_index
+    by_kind = {k: [r for r in rows if kinds[r["before"]] == k] for k in ("reversed", "undoes", "clean")}
+    assert all(r["is_reversed"] for r in by_kind["reversed"])
+    assert not any(r["is_reversed"] for r in by_kind["undoes"])
+    clean_flags = sum(bool(r["is_reversed"]) for r in by_kind["clean"])
+    assert clean_flags <= 1
+    lowest_reversed = min(r["reversed_score"] for r in by_kind["reversed"])
+    assert lowest_reversed > by_kind["undoes"][0]["reversed_score"]
+
+
+def test_empty_and_single_edit_indexes(tmp_path, tiny_model):
+    EditIndex.open(tmp_path / "empty", create=True).close()
+    table = editsearch.audit(tmp_path / "empty")
+    assert table.num_rows == 0
+    assert "no live edits" in json.loads(table.schema.metadata[SUMMARY_KEY])["notes"][0]
+    manifest, _ = write_planted(tmp_path / "one", n=2)
+    manifest.write_text(manifest.read_text().splitlines()[0] + "\n")
+    with EditIndex.open(tmp_path / "idx1", create=True) as index:
+        index.sync([manifest], tiny_model, workers=0)
+    table = editsearch.audit(tmp_path / "idx1", checks=["noop", "duplicate", "mismatch"])
+    row = table.to_pylist()[0]
+    assert row["duplicate_score"] is None and row["is_noop"] is False
+    notes = json.loads(table.schema.metadata[SUMMARY_KEY])["notes"]
+    assert any("single edit" in n for n in notes) and any("single distinct instruction" in n for n in notes)
+
+
+def test_no_instructions_gives_null_mismatch_and_reversed_with_one_note(tmp_path, tiny_model):
+    manifest, _ = write_planted(tmp_path / "data", n=6)
+    manifest.write_text("".join(json.dumps({k: v for k, v in json.loads(line).items() if k != "instruction"}) + "\n"
+                                for line in manifest.read_text().splitlines()))  # fmt: skip
+    with EditIndex.open(tmp_path / "idx", create=True) as index:
+        index.sync([manifest], tiny_model, workers=0)
+    from editsearch.search import EditSearch
+
+    with EditSearch.open(tmp_path / "idx", tiny_model) as search:
+        table = editsearch.audit(search)
+    rows = table.to_pylist()
+    assert all(r["mismatch_score"] is None and r["reversed_score"] is None for r in rows)
+    assert all(r["noop_score"] is not None for r in rows)
+    notes = json.loads(table.schema.metadata[SUMMARY_KEY])["notes"]
+    assert len([n for n in notes if "mismatch and reversed" in n]) == 1
+
+
+def test_cli_end_to_end(cli_index, tmp_path):
+    idx, names = cli_index
+    out, clean = tmp_path / "out", tmp_path / "clean.jsonl"
+    result = run("audit", "--index", idx, "--out", out, "--write-clean", clean, "--json", "-q")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert "UNTRAINED" in result.stderr
+    assert json.loads((out / "summary.json").read_text())["checks"] == summary["checks"]
+    table = pq.read_table(out / "audit.parquet")
+    assert table.num_rows == 18 and {"noop_score", "is_duplicate", "duplicate_of", "suggested_instruction"} <= set(
+        table.column_names
+    )
+    page = (out / "report.html").read_text()
+    assert "data:image/jpeg;base64" in page and "duplicate of id" in page
+    listed = [json.loads(line) for line in clean.read_text().splitlines()]
+    flagged = sum(any(r[f"is_{c}"] for c in ("noop", "mismatch", "reversed", "duplicate")) for r in table.to_pylist())
+    assert len(listed) == 18 - flagged == summary["clean_manifest"]["pairs"]
+    assert all(Path(r["before"]).is_absolute() and "instruction" in r for r in listed)
+    assert not any(names.get(r["before"]) in ("noop", "dup") for r in listed)
+    forced = run("audit", "--index", idx, "--out", out, "--checks", "noop", "--threshold", "noop=-5", "--json", "-q")
+    assert json.loads(forced.stdout)["checks"]["noop"]["flagged"] == 18
+
+
+def test_cli_gone_images_exit_3_and_the_rest_is_audited(cli_index, tmp_path):
+    idx, names = cli_index
+    gone = next(p for p, n in names.items() if n == "p5")
+    Path(gone).unlink()
+    result = run("audit", "--index", idx, "--out", tmp_path / "out", "--checks", "noop,duplicate", "-q")
+    assert result.exit_code == 3
+    assert "failed: edit" in result.stderr and "p5_before.png" in result.stderr
+    rows = pq.read_table(tmp_path / "out" / "audit.parquet").to_pylist()
+    assert [names[r["before"]] for r in rows if r["error"]] == ["p5"]
+    assert sum(r["is_noop"] is not None for r in rows) == 18  # the stored signature still scores it
+
+
+def test_cli_bad_input_is_one_line(cli_index, tmp_path):
+    idx, _ = cli_index
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for args, code in (
+        (("--out", blocker), 2),
+        (("--out", tmp_path / "o", "--checks", "nope"), 2),
+        (("--out", tmp_path / "o", "--threshold", "noop"), 2),
+        (("--out", tmp_path / "o", "--threshold", "bogus=1"), 2),
+    ):
+        result = run("audit", "--index", idx, *args, "-q")
+        assert result.exit_code == code and result.stderr.startswith("Error:"), result.output
+        assert "Traceback" not in result.output
+    missing = run("audit", "--index", tmp_path / "nothing", "--out", tmp_path / "o")
+    assert missing.exit_code == 1 and "no index" in missing.stderr
+
+
+def test_missing_signatures_are_computed_from_the_images(planted_index):
+    idx, names = planted_index
+    with EditIndex.open(idx, writable=True) as index:
+        index.catalog.db.execute("DELETE FROM pair_signatures")  # an index built before signatures existed
+    table = editsearch.audit(idx, checks=["noop", "duplicate"])
+    rows = {names[r["before"]]: r for r in table.to_pylist()}
+    assert [n for n, r in rows.items() if r["is_noop"]] == ["noop"]
+    assert [n for n, r in rows.items() if r["is_duplicate"]] == ["dup"]
+    with EditIndex.open(idx) as index:
+        assert not index.catalog.signatures([r["id"] for r in rows.values()])  # a reader writes nothing
