@@ -1,6 +1,7 @@
 """Instruction-aware ranking: pair, instruction and the fusions, on held-out, phrasing-shift and real pairs.
 
-    python benchmarks/hybrid.py [--model NAME|PATH] [--per-family 3] [--real DIR --real-queries FILE] [--json]
+    python benchmarks/hybrid.py [--model NAME|PATH] [--per-family 3] [--split all|heldout|shift|real]
+                                [--real DIR --real-queries FILE] [--json]
     python benchmarks/hybrid.py --tune [--model NAME|PATH]
 
 Each held-out pair keeps the instruction it was generated with (a test-split phrasing), as a catalog keeps a
@@ -81,6 +82,8 @@ def evaluate(args: argparse.Namespace, model: Any) -> dict[str, dict[str, dict[s
         sets["real"] = (real_eval_set(args.real, queries), None)
     out = {}
     for split, (es, emb) in sets.items():
+        if args.split not in ("all", split):
+            continue
         pair, instr, rel = components(model, es, emb)
         out[split] = {name: metrics(s, rel) for name, s in rankings(pair, instr).items()}
         out[split]["chance"] = {k: chance_metrics(torch.from_numpy(rel))[k] for k in KEYS}
@@ -143,6 +146,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=None)
     ap.add_argument("--per-family", type=int, default=3)
+    ap.add_argument("--split", choices=["all", "heldout", "shift", "real"], default="all")
     ap.add_argument("--real", default=None, help="a real-edits folder (manifest.jsonl with an `edit` label per pair)")
     ap.add_argument("--real-queries", default=None, help="JSON {edit label: [queries]} for the real pairs")
     ap.add_argument("--tune", action="store_true", help="measure INSTRUCTION_TRUST on training wordings")
@@ -154,6 +158,8 @@ def main() -> None:
         print(json.dumps(tune(model), indent=1))
         return
     out = evaluate(args, model)
+    if not out:
+        raise SystemExit("--split real needs --real DIR")
     print("; ".join(f"{s}: {v['queries']['queries']} queries, {v['queries']['pairs']} pairs" for s, v in out.items()))
     if args.json:
         print(json.dumps(out, indent=1))
