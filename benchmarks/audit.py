@@ -58,7 +58,7 @@ def _noop(before: Image.Image, rng: np.random.Generator) -> Image.Image:
 
 
 def _edit(family: str, before: Image.Image, seed: int) -> tuple[Image.Image, dict]:
-    from editsearch.data.families import FAMILIES
+    from editsearch.data.synthetic.families import FAMILIES
 
     after, params = FAMILIES[family].apply(before, np.random.default_rng(seed))
     return (after.resize(before.size, Image.BICUBIC) if after.size != before.size else after), params
@@ -66,9 +66,9 @@ def _edit(family: str, before: Image.Image, seed: int) -> tuple[Image.Image, dic
 
 def plant(out: Path, pairs: int, seed: int) -> list[dict]:
     """Write the collection under `out` (main.jsonl, leak.jsonl) and return the truth, one dict per pair."""
-    from editsearch.data.families import FAMILIES
-    from editsearch.data.photos import sample_source
-    from editsearch.data.synth import mean_change, pair_plan, pair_rng
+    from editsearch.data.synthetic.families import FAMILIES
+    from editsearch.data.synthetic.generator import mean_change, pair_plan, pair_rng
+    from editsearch.data.synthetic.photos import sample_source
 
     rng = np.random.default_rng(seed)
     (out / "images").mkdir(parents=True, exist_ok=True)
@@ -117,7 +117,7 @@ def plant(out: Path, pairs: int, seed: int) -> list[dict]:
 
 
 def _phrase(family: str, rng: np.random.Generator) -> str:
-    from editsearch.data.families import FAMILIES
+    from editsearch.data.synthetic.families import FAMILIES
 
     fam = FAMILIES[family]
     _, params = fam.apply(Image.new("RGB", (64, 64), (128, 128, 128)), rng)

@@ -1,67 +1,170 @@
-"""Instruction-aware ranking: pair-only, instruction-only, weighted sum and RRF, on held-out edits.
+"""Instruction-aware ranking: pair, instruction and the fusions, on held-out, phrasing-shift and real pairs.
 
-    python benchmarks/hybrid.py [--model NAME|PATH] [--per-family 3] [--split heldout|shift] [--json]
+    python benchmarks/hybrid.py [--model NAME|PATH] [--per-family 3] [--split all|heldout|shift|real]
+                                [--real DIR --real-queries FILE] [--json]
+    python benchmarks/hybrid.py --tune [--model NAME|PATH]
 
-Each held-out pair keeps the instruction it was generated with (a test-split phrasing), as a catalog
-keeps a data set's instruction. The queries are the held-out phrasings (`--split heldout`: the same
-phrasings the stored instructions are drawn from) or the phrasing-shift queries (`--split shift`:
-styles training never produces, different from every stored instruction). Every pair is a candidate;
-the fusions are those of editsearch.ranking. Also run with half the instructions removed (those edits
-fall back to the pair alone).
+Each held-out pair keeps the instruction it was generated with (a test-split phrasing), as a catalog keeps a
+data set's instruction. Splits: `heldout` queries are the held-out phrasings (those instructions are drawn
+from them), `shift` the phrasing-shift queries (styles training never produces, never a stored wording),
+`real` the pairs of the --real folder (evaluation only) with their stored instructions, queried with the
+--real-queries texts (benchmarks/real_queries.json re-phrases them). Every pair is a candidate; the fusions
+are those of editsearch.ranking, `hybrid` the default. Also run with every other instruction removed (those
+edits fall back to the pair alone).
+
+--tune measures the adaptive fusion's INSTRUCTION_TRUST on training wordings only: training-split pairs
+whose instruction is a training template, queried with the data generator's training-style re-wordings
+(never a stored instruction), with the pair vectors mixed with growing shares of noise so that the pair
+signal runs from strong to nearly none. It reads neither the phrasing-shift file nor any real pair.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 import numpy as np
 import torch
 
 from editsearch.encoder import load_model
 from editsearch.evaluation.metrics import chance_metrics, retrieval_metrics
-from editsearch.evaluation.phrasing_shift import with_shifted_queries
-from editsearch.evaluation.retrieval import instruction_embeddings, synthetic_eval_set
+from editsearch.evaluation.retrieval import EvalSet, instruction_embeddings, read_label_queries, real_eval_set
 from editsearch.ranking import fuse
+
+KEYS = ("top1", "hit@5", "mAP")
+NOISE = (0.0, 0.5, 0.8, 0.9, 0.95)  # --tune: share of each pair vector's variance replaced by noise
+TRUSTS = (0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)  # --tune: INSTRUCTION_TRUST values tried
+
+
+def components(model: Any, es: EvalSet, pair_emb: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """(pair cosines, instruction cosines (NaN: none), relevance) of every query against every pair."""
+    queries = [(label, t) for label, texts in es.label_texts.items() for t in texts]
+    if pair_emb is None:
+        pair_emb = model.embed_pairs(es.befores, es.afters).numpy()
+    instr_emb = instruction_embeddings(model, es).numpy()
+    text_emb = model.embed_texts([t for _, t in queries]).numpy()
+    rel = np.array([q for q, _ in queries])[:, None] == np.array(es.labels)[None, :]
+    keep = rel.any(1)  # a query whose label has no pair asks nothing
+    return text_emb[keep] @ pair_emb.T, text_emb[keep] @ instr_emb.T, rel[keep]
+
+
+def rankings(pair: np.ndarray, instr: np.ndarray) -> dict[str, np.ndarray]:
+    """Score matrices of each ranking for one split."""
+    half = instr.copy()
+    half[:, ::2] = np.nan  # every other edit without an instruction
+    return {
+        "pair": pair,
+        "instruction": np.nan_to_num(instr, nan=-2.0),
+        "hybrid (adaptive, the default)": fuse(pair, instr),
+        "fixed 0.5 / 0.5 sum": fuse(pair, instr, "weighted"),
+        "reciprocal-rank fusion": fuse(pair, instr, "rrf"),
+        "hybrid, every other edit without an instruction": fuse(pair, half),
+    }
+
+
+def metrics(scores: np.ndarray, rel: np.ndarray) -> dict[str, float]:
+    """top-1, hit@5 and mAP of a [Q, N] score matrix."""
+    out = retrieval_metrics(torch.from_numpy(np.asarray(scores, np.float32)), torch.from_numpy(rel))
+    return {k: out[k] for k in KEYS}
+
+
+def evaluate(args: argparse.Namespace, model: Any) -> dict[str, dict[str, dict[str, float]]]:
+    """{split: {ranking: metrics}} on the held-out, phrasing-shift and (with --real) real pairs."""
+    from editsearch.evaluation.phrasing_shift import with_shifted_queries
+    from editsearch.evaluation.retrieval import synthetic_eval_set
+
+    synthetic = synthetic_eval_set(per_family=args.per_family)
+    pair_emb = model.embed_pairs(synthetic.befores, synthetic.afters).numpy()
+    sets = {"heldout": (synthetic, pair_emb), "shift": (with_shifted_queries(synthetic), pair_emb)}
+    if args.real:
+        queries = read_label_queries(args.real_queries) if args.real_queries else None
+        sets["real"] = (real_eval_set(args.real, queries), None)
+    out = {}
+    for split, (es, emb) in sets.items():
+        if args.split not in ("all", split):
+            continue
+        pair, instr, rel = components(model, es, emb)
+        out[split] = {name: metrics(s, rel) for name, s in rankings(pair, instr).items()}
+        out[split]["chance"] = {k: chance_metrics(torch.from_numpy(rel))[k] for k in KEYS}
+        out[split]["queries"] = {"queries": int(rel.shape[0]), "pairs": int(rel.shape[1])}
+    return out
+
+
+def tuning_set(model: Any, per_family: int = 4, seed: int = 99) -> tuple[np.ndarray, ...]:
+    """Training wordings only: (pair vectors, instruction cosines, query vectors, relevance)."""
+    from editsearch.data.synthetic.generator import FAMILIES, make_pair
+    from editsearch.data.synthetic.paraphrase import vary
+    from editsearch.rng import stream
+
+    rng = stream(seed, "fusion-tuning")
+    pairs = [make_pair(rng, "train", 128, name) for name in sorted(FAMILIES) for _ in range(per_family)]
+    stored = {p.instruction for p in pairs}
+    queries: list[tuple[str, str]] = []
+    for name in sorted(FAMILIES):
+        while sum(label == name for label, _ in queries) < per_family:
+            params = make_pair(rng, "train", 32, name).params
+            text = vary(name, FAMILIES[name].instruction("train", params, rng), params, rng)
+            if text not in stored:  # a query is never a stored instruction's wording
+                queries.append((name, text))
+    befores, afters = [p.before for p in pairs], [p.after for p in pairs]
+    es = EvalSet(befores, afters, [p.family for p in pairs], [], {}, [p.instruction for p in pairs])
+    pair_emb = model.embed_pairs(es.befores, es.afters).numpy()
+    text_emb = model.embed_texts([t for _, t in queries]).numpy()
+    instr = text_emb @ instruction_embeddings(model, es).numpy().T
+    rel = np.array([label for label, _ in queries])[:, None] == np.array(es.labels)[None, :]
+    return pair_emb, instr, text_emb, rel
+
+
+def tune(model: Any) -> dict[str, Any]:
+    """Mean mAP over the noise levels of the adaptive fusion at each INSTRUCTION_TRUST in TRUSTS."""
+    pair_emb, instr, text_emb, rel = tuning_set(model)
+    noise = np.random.default_rng(0).standard_normal(pair_emb.shape).astype(np.float32)
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    pairs = {}
+    for share in NOISE:
+        mixed = np.sqrt(1 - share) * pair_emb + np.sqrt(share) * noise
+        pairs[share] = text_emb @ (mixed / np.linalg.norm(mixed, axis=1, keepdims=True)).T
+    out: dict[str, Any] = {"noise levels": {f"{s}": metrics(p, rel) for s, p in pairs.items()}}
+    out["instruction alone"] = metrics(instr, rel)
+    for trust in TRUSTS:
+        fused = [metrics(fuse(p, instr, trust=trust), rel) for p in pairs.values()]
+        out[f"trust {trust}: mean mAP"] = float(np.mean([m["mAP"] for m in fused]))
+    return out
+
+
+def print_table(out: dict[str, dict[str, dict[str, float]]]) -> None:
+    """One row per ranking, top-1 / hit@5 / mAP per split."""
+    splits = list(out)
+    print(f"{'ranking':50s}" + "".join(f"{s + ' ' + k:>16s}" for s in splits for k in KEYS))
+    for name in out[splits[0]]:
+        if name != "queries":
+            print(f"{name:50s}" + "".join(f"{out[s][name][k]:16.3f}" for s in splits for k in KEYS))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=None)
     ap.add_argument("--per-family", type=int, default=3)
-    ap.add_argument("--split", choices=["heldout", "shift"], default="heldout")
+    ap.add_argument("--split", choices=["all", "heldout", "shift", "real"], default="all")
+    ap.add_argument("--real", default=None, help="a real-edits folder (manifest.jsonl with an `edit` label per pair)")
+    ap.add_argument("--real-queries", default=None, help="JSON {edit label: [queries]} for the real pairs")
+    ap.add_argument("--tune", action="store_true", help="measure INSTRUCTION_TRUST on training wordings")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     model = load_model(args.model)
-    es = synthetic_eval_set(per_family=args.per_family)
-    if args.split == "shift":
-        es = with_shifted_queries(es)
-    queries = [(label, t) for label, texts in es.label_texts.items() for t in texts]
-    pair_emb = model.embed_pairs(es.befores, es.afters).numpy()
-    instr_emb = instruction_embeddings(model, es).numpy()
-    text_emb = model.embed_texts([t for _, t in queries]).numpy()
-    rel = torch.from_numpy(np.array([q for q, _ in queries])[:, None] == np.array(es.labels)[None, :])
-    pair, instr = text_emb @ pair_emb.T, text_emb @ instr_emb.T
-    half = instr.copy()
-    half[:, ::2] = np.nan  # every other edit without an instruction
-    runs = {
-        "pair": pair,
-        "instruction": instr,
-        "weighted": fuse(pair, instr, "weighted"),
-        "rrf": fuse(pair, instr, "rrf"),
-        "weighted, half without instructions": fuse(pair, half, "weighted"),
-        "rrf, half without instructions": fuse(pair, half, "rrf"),
-    }
-    out = {name: retrieval_metrics(torch.from_numpy(np.asarray(s, np.float32)), rel) for name, s in runs.items()}
-    out["chance"] = chance_metrics(rel)
-    print(f"model: {model.name}; {len(es.labels)} held-out pairs, {len(queries)} {args.split} queries")
+    print(f"model: {model.name}")
+    if args.tune:
+        print(json.dumps(tune(model), indent=1))
+        return
+    out = evaluate(args, model)
+    if not out:
+        raise SystemExit("--split real needs --real DIR")
+    print("; ".join(f"{s}: {v['queries']['queries']} queries, {v['queries']['pairs']} pairs" for s, v in out.items()))
     if args.json:
         print(json.dumps(out, indent=1))
-        return
-    keys = list(out["pair"])
-    print(f"{'ranking':40s}" + "".join(f"{k:>10s}" for k in keys))
-    for name, metrics in out.items():
-        print(f"{name:40s}" + "".join(f"{metrics.get(k, float('nan')):10.3f}" for k in keys))
+    else:
+        print_table(out)
 
 
 if __name__ == "__main__":

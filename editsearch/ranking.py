@@ -5,6 +5,12 @@ edits whose instructions are among the top CANDIDATES by an exact product over t
 matrix (one row per distinct instruction: far fewer rows than edits, so no second FAISS cache to keep in
 step). Both component scores of every candidate are exact cosines, and the fusion ranks that union.
 
+The default fusion is adaptive: a convex mix of the two cosines whose instruction share is set per query by
+how far each component spreads the candidates apart (`instruction_weight`). A query worded unlike every
+stored instruction gets instruction cosines that are all alike, so it leans on the pair; a query that clearly
+matches some instructions, or whose pair cosines are flat (photos the pair model reads poorly), leans on the
+instructions. The fused score stays a cosine, comparable across queries.
+
 An edit without an instruction vector is judged by its pair alone: its missing instruction component is
 replaced by its pair component (the same rank under RRF, the same cosine under a weighted sum), so lacking
 an instruction is never a penalty.
@@ -20,15 +26,18 @@ from editsearch.errors import UsageError
 from editsearch.index.catalog import EditRow
 from editsearch.index.store import EditIndex
 
-FUSIONS = ("rrf", "weighted")
-# The weighted cosine sum is the default: on the synthetic held-out set it ties reciprocal-rank fusion on
-# hit@5 (0.989) and beats it on top-1 (0.936 against 0.915), and the two tie on the phrasing-shift top-1
-# (benchmarks/RESULTS.md, "Instruction-aware ranking"). RRF throws away how far apart the scores are; with
-# two good signals that margin carries the ranking. Its fused score also stays a cosine, comparable across
-# queries.
-DEFAULT_FUSION = "weighted"
+FUSIONS = ("adaptive", "weighted", "rrf")
+# Adaptive is the default: on the synthetic held-out set, its phrasing-shift queries and the real pairs it is
+# ahead of the fixed 0.5 / 0.5 sum on every figure but the real pairs' (benchmarks/RESULTS.md,
+# "Instruction-aware ranking"). RRF throws away how far apart the scores are; the fixed sum lets a query's
+# poor instruction match weigh as much as a good pair match.
+DEFAULT_FUSION = "adaptive"
 RRF_K = 60  # the usual reciprocal-rank-fusion constant (Cormack et al. 2009)
-PAIR_WEIGHT = 0.5  # the pair's share of a weighted cosine sum
+PAIR_WEIGHT = 0.5  # the pair's share of the fixed weighted cosine sum
+# Instruction spread's worth against the pair's in `instruction_weight`. Tuned on training wordings only
+# (`python benchmarks/hybrid.py --tune`): training-split pairs, training-template instructions, queries
+# re-worded by the data generator's paraphrase module, pair vectors mixed with noise from none to most.
+INSTRUCTION_TRUST = 0.2
 CANDIDATES = 100  # candidates taken from each signal (at least 2k)
 
 
@@ -42,14 +51,35 @@ class Ranked:
     edit: EditRow
 
 
-def fuse(pair: np.ndarray, instruction: np.ndarray, method: str = DEFAULT_FUSION) -> np.ndarray:
+def fuse(
+    pair: np.ndarray, instruction: np.ndarray, method: str = DEFAULT_FUSION, trust: float = INSTRUCTION_TRUST
+) -> np.ndarray:
     """Fused scores of candidates [..., N] from pair and instruction cosines (NaN: no instruction)."""
-    instruction = np.where(np.isnan(instruction), pair, instruction)
+    filled = np.where(np.isnan(instruction), pair, instruction)
+    if method == "adaptive":
+        weight = instruction_weight(pair, instruction, trust)[..., None]
+        return (1 - weight) * pair + weight * filled
     if method == "weighted":
-        return PAIR_WEIGHT * pair + (1 - PAIR_WEIGHT) * instruction
+        return PAIR_WEIGHT * pair + (1 - PAIR_WEIGHT) * filled
     if method != "rrf":
         raise UsageError(f"fusion must be one of {', '.join(FUSIONS)}, got {method!r}")
-    return 1.0 / (RRF_K + _ranks(pair)) + 1.0 / (RRF_K + _ranks(instruction))
+    return 1.0 / (RRF_K + _ranks(pair)) + 1.0 / (RRF_K + _ranks(filled))
+
+
+def instruction_weight(pair: np.ndarray, instruction: np.ndarray, trust: float = INSTRUCTION_TRUST) -> np.ndarray:
+    """Per query [...], the instruction's share of the mix: trust·σ_instr / (trust·σ_instr + σ_pair).
+
+    σ is the standard deviation of a component's cosines over the candidates (the instruction's over those
+    that have one). A component that scores every candidate alike says nothing about this query; fewer than
+    two instructions, or no spread at all, leave the pair alone (share 0).
+    """
+    has = ~np.isnan(instruction)
+    count = np.maximum(has.sum(axis=-1), 1)
+    mean = np.where(has, instruction, 0.0).sum(axis=-1) / count
+    spread = np.sqrt((np.where(has, instruction - mean[..., None], 0.0) ** 2).sum(axis=-1) / count)
+    trusted = trust * spread
+    total = trusted + pair.std(axis=-1)
+    return np.divide(trusted, total, out=np.zeros_like(total, dtype=np.float64), where=total > 0)
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:

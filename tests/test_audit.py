@@ -17,7 +17,7 @@ from editsearch.audit.run import run_audit
 from editsearch.audit.signatures import Signature, pair_signatures
 from editsearch.audit.table import SUMMARY_KEY
 from editsearch.cli.main import cli
-from editsearch.data.synth import synth_pairs
+from editsearch.data.synthetic.generator import synth_pairs
 from editsearch.index.store import EditIndex
 
 
@@ -37,7 +37,7 @@ VISIBLE = ["brighter", "darker", "grayscale", "invert", "sepia", "frame", "flip_
 
 def visible_pairs(n: int, seed: int, size: int = 96) -> list[tuple[Image.Image, Image.Image, str]]:
     """n synthetic (before, after, instruction) of edits visible even at the tiny model's 32 px."""
-    from editsearch.data.families import FAMILIES
+    from editsearch.data.synthetic.families import FAMILIES
 
     rng = np.random.default_rng(seed)
     out = []
@@ -137,7 +137,7 @@ def test_another_crop_or_another_edit_of_the_photo_is_no_duplicate():
 def mini_index(tmp_path_factory):
     """A small collection indexed with the shipped model: two wrong instructions, two reversed directional
     edits and one reversed self-undoing edit (invert)."""
-    from editsearch.data.families import FAMILIES
+    from editsearch.data.synthetic.families import FAMILIES
     from editsearch.encoder import load_model
 
     root = tmp_path_factory.mktemp("mini")

@@ -78,6 +78,9 @@ def test_pair_instruction_and_hybrid_each_follow_their_signal(indexed, tiny_mode
             for r in results:
                 assert r.scores["pair"] == pytest.approx(pair[r.id], abs=1e-4)
                 assert r.scores["instruction"] == pytest.approx(instr[r.id], abs=1e-4)
+        for r in searcher.search_text(QUERY, k=10):  # the default's score is a mix of its two cosines
+            low, high = sorted((r.scores["pair"], r.scores["instruction"]))
+            assert low - 1e-5 <= r.score <= high + 1e-5
         assert searcher.search_text(QUERY, k=1, rank="instruction")[0].instruction == QUERY
         assert [r.id for r in searcher.search_text(QUERY, k=10)] == [r.id for r in results]  # hybrid by default
         batch = searcher.run_batch([{"text": QUERY, "rank": "pair", "k": 3}, {"text": QUERY, "rank": "nope"}])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,10 +22,10 @@ from editsearch.audit.checks import (
 )
 from editsearch.audit.pixels import gone, iter_pixels, model_image_size
 from editsearch.audit.signatures import Signature, pair_signatures
+from editsearch.audit.state import AuditState
 from editsearch.audit.table import build_table
 from editsearch.audit.thresholds import Threshold, data_threshold
 from editsearch.errors import UsageError
-from editsearch.index.instructions import InstructionMatrix
 
 if TYPE_CHECKING:
     from editsearch.index.store import EditIndex
@@ -35,25 +34,6 @@ if TYPE_CHECKING:
 _EDIT_COLUMNS = (
     "e.id, v.id, e.before, e.after, e.instruction, e.source, e.origin, e.before_size, e.after_size, e.metadata"
 )
-
-
-@dataclass
-class AuditState:
-    """Everything known about the live edits while the checks run, one array entry per edit (by position)."""
-
-    rows: list[tuple[Any, ...]]
-    scores: dict[str, np.ndarray] = field(default_factory=dict)
-    signatures: list[Signature | None] = field(default_factory=list)
-    errors: dict[int, str] = field(default_factory=dict)  # position -> why its images could not be read
-    notes: list[str] = field(default_factory=list)
-    suggested: list[str | None] = field(default_factory=list)
-    z_forward: np.ndarray | None = None
-    neighbours: np.ndarray | None = None  # [N, NEIGHBOURS] positions of each edit's nearest pair vectors, -1: none
-    scorer: InstructionScorer | None = None  # the index's instruction vectors (None: fewer than two)
-
-    def column(self, n: int) -> list[Any]:
-        """Column n of the edit rows (0 id, 1 vector id, 2 before, 3 after, 4 instruction, 5 source, 6 origin)."""
-        return [r[n] for r in self.rows]
 
 
 def audit(
@@ -128,22 +108,14 @@ def run_audit(
 def _live_rows(index: EditIndex) -> list[tuple[Any, ...]]:
     """(id, vector id, before, after, instruction, source, origin, before size, after size, metadata JSON) of every
     live edit, by id."""
-    info = index.model_info
-    if info is None:
-        return []
-    cur = index.catalog.db.execute(
-        f"SELECT {_EDIT_COLUMNS} FROM edits e JOIN vectors v ON v.edit_id = e.id AND v.model = ? "
-        "WHERE e.deleted = 0 ORDER BY e.id",
-        [info["fingerprint"]],
-    )
-    return cur.fetchall()
+    return index.live_edit_rows(_EDIT_COLUMNS)
 
 
 def _forward_pass(index: EditIndex, state: AuditState, names: list[str]) -> None:
     """One pass over the stored pair vectors: instruction z-scores and suggestions, FAISS neighbours."""
     info = index.model_info
     assert info is not None
-    fp, dim = info["fingerprint"], info["dim"]
+    dim = info["dim"]
     position = {vid: i for i, vid in enumerate(state.column(1))}
     scorer = state.scorer = _instruction_scorer(index, state, names)
     want_dup = "duplicate" in names and len(state.rows) > 1
@@ -151,7 +123,7 @@ def _forward_pass(index: EditIndex, state: AuditState, names: list[str]) -> None
     z = np.full(len(state.rows), np.nan)
     own = scorer.own_rows(state.column(4)) if scorer is not None else None
     vi = index.vectors if want_dup else None
-    for chunk in index.catalog.iter_live_vectors(fp):
+    for chunk in index.iter_live_vectors():
         pos = np.asarray([position[vid] for vid, _ in chunk])
         mat = np.frombuffer(b"".join(b for _, b in chunk), dtype=np.float32).reshape(len(chunk), dim)
         if scorer is not None and own is not None:
@@ -177,14 +149,12 @@ def _instruction_scorer(index: EditIndex, state: AuditState, names: list[str]) -
     """The instruction scorer, or None (with a note) when the index has too few instruction vectors."""
     if "mismatch" not in names and "reversed" not in names:
         return None
-    info = index.model_info
-    assert info is not None
-    matrix = InstructionMatrix().refresh(index.catalog, info["fingerprint"])
-    if len(matrix) < 2:
-        what = "no instructions" if not len(matrix) else "a single distinct instruction"
+    texts, matrix = index.instruction_vectors()
+    if len(texts) < 2:
+        what = "no instructions" if not texts else "a single distinct instruction"
         state.notes.append(f"mismatch and reversed: the index has {what} to compare with; not scored")
         return None
-    return InstructionScorer(matrix.texts, matrix.matrix)
+    return InstructionScorer(texts, matrix)
 
 
 def _image_pass(
@@ -193,7 +163,7 @@ def _image_pass(
     """Signatures from the catalog, the missing ones and the reversed pairs' vectors from decoded images."""
     n = len(state.rows)
     image_checks = {"noop", "duplicate"} & set(names)
-    stored = index.catalog.signatures(state.column(0)) if image_checks else {}
+    stored = index.signatures(state.column(0)) if image_checks else {}
     state.signatures = [Signature.from_bytes(stored[i]) if i in stored else None for i in state.column(0)]
     for p, (_, _, before, after, *_rest) in enumerate(state.rows):
         reason = gone(before) or gone(after)

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from editsearch.audit.checks import CHECKS
+from editsearch.audit.state import AuditState
 from editsearch.audit.thresholds import Threshold
 
 if TYPE_CHECKING:
-    from editsearch.audit.run import AuditState
     from editsearch.index.store import EditIndex
 
 SUMMARY_KEY = b"editsearch.audit"  # the table's schema metadata key holding the summary JSON

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -475,6 +475,30 @@ class EditIndex:
     def facets(self) -> dict[str, Any]:
         """{"columns": the edits columns a filter may use, "metadata": {key: [{"value", "count"}, ...]}}."""
         return {"columns": self.catalog.edit_columns(), "metadata": self.catalog.facets()}
+
+    def live_edit_rows(self, columns: str) -> list[tuple[Any, ...]]:
+        """`columns` (SQL over `e`, the edits, and `v`, their vectors) of every live edit of this model, by id."""
+        info = self.model_info
+        if info is None:
+            return []
+        return self.catalog.db.execute(
+            f"SELECT {columns} FROM edits e JOIN vectors v ON v.edit_id = e.id AND v.model = ? "
+            "WHERE e.deleted = 0 ORDER BY e.id",
+            [info["fingerprint"]],
+        ).fetchall()
+
+    def iter_live_vectors(self, chunk: int = 20000) -> Iterator[list[tuple[int, bytes]]]:
+        """Chunks of (vector id, float32 blob) of the live edits, ascending by vector id."""
+        return self.catalog.iter_live_vectors(self.model_info["fingerprint"], chunk)  # type: ignore[index]
+
+    def signatures(self, edit_ids: Sequence[int]) -> dict[int, bytes]:
+        """The stored pair signatures (for the audit's image checks) of these edits, by edit id."""
+        return self.catalog.signatures(edit_ids)
+
+    def instruction_vectors(self) -> tuple[list[str], np.ndarray]:
+        """Every distinct instruction of the index's model and its text-tower vector [N, D], in full."""
+        matrix = InstructionMatrix().refresh(self.catalog, self.model_info["fingerprint"])  # type: ignore[index]
+        return matrix.texts, matrix.matrix
 
     def instruction_matrix(self) -> InstructionMatrix:
         """The instruction vectors of the index's model, in memory, following the catalog's writes."""
