@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -52,3 +53,26 @@ def big_png16(side: int = 9400) -> bytes:
     idat = b"".join(squeeze.compress(row) for _ in range(side)) + squeeze.flush()
     header = struct.pack(">IIBBBBB", side, side, 16, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def audited_index(root: Path, model_dir: Path) -> tuple[Path, Path, int]:
+    """A 10-pair index plus one planted no-op (its after a copy of its before), audited; (index, audit, no-op id)."""
+    manifest = make_collection(root / "data", 10)
+    images = root / "data" / "images"
+    shutil.copy(images / "p0_3_before.png", images / "noop_after.png")
+    with manifest.open("a") as f:
+        f.write(json.dumps({"before": "images/p0_3_before.png", "after": "images/noop_after.png", "instruction": "x"}))
+        f.write("\n")
+    index, out = root / "idx", root / "audit"
+    assert _run("build-index", manifest, "--index", index, "--model", model_dir, "-q").exit_code == 0
+    audited = _run("audit", "--index", index, "--out", out, "--checks", "noop,duplicate", "-q", "--json")
+    assert audited.exit_code == 0, audited.output
+    return index, out, 11
+
+
+def _run(*args: object):
+    from click.testing import CliRunner
+
+    from editsearch.cli.main import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)

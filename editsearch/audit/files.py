@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from editsearch.audit.checks import CHECKS
-from editsearch.errors import UsageError
+from editsearch.errors import DataError, UsageError
 from editsearch.files import fsync_replace
 
 REPORT_LIMIT = 200  # flagged edits shown per check in report.html, worst first (the parquet has them all)
@@ -44,6 +44,21 @@ def write_outputs(table: Any, summary: dict[str, Any], out: Path, thumb: int = 9
     _write_text(paths["summary"], json.dumps(summary, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
     _write_text(paths["report"], report_html(table.to_pylist(), summary, thumb))
     return paths
+
+
+def read_outputs(out: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The rows of OUT/audit.parquet and OUT/summary.json as `editsearch audit` wrote them (DataError if absent)."""
+    import pyarrow.parquet as pq
+
+    out = Path(out)
+    try:
+        rows = pq.read_table(out / "audit.parquet").to_pylist()
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise DataError(
+            f"no audit in {out.name or out} ({e.__class__.__name__}): run `editsearch audit --index DIR --out OUT`"
+        ) from None
+    return rows, summary
 
 
 def _write_text(path: Path, text: str) -> None:

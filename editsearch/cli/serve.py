@@ -22,6 +22,13 @@ from editsearch.errors import untrained_note
 )
 @click.option("--max-upload-mb", type=click.FloatRange(min=0.001), default=20.0, show_default=True)
 @click.option("--max-applies", type=click.IntRange(1), default=1, show_default=True, help="Edit transfers at once.")
+@click.option(
+    "--audit",
+    "audit_dir",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="An `editsearch audit --out` folder: its flagged edits are the page's Problems view and /api/audit.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON log line per request on stderr.")
 def serve(
     index_dir: str,
@@ -32,6 +39,7 @@ def serve(
     allowed_hosts: tuple[str, ...],
     max_upload_mb: float,
     max_applies: int,
+    audit_dir: str | None,
     as_json: bool,
 ) -> None:
     """Serve an index: a JSON search API (OpenAPI at /docs) and a web page at /, warm, following later writes.
@@ -58,6 +66,7 @@ def serve(
         log="json" if as_json else "text",
         host=host,
         allowed_hosts=allowed_hosts,
+        audit=audit_dir,
     )
     engine = app.state.engine
     if not engine.trained:

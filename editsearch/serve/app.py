@@ -23,6 +23,7 @@ from editsearch.serve.engine import Engine
 from editsearch.serve.gate import ApplyGate
 from editsearch.serve.middleware import AllowedHosts, BodyLimit, RequestLog, SameOrigin, TokenGuard
 from editsearch.serve.routers import apply, docs, edits, facets, page, search, server
+from editsearch.serve.routers import audit as audit_routes
 
 MAX_FILES = 3  # the most files one request carries (apply: before, after, image)
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
@@ -41,6 +42,7 @@ def create_app(
     log: Literal["json", "text"] | None = None,
     host: str = "127.0.0.1",
     allowed_hosts: Sequence[str] = (),
+    audit: str | Path | None = None,
 ) -> FastAPI:
     """The served app of one index: loads the index and its model now, and keeps them warm.
 
@@ -49,7 +51,8 @@ def create_app(
     Requests must name in their Host header the host the server is bound to (`host`; the loopback names
     for a loopback or wildcard address) or one of `allowed_hosts` ("*": any), else they get a 400: a page
     of another site that rebinds its DNS name to this address cannot talk to it. Cross-origin writes get
-    a 403 (SameOrigin).
+    a 403 (SameOrigin). `audit` is a folder written by `editsearch audit`, served at /api/audit and as the
+    page's Problems view.
     """
     if token is not None and not token.strip():
         raise UsageError("the token is empty: give a non-empty --token (or none, to serve without one)")
@@ -71,9 +74,10 @@ def create_app(
     )
     app.state.engine = engine
     app.state.gate = gate
-    app.state.settings = Settings(max_upload_mb=max_upload_mb, token=token is not None)
+    audit_dir = Path(audit) if audit is not None else None
+    app.state.settings = Settings(max_upload_mb=max_upload_mb, token=token is not None, audit_dir=audit_dir)
     errors.install(app)
-    for module in (server, search, edits, apply, facets, page, docs):
+    for module in (server, search, edits, apply, facets, audit_routes, page, docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.swagger_ui_dir()), name="docs-assets")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,6 +20,7 @@ class Settings:
 
     max_upload_mb: float = 20.0
     token: bool = False
+    audit_dir: Path | None = None  # an `editsearch audit --out` folder, served as Problems
     started: float = field(default_factory=time.time)
     thumbs: ThumbnailCache = field(default_factory=ThumbnailCache)
 

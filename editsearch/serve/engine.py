@@ -13,7 +13,7 @@ from typing import Any
 
 from editsearch.errors import EditSearchError
 from editsearch.index.catalog import CATALOG_FILE, damaged
-from editsearch.index.errors import CatalogCorruptError
+from editsearch.index.errors import CatalogCorruptError, UnknownEditError
 from editsearch.index.store import EditIndex
 from editsearch.search import EditSearch
 
@@ -47,6 +47,7 @@ class Engine:
             self._readers.put(reader)
         self._files = {id(r): catalog_file(self.index_dir) for r in self._readers.queue}  # what each reader opened
         self._facets: tuple[Any, dict[str, Any]] | None = None
+        self._audit: tuple[Any, tuple[list[dict[str, Any]], dict[str, Any]]] | None = None
         self._damage: tuple[Any, str] | None = None  # (catalog file, why it cannot be served) of the last health check
         with self.reader() as reader:
             reader.term_vector("warm up")
@@ -98,6 +99,31 @@ class Engine:
                 cached = (key, reader.index.facets())
                 self._facets = cached
         return cached[1]
+
+    def audit(self, out: Path | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The rows and summary of the audit in `out` whose edits are still live (read again when its files change).
+
+        UnknownEditError (a 404) when the server was started without an audit folder.
+        """
+        if out is None:
+            raise UnknownEditError(
+                "this server has no audit: run `editsearch audit --index DIR --out OUT`, then "
+                "`editsearch serve --index DIR --audit OUT`"
+            )
+        from editsearch.audit.files import read_outputs
+
+        stamp = tuple(
+            (f.stat().st_mtime_ns, f.stat().st_size)
+            for f in (out / "audit.parquet", out / "summary.json")
+            if f.exists()
+        )
+        with self.reader() as reader:
+            key = (stamp, reader.index.generation)
+            if self._audit is None or self._audit[0] != key:
+                rows, summary = read_outputs(out)
+                live = reader.index.live_ids([r["id"] for r in rows])
+                self._audit = (key, ([r for r in rows if r["id"] in live], summary))
+        return self._audit[1]
 
     def health(self) -> str | None:
         """Why the index cannot be served (a damaged or unreadable catalog), or None when it can.

@@ -2,6 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+const PROBLEMS = ["all", "noop", "mismatch", "reversed", "duplicate"]; // the Problems view: every check, or one
 const FACET_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/; // metadata keys offered as facets: plain names, valid in a JSON path
 const pairs = new Map(); // uploaded example pairs of this page's history: id -> {before, after, thumbs}
 const example = { before: null, after: null }; // the pair being prepared in the example panel
@@ -71,6 +72,7 @@ function toUrl(s) {
   if (s.text) p.set("text", s.text);
   if (s.edit_id !== undefined) p.set("edit_id", s.edit_id);
   if (s.pair !== undefined) p.set("example", "uploaded"); // the images themselves live in history.state only
+  if (s.problems) p.set("problems", s.problems);
   if (s.k && s.k !== $("k").defaultValue) p.set("k", s.k);
   if (s.contains) p.set("contains", s.contains);
   if (s.where) p.set("where", s.where);
@@ -86,6 +88,7 @@ function fromUrl(search) {
   if (text) s.text = text;
   if (/^\d+$/.test(p.get("edit_id") || "")) s.edit_id = Number(p.get("edit_id"));
   if (p.has("example")) s.pair = ""; // no pair has this id: the note asks for the images again
+  if (PROBLEMS.includes(p.get("problems"))) s.problems = p.get("problems");
   for (const [name, value] of p) if (name.startsWith("meta.") && FACET_KEY.test(name.slice(5))) s.meta[name.slice(5)] = value;
   return s;
 }
@@ -166,6 +169,7 @@ function filterParams(s, params) {
 }
 
 function execute(s) {
+  if (s.problems) return showProblems(s);
   if (s.text) return run("“" + s.text + "”", s, call("/api/search?" + filterParams(s, new URLSearchParams({ text: s.text }))));
   if (s.edit_id !== undefined) {
     return run("edits like #" + s.edit_id, s, call("/api/search?" + filterParams(s, new URLSearchParams({ edit_id: s.edit_id }))));
@@ -186,6 +190,45 @@ function execute(s) {
   form.append("after", pair.after);
   for (const [key, value] of filterParams(s, new URLSearchParams())) form.append(key, value);
   run("your example " + pair.before.name + " → " + pair.after.name, s, call("/api/search", { method: "POST", body: form }));
+}
+
+async function showProblems(s) {
+  $("results").setAttribute("aria-busy", "true");
+  say($("message"), "Reading the audit…", "busy");
+  try {
+    const check = s.problems === "all" ? "" : "&check=" + encodeURIComponent(s.problems);
+    const data = await (await call("/api/audit?limit=60" + check)).json();
+    if (state !== s) return;
+    const nodes = [];
+    let total = 0;
+    for (const [name, rows] of Object.entries(data.flagged)) {
+      const flagged = (data.checks[name] || {}).flagged ?? rows.length;
+      total += flagged;
+      const shown = flagged > rows.length ? " (the worst " + rows.length + ")" : "";
+      nodes.push(el("h2", "problem-head", name + ": " + flagged + " flagged" + shown));
+      nodes.push(...rows.map((r) => card({ ...r, score: typeof r.score === "number" ? r.score : 0 })));
+    }
+    $("results").replaceChildren(...nodes);
+    say($("message"), total ? "" : "The audit flags nothing.", total ? "" : "empty");
+    $("summary").textContent = "Problems · " + total + " flags over " + data.edits + " edits, worst first by check";
+  } catch (err) {
+    if (state !== s) return;
+    $("results").replaceChildren();
+    $("summary").textContent = "";
+    say($("message"), err.message, "error");
+  } finally {
+    if (state === s) $("results").removeAttribute("aria-busy");
+  }
+}
+
+async function loadProblems() {
+  try {
+    const response = await fetch("/api/audit?limit=1");
+    if (!response.ok) return; // served without --audit: no Problems view
+    const data = await response.json();
+    $("problems").textContent = "Problems (" + (data.flagged_any ?? 0) + ")";
+    $("problems").hidden = false;
+  } catch (_) { /* no audit */ }
 }
 
 function filterLabel(s) {
@@ -476,6 +519,7 @@ function wire() {
   });
   $("chip-clear").addEventListener("click", () => { $("chip").hidden = true; $("q").focus(); });
   $("example-toggle").addEventListener("click", () => openExample($("example-form").hidden));
+  $("problems").addEventListener("click", () => navigate({ problems: "all", ...readFilters() }));
   $("example-form").addEventListener("submit", submitExample);
   wireDropZone("before");
   wireDropZone("after");
@@ -491,6 +535,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   wire();
   checkHealth();
   loadStats();
+  loadProblems();
   await loadFacets();
   const s = history.state || fromUrl(location.search);
   history.replaceState(s, "", toUrl(s));

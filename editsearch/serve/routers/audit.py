@@ -1,0 +1,46 @@
+"""Problems: the flagged edits of an audit (`editsearch audit --out OUT`, served with `serve --audit OUT`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from editsearch.audit.checks import CHECKS
+from editsearch.serve.deps import EngineDep, SettingsDep
+from editsearch.serve.shapes import public_name, urls
+
+router = APIRouter(tags=["audit"])
+Check = Literal["noop", "mismatch", "reversed", "duplicate"]
+ROW_KEYS = ("id", "instruction", "source", "duplicate_of", "suggested_instruction")
+
+
+@router.get("/api/audit")
+def audit(
+    engine: EngineDep,
+    settings: SettingsDep,
+    check: Annotated[Check | None, Query(description="One check's flagged edits; none: every check's.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Flagged edits per check, worst first.")] = 100,
+) -> dict[str, Any]:
+    """The audit's counts and thresholds, and each check's flagged live edits, worst first, with image URLs."""
+    from editsearch.audit.files import flagged
+
+    rows, summary = engine.audit(settings.audit_dir)
+    checks = [check] if check else [c for c in CHECKS if c in summary.get("checks", {})]
+    return {
+        "checks": {c: summary["checks"].get(c) for c in checks},
+        "edits": summary.get("edits"),
+        "flagged_any": summary.get("flagged_any"),
+        "notes": summary.get("notes", []),
+        "flagged": {c: [problem_json(r, c) for r in flagged(rows, c)[:limit]] for c in checks},
+    }
+
+
+def problem_json(row: dict[str, Any], check: str) -> dict[str, Any]:
+    """One flagged edit: its id, instruction, file names, the check's score, the kept duplicate, the URLs."""
+    out = {key: row.get(key) for key in ROW_KEYS}
+    out.update(check=check, score=row.get(f"{check}_score"), before=public_name(row.get("before")))
+    out.update(after=public_name(row.get("after")), urls=urls(row["id"]))
+    out["metadata"] = json.loads(row["metadata"]) if isinstance(row.get("metadata"), str) else row.get("metadata")
+    return out
