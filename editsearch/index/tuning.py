@@ -81,8 +81,11 @@ def exact_neighbours(
     return top.result()
 
 
-def recall_at_k(found: np.ndarray, truth: np.ndarray, query_ids: np.ndarray) -> float:
-    """Mean share of each query's true neighbours among the first K ids found, its own id left out."""
+def recall_at_k(found: np.ndarray, truth: np.ndarray, query_ids: np.ndarray, live: np.ndarray | None = None) -> float:
+    """Mean share of each query's true neighbours among the first K ids found, its own id (and ids not `live`:
+    tombstones) left out."""
+    if live is not None:
+        found = np.where(np.isin(found, live), found, -1)
     hits, total = 0, 0
     for row, true, qid in zip(found, truth, query_ids, strict=True):
         want = set(true[true >= 0].tolist())
@@ -119,8 +122,12 @@ def tune(
     truth: np.ndarray,
     target: float = DEFAULT_TARGET_RECALL,
     base: AnnParams | None = None,
+    live: np.ndarray | None = None,
 ) -> Tuning:
-    """Sweep vi's search knob from the cheapest setting until recall@K reaches `target`; leaves vi searching with it."""
+    """Sweep vi's search knob from the cheapest setting until recall@K reaches `target`; leaves vi searching with it.
+
+    `live`: the ids that count (an HNSW or PQ index keeps removed ids as tombstones, as a query over-fetches).
+    """
     base = base or AnnParams()
     options = candidates(vi, base)
     if not options or not len(queries):
@@ -134,7 +141,7 @@ def tune(
         ms = _ms_per_query(vi, queries[:TIMED_QUERIES])
         if ms > LATENCY_BUDGET_MS and best is not None:
             break
-        rec = recall_at_k(vi.search(queries, K + 1)[1], truth, query_ids)
+        rec = recall_at_k(vi.search(queries, _fetch(vi, live))[1], truth, query_ids, live)
         if best is None or rec > best[0]:
             best = (rec, settings, ms)
         if rec >= target:
@@ -158,6 +165,14 @@ def shortfall(vi: VectorIndex, tuning: Tuning) -> str:
         f"on this index's own vectors (best {tuning.recall:.3f}, at {shown}); --index-type {other} would "
         f"({'exact' if other == 'flat' else 'its codes do not depend on how the vectors cluster'})"
     )
+
+
+def _fetch(vi: VectorIndex, live: np.ndarray | None) -> int:
+    """How many hits a measured query asks for: K and its own id, over-fetched by the share of tombstones (as
+    EditIndex.search does)."""
+    if live is None or vi.ntotal <= len(live):
+        return K + 1
+    return int((K + 1) * vi.ntotal / max(len(live), 1)) + 8
 
 
 def _ms_per_query(vi: VectorIndex, queries: np.ndarray) -> float:
@@ -222,7 +237,7 @@ def retune(
     qids, queries = load(ids[query_positions(len(ids))]) if candidates(vi, params) else (ids[:0], None)
     if not len(qids):
         return tune(vi, np.zeros((0, vi.dim), np.float32), qids, np.zeros((0, K), np.int64), target, params)
-    return tune(vi, queries, qids, exact_neighbours(queries, qids, chunks), target, params)
+    return tune(vi, queries, qids, exact_neighbours(queries, qids, chunks), target, params, ids)
 
 
 def measure(vi: VectorIndex, ids: np.ndarray, load: Any, chunks: Iterable[tuple[np.ndarray, np.ndarray]]) -> float:
@@ -231,7 +246,7 @@ def measure(vi: VectorIndex, ids: np.ndarray, load: Any, chunks: Iterable[tuple[
         return 1.0
     qids, queries = load(ids[query_positions(len(ids))])
     truth = exact_neighbours(queries, qids, chunks)
-    return recall_at_k(vi.search(queries, K + 1)[1], truth, qids)
+    return recall_at_k(vi.search(queries, _fetch(vi, ids))[1], truth, qids, ids)
 
 
 def as_chunks(ids: Sequence[int], vectors: np.ndarray, size: int = 100_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
