@@ -14,6 +14,10 @@ about sqrt(n) IVF lists (a query scans `ivfpq_nprobe` of them), re-ranked from a
 copy of the vectors (IndexRefine over IndexScalarQuantizer) instead of float32: 96 + 384 bytes a vector
 at d = 384, where `pq` keeps 96 + 1,536. Its scores are the SQ8 ones (within ~1e-3 of the exact
 cosine); the catalog keeps the exact vectors. benchmarks/scale.py has its figures at 1M-10M.
+
+No approximate type assumes how the vectors cluster: each build measures recall@10 against exact search
+on a sample of the index's own vectors and keeps the cheapest search setting that reaches the target
+(editsearch.index.tuning); the sidecar records it, and a loaded index searches with it.
 """
 
 from __future__ import annotations
