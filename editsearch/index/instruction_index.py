@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 INSTRUCTION_CACHE = "instructions"  # instructions.faiss + instructions.json
 CHUNK = 20_000
+SEEN_MAX = 10_000  # instruction vectors an InstructionIndex keeps from its top_texts reads
 
 
 class InstructionIndex:
@@ -41,6 +42,7 @@ class InstructionIndex:
         self.dim = dim
         self.vectors = vectors
         self.count = count
+        self._seen: dict[str, np.ndarray] = {}  # vectors read by top_texts, which scores() then needs no read for
 
     def __len__(self) -> int:
         return self.count if self.vectors is not None else 0
@@ -52,18 +54,22 @@ class InstructionIndex:
         ids = self.vectors.search(np.asarray(query, np.float32)[None], n)[1][0]
         ids = [int(i) for i in ids if i >= 0]
         texts: dict[int, str] = {}
+        if len(self._seen) > SEEN_MAX:
+            self._seen.clear()
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
-            cur = self.catalog.db.execute(
-                f"SELECT id, instruction FROM instruction_vectors WHERE id IN ({marks})", chunk
+            sql = (
+                f"SELECT id, instruction, vector FROM instruction_vectors WHERE id IN ({marks}) AND length(vector) = ?"
             )
-            texts.update(cur.fetchall())
+            for vid, text, blob in self.catalog.db.execute(sql, [*chunk, 4 * self.dim]):
+                texts[vid] = text
+                self._seen[text] = np.frombuffer(blob, dtype=np.float32)
         return [texts[i] for i in ids if i in texts]
 
     def scores(self, query: np.ndarray, texts: Sequence[str | None]) -> list[float | None]:
         """Cosine of the query with each text's instruction vector, read from the catalog (None: no vector)."""
-        vectors: dict[str, np.ndarray] = {}
-        wanted = sorted({t for t in texts if t})
+        vectors = {t: self._seen[t] for t in texts if t and t in self._seen}
+        wanted = sorted({t for t in texts if t and t not in vectors})
         for chunk in _chunks(wanted):
             marks = ",".join("?" * len(chunk))
             cur = self.catalog.db.execute(
