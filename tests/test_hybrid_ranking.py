@@ -263,17 +263,3 @@ def test_instruction_vectors_survive_kill_9(tmp_path, tiny_model, tiny_model_dir
         )
     again = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
     assert (again["embedded"], again["instructions"], again["skipped"]) == (0, 0, 60)
-
-
-def test_more_instructions_than_a_reader_holds_rank_by_the_pair(monkeypatch, tmp_path, tiny_model):
-    from editsearch.index import instructions
-
-    root = tmp_path / "big"
-    manifest = make_collection(root / "data", 6)
-    with EditIndex.open(root / "idx", create=True) as index:
-        index.sync([manifest], tiny_model, batch_size=8, workers=0)
-    monkeypatch.setattr(instructions, "MAX_IN_MEMORY", 2)
-    with EditSearch.open(root / "idx", model=tiny_model) as searcher:
-        hybrid = searcher.search_text("invert the colors", k=4, rank="hybrid")
-        pair = searcher.search_text("invert the colors", k=4, rank="pair")
-    assert [(r.id, r.score) for r in hybrid] == [(r.id, r.score) for r in pair]

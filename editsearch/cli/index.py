@@ -51,6 +51,13 @@ if TYPE_CHECKING:
     "pq below 2M, then ivfpq-sq8).",
 )
 @click.option(
+    "--target-recall",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    help="recall@10 against exact search that an approximate type tunes its search settings to reach "
+    "(measured on its own vectors at each build; default 0.95, kept for later builds).",
+)
+@click.option(
     "--workers",
     type=click.IntRange(0),
     default=None,
@@ -71,6 +78,7 @@ def build_index(
     model_name: str | None,
     batch_size: int,
     index_type: str | None,
+    target_recall: float | None,
     workers: int | None,
     root: Path | None,
     lock_timeout: float,
@@ -94,6 +102,8 @@ def build_index(
     from editsearch.index.store import EditIndex
 
     with EditIndex.open(index_dir, create=True, lock_timeout=lock_timeout) as index:
+        if target_recall is not None:
+            index.set_target_recall(target_recall)
         if emb_dir is not None:
             if index_type is not None:
                 index.set_index_type(index_type)
@@ -115,6 +125,7 @@ def build_index(
 def _report_build(report: BuildReport, counts: dict[str, Any], as_json: bool) -> None:
     """Failed items on stderr, then the summary (or JSON) on stdout."""
     warn_failures(report.errors, "the `errors` table of the catalog")
+    _warn_shortfall(counts)
     if as_json:
         echo_json({**report.as_dict(), "index": counts})
     else:
@@ -340,30 +351,56 @@ def remove(edit_ids: tuple[int, ...], index_dir: Path, lock_timeout: float, as_j
         sys.exit(EXIT_PARTIAL)
 
 
+def _warn_shortfall(counts: dict[str, Any]) -> None:
+    """A note on stderr for each FAISS cache whose search settings did not reach the target recall."""
+    for key in ("faiss_tuning", "instruction_faiss_tuning"):
+        tuning = counts.get(key)
+        if tuning and not tuning.get("reached", True):
+            warn(f"{'instruction ' if key.startswith('instruction') else ''}FAISS cache: {tuning['note']}")
+
+
 @click.command()
 @index_option
 @click.option("--index-type", type=click.Choice(INDEX_TYPES), default=None, help="Switch to another FAISS type.")
+@click.option(
+    "--target-recall",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=None,
+    help="recall@10 the rebuilt index tunes its search settings to reach (default: the index's, else 0.95).",
+)
 @lock_timeout_option
 @json_option
-def rebuild(index_dir: Path, index_type: str | None, lock_timeout: float, as_json: bool) -> None:
-    """Rebuild the FAISS index from the vectors stored in the catalog."""
+def rebuild(
+    index_dir: Path, index_type: str | None, target_recall: float | None, lock_timeout: float, as_json: bool
+) -> None:
+    """Rebuild the FAISS caches (pairs and instructions) from the vectors stored in the catalog, tuned again."""
     import time
 
     from editsearch.index.store import EditIndex
 
     start = time.perf_counter()
     with EditIndex.open(index_dir, writable=True, lock_timeout=lock_timeout) as index:
-        vectors = index.rebuild(index_type)
+        vectors = index.rebuild(index_type, target_recall)
+        counts = index.stats()
         info = {
             "index_type": index.index_type,
             "faiss_type": vectors.kind if vectors else None,
             "vectors": vectors.ntotal if vectors else 0,
             "seconds": round(time.perf_counter() - start, 3),
+            "target_recall": counts["target_recall"],
+            "faiss_tuning": counts["faiss_tuning"],
+            "instruction_faiss_type": counts["instruction_faiss_type"],
+            "instruction_faiss_tuning": counts["instruction_faiss_tuning"],
         }
+    _warn_shortfall(counts)
     if as_json:
         echo_json(info)
     else:
         click.echo(f"rebuilt {info['faiss_type'] or 'empty'} index of {info['vectors']} vectors in {info['seconds']} s")
+        tuning = info["faiss_tuning"]
+        if tuning and tuning.get("settings"):
+            shown = ", ".join(f"{k} {v}" for k, v in tuning["settings"].items())
+            click.echo(f"search settings {shown}: recall@10 {tuning['recall']} (target {tuning['target']})")
 
 
 @click.command()

@@ -3,6 +3,7 @@
 Keyed by (model, instruction text), not by edit: edits sharing an instruction share one vector, and an edit
 whose instruction changes simply finds no vector for its new text until the next build embeds it. Rows are
 never updated, so a killed build keeps every committed batch and the next build embeds only what is missing.
+Ranking reads them through their own FAISS cache (editsearch.index.instruction_index), at any count.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ if TYPE_CHECKING:
     from editsearch.index.catalog import Catalog
 
 INSTRUCTION_BATCH = 256  # instructions embedded and committed per transaction
-# Most distinct instructions a reader holds in memory (about 300 MB at d = 384). An index with more ranks
-# text queries by the pair alone: an instruction FAISS cache for such sizes is not built yet.
-MAX_IN_MEMORY = 200_000
 
 
 def missing_instructions(catalog: Catalog, model: str) -> list[str]:
@@ -61,55 +59,6 @@ def embed_missing(catalog: Catalog, model: Any, batch: int = INSTRUCTION_BATCH) 
         chunk = texts[start : start + batch]
         save_instruction_vectors(catalog, model.fingerprint, chunk, model.embed_texts(chunk).numpy())
     return len(texts)
-
-
-class InstructionMatrix:
-    """All instruction vectors of one model in memory, reloaded when the table grows (readers follow writers)."""
-
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-        self.rows: dict[str, int] = {}
-        self.matrix = np.zeros((0, 0), dtype=np.float32)
-        self._state: tuple[str, int, int] | None = None
-
-    def refresh(self, catalog: Catalog, model: str) -> InstructionMatrix:
-        """Reload from the catalog if its instruction vectors changed since the last load."""
-        count, last = catalog.db.execute(
-            "SELECT count(*), coalesce(max(id), 0) FROM instruction_vectors WHERE model = ?", [model]
-        ).fetchone()
-        if count > MAX_IN_MEMORY:
-            count = last = 0  # too many to hold: ranked as if none were stored
-        if self._state != (model, count, last):
-            pairs = []
-            if count:
-                pairs = catalog.db.execute(
-                    "SELECT instruction, vector FROM instruction_vectors WHERE model = ? ORDER BY id", [model]
-                ).fetchall()
-            self.texts = [t for t, _ in pairs]
-            self.rows = {t: i for i, t in enumerate(self.texts)}
-            self.matrix = np.stack([np.frombuffer(b, dtype=np.float32) for _, b in pairs]) if pairs else self.matrix
-            self._state = (model, count, last)
-        return self
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def scores(self, query: np.ndarray, texts: Sequence[str | None]) -> list[float | None]:
-        """Cosine of the query with each text's instruction vector (None: no instruction or no vector)."""
-        out: list[float | None] = []
-        for text in texts:
-            row = self.rows.get(text) if text else None
-            out.append(None if row is None else float(self.matrix[row] @ query))
-        return out
-
-    def top_texts(self, query: np.ndarray, n: int) -> list[str]:
-        """The n instructions nearest the query, best first (exact: one matrix product)."""
-        if not self.texts:
-            return []
-        sims = self.matrix @ query
-        n = min(n, len(sims))
-        top = np.argpartition(-sims, n - 1)[:n]
-        return [self.texts[i] for i in top[np.argsort(-sims[top], kind="stable")]]
 
 
 def vector_ids_for_texts(catalog: Catalog, model: str, texts: Sequence[str], limit: int) -> list[int]:

@@ -32,20 +32,27 @@ from editsearch.index.errors import (
     SchemaVersionError,
     UnknownEditError,
 )
-from editsearch.index.instructions import InstructionMatrix, vector_ids_for_texts
+from editsearch.index.instruction_index import (
+    INSTRUCTION_CACHE,
+    InstructionCache,
+    InstructionIndex,
+    instruction_ids,
+)
+from editsearch.index.instructions import vector_ids_for_texts
 from editsearch.index.lock import DEFAULT_LOCK_TIMEOUT, WriterLock
-from editsearch.index.types import NO_REMOVE, TRAINED
+from editsearch.index.tuning import build_tuned, measure, retune
+from editsearch.index.types import DEFAULT_TARGET_RECALL, NO_REMOVE, TRAINED
 from editsearch.index.unit_vectors import blob_problems
 from editsearch.index.vectors import (
     FAISS_FILE,
     META_FILE,
+    PAIR_CACHE,
+    RETRAIN_GROWTH,
     AnnParams,
     VectorIndex,
     VectorMeta,
     cache_problem,
     resolve_kind,
-    sample_positions,
-    training_size,
 )
 
 if TYPE_CHECKING:
@@ -57,7 +64,6 @@ log = logging.getLogger(__name__)
 DEFAULT_INDEX_DIR = ".editsearch"
 EXACT_FILTER_MAX = 20_000  # a filter leaving at most this many edits is searched exactly, without FAISS
 TOMBSTONE_REBUILD_FRACTION = 0.2  # an HNSW or PQ index is rebuilt once this share of it is tombstones
-RETRAIN_GROWTH = 4  # an IVF or PQ index is retrained once it holds this many times what it was trained on
 
 
 def default_index_dir() -> Path:
@@ -87,15 +93,16 @@ class VerifyReport:
 class EditIndex:
     """An index of edit pairs: add / remove / sync / search / rebuild / stats / verify."""
 
-    def __init__(self, directory: Path, catalog: Catalog, lock: WriterLock, params: AnnParams):
+    def __init__(self, directory: Path, catalog: Catalog, lock: WriterLock, params: AnnParams | None = None):
         self.directory = directory
         self.catalog = catalog
         self.lock = lock
-        self.params = params
+        self.params = params or AnnParams()
+        self.explicit_params = params is not None  # search with these, not with the settings the index tuned
         self._vectors: VectorIndex | None = None
         self._generation = -1  # the catalog generation the in-memory FAISS index reflects
         self._live_count = 0
-        self._instructions = InstructionMatrix()  # the instruction vectors, for instruction-aware ranking
+        self._instructions = InstructionCache(directory)  # the instruction vectors, for instruction-aware ranking
 
     # -- opening --------------------------------------------------------------------------------------
 
@@ -126,14 +133,14 @@ class EditIndex:
         lock = WriterLock(directory)
         if create or writable:
             lock.acquire(lock_timeout)
-            for stale in directory.glob(".vectors.*.tmp"):
+            for stale in [*directory.glob(".vectors.*.tmp"), *directory.glob(f".{INSTRUCTION_CACHE}.*.tmp")]:
                 stale.unlink(missing_ok=True)
         try:
             catalog = Catalog.open(directory / CATALOG_FILE) if lock.held else _open_reader(directory, lock_timeout)
         except BaseException:
             lock.release()
             raise
-        return cls(directory, catalog, lock, params or AnnParams())
+        return cls(directory, catalog, lock, params)
 
     def close(self) -> None:
         """Close the catalog and release the writer lock."""
@@ -162,6 +169,19 @@ class EditIndex:
     def index_type(self) -> str:
         """The requested FAISS index type: flat | ivf | hnsw | pq | auto."""
         return self.catalog.get_setting("index_type", "flat") or "flat"
+
+    @property
+    def target_recall(self) -> float:
+        """The recall@10 an approximate FAISS cache tunes its search settings to reach (0.95 unless set)."""
+        return float(self.catalog.get_setting("target_recall", None) or DEFAULT_TARGET_RECALL)
+
+    def set_target_recall(self, target: float) -> None:
+        """Record the recall@10 target; the next sync tunes the caches to it (a rebuild of an approximate type)."""
+        self._require_lock()
+        if not 0 < target <= 1:
+            raise UsageError(f"the target recall must be in (0, 1], got {target}")
+        if target != self.target_recall:
+            self.catalog.set_setting("target_recall", repr(float(target)))
 
     def check_model(self, fingerprint: str, name: str = "") -> None:
         """Refuse (ModelMismatchError) a model other than the one this index was built with."""
@@ -213,7 +233,7 @@ class EditIndex:
         self.bind_model(model)
         inputs = source_inputs(sources, root)
         report = Build(self.catalog, model, batch_size, workers, progress).run(inputs, sweep=True)
-        self.refresh_vectors()
+        self._refresh_caches()
         return report
 
     def sync_embeddings(self, directory: str | Path, *, progress: bool = False) -> BuildReport:
@@ -233,7 +253,7 @@ class EditIndex:
         if self.model_info is not None:
             report.instructions = embed_missing(self.catalog, self.embedder())
         report.seconds = time.perf_counter() - start
-        self.refresh_vectors()
+        self._refresh_caches()
         return report
 
     def add(
@@ -251,7 +271,7 @@ class EditIndex:
         self.bind_model(model)
         build = Build(self.catalog, model, batch_size, workers, False)
         report = build.run([(origin, lambda: iter(pairs))], sweep=False)
-        self.refresh_vectors()
+        self._refresh_caches()
         return report
 
     def remove(self, edit_ids: Sequence[int]) -> int:
@@ -262,15 +282,28 @@ class EditIndex:
             self.refresh_vectors()
         return removed
 
-    def rebuild(self, index_type: str | None = None) -> VectorIndex | None:
-        """Rebuild the FAISS cache from the catalog's vectors (optionally as another type) and save it."""
+    def rebuild(self, index_type: str | None = None, target_recall: float | None = None) -> VectorIndex | None:
+        """Rebuild both FAISS caches (pairs, instructions) from the catalog, optionally as another type or tuned to
+        another recall target, and save them."""
         self._require_lock()
         if index_type is not None:
             self.set_index_type(index_type)
+        if target_recall is not None:
+            self.set_target_recall(target_recall)
         self._generation = self.catalog.generation
+        if self.model_info is None:
+            self._vectors = None
+            return None
         self._vectors = self._build_from_catalog()
         self._save()
+        self._instruction_index(force=True)
         return self._vectors
+
+    def _refresh_caches(self) -> None:
+        """After a write: bring the pair and the instruction FAISS caches up to date (and save them)."""
+        self.refresh_vectors()
+        if self.model_info is not None:
+            self._instruction_index()
 
     # -- the FAISS cache ------------------------------------------------------------------------------
 
@@ -295,7 +328,7 @@ class EditIndex:
         vi, meta = self._vectors, None
         if vi is None:
             try:
-                vi, meta = VectorIndex.load(self.directory, self.params)
+                vi, meta = VectorIndex.load(self.directory, self._search_params())
             except (OSError, ValueError, TypeError) as e:
                 vi = None
                 fix = "saving a fresh copy" if self.lock.held else "run `editsearch rebuild` to save one"
@@ -318,6 +351,9 @@ class EditIndex:
             changed = self._reconcile(vi) or meta is None or meta.generation != generation
         if self._needs_rebuild(vi):
             vi, changed = self._build_from_catalog(), True
+        elif self.lock.held and (vi.tuning is None or vi.tuning.target != self.target_recall):
+            self._retune(vi)  # saved before indexes tuned themselves, or asked for another target
+            changed = True
         self._vectors, self._generation = vi, generation
         if changed and self.lock.held:
             self._save()
@@ -356,15 +392,42 @@ class EditIndex:
         assert info is not None
         live = np.asarray(self.catalog.live_vector_ids(info["fingerprint"]), dtype=np.int64)
         kind = resolve_kind(self.index_type, len(live))
-        size = training_size(kind, len(live))
-        sample = self._load_vectors(live[sample_positions(len(live), size)].tolist())[1] if size else None
-        vi = VectorIndex.empty(kind, info["dim"], len(live), sample, self.params)
-        del sample
-        for chunk in self.catalog.iter_live_vectors(info["fingerprint"]):
-            ids = np.asarray([i for i, _ in chunk], dtype=np.int64)
-            vi.add(ids, np.frombuffer(b"".join(b for _, b in chunk), dtype=np.float32).reshape(len(ids), info["dim"]))
+        load = self._load_array
+        vi = build_tuned(
+            kind, info["dim"], live, load, self._live_chunks(), self.target_recall, self.params, self.explicit_params
+        )
+        self._note_shortfall(vi)
         self._live_count = len(live)
         return vi
+
+    def _retune(self, vi: VectorIndex) -> None:
+        """Tune a loaded cache's search settings to the target recall, measured on the catalog's live vectors."""
+        assert self.model_info is not None
+        live = np.asarray(self.catalog.live_vector_ids(self.model_info["fingerprint"]), dtype=np.int64)
+        retune(vi, live, self._load_array, self._live_chunks(), self.target_recall, self.params)
+        if self.explicit_params:
+            vi.set_params(self.params)
+        self._note_shortfall(vi)
+
+    @staticmethod
+    def _note_shortfall(vi: VectorIndex) -> None:
+        if vi.tuning is not None and not vi.tuning.reached:
+            log.warning("editsearch: %s", vi.tuning.note)
+
+    def _search_params(self) -> AnnParams | None:
+        """The AnnParams a loaded cache searches with: those passed to open, else None (its own tuned settings)."""
+        return self.params if self.explicit_params else None
+
+    def _load_array(self, vector_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._load_vectors(vector_ids.tolist())
+
+    def _live_chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) chunks of the live vectors of the index's model, by id."""
+        assert self.model_info is not None
+        dim = self.model_info["dim"]
+        for chunk in self.catalog.iter_live_vectors(self.model_info["fingerprint"]):
+            ids = np.asarray([i for i, _ in chunk], dtype=np.int64)
+            yield ids, np.frombuffer(b"".join(b for _, b in chunk), dtype=np.float32).reshape(len(ids), dim)
 
     def _load_vectors(self, vector_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(ids, matrix) of these vector ids from the catalog."""
@@ -497,14 +560,29 @@ class EditIndex:
 
     def instruction_vectors(self) -> tuple[list[str], np.ndarray]:
         """Every distinct instruction of the index's model and its text-tower vector [N, D], in full."""
-        matrix = InstructionMatrix().refresh(self.catalog, self.model_info["fingerprint"])  # type: ignore[index]
-        return matrix.texts, matrix.matrix
+        dim = self.model_info["dim"]  # type: ignore[index]
+        rows = self.catalog.db.execute(  # a damaged row (another size) is left out; `verify` names it
+            "SELECT instruction, vector FROM instruction_vectors WHERE model = ? AND length(vector) = ? ORDER BY id",
+            [self.model_info["fingerprint"], 4 * dim],  # type: ignore[index]
+        ).fetchall()
+        matrix = np.frombuffer(b"".join(v for _, v in rows), dtype=np.float32).reshape(len(rows), dim)
+        return [t for t, _ in rows], matrix
 
-    def instruction_matrix(self) -> InstructionMatrix:
-        """The instruction vectors of the index's model, in memory, following the catalog's writes."""
+    def instruction_matrix(self) -> InstructionIndex:
+        """The instruction vectors of the index's model behind their FAISS cache, following the catalog's writes."""
+        return self._instruction_index()
+
+    def _instruction_index(self, force: bool = False) -> InstructionIndex:
         info = self.model_info
         assert info is not None
-        return self._instructions.refresh(self.catalog, info["fingerprint"])
+        settings = {
+            "index_type": self.index_type,
+            "target": self.target_recall,
+            "params": self.params,
+            "explicit": self.explicit_params,
+            "force": force,
+        }
+        return self._instructions.get(self.catalog, info, settings, self.lock.held)
 
     def edits_for_instructions(
         self, texts: Sequence[str], n: int, where: str | None = None, contains: str | None = None
@@ -553,6 +631,9 @@ class EditIndex:
             "path": str(self.directory.resolve()),
             "catalog_bytes": _size(self.directory / CATALOG_FILE) + _size(self.directory / f"{CATALOG_FILE}-wal"),
             "faiss_bytes": _size(self.directory / FAISS_FILE),
+            "target_recall": self.target_recall,
+            "faiss_tuning": meta.get("tuning"),
+            **_instruction_stats(self.directory),
         }
 
     @classmethod
@@ -588,7 +669,7 @@ class EditIndex:
             return _finish(report)
         fp = info["fingerprint"]
         try:
-            vi, meta = VectorIndex.load(self.directory, self.params)
+            vi, meta = VectorIndex.load(self.directory, self._search_params())
         except (OSError, ValueError, TypeError) as e:
             report.problems.append(f"FAISS cache missing or unreadable ({e}); run `editsearch rebuild`")
             return _finish(report)
@@ -608,7 +689,56 @@ class EditIndex:
         if meta.ntotal != vi.ntotal:
             report.problems.append("FAISS file and its sidecar disagree; run `editsearch rebuild`")
         report.problems.extend(self._spot_check(vi, live))
+        self._verify_tuning(vi, live, report)
+        self._verify_instructions(info, report)
         return _finish(report)
+
+    def _verify_tuning(self, vi: VectorIndex, live: np.ndarray, report: VerifyReport) -> None:
+        """Measure recall@10 again with the settings a query uses; a drop below the target is a note.
+
+        Not a problem: verify fails (exit 4) when the cache disagrees with the catalog, i.e. answers are wrong or
+        lost. Recall that drifts as edits are added after the tuning is a quality matter of a consistent index,
+        and `rebuild` (which tunes again) is the remedy either way; failing healthy indexes would make verify
+        useless as a damage check.
+        """
+        tuning = vi.tuning
+        if tuning is None:
+            if vi.kind != "flat":
+                report.notes.append(
+                    "the FAISS cache records no tuned search settings (saved by an older editsearch); "
+                    "`editsearch rebuild` tunes it"
+                )
+            return
+        recall = measure(vi, live, self._load_array, self._live_chunks())
+        report.numbers.update(recall_at_10=round(recall, 4), recall_at_build=tuning.recall, target_recall=tuning.target)
+        if recall < tuning.target:
+            why = f" ({tuning.note})" if tuning.note and not tuning.reached else ""
+            report.notes.append(
+                f"recall@10 is {recall:.3f} with the settings {vi.kind} searches with, below the target "
+                f"{tuning.target:g} (measured {tuning.recall:.3f} at build){why}; `editsearch rebuild` tunes it again"
+            )
+
+    def _verify_instructions(self, info: ModelRow, report: VerifyReport) -> None:
+        """The instruction FAISS cache holds exactly the catalog's instruction vectors of the index's model."""
+        fp, dim = info["fingerprint"], info["dim"]
+        want = instruction_ids(self.catalog, fp, dim)
+        if not len(want):
+            return
+        try:
+            ivi, meta = VectorIndex.load(self.directory, None, INSTRUCTION_CACHE)
+        except (OSError, ValueError, TypeError) as e:
+            report.problems.append(f"instruction FAISS cache missing or unreadable ({e}); run `editsearch rebuild`")
+            return
+        have = ivi.ids()
+        missing, extra = np.setdiff1d(want, have), np.setdiff1d(have, want)
+        report.numbers.update(instruction_vectors=len(want), instruction_faiss_vectors=int(ivi.ntotal))
+        if meta.model != fp:
+            report.problems.append("instruction FAISS cache was built for another model; run `editsearch rebuild`")
+        elif len(missing) or len(extra):
+            report.problems.append(
+                f"instruction FAISS cache lacks {len(missing)} and holds {len(extra)} unknown instruction vectors; "
+                "run `editsearch rebuild`"
+            )
 
     def _verify_catalog(self, report: VerifyReport) -> ModelRow | None:
         """The catalog half of verify: SQLite's integrity, foreign keys, full-text rows, the sizes and checksums
@@ -688,13 +818,24 @@ def _finish(report: VerifyReport) -> VerifyReport:
     return report
 
 
-def _read_meta(directory: Path) -> dict[str, Any]:
+def _read_meta(directory: Path, name: str = PAIR_CACHE) -> dict[str, Any]:
     """The sidecar as a dict; {} when it is absent or not a JSON object."""
     try:
-        meta = json.loads((directory / META_FILE).read_text())
+        meta = json.loads((directory / f"{name}.json").read_text())
     except (OSError, ValueError):
         return {}
     return meta if isinstance(meta, dict) else {}
+
+
+def _instruction_stats(directory: Path) -> dict[str, Any]:
+    """What the instruction FAISS cache's sidecar says: type, vectors, tuning, file size."""
+    meta = _read_meta(directory, INSTRUCTION_CACHE)
+    return {
+        "instruction_faiss_type": meta.get("kind"),
+        "instruction_faiss_vectors": meta.get("ntotal", 0),
+        "instruction_faiss_tuning": meta.get("tuning"),
+        "instruction_faiss_bytes": _size(directory / f"{INSTRUCTION_CACHE}.faiss"),
+    }
 
 
 def _open_reader(directory: Path, lock_timeout: float) -> Catalog:

@@ -1,7 +1,29 @@
-"""The FAISS index types an index can use, and what each can do; free of numpy, so the CLI can name them."""
+"""The FAISS index types an index can use, what each can do, and what a self-tuned one records; free of numpy."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 INDEX_TYPES = ("flat", "ivf", "hnsw", "pq", "ivfpq-sq8", "auto")
 NO_REMOVE = ("hnsw", "pq", "ivfpq-sq8")  # types that cannot remove: removed ids stay as tombstones until a rebuild
 TRAINED = ("ivf", "pq", "ivfpq-sq8")  # types trained on the vectors they were built from (retrained as it grows)
+
+DEFAULT_TARGET_RECALL = 0.95  # recall@10 against exact search that an approximate index tunes itself to reach
+
+
+@dataclass
+class Tuning:
+    """The search settings an index chose for itself when it was built, and the recall@10 it measured with them.
+
+    `settings` holds AnnParams fields (nprobe, k_factor or efSearch); `reached` is False when no setting within
+    the latency budget met `target`, and `note` then says so and names a type that would.
+    """
+
+    target: float
+    recall: float
+    settings: dict[str, int] = field(default_factory=dict)
+    reached: bool = True
+    queries: int = 0
+    ms_per_query: float = 0.0
+    seconds: float = 0.0
+    note: str = ""

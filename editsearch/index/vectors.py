@@ -14,6 +14,10 @@ about sqrt(n) IVF lists (a query scans `ivfpq_nprobe` of them), re-ranked from a
 copy of the vectors (IndexRefine over IndexScalarQuantizer) instead of float32: 96 + 384 bytes a vector
 at d = 384, where `pq` keeps 96 + 1,536. Its scores are the SQ8 ones (within ~1e-3 of the exact
 cosine); the catalog keeps the exact vectors. benchmarks/scale.py has its figures at 1M-10M.
+
+No approximate type assumes how the vectors cluster: each build measures recall@10 against exact search
+on a sample of the index's own vectors and keeps the cheapest search setting that reaches the target
+(editsearch.index.tuning); the sidecar records it, and a loaded index searches with it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import os
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +37,7 @@ import numpy as np
 from editsearch.errors import UsageError
 from editsearch.files import fsync_replace
 from editsearch.index.errors import EditIndexError
-from editsearch.index.types import INDEX_TYPES, NO_REMOVE, TRAINED
+from editsearch.index.types import INDEX_TYPES, NO_REMOVE, TRAINED, Tuning
 
 if TYPE_CHECKING:
     import faiss
@@ -44,15 +48,21 @@ IVF_TRAIN_PER_LIST = 64  # k-means training points per IVF list (FAISS warns bel
 PQ_MIN_TRAIN = 1_000  # a PQ needs this many vectors to train its 16-centroid codebooks; below, Flat
 PQ_TRAIN_MAX = 65_536  # codebook training sample
 IVF_TRAIN_ITERATIONS = 10
+RETRAIN_GROWTH = 4  # an IVF or PQ index is retrained once it holds this many times what it was trained on
 SMALL_BATCH = 16  # searches of fewer queries run on one OpenMP thread: much faster on a busy small CPU
 GPU_MAX_K = 2048  # FAISS GPU k-selection limit; larger k (heavy filter over-fetch) searches on the CPU
 FAISS_FILE = "vectors.faiss"
 META_FILE = "vectors.json"
+PAIR_CACHE = "vectors"  # a cache's name: NAME.faiss and its sidecar NAME.json (the instruction cache: instructions)
 
 
 @dataclass
 class AnnParams:
-    """Build and search knobs of the approximate index types (tuned by benchmarks/index_latency.py)."""
+    """Build and search knobs of the approximate index types.
+
+    An index tunes its search knobs itself when it is built (editsearch.index.tuning) and keeps them in
+    its sidecar; these defaults are where a sweep starts and what an untuned index searches with.
+    """
 
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
@@ -76,15 +86,28 @@ class VectorMeta:
     nlist: int = 0
     bytes: int = 0  # size of vectors.faiss ...
     crc32: str = ""  # ... and its CRC-32 (8 hex digits): a file that differs is damaged, never searched
+    tuning: dict[str, Any] | None = None  # the self-tuned search settings and their measured recall (a Tuning)
 
     @classmethod
-    def read(cls, directory: str | Path) -> VectorMeta:
+    def read(cls, directory: str | Path, name: str = PAIR_CACHE) -> VectorMeta:
         """The sidecar of a saved index; raises OSError if absent, CacheMismatchError if it is not one."""
         try:
-            data = json.loads((Path(directory) / META_FILE).read_text())
-            return cls(**data)
+            data = json.loads((Path(directory) / f"{name}.json").read_text())
+            meta = cls(**data)
+            meta.tuning_record()
+            return meta
         except (ValueError, TypeError) as e:  # not JSON, not an object, unknown or missing fields
-            raise CacheMismatchError(f"{META_FILE} is not a valid sidecar ({e})") from None
+            raise CacheMismatchError(f"{name}.json is not a valid sidecar ({e})") from None
+
+    def tuning_record(self) -> Tuning | None:
+        """The recorded tuning as a Tuning (None for an index saved before indexes tuned themselves)."""
+        if self.tuning is None:
+            return None
+        tuning = Tuning(**self.tuning)
+        known = {f.name for f in fields(AnnParams)}
+        if not set(tuning.settings) <= known:
+            raise TypeError(f"unknown search settings {sorted(set(tuning.settings) - known)}")
+        return tuning
 
 
 class CacheMismatchError(EditIndexError, ValueError):
@@ -100,21 +123,21 @@ def file_crc32(path: str | Path) -> str:
     return f"{crc:08x}"
 
 
-def cache_problem(directory: str | Path, meta: VectorMeta) -> str | None:
-    """Why the saved vectors.faiss cannot be trusted against its sidecar (size or checksum), or None.
+def cache_problem(directory: str | Path, meta: VectorMeta, name: str = PAIR_CACHE) -> str | None:
+    """Why the saved NAME.faiss cannot be trusted against its sidecar (size or checksum), or None.
 
     A file already found intact is not read again while its inode, size and mtime stay the same.
     """
-    path = Path(directory) / FAISS_FILE
+    path = Path(directory) / f"{name}.faiss"
     if not meta.crc32:
-        return f"{META_FILE} has no checksum (written by an older editsearch)"
+        return f"{name}.json has no checksum (written by an older editsearch)"
     st = path.stat()
     if st.st_size != meta.bytes:
-        return f"{FAISS_FILE} is {st.st_size} bytes, its sidecar says {meta.bytes} (truncated or replaced)"
+        return f"{path.name} is {st.st_size} bytes, its sidecar says {meta.bytes} (truncated or replaced)"
     key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, meta.crc32)
     if key not in _INTACT:
         if file_crc32(path) != meta.crc32:
-            return f"{FAISS_FILE} does not match its checksum (its bytes changed on disk)"
+            return f"{path.name} does not match its checksum (its bytes changed on disk)"
         _INTACT.add(key)
     return None
 
@@ -187,6 +210,7 @@ class VectorIndex:
         self.kind = kind
         self.trained_on = trained_on
         self.params = params or AnnParams()
+        self.tuning: Tuning | None = None  # what editsearch.index.tuning chose and measured, saved in the sidecar
         self._gpu: Any = None  # a GPU replica for searches (faiss-gpu with a GPU), rebuilt after any change
         self._apply_search_params()
 
@@ -317,7 +341,7 @@ class VectorIndex:
             return gpu.search(queries, k)
         if len(queries) >= SMALL_BATCH:
             return self.index.search(queries, k)
-        with _omp_threads(1):
+        with omp_threads(1):
             return self.index.search(queries, k)
 
     def set_params(self, params: AnnParams) -> None:
@@ -325,6 +349,11 @@ class VectorIndex:
         self.params = params
         self._gpu = None
         self._apply_search_params()
+
+    def use_tuning(self, tuning: Tuning | None, base: AnnParams | None = None) -> None:
+        """Record `tuning` and search with its settings (over `base`, default AnnParams())."""
+        self.tuning = tuning
+        self.set_params(replace(base or AnnParams(), **(tuning.settings if tuning else {})))
 
     def _gpu_replica(self) -> Any:
         """This index cloned to every GPU FAISS sees (Flat and IVF; HNSW and PQ have no GPU form), else None."""
@@ -362,10 +391,13 @@ class VectorIndex:
 
     def meta(self, generation: int, model: str, size: int = 0, crc32: str = "") -> VectorMeta:
         """The sidecar record describing this index (and the file it was saved to: size and CRC-32)."""
-        return VectorMeta(self.kind, self.dim, self.ntotal, generation, model, self.trained_on, self.nlist, size, crc32)
+        tuning = asdict(self.tuning) if self.tuning else None
+        return VectorMeta(
+            self.kind, self.dim, self.ntotal, generation, model, self.trained_on, self.nlist, size, crc32, tuning
+        )
 
-    def save(self, directory: str | Path, generation: int, model: str) -> None:
-        """Write vectors.faiss then vectors.json (with the file's size and CRC-32), each atomically.
+    def save(self, directory: str | Path, generation: int, model: str, name: str = PAIR_CACHE) -> None:
+        """Write NAME.faiss then NAME.json (with the file's size and CRC-32), each atomically.
 
         Each goes to a temp file, is fsynced and renamed; a failed write (a full disk, a file-size limit)
         removes its temp file and raises OSError, leaving the previous pair as it was.
@@ -373,47 +405,54 @@ class VectorIndex:
         import faiss
 
         directory = Path(directory)
-        tmp = directory / f".{FAISS_FILE}.{os.getpid()}.tmp"
-        meta_tmp = directory / f".{META_FILE}.{os.getpid()}.tmp"
+        tmp = directory / f".{name}.faiss.{os.getpid()}.tmp"
+        meta_tmp = directory / f".{name}.json.{os.getpid()}.tmp"
         try:
             try:
                 faiss.write_index(self.index, str(tmp))
             except RuntimeError as e:  # FAISS reports a failed fwrite (ENOSPC, EFBIG) as a RuntimeError
                 raise OSError(f"cannot write the FAISS cache {tmp}: {str(e).strip().splitlines()[-1]}") from None
             meta = self.meta(generation, model, tmp.stat().st_size, file_crc32(tmp))
-            fsync_replace(tmp, directory / FAISS_FILE)
+            fsync_replace(tmp, directory / f"{name}.faiss")
             meta_tmp.write_text(json.dumps(asdict(meta), indent=1))
-            fsync_replace(meta_tmp, directory / META_FILE)
+            fsync_replace(meta_tmp, directory / f"{name}.json")
         finally:
             tmp.unlink(missing_ok=True)
             meta_tmp.unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, directory: str | Path, params: AnnParams | None = None) -> tuple[VectorIndex, VectorMeta]:
+    def load(
+        cls, directory: str | Path, params: AnnParams | None = None, name: str = PAIR_CACHE
+    ) -> tuple[VectorIndex, VectorMeta]:
         """Read a saved index and its sidecar; raises OSError if either is missing, CacheMismatchError if unreadable.
 
         The file is checked against the sidecar's size and CRC-32 first: one that differs raises
-        CacheMismatchError too and is never searched.
+        CacheMismatchError too and is never searched. It searches with `params` when given, else with the
+        settings it tuned for itself at build time (recorded in the sidecar).
         """
         import faiss
 
         directory = Path(directory)
-        meta = VectorMeta.read(directory)
-        problem = cache_problem(directory, meta)
+        meta = VectorMeta.read(directory, name)
+        problem = cache_problem(directory, meta, name)
         if problem is not None:
             raise CacheMismatchError(problem)
         try:
-            index = faiss.read_index(str(directory / FAISS_FILE))
+            index = faiss.read_index(str(directory / f"{name}.faiss"))
         except RuntimeError as e:
             raise CacheMismatchError(f"unreadable FAISS file: {str(e).splitlines()[0]}") from None
         expected = faiss.IndexIVFFlat if meta.kind == "ivf" else faiss.IndexIDMap2
         if not isinstance(index, expected) or index.d != meta.dim:
             raise CacheMismatchError("FAISS file does not match its sidecar")
-        return cls(index, meta.kind, meta.trained_on, params), meta
+        vi = cls(index, meta.kind, meta.trained_on, params)
+        vi.tuning = meta.tuning_record()
+        if params is None:
+            vi.use_tuning(vi.tuning)
+        return vi, meta
 
 
 @contextmanager
-def _omp_threads(n: int) -> Iterator[None]:
+def omp_threads(n: int) -> Iterator[None]:
     """Run FAISS with n OpenMP threads, then restore the previous count.
 
     One query gains nothing from a thread team, and waking one costs scheduler ticks (4-12 ms measured
