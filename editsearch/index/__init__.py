@@ -5,6 +5,8 @@ One index is one directory:
     catalog.db      edits, vectors (float32 BLOBs), models, errors, settings, schema_version, edits_fts
     vectors.faiss   FAISS index of the live vectors, keyed by the catalog's `vectors.id`
     vectors.json    what that file holds: type, dim, count, model fingerprint, catalog generation
+    instructions.faiss / instructions.json  FAISS cache of the instruction vectors (keyed by instruction_vectors.id),
+                    derived and checked like vectors.faiss
     write.lock      flock held by the one writer (readers never wait)
 
 Design decisions, and why:
