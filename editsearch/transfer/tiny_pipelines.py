@@ -20,6 +20,7 @@ from editsearch.transfer.pipeline import SD_BETAS
 
 CONTEXT_LENGTH = 77  # CLIP's text context, as every SD / IP2P tokenizer pads to
 TEXT_WIDTH = 32  # the tiny text encoder's width: the 'test' UNet's cross_attention_dim
+SD_LATENT_SCALE = 4.0  # the random 'test' VAE's latents have a std of about 0.25 on images
 MERGES = ["t h", "th e</w>", "e d</w>", "i n", "a n", "r e"]
 
 
@@ -93,16 +94,27 @@ def tiny_ip2p(seed: int = 0) -> Any:
 
 
 def tiny_sd(seed: int = 0) -> Any:
-    """A random StableDiffusionPipeline (4-channel UNet, 2-block VAE, DDIM)."""
+    """A random StableDiffusionPipeline (4-channel UNet, 2-block VAE, DDIM), shaped like a trained one for inversion.
+
+    DDIM inversion assumes what training gives: latents of about unit variance and a noise prediction that
+    changes smoothly with its input. A random UNet's prediction jumps with its input (its group norms rescale
+    whatever comes in), so inversion drifts; the VAE's scaling factor is therefore set for unit-variance
+    latents and the UNet's output layer damped (x0.1), which makes inversion near-exact as with a trained SD.
+    """
     from diffusers import DDIMScheduler, StableDiffusionPipeline
 
     tokenizer = tiny_tokenizer()
+    vae, unet = build_vae("test", seed), _unet(4, seed)
+    vae.register_to_config(scaling_factor=SD_LATENT_SCALE)
+    with torch.no_grad():
+        unet.conv_out.weight.mul_(0.1)
+        unet.conv_out.bias.mul_(0.1)
     return StableDiffusionPipeline(
-        vae=build_vae("test", seed),
+        vae=vae,
         text_encoder=tiny_text_encoder(tokenizer, seed),
         tokenizer=tokenizer,
-        unet=_unet(4, seed),
-        scheduler=DDIMScheduler(**SD_BETAS, clip_sample=False, set_alpha_to_one=False),
+        unet=unet,
+        scheduler=DDIMScheduler(**SD_BETAS, clip_sample=False, set_alpha_to_one=False, steps_offset=1),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
