@@ -94,3 +94,47 @@ def test_loading_refuses_missing_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(WeightsNotFoundError, match="--sd-model DIR"):
         CaptionDirection.from_pretrained("someone/not-here-sd", device="cpu")
+
+
+def cli(*args):
+    from click.testing import CliRunner
+
+    from editsearch.cli.main import cli as main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_cli_caption_direction_end_to_end(sd_dir, tmp_path):
+    import json
+
+    from PIL import Image
+
+    query, broken = tmp_path / "q.png", tmp_path / "broken.png"
+    random_image(5, (48, 32)).save(query)
+    broken.write_bytes(b"not an image")
+    args = ["apply", "--method", "caption-direction", "--image", query, "--image", broken, "--out", tmp_path / "out"]
+    fast = ["--sd-model", sd_dir, "--steps", 3, "--size", 32, "--direction-weight", 0.75]
+    result = cli(*args, "--source-caption", SOURCE, "--target-caption", TARGET, *fast, "--json")
+    assert result.exit_code == 3, result.output  # one image edited, the unreadable one reported
+    report = json.loads(result.stdout)
+    assert report["method"] == "caption-direction" and report["target_caption"] == TARGET
+    assert report["settings"]["weight"] == 0.75 and report["settings"]["steps"] == 3
+    assert [f["image"] for f in report["failed"]] == [str(broken)]
+    assert Image.open(report["outputs"][0]["output"]).size == tuple(report["outputs"][0]["size"])
+    plain = cli("apply", "--method", "caption-direction", "--image", query, "--out", tmp_path / "p.png",
+                "--source-caption", SOURCE, "--target-caption", TARGET, *fast)  # fmt: skip
+    assert plain.exit_code == 0 and plain.stdout.strip() == str(tmp_path / "p.png")
+
+
+def test_cli_caption_direction_says_what_it_needs(tmp_path):
+    query = tmp_path / "q.png"
+    random_image(5, (32, 32)).save(query)
+    base = ["apply", "--method", "caption-direction", "--image", query, "--out", tmp_path / "o.png"]
+    missing = cli(*base, "--source-caption", SOURCE)
+    assert missing.exit_code == 2 and "--target-caption" in missing.output and "BLIP" in missing.output
+    exemplar = cli(*base, "--edit-id", 3, "--source-caption", SOURCE, "--target-caption", TARGET)
+    assert exemplar.exit_code == 2 and "takes no exemplar" in exemplar.output
+    offline = cli(*base, "--source-caption", SOURCE, "--target-caption", TARGET, "--sd-model", tmp_path / "none")
+    assert offline.exit_code == 1 and "not a folder" in offline.output
+    wrong = cli(*base, "--source-caption", SOURCE, "--target-caption", TARGET, "--neighbours", 2)
+    assert wrong.exit_code == 2 and "do not apply to caption-direction" in wrong.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from conftest import random_image
+from PIL import Image
 
 from editsearch.errors import IncompatibleModelError, UsageError, WeightsNotFoundError
 from editsearch.transfer.visii import InversionSettings, LearnedInstruction, Visii
@@ -197,3 +198,63 @@ def test_learned_instructions_are_kept_and_reused_per_edit(visii, tiny_model_dir
         assert index.catalog.db.execute("SELECT count(*) FROM visii_instructions").fetchone()[0] == 1
     with pytest.raises(UsageError, match="--edit-id"):
         learn(visii, exemplar.__class__(exemplar.before, exemplar.after, "a", "b"), settings, idx, neighbours=2)
+
+
+def cli(*args):
+    from click.testing import CliRunner
+
+    from editsearch.cli.main import cli as main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_cli_visii_from_files_and_from_an_index_with_reuse(folders, tiny_model_dir, tmp_path):
+    """`apply --method visii`: files in, an output and JSON out; an indexed edit learns once, then reuses."""
+    import json
+
+    from index_fixtures import make_collection
+
+    from editsearch.index.store import EditIndex
+
+    ip2p, clip = folders
+    before, after, query = (tmp_path / f"{n}.png" for n in ("a", "b", "q"))
+    for path, seed in ((before, 1), (after, 2), (query, 3)):
+        random_image(seed, (32, 32)).save(path)
+    fast = ["--model", ip2p, "--clip-model", clip, "--visii-steps", 2, "--steps", 2, "--size", 32, "--json"]
+    result = cli("apply", "--method", "visii", "--before", before, "--after", after, "--image", query,
+                 "--out", tmp_path / "o.png", "--text", "a cat", "--editclip", tiny_model_dir, *fast)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["method"] == "visii" and report["reused"] is False and report["pairs"] == 1
+    assert report["settings"]["text"] == "a cat" and report["settings"]["guidance"] == 7.5  # the paper's
+    assert report["settings"]["inversion"]["steps"] == 2 and report["settings"]["inversion"]["lambda_mse"] == 4.0
+    assert isinstance(report["outputs"][0]["ec2ec"], float) and (tmp_path / "o.png").is_file()
+    idx = tmp_path / "idx"
+    assert cli("build-index", make_collection(tmp_path / "data", 3), "--index", idx, "--model", tiny_model_dir,
+               "-q").exit_code == 0  # fmt: skip
+    with EditIndex.open(idx) as index:
+        edit_id = min(index.catalog.existing_ids(list(range(1, 50))))
+    args = ["apply", "--method", "visii", "--index", idx, "--edit-id", edit_id, "--neighbours", 1, "--image", query]
+    first = json.loads(cli(*args, "--out", tmp_path / "o1", *fast).stdout)
+    second = json.loads(cli(*args, "--out", tmp_path / "o2", *fast).stdout)
+    assert first["pairs"] == 2 and len(first["neighbours"]) == 1 and first["neighbours"][0] != edit_id
+    assert not first["reused"] and second["reused"] and second["timings"]["invert_s"] == 0.0
+    assert first["edit"]["id"] == edit_id and first["outputs"][0]["ec2ec"] is None  # no --editclip, no score
+    assert Image.open(first["outputs"][0]["output"]).tobytes() == Image.open(second["outputs"][0]["output"]).tobytes()
+
+
+def test_cli_options_stay_with_their_method(folders, tmp_path):
+    query = tmp_path / "q.png"
+    random_image(3, (32, 32)).save(query)
+    wrong = cli("apply", "--method", "visii", "--before", query, "--after", query, "--image", query,
+                "--out", tmp_path / "o.png", "--source-caption", "a cat")  # fmt: skip
+    assert wrong.exit_code == 2 and "--source-caption do not apply to visii" in wrong.output
+    default = cli("apply", "--before", query, "--after", query, "--image", query, "--out", tmp_path / "o.png",
+                  "--text", "a cat")  # fmt: skip
+    assert default.exit_code == 2 and "--text belong to --method visii" in default.output
+    no_exemplar = cli("apply", "--method", "visii", "--image", query, "--out", tmp_path / "o.png")
+    assert no_exemplar.exit_code == 2 and "--edit-id" in no_exemplar.output
+    models = ["--model", folders[0], "--clip-model", folders[1]]
+    neighbours = cli("apply", "--method", "visii", "--before", query, "--after", query, "--image", query,
+                     "--out", tmp_path / "o.png", "--neighbours", 2, *models)  # fmt: skip
+    assert neighbours.exit_code == 2 and "--neighbours needs an indexed edit" in neighbours.output

@@ -19,6 +19,7 @@ from PIL import Image
 
 from editsearch.errors import UsageError
 from editsearch.images import ImageLike, load_image
+from editsearch.transfer.methods import MethodReport
 from editsearch.transfer.text_pipelines import (
     DEFAULT_SD,
     decode_latents,
@@ -141,3 +142,38 @@ class CaptionDirection:
         latents = self.encode(load_image(image), size).to(self.pipe.unet.dtype)
         noise = self.invert(latents, inversion.to(latents.dtype), steps)
         return decode_latents(self.pipe.vae, self.regenerate(noise, edit.to(latents.dtype), steps, guidance))[0]
+
+
+def apply_captions(
+    editor: CaptionDirection,
+    images: list[ImageLike],
+    source: str,
+    target: str,
+    *,
+    weight: float = DEFAULT_WEIGHT,
+    steps: int = DEFAULT_STEPS,
+    guidance: float = DEFAULT_GUIDANCE,
+    size: int | None = None,
+) -> MethodReport:
+    """Edit each readable image along the caption direction; unreadable ones are reported, not fatal."""
+    import time
+
+    from editsearch.transfer.methods import MethodOutput, load_queries
+
+    started = time.perf_counter()
+    editor.condition(source, target, weight)  # refuse bad captions or weight before any image is read
+    loaded, failed = load_queries(images)
+    settings = {"weight": weight, "steps": steps, "guidance": guidance, "size": size or editor.resolution}
+    report = MethodReport(
+        "caption-direction",
+        editor.name,
+        {**settings, "device": str(editor.device)},
+        {"source_caption": source, "target_caption": target},
+        failed=failed,
+    )
+    for i, name, image in loaded:
+        out = editor.edit(image, source, target, weight=weight, steps=steps, guidance=guidance, size=size)
+        report.outputs.append(MethodOutput(i, name, out))
+    seconds = time.perf_counter() - started
+    report.timings = {"apply_s": round(seconds, 3), "per_image_s": round(seconds / len(loaded), 3)}
+    return report
