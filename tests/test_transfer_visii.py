@@ -258,3 +258,16 @@ def test_cli_options_stay_with_their_method(folders, tmp_path):
     neighbours = cli("apply", "--method", "visii", "--before", query, "--after", query, "--image", query,
                      "--out", tmp_path / "o.png", "--neighbours", 2, *models)  # fmt: skip
     assert neighbours.exit_code == 2 and "--neighbours needs an indexed edit" in neighbours.output
+
+
+def test_the_cli_imports_no_method_until_one_runs():
+    """`query` and the default `apply` load nothing new: the CLI imports no transfer module at start."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, editsearch.cli.main\n"
+        "loaded = [m for m in sys.modules if m.startswith('editsearch.transfer') or m in ('torch', 'diffusers')]\n"
+        "assert not loaded, loaded"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
