@@ -138,3 +138,25 @@ def test_cli_caption_direction_says_what_it_needs(tmp_path):
     assert offline.exit_code == 1 and "not a folder" in offline.output
     wrong = cli(*base, "--source-caption", SOURCE, "--target-caption", TARGET, "--neighbours", 2)
     assert wrong.exit_code == 2 and "do not apply to caption-direction" in wrong.output
+
+
+def test_cli_captions_each_image_with_blip_when_no_source_caption(sd_dir, tmp_path):
+    import json
+
+    from editsearch.transfer.tiny_pipelines import save_tiny_blip
+
+    blip = save_tiny_blip(tmp_path / "blip")
+    query = tmp_path / "q.png"
+    random_image(5, (32, 32)).save(query)
+    base = ["apply", "--method", "caption-direction", "--image", query, "--out", tmp_path / "o.png"]
+    fast = ["--sd-model", sd_dir, "--steps", 2, "--size", 32, "--target-caption", TARGET]
+    result = cli(*base, *fast, "--caption-model", blip, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["source_caption"] is None and report["captioner"] == str(blip)
+    [caption] = report["source_captions"]
+    assert caption and set(caption.split()) <= {"a", "photo", "of", "cat", "dog", "red", "blue", "on", "sofa"}
+    missing = cli(*base, *fast)
+    assert missing.exit_code == 2 and "--caption-model" in missing.output
+    absent = cli(*base, *fast, "--caption-model", tmp_path / "no-blip")
+    assert absent.exit_code == 1 and "not a folder" in absent.output

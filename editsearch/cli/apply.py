@@ -66,6 +66,12 @@ def method_options(command: Any) -> Any:
             metavar="PATH|HUB_ID",
             help="[caption-direction] Stable Diffusion [default: CompVis/stable-diffusion-v1-4].",
         ),
+        click.option(
+            "--caption-model",
+            default=None,
+            metavar="PATH|HUB_ID",
+            help="[caption-direction] BLIP that captions each image when --source-caption is not given.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -319,6 +325,7 @@ _OPTION_METHODS = {
     ),
     **dict.fromkeys(["tokens", "reuse_noise"], "visii"),
     **dict.fromkeys(["source_caption", "target_caption", "direction_weight", "sd_model"], "caption-direction"),
+    "caption_model": "caption-direction",
 }
 
 
@@ -354,7 +361,7 @@ _INVERSION |= {"init_text": "init_text", "tokens": "tokens"}
 
 def run_captions(exemplar_args: dict[str, Any], images: tuple[str, ...], common: dict[str, Any], options: dict) -> Any:
     """Check the captions (a usage error naming the options to pass), load Stable Diffusion, edit each image."""
-    from editsearch.transfer.caption_direction import CAPTIONS_NEEDED, CaptionDirection, apply_captions
+    from editsearch.transfer.caption_direction import CAPTIONS_NEEDED, CaptionDirection, Captioner, apply_captions
 
     if any(exemplar_args[k] is not None for k in ("edit_id", "before", "after")):
         raise click.UsageError(
@@ -362,13 +369,14 @@ def run_captions(exemplar_args: dict[str, Any], images: tuple[str, ...], common:
         )
     if common["model"] or common["editclip"]:
         raise click.UsageError("caption-direction loads Stable Diffusion with --sd-model, not --model/--editclip")
-    if not options["source_caption"] or not options["target_caption"]:
+    if not (options["source_caption"] or options["caption_model"]) or not options["target_caption"]:
         raise click.UsageError(CAPTIONS_NEEDED)
     editor = CaptionDirection.from_pretrained(options["sd_model"])
+    captioner = None if options["source_caption"] else Captioner.from_pretrained(options["caption_model"])
     weight = 1.0 if options["direction_weight"] is None else options["direction_weight"]
     return apply_captions(
-        editor, list(images), options["source_caption"], options["target_caption"], weight=weight,
-        steps=common["steps"], guidance=common["edit_guidance"], size=common["size"],
+        editor, list(images), options["source_caption"], options["target_caption"], captioner=captioner,
+        weight=weight, steps=common["steps"], guidance=common["edit_guidance"], size=common["size"],
     )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from editsearch.errors import UsageError
+from editsearch.errors import UsageError, WeightsNotFoundError
 from editsearch.images import ImageLike, load_image
 from editsearch.transfer.methods import MethodReport
 from editsearch.transfer.text_pipelines import (
@@ -31,11 +31,13 @@ from editsearch.transfer.text_pipelines import (
 DEFAULT_STEPS = 100  # the paper's DDIM steps for inversion and for regeneration
 DEFAULT_GUIDANCE = 7.5  # Stable Diffusion's classifier-free guidance default
 DEFAULT_WEIGHT = 1.0
+DEFAULT_CAPTIONER = "Salesforce/blip-image-captioning-base"  # a BLIP captioner, as the paper's source captions
 CAPTIONS_NEEDED = (
     "caption-direction edits need two captions: --source-caption (what the image shows) and --target-caption "
     "(what it should show after the edit), e.g. --source-caption 'a photo of a cat on a sofa' "
-    "--target-caption 'a photo of a dog on a sofa'. The paper writes them with BLIP and an instruction-tuned LLM; "
-    "editsearch does not run those, so pass both captions"
+    "--target-caption 'a photo of a dog on a sofa'. Instead of --source-caption, --caption-model BLIP (a BLIP "
+    f"captioning folder or hub id, e.g. {DEFAULT_CAPTIONER}) captions each image as the paper does; the target "
+    "caption is always yours (the paper's LLM that writes it is not run)"
 )
 
 
@@ -144,36 +146,88 @@ class CaptionDirection:
         return decode_latents(self.pipe.vae, self.regenerate(noise, edit.to(latents.dtype), steps, guidance))[0]
 
 
+class Captioner:
+    """A BLIP image captioner (transformers) that writes each image's source caption."""
+
+    def __init__(self, model: Any, processor: Any, name: str = "") -> None:
+        self.model = model
+        self.processor = processor
+        self.name = name
+
+    @classmethod
+    def from_pretrained(cls, name: str, device: str | None = None) -> Captioner:
+        """Load a BLIP captioning folder or hub id (offline: the cache); WeightsNotFoundError with a how-to."""
+        from transformers import BlipForConditionalGeneration, BlipProcessor
+
+        from editsearch.encoder.model import default_device
+        from editsearch.hub import hub_snapshot, resolve_source
+
+        src = resolve_source(name, {}, "captioning model")
+        if src.kind == "hub":
+            try:
+                folder = hub_snapshot(
+                    src.location, "the captioning model", allow_patterns=["*.json", "*.txt", "*.safetensors"]
+                )
+            except WeightsNotFoundError as e:
+                raise WeightsNotFoundError(str(e).replace("--model DIR", "--caption-model DIR")) from None
+        else:
+            folder = Path(src.location)
+        if not (folder / "config.json").is_file():
+            raise WeightsNotFoundError(
+                f"{folder} is not a BLIP captioning folder (no config.json); pass --caption-model"
+            )
+        dev = torch.device(device) if device is not None else default_device()
+        model = BlipForConditionalGeneration.from_pretrained(folder).to(dev).eval()
+        return cls(model, BlipProcessor.from_pretrained(folder), name)
+
+    def __call__(self, image: Image.Image, max_tokens: int = 30) -> str:
+        """The image's caption (greedy decoding)."""
+        inputs = self.processor(images=image.convert("RGB"), return_tensors="pt").to(self.model.device)
+        with torch.no_grad():
+            ids = self.model.generate(**inputs, max_new_tokens=max_tokens)
+        return self.processor.decode(ids[0], skip_special_tokens=True).strip()
+
+
 def apply_captions(
     editor: CaptionDirection,
     images: list[ImageLike],
-    source: str,
+    source: str | None,
     target: str,
     *,
+    captioner: Captioner | None = None,
     weight: float = DEFAULT_WEIGHT,
     steps: int = DEFAULT_STEPS,
     guidance: float = DEFAULT_GUIDANCE,
     size: int | None = None,
 ) -> MethodReport:
-    """Edit each readable image along the caption direction; unreadable ones are reported, not fatal."""
+    """Edit each readable image along the caption direction; unreadable ones are reported, not fatal.
+
+    Without a `source` caption each image is captioned by `captioner` (UsageError naming the options if absent).
+    """
     import time
 
     from editsearch.transfer.methods import MethodOutput, load_queries
 
     started = time.perf_counter()
-    editor.condition(source, target, weight)  # refuse bad captions or weight before any image is read
+    if source is None and captioner is None:
+        raise UsageError(CAPTIONS_NEEDED)
+    editor.condition(source or "-", target, weight)  # refuse bad captions or weight before any image is read
     loaded, failed = load_queries(images)
     settings = {"weight": weight, "steps": steps, "guidance": guidance, "size": size or editor.resolution}
     report = MethodReport(
         "caption-direction",
         editor.name,
         {**settings, "device": str(editor.device)},
-        {"source_caption": source, "target_caption": target},
+        {"source_caption": source, "target_caption": target, "captioner": captioner.name if captioner else None},
         failed=failed,
     )
+    captions = []
     for i, name, image in loaded:
-        out = editor.edit(image, source, target, weight=weight, steps=steps, guidance=guidance, size=size)
+        caption = source if source is not None else captioner(image)  # type: ignore[misc]
+        captions.append(caption)
+        out = editor.edit(image, caption, target, weight=weight, steps=steps, guidance=guidance, size=size)
         report.outputs.append(MethodOutput(i, name, out))
+    report.details["source_captions"] = captions
     seconds = time.perf_counter() - started
     report.timings = {"apply_s": round(seconds, 3), "per_image_s": round(seconds / len(loaded), 3)}
     return report

@@ -1,4 +1,4 @@
-"""Tiny random text-conditioned pipelines of the real diffusers layout (tokenizer, text encoder, UNet, VAE).
+"""Tiny random text-conditioned pipelines of the real diffusers layout (tokenizer, text encoder, UNet, VAE), and a BLIP.
 
 They load and run exactly like a stock Stable Diffusion or InstructPix2Pix folder, offline, in seconds on a
 CPU: the tests and the mechanics benchmark of `apply --method visii|caption-direction` use them. Their
@@ -141,3 +141,39 @@ def _text_config(tokenizer: Any) -> dict[str, Any]:
         "eos_token_id": tokenizer.eos_token_id,
         "pad_token_id": tokenizer.pad_token_id,
     }
+
+
+def save_tiny_blip(folder: Path, seed: int = 0) -> Path:
+    """A random BLIP captioner (2-layer ViT and text decoder, a 14-word BERT vocabulary) saved with its processor."""
+    from transformers import BertTokenizer, BlipConfig, BlipForConditionalGeneration, BlipImageProcessor, BlipProcessor
+
+    words = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        "a",
+        "photo",
+        "of",
+        "cat",
+        "dog",
+        "red",
+        "blue",
+        "on",
+        "sofa",
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(words) + "\n")
+    small = {"hidden_size": 32, "intermediate_size": 37, "num_attention_heads": 4, "num_hidden_layers": 2}
+    text = {**small, "vocab_size": len(words), "encoder_hidden_size": 32, "bos_token_id": 2, "sep_token_id": 3}
+    text |= {"pad_token_id": 0, "eos_token_id": 3}
+    config = BlipConfig(text_config=text, vision_config={**small, "image_size": 32, "patch_size": 8}, projection_dim=16)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        BlipForConditionalGeneration(config).save_pretrained(folder)
+    image_processor = BlipImageProcessor(size={"height": 32, "width": 32})
+    BlipProcessor(image_processor=image_processor, tokenizer=BertTokenizer(str(folder / "vocab.txt"))).save_pretrained(
+        folder
+    )
+    return folder
