@@ -216,8 +216,26 @@ def _v5(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v6(db: sqlite_utils.Database) -> None:
+    """Learned VISII instructions: `<ins>` token embeddings per edit, pipeline and inversion settings."""
+    db.execute(
+        """CREATE TABLE visii_instructions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            edit_id INTEGER NOT NULL REFERENCES edits(id) ON DELETE CASCADE,
+            pipeline TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            tokens INTEGER NOT NULL,
+            width INTEGER NOT NULL,
+            embeddings BLOB NOT NULL,
+            loss REAL,
+            seconds REAL,
+            created_at TEXT NOT NULL,
+            UNIQUE (edit_id, pipeline, settings))"""
+    )
+
+
 # Stepwise migrations: MIGRATIONS[i] takes a catalog from schema version i to i + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -464,6 +482,32 @@ class Catalog:
             cur = self.db.execute(f"SELECT id FROM edits WHERE deleted = 0 AND id IN ({marks})", chunk)
             found.update(r[0] for r in cur)
         return found
+
+    # -- learned VISII instructions -------------------------------------------------------------------
+
+    def visii_instruction(self, edit_id: int, pipeline: str, settings: str) -> dict[str, Any] | None:
+        """The stored `<ins>` of an edit for a pipeline and settings key (tokens, width, embeddings, ...), or None."""
+        cur = self.db.execute(
+            "SELECT tokens, width, embeddings, loss, seconds, created_at FROM visii_instructions "
+            "WHERE edit_id = ? AND pipeline = ? AND settings = ?",
+            [_id(edit_id), pipeline, settings],
+        )
+        rows = list(_dicts(cur))
+        return rows[0] if rows else None
+
+    def save_visii_instruction(
+        self, edit_id: int, pipeline: str, settings: str, shape: tuple[int, int], embeddings: bytes, **stats: Any
+    ) -> None:
+        """Keep a learned `<ins>` (float32 bytes of `shape`) beside its edit, replacing one with the same key."""
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT INTO visii_instructions "
+                "(edit_id, pipeline, settings, tokens, width, embeddings, loss, seconds, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(edit_id, pipeline, settings) DO UPDATE SET "
+                "tokens = excluded.tokens, width = excluded.width, embeddings = excluded.embeddings, "
+                "loss = excluded.loss, seconds = excluded.seconds, created_at = excluded.created_at",
+                [_id(edit_id), pipeline, settings, *shape, embeddings, stats.get("loss"), stats.get("seconds"), now()],
+            )
 
     # -- vectors --------------------------------------------------------------------------------------
 
