@@ -17,6 +17,7 @@ _EXPORTS = {
     "EditIndex": "editsearch.index.store",
     "iter_source": "editsearch.data.sources",
     "score_pairs": "editsearch.scoring",
+    "build_map": "editsearch.atlas",
 }
 __all__ = sorted(_EXPORTS)
 

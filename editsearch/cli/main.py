@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("editsearch.cli.evaluate:eval_cmd", "Retrieval metrics of a model on held-out edits."),
     "apply": ("editsearch.cli.apply:apply", "Apply an exemplar edit to new images."),
     "serve": ("editsearch.cli.serve:serve", "Serve an index: JSON search API and web page (FastAPI)."),
+    "map": ("editsearch.cli.map:map_cmd", "Map an index's edits in 2-D: layout, clusters, cluster names."),
 }
 
 
