@@ -23,7 +23,7 @@ from editsearch.files import fsync_replace
 
 MODEL_FILE = "atlas.umap"
 N_NEIGHBORS = 15  # UMAP's default: local structure of ~15 neighbours per edit (fewer in a small fit, see below)
-MIN_DIST = 0.0  # packed clumps: what density clustering on the layout wants
+MIN_DIST = 0.05  # tight clumps for density clustering on the layout, yet each still a visible patch
 TRANSFORM_BATCH = 20_000  # edits placed per `transform` call (what is held at once, beyond the fit)
 INSTALL_HINT = 'pip install "editsearch[map]"  (umap-learn, scikit-learn, matplotlib)'
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from editsearch.files import fsync_replace
 
 MAX_LABELS = 60  # the largest clusters are named on the picture; the table has every name
 LABEL_WIDTH = 22  # characters per line of a name on the picture
+MAX_LABEL_STEPS = 8  # a name overlapping another moves up or down by at most this many of its heights
 
 
 def draw_png(atlas: AtlasMap, path: str | Path, title: str = "Edit atlas", dpi: int = 200) -> Path:
@@ -45,11 +47,16 @@ def draw_png(atlas: AtlasMap, path: str | Path, title: str = "Edit atlas", dpi: 
             rasterized=True,
         )
         outline = [patheffects.withStroke(linewidth=3, foreground="white")]
+        ax.set_axis_off()
+        _fit_view(ax, atlas)
+        placed: list = []
+        renderer = fig.canvas.get_renderer()
         for c in sorted(atlas.clusters(), key=lambda c: -c.size)[:MAX_LABELS]:
             text = "\n".join(textwrap.wrap(c.label, LABEL_WIDTH))
-            ax.text(c.x, c.y, text, ha="center", va="center", fontsize=8, weight="bold", path_effects=outline)
+            label = ax.text(c.x, c.y, text, ha="center", va="center", fontsize=8, weight="bold", path_effects=outline)
+            if _move_clear(ax, label, placed, renderer):
+                ax.plot([c.x, label.get_position()[0]], [c.y, label.get_position()[1]], lw=0.5, c="#666666")
         ax.set_title(f"{title}: {len(atlas)} edits, {len(atlas.clusters())} clusters", fontsize=12)
-        ax.set_axis_off()
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
@@ -59,3 +66,31 @@ def draw_png(atlas: AtlasMap, path: str | Path, title: str = "Edit atlas", dpi: 
     finally:
         plt.close(fig)
     return path
+
+
+def _fit_view(ax: Any, atlas: AtlasMap) -> None:
+    """Axis limits with a margin around the points, fixed before labels are placed (so moves stay put)."""
+    if not len(atlas):
+        return
+    (x0, x1), (y0, y1) = (float(atlas.x.min()), float(atlas.x.max())), (float(atlas.y.min()), float(atlas.y.max()))
+    mx, my = max((x1 - x0) * 0.08, 0.5), max((y1 - y0) * 0.08, 0.5)
+    ax.set_xlim(x0 - mx, x1 + mx)
+    ax.set_ylim(y0 - my, y1 + my)
+
+
+def _move_clear(ax: Any, label: Any, placed: list, renderer: Any) -> bool:
+    """Shift a label up or down, in steps of its height, until it overlaps no placed label; True if it moved."""
+    box = label.get_window_extent(renderer).expanded(1.05, 1.15)
+    if not any(box.overlaps(other) for other in placed):
+        placed.append(box)
+        return False
+    x, y = ax.transData.transform(label.get_position())
+    for step in range(1, MAX_LABEL_STEPS + 1):
+        for sign in (1, -1):
+            shifted = box.translated(0, sign * step * box.height)
+            if not any(shifted.overlaps(other) for other in placed):
+                label.set_position(ax.transData.inverted().transform((x, y + sign * step * box.height)))
+                placed.append(shifted)
+                return True
+    placed.append(box)  # nowhere clear nearby: left where it is
+    return False
