@@ -18,6 +18,7 @@ _EXPORTS = {
     "iter_source": "editsearch.data.sources",
     "score_pairs": "editsearch.scoring",
     "audit": "editsearch.audit",  # run.audit; the package itself is callable too (see its __init__)
+    "build_map": "editsearch.atlas",
 }
 __all__ = sorted(_EXPORTS)
 

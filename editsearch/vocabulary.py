@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 # Short instructions spanning the kinds of edit people ask for: tone, colour, style, geometry, weather,
-# objects, people, background. Scores against them say how a text compares with other instructions.
+# objects, people, background, overlays. Scores against them say how a text compares with other instructions;
+# `editsearch map` names a cluster of edits that carry no instructions by the phrase nearest its edits.
 EDIT_PHRASES: tuple[str, ...] = (
     "make it brighter",
     "make it darker",
@@ -45,4 +46,22 @@ EDIT_PHRASES: tuple[str, ...] = (
     "add sunglasses",
     "put it in a forest",
     "make it a winter scene",
+    "reduce the contrast",
+    "shift the hues",
+    "give it a red tint",
+    "give it a green tint",
+    "give it a blue tint",
+    "give it a purple tint",
+    "posterize it",
+    "make it pixel art",
+    "make it look like a halftone print",
+    "emboss it",
+    "add noise",
+    "tilt it",
+    "add a frame around it",
+    "draw shapes on it",
+    "add a smiley face",
+    "add some text",
+    "make it stormy",
+    "make it look like an old photo",
 )

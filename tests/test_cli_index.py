@@ -66,7 +66,8 @@ def test_query_text_pair_and_edit_id(built, data):
     assert human.exit_code == 0
     lines = human.stdout.splitlines()
     assert lines[0].startswith("EC2T query: text 'mirror'") and lines[1].split()[:3] == ["rank", "score", "id"]
-    assert len([line for line in lines[3:] if line.strip()]) == 2  # two 'mirror' edits among ten
+    rows = [line for line in lines[3:] if line.strip() and not line.strip().startswith("weak match")]
+    assert len(rows) == 2  # two 'mirror' edits among ten (a random model's match may be weak: a line of its own)
 
 
 def test_query_batch_file_keeps_order_and_reports_bad_lines(built, data, tmp_path):

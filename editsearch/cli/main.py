@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "apply": ("editsearch.cli.apply:apply", "Apply an exemplar edit to new images."),
     "serve": ("editsearch.cli.serve:serve", "Serve an index: JSON search API and web page (FastAPI)."),
     "audit": ("editsearch.cli.audit:audit", "Find no-op, mismatched, reversed and duplicate edits in an index."),
+    "map": ("editsearch.cli.map:map_cmd", "Map an index's edits in 2-D: layout, clusters, cluster names."),
 }
 
 

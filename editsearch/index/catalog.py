@@ -66,6 +66,7 @@ DEFAULT_FILTER_BUDGET_S = 10.0  # a `where` filter running longer is stopped (Fi
 _OPEN: dict[str, int] = {}
 _OPEN_LOCK = threading.Lock()
 QUICK_CHECK_MAX_BYTES = 32 << 20  # catalogs up to this size get PRAGMA quick_check on open (~20 ms; 0.12 s at 230 MB)
+MAP_STATE = "map:state"  # settings key: the edit atlas's fit (model file checksum, clusters and their labels)
 MAX_ID = 2**63 - 1  # SQLite's integer range: an id outside it names no row
 _CORRUPT_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
@@ -234,8 +235,21 @@ def _v6(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v7(db: sqlite_utils.Database) -> None:
+    """The edit atlas: each mapped edit's 2-D position and cluster (derived data; `editsearch map` rebuilds it)."""
+    db.execute(
+        """CREATE TABLE map_points (
+            edit_id INTEGER PRIMARY KEY REFERENCES edits(id) ON DELETE CASCADE,
+            vector_id INTEGER NOT NULL,
+            x REAL NOT NULL,
+            y REAL NOT NULL,
+            cluster INTEGER NOT NULL,
+            fitted INTEGER NOT NULL)"""
+    )
+
+
 # Stepwise migrations: MIGRATIONS[i] takes a catalog from schema version i to i + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -557,6 +571,75 @@ class Catalog:
         if row is None:
             raise UnknownEditError(f"no live edit with id {edit_id} (and a vector) in this index")
         return row[0]
+
+    def iter_map_vectors(self, model: str, chunk: int = 20000) -> Iterator[list[tuple[int, int, bytes]]]:
+        """Chunks of (edit id, vector id, blob) over all live edits with a `model` vector, ascending by edit id."""
+        last = -1
+        while True:
+            rows = self.db.execute(
+                "SELECT e.id, v.id, v.vector FROM edits e JOIN vectors v ON v.edit_id = e.id "
+                "WHERE e.deleted = 0 AND v.model = ? AND e.id > ? ORDER BY e.id LIMIT ?",
+                [model, last, chunk],
+            ).fetchall()
+            if not rows:
+                return
+            yield rows
+            last = rows[-1][0]
+
+    def vectors_of_edits(self, edit_ids: Sequence[int], model: str) -> list[tuple[int, int, bytes]]:
+        """(edit id, vector id, blob) of these live edits' `model` vectors, ascending by edit id."""
+        out: list[tuple[int, int, bytes]] = []
+        for chunk in _chunks(list(edit_ids)):
+            marks = ",".join("?" * len(chunk))
+            out.extend(
+                self.db.execute(
+                    f"SELECT e.id, v.id, v.vector FROM edits e JOIN vectors v ON v.edit_id = e.id "
+                    f"WHERE e.deleted = 0 AND v.model = ? AND e.id IN ({marks})",
+                    [model, *chunk],
+                ).fetchall()
+            )
+        out.sort()
+        return out
+
+    # -- the edit atlas (derived: editsearch.atlas) ---------------------------------------------------
+
+    def map_points(self) -> list[tuple[int, int, float, float, int, int]]:
+        """(edit id, vector id, x, y, cluster, fitted) of each live edit mapped from its current vector, by edit id."""
+        return self.db.execute(
+            "SELECT m.edit_id, m.vector_id, m.x, m.y, m.cluster, m.fitted FROM map_points m "
+            "JOIN edits e ON e.id = m.edit_id JOIN vectors v ON v.id = m.vector_id AND v.edit_id = m.edit_id "
+            "WHERE e.deleted = 0 ORDER BY m.edit_id"
+        ).fetchall()
+
+    def map_rows(self, edit_ids: Sequence[int]) -> dict[int, tuple[str, str, str | None]]:
+        """edit id -> (before, after, instruction) for these edits."""
+        out: dict[int, tuple[str, str, str | None]] = {}
+        for chunk in _chunks(list(edit_ids)):
+            marks = ",".join("?" * len(chunk))
+            cur = self.db.execute(f"SELECT id, before, after, instruction FROM edits WHERE id IN ({marks})", chunk)
+            out.update((r[0], (r[1], r[2], r[3])) for r in cur)
+        return out
+
+    def save_map(
+        self, points: Sequence[tuple[int, int, float, float, int, int]], state: str | None, *, replace: bool
+    ) -> None:
+        """Store (edit id, vector id, x, y, cluster, fitted) points (all when `replace`) and the fit's state JSON."""
+        with self.db.atomic():
+            if replace:
+                self.db.execute("DELETE FROM map_points")
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO map_points (edit_id, vector_id, x, y, cluster, fitted) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                points,
+            )
+            self.db.execute(  # removed edits, and edits embedded anew, leave the map
+                "DELETE FROM map_points WHERE edit_id IN (SELECT id FROM edits WHERE deleted = 1) "
+                "OR vector_id NOT IN (SELECT id FROM vectors)"
+            )
+            if state is None:
+                self.delete_setting(MAP_STATE)
+            else:
+                self.set_setting(MAP_STATE, state)
 
     # -- search support -------------------------------------------------------------------------------
 

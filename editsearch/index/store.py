@@ -568,6 +568,54 @@ class EditIndex:
         matrix = np.frombuffer(b"".join(v for _, v in rows), dtype=np.float32).reshape(len(rows), dim)
         return [t for t, _ in rows], matrix
 
+    # -- derived data kept beside the edits: the atlas, learned VISII instructions ------------------------
+
+    def setting(self, key: str) -> str | None:
+        """A value kept in the catalog's settings (None when unset)."""
+        return self.catalog.get_setting(key)
+
+    def live_vector_ids_by_edit(self) -> dict[int, int]:
+        """edit id -> vector id of every live edit with a vector of the index's model."""
+        return dict(self.live_edit_rows("e.id, v.id"))
+
+    def vector_count(self, model: str) -> int:
+        """How many live vectors `model` (a fingerprint) has in this index."""
+        return self.catalog.counts(model)["vectors"]
+
+    def vectors_of_edits(self, edit_ids: Sequence[int], model: str) -> list[tuple[int, int, bytes]]:
+        """(edit id, vector id, float32 blob) of these live edits for `model`."""
+        return self.catalog.vectors_of_edits(edit_ids, model)
+
+    def iter_map_vectors(self, model: str, chunk: int = 20000) -> Iterator[list[tuple[int, int, bytes]]]:
+        """Chunks of (edit id, vector id, blob) of the live edits for `model`, for mapping."""
+        return self.catalog.iter_map_vectors(model, chunk)
+
+    def map_points(self) -> list[tuple[int, int, float, float, int, int]]:
+        """The atlas's stored points of live edits: (edit id, vector id, x, y, cluster, fitted)."""
+        return self.catalog.map_points()
+
+    def map_rows(self, edit_ids: Sequence[int]) -> dict[int, tuple[str, str, str | None]]:
+        """edit id -> (before, after, instruction) of these edits, for the atlas."""
+        return self.catalog.map_rows(edit_ids)
+
+    def save_map(
+        self, points: Sequence[tuple[int, int, float, float, int, int]], state: str | None, *, replace: bool
+    ) -> None:
+        """Store the atlas's points (all of them when `replace`) and its fit's state (writer lock held)."""
+        self._require_lock()
+        self.catalog.save_map(points, state, replace=replace)
+
+    def visii_instruction(self, edit_id: int, pipeline: str, settings: str) -> dict[str, Any] | None:
+        """The VISII instruction learned for this edit, pipeline and settings key, or None."""
+        return self.catalog.visii_instruction(edit_id, pipeline, settings)
+
+    def save_visii_instruction(
+        self, edit_id: int, pipeline: str, settings: str, shape: tuple[int, int], embeddings: bytes, **stats: Any
+    ) -> None:
+        """Keep a learned VISII instruction beside its edit (writer lock held)."""
+        self._require_lock()
+        self.catalog.save_visii_instruction(edit_id, pipeline, settings, shape, embeddings, **stats)
+
     def instruction_matrix(self) -> InstructionIndex:
         """The instruction vectors of the index's model behind their FAISS cache, following the catalog's writes."""
         return self._instruction_index()

@@ -52,7 +52,7 @@ def stored_instruction(
     from editsearch.index.store import EditIndex
 
     with EditIndex.open(index_dir) as index:
-        row = index.catalog.visii_instruction(edit_id, pipeline, key)
+        row = index.visii_instruction(edit_id, pipeline, key)
     if row is None:
         return None
     flat = np.frombuffer(row["embeddings"], dtype=np.float32).copy()
@@ -68,7 +68,7 @@ def keep_instruction(
 
     blob = learned.embeddings.float().numpy().astype(np.float32).tobytes()
     with EditIndex.open(index_dir, writable=True) as index:
-        index.catalog.save_visii_instruction(
+        index.save_visii_instruction(
             edit_id, pipeline, key, tuple(learned.embeddings.shape), blob, loss=learned.loss, seconds=learned.seconds
         )
 

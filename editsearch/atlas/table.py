@@ -1,0 +1,115 @@
+"""The map as a result: one row per edit (id, before, after, x, y, cluster, label), its clusters and a summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from editsearch.atlas.clusters import NOISE
+
+COLUMNS = ("id", "before", "after", "x", "y", "cluster", "label")
+
+
+@dataclass
+class ClusterInfo:
+    """One cluster: its id, name, how many edits it holds, and where its name goes (the members' median)."""
+
+    cluster: int
+    label: str
+    size: int
+    x: float
+    y: float
+
+
+@dataclass
+class AtlasMap:
+    """The edit atlas of an index: every live edit's 2-D position and cluster (NOISE = -1), and cluster names."""
+
+    ids: np.ndarray
+    before: list[str]
+    after: list[str]
+    x: np.ndarray
+    y: np.ndarray
+    cluster: np.ndarray
+    names: dict[int, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    refitted: bool = False  # this call fitted the layout anew
+    placed: int = 0  # edits this call placed by the fitted model's transform
+
+    @classmethod
+    def empty(cls, note: str) -> AtlasMap:
+        """A map of no edits, with the note that says why."""
+        floats = np.zeros(0, dtype=np.float32)
+        return cls(np.zeros(0, np.int64), [], [], floats, floats.copy(), np.zeros(0, np.int32), notes=[note])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def labels(self) -> list[str | None]:
+        """Each edit's cluster name (None for noise)."""
+        return [self.names.get(int(c)) for c in self.cluster]
+
+    def clusters(self) -> list[ClusterInfo]:
+        """The clusters, by id, each with its name, size and label position (median of its members)."""
+        out = []
+        for c in np.unique(self.cluster[self.cluster != NOISE]):
+            members = self.cluster == c
+            x, y = float(np.median(self.x[members])), float(np.median(self.y[members]))
+            out.append(ClusterInfo(int(c), self.names.get(int(c), ""), int(members.sum()), x, y))
+        return out
+
+    def to_arrow(self) -> Any:
+        """A pyarrow table with COLUMNS."""
+        import pyarrow as pa
+
+        return pa.table(
+            {
+                "id": pa.array(self.ids, pa.int64()),
+                "before": pa.array(self.before, pa.string()),
+                "after": pa.array(self.after, pa.string()),
+                "x": pa.array(self.x, pa.float32()),
+                "y": pa.array(self.y, pa.float32()),
+                "cluster": pa.array(self.cluster, pa.int32()),
+                "label": pa.array(self.labels, pa.string()),
+            }
+        )
+
+    def write_parquet(self, path: str | Path) -> Path:
+        """Write the table to a parquet file; returns its path."""
+        import pyarrow.parquet as pq
+
+        path = Path(path)
+        pq.write_table(self.to_arrow(), path)
+        return path
+
+    def summary(self) -> dict[str, Any]:
+        """Edits, clusters, noise share, clusters with names and sizes (largest first), and notes."""
+        noise = int((self.cluster == NOISE).sum())
+        clusters = sorted(self.clusters(), key=lambda c: (-c.size, c.cluster))
+        return {
+            "edits": len(self),
+            "clusters": len(clusters),
+            "noise": noise,
+            "noise_share": round(noise / len(self), 4) if len(self) else 0.0,
+            "labels": [{"cluster": c.cluster, "label": c.label, "size": c.size} for c in clusters],
+            "refitted": self.refitted,
+            "placed": self.placed,
+            "notes": list(self.notes),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Strict-JSON form for a web view: parallel point arrays, and the clusters with label positions."""
+        return {
+            "points": {
+                "id": [int(i) for i in self.ids],
+                "x": [round(float(v), 4) for v in self.x],
+                "y": [round(float(v), 4) for v in self.y],
+                "cluster": [int(c) for c in self.cluster],
+            },
+            "clusters": [vars(c) for c in self.clusters()],
+            "notes": list(self.notes),
+        }

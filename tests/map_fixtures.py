@@ -1,0 +1,52 @@
+"""Helpers for the map tests: indexes filled with vectors around known centres (no images embedded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from editsearch.index.instructions import save_instruction_vectors
+from editsearch.index.store import EditIndex
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length."""
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def clustered(centres: np.ndarray, per: int, seed: int, spread: float = 0.08) -> tuple[np.ndarray, np.ndarray]:
+    """(unit vectors, family of each) with `per` vectors around each centre."""
+    rng = np.random.default_rng(seed)
+    family = np.repeat(np.arange(len(centres)), per)
+    return unit(centres[family] + rng.normal(scale=spread, size=(len(family), centres.shape[1]))), family
+
+
+def add_vectors(
+    index: EditIndex, vectors: np.ndarray, tag: str, instructions: list[str | None] | None = None
+) -> list[int]:
+    """Save one edit per vector (made-up locators) through the catalog; returns their edit ids."""
+    rows = [
+        {
+            "key": f"{tag}-{i}",
+            "origin": "vectors",
+            "source": "manifest",
+            "before": f"/pairs/{tag}-{i}-before.png",
+            "after": f"/pairs/{tag}-{i}-after.png",
+            "instruction": None if instructions is None else instructions[i],
+        }
+        for i in range(len(vectors))
+    ]
+    fp = index.model_info["fingerprint"]
+    return index.catalog.save_edits(rows, [v.astype(np.float32).tobytes() for v in vectors], fp)
+
+
+def vector_index(directory: Path, model, vectors: np.ndarray, instructions: list[str | None] | None = None) -> Path:
+    """A new index bound to `model` holding these vectors (and the text vectors of their instructions)."""
+    with EditIndex.open(directory, create=True) as index:
+        index.bind_model(model)
+        add_vectors(index, vectors, "v", instructions)
+        texts = sorted({t for t in instructions or [] if t})
+        if texts:
+            save_instruction_vectors(index.catalog, model.fingerprint, texts, model.embed_texts(texts).numpy())
+    return directory

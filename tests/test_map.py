@@ -1,0 +1,181 @@
+"""The edit atlas library: layout, clusters and names; the stored layout, transform of new edits, removals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from map_fixtures import add_vectors, clustered, unit, vector_index
+
+from editsearch.atlas import build, build_map, layout, read_map
+from editsearch.atlas.clusters import NOISE
+from editsearch.errors import UsageError
+from editsearch.index.catalog import MAP_STATE
+from editsearch.index.errors import EditIndexError
+from editsearch.index.store import EditIndex
+from editsearch.vocabulary import EDIT_PHRASES
+
+PHRASES = [EDIT_PHRASES[5], EDIT_PHRASES[12], EDIT_PHRASES[20]]  # invert, pencil sketch, flip: apart for the tiny model
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model_dir):
+    from editsearch.encoder import load_model
+
+    return load_model(str(tiny_model_dir))  # its name is its folder: the index can load it again
+
+
+def _majority_agrees(atlas, family: dict[int, int]) -> float:
+    """Purity: share of clustered edits whose family is their cluster's majority family."""
+    right = total = 0
+    for c in set(atlas.cluster.tolist()) - {NOISE}:
+        fams = [family[int(i)] for i in atlas.ids[atlas.cluster == c]]
+        right += max(fams.count(f) for f in set(fams))
+        total += len(fams)
+    return right / total
+
+
+def _labels_by_majority(atlas, family: dict[int, int]) -> dict[int, str]:
+    """majority family -> the label of its (largest) cluster."""
+    out = {}
+    for info in sorted(atlas.clusters(), key=lambda c: c.size):
+        fams = [family[int(i)] for i in atlas.ids[atlas.cluster == info.cluster]]
+        out[max(set(fams), key=fams.count)] = info.label
+    return out
+
+
+@pytest.fixture
+def vocab_index(tmp_path, model):
+    """60 edits without instructions around the text vectors of three vocabulary phrases."""
+    vectors, family = clustered(model.embed_texts(PHRASES).numpy(), 20, seed=1)
+    directory = vector_index(tmp_path / "idx", model, vectors)
+    return directory, vectors, family
+
+
+def test_map_clusters_families_and_names_them_from_the_vocabulary(vocab_index):
+    directory, _, family = vocab_index
+    with EditIndex.open(directory, writable=True) as index:
+        atlas = build_map(index)
+    fam = dict(zip(atlas.ids.tolist(), family.tolist(), strict=True))
+    assert len(atlas) == 60 and atlas.refitted
+    assert len(atlas.clusters()) == 3 and (atlas.cluster == NOISE).mean() <= 0.2
+    assert _majority_agrees(atlas, fam) == 1.0
+    assert _labels_by_majority(atlas, fam) == dict(enumerate(PHRASES))
+    table = atlas.to_arrow()
+    assert table.column_names == ["id", "before", "after", "x", "y", "cluster", "label"]
+    assert table.num_rows == 60 and np.isfinite(atlas.x).all() and np.isfinite(atlas.y).all()
+
+
+def test_clusters_are_named_by_the_index_instructions_where_edits_carry_them(tmp_path, model):
+    texts = ["paint the sky purple", "add a tiny red boat", "remove every tree"]
+    vectors, family = clustered(model.embed_texts(texts).numpy(), 20, seed=2)
+    directory = vector_index(tmp_path / "idx", model, vectors, [texts[f] for f in family])
+    with EditIndex.open(directory, writable=True) as index:
+        atlas = build_map(index)
+    fam = dict(zip(atlas.ids.tolist(), family.tolist(), strict=True))
+    assert _labels_by_majority(atlas, fam) == dict(enumerate(texts))
+
+
+def test_stored_layout_is_reused_and_a_new_edit_is_placed_by_transform(vocab_index, model, monkeypatch):
+    directory, vectors, family = vocab_index
+    with EditIndex.open(directory, writable=True) as index:
+        first = build_map(index)
+        assert (directory / layout.MODEL_FILE).exists() and index.catalog.get_setting(MAP_STATE)
+
+        def no_refit(*_a, **_k):
+            raise AssertionError("the layout was fitted again")
+
+        monkeypatch.setattr(layout, "fit_layout", no_refit)
+        again = build_map(index)
+        assert not again.refitted and again.placed == 0
+        assert np.array_equal(again.x, first.x) and np.array_equal(again.cluster, first.cluster)
+        # a new edit close to family 2: placed by the fitted model, in family 2's cluster
+        new_id = add_vectors(index, unit(vectors[family == 2][:1] + 0.01), "new")[0]
+        grown = build_map(index)
+    assert not grown.refitted and grown.placed == 1 and len(grown) == 61
+    row = int(np.flatnonzero(grown.ids == new_id)[0])
+    old = np.isin(grown.ids, first.ids)
+    assert np.array_equal(grown.x[old], first.x)  # the others stay where they were
+    assert grown.labels[row] == PHRASES[2]
+
+
+def test_a_removed_edit_is_gone_from_the_map(vocab_index):
+    directory, _, _ = vocab_index
+    with EditIndex.open(directory, writable=True) as index:
+        first = build_map(index)
+        gone = [int(first.ids[0]), int(first.ids[30])]
+        assert index.remove(gone) == 2
+        after = build_map(index)
+        stored = {p[0] for p in index.catalog.map_points()}
+        assert index.catalog.db.execute("SELECT count(*) FROM map_points").fetchone()[0] == 58
+    assert not after.refitted and len(after) == 58
+    assert not set(gone) & set(after.ids.tolist()) and not set(gone) & stored
+
+
+def test_a_reader_sees_the_stored_map_and_a_reader_cannot_build_one(vocab_index):
+    directory, _, _ = vocab_index
+    with EditIndex.open(directory) as reader:
+        assert len(read_map(reader)) == 0 and "no map stored" in read_map(reader).notes[0]
+        with pytest.raises(EditIndexError, match="writable"):
+            build_map(reader)
+    with EditIndex.open(directory, writable=True) as index:
+        built = build_map(index)
+    with EditIndex.open(directory) as reader:
+        stored = read_map(reader)
+    assert np.array_equal(stored.ids, built.ids) and stored.names == built.names
+    payload = stored.to_dict()
+    assert len(payload["points"]["id"]) == 60 and {"cluster", "label", "size", "x", "y"} <= set(payload["clusters"][0])
+
+
+def test_a_damaged_model_file_means_a_refit(vocab_index):
+    directory, _, _ = vocab_index
+    with EditIndex.open(directory, writable=True) as index:
+        build_map(index)
+        (directory / layout.MODEL_FILE).write_bytes(b"not a model")
+        again = build_map(index)
+    assert again.refitted and any(layout.MODEL_FILE in note for note in again.notes)
+
+
+def test_growth_beyond_the_fit_means_a_refit(tmp_path, model):
+    vectors, _ = clustered(model.embed_texts(PHRASES).numpy(), 10, seed=3)
+    directory = vector_index(tmp_path / "idx", model, vectors)
+    with EditIndex.open(directory, writable=True) as index:
+        assert build_map(index).refitted
+        more, _ = clustered(model.embed_texts(PHRASES).numpy(), 30, seed=4)
+        add_vectors(index, more, "more")
+        grown = build_map(index)
+    assert grown.refitted and len(grown) == 120 and "grown" in grown.notes[0]
+
+
+@pytest.mark.parametrize("n", [1, 2, 10])
+def test_too_few_edits_get_a_trivial_layout_all_noise(tmp_path, model, n):
+    vectors, _ = clustered(model.embed_texts(PHRASES).numpy(), 4, seed=5)
+    directory = vector_index(tmp_path / "idx", model, vectors[:n])
+    with EditIndex.open(directory, writable=True) as index:
+        atlas = build_map(index)
+        assert index.catalog.get_setting(MAP_STATE) is None
+    assert len(atlas) == n and (atlas.cluster == NOISE).all() and atlas.labels == [None] * n
+    assert np.isfinite(atlas.x).all() and "at least" in atlas.notes[0]
+    assert atlas.summary()["clusters"] == 0 and atlas.summary()["noise_share"] == 1.0
+
+
+def test_an_empty_index_gives_an_empty_map(tmp_path):
+    with EditIndex.open(tmp_path / "idx", create=True) as index:
+        atlas = build_map(index)
+    assert len(atlas) == 0 and "no edits" in atlas.notes[0]
+    assert atlas.to_arrow().num_rows == 0 and atlas.summary()["noise_share"] == 0.0
+
+
+def test_fit_sample_is_checked(vocab_index):
+    with EditIndex.open(vocab_index[0], writable=True) as index, pytest.raises(UsageError, match="fit_sample"):
+        build_map(index, fit_sample=3)
+
+
+def test_a_fit_on_a_sample_places_the_rest_by_transform(vocab_index, monkeypatch):
+    directory, _, family = vocab_index
+    monkeypatch.setattr(build, "CHUNK", 7)  # the rest is read and placed in several chunks
+    with EditIndex.open(directory, writable=True) as index:
+        atlas = build_map(index, fit_sample=30)
+        fitted = [p for p in index.catalog.map_points() if p[5]]
+    fam = dict(zip(atlas.ids.tolist(), family.tolist(), strict=True))
+    assert len(fitted) == 30 and len(atlas) == 60 and atlas.placed == 30
+    assert _majority_agrees(atlas, fam) == 1.0
