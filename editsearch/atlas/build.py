@@ -150,7 +150,7 @@ def _fit(index: EditIndex, ids: list[int], fp: str, fit_sample: int, seed: int) 
     names = name_clusters(
         cluster_means(vectors, found),
         _instructed(index, fit_ids, found),
-        _instructions(index),
+        index.instruction_vectors(),
         index.embedder().text_vectors,
     )
     sha = layout.save_model(model, index.directory)
@@ -222,13 +222,7 @@ def _points(
 
 def _instructed(index: EditIndex, ids: list[int], found: np.ndarray) -> set[int]:
     """Clusters most of whose fitted edits carry an instruction with a stored vector."""
-    stored = set(_instructions(index)[0])
+    stored = set(index.instruction_vectors()[0])
     rows = index.map_rows(ids)
     has = np.array([rows[i][2] in stored for i in ids], dtype=bool)
     return {int(c) for c in np.unique(found[found != cl.NOISE]) if has[found == c].mean() >= 0.5}
-
-
-def _instructions(index: EditIndex) -> tuple[list[str], np.ndarray]:
-    """(texts, vectors) of the index's stored instructions."""
-    matrix = index.instruction_matrix()
-    return matrix.texts, matrix.matrix

@@ -261,7 +261,7 @@ class Build:
             blobs.update({j: emb[n].tobytes() for n, j in enumerate(fresh) if j not in bad})
         self.report.embedded += len(fresh)
         self.report.reused += len(batch.ok) - len(fresh)
-        rows, vectors = [], []
+        rows, vectors, kept = [], [], []
         for j, (i, hashes) in enumerate(zip(batch.ok, batch.hashes, strict=True)):
             planned = todo[i]
             if j in bad:
@@ -269,13 +269,15 @@ class Build:
                 continue
             rows.append(edit_row(planned, hashes))
             vectors.append(blobs[j])
+            kept.append(j)
             if planned.existing is not None and not planned.existing["deleted"]:
                 self.report.updated += 1
             else:
                 self.report.added += 1
         ids = self.catalog.save_edits(rows, vectors, self.fp)
-        if batch.pixels is not None:  # the pixels are at hand: keep the pairs' signatures for `editsearch audit`
-            self.catalog.save_signatures(zip(ids, batch.hashes, pair_signatures(batch.pixels.numpy()), strict=True))
+        if batch.pixels is not None and kept:  # the pixels are at hand: keep the pairs' signatures for the audit
+            signatures = pair_signatures(batch.pixels[kept].numpy())
+            self.catalog.save_signatures(zip(ids, [batch.hashes[j] for j in kept], signatures, strict=True))
 
     def _unreadable(self, planned: Planned, reason: str) -> None:
         """A queued pair that got no vector: a failed item, and its live edit (an older version) goes."""
