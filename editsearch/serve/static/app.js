@@ -192,33 +192,24 @@ function execute(s) {
   run("your example " + pair.before.name + " → " + pair.after.name, s, call("/api/search", { method: "POST", body: form }));
 }
 
-async function showProblems(s) {
-  $("results").setAttribute("aria-busy", "true");
-  say($("message"), "Reading the audit…", "busy");
-  try {
-    const check = s.problems === "all" ? "" : "&check=" + encodeURIComponent(s.problems);
-    const data = await (await call("/api/audit?limit=60" + check)).json();
-    if (state !== s) return;
-    const nodes = [];
-    let total = 0;
-    for (const [name, rows] of Object.entries(data.flagged)) {
-      const flagged = (data.checks[name] || {}).flagged ?? rows.length;
-      total += flagged;
-      const shown = flagged > rows.length ? " (the worst " + rows.length + ")" : "";
-      nodes.push(el("h2", "problem-head", name + ": " + flagged + " flagged" + shown));
-      nodes.push(...rows.map((r) => card({ ...r, score: typeof r.score === "number" ? r.score : 0 })));
-    }
-    $("results").replaceChildren(...nodes);
-    say($("message"), total ? "" : "The audit flags nothing.", total ? "" : "empty");
-    $("summary").textContent = "Problems · " + total + " flags over " + data.edits + " edits, worst first by check";
-  } catch (err) {
-    if (state !== s) return;
-    $("results").replaceChildren();
-    $("summary").textContent = "";
-    say($("message"), err.message, "error");
-  } finally {
-    if (state === s) $("results").removeAttribute("aria-busy");
+function showProblems(s) {
+  const check = s.problems === "all" ? "" : "&check=" + encodeURIComponent(s.problems);
+  return run("Problems", s, call("/api/audit?limit=60" + check), showFlagged);
+}
+
+function showFlagged(data) {
+  const nodes = [];
+  let total = 0;
+  for (const [name, rows] of Object.entries(data.flagged)) {
+    const flagged = (data.checks[name] || {}).flagged ?? rows.length;
+    total += flagged;
+    const shown = flagged > rows.length ? " (the worst " + rows.length + ")" : "";
+    nodes.push(el("h2", "problem-head", name + ": " + flagged + " flagged" + shown));
+    nodes.push(...rows.map((r) => card({ ...r, score: typeof r.score === "number" ? r.score : 0 })));
   }
+  $("results").replaceChildren(...nodes);
+  say($("message"), total ? "" : "The audit flags nothing.", total ? "" : "empty");
+  $("summary").textContent = "Problems · " + total + " flags over " + data.edits + " edits, worst first by check";
 }
 
 async function loadProblems() {
@@ -238,12 +229,12 @@ function filterLabel(s) {
   return parts.map((p) => " · " + p).join("");
 }
 
-async function run(label, s, promise) {
+async function run(label, s, promise, show = showResults) {
   $("results").setAttribute("aria-busy", "true");
   say($("message"), "Searching…", "busy");
   try {
     const data = await (await promise).json();
-    if (state === s) showResults(data, label + filterLabel(s));
+    if (state === s) show(data, label + filterLabel(s));
   } catch (err) {
     if (state !== s) return;
     $("results").replaceChildren();
