@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from editsearch.errors import DataError, items_exit_code
-from editsearch.images import ImageLike, ImageLoadError, load_image
+from editsearch.errors import items_exit_code
+from editsearch.images import ImageLike
 from editsearch.transfer.exemplar import Exemplar
+from editsearch.transfer.methods import load_queries
 from editsearch.transfer.pipeline import DEFAULT_EDIT_GUIDANCE, DEFAULT_IMAGE_GUIDANCE, DEFAULT_STEPS, EditTransfer
 
 
@@ -56,16 +56,7 @@ def apply_edit(
 ) -> ApplyReport:
     """Apply the exemplar's edit to each readable image and score it; DataError when no image can be read."""
     started = time.perf_counter()
-    loaded: list[tuple[int, str, Image.Image]] = []
-    failed: list[tuple[str, str]] = []
-    for i, image in enumerate(images):
-        name = _name(image)
-        try:
-            loaded.append((i, name, load_image(image)))
-        except ImageLoadError as e:
-            failed.append((name, str(e)))
-    if not loaded:
-        raise DataError(f"no image could be read ({len(failed)} failed: {failed[0][1] if failed else 'none given'})")
+    loaded, failed = load_queries(images)
     queries = [img for _, _, img in loaded]
     settings = {"steps": steps, "seed": seed, "edit_guidance": edit_guidance, "image_guidance": image_guidance}
     outputs = transfer.apply(exemplar.before, exemplar.after, queries, size=size, **settings)
@@ -90,7 +81,3 @@ def apply_edit(
         "score_s": round(scored - applied, 3),
     }
     return report
-
-
-def _name(image: ImageLike) -> str:
-    return str(image) if isinstance(image, (str, Path)) else f"<{type(image).__name__}>"
