@@ -19,6 +19,7 @@ from PIL import Image
 
 from editsearch.errors import UsageError, WeightsNotFoundError
 from editsearch.images import ImageLike, load_image
+from editsearch.transfer.geometry import PipelineGeometry
 from editsearch.transfer.methods import MethodReport
 from editsearch.transfer.text_pipelines import (
     DEFAULT_SD,
@@ -41,7 +42,7 @@ CAPTIONS_NEEDED = (
 )
 
 
-class CaptionDirection:
+class CaptionDirection(PipelineGeometry):
     """A frozen text-to-image Stable Diffusion used to invert an image and regenerate it along a caption direction."""
 
     def __init__(self, pipe: Any, name: str = "") -> None:
@@ -65,16 +66,6 @@ class CaptionDirection:
         name = str(model or DEFAULT_SD)
         folder = resolve_text_pipeline(name, "Stable Diffusion pipeline", "--sd-model")
         return cls(load_text_pipeline(StableDiffusionPipeline, folder, dev, default_dtype(dev)), name)
-
-    @property
-    def device(self) -> torch.device:
-        """Device of the UNet."""
-        return self.pipe.unet.device
-
-    @property
-    def resolution(self) -> int:
-        """Native working resolution: the UNet's sample size times the VAE's downscale factor."""
-        return int(self.pipe.unet.config.sample_size) * self.pipe.vae_scale_factor
 
     def embed(self, text: str) -> torch.Tensor:
         """The text encoder's output [1, L, D] for a caption (padded to the tokenizer's length)."""
@@ -119,10 +110,7 @@ class CaptionDirection:
 
     def encode(self, image: Image.Image, size: int | None = None) -> torch.Tensor:
         """Scaled VAE latents [1, 4, h, w] of an image at about size x size pixels (its aspect kept)."""
-        side = size or self.resolution
-        multiple = self.pipe.vae_scale_factor * 2 ** (len(self.pipe.unet.config.block_out_channels) - 1)
-        scale = side / math.sqrt(image.size[0] * image.size[1])
-        target = tuple(max(multiple, round(s * scale / multiple) * multiple) for s in image.size)
+        target = self.working_size(*image.size, size=size)
         return image_latents(self.pipe.vae, [image], target) * self.pipe.vae.config.scaling_factor  # type: ignore[arg-type]
 
     def edit(

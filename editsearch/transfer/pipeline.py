@@ -17,6 +17,7 @@ from editsearch.encoder import EditCLIP, WeightsNotFoundError, load_model
 from editsearch.encoder.model import PairInput, default_device
 from editsearch.errors import IncompatibleModelError, UsageError
 from editsearch.images import ImageLike, load_image
+from editsearch.transfer.geometry import PipelineGeometry
 from editsearch.transfer.pipeline_names import OFFICIAL_EDITCLIP, resolve_pipeline
 from editsearch.transfer.projector import OFFICIAL_WEIGHTS, EditProjector
 
@@ -60,7 +61,7 @@ def euler_ancestral(scheduler: Any = None) -> Any:
     return EulerAncestralDiscreteScheduler.from_config(scheduler.config)
 
 
-class EditTransfer:
+class EditTransfer(PipelineGeometry):
     """Apply an exemplar edit (before, after) to new images with an EditCLIP-conditioned InstructPix2Pix."""
 
     def __init__(self, pipe: Any, projector: EditProjector, editclip: EditCLIP) -> None:
@@ -161,34 +162,6 @@ class EditTransfer:
         self.projector.to(dev, dtype)
         self.editclip.to(dev)
         return self
-
-    # ----- properties --------------------------------------------------------------------------
-    @property
-    def device(self) -> torch.device:
-        """Device of the UNet."""
-        return self.pipe.unet.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        """Dtype of the UNet."""
-        return self.pipe.unet.dtype
-
-    @property
-    def resolution(self) -> int:
-        """Native working resolution: the UNet's sample size times the VAE's downscale factor."""
-        return int(self.pipe.unet.config.sample_size) * self.pipe.vae_scale_factor
-
-    @property
-    def size_multiple(self) -> int:
-        """Working sizes are multiples of this, so every UNet level gets whole latent pixels."""
-        return self.pipe.vae_scale_factor * 2 ** (len(self.pipe.unet.config.block_out_channels) - 1)
-
-    def working_size(self, width: int, height: int, size: int | None = None) -> tuple[int, int]:
-        """(w, h) an image is processed at: about size x size pixels in area, same aspect, rounded to the multiple."""
-        size = size or self.resolution
-        m = self.size_multiple
-        scale = size / math.sqrt(width * height)
-        return max(m, round(width * scale / m) * m), max(m, round(height * scale / m) * m)
 
     # ----- inference ---------------------------------------------------------------------------
     def encode_edit(self, before: PairInput, after: PairInput) -> torch.Tensor:

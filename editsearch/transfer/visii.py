@@ -28,6 +28,7 @@ from PIL import Image
 
 from editsearch.errors import IncompatibleModelError, UsageError
 from editsearch.images import ImageLike, load_image
+from editsearch.transfer.geometry import PipelineGeometry
 from editsearch.transfer.text_pipelines import (
     DEFAULT_CLIP,
     DEFAULT_IP2P,
@@ -153,7 +154,7 @@ class PromptEncoder:
             return self.text_encoder(ids.input_ids.to(self.text_encoder.device))[0]
 
 
-class Visii:
+class Visii(PipelineGeometry):
     """A frozen text-conditioned InstructPix2Pix and a CLIP: invert exemplar pairs, apply learned instructions."""
 
     def __init__(self, pipe: Any, clip: Any, name: str = "", clip_name: str = "") -> None:
@@ -185,21 +186,6 @@ class Visii:
         folder = resolve_text_pipeline(name, "InstructPix2Pix pipeline", "--model")
         pipe = load_text_pipeline(StableDiffusionInstructPix2PixPipeline, folder, dev, torch.float32)
         return cls(pipe, load_clip(clip_name, dev), name, clip_name)
-
-    @property
-    def device(self) -> torch.device:
-        """Device of the UNet."""
-        return self.pipe.unet.device
-
-    @property
-    def resolution(self) -> int:
-        """Native working resolution: the UNet's sample size times the VAE's downscale factor."""
-        return int(self.pipe.unet.config.sample_size) * self.pipe.vae_scale_factor
-
-    @property
-    def size_multiple(self) -> int:
-        """Working sizes are multiples of this, so every UNet level gets whole latent pixels."""
-        return self.pipe.vae_scale_factor * 2 ** (len(self.pipe.unet.config.block_out_channels) - 1)
 
     def direction(self, pairs: Sequence[Pair]) -> torch.Tensor:
         """Delta: the unit mean CLIP image-embedding difference after - before over the pairs, [D]."""
@@ -296,7 +282,7 @@ class Visii:
         for image in images:
             pil = load_image(image)
             result = self.pipe(
-                image=pil.resize(_working(pil.size, side, self.size_multiple), Image.BICUBIC),
+                image=pil.resize(self.working_size(*pil.size, size=side), Image.BICUBIC),
                 prompt_embeds=cond,
                 negative_prompt_embeds=uncond,
                 num_inference_steps=steps,
@@ -307,9 +293,3 @@ class Visii:
             )
             out.append(result.images[0])
         return out
-
-
-def _working(size: tuple[int, int], side: int, multiple: int) -> tuple[int, int]:
-    """(w, h) of about side x side pixels, the image's aspect, multiples of `multiple`."""
-    scale = side / math.sqrt(size[0] * size[1])
-    return tuple(max(multiple, round(s * scale / multiple) * multiple) for s in size)  # type: ignore[return-value]
