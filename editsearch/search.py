@@ -257,7 +257,8 @@ class EditSearch:
         if key not in self._chance:
             vectors = self._embed_texts(chance_texts())
             tops = [self.rank_text_vector(v, 1, rank) for v in vectors]
-            self._chance = {key: float(np.quantile([t[0].score for t in tops if t], CHANCE_QUANTILE))}
+            self._chance = {k: v for k, v in self._chance.items() if k[1] == key[1]}  # an older generation's go
+            self._chance[key] = float(np.quantile([t[0].score for t in tops if t], CHANCE_QUANTILE))
         return results[0].score <= self._chance[key]
 
     def query_vector(
