@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 from conftest import random_image
+from torch_fixtures import one_thread  # noqa: F401 - the fixture, used by pytestmark
 
 from editsearch.errors import UsageError, WeightsNotFoundError
 from editsearch.transfer.caption_direction import CaptionDirection
@@ -16,13 +17,7 @@ from editsearch.transfer.caption_direction import CaptionDirection
 SOURCE, TARGET = "a red square", "a blue circle"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two busy cores: one torch thread runs these tiny models several times faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models run several times faster on one thread
 
 
 @pytest.fixture(scope="module")

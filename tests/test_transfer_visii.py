@@ -6,6 +6,7 @@ import pytest
 import torch
 from conftest import random_image
 from PIL import Image
+from torch_fixtures import one_thread  # noqa: F401 - the fixture, used by pytestmark
 
 from editsearch.errors import IncompatibleModelError, UsageError, WeightsNotFoundError
 from editsearch.transfer.visii import InversionSettings, LearnedInstruction, Visii
@@ -13,13 +14,7 @@ from editsearch.transfer.visii import InversionSettings, LearnedInstruction, Vis
 FAST = {"steps": 2, "size": 32}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two busy cores: one torch thread runs these tiny models several times faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models run several times faster on one thread
 
 
 @pytest.fixture(scope="module")

@@ -62,6 +62,7 @@ def _summary(
     kept: np.ndarray,
     index: EditIndex,
 ) -> dict[str, Any]:
+    """Counts and thresholds per check, duplicate groups (those that cross sources named), failures and notes."""
     ids = state.column(0)
     checks = {}
     for c in names:
