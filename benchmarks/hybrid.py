@@ -12,10 +12,14 @@ from them), `shift` the phrasing-shift queries (styles training never produces, 
 are those of editsearch.ranking, `hybrid` the default. Also run with every other instruction removed (those
 edits fall back to the pair alone).
 
---tune measures the adaptive fusion's INSTRUCTION_TRUST on training wordings only: training-split pairs
+Each split's hybrid trusts its instructions by the split's legibility (how well its pair vectors read their own
+instructions, as an index measures it), printed beside the table.
+
+--tune fits the adaptive fusion's TRUST_SCALE and TRUST_POWER on training wordings only: training-split pairs
 whose instruction is a training template, queried with the data generator's training-style re-wordings
 (never a stored instruction), with the pair vectors mixed with growing shares of noise so that the pair
-signal runs from strong to nearly none. It reads neither the phrasing-shift file nor any real pair.
+signal (and the legibility) runs from strong to nearly none. It reads neither the phrasing-shift file nor
+any real pair.
 """
 
 from __future__ import annotations
@@ -30,15 +34,17 @@ import torch
 from editsearch.encoder import load_model
 from editsearch.evaluation.metrics import chance_metrics, retrieval_metrics
 from editsearch.evaluation.retrieval import EvalSet, instruction_embeddings, read_label_queries, real_eval_set
-from editsearch.ranking import fuse
+from editsearch.index.legibility import legibility_of
+from editsearch.ranking import fuse, instruction_trust
 
 KEYS = ("top1", "hit@5", "mAP")
-NOISE = (0.0, 0.5, 0.8, 0.9, 0.95)  # --tune: share of each pair vector's variance replaced by noise
-TRUSTS = (0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)  # --tune: INSTRUCTION_TRUST values tried
+NOISE = (0.0, 0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99)  # --tune: share of each pair vector's variance replaced by noise
+SCALES = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)  # --tune: TRUST_SCALE values tried
+POWERS = (0.25, 0.4, 0.5, 0.6, 0.75, 1.0)  # --tune: TRUST_POWER values tried
 
 
-def components(model: Any, es: EvalSet, pair_emb: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-    """(pair cosines, instruction cosines (NaN: none), relevance) of every query against every pair."""
+def components(model: Any, es: EvalSet, pair_emb: np.ndarray | None = None) -> tuple[Any, ...]:
+    """(pair cosines, instruction cosines (NaN: none), relevance, legibility) of every query against every pair."""
     queries = [(label, t) for label, texts in es.label_texts.items() for t in texts]
     if pair_emb is None:
         pair_emb = model.embed_pairs(es.befores, es.afters).numpy()
@@ -46,20 +52,23 @@ def components(model: Any, es: EvalSet, pair_emb: np.ndarray | None = None) -> t
     text_emb = model.embed_texts([t for _, t in queries]).numpy()
     rel = np.array([q for q, _ in queries])[:, None] == np.array(es.labels)[None, :]
     keep = rel.any(1)  # a query whose label has no pair asks nothing
-    return text_emb[keep] @ pair_emb.T, text_emb[keep] @ instr_emb.T, rel[keep]
+    legible = legibility_of(pair_emb, es.instructions, instr_emb)
+    return text_emb[keep] @ pair_emb.T, text_emb[keep] @ instr_emb.T, rel[keep], legible
 
 
-def rankings(pair: np.ndarray, instr: np.ndarray) -> dict[str, np.ndarray]:
+def rankings(pair: np.ndarray, instr: np.ndarray, legibility: float | None) -> dict[str, np.ndarray]:
     """Score matrices of each ranking for one split."""
     half = instr.copy()
     half[:, ::2] = np.nan  # every other edit without an instruction
+    trust = instruction_trust(legibility)
     return {
         "pair": pair,
         "instruction": np.nan_to_num(instr, nan=-2.0),
-        "hybrid (adaptive, the default)": fuse(pair, instr),
+        "hybrid (adaptive, the default)": fuse(pair, instr, trust=trust),
+        "adaptive with the previous fixed trust 0.2": fuse(pair, instr, trust=0.2),
         "fixed 0.5 / 0.5 sum": fuse(pair, instr, "weighted"),
         "reciprocal-rank fusion": fuse(pair, instr, "rrf"),
-        "hybrid, every other edit without an instruction": fuse(pair, half),
+        "hybrid, every other edit without an instruction": fuse(pair, half, trust=trust),
     }
 
 
@@ -84,15 +93,17 @@ def evaluate(args: argparse.Namespace, model: Any) -> dict[str, dict[str, dict[s
     for split, (es, emb) in sets.items():
         if args.split not in ("all", split):
             continue
-        pair, instr, rel = components(model, es, emb)
-        out[split] = {name: metrics(s, rel) for name, s in rankings(pair, instr).items()}
+        pair, instr, rel, legible = components(model, es, emb)
+        out[split] = {name: metrics(s, rel) for name, s in rankings(pair, instr, legible).items()}
+        out[split]["legibility"] = {"legibility": legible, "trust": instruction_trust(legible)}
         out[split]["chance"] = {k: chance_metrics(torch.from_numpy(rel))[k] for k in KEYS}
         out[split]["queries"] = {"queries": int(rel.shape[0]), "pairs": int(rel.shape[1])}
     return out
 
 
-def tuning_set(model: Any, per_family: int = 4, seed: int = 99) -> tuple[np.ndarray, ...]:
-    """Training wordings only: (pair vectors, instruction cosines, query vectors, relevance)."""
+def tuning_set(model: Any, per_family: int = 4, seed: int = 99) -> tuple[Any, ...]:
+    """Training wordings only: (pair vectors, instruction cosines, query vectors, relevance, the pairs'
+    instructions and their vectors)."""
     from editsearch.data.synthetic.generator import FAMILIES, make_pair
     from editsearch.data.synthetic.paraphrase import vary
     from editsearch.rng import stream
@@ -111,25 +122,35 @@ def tuning_set(model: Any, per_family: int = 4, seed: int = 99) -> tuple[np.ndar
     es = EvalSet(befores, afters, [p.family for p in pairs], [], {}, [p.instruction for p in pairs])
     pair_emb = model.embed_pairs(es.befores, es.afters).numpy()
     text_emb = model.embed_texts([t for _, t in queries]).numpy()
-    instr = text_emb @ instruction_embeddings(model, es).numpy().T
+    instr_emb = instruction_embeddings(model, es).numpy()
     rel = np.array([label for label, _ in queries])[:, None] == np.array(es.labels)[None, :]
-    return pair_emb, instr, text_emb, rel
+    return pair_emb, text_emb @ instr_emb.T, text_emb, rel, es.instructions, instr_emb
 
 
 def tune(model: Any) -> dict[str, Any]:
-    """Mean mAP over the noise levels of the adaptive fusion at each INSTRUCTION_TRUST in TRUSTS."""
-    pair_emb, instr, text_emb, rel = tuning_set(model)
+    """Mean mAP over the noise levels of the adaptive fusion at each (TRUST_SCALE, TRUST_POWER) of the grid."""
+    import editsearch.ranking as ranking
+
+    pair_emb, instr, text_emb, rel, texts, instr_emb = tuning_set(model)
     noise = np.random.default_rng(0).standard_normal(pair_emb.shape).astype(np.float32)
     noise /= np.linalg.norm(noise, axis=1, keepdims=True)
-    pairs = {}
+    levels = {}
     for share in NOISE:
         mixed = np.sqrt(1 - share) * pair_emb + np.sqrt(share) * noise
-        pairs[share] = text_emb @ (mixed / np.linalg.norm(mixed, axis=1, keepdims=True)).T
-    out: dict[str, Any] = {"noise levels": {f"{s}": metrics(p, rel) for s, p in pairs.items()}}
-    out["instruction alone"] = metrics(instr, rel)
-    for trust in TRUSTS:
-        fused = [metrics(fuse(p, instr, trust=trust), rel) for p in pairs.values()]
-        out[f"trust {trust}: mean mAP"] = float(np.mean([m["mAP"] for m in fused]))
+        mixed /= np.linalg.norm(mixed, axis=1, keepdims=True)
+        levels[share] = (text_emb @ mixed.T, legibility_of(mixed, texts, instr_emb))
+    out: dict[str, Any] = {
+        "noise levels": {f"{s}": {**metrics(p, rel), "legibility": a} for s, (p, a) in levels.items()},
+        "instruction alone": metrics(instr, rel),
+    }
+    fits = {}
+    for scale in SCALES:
+        for power in POWERS:
+            ranking.TRUST_SCALE, ranking.TRUST_POWER = scale, power
+            fused = [metrics(fuse(p, instr, trust=instruction_trust(a)), rel)["mAP"] for p, a in levels.values()]
+            fits[f"scale {scale}, power {power}: mean mAP"] = float(np.mean(fused))
+    out["fits"] = dict(sorted(fits.items(), key=lambda kv: -kv[1]))
+    out["best"] = next(iter(out["fits"]))
     return out
 
 
@@ -138,7 +159,7 @@ def print_table(out: dict[str, dict[str, dict[str, float]]]) -> None:
     splits = list(out)
     print(f"{'ranking':50s}" + "".join(f"{s + ' ' + k:>16s}" for s in splits for k in KEYS))
     for name in out[splits[0]]:
-        if name != "queries":
+        if name not in ("queries", "legibility"):
             print(f"{name:50s}" + "".join(f"{out[s][name][k]:16.3f}" for s in splits for k in KEYS))
 
 
@@ -149,7 +170,7 @@ def main() -> None:
     ap.add_argument("--split", choices=["all", "heldout", "shift", "real"], default="all")
     ap.add_argument("--real", default=None, help="a real-edits folder (manifest.jsonl with an `edit` label per pair)")
     ap.add_argument("--real-queries", default=None, help="JSON {edit label: [queries]} for the real pairs")
-    ap.add_argument("--tune", action="store_true", help="measure INSTRUCTION_TRUST on training wordings")
+    ap.add_argument("--tune", action="store_true", help="fit TRUST_SCALE and TRUST_POWER on training wordings")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     model = load_model(args.model)
@@ -161,6 +182,12 @@ def main() -> None:
     if not out:
         raise SystemExit("--split real needs --real DIR")
     print("; ".join(f"{s}: {v['queries']['queries']} queries, {v['queries']['pairs']} pairs" for s, v in out.items()))
+    print(
+        "; ".join(
+            f"{s}: legibility {v['legibility']['legibility']:.3f}, trust {v['legibility']['trust']:.3f}"
+            for s, v in out.items()
+        )
+    )
     if args.json:
         print(json.dumps(out, indent=1))
     else:

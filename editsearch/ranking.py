@@ -6,10 +6,12 @@ matrix (one row per distinct instruction: far fewer rows than edits, so no secon
 step). Both component scores of every candidate are exact cosines, and the fusion ranks that union.
 
 The default fusion is adaptive: a convex mix of the two cosines whose instruction share is set per query by
-how far each component spreads the candidates apart (`instruction_weight`). A query worded unlike every
-stored instruction gets instruction cosines that are all alike, so it leans on the pair; a query that clearly
-matches some instructions, or whose pair cosines are flat (photos the pair model reads poorly), leans on the
-instructions. The fused score stays a cosine, comparable across queries.
+how far each component spreads the candidates apart (`instruction_weight`), and per collection by how well
+its pair vectors read their own instructions (`instruction_trust`, from the index's legibility). A query
+worded unlike every stored instruction gets instruction cosines that are all alike, so it leans on the pair;
+a query that clearly matches some instructions, or whose pair cosines are flat, leans on the instructions;
+and a collection whose photos the pair model reads poorly (legibility near chance) trusts its instructions
+more. The fused score stays a cosine, comparable across queries.
 
 An edit without an instruction vector is judged by its pair alone: its missing instruction component is
 replaced by its pair component (the same rank under RRF, the same cosine under a weighted sum), so lacking
@@ -34,10 +36,14 @@ FUSIONS = ("adaptive", "weighted", "rrf")
 DEFAULT_FUSION = "adaptive"
 RRF_K = 60  # the usual reciprocal-rank-fusion constant (Cormack et al. 2009)
 PAIR_WEIGHT = 0.5  # the pair's share of the fixed weighted cosine sum
-# Instruction spread's worth against the pair's in `instruction_weight`. Tuned on training wordings only
-# (`python benchmarks/hybrid.py --tune`): training-split pairs, training-template instructions, queries
-# re-worded by the data generator's paraphrase module, pair vectors mixed with noise from none to most.
-INSTRUCTION_TRUST = 0.2
+# Instruction spread's worth against the pair's in `instruction_weight`: TRUST_SCALE · odds ** TRUST_POWER, the
+# odds being (1 − legibility) / (legibility − 0.5), how far the pair model is from reading the collection.
+# Fitted on training wordings only (`python benchmarks/hybrid.py --tune`): training-split pairs,
+# training-template instructions, queries re-worded by the data generator's paraphrase module, pair vectors
+# mixed with noise from none to nearly all (legibility 0.99 to 0.63).
+TRUST_SCALE = 0.75
+TRUST_POWER = 0.6
+LEGIBILITY_RANGE = (0.6, 0.995)  # legibility is clipped to about the range the fit saw
 CANDIDATES = 100  # candidates taken from each signal (at least 2k)
 
 
@@ -51,12 +57,26 @@ class Ranked:
     edit: EditRow
 
 
+def instruction_trust(legibility: float | None) -> float:
+    """The adaptive fusion's trust in the instructions of a collection of this legibility (None: none)."""
+    if legibility is None:
+        return 0.0
+    low, high = LEGIBILITY_RANGE
+    clipped = min(max(legibility, low), high)
+    return TRUST_SCALE * ((1 - clipped) / (clipped - 0.5)) ** TRUST_POWER
+
+
 def fuse(
-    pair: np.ndarray, instruction: np.ndarray, method: str = DEFAULT_FUSION, trust: float = INSTRUCTION_TRUST
+    pair: np.ndarray, instruction: np.ndarray, method: str = DEFAULT_FUSION, trust: float | None = None
 ) -> np.ndarray:
-    """Fused scores of candidates [..., N] from pair and instruction cosines (NaN: no instruction)."""
+    """Fused scores of candidates [..., N] from pair and instruction cosines (NaN: no instruction).
+
+    `trust` (`instruction_trust` of the collection) is what the adaptive fusion needs; the others ignore it.
+    """
     filled = np.where(np.isnan(instruction), pair, instruction)
     if method == "adaptive":
+        if trust is None:
+            raise UsageError("the adaptive fusion needs the collection's instruction trust")
         weight = instruction_weight(pair, instruction, trust)[..., None]
         return (1 - weight) * pair + weight * filled
     if method == "weighted":
@@ -66,7 +86,7 @@ def fuse(
     return 1.0 / (RRF_K + _ranks(pair)) + 1.0 / (RRF_K + _ranks(filled))
 
 
-def instruction_weight(pair: np.ndarray, instruction: np.ndarray, trust: float = INSTRUCTION_TRUST) -> np.ndarray:
+def instruction_weight(pair: np.ndarray, instruction: np.ndarray, trust: float) -> np.ndarray:
     """Per query [...], the instruction's share of the mix: trust·σ_instr / (trust·σ_instr + σ_pair).
 
     σ is the standard deviation of a component's cosines over the candidates (the instruction's over those
@@ -118,7 +138,11 @@ def rank_text(
     elif rank == "instruction":
         scores = np.array([pair[i] if s is None else s for i, s in zip(ids, instr, strict=True)])
     else:
-        scores = fuse(np.array([pair[i] for i in ids]), np.array([np.nan if s is None else s for s in instr]))
+        scores = fuse(
+            np.array([pair[i] for i in ids]),
+            np.array([np.nan if s is None else s for s in instr]),
+            trust=instruction_trust(index.legibility()),
+        )
     ranked = [Ranked(float(s), pair[i], si, rows[i]) for s, i, si in zip(scores, ids, instr, strict=True)]
     if rank == "instruction":  # edits with an instruction first; the others by their pair, after them
         ranked.sort(key=lambda r: (r.instruction is None, -round(r.score, 6), r.edit["id"]))

@@ -16,8 +16,9 @@ from fastapi.testclient import TestClient
 from index_fixtures import EDITS, CountingModel, make_collection
 
 from editsearch.cli.main import cli
+from editsearch.index.legibility import legibility_of
 from editsearch.index.store import EditIndex
-from editsearch.ranking import fuse
+from editsearch.ranking import fuse, instruction_trust
 from editsearch.search import EditSearch
 from editsearch.serve import create_app
 
@@ -65,7 +66,8 @@ def test_pair_instruction_and_hybrid_each_follow_their_signal(indexed, tiny_mode
     with EditSearch.open(indexed, model=tiny_model) as searcher:
         pair, instr = exact_components(searcher, tiny_model, QUERY)
         ids = sorted(pair)
-        fused = fuse(np.array([pair[i] for i in ids]), np.array([instr[i] for i in ids]))
+        trust = instruction_trust(searcher.index.legibility())
+        fused = fuse(np.array([pair[i] for i in ids]), np.array([instr[i] for i in ids]), trust=trust)
         expected = {
             "pair": sorted(ids, key=lambda i: -pair[i]),
             "instruction": sorted(ids, key=lambda i: -instr[i]),
@@ -85,6 +87,21 @@ def test_pair_instruction_and_hybrid_each_follow_their_signal(indexed, tiny_mode
         assert [r.id for r in searcher.search_text(QUERY, k=10)] == [r.id for r in results]  # hybrid by default
         batch = searcher.run_batch([{"text": QUERY, "rank": "pair", "k": 3}, {"text": QUERY, "rank": "nope"}])
         assert [r.id for r in batch[0].results] == expected["pair"][:3] and "rank must be" in batch[1].error
+
+
+def test_the_index_measures_its_legibility_from_the_catalog(indexed, tiny_model):
+    with EditSearch.open(indexed, model=tiny_model) as searcher:
+        index = searcher.index
+        ids = range(1, 11)
+        pairs = np.stack([index.stored_vector(i) for i in ids])
+        texts = [index.get_edit(i)["instruction"] for i in ids]
+        vectors = tiny_model.embed_texts(texts).numpy()
+        expected = legibility_of(pairs, texts, vectors)  # every edit and instruction: a catalog this small
+        assert index.legibility() == pytest.approx(expected, abs=1e-5)
+        assert 0 <= expected <= 1
+        first = index.generation
+        index.legibility()
+        assert index._legibility[0] == first  # kept for the generation
 
 
 def test_instruction_vectors_are_added_to_an_existing_index_without_pair_forwards(tmp_path, tiny_model):

@@ -14,6 +14,7 @@ from PIL import Image
 
 from editsearch.errors import DataError
 from editsearch.evaluation.metrics import chance_metrics, retrieval_metrics
+from editsearch.index.legibility import legibility_of
 from editsearch.rng import stream
 
 PairEmbedder = Callable[[Sequence[Image.Image], Sequence[Image.Image]], torch.Tensor]
@@ -124,7 +125,8 @@ def evaluate_embeddings(
         out["text->edit"] = retrieval_metrics(by_pair, rel[keep])
         out["text->edit"]["chance"] = chance_metrics(rel[keep])
         if instr_emb is not None:
-            out.update(_instruction_rankings(by_pair, text_emb[keep] @ instr_emb.T, rel[keep]))
+            legible = legibility_of(pair_emb.numpy(), es.instructions, instr_emb.numpy())
+            out.update(_instruction_rankings(by_pair, text_emb[keep] @ instr_emb.T, rel[keep], legible))
         rel_t = rel.T
         keep_t = rel_t.any(1)
         out["edit->text"] = retrieval_metrics(pair_emb[keep_t] @ text_emb.T, rel_t[keep_t])
@@ -140,12 +142,14 @@ def evaluate_embeddings(
     return out
 
 
-def _instruction_rankings(pair: torch.Tensor, instr: torch.Tensor, rel: torch.Tensor) -> dict[str, Any]:
+def _instruction_rankings(
+    pair: torch.Tensor, instr: torch.Tensor, rel: torch.Tensor, legibility: float | None
+) -> dict[str, Any]:
     """text->edit ranked by the stored instruction alone and by the default hybrid fusion."""
-    from editsearch.ranking import fuse
+    from editsearch.ranking import fuse, instruction_trust
 
     alone = torch.nan_to_num(instr, nan=-2.0)  # no instruction: last
-    hybrid = torch.from_numpy(fuse(pair.numpy(), instr.numpy()).astype(np.float32))
+    hybrid = torch.from_numpy(fuse(pair.numpy(), instr.numpy(), trust=instruction_trust(legibility)).astype(np.float32))
     return {
         "text->edit (instruction)": retrieval_metrics(alone, rel),
         "text->edit (hybrid)": retrieval_metrics(hybrid, rel),

@@ -39,6 +39,7 @@ from editsearch.index.instruction_index import (
     instruction_ids,
 )
 from editsearch.index.instructions import vector_ids_for_texts
+from editsearch.index.legibility import sample_legibility
 from editsearch.index.lock import DEFAULT_LOCK_TIMEOUT, WriterLock
 from editsearch.index.tuning import build_tuned, measure, retune
 from editsearch.index.types import DEFAULT_TARGET_RECALL, NO_REMOVE, TRAINED
@@ -103,6 +104,7 @@ class EditIndex:
         self._generation = -1  # the catalog generation the in-memory FAISS index reflects
         self._live_count = 0
         self._instructions = InstructionCache(directory)  # the instruction vectors, for instruction-aware ranking
+        self._legibility: tuple[int, float | None] | None = None  # (catalog generation, legibility)
 
     # -- opening --------------------------------------------------------------------------------------
 
@@ -631,6 +633,18 @@ class EditIndex:
             "force": force,
         }
         return self._instructions.get(self.catalog, info, settings, self.lock.held)
+
+    def legibility(self) -> float | None:
+        """How well the pair vectors read their own instructions (0.5 chance, 1 all); None without two to compare.
+
+        Measured on a sample of the catalog, once per generation (editsearch.index.legibility).
+        """
+        generation = self.catalog.generation
+        if self._legibility is None or self._legibility[0] != generation:
+            info = self.model_info
+            value = None if info is None else sample_legibility(self.catalog, info["fingerprint"], info["dim"])
+            self._legibility = (generation, value)
+        return self._legibility[1]
 
     def edits_for_instructions(
         self, texts: Sequence[str], n: int, where: str | None = None, contains: str | None = None
