@@ -47,6 +47,10 @@ class IncompatibleModelError(EditSearchError, ValueError):
     """Model parts that do not fit together (widths, activations); the message says which to pass instead."""
 
 
+class GenerationError(EditSearchError, RuntimeError):
+    """A model that wrote no usable output (an empty caption); the message says what to pass instead."""
+
+
 class MissingDependencyError(EditSearchError, RuntimeError):
     """An optional package or downloadable backbone that this command needs is not installed or cached."""
 

@@ -32,13 +32,13 @@ def resolve_source(name: str, registry: Mapping[str, WeightsSource], noun: str) 
     if path.exists():
         return WeightsSource("dir", str(path), f"the folder {path}")
     if "/" not in name or name.startswith((".", "/", "~")):
-        known = ", ".join(registry)
-        raise WeightsNotFoundError(f"no {noun} named {name!r}: not a folder, not a hub id, not one of: {known}")
+        known = f", not one of: {', '.join(registry)}" if registry else ""
+        raise WeightsNotFoundError(f"no {noun} named {name!r}: not a folder, not a hub id (owner/name){known}")
     return WeightsSource("hub", name, f"the hub repo {name}")
 
 
-def hub_snapshot(repo_id: str, what: str, allow_patterns: Sequence[str] | None = None) -> Path:
-    """A local snapshot of a hub repo (only the cache when offline); WeightsNotFoundError with a how-to if absent."""
+def hub_snapshot(repo_id: str, what: str, allow_patterns: Sequence[str] | None = None, option: str = "--model") -> Path:
+    """A local snapshot of a hub repo (only the cache when offline); if absent, a how-to ending in `option` DIR."""
     from huggingface_hub import snapshot_download
 
     try:
@@ -48,5 +48,13 @@ def hub_snapshot(repo_id: str, what: str, allow_patterns: Sequence[str] | None =
         raise WeightsNotFoundError(
             f"{what} {repo_id!r} is not on this machine and cannot be downloaded ({type(e).__name__}). "
             f"On a machine with network run `huggingface-cli download {repo_id} --local-dir DIR{include}`, "
-            "copy DIR here and pass --model DIR."
+            f"copy DIR here and pass {option} DIR."
         ) from None
+
+
+def local_folder(name: str, noun: str, option: str, allow_patterns: Sequence[str] | None = None) -> Path:
+    """An existing folder, or the local snapshot of a hub id, for `name`; WeightsNotFoundError naming `option`."""
+    src = resolve_source(name, {}, noun)
+    if src.kind == "hub":
+        return hub_snapshot(src.location, f"the {noun}", allow_patterns, option)
+    return Path(src.location)

@@ -72,6 +72,19 @@ def method_options(command: Any) -> Any:
             metavar="PATH|HUB_ID",
             help="[caption-direction] BLIP that captions each image when --source-caption is not given.",
         ),
+        click.option(
+            "--instruction",
+            default=None,
+            help="[caption-direction] The edit in words (e.g. 'make it snowy'): an LLM writes the target caption "
+            "from the source caption and it, instead of --target-caption.",
+        ),
+        click.option(
+            "--caption-llm",
+            default=None,
+            metavar="PATH|HUB_ID",
+            help="[caption-direction] Instruction-tuned LLM that writes the target caption from --instruction "
+            "[default: Qwen/Qwen2.5-0.5B-Instruct; the paper's best: mistralai/Mistral-7B-Instruct-v0.2].",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -173,6 +186,7 @@ def apply(
     \b
     editsearch apply --method visii --edit-id N [--neighbours K] [--text T] --image Q --out OUT
     editsearch apply --method caption-direction --image Q --source-caption S --target-caption T --out OUT
+    editsearch apply --method caption-direction --image Q --caption-model BLIP --instruction I --out OUT
     See "Other ways to apply an edit" in the README for when to pick which.
     """
     exemplar_args = {"index_dir": index_dir, "edit_id": edit_id, "before": before, "after": after}
@@ -311,10 +325,14 @@ def run_method(
             | {"outputs": outputs, "failed": failed, "timings": report.timings}
         )
         sys.exit(report.exit_code)
-    for applied in report.outputs:
+    sources, written = report.details.get("source_captions", []), report.details.get("target_captions", [])
+    captions = list(zip(sources, written, strict=True))
+    for k, applied in enumerate(report.outputs):
         click.echo(str(targets[applied.position]))
         if applied.ec2ec is not None:
             warn(f"EC2EC {applied.ec2ec:.4f}  {applied.image}")
+        if captions:
+            warn(f"captions {captions[k][0]!r} -> {captions[k][1]!r}  {applied.image}")
     warn(f"{len(report.outputs)} image(s) with {method}: " + ", ".join(f"{k} {v}s" for k, v in report.timings.items()))
     sys.exit(report.exit_code)
 
@@ -325,7 +343,7 @@ _OPTION_METHODS = {
     ),
     **dict.fromkeys(["tokens", "reuse_noise"], "visii"),
     **dict.fromkeys(["source_caption", "target_caption", "direction_weight", "sd_model"], "caption-direction"),
-    "caption_model": "caption-direction",
+    **dict.fromkeys(["caption_model", "instruction", "caption_llm"], "caption-direction"),
 }
 
 
@@ -360,8 +378,10 @@ _INVERSION |= {"init_text": "init_text", "tokens": "tokens"}
 
 
 def run_captions(exemplar_args: dict[str, Any], images: tuple[str, ...], common: dict[str, Any], options: dict) -> Any:
-    """Check the captions (a usage error naming the options to pass), load Stable Diffusion, edit each image."""
-    from editsearch.transfer.caption_direction import CAPTIONS_NEEDED, CaptionDirection, Captioner, apply_captions
+    """Check the captions (a usage error naming the options to pass), load the models they need, edit each image."""
+    from editsearch.transfer.caption_direction import CaptionDirection, apply_captions
+    from editsearch.transfer.caption_llm import CaptionWriter
+    from editsearch.transfer.captions import Captioner, check_captions
 
     if any(exemplar_args[k] is not None for k in ("edit_id", "before", "after")):
         raise click.UsageError(
@@ -369,13 +389,16 @@ def run_captions(exemplar_args: dict[str, Any], images: tuple[str, ...], common:
         )
     if common["model"] or common["editclip"]:
         raise click.UsageError("caption-direction loads Stable Diffusion with --sd-model, not --model/--editclip")
-    if not (options["source_caption"] or options["caption_model"]) or not options["target_caption"]:
-        raise click.UsageError(CAPTIONS_NEEDED)
+    source, target, instruction = options["source_caption"], options["target_caption"], options["instruction"]
+    if options["caption_llm"] and instruction is None:
+        raise click.UsageError("--caption-llm writes the target caption from --instruction: pass --instruction too")
+    check_captions(source, target, instruction, bool(options["caption_model"]), True)
+    writer = CaptionWriter.from_pretrained(options["caption_llm"]) if instruction is not None else None
+    captioner = None if source is not None else Captioner.from_pretrained(options["caption_model"])
     editor = CaptionDirection.from_pretrained(options["sd_model"])
-    captioner = None if options["source_caption"] else Captioner.from_pretrained(options["caption_model"])
     weight = 1.0 if options["direction_weight"] is None else options["direction_weight"]
     return apply_captions(
-        editor, list(images), options["source_caption"], options["target_caption"], captioner=captioner,
+        editor, list(images), source, target, captioner=captioner, writer=writer, instruction=instruction,
         weight=weight, steps=common["steps"], guidance=common["edit_guidance"], size=common["size"],
     )  # fmt: skip
 

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from editsearch.errors import WeightsNotFoundError
-from editsearch.hub import hub_snapshot, resolve_source
+from editsearch.hub import local_folder
 
 DEFAULT_IP2P = "timbrooks/instruct-pix2pix"  # the InstructPix2Pix VISII inverts against
 DEFAULT_SD = "CompVis/stable-diffusion-v1-4"  # the Stable Diffusion the caption-direction paper found best
@@ -33,14 +33,7 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 def resolve_text_pipeline(name: str, what: str, option: str) -> Path:
     """A local diffusers folder with tokenizer/ and text_encoder/ for a folder or hub id (offline: the cache)."""
-    src = resolve_source(name, {}, what)
-    if src.kind == "hub":
-        try:
-            folder = hub_snapshot(src.location, what, allow_patterns=TEXT_PIPELINE_FILES)
-        except WeightsNotFoundError as e:
-            raise WeightsNotFoundError(str(e).replace("--model DIR", f"{option} DIR")) from None
-    else:
-        folder = Path(src.location)
+    folder = local_folder(name, what, option, TEXT_PIPELINE_FILES)
     missing = [part for part in ("unet", "vae", "text_encoder", "tokenizer") if not (folder / part).is_dir()]
     if missing:
         raise WeightsNotFoundError(
@@ -67,14 +60,7 @@ def load_clip(name: str, device: torch.device) -> Any:
     """A transformers CLIPModel (float32, frozen) by folder or hub id; WeightsNotFoundError with a how-to."""
     from transformers import CLIPModel
 
-    src = resolve_source(name, {}, "CLIP model")
-    if src.kind == "hub":
-        try:
-            folder = hub_snapshot(src.location, "the CLIP model", allow_patterns=CLIP_FILES)
-        except WeightsNotFoundError as e:
-            raise WeightsNotFoundError(str(e).replace("--model DIR", "--clip-model DIR")) from None
-    else:
-        folder = Path(src.location)
+    folder = local_folder(name, "CLIP model", "--clip-model", CLIP_FILES)
     if not (folder / "config.json").is_file():
         raise WeightsNotFoundError(f"{folder} is not a transformers CLIP folder (no config.json); pass --clip-model")
     return CLIPModel.from_pretrained(folder).to(device).eval().requires_grad_(False)

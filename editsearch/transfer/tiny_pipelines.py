@@ -1,4 +1,4 @@
-"""Tiny random text-conditioned pipelines of the real diffusers layout (tokenizer, text encoder, UNet, VAE), and a BLIP.
+"""Tiny random text-conditioned pipelines of the real diffusers layout, a BLIP captioner and a chat causal LM.
 
 They load and run exactly like a stock Stable Diffusion or InstructPix2Pix folder, offline, in seconds on a
 CPU: the tests and the mechanics benchmark of `apply --method visii|caption-direction` use them. Their
@@ -176,4 +176,64 @@ def save_tiny_blip(folder: Path, seed: int = 0) -> Path:
     BlipProcessor(image_processor=image_processor, tokenizer=BertTokenizer(str(folder / "vocab.txt"))).save_pretrained(
         folder
     )
+    return folder
+
+
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+LLM_WORDS = "a photo of the cat dog sitting on sofa red blue snowy snow winter street house tree in with".split()
+LLM_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+
+def tiny_llm_tokenizer(chat_template: bool = True) -> Any:
+    """A byte-level BPE tokenizer of Qwen2's layout: ChatML specials, 256 byte symbols, merges up to a few words."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {s: i for i, s in enumerate(LLM_SPECIALS + _byte_symbols())}  # specials first: id 0 is <|endoftext|>
+    merges: list[tuple[str, str]] = []
+    for word in LLM_WORDS:
+        pieces = [(word[: end - 1], word[end - 1]) for end in range(2, len(word) + 1)] + [("\u0120", word)]  # Ġ: space
+        for left, right in pieces:
+            if left + right not in vocab:
+                merges.append((left, right))
+                vocab[left + right] = len(vocab)
+    tokenizer = Tokenizer(models.BPE(vocab, merges))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.add_special_tokens(LLM_SPECIALS)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<|endoftext|>", eos_token="<|im_end|>")
+    if chat_template:
+        fast.chat_template = CHATML
+    return fast
+
+
+def save_tiny_llm(folder: Path, seed: int = 0, chat_template: bool = True) -> Path:
+    """A random 2-layer Qwen2 causal LM with a tiny byte-level BPE tokenizer, saved like a hub chat model.
+
+    Its output layer is zero but for the space-led words and the end-of-turn token, so an answer, random as it
+    is, reads as a few of the tokenizer's words.
+    """
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = tiny_llm_tokenizer(chat_template)
+    eos, pad = tokenizer.convert_tokens_to_ids(["<|im_end|>", "<|endoftext|>"])
+    config = Qwen2Config(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=512, eos_token_id=eos, pad_token_id=pad, bos_token_id=None,
+    )  # fmt: skip
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = Qwen2ForCausalLM(config).eval()
+    with torch.no_grad():  # only whole words and the end of the answer can win: what it writes reads as words
+        words = tokenizer.convert_tokens_to_ids(["\u0120" + w for w in LLM_WORDS] + ["<|im_end|>"])
+        keep = torch.zeros(len(tokenizer), dtype=torch.bool)
+        keep[words] = True
+        model.lm_head.weight[~keep] = 0
+    model.generation_config = GenerationConfig(eos_token_id=eos, pad_token_id=pad)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
     return folder
