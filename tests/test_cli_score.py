@@ -155,3 +155,24 @@ def test_score_csv_cells_cannot_run_as_spreadsheet_formulas(pair_files, tiny_mod
     table = list(csv.DictReader(out_csv.open()))
     assert [r["instruction"] for r in table] == ['\'=HYPERLINK("http://x","y")', "'@SUM(A1)", "make it -5% darker"]
     assert all(-1 <= float(r["ec2t"]) <= 1 for r in table)  # numbers, negative ones included, stay numbers
+
+
+def test_score_with_a_two_frame_model_is_blind_to_direction(pair_files, tmp_path) -> None:
+    """The frames model scores a pair and its reverse alike, on the torch path and then on its exported towers."""
+    from conftest import tiny_config
+
+    from editsearch.encoder.registry import random_model
+
+    model_dir = random_model(tiny_config().with_fusion("frames"), seed=0).save_pretrained(tmp_path / "frames")
+    p = pair_files
+    scores = []
+    for before, after in [("b", "a"), ("a", "b"), ("b", "a")]:  # the first exports the towers, the others use them
+        code, out, _ = run(
+            "score", "--before", p[before], "--after", p[after], "--text", "add snow", "--model", model_dir, "--json"
+        )
+        assert code == 0, out
+        scores.append(json.loads(out)["ec2t"])
+    assert scores == pytest.approx([scores[0]] * 3, abs=1e-5)
+    model = load_model(model_dir, device="cpu")
+    emb = model.embed_pairs([p["b"]], [p["a"]])
+    assert scores[0] == pytest.approx(float((emb * model.embed_texts(["add snow"])).sum()), abs=1e-5)

@@ -85,3 +85,27 @@ def test_bad_real_queries_file_is_one_error_line(tiny_model_dir, tmp_path) -> No
         assert res.exit_code == 1, content
         assert res.output.strip().splitlines()[-1].startswith("Error: ") and "q.json" in res.output
         assert "Traceback" not in res.output
+
+
+def test_eval_compares_models_and_reads_pairs_backwards(tiny_model_dir, tmp_path) -> None:
+    from conftest import tiny_config
+
+    from editsearch.encoder.registry import random_model
+
+    frames = random_model(tiny_config().with_fusion("frames"), seed=0).save_pretrained(tmp_path / "frames")
+    args = ("--model", tiny_model_dir, "--compare", frames, "--per-family", 1, "--no-baselines")
+    res = _eval(*args, "--json", "--real", _real_folder(tmp_path))
+    assert res.exit_code == 0, res.output
+    sets = json.loads(res.output[res.output.index("{") :])
+    assert all(list(by_model) == [str(tiny_model_dir), str(frames)] for by_model in sets.values())
+    for name in ("synthetic", "real"):
+        channels, two_frame = (sets[name][str(m)]["reversed"] for m in (tiny_model_dir, frames))
+        assert two_frame["accuracy"] == 0.5 and two_frame["ties"] == 1.0, name  # average pooling: no direction
+        assert channels["ties"] == 0.0 and channels["pairs"] == two_frame["pairs"] > 0
+        assert (
+            sets[name][str(frames)]["text->edit"]["queries"] == sets[name][str(tiny_model_dir)]["text->edit"]["queries"]
+        )
+    assert sets["real"][str(frames)]["reversed"]["pairs"] == 6
+    assert "reversed" not in sets["phrasing-shift"][str(frames)]  # the same pairs and instructions as synthetic
+    table = _eval(*args)
+    assert table.exit_code == 0 and "reversed pairs" in table.output and str(frames) in table.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -100,6 +101,38 @@ def test_short_training_run_learns_and_resumes(tiny_model_dir, tmp_path) -> None
     assert [h["step"] for h in hist][-1] == 8 and len(hist) == 3
     # the newest two complete checkpoints are kept; the unfinished one older than them is gone
     assert sorted(p.name for p in checkpoints.iterdir()) == ["step-0000008", "step-6"]
+
+
+@pytest.mark.parametrize("fusion", ["channels", "frames"])
+def test_each_pair_fusion_trains_with_the_same_loop(fusion, tmp_path) -> None:
+    from conftest import tiny_config
+
+    from editsearch.encoder import load_model
+    from editsearch.encoder.registry import random_model
+
+    init = random_model(tiny_config().with_fusion(fusion), seed=0)
+    init.save_pretrained(tmp_path / "init")
+    cfg = EditCLIPTrainConfig(
+        out=str(tmp_path / "run"),
+        init=str(tmp_path / "init"),
+        pair_fusion=fusion,
+        steps=2,
+        batch_size=8,
+        pool=16,
+        pool_size=40,
+        warmup=1,
+        eval_every=2,
+        checkpoint_every=2,
+        workers=0,
+        name=f"tiny-{fusion}",
+    )
+    metrics = train(cfg)
+    assert np.isfinite(metrics["loss"]) and "edit->edit/top1" in metrics
+    trained = load_model(str(tmp_path / "run" / "model"), device="cpu")
+    assert trained.config.pair_fusion == fusion and trained.trained
+    assert trained.visual.conv1.in_channels == {"channels": 6, "frames": 3}[fusion]
+    assert trained.fingerprint != init.fingerprint  # the weights moved
+    assert json.loads((tmp_path / "run" / "train_config.json").read_text())["pair_fusion"] == fusion
 
 
 def test_training_lowers_the_loss_on_a_fixed_batch(tiny_model) -> None:

@@ -11,16 +11,26 @@ from editsearch.cli.common import echo_json, format_table, json_option, load_mod
 METRICS = ("top1", "hit@5", "hit@10", "mAP")
 
 
+REVERSED = ("pairs", "accuracy", "ties", "margin")
+
+
 def metrics_table(results: dict[str, dict]) -> str:
-    """One row per (set, model, task) with its metrics, followed by the task's chance level where known."""
-    rows = []
+    """One row per (set, model, retrieval task) with its metrics and chance level, then the reversed-pair task."""
+    rows, reversed_rows = [], []
     for set_name, by_model in results.items():
         for model_name, tasks in by_model.items():
             for task, m in tasks.items():
+                if task == "reversed":
+                    reversed_rows.append([set_name, model_name, *(m[k] for k in REVERSED)])
+                    continue
                 rows.append([set_name, model_name, task, *(m[k] for k in METRICS)])
                 if "chance" in m:
                     rows.append(["", "(chance)", task, *(m["chance"][k] for k in METRICS)])
-    return format_table(["set", "model", "task", *METRICS], rows, digits=3)
+    table = format_table(["set", "model", "task", *METRICS], rows, digits=3)
+    if not reversed_rows:
+        return table
+    heading = "\nreversed pairs: forward EC2T above backward (ties count 1/2; chance 0.5)"
+    return "\n".join([table, heading, format_table(["set", "model", *REVERSED], reversed_rows, digits=3)])
 
 
 @click.command("eval")
@@ -45,6 +55,13 @@ def metrics_table(results: dict[str, dict]) -> str:
     show_default=True,
     help="Also run the Δ-statistics, untrained-network and after-only baselines.",
 )
+@click.option(
+    "--compare",
+    "compare_names",
+    multiple=True,
+    metavar="NAME|PATH",
+    help="Another model asked the same, side by side (repeatable), e.g. --compare twoframe-mini.",
+)
 @json_option
 def eval_cmd(
     model_name: str | None,
@@ -52,17 +69,20 @@ def eval_cmd(
     real_dir: str | None,
     real_queries: str | None,
     baselines: bool,
+    compare_names: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Text->edit, edit->text and edit->edit retrieval on unseen photos, held-out and phrasing-shift queries.
 
     Text->edit is ranked by the pair alone, by the stored instruction alone and by the hybrid fusion that
-    `query` uses; each task is followed by its chance level.
+    `query` uses; each task is followed by its chance level. Each set of pairs is also read backwards:
+    how often a model fits a directional pair's instruction better forwards than reversed.
     """
     from editsearch.evaluation.compare import run_evaluation
     from editsearch.evaluation.retrieval import read_label_queries
 
     model = load_model_noted(model_name)
+    others = [load_model_noted(name) for name in compare_names]
     queries = read_label_queries(real_queries) if real_queries else None
     results = run_evaluation(
         model,
@@ -70,6 +90,7 @@ def eval_cmd(
         real_dir=Path(real_dir) if real_dir else None,
         baselines=baselines,
         real_queries=queries,
+        others=others,
     )
     if as_json:
         echo_json(results)

@@ -147,13 +147,17 @@ def load_hf_clip_dir(directory: Path, device: torch.device) -> EditCLIP:
 
 # ----- init from open_clip pretrained tags ---------------------------------------------------------
 def from_open_clip(
-    arch: str, pretrained: str | None, text_kind: str = "open_clip", device: torch.device | None = None
+    arch: str,
+    pretrained: str | None,
+    text_kind: str = "open_clip",
+    device: torch.device | None = None,
+    pair_fusion: str = "channels",
 ) -> EditCLIP:
-    """A 6-channel EditCLIP initialised from open_clip 3-channel weights (loaded before widening)."""
+    """An EditCLIP initialised from open_clip 3-channel weights (loaded before widening to 6 for channels)."""
     import open_clip
 
     quick_gelu = pretrained == "openai"
-    config = open_clip_config(arch, text_kind=text_kind, quick_gelu=quick_gelu)
+    config = open_clip_config(arch, text_kind=text_kind, quick_gelu=quick_gelu).with_fusion(pair_fusion)
     config.name = f"{arch}/{pretrained}" if pretrained else arch
     model = EditCLIP(config, widen=False)
     if pretrained:

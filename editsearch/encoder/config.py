@@ -14,22 +14,45 @@ from editsearch.errors import UsageError
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 FORMAT = "editsearch-editclip"
+# How a pair enters the vision tower: "channels" (before ⊕ after into a 6-channel conv1: EditCLIP) or "frames"
+# (a 2-frame video: each image through the 3-channel tower, the two embeddings averaged: the ViFi-CLIP evaluator).
+PAIR_FUSIONS = ("channels", "frames")
+CONV1_CHANNELS = {"channels": 6, "frames": 3}  # conv1 input channels of each fusion
 
 
 @dataclass
 class EditCLIPConfig:
-    """Architecture and preprocessing of an EditCLIP model; `vision`/`text` use open_clip's cfg keys."""
+    """Architecture and preprocessing of an EditCLIP model; `vision`/`text` use open_clip's cfg keys.
+
+    `in_channels` defaults to what `pair_fusion` needs (6 for channels, 3 for frames); a file without
+    `pair_fusion` is a channels model, as every model was before the two-frame variant.
+    """
 
     embed_dim: int
     vision: dict[str, Any]
     text: dict[str, Any] = field(default_factory=lambda: {"kind": "minilm"})
     quick_gelu: bool = False
-    in_channels: int = 6
+    in_channels: int | None = None
     image_mean: tuple[float, ...] = OPENAI_MEAN
     image_std: tuple[float, ...] = OPENAI_STD
     init_logit_scale: float = math.log(1 / 0.07)
     name: str = "editclip"
     trained: bool = False
+    pair_fusion: str = "channels"
+
+    def __post_init__(self) -> None:
+        if self.pair_fusion not in PAIR_FUSIONS:
+            raise UsageError(f"pair_fusion must be one of {', '.join(PAIR_FUSIONS)}, got {self.pair_fusion!r}")
+        if self.in_channels is None:
+            self.in_channels = CONV1_CHANNELS[self.pair_fusion]
+        elif self.pair_fusion == "frames" and self.in_channels != 3:
+            raise UsageError(
+                f"a frames model embeds each image on its own: in_channels must be 3, not {self.in_channels}"
+            )
+
+    def with_fusion(self, pair_fusion: str) -> EditCLIPConfig:
+        """A copy of this config with another pair fusion and the conv1 width it needs."""
+        return EditCLIPConfig.from_dict(self.to_dict() | {"pair_fusion": pair_fusion, "in_channels": None})
 
     @property
     def image_size(self) -> int:

@@ -1,4 +1,11 @@
-"""EditCLIP: an open_clip vision transformer whose conv1 takes [before, after] (6 channels)."""
+"""EditCLIP: an open_clip vision transformer for (before, after) pairs.
+
+A pair always arrives as one [6, S, S] tensor (before ⊕ after). `pair_fusion` says how the tower reads it:
+"channels" (EditCLIP) puts all 6 channels through a widened conv1; "frames" (the two-frame, ViFi-CLIP style
+evaluator) reads it as a 2-frame video: both images go through the 3-channel tower as one batch of 2N and
+each pair's two projected embeddings are averaged (the same as averaging before the projection, which is
+linear without bias). Average pooling is symmetric: a frames model cannot tell a pair from its reverse.
+"""
 
 from __future__ import annotations
 
@@ -42,13 +49,21 @@ def widen_conv1(visual: nn.Module, in_channels: int = 6) -> None:
     visual.conv1 = new.to(old.weight.device, old.weight.dtype)
 
 
+def encode_pairs(visual: nn.Module, x: torch.Tensor, pair_fusion: str) -> torch.Tensor:
+    """Pairs [N, 6, S, S] -> projected features [N, D]: one 6-channel image, or two frames averaged."""
+    if pair_fusion != "frames":
+        return visual(x)
+    frames = visual(x.reshape(-1, 3, *x.shape[-2:]))  # [before_0, after_0, before_1, ...]: one forward of 2N
+    return frames.reshape(-1, 2, frames.shape[-1]).mean(1)
+
+
 def _chunks(n: int, size: int) -> Iterator[slice]:
     for start in range(0, n, size):
         yield slice(start, min(n, start + size))
 
 
 class EditCLIP(nn.Module):
-    """A 6-channel CLIP vision tower for edits, scored against a frozen text tower (EC2T, EC2EC)."""
+    """A CLIP vision tower for edit pairs (6 channels or 2 frames), scored against a frozen text tower (EC2T, EC2EC)."""
 
     def __init__(self, config: EditCLIPConfig, widen: bool = True) -> None:
         super().__init__()
@@ -89,7 +104,10 @@ class EditCLIP(nn.Module):
     @cached_property
     def fingerprint(self) -> str:
         """sha256 over every weight (and the frozen text tower's identity); indexes record it."""
-        h = hashlib.sha256(json.dumps(self.config.to_dict() | {"name": "", "trained": None}).encode())
+        config = self.config.to_dict() | {"name": "", "trained": None}
+        if config.get("pair_fusion") == "channels":  # the key came later: channels models keep their fingerprint
+            del config["pair_fusion"]
+        h = hashlib.sha256(json.dumps(config).encode())
         for key, tensor in sorted(self.state_dict().items()):
             h.update(key.encode())
             h.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
@@ -109,11 +127,14 @@ class EditCLIP(nn.Module):
 
     def encode_pair_tensors(self, x: torch.Tensor) -> torch.Tensor:
         """[N, 6, S, S] normalised pairs -> unnormalised projected features [N, D] (with grad)."""
-        return self.visual(x)
+        return encode_pairs(self.visual, x, self.config.pair_fusion)
 
     def tokens_from_tensors(self, x: torch.Tensor) -> torch.Tensor:
-        """Last hidden state of the vision tower, all tokens (CLS first), before ln_post and proj."""
-        return self.visual.transformer(self.visual._embeds(x))
+        """Last hidden state of the vision tower, all tokens (CLS first), before ln_post and proj (frames: averaged)."""
+        if self.config.pair_fusion != "frames":
+            return self.visual.transformer(self.visual._embeds(x))
+        tokens = self.visual.transformer(self.visual._embeds(x.reshape(-1, 3, *x.shape[-2:])))
+        return tokens.reshape(-1, 2, *tokens.shape[1:]).mean(1)
 
     # ----- inference ---------------------------------------------------------------------------
     def _autocast(self) -> Any:

@@ -27,6 +27,11 @@ MODELS: dict[str, WeightsSource] = {
     "editclip-mini": WeightsSource(
         "dir", str(WEIGHTS_DIR / "editclip-mini"), "EditCLIP-mini, trained here on synthetic edits, ships offline"
     ),
+    "twoframe-mini": WeightsSource(
+        "dir",
+        str(WEIGHTS_DIR / "twoframe-mini"),
+        "two-frame (ViFi-CLIP style) evaluator, the mini tower with each image a frame; EditCLIP-mini's recipe",
+    ),
     "editclip-vit-l-14": WeightsSource(
         "hub", "QWW/EditCLIP", "official EditCLIP, ViT-L/14 trained on InstructPix2Pix (1.7 GB download)"
     ),
@@ -40,6 +45,11 @@ MODELS: dict[str, WeightsSource] = {
 }
 
 DEFAULT_MODEL = "editclip-mini"
+
+# How to get a registered model's weights when its folder lacks them (default: reinstall, or its MODEL_CARD.md).
+TRAIN_COMMANDS = {
+    "twoframe-mini": "editsearch train editclip --pair-fusion frames --name twoframe-mini --steps 3300 --out RUN",
+}
 
 
 def random_model(config: EditCLIPConfig, seed: int = 0) -> EditCLIP:
@@ -74,6 +84,11 @@ def load_model(name_or_path: str | Path | None = None, device: str | torch.devic
 def _load_dir(name: str, path: Path, device: torch.device) -> EditCLIP:
     """Our format or an official HF CLIPModel, from a folder; a shipped model without its weights says how to fix."""
     if name in MODELS and not (path / "model.safetensors").exists():
+        if name in TRAIN_COMMANDS:
+            raise WeightsNotFoundError(
+                f"the weights of {name!r} are not in this install ({path}); train them with "
+                f"`{TRAIN_COMMANDS[name]}`, then pass --model RUN/model or copy RUN/model to {path}"
+            )
         raise WeightsNotFoundError(
             f"the weights of {name!r} are missing from {path}; reinstall editsearch, "
             "or train them with `editsearch train editclip` (see its MODEL_CARD.md)"

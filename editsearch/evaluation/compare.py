@@ -1,7 +1,8 @@
-"""The retrieval evaluation behind `editsearch eval` and benchmarks/retrieval.py: model vs baselines."""
+"""The retrieval evaluation behind `editsearch eval` and the benchmarks: models side by side, and baselines."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +12,17 @@ from editsearch.evaluation.retrieval import (
     real_eval_set,
     synthetic_eval_set,
 )
+from editsearch.evaluation.reversal import evaluate_reversal
 
 
-def _candidates(model: Any, baselines: bool) -> dict[str, Any]:
+def _candidates(model: Any, baselines: bool, others: Sequence[Any] = ()) -> dict[str, Any]:
     from editsearch.encoder.config import EditCLIPConfig
     from editsearch.encoder.registry import random_model
     from editsearch.evaluation.baselines import AfterOnly, DeltaStatsEmbedder
 
     out: dict[str, Any] = {model.name: model}
+    for other in others:
+        out[other.name if other.name not in out else f"{other.name} ({len(out) + 1})"] = other
     if baselines:
         untrained = random_model(EditCLIPConfig.from_dict(model.config.to_dict() | {"trained": False}), seed=0)
         untrained.name = "untrained network"
@@ -35,17 +39,26 @@ def run_evaluation(
     baselines: bool = True,
     size: int = 128,
     real_queries: dict[str, list[str]] | None = None,
+    others: Sequence[Any] = (),
 ) -> dict[str, dict[str, dict]]:
-    """{set: {model: {task: metrics}}} for the synthetic held-out set, its phrasing-shift queries and the real pairs."""
+    """{set: {model: {task: metrics}}} for the synthetic held-out set, its phrasing-shift queries and the real pairs.
+
+    `others` are more models asked the same (e.g. the two-frame evaluator beside EditCLIP); the baselines are the
+    first model's. Each set of pairs is also asked the reversed-pair task once (`reversed`, not under the
+    phrasing shift: same pairs, same instructions).
+    """
     synthetic = synthetic_eval_set(per_family=per_family, size=size)
     sets = {"synthetic": synthetic, "phrasing-shift": with_shifted_queries(synthetic)}
     if real_dir is not None and (real_dir / "manifest.jsonl").exists():
         sets["real"] = real_eval_set(str(real_dir), real_queries)
     results: dict[str, dict[str, dict]] = {name: {} for name in sets}
-    for c, cand in _candidates(model, baselines).items():
+    for c, cand in _candidates(model, baselines, others).items():
         embedded: dict[int, Any] = {}  # by pair list: the phrasing-shift set asks about the synthetic pairs
         for name, es in sets.items():
-            if id(es.befores) not in embedded:
+            first = id(es.befores) not in embedded
+            if first:
                 embedded[id(es.befores)] = cand.embed_pairs(es.befores, es.afters, batch_size=64)
             results[name][c] = evaluate_model(cand, es, pair_emb=embedded[id(es.befores)])
+            if first and (reversed_pairs := evaluate_reversal(cand, es, embedded[id(es.befores)])) is not None:
+                results[name][c]["reversed"] = reversed_pairs
     return results

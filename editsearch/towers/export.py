@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from editsearch.encoder.model import encode_pairs
 from editsearch.towers.cache import model_dir, read_json, shared_dir, write_json, write_stamp
 from editsearch.towers.runtime import load_runtime
 
@@ -44,14 +45,18 @@ class MeanPooledText(nn.Module):
 
 
 class NormalizedVision(nn.Module):
-    """EditCLIP's vision tower followed by L2 normalisation: what `embed_pair_tensors` computes."""
+    """EditCLIP's vision tower, its pair fusion, then L2 normalisation: what `embed_pair_tensors` computes.
 
-    def __init__(self, visual: nn.Module) -> None:
+    Either fusion takes the same [N, 6, S, S] input, so the runtime and its preprocessing serve both.
+    """
+
+    def __init__(self, visual: nn.Module, pair_fusion: str = "channels") -> None:
         super().__init__()
         self.visual = visual
+        self.pair_fusion = pair_fusion
 
     def forward(self, pairs: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.visual(pairs).float(), dim=-1)
+        return F.normalize(encode_pairs(self.visual, pairs, self.pair_fusion).float(), dim=-1)
 
 
 class NormalizedText(nn.Module):
@@ -157,8 +162,8 @@ def export_vision(model: EditCLIP) -> Path:
     path = model_dir(model.fingerprint) / "vision.onnx"
     visual = copy.deepcopy(model.visual).to("cpu", torch.float32)
     size = model.config.image_size
-    example = torch.zeros(1, model.config.in_channels, size, size)
-    _export(NormalizedVision(visual), (example,), ["pairs"], {"pairs": {0: "n"}}, path)
+    example = torch.zeros(1, 6, size, size)  # a pair is before ⊕ after whatever the fusion
+    _export(NormalizedVision(visual, model.config.pair_fusion), (example,), ["pairs"], {"pairs": {0: "n"}}, path)
     return path
 
 

@@ -59,7 +59,7 @@ class OnnxTextTower:
 
 
 class OnnxVisionTower:
-    """EditCLIP's 6-channel vision tower (vision.onnx) with its preprocessing: pairs -> L2-normalised embeddings."""
+    """EditCLIP's vision tower and pair fusion (vision.onnx) with its preprocessing: pairs -> unit embeddings."""
 
     def __init__(self, runtime: ModuleType, path: Path, image_size: int, mean: Sequence[float], std: Sequence[float]):
         self.session = _session(runtime, path)

@@ -27,6 +27,7 @@ def data_sources(data: Iterable[str]) -> tuple[str, ...]:
 
 
 PHRASINGS = ("varied", "templates")  # "varied": styles, synonyms, typos; "templates": as written
+PAIR_FUSIONS = ("channels", "frames")  # encoder.config.PAIR_FUSIONS, written here too: this module is torch-free
 
 
 def setting(default: Any = MISSING, help: str = "", **option: Any) -> Any:
@@ -45,6 +46,13 @@ class EditCLIPTrainConfig:
     sources: tuple[str, ...] = setting((), SOURCES_HELP, data=True)
     init: str = setting(
         "mini", "'mini' (fresh EditCLIP-mini), a model name/folder, or open_clip:ARCH:TAG (e.g. ViT-L-14:openai)."
+    )
+    pair_fusion: str | None = setting(
+        None,
+        "How the tower reads a pair: channels (before+after in a 6-channel conv1: EditCLIP) or frames (each image "
+        "a frame through a 3-channel tower, the two embeddings averaged: the two-frame evaluator) "
+        "[default: the init's own; channels for 'mini' and open_clip inits].",
+        choices=PAIR_FUSIONS,
     )
     steps: int = setting(3000)
     batch_size: int = setting(128)

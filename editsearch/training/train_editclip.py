@@ -15,19 +15,33 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from editsearch.errors import UsageError
 from editsearch.rng import stream, stream_seed
-from editsearch.training.recipes import EditCLIPTrainConfig, data_sources
+from editsearch.training.recipes import OPTION, EditCLIPTrainConfig, data_sources
 from editsearch.training.run_state import latest_checkpoint, save_checkpoint
 
 
-def build_model(init: str) -> tuple[Any, bool]:
-    """(model, fresh): a fresh mini model, or a pretrained/registry one to fine-tune."""
-    from editsearch.encoder.config import EditCLIPConfig
+def build_model(init: str, pair_fusion: str | None = None) -> tuple[Any, bool]:
+    """(model, fresh): a fresh mini model, or a pretrained/registry one to fine-tune, reading pairs as `pair_fusion`.
+
+    A fresh mini or an open_clip init takes any fusion (channels when None); a trained model keeps its own.
+    """
+    from editsearch.encoder.checkpoints import from_open_clip
     from editsearch.encoder.registry import MINI_CONFIG, load_model, random_model
 
+    fusion = pair_fusion or "channels"
     if init == "mini":
-        return random_model(EditCLIPConfig.from_dict(MINI_CONFIG.to_dict()), seed=0), True
-    return load_model(init, device="cpu"), False
+        return random_model(MINI_CONFIG.with_fusion(fusion), seed=0), True
+    if init.startswith("open_clip:"):
+        _, arch, tag = init.split(":", 2)
+        return from_open_clip(arch, tag or None, device=torch.device("cpu"), pair_fusion=fusion), False
+    model = load_model(init, device="cpu")
+    if pair_fusion is not None and pair_fusion != model.config.pair_fusion:
+        raise UsageError(
+            f"{init!r} reads pairs as {model.config.pair_fusion}, not {pair_fusion}: a trained tower keeps its "
+            "fusion; start a frames model from --init mini or --init open_clip:ARCH:TAG"
+        )
+    return model, False
 
 
 def param_groups(model: Any, lr: float, conv1_lr: float, weight_decay: float) -> list[dict]:
@@ -104,7 +118,7 @@ def _prepare(cfg: EditCLIPTrainConfig) -> _Run:
         mixed_precision="bf16" if torch.cuda.is_available() else "no",
     )
     torch.manual_seed(cfg.seed)
-    model, fresh = build_model(cfg.init)
+    model, fresh = build_model(cfg.init, cfg.pair_fusion)
     model.config.name = cfg.name
     model.logit_scale.requires_grad_(fresh)  # frozen at the pretrained value for CLIP towers
     conv1_lr = cfg.conv1_lr if cfg.conv1_lr is not None else (cfg.lr if fresh else 2e-4)
@@ -215,8 +229,10 @@ def main(argv: list[str] | None = None) -> None:
         if field.name == "sources":
             continue
         default = None if field.default is MISSING else field.default
-        kind = type(default) if default is not None else (str if field.name == "out" else float)
-        ap.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=default, required=field.name == "out")
+        spec = field.metadata.get(OPTION, {})
+        kind = type(default) if default is not None else spec.get("type", str)
+        name = f"--{field.name.replace('_', '-')}"
+        ap.add_argument(name, type=kind, default=default, choices=spec.get("choices"), required=field.name == "out")
     args = vars(ap.parse_args(argv))
     train(EditCLIPTrainConfig(**{**args, "sources": data_sources(args["sources"])}))
 
