@@ -13,6 +13,7 @@ import numpy as np
 
 from editsearch.images import ImageLike
 from editsearch.towers.cache import model_dir, read_json
+from editsearch.towers.coalesce import Coalescer
 from editsearch.towers.pixels import pair_inputs
 
 _noted: list[str] = []
@@ -49,13 +50,14 @@ class OnnxTextTower:
     def __init__(self, runtime: ModuleType, path: Path, tokens: Callable[[Sequence[str]], dict[str, np.ndarray]]):
         self.tokens = tokens
         self.session = _session(runtime, path)
-        self._tokenizing = threading.Lock()  # a `tokenizers` object must not be used by two threads at once
+        self.batcher = Coalescer(self._run)  # one batch at a time: `tokenizers` objects are not thread-safe either
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Texts -> float32 [N, D], unit rows; threads may call it at once (the graph runs in parallel)."""
-        with self._tokenizing:
-            tokens = self.tokens(list(texts))
-        return self.session.run(None, tokens)[0]
+        """Texts -> float32 [N, D], unit rows; texts asked for by other threads meanwhile share a batch."""
+        return self.batcher(texts)
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        return self.session.run(None, self.tokens(texts))[0]
 
 
 class OnnxVisionTower:
