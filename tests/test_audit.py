@@ -97,6 +97,33 @@ def test_build_stores_a_signature_per_pair(planted_index):
     assert set(stored) == set(ids) and SignatureTable.from_blobs(list(stored.values())).known.all()
 
 
+def test_the_loader_workers_make_the_signatures_and_a_failing_one_fails_no_pair(tmp_path, tiny_model, monkeypatch):
+    import os
+
+    import editsearch.pairs.loading as loading
+
+    manifest, names = write_planted(tmp_path / "data")
+    made_by, original = tmp_path / "made_by", loading.pair_signatures
+
+    def recorded(pixels):
+        with open(made_by, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return original(pixels)
+
+    monkeypatch.setattr(loading, "pair_signatures", recorded)
+    with EditIndex.open(tmp_path / "idx", create=True) as index:
+        assert index.sync([manifest], tiny_model, batch_size=4, workers=1).failed == 0
+        stored = index.catalog.signatures([r[0] for r in index.catalog.db.execute("SELECT id FROM edits")])
+    assert len(stored) == 18 and str(os.getpid()) not in made_by.read_text().split()
+
+    monkeypatch.setattr(loading, "pair_signatures", lambda pixels: 1 / 0)
+    with EditIndex.open(tmp_path / "idx2", create=True) as index:
+        report = index.sync([manifest], tiny_model, batch_size=4, workers=1)
+        assert (report.added, report.failed) == (18, 0) and not index.catalog.signatures(list(range(1, 19)))
+    table = editsearch.audit(tmp_path / "idx2", checks=["noop"])  # the audit makes them from the images
+    assert [names[r["before"]] for r in table.to_pylist() if r["is_noop"]] == ["noop"]
+
+
 def test_noop_and_duplicate_are_caught(planted_index):
     idx, names = planted_index
     table = editsearch.audit(idx, checks=["noop", "duplicate"])
