@@ -116,7 +116,7 @@ def _live_rows(index: EditIndex) -> list[tuple[Any, ...]]:
 
 
 def _forward_pass(index: EditIndex, state: AuditState, names: list[str]) -> None:
-    """Passes over the stored pair vectors: EC2T z-scores and suggestions, FAISS neighbours, instruction peers."""
+    """Passes over the stored pair vectors: EC2T z-scores, FAISS neighbours, instruction peers."""
     n = len(state.rows)
     where = PositionMap(state.column(1))
     scorer = state.scorer = _instruction_scorer(index, state, names)
