@@ -14,7 +14,7 @@ from PIL import Image
 
 import editsearch
 from editsearch.audit.run import run_audit
-from editsearch.audit.signatures import Signature, pair_signatures
+from editsearch.audit.signatures import SignatureTable, pair_signatures
 from editsearch.audit.table import SUMMARY_KEY
 from editsearch.cli.main import cli
 from editsearch.data.synthetic.generator import synth_pairs
@@ -94,7 +94,34 @@ def test_build_stores_a_signature_per_pair(planted_index):
     with EditIndex.open(idx) as index:
         ids = [r[0] for r in index.catalog.db.execute("SELECT id FROM edits")]
         stored = index.catalog.signatures(ids)
-    assert set(stored) == set(ids) and all(Signature.from_bytes(b) is not None for b in stored.values())
+    assert set(stored) == set(ids) and SignatureTable.from_blobs(list(stored.values())).known.all()
+
+
+def test_the_loader_workers_make_the_signatures_and_a_failing_one_fails_no_pair(tmp_path, tiny_model, monkeypatch):
+    import os
+
+    import editsearch.pairs.loading as loading
+
+    manifest, names = write_planted(tmp_path / "data")
+    made_by, original = tmp_path / "made_by", loading.pair_signatures
+
+    def recorded(pixels):
+        with open(made_by, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return original(pixels)
+
+    monkeypatch.setattr(loading, "pair_signatures", recorded)
+    with EditIndex.open(tmp_path / "idx", create=True) as index:
+        assert index.sync([manifest], tiny_model, batch_size=4, workers=1).failed == 0
+        stored = index.catalog.signatures([r[0] for r in index.catalog.db.execute("SELECT id FROM edits")])
+    assert len(stored) == 18 and str(os.getpid()) not in made_by.read_text().split()
+
+    monkeypatch.setattr(loading, "pair_signatures", lambda pixels: 1 / 0)
+    with EditIndex.open(tmp_path / "idx2", create=True) as index:
+        report = index.sync([manifest], tiny_model, batch_size=4, workers=1)
+        assert (report.added, report.failed) == (18, 0) and not index.catalog.signatures(list(range(1, 19)))
+    table = editsearch.audit(tmp_path / "idx2", checks=["noop"])  # the audit makes them from the images
+    assert [names[r["before"]] for r in table.to_pylist() if r["is_noop"]] == ["noop"]
 
 
 def test_noop_and_duplicate_are_caught(planted_index):
@@ -110,6 +137,19 @@ def test_noop_and_duplicate_are_caught(planted_index):
     assert summary["checks"]["duplicate"]["flagged"] == 1 and summary["duplicate_groups"] == 1
 
 
+def test_an_exact_index_too_large_to_scan_is_searched_through_an_ivf(planted_index, monkeypatch):
+    import editsearch.audit.run as run_module
+
+    idx, names = planted_index
+    exact = editsearch.audit(idx, checks=["duplicate"]).to_pylist()
+    with EditIndex.open(idx) as index:
+        assert index.neighbour_index(100).kind == "flat" and index.neighbour_index(4).kind == "ivf"
+    monkeypatch.setattr(run_module, "EXACT_MAX", 4)
+    approx = editsearch.audit(idx, checks=["duplicate"]).to_pylist()
+    assert [names[r["before"]] for r in approx if r["is_duplicate"]] == ["dup"]
+    assert [r["duplicate_of"] for r in approx] == [r["duplicate_of"] for r in exact]
+
+
 def test_another_crop_or_another_edit_of_the_photo_is_no_duplicate():
     rng = np.random.default_rng(0)
     photo = Image.fromarray((np.add.outer(np.arange(160), np.arange(160)) % 256).astype(np.uint8)).convert("RGB")
@@ -121,16 +161,18 @@ def test_another_crop_or_another_edit_of_the_photo_is_no_duplicate():
     crop_a, crop_b = photo.crop((0, 0, 112, 112)), photo.crop((48, 48, 160, 160))
     darker = crop_a.point(lambda v: int(v * 0.6))
     brighter = crop_a.point(lambda v: min(255, int(v * 1.3)))
-    sigs = [
-        Signature.from_bytes(b)
-        for b in pair_signatures(
-            np.stack([pix(crop_a, darker), pix(crop_b, crop_b.point(lambda v: int(v * 0.6))), pix(crop_a, brighter)])
-        )
+    pairs = [
+        pix(crop_a, darker),
+        pix(crop_b, crop_b.point(lambda v: int(v * 0.6))),
+        pix(crop_a, brighter),
+        pix(_jpeg(crop_a, 0.75), _jpeg(darker, 0.75)),  # a resized, re-encoded copy of the first pair
     ]
+    sigs = SignatureTable.from_blobs(pair_signatures(np.stack(pairs)))
     from editsearch.audit.checks import duplicate_distances
 
-    dist = duplicate_distances(sigs, np.asarray([[1, 2], [0, 2], [0, 1]]))
+    dist = duplicate_distances(sigs, np.asarray([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, -1]]))
     assert dist[0, 0] > 16 and dist[0, 1] > 16  # another crop; another edit of the same crop
+    assert dist[0, 2] < 4 and dist[3, 0] == dist[0, 2] and dist[3, 2] == np.inf  # the copy; no neighbour
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +216,10 @@ def test_mismatch_ranks_the_wrong_instructions_first(mini_index):
     worst = sorted(forwards, key=lambda r: -r["mismatch_score"])[:2]
     assert {kinds[r["before"]] for r in worst} == {"mismatch"}
     assert all(r["is_mismatch"] for r in worst)
-    assert all(r["suggested_instruction"] for r in rows)
+    instructions = {r["instruction"] for r in rows}
+    flagged = [r for r in rows if r["is_mismatch"] or r["is_reversed"]]
+    assert all(r["suggested_instruction"] in instructions for r in flagged)
+    assert not any(r["suggested_instruction"] for r in rows if r not in flagged)  # only where it is shown
 
 
 def test_reversed_catches_directional_edits_not_self_undoing_ones(mini_index):

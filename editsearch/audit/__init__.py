@@ -2,8 +2,8 @@
 
 `editsearch.audit(index_or_search)` scores every live edit of an index for each check and flags it under a
 threshold set from the collection's own scores (see thresholds.py); `editsearch audit` writes the table, a
-summary, an HTML report and a clean manifest. This package is itself callable: once imported (a build imports
-its `signatures`), `editsearch.audit` names the package rather than the function, so calling the package runs
+summary, an HTML report and a clean manifest. This package is itself callable: once imported (a build's loader
+imports its `signatures`), `editsearch.audit` names the package rather than the function, so calling the package runs
 `run.audit`. Everything else is imported lazily.
 """
 

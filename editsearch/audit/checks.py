@@ -1,8 +1,11 @@
 """The score of each check: higher means likelier a problem; NaN where the check cannot apply to an edit.
 
 - noop: -log10 of the pair's visible change (grey levels, from its signature).
-- mismatch: -z of the pair's own instruction, z being its EC2T standardised over every distinct instruction of
-  the index (how far above a typical instruction its own one fits), so no raw cosine is compared across pairs.
+- mismatch: minus the mean of two z-scores of the pair's own instruction, so no raw cosine is compared across
+  pairs: its EC2T standardised over every distinct instruction of the index (how far above a typical instruction
+  its own one fits; instructions.py), and its peer z, the pair's cosine to the other pairs with that instruction or
+  the nearest ones, standardised over every live pair (peers.py), which holds where the model misreads a kind of
+  edit. The EC2T z alone for a pair with no peers.
 - reversed: z of its instruction for the pair read backwards minus z forwards: an edit that undoes itself
   (invert, mirror) reads the same both ways and scores near zero.
 - duplicate: -log2(1 + D) for the closest of its pair-vector neighbours, D = max Hamming distance of the before
@@ -11,15 +14,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
-from editsearch.audit.signatures import Signature, hamming
+from editsearch.audit.signatures import SignatureTable, hamming
 
 CHECKS = ("noop", "mismatch", "reversed", "duplicate")
 NEIGHBOURS = 8  # pair-vector neighbours whose images are compared for the duplicate check
 THUMB_WEIGHT = 2.0  # grey levels of thumbnail difference worth one pHash bit
+BLOCK = 4096  # pairs whose neighbour distances are computed at a time
 # Bounds the data-derived thresholds stay within (lowest, highest), on each check's score scale.
 BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "noop": (-np.log10(5.0), 0.0),  # never flag a change of 5 grey levels or more; always one under 1 level
@@ -29,72 +31,33 @@ BOUNDS: dict[str, tuple[float | None, float | None]] = {
 }
 
 
-def noop_scores(signatures: Sequence[Signature | None]) -> np.ndarray:
+def noop_scores(signatures: SignatureTable) -> np.ndarray:
     """-log10 of each pair's visible change (NaN without a signature)."""
-    return np.asarray([np.nan if s is None else -np.log10(max(s.change, 0.01)) for s in signatures])
+    return -np.log10(np.maximum(signatures.change, 0.01))
 
 
-class InstructionScorer:
-    """EC2T of pairs against every distinct instruction vector: own-instruction z, best instruction."""
-
-    def __init__(self, texts: Sequence[str], matrix: np.ndarray, chunk: int = 256):
-        self.texts = list(texts)
-        self.rows = {t: i for i, t in enumerate(self.texts)}
-        self.matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-        self.chunk = chunk
-
-    def own_rows(self, instructions: Sequence[str | None]) -> np.ndarray:
-        """Row of each pair's own instruction in the matrix, -1 where it has none (or no vector)."""
-        return np.asarray([self.rows.get(t, -1) if t else -1 for t in instructions], dtype=np.int64)
-
-    def z_and_best(self, vectors: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(z of the own instruction, NaN where none; row of the best-fitting instruction) for pair vectors."""
-        z = np.full(len(vectors), np.nan)
-        best = np.zeros(len(vectors), dtype=np.int64)
-        for start in range(0, len(vectors), self.chunk):
-            sims = vectors[start : start + self.chunk] @ self.matrix.T
-            best[start : start + len(sims)] = sims.argmax(axis=1)
-            rows = own[start : start + len(sims)]
-            has = rows >= 0
-            if has.any():
-                mean, sd = sims[has].mean(axis=1), sims[has].std(axis=1)
-                mine = sims[has, rows[has]]
-                z[start : start + len(sims)][has] = (mine - mean) / np.maximum(sd, 1e-6)
-        return z, best
+def mismatch_scores(text_z: np.ndarray, peer_z: np.ndarray | None) -> np.ndarray:
+    """Minus the mean of the two readings of each pair's own instruction (the EC2T z alone where it has no peers)."""
+    if peer_z is None:
+        return -text_z
+    return -np.where(np.isfinite(peer_z), (text_z + peer_z) / 2, text_z)
 
 
-def duplicate_distances(signatures: Sequence[Signature | None], neighbours: np.ndarray) -> np.ndarray:
+def duplicate_distances(signatures: SignatureTable, neighbours: np.ndarray) -> np.ndarray:
     """D to each neighbour [N, K] (inf where unknown) of pairs given their neighbours' positions (-1: none)."""
-    n, k = neighbours.shape
-    dist = np.full((n, k), np.inf)
-    known = np.asarray([s is not None for s in signatures] + [False])  # position -1 reads the False
-    for i, sig in enumerate(signatures):
-        if sig is None:
-            continue
-        js = neighbours[i]
-        ok = known[js] & (js >= 0)
-        if not ok.any():
-            continue
-        others = [signatures[j] for j in js[ok]]
-        bits = np.maximum(
-            hamming(np.full(len(others), sig.before_hash, np.uint64), _hashes(others, "before_hash")),
-            hamming(np.full(len(others), sig.after_hash, np.uint64), _hashes(others, "after_hash")),
-        )
-        thumbs = np.maximum(
-            _thumb_diff(sig.before_thumb, others, "before_thumb"), _thumb_diff(sig.after_thumb, others, "after_thumb")
-        )
-        dist[i, ok] = bits + THUMB_WEIGHT * thumbs
+    dist = np.full(neighbours.shape, np.inf)
+    known = np.append(signatures.known, False)  # position -1 reads the False
+    thumbs = signatures.thumbs.reshape(len(signatures.known), 2, -1)
+    for start in range(0, len(neighbours), BLOCK):
+        nb = neighbours[start : start + BLOCK]
+        rows = np.arange(start, start + len(nb))
+        ok = known[rows][:, None] & known[nb] & (nb >= 0)
+        others = np.where(ok, nb, 0)
+        bits = hamming(signatures.hashes[rows][:, None, :], signatures.hashes[others]).max(axis=2)
+        mine = thumbs[rows][:, None].astype(np.int16)
+        diff = np.abs(mine - thumbs[others].astype(np.int16)).mean(axis=3).max(axis=2)
+        dist[start : start + len(nb)] = np.where(ok, bits + THUMB_WEIGHT * diff, np.inf)
     return dist
-
-
-def _hashes(sigs: Sequence[Signature], attr: str) -> np.ndarray:
-    return np.asarray([getattr(s, attr) for s in sigs], dtype=np.uint64)
-
-
-def _thumb_diff(mine: np.ndarray, others: Sequence[Signature], attr: str) -> np.ndarray:
-    """Mean absolute difference (grey levels) between one thumbnail and each other's."""
-    stack = np.stack([getattr(s, attr) for s in others]).astype(np.float32)
-    return np.abs(stack - mine.astype(np.float32)).reshape(len(others), -1).mean(axis=1)
 
 
 def duplicate_score(dist: np.ndarray) -> np.ndarray:
@@ -122,16 +85,13 @@ def duplicate_groups(
             a, b = root(int(i)), root(int(neighbours[i, j]))
             if a != b:
                 parent[max(a, b)] = min(a, b)
-    roots = np.asarray([root(i) for i in range(n)])
-    kept = np.full(n, -1)
-    best: dict[int, int] = {}
-    for i in range(n):
-        r = int(roots[i])
-        if r not in best or keep_order[i] < keep_order[best[r]]:
-            best[r] = i
-    sizes = np.bincount(roots, minlength=n)
-    is_dup = np.zeros(n, dtype=bool)
-    for i in range(n):
-        if sizes[roots[i]] > 1 and best[int(roots[i])] != i:
-            is_dup[i], kept[i] = True, best[int(roots[i])]
-    return is_dup, kept
+    roots = parent
+    while not np.array_equal(roots[roots], roots):  # every pair to its group's root, whole array at once
+        roots = roots[roots]
+    order = np.lexsort((keep_order, roots))  # by group, then the rank to keep
+    first = np.r_[True, roots[order][1:] != roots[order][:-1]]
+    keeper = np.full(n, -1)
+    keeper[roots[order][first]] = order[first]
+    keeper = keeper[roots]
+    is_dup = keeper != np.arange(n)
+    return is_dup, np.where(is_dup, keeper, -1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,14 +14,17 @@ from editsearch.audit.checks import (
     BOUNDS,
     CHECKS,
     NEIGHBOURS,
-    InstructionScorer,
     duplicate_distances,
     duplicate_groups,
     duplicate_score,
+    mismatch_scores,
     noop_scores,
 )
+from editsearch.audit.instructions import InstructionScorer
+from editsearch.audit.neighbours import EXACT_MAX, PositionMap, cheaper_than_exact, pair_neighbours
+from editsearch.audit.peers import InstructionPeers
 from editsearch.audit.pixels import gone, iter_pixels, model_image_size
-from editsearch.audit.signatures import Signature, pair_signatures
+from editsearch.audit.signatures import SignatureTable, pair_signatures
 from editsearch.audit.state import AuditState
 from editsearch.audit.table import build_table
 from editsearch.audit.thresholds import Threshold, data_threshold
@@ -46,8 +49,9 @@ def audit(
     """Audit an index (an EditIndex, an EditSearch, or its directory): a pyarrow Table, one row per live edit.
 
     Columns: id, before, after, instruction, source, origin, metadata (JSON), C_score and is_C for each check C,
-    duplicate_of, suggested_instruction, error. The summary (counts, thresholds and how each was set, duplicate
-    groups that cross sources, notes, per-edit errors) is JSON in the schema metadata under `table.SUMMARY_KEY`.
+    duplicate_of, suggested_instruction (where mismatch or reversed flags the edit), error. The summary (counts,
+    thresholds and how each was set, duplicate groups that cross sources, notes, per-edit errors) is JSON in the
+    schema metadata under `table.SUMMARY_KEY`.
     """
     from editsearch.index.store import EditIndex
 
@@ -112,37 +116,52 @@ def _live_rows(index: EditIndex) -> list[tuple[Any, ...]]:
 
 
 def _forward_pass(index: EditIndex, state: AuditState, names: list[str]) -> None:
-    """One pass over the stored pair vectors: instruction z-scores and suggestions, FAISS neighbours."""
-    info = index.model_info
-    assert info is not None
-    dim = info["dim"]
-    position = {vid: i for i, vid in enumerate(state.column(1))}
+    """Passes over the stored pair vectors: EC2T z-scores, FAISS neighbours, instruction peers."""
+    n = len(state.rows)
+    where = PositionMap(state.column(1))
     scorer = state.scorer = _instruction_scorer(index, state, names)
-    want_dup = "duplicate" in names and len(state.rows) > 1
-    neighbours = np.full((len(state.rows), NEIGHBOURS), -1, dtype=np.int64)
-    z = np.full(len(state.rows), np.nan)
-    own = scorer.own_rows(state.column(4)) if scorer is not None else None
-    vi = index.vectors if want_dup else None
-    for chunk in index.iter_live_vectors():
-        pos = np.asarray([position[vid] for vid, _ in chunk])
-        mat = np.frombuffer(b"".join(b for _, b in chunk), dtype=np.float32).reshape(len(chunk), dim)
-        if scorer is not None and own is not None:
-            zc, best = scorer.z_and_best(mat, own[pos])
-            z[pos] = zc
-            for p, b in zip(pos, best, strict=True):
-                state.suggested[p] = scorer.texts[b]
+    own = scorer.own_rows(state.column(4)) if scorer is not None else np.full(n, -1)
+    dim = index.model_info["dim"]  # type: ignore[index]
+    peers = InstructionPeers(own, dim) if scorer is not None and "mismatch" in names else None
+    vi = index.neighbour_index(EXACT_MAX) if "duplicate" in names and n > 1 else None
+    if vi is not None and not cheaper_than_exact(vi):
+        vi = index.vectors  # the cache itself: exact
+    state.neighbours = np.full((n, NEIGHBOURS), -1, dtype=np.int64)
+    state.z_forward = np.full(n, np.nan)
+    for pos, mat in _vector_chunks(index, where):
+        if scorer is not None:
+            state.z_forward[pos] = scorer.z(mat, own[pos])
+        if peers is not None:
+            peers.add(pos, mat)
         if vi is not None:
-            _, ids = vi.search(mat, NEIGHBOURS + 1)
-            for p, row in zip(pos, ids, strict=True):
-                found = [position.get(int(v), -1) for v in row]
-                found = [j for j in found if j != p and j >= 0][:NEIGHBOURS]
-                neighbours[p, : len(found)] = found
-    state.z_forward = z
+            state.neighbours[pos] = pair_neighbours(vi, mat, pos, where, NEIGHBOURS)
     if "mismatch" in names:
-        state.scores["mismatch"] = -z
-    state.neighbours = neighbours
-    if "duplicate" in names and len(state.rows) == 1:
+        state.scores["mismatch"] = mismatch_scores(state.z_forward, _peer_z(index, state, peers, where))
+    if "duplicate" in names and n == 1:
         state.notes.append("duplicate: a single edit has nothing to duplicate")
+
+
+def _peer_z(
+    index: EditIndex, state: AuditState, peers: InstructionPeers | None, where: PositionMap
+) -> np.ndarray | None:
+    """The instruction-peer z of every edit (a second pass over the pair vectors); None without instructions."""
+    if peers is None or state.scorer is None:
+        return None
+    peers.settle(state.scorer.matrix, index.target_recall)
+    z = np.full(len(state.rows), np.nan)
+    for pos, mat in _vector_chunks(index, where):
+        z[pos] = peers.z(pos, mat)
+    return z
+
+
+def _vector_chunks(index: EditIndex, where: PositionMap) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(positions, float32 vectors [n, dim]) of the audited edits, chunk by chunk from the catalog."""
+    dim = index.model_info["dim"]  # type: ignore[index]
+    for chunk in index.iter_live_vectors():
+        pos = where(np.asarray([vid for vid, _ in chunk], dtype=np.int64))
+        mat = np.frombuffer(b"".join(b for _, b in chunk), dtype=np.float32).reshape(len(chunk), dim)
+        known = pos >= 0  # a vector of an edit made live since the audit listed them is left out
+        yield (pos, mat) if known.all() else (pos[known], mat[known])
 
 
 def _instruction_scorer(index: EditIndex, state: AuditState, names: list[str]) -> InstructionScorer | None:
@@ -164,18 +183,17 @@ def _image_pass(
     n = len(state.rows)
     image_checks = {"noop", "duplicate"} & set(names)
     stored = index.signatures(state.column(0)) if image_checks else {}
-    state.signatures = [Signature.from_bytes(stored[i]) if i in stored else None for i in state.column(0)]
+    state.signatures = SignatureTable.from_blobs([stored.get(i) for i in state.column(0)])
     for p, (_, _, before, after, *_rest) in enumerate(state.rows):
         reason = gone(before) or gone(after)
         if reason:
             state.errors[p] = reason
     reverse = "reversed" in names and state.z_forward is not None and bool(np.isfinite(state.z_forward).any())
-    todo = [
-        p
-        for p in range(n)
-        if p not in state.errors
-        and ((image_checks and state.signatures[p] is None) or (reverse and np.isfinite(state.z_forward[p])))
-    ]
+    need = ~state.signatures.known if image_checks else np.zeros(n, dtype=bool)
+    if reverse:
+        need |= np.isfinite(state.z_forward)  # type: ignore[arg-type]
+    need[list(state.errors)] = False
+    todo = np.flatnonzero(need).tolist()
     if not todo:
         return
     if reverse and model is None:
@@ -195,16 +213,16 @@ def _image_pass(
             continue
         pos = np.asarray([p for p, _ in good])
         pixels = np.stack([x for _, x in good])
-        if image_checks:
-            for p, blob in zip(pos, pair_signatures(pixels), strict=True):
-                state.signatures[p] = state.signatures[p] or Signature.from_bytes(blob)
+        missing = ~state.signatures.known[pos]
+        if image_checks and missing.any():
+            state.signatures.fill(pos[missing], pair_signatures(pixels[missing]))
         if scorer is not None and own is not None:
             import torch
 
             rows = own[pos] >= 0
             if rows.any():
                 swapped = torch.from_numpy(pixels[rows][:, [3, 4, 5, 0, 1, 2]])
-                z_rev[pos[rows]] = scorer.z_and_best(model.embed_pair_tensors(swapped).numpy(), own[pos[rows]])[0]
+                z_rev[pos[rows]] = scorer.z(model.embed_pair_tensors(swapped).numpy(), own[pos[rows]])
     if reverse:
         state.scores["reversed"] = z_rev - state.z_forward
 
@@ -258,7 +276,23 @@ def _assemble(
     kept = np.full(n, -1)
     if dist is not None and state.neighbours is not None:
         flags["duplicate"], kept = duplicate_groups(dist, state.neighbours, cut["duplicate"].value, _keep_order(state))
+    wanted = np.zeros(n, dtype=bool)
+    for c in ("mismatch", "reversed"):
+        wanted |= flags.get(c, wanted)
+    _suggest(index, state, wanted)
     return build_table(state, names, cut, flags, kept, index)
+
+
+def _suggest(index: EditIndex, state: AuditState, wanted: np.ndarray) -> None:
+    """The best-fitting instruction (EC2T) of the edits whose own one is flagged: mismatched or reversed."""
+    if state.scorer is None or not wanted.any():
+        return
+    ids = [state.rows[p][0] for p in np.flatnonzero(wanted)]
+    found = index.vectors_of_edits(ids, index.model_info["fingerprint"])  # type: ignore[index]
+    position = {edit_id: p for p, edit_id in enumerate(state.column(0))}
+    mat = np.frombuffer(b"".join(blob for _, _, blob in found), dtype=np.float32).reshape(len(found), -1)
+    for (edit_id, _, _), row in zip(found, state.scorer.best(mat).tolist(), strict=True):
+        state.suggested[position[edit_id]] = state.scorer.texts[row]
 
 
 def _keep_order(state: AuditState) -> np.ndarray:

@@ -21,7 +21,6 @@ from PIL import Image
 THUMB = 8  # side of the colour thumbnails
 _HEAD = struct.Struct("<BfQQ")  # version, change, before pHash, after pHash
 _VERSION = 1
-_THUMB_BYTES = THUMB * THUMB * 3
 
 
 @dataclass(frozen=True)
@@ -39,14 +38,49 @@ class Signature:
         head = _HEAD.pack(_VERSION, self.change, self.before_hash, self.after_hash)
         return head + self.before_thumb.tobytes() + self.after_thumb.tobytes()
 
+
+_RECORD = np.dtype(
+    [("version", "u1"), ("change", "<f4"), ("hashes", "<u8", (2,)), ("thumbs", "u1", (2, THUMB, THUMB, 3))]
+)  # one blob as a packed numpy record (the header's fields, then the thumbnails)
+
+
+@dataclass
+class SignatureTable:
+    """The signatures of N pairs as arrays, one entry per pair; `known` is False where a pair has none (yet)."""
+
+    known: np.ndarray  # bool [N]
+    change: np.ndarray  # float64 [N], NaN where unknown
+    hashes: np.ndarray  # uint64 [N, 2]: before, after pHash
+    thumbs: np.ndarray  # uint8 [N, 2, THUMB, THUMB, 3]: before, after thumbnail
+
     @classmethod
-    def from_bytes(cls, blob: bytes) -> Signature | None:
-        """Parse a blob written by to_bytes; None for a blob of another version or size (then recomputed)."""
-        if len(blob) != _HEAD.size + 2 * _THUMB_BYTES or blob[0] != _VERSION:
-            return None
-        _, change, before, after = _HEAD.unpack_from(blob)
-        thumbs = np.frombuffer(blob, np.uint8, offset=_HEAD.size).reshape(2, THUMB, THUMB, 3)
-        return cls(change, before, after, thumbs[0], thumbs[1])
+    def empty(cls, n: int) -> SignatureTable:
+        """A table of n pairs with no signature."""
+        return cls(
+            np.zeros(n, dtype=bool),
+            np.full(n, np.nan),
+            np.zeros((n, 2), dtype=np.uint64),
+            np.zeros((n, 2, THUMB, THUMB, 3), dtype=np.uint8),
+        )
+
+    @classmethod
+    def from_blobs(cls, blobs: list[bytes | None]) -> SignatureTable:
+        """A table of these blobs (None, or a blob of another version or size: unknown, to be recomputed)."""
+        table = cls.empty(len(blobs))
+        table.fill(np.arange(len(blobs)), blobs)
+        return table
+
+    def fill(self, positions: np.ndarray, blobs: list[bytes | None]) -> None:
+        """Set the signatures at these positions from blobs written by `Signature.to_bytes` (others are skipped)."""
+        good = [i for i, b in enumerate(blobs) if b is not None and len(b) == _RECORD.itemsize and b[0] == _VERSION]
+        if not good:
+            return
+        records = np.frombuffer(b"".join(blobs[i] for i in good), dtype=_RECORD)  # type: ignore[misc]
+        at = np.asarray(positions)[good]
+        self.known[at] = True
+        self.change[at] = records["change"]
+        self.hashes[at] = records["hashes"]
+        self.thumbs[at] = records["thumbs"]
 
 
 def visible_change(pixels: np.ndarray) -> np.ndarray:

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from editsearch.audit.checks import InstructionScorer
-from editsearch.audit.signatures import Signature
+from editsearch.audit.instructions import InstructionScorer
+from editsearch.audit.signatures import SignatureTable
 
 
 @dataclass
@@ -17,7 +17,7 @@ class AuditState:
 
     rows: list[tuple[Any, ...]]
     scores: dict[str, np.ndarray] = field(default_factory=dict)
-    signatures: list[Signature | None] = field(default_factory=list)
+    signatures: SignatureTable = field(default_factory=lambda: SignatureTable.empty(0))
     errors: dict[int, str] = field(default_factory=dict)  # position -> why its images could not be read
     notes: list[str] = field(default_factory=list)
     suggested: list[str | None] = field(default_factory=list)

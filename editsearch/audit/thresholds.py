@@ -7,10 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from editsearch.rng import stream
+
 ROBUST_Z = 3.5  # Iglewicz and Hoaglin's modified z-score bound for outliers
 MIN_MIXTURE = 20  # fewer scores than this: no mixture fit
 MAX_PROBLEM_SHARE = 0.35  # a higher-score component larger than this is not a problem cluster
 MIN_SEPARATION = 2.5  # ... nor one closer than this many pooled standard deviations to the rest
+MIXTURE_SAMPLE = 20_000  # scores a mixture is fitted on at most (a fixed random subset of more)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ def mixture_threshold(scores: np.ndarray) -> tuple[float, str] | None:
     """Where a small, well-separated high-score component of a 2-Gaussian mixture takes over; None if none."""
     from sklearn.mixture import GaussianMixture
 
+    if len(scores) > MIXTURE_SAMPLE:
+        scores = stream(0, "audit-mixture-sample").choice(scores, MIXTURE_SAMPLE, replace=False)
     x = scores.reshape(-1, 1).astype(np.float64)
     if len(np.unique(x)) < 4:
         return None
@@ -59,7 +64,8 @@ def mixture_threshold(scores: np.ndarray) -> tuple[float, str] | None:
 
 def data_threshold(scores: np.ndarray, bounds: tuple[float | None, float | None] = (None, None)) -> Threshold:
     """The default threshold of one check from its scores, clipped into `bounds` (lowest, highest allowed)."""
-    x = np.asarray([s for s in scores if s is not None and np.isfinite(s)], dtype=np.float64)
+    x = np.asarray(scores, dtype=np.float64)
+    x = x[np.isfinite(x)]
     if not len(x):
         return Threshold(None, "no scores: nothing to set a threshold from")
     fit = mixture_threshold(x) if len(x) >= MIN_MIXTURE else None

@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from editsearch.audit.signatures import pair_signatures
 from editsearch.data.records import EditPair, ItemError
 from editsearch.errors import items_exit_code
 from editsearch.index.errors import BuildAbortedError
@@ -236,7 +236,7 @@ class Build:
             PairDataset(todo, self.model.pair_transform.pixels, self.model.config.image_size),
             batch_size=self.batch_size,
             num_workers=workers,
-            collate_fn=collate_loaded,
+            collate_fn=partial(collate_loaded, signatures=True),
             prefetch_factor=4 if workers else None,
             timeout=WORKER_TIMEOUT_S if workers else 0,
         )
@@ -275,9 +275,9 @@ class Build:
             else:
                 self.report.added += 1
         ids = self.catalog.save_edits(rows, vectors, self.fp)
-        if batch.pixels is not None and kept:  # the pixels are at hand: keep the pairs' signatures for the audit
-            signatures = pair_signatures(batch.pixels[kept].numpy())
-            self.catalog.save_signatures(zip(ids, [batch.hashes[j] for j in kept], signatures, strict=True))
+        made = batch.signatures or [None] * len(batch.ok)  # each pair's signature, made by the loader's worker
+        signed = [(edit_id, batch.hashes[j], made[j]) for edit_id, j in zip(ids, kept, strict=True)]
+        self.catalog.save_signatures((i, h, blob) for i, h, blob in signed if blob is not None)
 
     def _unreadable(self, planned: Planned, reason: str) -> None:
         """A queued pair that got no vector: a failed item, and its live edit (an older version) goes."""

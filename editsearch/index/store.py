@@ -556,6 +556,18 @@ class EditIndex:
         """Chunks of (vector id, float32 blob) of the live edits, ascending by vector id."""
         return self.catalog.iter_live_vectors(self.model_info["fingerprint"], chunk)  # type: ignore[index]
 
+    def neighbour_index(self, exact_max: int) -> VectorIndex | None:
+        """A FAISS index to search every live vector against at once: the cache with its own settings, unless it is
+        an exact Flat over more than `exact_max` vectors (an all-against-all scan grows with n²); then an IVF over the
+        live vectors, tuned to the index's target recall like a cache, held in memory only (never saved)."""
+        info = self.model_info
+        if info is None:
+            return None
+        live = np.asarray(self.catalog.live_vector_ids(info["fingerprint"]), dtype=np.int64)
+        if resolve_kind(self.index_type, len(live)) != "flat" or len(live) <= exact_max:
+            return self.vectors
+        return build_tuned("ivf", info["dim"], live, self._load_array, self._live_chunks(), self.target_recall)
+
     def signatures(self, edit_ids: Sequence[int]) -> dict[int, bytes]:
         """The stored pair signatures (for the audit's image checks) of these edits, by edit id."""
         return self.catalog.signatures(edit_ids)

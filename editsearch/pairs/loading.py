@@ -1,5 +1,8 @@
 """Loading edit pairs for a forward: hash, decode and resize them in DataLoader workers, batch by batch.
 
+A build's workers also make each pair's signature (editsearch.audit.signatures) from the pixels they hold, so
+the main process, which runs the model, only stores them.
+
 Shared by build-index (editsearch.index.build) and `embed` (editsearch.scale): both read the same
 pixels through the model's own `pair_transform.pixels`, so both store the same vectors.
 """
@@ -8,9 +11,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from editsearch.audit.signatures import pair_signatures
 from editsearch.data.records import EditPair
 
 if TYPE_CHECKING:
@@ -62,13 +66,17 @@ class LoadedBatch:
     hashes: list[tuple[str, str]]
     pixels: torch.Tensor | None  # uint8 [len(ok), 6, S, S]; None when nothing loaded
     failed: list[tuple[int, str]]  # (position, reason)
+    signatures: list[bytes | None] = field(default_factory=list)  # per ok pair, when the loader makes them
 
     def __len__(self) -> int:
         return len(self.ok) + len(self.failed)
 
 
-def collate_loaded(batch: list[tuple[int, Any, tuple[str, str] | None, str | None]]) -> LoadedBatch:
-    """Stack a batch in the worker, so it crosses to the main process as one shared-memory tensor."""
+def collate_loaded(
+    batch: list[tuple[int, Any, tuple[str, str] | None, str | None]], signatures: bool = False
+) -> LoadedBatch:
+    """Stack a batch in the worker, so it crosses to the main process as one shared-memory tensor; with
+    `signatures`, the worker also makes the good pairs' signature blobs (for the audit: see editsearch.audit)."""
     import torch
     from torch.utils.data import get_worker_info
 
@@ -85,7 +93,16 @@ def collate_loaded(batch: list[tuple[int, Any, tuple[str, str] | None, str | Non
         hashes=[h for _, _, h in good],  # type: ignore[misc]
         pixels=pixels,
         failed=[(i, err) for i, _, _, err in batch if err is not None],
+        signatures=_signatures(pixels) if signatures and pixels is not None else [],
     )
+
+
+def _signatures(pixels: torch.Tensor) -> list[bytes | None]:
+    """The pairs' signature blobs; None for each when they cannot be made (an audit then makes them from images)."""
+    try:
+        return list(pair_signatures(pixels.numpy()))
+    except Exception:  # noqa: BLE001 - a signature is a cache: it must never fail the pairs themselves
+        return [None] * len(pixels)
 
 
 def failure_reason(e: BaseException) -> str:
