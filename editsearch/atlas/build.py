@@ -20,7 +20,7 @@ from editsearch.atlas import clusters as cl
 from editsearch.atlas import layout
 from editsearch.atlas.labels import cluster_means, name_clusters
 from editsearch.atlas.table import AtlasMap
-from editsearch.errors import UsageError
+from editsearch.errors import NoMapError, UsageError
 from editsearch.index.catalog import MAP_STATE
 from editsearch.index.errors import EditIndexError
 from editsearch.rng import stream
@@ -116,6 +116,24 @@ def read_map(index: EditIndex) -> AtlasMap:
         atlas.notes.append(f"{missing} edits added since the map was built are not on it: run `editsearch map`")
     if not state.names:
         atlas.notes.append("no clusters found: every edit is noise (edits too few or too evenly spread)")
+    return atlas
+
+
+def view_map(index: EditIndex) -> AtlasMap:
+    """The map a reader shows (no write): the stored one, or for fewer than MIN_FIT edits their trivial layout.
+
+    `build_map` never stores the map of so few edits, so a reader lays them out itself, as `map` would.
+    NoMapError when the index holds MIN_FIT edits or more and no map is stored.
+    """
+    info = index.model_info
+    live = 0 if info is None else index.vector_count(info["fingerprint"])
+    if not live:
+        return AtlasMap.empty("the index holds no edits: nothing to map")
+    if live < MIN_FIT:
+        return _trivial(index, list(index.live_vector_ids_by_edit()))
+    atlas = read_map(index)
+    if not len(atlas):
+        raise NoMapError("no map stored for this index yet: run `editsearch map --index DIR`, then reload")
     return atlas
 
 

@@ -22,7 +22,7 @@ from editsearch.serve.deps import Settings
 from editsearch.serve.engine import Engine
 from editsearch.serve.gate import ApplyGate
 from editsearch.serve.middleware import AllowedHosts, BodyLimit, RequestLog, SameOrigin, TokenGuard
-from editsearch.serve.routers import apply, docs, edits, facets, page, search, server
+from editsearch.serve.routers import apply, atlas, docs, edits, facets, page, search, server
 from editsearch.serve.routers import audit as audit_routes
 
 MAX_FILES = 3  # the most files one request carries (apply: before, after, image)
@@ -52,7 +52,7 @@ def create_app(
     for a loopback or wildcard address) or one of `allowed_hosts` ("*": any), else they get a 400: a page
     of another site that rebinds its DNS name to this address cannot talk to it. Cross-origin writes get
     a 403 (SameOrigin). `audit` is a folder written by `editsearch audit`, served at /api/audit and as the
-    page's Problems view.
+    page's Problems view (and colours the Atlas view by its flags).
     """
     if token is not None and not token.strip():
         raise UsageError("the token is empty: give a non-empty --token (or none, to serve without one)")
@@ -77,7 +77,7 @@ def create_app(
     audit_dir = Path(audit) if audit is not None else None
     app.state.settings = Settings(max_upload_mb=max_upload_mb, token=token is not None, audit_dir=audit_dir)
     errors.install(app)
-    for module in (server, search, edits, apply, facets, audit_routes, page, docs):
+    for module in (server, search, edits, apply, facets, audit_routes, atlas, page, docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.swagger_ui_dir()), name="docs-assets")
