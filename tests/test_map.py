@@ -186,3 +186,11 @@ def test_a_fit_on_a_sample_places_the_rest_by_transform(vocab_index, monkeypatch
     fam = dict(zip(atlas.ids.tolist(), family.tolist(), strict=True))
     assert len(fitted) == 30 and len(atlas) == 60 and atlas.placed == 30
     assert _majority_agrees(atlas, fam) == 1.0
+
+
+def test_the_picture_sizes_and_fades_points_by_their_number():
+    from editsearch.atlas.render import point_style
+
+    sizes, alphas = zip(*(point_style(n) for n in (10, 1_000, 10_000, 100_000)), strict=True)
+    assert list(sizes) == sorted(sizes, reverse=True) and sizes[-1] < 2 < 20 < sizes[0]
+    assert list(alphas) == sorted(alphas, reverse=True) and alphas[-1] <= 0.35 and alphas[0] >= 0.85

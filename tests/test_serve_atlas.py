@@ -78,7 +78,10 @@ def test_the_map_is_parallel_arrays_with_clusters_and_sources(mapped):
     index_dir, points = mapped
     with client_of(index_dir) as client:
         answer = client.get("/api/map")
+        plain = client.get("/api/map", headers={"Accept-Encoding": "identity"})
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+    assert answer.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+    assert plain.json() == answer.json()
     out = answer.json()
     p = out["points"]
     assert set(p) == {"id", "x", "y", "cluster", "source"} and out["edits"] == EDITS
@@ -108,10 +111,12 @@ def test_a_removed_edit_leaves_the_map_and_a_new_one_is_noted(mapped, tmp_path, 
         more = make_collection(tmp_path / "more", 1, seed=9, name="more.jsonl")
         with EditIndex.open(index_dir, writable=True) as index:
             index.sync([more], load(tiny_model_dir), batch_size=8, workers=0)
+        noted = client.get("/api/map").json()
+        store_map(index_dir, dict.fromkeys(range(1, 10), 0), {0: "mapped anew"})  # the map alone changes
         out = client.get("/api/map").json()
-    assert (
-        out["edits"] == EDITS - 1 and "1 edits added since" in out["notes"][0] and "editsearch map" in out["notes"][0]
-    )
+    assert noted["edits"] == EDITS - 1 and "1 edits added since" in noted["notes"][0]
+    assert "editsearch map" in noted["notes"][0]
+    assert out["edits"] == EDITS and out["notes"] == [] and [c["label"] for c in out["clusters"]] == ["mapped anew"]
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 10])

@@ -9,14 +9,14 @@ the dependencies of `deps.py`, and every error becomes JSON in the handlers of `
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Literal
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from editsearch.errors import UsageError
+from editsearch.errors import EditSearchError, UsageError
 from editsearch.serve import errors
 from editsearch.serve.deps import Settings
 from editsearch.serve.engine import Engine
@@ -76,6 +76,8 @@ def create_app(
     app.state.gate = gate
     audit_dir = Path(audit) if audit is not None else None
     app.state.settings = Settings(max_upload_mb=max_upload_mb, token=token is not None, audit_dir=audit_dir)
+    with suppress(EditSearchError):  # a stored map's answer is encoded now, not on the Atlas view's first visit
+        engine.atlas_map(audit_dir)
     errors.install(app)
     for module in (server, search, edits, apply, facets, audit_routes, atlas, page, docs):
         app.include_router(module.router)

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
-
-from editsearch.atlas import view_map
-from editsearch.atlas.table import AtlasMap
-from editsearch.audit.checks import CHECKS
 from editsearch.serve.deps import EngineDep, SettingsDep
-from editsearch.serve.shapes import public_name
 
 router = APIRouter(tags=["atlas"])
 
@@ -21,36 +15,17 @@ router = APIRouter(tags=["atlas"])
     response_class=JSONResponse,
     responses={409: {"description": "No map is stored for this index yet: run `editsearch map`."}},
 )
-def atlas_map(engine: EngineDep, settings: SettingsDep) -> JSONResponse:
+def atlas_map(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
     """The stored map (`editsearch map`): parallel arrays over the mapped live edits, the clusters and notes.
 
     `points` holds `id`, `x`, `y`, `cluster` (-1: noise) and `source` (an index into `sources`, the
-    names of the files or folders the edits were indexed from); with `serve --audit`, `audit` holds the
-    checks run and each point's flags (bit i set: flagged by check i). A 409 when no map is stored.
+    names of the files or folders the edits were indexed from); `clusters` each cluster's `label`, `size`
+    and label position; with `serve --audit`, `audit` holds the checks run and each point's `flags` (bit i
+    set: flagged by check i). An index of fewer than 20 edits is laid out on the fly (all noise); a larger
+    one without a stored map is a 409 naming `editsearch map`. Gzipped for a client that accepts it.
     """
-    audit = engine.audit(settings.audit_dir) if settings.audit_dir is not None else None
-    with engine.reader() as reader:
-        atlas = view_map(reader.index)
-        origins = dict(reader.index.live_edit_rows("e.id, e.origin"))
-    return JSONResponse(map_json(atlas, origins, audit))
-
-
-def map_json(
-    atlas: AtlasMap, origins: dict[int, str], audit: tuple[list[dict[str, Any]], dict[str, Any]] | None
-) -> dict[str, Any]:
-    """The served map: the atlas's arrays plus each point's source and audit flags."""
-    out = atlas.to_dict()
-    shown = {origin: public_name(origin) or "" for origin in set(origins.values())}
-    names: dict[str, int] = {}
-    out["points"]["source"] = [names.setdefault(shown.get(origins.get(i), ""), len(names)) for i in out["points"]["id"]]
-    out["sources"] = list(names)
-    out["edits"] = len(atlas)
-    out["audit"] = None if audit is None else audit_flags(out["points"]["id"], *audit)
-    return out
-
-
-def audit_flags(ids: list[int], rows: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
-    """The audit's checks and, for each point, a bit mask of the checks that flag it (bit i: checks[i])."""
-    checks = [c for c in CHECKS if c in summary.get("checks", {})]
-    masks = {int(r["id"]): sum(1 << bit for bit, check in enumerate(checks) if r.get(f"is_{check}")) for r in rows}
-    return {"checks": checks, "flags": [masks.get(i, 0) for i in ids]}
+    raw, packed = engine.atlas_map(settings.audit_dir)
+    headers = {"Vary": "Accept-Encoding", "Cache-Control": "no-cache"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(packed, media_type="application/json", headers={**headers, "Content-Encoding": "gzip"})
+    return Response(raw, media_type="application/json", headers=headers)
