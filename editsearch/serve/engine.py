@@ -16,6 +16,7 @@ from editsearch.index.catalog import CATALOG_FILE, damaged
 from editsearch.index.errors import CatalogCorruptError, UnknownEditError
 from editsearch.index.store import EditIndex
 from editsearch.search import EditSearch
+from editsearch.serve.atlas_map import encode_map
 
 FILTER_BUDGET_S = 2.0  # a served `where` filter running longer is stopped with a 400
 
@@ -128,8 +129,6 @@ class Engine:
 
     def atlas_map(self, audit_dir: Path | None) -> tuple[bytes, bytes]:
         """The /api/map answer (JSON, and gzipped), encoded again only when the index, its map or the audit changed."""
-        from editsearch.serve.atlas_map import encode_map
-
         audit = self.audit(audit_dir) if audit_dir is not None else None
         with self.reader() as reader:
             index = reader.index

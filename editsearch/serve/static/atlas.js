@@ -51,6 +51,7 @@ function atlasData(json) {
     d.minX = Math.min(d.minX, d.x[i]); d.maxX = Math.max(d.maxX, d.x[i]);
     d.minY = Math.min(d.minY, d.y[i]); d.maxY = Math.max(d.maxY, d.y[i]);
   }
+  if (!n) d.minX = d.maxX = d.minY = d.maxY = 0;
   d.grid = atlasGrid(d);
   return d;
 }
