@@ -55,6 +55,10 @@ class MissingDependencyError(EditSearchError, RuntimeError):
     """An optional package or downloadable backbone that this command needs is not installed or cached."""
 
 
+class NoMapError(EditSearchError, LookupError):
+    """An index whose edit atlas has not been built yet; the message names `editsearch map`."""
+
+
 def untrained_note(name: str, what: str = "its scores are noise") -> str:
     """The one-line warning printed whenever an UNTRAINED (random-weight) model is used."""
     return f"note: model {name!r} is UNTRAINED (random weights); {what}."

@@ -1,10 +1,20 @@
-"""Helpers for the browser test: the served index plus one edit whose metadata value has quotes, and page scripts."""
+"""Helpers for the browser tests: a live `editsearch serve`, the served index plus an edit with quotes, page scripts."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+import pytest
 from index_fixtures import write_image
 from PIL import Image, ImageOps
 from serve_fixtures import QUOTED, make_served_index
@@ -53,3 +63,45 @@ def damage_catalog(catalog: Path) -> None:
     data[24:28] = (int.from_bytes(data[24:28], "big") + 1).to_bytes(4, "big")
     data[100:] = b"\xa5" * (len(data) - 100)
     catalog.write_bytes(bytes(data))
+
+
+BROWSERS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+
+
+def browser_path() -> str:
+    """The Chromium to drive; the test fails (never skips) without one."""
+    found = os.environ.get("EDITSEARCH_CHROMIUM") or next((b for b in BROWSERS if Path(b).exists()), None)
+    found = found or shutil.which("chromium")
+    if not found:
+        pytest.fail("no Chromium found: install one with `apt-get install -y chromium` (or set EDITSEARCH_CHROMIUM)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(index_dir: Path, root: Path, *extra: str) -> Iterator[str]:
+    """`editsearch serve` of an index (and `extra` options) on a free loopback port, until the block ends."""
+    port = free_port()
+    cli = Path(sys.executable).parent / "editsearch"
+    log = (root / "serve.log").open("w")
+    proc = subprocess.Popen([str(cli), "serve", "--index", str(index_dir), "--port", str(port), *extra], stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, (root / "serve.log").read_text()
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()

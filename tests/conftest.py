@@ -58,3 +58,24 @@ def image_files(tmp_path) -> list[Path]:
         random_image(i).save(p)
         paths.append(p)
     return paths
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium driven by Playwright, for the tests of the served page."""
+    from browser_fixtures import browser_path
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=browser_path(), args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page of that browser, 1200 x 900."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.set_default_timeout(30_000)
+    yield page
+    page.close()

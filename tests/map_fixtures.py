@@ -50,3 +50,20 @@ def vector_index(directory: Path, model, vectors: np.ndarray, instructions: list
         if texts:
             save_instruction_vectors(index.catalog, model.fingerprint, texts, model.embed_texts(texts).numpy())
     return directory
+
+
+def store_map(directory: Path, clusters: dict[int, int], names: dict[int, str], seed: int = 0) -> dict[int, tuple]:
+    """Store a made-up map of every live edit, as `map` stores one (no UMAP): cluster c's edits around (4c, 0),
+    edits not in `clusters` noise; returns edit id -> (x, y, cluster)."""
+    from editsearch.atlas.build import FitState
+
+    rng = np.random.default_rng(seed)
+    with EditIndex.open(directory, writable=True) as index:
+        points = []
+        for edit, vid in sorted(index.live_vector_ids_by_edit().items()):
+            c = clusters.get(edit, -1)
+            x, y = (4.0 * c, 0.0) if c >= 0 else (rng.uniform(-4, 12), rng.uniform(-6, 6))
+            points.append((edit, vid, x + rng.normal(0, 0.4), y + rng.normal(0, 0.4), c, 1))
+        state = FitState(index.model_info["fingerprint"], "0" * 64, len(points), seed, names)
+        index.save_map(points, state.to_json(), replace=True)
+    return {p[0]: (p[2], p[3], p[4]) for p in points}

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from map_fixtures import add_vectors, clustered, unit, vector_index
 
-from editsearch.atlas import build, build_map, layout, read_map
+from editsearch.atlas import build, build_map, layout, read_map, view_map
 from editsearch.atlas.clusters import NOISE
-from editsearch.errors import UsageError
+from editsearch.errors import NoMapError, UsageError
 from editsearch.index.catalog import MAP_STATE
 from editsearch.index.errors import EditIndexError
 from editsearch.index.store import EditIndex
@@ -115,13 +115,17 @@ def test_a_reader_sees_the_stored_map_and_a_reader_cannot_build_one(vocab_index)
     directory, _, _ = vocab_index
     with EditIndex.open(directory) as reader:
         assert len(read_map(reader)) == 0 and "no map stored" in read_map(reader).notes[0]
+        with pytest.raises(NoMapError, match="editsearch map"):
+            view_map(reader)
         with pytest.raises(EditIndexError, match="writable"):
             build_map(reader)
     with EditIndex.open(directory, writable=True) as index:
         built = build_map(index)
     with EditIndex.open(directory) as reader:
         stored = read_map(reader)
+        shown = view_map(reader)
     assert np.array_equal(stored.ids, built.ids) and stored.names == built.names
+    assert np.array_equal(shown.x, stored.x) and np.array_equal(shown.cluster, stored.cluster)
     payload = stored.to_dict()
     assert len(payload["points"]["id"]) == 60 and {"cluster", "label", "size", "x", "y"} <= set(payload["clusters"][0])
 
@@ -156,6 +160,9 @@ def test_too_few_edits_get_a_trivial_layout_all_noise(tmp_path, model, n):
     assert len(atlas) == n and (atlas.cluster == NOISE).all() and atlas.labels == [None] * n
     assert np.isfinite(atlas.x).all() and "at least" in atlas.notes[0]
     assert atlas.summary()["clusters"] == 0 and atlas.summary()["noise_share"] == 1.0
+    with EditIndex.open(directory) as reader:  # a reader lays them out alike, nothing being stored
+        shown = view_map(reader)
+    assert np.array_equal(shown.ids, atlas.ids) and np.allclose(shown.x, atlas.x) and shown.notes == atlas.notes
 
 
 def test_an_empty_index_gives_an_empty_map(tmp_path):
@@ -179,3 +186,11 @@ def test_a_fit_on_a_sample_places_the_rest_by_transform(vocab_index, monkeypatch
     fam = dict(zip(atlas.ids.tolist(), family.tolist(), strict=True))
     assert len(fitted) == 30 and len(atlas) == 60 and atlas.placed == 30
     assert _majority_agrees(atlas, fam) == 1.0
+
+
+def test_the_picture_sizes_and_fades_points_by_their_number():
+    from editsearch.atlas.render import point_style
+
+    sizes, alphas = zip(*(point_style(n) for n in (10, 1_000, 10_000, 100_000)), strict=True)
+    assert list(sizes) == sorted(sizes, reverse=True) and sizes[-1] < 2 < 20 < sizes[0]
+    assert list(alphas) == sorted(alphas, reverse=True) and alphas[-1] <= 0.35 and alphas[0] >= 0.85

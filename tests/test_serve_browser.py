@@ -2,66 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-import httpx
 import pytest
-from browser_fixtures import DROP_TWO, LOADED, damage_catalog, make_browser_index
+from browser_fixtures import DROP_TWO, LOADED, damage_catalog, make_browser_index, serving
 from serve_fixtures import HOSTILE, QUOTED, audited_index, png_bytes
 
 from editsearch.index.catalog import CATALOG_FILE
 
-BROWSERS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 ALL = 14  # edits in the served index
-
-
-def browser_path() -> str:
-    """The Chromium to drive; the test fails (never skips) without one."""
-    found = os.environ.get("EDITSEARCH_CHROMIUM") or next((b for b in BROWSERS if Path(b).exists()), None)
-    found = found or shutil.which("chromium")
-    if not found:
-        pytest.fail("no Chromium found: install one with `apt-get install -y chromium` (or set EDITSEARCH_CHROMIUM)")
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serving(index_dir: Path, root: Path, *extra: str) -> Iterator[str]:
-    """`editsearch serve` of an index (and `extra` options) on a free loopback port, until the block ends."""
-    port = free_port()
-    cli = Path(sys.executable).parent / "editsearch"
-    log = (root / "serve.log").open("w")
-    proc = subprocess.Popen([str(cli), "serve", "--index", str(index_dir), "--port", str(port), *extra], stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, (root / "serve.log").read_text()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -69,24 +21,6 @@ def server(tmp_path_factory, tiny_model_dir):
     root = tmp_path_factory.mktemp("browser")
     with serving(make_browser_index(root, tiny_model_dir), root) as url:
         yield url, root
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=browser_path(), args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    page.set_default_timeout(30_000)
-    yield page
-    page.close()
 
 
 def search_text(page, text: str) -> None:

@@ -20,7 +20,7 @@ from editsearch.atlas import clusters as cl
 from editsearch.atlas import layout
 from editsearch.atlas.labels import cluster_means, name_clusters
 from editsearch.atlas.table import AtlasMap
-from editsearch.errors import UsageError
+from editsearch.errors import NoMapError, UsageError
 from editsearch.index.catalog import MAP_STATE
 from editsearch.index.errors import EditIndexError
 from editsearch.rng import stream
@@ -94,18 +94,22 @@ def build_map(
     return atlas
 
 
-def read_map(index: EditIndex) -> AtlasMap:
-    """The stored atlas as it is (no fit, no write: a reader may call it); edits not yet mapped are left out."""
+def read_map(index: EditIndex, *, files: bool = True) -> AtlasMap:
+    """The stored atlas as it is (no fit, no write: a reader may call it); edits not yet mapped are left out.
+
+    With `files=False` the image locators are not read (`before` and `after` stay empty): for a view of
+    positions only, a third faster on a large map.
+    """
     state = FitState.read(index.setting(MAP_STATE))
     points = index.map_points()
     if state is None or not points:
         return AtlasMap.empty("no map stored for this index yet: run `editsearch map --index DIR`")
     ids = [p[0] for p in points]
-    rows = index.map_rows(ids)
+    rows = index.map_rows(ids) if files else {}
     atlas = AtlasMap(
         ids=np.array(ids, dtype=np.int64),
-        before=[rows[i][0] for i in ids],
-        after=[rows[i][1] for i in ids],
+        before=[rows[i][0] for i in ids] if files else [],
+        after=[rows[i][1] for i in ids] if files else [],
         x=np.array([p[2] for p in points], dtype=np.float32),
         y=np.array([p[3] for p in points], dtype=np.float32),
         cluster=np.array([p[4] for p in points], dtype=np.int32),
@@ -116,6 +120,26 @@ def read_map(index: EditIndex) -> AtlasMap:
         atlas.notes.append(f"{missing} edits added since the map was built are not on it: run `editsearch map`")
     if not state.names:
         atlas.notes.append("no clusters found: every edit is noise (edits too few or too evenly spread)")
+    return atlas
+
+
+def view_map(index: EditIndex, *, files: bool = True) -> AtlasMap:
+    """The map a reader shows (no write): the stored one, or for fewer than MIN_FIT edits their trivial layout.
+
+    `build_map` never stores the map of so few edits, so a reader lays them out itself, as `map` would.
+    NoMapError when the index holds MIN_FIT edits or more and no map is stored. `files` as for read_map.
+    """
+    atlas = read_map(index, files=files)
+    if len(atlas) >= MIN_FIT:  # so many live edits on it: no need to count them
+        return atlas
+    info = index.model_info
+    live = 0 if info is None else index.vector_count(info["fingerprint"])
+    if not live:
+        return AtlasMap.empty("the index holds no edits: nothing to map")
+    if live < MIN_FIT:
+        return _trivial(index, list(index.live_vector_ids_by_edit()))
+    if not len(atlas):
+        raise NoMapError("no map stored for this index yet: run `editsearch map --index DIR`, then reload")
     return atlas
 
 

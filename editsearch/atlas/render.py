@@ -1,7 +1,9 @@
-"""The atlas as a picture: matplotlib, points coloured by cluster, noise in grey, each name at its cluster's median."""
+"""The atlas as a picture (matplotlib): points sized and faded by their number, coloured by cluster, noise in grey
+underneath, and the largest clusters' names in boxes edged with their colour, moved clear of each other."""
 
 from __future__ import annotations
 
+import math
 import os
 import textwrap
 from pathlib import Path
@@ -16,50 +18,33 @@ from editsearch.errors import MissingDependencyError
 from editsearch.files import fsync_replace
 
 MAX_LABELS = 60  # the largest clusters are named on the picture; the table has every name
-LABEL_WIDTH = 22  # characters per line of a name on the picture
-MAX_LABEL_STEPS = 8  # a name overlapping another moves up or down by at most this many of its heights
+LABEL_WIDTH = 24  # characters per line of a name on the picture
+INK = 0.3 * (9 * 72) ** 2  # points² of marker area the points share (a 9-inch square of plot, 30% covered)
+NOISE_COLOUR = "#c9c9c9"
+# where a name may go when its own place is taken: (dx, dy) in its box's widths and heights, nearest first
+DIRECTIONS = ((0, 1), (0, -1), (0.6, 0.5), (-0.6, 0.5), (0.6, -0.5), (-0.6, -0.5), (1, 0), (-1, 0))
+MOVES = [(0.0, 0.0)] + [(dx * r, dy * r) for r in (1, 2, 3) for dx, dy in DIRECTIONS]
 
 
 def draw_png(atlas: AtlasMap, path: str | Path, title: str = "Edit atlas", dpi: int = 200) -> Path:
     """Write the map as a PNG (written to a temp file, then renamed); returns its path."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib import patheffects
-    except ImportError:
-        raise MissingDependencyError(f"`editsearch map --png` needs matplotlib: {INSTALL_HINT}") from None
+    plt = _pyplot()
     path = Path(path)
     fig, ax = plt.subplots(figsize=(10, 10))
     try:
-        noise = atlas.cluster == NOISE
-        point = float(np.clip(40_000 / max(len(atlas), 1), 0.3, 30))
-        ax.scatter(atlas.x[noise], atlas.y[noise], s=point, c="#c8c8c8", linewidths=0, rasterized=True)
-        colours = plt.get_cmap("tab20")
-        clustered = ~noise
-        ax.scatter(
-            atlas.x[clustered],
-            atlas.y[clustered],
-            s=point,
-            c=[colours(int(c) % 20) for c in atlas.cluster[clustered]],
-            linewidths=0,
-            rasterized=True,
-        )
-        outline = [patheffects.withStroke(linewidth=3, foreground="white")]
+        colours = palette(plt)
+        _scatter(ax, atlas, colours)
         ax.set_axis_off()
         _fit_view(ax, atlas)
-        placed: list = []
-        renderer = fig.canvas.get_renderer()
-        for c in sorted(atlas.clusters(), key=lambda c: -c.size)[:MAX_LABELS]:
-            text = "\n".join(textwrap.wrap(c.label, LABEL_WIDTH))
-            label = ax.text(c.x, c.y, text, ha="center", va="center", fontsize=8, weight="bold", path_effects=outline)
-            if _move_clear(ax, label, placed, renderer):
-                ax.plot([c.x, label.get_position()[0]], [c.y, label.get_position()[1]], lw=0.5, c="#666666")
-        ax.set_title(f"{title}: {len(atlas)} edits, {len(atlas.clusters())} clusters", fontsize=12)
+        _label(fig, ax, atlas, colours)
+        noise = float((atlas.cluster == NOISE).mean()) if len(atlas) else 0.0
+        clusters = len(atlas.clusters())
+        ax.set_title(
+            f"{title}: {len(atlas):,} edits, {clusters} clusters, {noise:.0%} noise", fontsize=13, loc="left", pad=12
+        )
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+            fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.15, facecolor="white")
             fsync_replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
@@ -68,29 +53,99 @@ def draw_png(atlas: AtlasMap, path: str | Path, title: str = "Edit atlas", dpi: 
     return path
 
 
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise MissingDependencyError(f"`editsearch map --png` needs matplotlib: {INSTALL_HINT}") from None
+    return plt
+
+
+def palette(plt: Any) -> list[tuple[float, ...]]:
+    """60 distinct colours, the strongest first (cluster 0 is the largest): tab10's, then tab20b's and tab20c's."""
+    strong = [plt.get_cmap("tab10")(i) for i in range(10)]
+    return strong + [plt.get_cmap(name)(i) for name in ("tab20b", "tab20c") for i in range(20) if i % 4 != 3]
+
+
+def point_style(n: int) -> tuple[float, float]:
+    """(marker area in points², alpha) for n points: together they cover about INK, fainter as they crowd."""
+    size = float(np.clip(INK / max(n, 1), 0.4, 60.0))
+    alpha = float(np.clip(1.15 - 0.17 * math.log10(max(n, 1)), 0.3, 0.9))
+    return size, alpha
+
+
+def _scatter(ax: Any, atlas: AtlasMap, colours: list) -> None:
+    """Noise first, smaller and grey; then the clustered points in their cluster's colour."""
+    size, alpha = point_style(len(atlas))
+    noise = atlas.cluster == NOISE
+    ax.scatter(atlas.x[noise], atlas.y[noise], s=0.7 * size, c=NOISE_COLOUR, alpha=alpha, linewidths=0, rasterized=True)
+    clustered = ~noise
+    ax.scatter(
+        atlas.x[clustered],
+        atlas.y[clustered],
+        s=size,
+        c=[colours[int(c) % len(colours)] for c in atlas.cluster[clustered]],
+        alpha=alpha,
+        linewidths=0,
+        rasterized=True,
+    )
+
+
 def _fit_view(ax: Any, atlas: AtlasMap) -> None:
-    """Axis limits with a margin around the points, fixed before labels are placed (so moves stay put)."""
+    """Equal axes with a margin around the points, fixed before labels are placed (so moves stay put)."""
     if not len(atlas):
         return
     (x0, x1), (y0, y1) = (float(atlas.x.min()), float(atlas.x.max())), (float(atlas.y.min()), float(atlas.y.max()))
-    mx, my = max((x1 - x0) * 0.08, 0.5), max((y1 - y0) * 0.08, 0.5)
+    mx, my = max((x1 - x0) * 0.06, 0.5), max((y1 - y0) * 0.06, 0.5)
     ax.set_xlim(x0 - mx, x1 + mx)
     ax.set_ylim(y0 - my, y1 + my)
+    ax.set_aspect("equal", adjustable="box")
+    ax.apply_aspect()
 
 
-def _move_clear(ax: Any, label: Any, placed: list, renderer: Any) -> bool:
-    """Shift a label up or down, in steps of its height, until it overlaps no placed label; True if it moved."""
-    box = label.get_window_extent(renderer).expanded(1.05, 1.15)
-    if not any(box.overlaps(other) for other in placed):
-        placed.append(box)
-        return False
+def _label(fig: Any, ax: Any, atlas: AtlasMap, colours: list) -> None:
+    """Name the largest clusters in boxes, each at its cluster or the nearest clear place around it."""
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    placed: list = []
+    for rank, c in enumerate(sorted(atlas.clusters(), key=lambda c: (-c.size, c.cluster))[:MAX_LABELS]):
+        colour = colours[c.cluster % len(colours)]
+        label = ax.text(
+            c.x,
+            c.y,
+            "\n".join(textwrap.wrap(c.label, LABEL_WIDTH)) or f"cluster {c.cluster}",
+            ha="center",
+            va="center",
+            fontsize=9 if rank < 10 else 7.5,
+            weight="bold" if rank < 10 else "normal",
+            color="#1d1f24",
+            zorder=4,
+            bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": colour, "lw": 1.0, "alpha": 0.88},
+        )
+        moved = _move_clear(ax, label, placed, renderer, frame)
+        if moved is None:
+            label.remove()  # no clear place near its cluster: the table names it
+        elif moved:
+            end = label.get_position()
+            ax.plot([c.x, end[0]], [c.y, end[1]], lw=0.7, c=colour, zorder=3)
+
+
+def _move_clear(ax: Any, label: Any, placed: list, renderer: Any, frame: Any) -> bool | None:
+    """Put a label at the first of MOVES where its box overlaps no placed box and stays in the frame.
+
+    True if it moved, False if it stayed, None if no such place was found."""
+    box = label.get_window_extent(renderer).expanded(1.06, 1.25)
     x, y = ax.transData.transform(label.get_position())
-    for step in range(1, MAX_LABEL_STEPS + 1):
-        for sign in (1, -1):
-            shifted = box.translated(0, sign * step * box.height)
-            if not any(shifted.overlaps(other) for other in placed):
-                label.set_position(ax.transData.inverted().transform((x, y + sign * step * box.height)))
-                placed.append(shifted)
-                return True
-    placed.append(box)  # nowhere clear nearby: left where it is
-    return False
+    for dx, dy in MOVES:
+        shifted = box.translated(dx * box.width, dy * box.height)
+        inside = frame.x0 <= shifted.x0 and shifted.x1 <= frame.x1 and frame.y0 <= shifted.y0 and shifted.y1 <= frame.y1
+        if inside and not any(shifted.overlaps(other) for other in placed):
+            placed.append(shifted)
+            if (dx, dy) == (0, 0):
+                return False
+            label.set_position(ax.transData.inverted().transform((x + dx * box.width, y + dy * box.height)))
+            return True
+    return None

@@ -29,7 +29,7 @@ class AtlasMap:
     """The edit atlas of an index: every live edit's 2-D position and cluster (NOISE = -1), and cluster names."""
 
     ids: np.ndarray
-    before: list[str]
+    before: list[str]  # image locators, one per edit (empty when read without files: see read_map)
     after: list[str]
     x: np.ndarray
     y: np.ndarray
@@ -105,10 +105,10 @@ class AtlasMap:
         """Strict-JSON form for a web view: parallel point arrays, and the clusters with label positions."""
         return {
             "points": {
-                "id": [int(i) for i in self.ids],
-                "x": [round(float(v), 4) for v in self.x],
-                "y": [round(float(v), 4) for v in self.y],
-                "cluster": [int(c) for c in self.cluster],
+                "id": self.ids.astype(np.int64).tolist(),
+                "x": np.round(self.x.astype(np.float64), 4).tolist(),
+                "y": np.round(self.y.astype(np.float64), 4).tolist(),
+                "cluster": self.cluster.astype(np.int64).tolist(),
             },
             "clusters": [vars(c) for c in self.clusters()],
             "notes": list(self.notes),

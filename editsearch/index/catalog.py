@@ -611,6 +611,11 @@ class Catalog:
             "WHERE e.deleted = 0 ORDER BY m.edit_id"
         ).fetchall()
 
+    def map_stamp(self) -> tuple[str | None, int, float]:
+        """(the fit's state, number of stored points, sum of their vector ids): it moves whenever the map is written."""
+        count, total = self.db.execute("SELECT count(*), total(vector_id) FROM map_points").fetchone()
+        return self.get_setting(MAP_STATE), int(count), float(total)
+
     def map_rows(self, edit_ids: Sequence[int]) -> dict[int, tuple[str, str, str | None]]:
         """edit id -> (before, after, instruction) for these edits."""
         out: dict[int, tuple[str, str, str | None]] = {}

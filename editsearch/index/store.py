@@ -608,6 +608,10 @@ class EditIndex:
         """The atlas's stored points of live edits: (edit id, vector id, x, y, cluster, fitted)."""
         return self.catalog.map_points()
 
+    def map_stamp(self) -> tuple[str | None, int, float]:
+        """A value that changes whenever the stored atlas is written (for a reader's cache of it)."""
+        return self.catalog.map_stamp()
+
     def map_rows(self, edit_ids: Sequence[int]) -> dict[int, tuple[str, str, str | None]]:
         """edit id -> (before, after, instruction) of these edits, for the atlas."""
         return self.catalog.map_rows(edit_ids)

@@ -9,20 +9,20 @@ the dependencies of `deps.py`, and every error becomes JSON in the handlers of `
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Literal
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from editsearch.errors import UsageError
+from editsearch.errors import EditSearchError, UsageError
 from editsearch.serve import errors
 from editsearch.serve.deps import Settings
 from editsearch.serve.engine import Engine
 from editsearch.serve.gate import ApplyGate
 from editsearch.serve.middleware import AllowedHosts, BodyLimit, RequestLog, SameOrigin, TokenGuard
-from editsearch.serve.routers import apply, docs, edits, facets, page, search, server
+from editsearch.serve.routers import apply, atlas, docs, edits, facets, page, search, server
 from editsearch.serve.routers import audit as audit_routes
 
 MAX_FILES = 3  # the most files one request carries (apply: before, after, image)
@@ -52,7 +52,7 @@ def create_app(
     for a loopback or wildcard address) or one of `allowed_hosts` ("*": any), else they get a 400: a page
     of another site that rebinds its DNS name to this address cannot talk to it. Cross-origin writes get
     a 403 (SameOrigin). `audit` is a folder written by `editsearch audit`, served at /api/audit and as the
-    page's Problems view.
+    page's Problems view (and colours the Atlas view by its flags).
     """
     if token is not None and not token.strip():
         raise UsageError("the token is empty: give a non-empty --token (or none, to serve without one)")
@@ -76,8 +76,10 @@ def create_app(
     app.state.gate = gate
     audit_dir = Path(audit) if audit is not None else None
     app.state.settings = Settings(max_upload_mb=max_upload_mb, token=token is not None, audit_dir=audit_dir)
+    with suppress(EditSearchError):  # a stored map's answer is encoded now, not on the Atlas view's first visit
+        engine.atlas_map(audit_dir)
     errors.install(app)
-    for module in (server, search, edits, apply, facets, audit_routes, page, docs):
+    for module in (server, search, edits, apply, facets, audit_routes, atlas, page, docs):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.swagger_ui_dir()), name="docs-assets")

@@ -16,6 +16,7 @@ from editsearch.index.catalog import CATALOG_FILE, damaged
 from editsearch.index.errors import CatalogCorruptError, UnknownEditError
 from editsearch.index.store import EditIndex
 from editsearch.search import EditSearch
+from editsearch.serve.atlas_map import encode_map
 
 FILTER_BUDGET_S = 2.0  # a served `where` filter running longer is stopped with a 400
 
@@ -48,6 +49,7 @@ class Engine:
         self._files = {id(r): catalog_file(self.index_dir) for r in self._readers.queue}  # what each reader opened
         self._facets: tuple[Any, dict[str, Any]] | None = None
         self._audit: tuple[Any, tuple[list[dict[str, Any]], dict[str, Any]]] | None = None
+        self._map: tuple[Any, tuple[bytes, bytes]] | None = None  # (what it was made of, the /api/map answer)
         self._damage: tuple[Any, str] | None = None  # (catalog file, why it cannot be served) of the last health check
         with self.reader() as reader:
             reader.term_vector("warm up")
@@ -124,6 +126,22 @@ class Engine:
                 live = reader.index.live_ids([r["id"] for r in rows])
                 self._audit = (key, ([r for r in rows if r["id"] in live], summary))
         return self._audit[1]
+
+    def atlas_map(self, audit_dir: Path | None) -> tuple[bytes, bytes]:
+        """The /api/map answer (JSON, and gzipped), encoded again only when the index, its map or the audit changed."""
+        audit = self.audit(audit_dir) if audit_dir is not None else None
+        with self.reader() as reader:
+            index = reader.index
+            key = (self._files.get(id(reader)), index.generation, index.map_stamp(), self._audit_key(audit_dir))
+            cached = self._map
+            if cached is None or cached[0] != key:
+                cached = (key, encode_map(index, audit))
+                self._map = cached
+        return cached[1]
+
+    def _audit_key(self, audit_dir: Path | None) -> Any:
+        """What identifies the audit rows last read (None without an audit)."""
+        return None if audit_dir is None or self._audit is None else self._audit[0]
 
     def health(self) -> str | None:
         """Why the index cannot be served (a damaged or unreadable catalog), or None when it can.

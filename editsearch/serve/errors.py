@@ -16,7 +16,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from editsearch.errors import EditSearchError, ImageLoadError, MissingDependencyError, UsageError, WeightsNotFoundError
+from editsearch.errors import (
+    EditSearchError,
+    ImageLoadError,
+    MissingDependencyError,
+    NoMapError,
+    UsageError,
+    WeightsNotFoundError,
+)
 from editsearch.index.catalog import CATALOG_FILE, damaged
 from editsearch.index.errors import (
     CatalogCorruptError,
@@ -33,6 +40,7 @@ log = logging.getLogger("editsearch.serve")
 # Library errors -> HTTP status, most specific first; any other EditSearchError is a 500.
 STATUS: list[tuple[type[Exception], int]] = [
     (UnknownEditError, 404),
+    (NoMapError, 409),
     (UploadTooLargeError, 413),
     (ImageLoadError, 422),
     (FilterError, 400),

@@ -73,6 +73,7 @@ function toUrl(s) {
   if (s.edit_id !== undefined) p.set("edit_id", s.edit_id);
   if (s.pair !== undefined) p.set("example", "uploaded"); // the images themselves live in history.state only
   if (s.problems) p.set("problems", s.problems);
+  if (s.atlas) p.set("view", "atlas");
   if (s.k && s.k !== $("k").defaultValue) p.set("k", s.k);
   if (s.contains) p.set("contains", s.contains);
   if (s.where) p.set("where", s.where);
@@ -89,6 +90,7 @@ function fromUrl(search) {
   if (/^\d+$/.test(p.get("edit_id") || "")) s.edit_id = Number(p.get("edit_id"));
   if (p.has("example")) s.pair = ""; // no pair has this id: the note asks for the images again
   if (PROBLEMS.includes(p.get("problems"))) s.problems = p.get("problems");
+  if (p.get("view") === "atlas") s.atlas = true;
   for (const [name, value] of p) if (name.startsWith("meta.") && FACET_KEY.test(name.slice(5))) s.meta[name.slice(5)] = value;
   return s;
 }
@@ -104,6 +106,10 @@ function queryOf(s) {
   if (s.edit_id !== undefined) return { edit_id: s.edit_id };
   if (s.pair !== undefined) return { pair: s.pair, names: s.names };
   return {};
+}
+
+function viewOf(s) {
+  return s.atlas ? { atlas: true } : {}; // the Atlas view stays on as queries and filters change
 }
 
 function currentQuery() {
@@ -168,12 +174,20 @@ function filterParams(s, params) {
   return params;
 }
 
+function searchOf(s) {
+  // the GET search of a text or edit-id query: [label, request], or null
+  const term = s.text ? { text: s.text } : s.edit_id !== undefined ? { edit_id: s.edit_id } : null;
+  if (!term) return null;
+  const label = s.text ? "“" + s.text + "”" : "edits like #" + s.edit_id;
+  return [label, call("/api/search?" + filterParams(s, new URLSearchParams(term)))];
+}
+
 function execute(s) {
+  atlasView(Boolean(s.atlas));
+  if (s.atlas) return showAtlas(s);
   if (s.problems) return showProblems(s);
-  if (s.text) return run("“" + s.text + "”", s, call("/api/search?" + filterParams(s, new URLSearchParams({ text: s.text }))));
-  if (s.edit_id !== undefined) {
-    return run("edits like #" + s.edit_id, s, call("/api/search?" + filterParams(s, new URLSearchParams({ edit_id: s.edit_id }))));
-  }
+  const search = searchOf(s);
+  if (search) return run(search[0], s, search[1]);
   $("results").replaceChildren();
   $("summary").textContent = "";
   say($("message"), "");
@@ -350,7 +364,7 @@ function facetSelect(key, entries) {
   select.dataset.key = key;
   select.append(new Option("any " + key, ""));
   for (const entry of entries) select.append(new Option(String(entry.value) + " (" + entry.count + ")", String(entry.value)));
-  select.addEventListener("change", () => navigate({ ...(currentQuery() || {}), ...readFilters() }));
+  select.addEventListener("change", () => navigate({ ...(currentQuery() || {}), ...readFilters(), ...viewOf(state) }));
   label.append(el("span", "facet-key", key), select);
   return label;
 }
@@ -398,7 +412,8 @@ function openEdit(result, from) {
   $("d-before").src = urls.before_thumb.replace("size=256", "size=512");
   $("d-after").src = urls.after_thumb.replace("size=256", "size=512");
   const parts = result.scores ? Object.entries(result.scores).filter(([, v]) => typeof v === "number") : [];
-  $("d-score").textContent = result.score.toFixed(3) + parts.map(([k, v]) => " · " + k + " " + v.toFixed(3)).join("");
+  const score = typeof result.score === "number" ? result.score.toFixed(3) : "—"; // an edit opened from the map has none
+  $("d-score").textContent = score + parts.map(([k, v]) => " · " + k + " " + v.toFixed(3)).join("");
   $("d-id").textContent = "#" + result.id;
   $("d-source").textContent = result.source || "…";
   $("d-files").textContent = baseName(result.before) + " → " + baseName(result.after);
@@ -425,7 +440,7 @@ async function loadSource(result) {
 function moreLikeThis() {
   if (!current) return;
   opener = null;
-  navigate({ edit_id: current.id, ...readFilters() });
+  navigate({ edit_id: current.id, ...readFilters(), ...viewOf(state) });
 }
 
 // ---- applying an edit --------------------------------------------------------------------------------
@@ -506,7 +521,7 @@ function wire() {
     event.preventDefault();
     const query = currentQuery();
     if (!query) return say($("message"), "Type what the edit does, e.g. “make it brighter”.", "error");
-    navigate({ ...query, ...readFilters() });
+    navigate({ ...query, ...readFilters(), ...viewOf(state) });
   });
   $("chip-clear").addEventListener("click", () => { $("chip").hidden = true; $("q").focus(); });
   $("example-toggle").addEventListener("click", () => openExample($("example-form").hidden));
