@@ -30,7 +30,7 @@ MODELS: dict[str, WeightsSource] = {
     "twoframe-mini": WeightsSource(
         "dir",
         str(WEIGHTS_DIR / "twoframe-mini"),
-        "two-frame (ViFi-CLIP style) evaluator, the mini tower with each image a frame; EditCLIP-mini's recipe",
+        "two-frame (ViFi-CLIP style) evaluator, the mini tower with each image a frame; ships offline (800 steps)",
     ),
     "editclip-vit-l-14": WeightsSource(
         "hub", "QWW/EditCLIP", "official EditCLIP, ViT-L/14 trained on InstructPix2Pix (1.7 GB download)"
@@ -48,7 +48,7 @@ DEFAULT_MODEL = "editclip-mini"
 
 # How to get a registered model's weights when its folder lacks them (default: reinstall, or its MODEL_CARD.md).
 TRAIN_COMMANDS = {
-    "twoframe-mini": "editsearch train editclip --pair-fusion frames --name twoframe-mini --steps 3300 --out RUN",
+    "twoframe-mini": "editsearch train editclip --pair-fusion frames --name twoframe-mini --steps 800 --out RUN",
 }
 
 
