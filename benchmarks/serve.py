@@ -41,7 +41,7 @@ PHRASES = [
 PHRASES = [f"{p}{suffix}" for suffix in ("", " please", " a little") for p in PHRASES][:50]
 
 
-def build_index(directory: Path, n: int, images: list[Path], seed: int = 0) -> Path:
+def build_index(directory: Path, n: int, images: list[Path], index_type: str = "flat", seed: int = 0) -> Path:
     """A catalog of n edits with random unit vectors, bound to the default model, and its FAISS cache."""
     from editsearch.encoder import load_model
     from editsearch.index.store import EditIndex
@@ -64,7 +64,7 @@ def build_index(directory: Path, n: int, images: list[Path], seed: int = 0) -> P
                      "after": str(after), "instruction": PHRASES[i % len(PHRASES)], "metadata": {"n": i}}
                 )  # fmt: skip
             index.catalog.save_edits(rows, [v.tobytes() for v in vecs], model.fingerprint)
-        index.rebuild()
+        index.rebuild(index_type)
     return directory
 
 
@@ -244,13 +244,14 @@ def main() -> None:
     parser.add_argument("--load-seconds", type=float, default=90.0)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "editsearch-bench-serve")
     parser.add_argument("--json", type=Path, default=None, help="Also write the figures here.")
+    parser.add_argument("--index-type", default="flat", help="FAISS type of the index (auto: pq from 100k, self-tuned)")
     args = parser.parse_args()
 
     images = make_images(args.work / "images")
     rows, figures = [], {}
     for n in args.sizes:
         t0 = time.perf_counter()
-        index_dir = build_index(args.work / f"index-{n}", n, images)
+        index_dir = build_index(args.work / f"index-{n}-{args.index_type}", n, images, args.index_type)
         print(f"index of {n} edits ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
         proc, url = start_server(index_dir)
         try:
