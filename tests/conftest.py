@@ -79,3 +79,13 @@ def page(browser):
     page.set_default_timeout(30_000)
     yield page
     page.close()
+
+
+@pytest.fixture(scope="module")
+def sd_dir(tmp_path_factory):
+    """A tiny random Stable Diffusion of the stock layout, saved once per test module."""
+    from editsearch.transfer.tiny_pipelines import tiny_sd
+
+    folder = tmp_path_factory.mktemp("sd") / "sd"
+    tiny_sd(seed=0).save_pretrained(folder)
+    return folder

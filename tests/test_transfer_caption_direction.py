@@ -21,15 +21,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models run several ti
 
 
 @pytest.fixture(scope="module")
-def sd_dir(tmp_path_factory):
-    from editsearch.transfer.tiny_pipelines import tiny_sd
-
-    folder = tmp_path_factory.mktemp("sd") / "sd"
-    tiny_sd(seed=0).save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def editor(sd_dir):
     return CaptionDirection.from_pretrained(sd_dir, device="cpu")
 

@@ -37,15 +37,6 @@ def silent_llm_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def sd_dir(tmp_path_factory):
-    from editsearch.transfer.tiny_pipelines import tiny_sd
-
-    folder = tmp_path_factory.mktemp("sd") / "sd"
-    tiny_sd(seed=0).save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def writer(llm_dir):
     return CaptionWriter.from_pretrained(str(llm_dir), device="cpu")
 
