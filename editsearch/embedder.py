@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ import numpy as np
 
 from editsearch.index.catalog import ModelRow
 from editsearch.index.errors import ModelMismatchError
+from editsearch.limits import TEXT_CACHE_SIZE, lru_lookup
 from editsearch.towers.cache import model_dir, read_json, stamped_fingerprint
 from editsearch.towers.runtime import OnnxTextTower, OnnxVisionTower, shared_tower
 
@@ -55,6 +57,8 @@ class Embedder:
         self._loaded_here = False  # loaded by name here: then its towers may be exported for later processes
         self._towers: dict[str, Tower | None] = {}
         self._lock = threading.RLock()
+        self._texts: OrderedDict[str, np.ndarray] = OrderedDict()  # the last TEXT_CACHE_SIZE texts embedded
+        self._texts_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -134,6 +138,20 @@ class Embedder:
             vectors = self.model.embed_texts(list(texts)).numpy()
         self._export("text")
         return vectors
+
+    def cached_text_vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Text embeddings, the ones not among the last TEXT_CACHE_SIZE embedded computed in one call.
+
+        The cache is shared by every searcher of this Embedder (a server's readers); threads may call at once.
+        """
+        with self._texts_lock:
+            known = {t: self._texts[t] for t in texts if t in self._texts}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            known.update(zip(missing, self.text_vectors(missing), strict=True))
+        with self._texts_lock:
+            lru_lookup(self._texts, list(known), lambda keys: [known[k] for k in keys], TEXT_CACHE_SIZE)
+        return [known[t] for t in texts]
 
     def pair_vectors(self, pairs: Sequence[tuple[Any, Any]], batch_size: int = 32) -> np.ndarray:
         """Pair embeddings [N, D] of loaded (before, after) images, by the exported vision tower when there is one."""

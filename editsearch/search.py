@@ -9,7 +9,6 @@ renormalised.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from editsearch.errors import EditSearchError, UsageError
 from editsearch.images import ImageLike
 from editsearch.index.errors import EditIndexError
 from editsearch.index.store import EditIndex, Hit
-from editsearch.limits import MAX_TEXT_CHARS, MAX_WEIGHT, TEXT_CACHE_SIZE, check_query_size, check_text, lru_lookup
+from editsearch.limits import MAX_TEXT_CHARS, MAX_WEIGHT, check_query_size, check_text
 from editsearch.pair_inputs import PairLike, load_pairs
 from editsearch.query_specs import QueryLineError, check_rank, positive_int, spec_terms, spec_values
 from editsearch.ranking import rank_text
@@ -78,7 +77,6 @@ class EditSearch:
     def __init__(self, index: EditIndex, model: ModelLike | Embedder | None = None):
         self.index = index
         self.embedder = model if isinstance(model, Embedder) else index.embedder(model)
-        self._texts: OrderedDict[str, np.ndarray] = OrderedDict()  # the last TEXT_CACHE_SIZE texts embedded
         self._chance: dict[tuple[str, int], float] = {}  # (rank, catalog generation) -> random texts' best score
 
     @classmethod
@@ -102,8 +100,7 @@ class EditSearch:
 
     def _embed_texts(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Text embeddings, the ones not cached in one batch (UsageError: a text over MAX_TEXT_CHARS)."""
-        checked = [check_text(t, "a text query") for t in texts]
-        return lru_lookup(self._texts, checked, self.embedder.text_vectors, TEXT_CACHE_SIZE)
+        return self.embedder.cached_text_vectors([check_text(t, "a text query") for t in texts])
 
     def close(self) -> None:
         """Close the index."""
@@ -266,10 +263,7 @@ class EditSearch:
     ) -> np.ndarray:
         """The unit query vector: sum of weighted normalised term vectors, negatives subtracted (UsageError)."""
         terms = [*positive, *negative]
-        if not terms:
-            raise UsageError("a query needs at least one term (text, (before, after) pair or edit id)")
-        texts = [check_text(t, "a text term") for t in terms if isinstance(t, str)]
-        check_query_size(texts, len(terms))
+        query_texts(terms)
         weights = [1.0] * len(terms) if weights is None else list(weights)
         if len(weights) != len(terms):
             raise UsageError(f"{len(weights)} weights for {len(terms)} query terms")
@@ -296,6 +290,23 @@ class EditSearch:
         if isinstance(term, (int, np.integer)) and not isinstance(term, bool):
             return self.index.stored_vector(int(term))
         return self.embedder.pair_vectors(load_pairs([term]))[0]
+
+
+def query_texts(terms: Sequence[Term]) -> list[str]:
+    """The text terms of a query, checked (UsageError: no term, a text too long, a query too large)."""
+    if not terms:
+        raise UsageError("a query needs at least one term (text, (before, after) pair or edit id)")
+    texts = [check_text(t, "a text term") for t in terms if isinstance(t, str)]
+    check_query_size(texts, len(terms))
+    return texts
+
+
+def embed_query_texts(embedder: Embedder, terms: Sequence[Term]) -> None:
+    """Embed a query's text terms into the embedder's shared cache, before a searcher is taken (a server's
+    concurrent requests then share the text tower's batches instead of waiting for a reader first)."""
+    texts = [t for t in query_texts(terms) if t.strip()]
+    if texts:
+        embedder.cached_text_vectors(texts)
 
 
 def chance_texts(n: int = CHANCE_TEXTS) -> list[str]:

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 
+from editsearch.errors import UsageError
 from editsearch.towers.coalesce import Coalescer, _Request
 
 WAIT = 60  # generous bound for a thread to arrive on a loaded machine
@@ -69,3 +70,30 @@ def test_a_lone_caller_runs_at_once_and_a_failing_input_fails_only_its_caller():
     np.testing.assert_array_equal(good.rows, rows_of(["ok"]))
     assert good.error is None
     np.testing.assert_array_equal(batcher(["y"]), rows_of(["y"]))  # the batcher still serves
+
+
+def test_searchers_sharing_an_embedder_share_its_text_cache(tmp_path, tiny_model):
+    from index_fixtures import make_collection
+
+    from editsearch.embedder import Embedder
+    from editsearch.index.store import EditIndex
+    from editsearch.search import EditSearch, embed_query_texts
+
+    manifest = make_collection(tmp_path / "data", 4)
+    with EditIndex.open(tmp_path / "idx", create=True) as index:
+        index.sync([manifest], tiny_model, batch_size=4, workers=0)
+    embedder = Embedder(tiny_model)
+    calls: list[list[str]] = []
+    embed = embedder.text_vectors
+    embedder.text_vectors = lambda texts: calls.append(list(texts)) or embed(texts)  # type: ignore[method-assign]
+    embed_query_texts(embedder, ["make it brighter", 2])  # as the server does before it takes a reader
+    assert calls == [["make it brighter"]]
+    with (
+        EditSearch.open(tmp_path / "idx", model=embedder) as one,
+        EditSearch.open(tmp_path / "idx", model=embedder) as two,
+    ):
+        first = one.search_text("make it brighter", k=2)
+        assert two.search_text("make it brighter", k=2) == first
+    assert calls == [["make it brighter"]]  # neither searcher ran the text tower again
+    with pytest.raises(UsageError, match="at least one term"):
+        embed_query_texts(embedder, [])

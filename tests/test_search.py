@@ -162,10 +162,10 @@ def test_run_batch_groups_by_filter_with_the_same_results_as_single_searches(sea
 
 
 def test_the_searcher_keeps_a_bounded_text_cache(searcher, monkeypatch):
-    from editsearch import search as search_module
+    from editsearch import embedder as embedder_module
 
-    monkeypatch.setattr(search_module, "TEXT_CACHE_SIZE", 2)
+    monkeypatch.setattr(embedder_module, "TEXT_CACHE_SIZE", 2)
     texts = ["invert the colors", "blur it", "mirror it"]
     outcomes = searcher.run_batch([{"text": t} for t in texts], k=3)
-    assert list(searcher._texts) == texts[1:]  # the least recently used one dropped
+    assert list(searcher.embedder._texts) == texts[1:]  # the least recently used one dropped
     assert [o.results for o in outcomes] == [searcher.search_text(t, k=3) for t in texts]

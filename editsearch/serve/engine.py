@@ -37,6 +37,7 @@ class Engine:
             embedder = first.embedder
             self.onnx = embedder.ready_towers()  # loads and checks the model
         self.index_dir = Path(index_dir)
+        self.embedder = embedder  # shared by every reader: the text tower's batches and the text cache
         self.model_name, self.trained = embedder.name, embedder.trained
         self.pipeline = pipeline
         self.size = readers or min(4, os.cpu_count() or 1)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from editsearch.errors import UsageError
+from editsearch.search import embed_query_texts
 from editsearch.serve.deps import EngineDep, SettingsDep
 from editsearch.serve.engine import Engine
 from editsearch.serve.shapes import result_json
@@ -78,6 +79,7 @@ def run_search(
     if not positive and not negative:
         raise UsageError("give a query: text=..., edit_id=..., or an exemplar pair")
     started = time.perf_counter()
+    embed_query_texts(engine.embedder, [*positive, *negative])  # before a reader: concurrent texts share batches
     with engine.reader() as reader:
         results = reader.search(positive, negative, weights, k=k, where=where, contains=contains, rank=rank)
         text_only = all(isinstance(t, str) for t in [*positive, *negative])
