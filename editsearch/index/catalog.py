@@ -248,8 +248,13 @@ def _v7(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v8(db: sqlite_utils.Database) -> None:
+    """Hybrid ranking looks up the live edits of its nearest instructions: an index on the instruction text."""
+    db.execute("CREATE INDEX idx_edits_instruction ON edits (instruction)")
+
+
 # Stepwise migrations: MIGRATIONS[i] takes a catalog from schema version i to i + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

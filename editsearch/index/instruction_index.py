@@ -136,6 +136,7 @@ class InstructionCache:
         self.directory = directory
         self.vectors: VectorIndex | None = None
         self.state: tuple[str, int, int] | None = None  # (model, count, largest id) the cache reflects
+        self.table_last = -1  # the largest id of the whole table when `state` was read
 
     def get(self, catalog: Catalog, info: ModelRow, settings: dict[str, Any], writable: bool) -> InstructionIndex:
         """The instruction index, repaired first if the catalog moved (saved only when `writable`).
@@ -144,10 +145,14 @@ class InstructionCache:
         force (rebuild even if it agrees).
         """
         fp, dim = info["fingerprint"], info["dim"]
-        count, last = instruction_state(catalog, fp, dim)
-        if settings.get("force") or self.state != (fp, count, last):
-            self._refresh(catalog, info, count, last, settings, writable)
-        return InstructionIndex(catalog, fp, dim, self.vectors, count)
+        table_last = catalog.db.execute("SELECT coalesce(max(id), 0) FROM instruction_vectors").fetchone()[0]
+        if settings.get("force") or self.state is None or self.state[0] != fp or table_last != self.table_last:
+            count, last = instruction_state(catalog, fp, dim)  # a scan: only when rows were added (never changed)
+            if settings.get("force") or self.state != (fp, count, last):
+                self._refresh(catalog, info, count, last, settings, writable)
+            self.table_last = table_last
+        assert self.state is not None
+        return InstructionIndex(catalog, fp, dim, self.vectors, self.state[1])
 
     def _refresh(
         self, catalog: Catalog, info: ModelRow, count: int, last: int, settings: dict[str, Any], writable: bool
