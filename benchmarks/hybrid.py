@@ -129,8 +129,6 @@ def tuning_set(model: Any, per_family: int = 4, seed: int = 99) -> tuple[Any, ..
 
 def tune(model: Any) -> dict[str, Any]:
     """Mean mAP over the noise levels of the adaptive fusion at each (TRUST_SCALE, TRUST_POWER) of the grid."""
-    import editsearch.ranking as ranking
-
     pair_emb, instr, text_emb, rel, texts, instr_emb = tuning_set(model)
     noise = np.random.default_rng(0).standard_normal(pair_emb.shape).astype(np.float32)
     noise /= np.linalg.norm(noise, axis=1, keepdims=True)
@@ -146,9 +144,8 @@ def tune(model: Any) -> dict[str, Any]:
     fits = {}
     for scale in SCALES:
         for power in POWERS:
-            ranking.TRUST_SCALE, ranking.TRUST_POWER = scale, power
-            fused = [metrics(fuse(p, instr, trust=instruction_trust(a)), rel)["mAP"] for p, a in levels.values()]
-            fits[f"scale {scale}, power {power}: mean mAP"] = float(np.mean(fused))
+            fused = [fuse(p, instr, trust=instruction_trust(a, scale, power)) for p, a in levels.values()]
+            fits[f"scale {scale}, power {power}: mean mAP"] = float(np.mean([metrics(f, rel)["mAP"] for f in fused]))
     out["fits"] = dict(sorted(fits.items(), key=lambda kv: -kv[1]))
     out["best"] = next(iter(out["fits"]))
     return out

@@ -57,13 +57,13 @@ class Ranked:
     edit: EditRow
 
 
-def instruction_trust(legibility: float | None) -> float:
+def instruction_trust(legibility: float | None, scale: float = TRUST_SCALE, power: float = TRUST_POWER) -> float:
     """The adaptive fusion's trust in the instructions of a collection of this legibility (None: none)."""
     if legibility is None:
         return 0.0
     low, high = LEGIBILITY_RANGE
     clipped = min(max(legibility, low), high)
-    return TRUST_SCALE * ((1 - clipped) / (clipped - 0.5)) ** TRUST_POWER
+    return scale * ((1 - clipped) / (clipped - 0.5)) ** power
 
 
 def fuse(

@@ -111,7 +111,7 @@ def iter_instruction_vectors(
         ).fetchall()
         if not rows:
             return
-        yield _matrix(rows, dim)
+        yield id_matrix(rows, dim)
         after = rows[-1][0]
 
 
@@ -121,10 +121,11 @@ def load_instruction_vectors(catalog: Catalog, ids: np.ndarray, dim: int) -> tup
     for chunk in _chunks([int(i) for i in ids]):
         marks = ",".join("?" * len(chunk))
         rows += catalog.db.execute(f"SELECT id, vector FROM instruction_vectors WHERE id IN ({marks})", chunk)
-    return _matrix(sorted(rows), dim)
+    return id_matrix(sorted(rows), dim)
 
 
-def _matrix(rows: Sequence[tuple[int, bytes]], dim: int) -> tuple[np.ndarray, np.ndarray]:
+def id_matrix(rows: Sequence[tuple[int, bytes]], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids [N], float32 vectors [N, dim]) of (id, vector blob) rows."""
     ids = np.asarray([i for i, _ in rows], dtype=np.int64)
     return ids, np.frombuffer(b"".join(b for _, b in rows), dtype=np.float32).reshape(len(rows), dim)
 

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from editsearch.index.instruction_index import id_matrix, instruction_state
+
 if TYPE_CHECKING:
     from editsearch.index.catalog import Catalog
 
@@ -56,13 +58,10 @@ def legibility_of(pairs: np.ndarray, instructions: Sequence[str | None], vectors
 def sample_legibility(catalog: Catalog, model: str, dim: int, n: int = SAMPLE) -> float | None:
     """Legibility of the live edits of `model` (a fingerprint), from about n edits against about n instructions."""
     size = 4 * dim
-    edits, instructions = catalog.db.execute(
-        "SELECT (SELECT count(*) FROM edits WHERE deleted = 0 AND instruction IS NOT NULL), "
-        "(SELECT count(*) FROM instruction_vectors WHERE model = ? AND length(vector) = ?)",
-        [model, size],
-    ).fetchone()
+    edits = catalog.db.execute("SELECT count(*) FROM edits WHERE deleted = 0 AND instruction IS NOT NULL").fetchone()[0]
+    instructions = instruction_state(catalog, model, dim)[0]
     rows = catalog.db.execute(
-        "SELECT v.vector, iv.id, iv.vector FROM edits e JOIN vectors v ON v.edit_id = e.id AND v.model = ? "
+        "SELECT iv.id, v.vector, iv.vector FROM edits e JOIN vectors v ON v.edit_id = e.id AND v.model = ? "
         "JOIN instruction_vectors iv ON iv.model = v.model AND iv.instruction = e.instruction "
         "WHERE e.deleted = 0 AND length(v.vector) = ? AND length(iv.vector) = ? "
         "AND ((e.id * ?) % 4294967296) % ? = 0 LIMIT ?",
@@ -73,14 +72,7 @@ def sample_legibility(catalog: Catalog, model: str, dim: int, n: int = SAMPLE) -
         "AND ((id * ?) % 4294967296) % ? = 0 LIMIT ?",
         [model, size, HASH, max(1, instructions // n), n],
     ).fetchall()
-    return legibility(
-        _stack([r[0] for r in rows], dim),
-        _stack([r[2] for r in rows], dim),
-        np.asarray([r[1] for r in rows], dtype=np.int64),
-        _stack([r[1] for r in others], dim),
-        np.asarray([r[0] for r in others], dtype=np.int64),
-    )
-
-
-def _stack(blobs: list[bytes], dim: int) -> np.ndarray:
-    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
+    own_keys, pairs = id_matrix([(key, pair) for key, pair, _ in rows], dim)
+    _, own = id_matrix([(key, text) for key, _, text in rows], dim)
+    other_keys, other_vectors = id_matrix(others, dim)
+    return legibility(pairs, own, own_keys, other_vectors, other_keys)

@@ -35,7 +35,6 @@ class Coalescer:
         self._lock = threading.Lock()
         self._queue: list[_Request] = []
         self._busy = False
-        self.batches = 0  # batches run so far (for tests and the benchmark)
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """The rows of `texts`, run alone or with other callers' texts."""
@@ -79,7 +78,6 @@ class Coalescer:
                     self._busy = False
 
     def _run_batch(self, batch: list[_Request]) -> None:
-        self.batches += 1
         try:
             rows = self._run([t for request in batch for t in request.texts])
         except Exception as e:
