@@ -3,6 +3,7 @@
     python benchmarks/scale.py embed --pairs 2000             # local vs Ray engine, same pairs, side by side
     python benchmarks/scale.py index --n 1000000              # shards -> build-index --from-embeddings -> queries
     python benchmarks/scale.py faiss --n 10000000             # the FAISS side alone at 10M (no catalog)
+    python benchmarks/scale.py index --n 10000000 --d 768 --straight   # catalog written directly, then `rebuild`
 
 `embed`: `editsearch data synth` pairs (256 px JPEGs) split into 8 manifests, embedded by the shipped model
 with each engine. Ray returns rows in bursts, so its steady state is the marginal rate between two sizes
@@ -17,8 +18,12 @@ ground truth (exact top 10 of held-out queries) is computed by regenerating the 
 `index` writes embeddings shards of 100k synthetic edits, fills a fresh index from them with
 `EditIndex.sync_embeddings` (the catalog, then FAISS), and queries it in a fresh process. `faiss` builds
 the same FAISS index straight from the chunks (what the catalog feeds it), to measure 10M without
-writing the catalog's 15 GB of float32 vectors. Both print build time, p50/p95 per query (one at a time),
-recall@10 against exact search, and the resident memory of the querying process (VmHWM, RssAnon, RssFile).
+writing the catalog's 15 GB of float32 vectors. `index --straight` writes the synthetic edits straight into
+the catalog and builds with `EditIndex.rebuild` (the same FAISS build and tuning): at 10M × 768 the shards
+(31 GB) and the catalog (~38 GB) do not fit on the disk together. The query process opens the index as a
+reader, which maps the re-rank store of a `pq` or `ivfpq-sq8` cache (editsearch.index.vectors). Both print
+build time, p50/p95 per query (one at a time), recall@10 against exact search, and the resident memory of
+the querying process (VmHWM, RssAnon, RssFile).
 """
 
 from __future__ import annotations
@@ -162,31 +167,44 @@ def bench_embed(args: argparse.Namespace) -> None:
 # -- index: shards -> catalog -> FAISS -> queries ---------------------------------------------------------
 
 
+def synthetic_rows(start: int, count: int) -> list[dict]:
+    """Catalog rows of synthetic edits start, start + 1, ... (shard number start // CHUNK)."""
+    return [
+        {
+            "key": f"synthetic/{i}.png|synthetic/{i}-after.png",
+            "origin": f"/synthetic/shard-{start // CHUNK:05d}",
+            "source": "files",
+            "before": f"synthetic/{i}.png",
+            "before_size": 1,
+            "before_mtime": 0.0,
+            "before_hash": f"b{i}",
+            "after": f"synthetic/{i}-after.png",
+            "after_size": 1,
+            "after_mtime": 0.0,
+            "after_hash": f"a{i}",
+            "instruction": None,
+            "metadata": {},
+        }
+        for i in range(start, start + count)
+    ]
+
+
 def write_shards(out: Path, data: str, d: int, n: int) -> None:
     """Embeddings shards of n synthetic edits, CHUNK per shard, in the format `embed` writes."""
     from editsearch.pairs.shards import ShardMeta, write_shard
 
     for start, x in chunks(data, d, n):
-        rows = [
-            {
-                "key": f"synthetic/{i}.png|synthetic/{i}-after.png",
-                "origin": f"/synthetic/shard-{start // CHUNK:05d}",
-                "source": "files",
-                "before": f"synthetic/{i}.png",
-                "before_size": 1,
-                "before_mtime": 0.0,
-                "before_hash": f"b{i}",
-                "after": f"synthetic/{i}-after.png",
-                "after_size": 1,
-                "after_mtime": 0.0,
-                "after_hash": f"a{i}",
-                "instruction": None,
-                "metadata": {},
-            }
-            for i in range(start, start + len(x))
-        ]
-        meta = ShardMeta("synthetic", f"synthetic-{data}-{d}", d, False, {}, rows[0]["origin"], "0")
-        write_shard(out / f"shard-{start // CHUNK:05d}.parquet", meta, rows, x)
+        name = f"shard-{start // CHUNK:05d}"
+        meta = ShardMeta("synthetic", f"synthetic-{data}-{d}", d, False, {}, f"/synthetic/{name}", "0")
+        write_shard(out / f"{name}.parquet", meta, synthetic_rows(start, len(x)), x)
+
+
+def fill_catalog(index, data: str, d: int, n: int) -> None:
+    """Write n synthetic edits and their vectors straight into the index's catalog, chunk by chunk (no shards)."""
+    fingerprint = f"synthetic-{data}-{d}"
+    index.catalog.bind_model("synthetic", fingerprint, d, False, {})
+    for start, x in chunks(data, d, n):
+        index.catalog.save_edits(synthetic_rows(start, len(x)), [v.tobytes() for v in x], fingerprint)
 
 
 def bench_index(args: argparse.Namespace) -> None:
@@ -197,19 +215,26 @@ def bench_index(args: argparse.Namespace) -> None:
     emb.mkdir(parents=True, exist_ok=True)
     try:
         start = time.perf_counter()
-        write_shards(emb, args.data, args.d, args.n)
-        print(f"wrote {args.n:,} synthetic edits as shards in {time.perf_counter() - start:.0f} s", flush=True)
-        start = time.perf_counter()
         with EditIndex.open(index_dir, create=True) as index:
             index.set_index_type(args.type)
-            report = index.sync_embeddings(emb)
-            catalog_s = report.seconds
+            if args.straight:
+                fill_catalog(index, args.data, args.d, args.n)
+                catalog_s = time.perf_counter() - start
+                print(f"wrote {args.n:,} synthetic edits into the catalog in {catalog_s:.0f} s", flush=True)
+                index.rebuild()
+            else:
+                write_shards(emb, args.data, args.d, args.n)
+                print(f"wrote {args.n:,} synthetic edits as shards in {time.perf_counter() - start:.0f} s", flush=True)
+                start = time.perf_counter()
+                catalog_s = index.sync_embeddings(emb).seconds
             kind = index.vectors.kind if index.vectors else None
+            tuning = index.stats()["faiss_tuning"]
         build_s = time.perf_counter() - start
         sizes = {p.name: round(p.stat().st_size / 2**30, 2) for p in index_dir.iterdir() if p.is_file()}
         print(
-            f"build-index --from-embeddings: {build_s:.0f} s ({catalog_s:.0f} s catalog, "
-            f"{build_s - catalog_s:.0f} s FAISS); {kind}; GB on disk {sizes}; {memory()}",
+            f"{'catalog + rebuild' if args.straight else 'build-index --from-embeddings'}: {build_s:.0f} s "
+            f"({catalog_s:.0f} s catalog, {build_s - catalog_s:.0f} s FAISS); {kind}, tuned {tuning}; "
+            f"GB on disk {sizes}; builder {memory()}",
             flush=True,
         )
         shutil.rmtree(emb)
@@ -225,22 +250,22 @@ def query_index(args: argparse.Namespace) -> None:
     from editsearch.index.store import EditIndex
 
     queries = chunk_vectors(args.data, args.d, 1, QUERIES)
+    truth = exact_top_k(args.data, args.d, args.n, queries)
+    print(f"exact top {K} of {QUERIES} queries computed; {memory()}", flush=True)
     start = time.perf_counter()
     with EditIndex.open(args.index_dir) as index:
         vi = index.vectors
         assert vi is not None
-        print(f"opened index in {time.perf_counter() - start:.1f} s; {memory()}", flush=True)
-        truth = exact_top_k(args.data, args.d, args.n, queries)
-        ids = vi.ids()  # vector ids follow insertion order: id -> position in the synthetic stream
-        key_pos = dict(zip(ids.tolist(), range(len(ids)), strict=True))
-        times, found = timed_queries(lambda q: np.asarray([key_pos[i] for i in vi.search(q[None], K)[1][0]]), queries)
+        print(f"opened index in {time.perf_counter() - start:.1f} s (mapped: {vi.mapped}); {memory()}", flush=True)
+        assert np.array_equal(vi.ids(), np.arange(1, args.n + 1))  # vector id - 1 = position in the synthetic stream
+        times, found = timed_queries(lambda q: vi.search(q[None], K)[1][0] - 1, queries)
         report("FAISS search", vi.kind, times, recall(found, truth))
         times, found = timed_queries(
             lambda q: np.asarray([int(h.edit["before"].split("/")[1].split(".")[0]) for h in index.search(q, K)[0]]),
             queries,
         )
         report("EditIndex.search", vi.kind, times, recall(found, truth))
-    print(f"memory after queries: {memory()}", flush=True)
+        print(f"memory after queries: {memory()}", flush=True)
 
 
 def report(what: str, kind: str, times: np.ndarray, rec: float) -> None:
@@ -290,14 +315,7 @@ def query_faiss(args: argparse.Namespace) -> None:
     queries = chunk_vectors(args.data, args.d, 1, QUERIES)
     truth = exact_top_k(args.data, args.d, args.n, queries)
     start = time.perf_counter()
-    if args.mmap:  # FAISS maps the codes of IndexFlatCodes (the SQ8 store) instead of reading them
-        import faiss
-
-        meta = json.loads((args.index_dir / "vectors.json").read_text())
-        index = faiss.read_index(str(args.index_dir / "vectors.faiss"), faiss.IO_FLAG_MMAP_IFC)
-        vi = VectorIndex(index, meta["kind"], meta["trained_on"])
-    else:
-        vi, _ = VectorIndex.load(args.index_dir)
+    vi, _ = VectorIndex.load(args.index_dir, mapped=args.mmap)  # mapped: the re-rank store stays on disk
     print(f"loaded (mmap {args.mmap}) in {time.perf_counter() - start:.1f} s; {memory()}", flush=True)
     for nprobe in map(int, str(args.nprobe).split(",")):
         vi.set_params(AnnParams(ivfpq_nprobe=nprobe, pq_k_factor=args.k_factor))
@@ -327,6 +345,7 @@ def main() -> None:
         p.add_argument("--nprobe", default="32", help="ivfpq-sq8 nprobe (query-faiss: a comma list to sweep)")
         p.add_argument("--nprobes", default="8,16,32,64", help="the nprobe values `faiss` sweeps")
         p.add_argument("--k-factor", type=int, default=64)
+        p.add_argument("--straight", action="store_true", help="index: write the catalog directly, no shards")
         p.add_argument("--mmap", action="store_true", help="faiss: also query with the SQ8 store memory-mapped")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -61,3 +61,37 @@ class CountingModel:
 
     def __getattr__(self, name):
         return getattr(self._model, name)
+
+
+def synthetic(n: int = 4000, d: int = 32, seed: int = 0) -> np.ndarray:
+    """n i.i.d. random unit vectors of d dimensions (an IVF's lists split their true neighbourhoods: nprobe matters)."""
+    x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def write_shard(out: Path, x: np.ndarray, shard: int = 0, first: int = 0) -> Path:
+    """Embeddings shard number `shard` of synthetic edits `first`, `first` + 1, ... (no instructions: no model is
+    needed to index it)."""
+    from editsearch.pairs.shards import ShardMeta, write_shard
+
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [
+        {
+            "key": f"s/{i}.png|s/{i}-after.png",
+            "origin": f"/synthetic/shard-{shard}",
+            "source": "files",
+            "before": f"s/{i}.png",
+            "before_size": 1,
+            "before_mtime": 0.0,
+            "before_hash": f"b{i}",
+            "after": f"s/{i}-after.png",
+            "after_size": 1,
+            "after_mtime": 0.0,
+            "after_hash": f"a{i}",
+            "instruction": None,
+            "metadata": {},
+        }
+        for i in range(first, first + len(x))
+    ]
+    meta = ShardMeta("synthetic", "synthetic-tuning", x.shape[1], False, {}, rows[0]["origin"], "0")
+    return write_shard(out / f"shard-{shard:05d}.parquet", meta, rows, x)

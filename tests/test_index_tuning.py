@@ -8,45 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from index_fixtures import synthetic, write_shard
 
 from editsearch.cli.main import cli
 from editsearch.index import tuning
 from editsearch.index.store import EditIndex
 from editsearch.index.vectors import AnnParams
 
-N, D = 4000, 32  # i.i.d. unit vectors: an IVF's lists split true neighbourhoods, so nprobe matters
-
-
-def synthetic(n: int = N, d: int = D, seed: int = 0) -> np.ndarray:
-    x = np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
-def write_shard(out: Path, x: np.ndarray) -> Path:
-    """One embeddings shard of synthetic edits (no instructions: no model is needed to index it)."""
-    from editsearch.pairs.shards import ShardMeta, write_shard
-
-    out.mkdir(parents=True, exist_ok=True)
-    rows = [
-        {
-            "key": f"s/{i}.png|s/{i}-after.png",
-            "origin": "/synthetic/shard-0",
-            "source": "files",
-            "before": f"s/{i}.png",
-            "before_size": 1,
-            "before_mtime": 0.0,
-            "before_hash": f"b{i}",
-            "after": f"s/{i}-after.png",
-            "after_size": 1,
-            "after_mtime": 0.0,
-            "after_hash": f"a{i}",
-            "instruction": None,
-            "metadata": {},
-        }
-        for i in range(len(x))
-    ]
-    meta = ShardMeta("synthetic", "synthetic-tuning", x.shape[1], False, {}, rows[0]["origin"], "0")
-    return write_shard(out / "shard-00000.parquet", meta, rows, x)
 
 
 def recall_now(index: EditIndex) -> float:

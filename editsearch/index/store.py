@@ -46,6 +46,7 @@ from editsearch.index.types import DEFAULT_TARGET_RECALL, NO_REMOVE, TRAINED
 from editsearch.index.unit_vectors import blob_problems
 from editsearch.index.vectors import (
     FAISS_FILE,
+    MAPPED_KINDS,
     META_FILE,
     PAIR_CACHE,
     RETRAIN_GROWTH,
@@ -320,7 +321,9 @@ class EditIndex:
         """Load the FAISS cache and make it agree with the catalog (adding/removing ids, or rebuilding).
 
         A repaired cache is saved only by an index opened writable: a reader repairs it in memory and
-        never writes to the directory (`rebuild` or the next build saves it).
+        never writes to the directory (`rebuild` or the next build saves it). A reader maps the re-rank store
+        of a saved cache that matches the catalog (editsearch.index.vectors), and loads it again, not repairs
+        it, once the catalog moves on (a mapped cache cannot take vectors).
         """
         info = self.model_info
         if info is None:
@@ -328,20 +331,10 @@ class EditIndex:
             return
         generation = self.catalog.generation
         vi, meta = self._vectors, None
+        if vi is not None and vi.kind in MAPPED_KINDS and not self.lock.held and generation != self._generation:
+            vi = None  # a reader maps what the writer saved for this generation (repairs in memory if none yet)
         if vi is None:
-            try:
-                vi, meta = VectorIndex.load(self.directory, self._search_params())
-            except (OSError, ValueError, TypeError) as e:
-                vi = None
-                fix = "saving a fresh copy" if self.lock.held else "run `editsearch rebuild` to save one"
-                first = self.lock.held and not any((self.directory / f).exists() for f in (FAISS_FILE, META_FILE))
-                if not first:  # a writer creating the cache is no news; a missing or damaged one is
-                    log.warning(
-                        "editsearch: the FAISS cache of %s is unusable (%s); rebuilt from the catalog, %s",
-                        self.directory,
-                        e,
-                        fix,
-                    )
+            vi, meta = self._load_saved(generation)
         if vi is None or vi.dim != info["dim"] or (meta is not None and meta.model != info["fingerprint"]):
             vi, changed = self._build_from_catalog(), True
         elif meta is not None and meta.generation == generation and meta.ntotal == vi.ntotal:
@@ -359,6 +352,30 @@ class EditIndex:
         self._vectors, self._generation = vi, generation
         if changed and self.lock.held:
             self._save()
+
+    def _load_saved(self, generation: int) -> tuple[VectorIndex | None, VectorMeta | None]:
+        """The saved cache and its sidecar, or (None, None) with a warning if it is missing or damaged.
+
+        A reader maps a cache that matches the catalog; one that does not (or that a writer replaced between
+        the look and the load) is read into memory, where the reader can repair it.
+        """
+        try:
+            mapped = not self.lock.held and VectorMeta.read(self.directory).generation == generation
+            vi, meta = VectorIndex.load(self.directory, self._search_params(), mapped=mapped)
+            if vi.mapped and meta.generation != generation:
+                vi, meta = VectorIndex.load(self.directory, self._search_params())
+            return vi, meta
+        except (OSError, ValueError, TypeError) as e:
+            fix = "saving a fresh copy" if self.lock.held else "run `editsearch rebuild` to save one"
+            first = self.lock.held and not any((self.directory / f).exists() for f in (FAISS_FILE, META_FILE))
+            if not first:  # a writer creating the cache is no news; a missing or damaged one is
+                log.warning(
+                    "editsearch: the FAISS cache of %s is unusable (%s); rebuilt from the catalog, %s",
+                    self.directory,
+                    e,
+                    fix,
+                )
+            return None, None
 
     def _reconcile(self, vi: VectorIndex) -> bool:
         """Add the catalog's live vectors FAISS lacks, remove those it should not have; True if anything changed."""

@@ -18,6 +18,11 @@ cosine); the catalog keeps the exact vectors. benchmarks/scale.py has its figure
 No approximate type assumes how the vectors cluster: each build measures recall@10 against exact search
 on a sample of the index's own vectors and keeps the cheapest search setting that reaches the target
 (editsearch.index.tuning); the sidecar records it, and a loaded index searches with it.
+
+A reader maps the re-rank store of `pq` and `ivfpq-sq8` from the file (FAISS's IO_FLAG_MMAP_IFC) instead of
+reading it: a query re-ranks only k × k_factor rows, so the store (3 KB a vector at d = 768 for `pq`, 768 B
+for `ivfpq-sq8`) stays on disk and in the page cache, not in the process. A mapped index cannot take vectors
+(FAISS aborts the process if asked), so `add` refuses, and only a cache that matches the catalog is mapped.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ SMALL_BATCH = 16  # searches of fewer queries run on one OpenMP thread: much fas
 GPU_MAX_K = 2048  # FAISS GPU k-selection limit; larger k (heavy filter over-fetch) searches on the CPU
 FAISS_FILE = "vectors.faiss"
 META_FILE = "vectors.json"
+MAPPED_KINDS = ("pq", "ivfpq-sq8")  # types whose re-rank store a reader maps from the file
 PAIR_CACHE = "vectors"  # a cache's name: NAME.faiss and its sidecar NAME.json (the instruction cache: instructions)
 
 
@@ -211,6 +217,7 @@ class VectorIndex:
         self.trained_on = trained_on
         self.params = params or AnnParams()
         self.tuning: Tuning | None = None  # what editsearch.index.tuning chose and measured, saved in the sidecar
+        self.mapped = False  # the re-rank store is memory-mapped from the file: read-only
         self._gpu: Any = None  # a GPU replica for searches (faiss-gpu with a GPU), rebuilt after any change
         self._apply_search_params()
 
@@ -319,6 +326,8 @@ class VectorIndex:
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add vectors under these ids (no duplicate check: callers add only missing ids)."""
+        if self.mapped:
+            raise EditIndexError("a memory-mapped FAISS cache is read-only: load it into memory to add vectors")
         if len(ids):
             vecs = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)
             self.index.add_with_ids(vecs, np.ascontiguousarray(ids, dtype=np.int64))
@@ -422,13 +431,14 @@ class VectorIndex:
 
     @classmethod
     def load(
-        cls, directory: str | Path, params: AnnParams | None = None, name: str = PAIR_CACHE
+        cls, directory: str | Path, params: AnnParams | None = None, name: str = PAIR_CACHE, *, mapped: bool = False
     ) -> tuple[VectorIndex, VectorMeta]:
         """Read a saved index and its sidecar; raises OSError if either is missing, CacheMismatchError if unreadable.
 
         The file is checked against the sidecar's size and CRC-32 first: one that differs raises
         CacheMismatchError too and is never searched. It searches with `params` when given, else with the
-        settings it tuned for itself at build time (recorded in the sidecar).
+        settings it tuned for itself at build time (recorded in the sidecar). With `mapped`, the re-rank store
+        of a MAPPED_KINDS index is memory-mapped instead of read (the index is then read-only).
         """
         import faiss
 
@@ -437,14 +447,16 @@ class VectorIndex:
         problem = cache_problem(directory, meta, name)
         if problem is not None:
             raise CacheMismatchError(problem)
+        mapped = mapped and meta.kind in MAPPED_KINDS
         try:
-            index = faiss.read_index(str(directory / f"{name}.faiss"))
+            index = faiss.read_index(str(directory / f"{name}.faiss"), faiss.IO_FLAG_MMAP_IFC if mapped else 0)
         except RuntimeError as e:
             raise CacheMismatchError(f"unreadable FAISS file: {str(e).splitlines()[0]}") from None
         expected = faiss.IndexIVFFlat if meta.kind == "ivf" else faiss.IndexIDMap2
         if not isinstance(index, expected) or index.d != meta.dim:
             raise CacheMismatchError("FAISS file does not match its sidecar")
         vi = cls(index, meta.kind, meta.trained_on, params)
+        vi.mapped = mapped
         vi.tuning = meta.tuning_record()
         if params is None:
             vi.use_tuning(vi.tuning)

@@ -1,0 +1,62 @@
+"""A reader maps the re-rank store of a `pq` or `ivfpq-sq8` cache that matches the catalog, and never adds to it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from index_fixtures import synthetic, write_shard
+
+from editsearch.index.errors import EditIndexError
+from editsearch.index.store import EditIndex
+
+N, D = 1200, 16  # enough vectors to train the PQ codebooks
+
+
+@pytest.fixture
+def pq_index(tmp_path):
+    with EditIndex.open(tmp_path / "idx", create=True) as index:
+        index.set_index_type("pq")
+        index.sync_embeddings(write_shard(tmp_path / "emb", synthetic(N, D)).parent)
+        assert index.vectors.kind == "pq" and not index.vectors.mapped  # a writer never maps
+    return tmp_path
+
+
+def ids_of(index: EditIndex, query: np.ndarray) -> list[int]:
+    return [h.edit["id"] for h in index.search(query, 10)[0]]
+
+
+def test_a_reader_maps_a_current_cache_finds_the_same_and_refuses_to_add(pq_index):
+    query = synthetic(N, D)[7]
+    with EditIndex.open(pq_index / "idx", writable=True) as writer:
+        expected = ids_of(writer, query)
+    with EditIndex.open(pq_index / "idx") as reader:
+        assert ids_of(reader, query) == expected and expected[0] == 8
+        vi = reader.vectors
+        assert vi.mapped
+        with pytest.raises(EditIndexError, match="read-only"):  # FAISS itself would abort the process
+            vi.add(np.array([10**6]), query[None])
+
+
+def test_a_mapped_reader_loads_the_writers_new_cache_after_a_write(pq_index):
+    extra = synthetic(5, D, seed=9)
+    with EditIndex.open(pq_index / "idx") as reader:
+        assert reader.vectors.mapped
+        with EditIndex.open(pq_index / "idx", writable=True) as writer:
+            writer.sync_embeddings(write_shard(pq_index / "emb", extra, shard=1, first=N).parent)
+        assert ids_of(reader, extra[2])[0] == N + 3  # the new edit is found ...
+        assert reader.vectors.mapped  # ... through the cache the writer saved, mapped again
+
+
+def test_a_reader_repairs_a_stale_cache_in_memory_instead_of_mapping_it(pq_index):
+    extra = synthetic(3, D, seed=5)
+    with EditIndex.open(pq_index / "idx", writable=True) as writer:  # the catalog moves on; the cache does not
+        fingerprint = writer.model_info["fingerprint"]
+        rows = [
+            {"key": f"new{i}", "origin": "api", "source": "api", "before": "b.png", "after": "a.png",
+             "instruction": None, "metadata": {}}
+            for i in range(3)
+        ]  # fmt: skip
+        writer.catalog.save_edits(rows, [v.tobytes() for v in extra], fingerprint)
+    with EditIndex.open(pq_index / "idx") as reader:
+        assert ids_of(reader, extra[1])[0] == N + 2
+        assert not reader.vectors.mapped
