@@ -41,7 +41,7 @@ PHRASES = [
 PHRASES = [f"{p}{suffix}" for suffix in ("", " please", " a little") for p in PHRASES][:50]
 
 
-def build_index(directory: Path, n: int, images: list[Path], index_type: str = "flat", seed: int = 0) -> Path:
+def build_index(directory: Path, n: int, images: list[Path], index_type: str = "auto", seed: int = 0) -> Path:
     """A catalog of n edits with random unit vectors, bound to the default model, and its FAISS cache."""
     from editsearch.encoder import load_model
     from editsearch.index.store import EditIndex
@@ -240,11 +240,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--requests", type=int, default=2000, help="HTTP requests per (size, mode, clients) run")
     parser.add_argument("--modes", nargs="+", default=["repeated", "distinct"], choices=["repeated", "distinct"])
-    parser.add_argument("--load-requests", type=int, default=3000)
+    parser.add_argument("--load-requests", type=int, default=3000, help="0: no load test")
     parser.add_argument("--load-seconds", type=float, default=90.0)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "editsearch-bench-serve")
     parser.add_argument("--json", type=Path, default=None, help="Also write the figures here.")
-    parser.add_argument("--index-type", default="flat", help="FAISS type of the index (auto: pq from 100k, self-tuned)")
+    parser.add_argument("--index-type", default="auto", help="FAISS type (auto, a new index's default: pq from 100k)")
     args = parser.parse_args()
 
     images = make_images(args.work / "images")
@@ -262,7 +262,7 @@ def main() -> None:
                     row[f"http_{clients}"] = http_run(url, queries(mode, args.requests, f"h{n}c{clients}"), clients)
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr)
-            if n == min(args.sizes):
+            if n == min(args.sizes) and args.load_requests:
                 # twice: the first pass loads the apply pipeline and fills the bounded thumbnail cache; the
                 # second, the same load again, shows whether memory then stays flat
                 for name in ("load_warmup", "load"):

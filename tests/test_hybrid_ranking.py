@@ -280,3 +280,22 @@ def test_instruction_vectors_survive_kill_9(tmp_path, tiny_model, tiny_model_dir
         )
     again = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
     assert (again["embedded"], again["instructions"], again["skipped"]) == (0, 0, 60)
+
+
+def test_the_legibility_sample_is_drawn_by_id_spread_and_finds_sparse_rows():
+    from types import SimpleNamespace
+
+    from editsearch.index.legibility import draw_rows
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, keep INTEGER)")
+    db.executemany("INSERT INTO t VALUES (?, ?)", [(i, int(i % 97 == 0)) for i in range(1, 50_001)])
+    catalog = SimpleNamespace(db=db)
+    rows = draw_rows(catalog, "SELECT id FROM t WHERE id IN ({ids})", [], "t", 200)
+    ids = [r[0] for r in rows]
+    assert len(set(ids)) == len(ids) >= 200 and max(ids) > 40_000 and min(ids) < 10_000  # spread over the table
+    assert rows == draw_rows(catalog, "SELECT id FROM t WHERE id IN ({ids})", [], "t", 200)  # the same each time
+    sparse = draw_rows(catalog, "SELECT id FROM t WHERE keep = ? AND id IN ({ids})", [1], "t", 200)
+    assert len(sparse) >= 200 and all(r[0] % 97 == 0 for r in sparse)  # 1% qualify: later rounds draw more
+    few = draw_rows(catalog, "SELECT id FROM t WHERE id % 10000 = 0 AND id IN ({ids})", [], "t", 200)
+    assert sorted(r[0] for r in few) == [10_000, 20_000, 30_000, 40_000, 50_000]  # every id drawn at last

@@ -210,15 +210,18 @@ def test_faiss_cache_is_repaired_from_the_catalog(tmp_path, collection, model):
         assert 1 not in [h.edit["id"] for h in index.search(index.stored_vector(2), 12)[0]]
 
 
-def test_add_api_and_auto_index_type(tmp_path, model):
+def test_add_api_and_auto_index_type_the_default_of_a_new_index(tmp_path, model):
     from editsearch.data.sources import iter_source
 
     data = make_collection(tmp_path / "data", 5)
     with EditIndex.open(tmp_path / "idx", create=True) as index:
-        index.set_index_type("auto")
+        assert index.index_type == "auto"  # asked of a new index without being told
         report = index.add(list(iter_source(data)), model, workers=0)
-        assert (report.added, index.vectors.kind) == (5, "flat")
+        assert (report.added, index.vectors.kind) == (5, "flat")  # auto is exact below 100k
         assert index.stats()["origins"] == ["api"]
+        index.catalog.delete_setting("index_type")  # an index made before auto was the default ...
+    with EditIndex.open(tmp_path / "idx", writable=True) as index:
+        assert index.index_type == "flat"  # ... keeps exact search
 
 
 def _snapshot(directory) -> dict[str, bytes]:

@@ -16,7 +16,6 @@ from editsearch.index.store import EditIndex
 from editsearch.index.vectors import AnnParams
 
 
-
 def recall_now(index: EditIndex) -> float:
     """recall@10 of the index's FAISS cache as it searches now (tuning's own query sample)."""
     vi = index.vectors

@@ -47,8 +47,8 @@ if TYPE_CHECKING:
     "--index-type",
     type=click.Choice(INDEX_TYPES),
     default=None,
-    help="FAISS index: exact flat (default for a new index), ivf, hnsw, pq, ivfpq-sq8, or auto (flat below 100k, "
-    "pq below 2M, then ivfpq-sq8).",
+    help="FAISS index: auto (the default for a new index: exact flat below 100k, self-tuned pq below 2M, then "
+    "ivfpq-sq8), flat, ivf, hnsw, pq or ivfpq-sq8.",
 )
 @click.option(
     "--target-recall",

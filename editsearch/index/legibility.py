@@ -9,17 +9,18 @@ how far a text query trusts the stored instructions by it (editsearch.ranking.in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from editsearch.index.instruction_index import id_matrix, instruction_state
+from editsearch.index.instruction_index import id_matrix
 
 if TYPE_CHECKING:
     from editsearch.index.catalog import Catalog
 
 SAMPLE = 1000  # edits, and distinct instructions, measured
-HASH = 2654435761  # Knuth's multiplicative hash (mod 2^32): a deterministic sample spread over the ids
+DRAW = 4  # ids drawn a wanted row in the first round
+LOOKUPS = 500  # ids looked up a statement
 
 
 def legibility(
@@ -56,23 +57,50 @@ def legibility_of(pairs: np.ndarray, instructions: Sequence[str | None], vectors
 
 
 def sample_legibility(catalog: Catalog, model: str, dim: int, n: int = SAMPLE) -> float | None:
-    """Legibility of the live edits of `model` (a fingerprint), from about n edits against about n instructions."""
+    """Legibility of the live edits of `model` (a fingerprint), from about n edits against about n instructions.
+
+    Both samples are drawn by id at random (a fixed seed), so a sample costs about n lookups, not a scan.
+    """
     size = 4 * dim
-    edits = catalog.db.execute("SELECT count(*) FROM edits WHERE deleted = 0 AND instruction IS NOT NULL").fetchone()[0]
-    instructions = instruction_state(catalog, model, dim)[0]
-    rows = catalog.db.execute(
+    rows = draw_rows(
+        catalog,
         "SELECT iv.id, v.vector, iv.vector FROM edits e JOIN vectors v ON v.edit_id = e.id AND v.model = ? "
         "JOIN instruction_vectors iv ON iv.model = v.model AND iv.instruction = e.instruction "
-        "WHERE e.deleted = 0 AND length(v.vector) = ? AND length(iv.vector) = ? "
-        "AND ((e.id * ?) % 4294967296) % ? = 0 LIMIT ?",
-        [model, size, size, HASH, max(1, edits // n), n],
-    ).fetchall()
-    others = catalog.db.execute(
-        "SELECT id, vector FROM instruction_vectors WHERE model = ? AND length(vector) = ? "
-        "AND ((id * ?) % 4294967296) % ? = 0 LIMIT ?",
-        [model, size, HASH, max(1, instructions // n), n],
-    ).fetchall()
+        "WHERE e.deleted = 0 AND length(v.vector) = ? AND length(iv.vector) = ? AND e.id IN ({ids})",
+        [model, size, size],
+        "edits",
+        n,
+    )
+    others = draw_rows(
+        catalog,
+        "SELECT id, vector FROM instruction_vectors WHERE model = ? AND length(vector) = ? AND id IN ({ids})",
+        [model, size],
+        "instruction_vectors",
+        n,
+    )
     own_keys, pairs = id_matrix([(key, pair) for key, pair, _ in rows], dim)
     _, own = id_matrix([(key, text) for key, _, text in rows], dim)
     other_keys, other_vectors = id_matrix(others, dim)
     return legibility(pairs, own, own_keys, other_vectors, other_keys)
+
+
+def draw_rows(catalog: Catalog, sql: str, params: list[Any], table: str, n: int) -> list[tuple[Any, ...]]:
+    """About n rows (up to LOOKUPS more) of `sql` for ids of `table` drawn at random, `sql` ending in `id IN ({ids})`.
+
+    It draws DRAW × n ids first, and 16 times more each round that found fewer than n rows (a table where few
+    rows qualify), until it has drawn every id.
+    """
+    top = catalog.db.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
+    rng = np.random.default_rng(0)
+    want = DRAW * n
+    while True:
+        ids = rng.permutation(top) + 1 if want >= top else rng.choice(top, want, replace=False) + 1
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(ids), LOOKUPS):
+            chunk = ids[start : start + LOOKUPS].tolist()
+            rows += catalog.db.execute(sql.format(ids=",".join("?" * len(chunk))), [*params, *chunk]).fetchall()
+            if len(rows) >= n:  # whole statements only: a statement's rows come in id order, not drawn order
+                return rows
+        if want >= top:
+            return rows
+        want *= 16

@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INDEX_DIR = ".editsearch"
 EXACT_FILTER_MAX = 20_000  # a filter leaving at most this many edits is searched exactly, without FAISS
+NEW_INDEX_TYPE = "auto"  # what a new index asks for: exact below 100k edits, then self-tuned PQ, then IVF-PQ
 TOMBSTONE_REBUILD_FRACTION = 0.2  # an HNSW or PQ index is rebuilt once this share of it is tombstones
 
 
@@ -127,7 +128,8 @@ class EditIndex:
         of an older schema is first upgraded under the writer lock when the directory is writable.
         """
         directory = Path(directory) if directory is not None else default_index_dir()
-        if not (directory / CATALOG_FILE).exists():
+        fresh = not (directory / CATALOG_FILE).exists()
+        if fresh:
             if not create:
                 raise IndexNotFoundError(
                     f"no index at {directory} (build one with `editsearch build-index SOURCE --index {directory}`)"
@@ -143,6 +145,8 @@ class EditIndex:
         except BaseException:
             lock.release()
             raise
+        if fresh and catalog.get_setting("index_type", None) is None:
+            catalog.set_setting("index_type", NEW_INDEX_TYPE)
         return cls(directory, catalog, lock, params)
 
     def close(self) -> None:
@@ -170,7 +174,7 @@ class EditIndex:
 
     @property
     def index_type(self) -> str:
-        """The requested FAISS index type: flat | ivf | hnsw | pq | auto."""
+        """The requested FAISS type: flat | ivf | hnsw | pq | ivfpq-sq8 | auto (an older index with none: flat)."""
         return self.catalog.get_setting("index_type", "flat") or "flat"
 
     @property
