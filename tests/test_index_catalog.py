@@ -67,7 +67,16 @@ def test_vector_rows_are_immutable_new_ids(catalog):
     assert len(second) == 1 and second != first
     generation = catalog.generation
     assert catalog.tombstone([1], "removed") == 1 and catalog.generation == generation + 1
-    assert catalog.live_vector_ids("fp") == []
+    assert catalog.live_vector_ids("fp") == [] and catalog.live_vector_count("fp") == 0
+
+
+def test_the_live_vector_count_is_the_length_of_the_live_ids(catalog):
+    rows = [edit_row(key) for key in "abcde"]
+    blobs = [np.ones(4, np.float32).tobytes()] * 4 + [np.ones(3, np.float32).tobytes()]  # e: the wrong size
+    catalog.save_edits(rows, blobs, "fp")
+    catalog.tombstone([2], "removed")
+    assert catalog.live_vector_count("fp") == len(catalog.live_vector_ids("fp")) == 3
+    assert len(catalog.live_vector_ids("fp", any_size=True)) == 4 and catalog.live_vector_count("other") == 0
 
 
 def test_failed_transaction_rolls_back(catalog):

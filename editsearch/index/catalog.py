@@ -98,6 +98,7 @@ class EditRow(TypedDict, total=False):
 # A stored vector that FAISS can hold: as many float32 values as its model's dimension. A blob of another size
 # (written by hand, or by an old version from a bad shard) is left out of the cache, and `verify` names it.
 WELL_SIZED = "length(v.vector) = 4 * (SELECT m.dim FROM models m WHERE m.fingerprint = v.model)"
+_LIVE_VECTORS = "FROM vectors v JOIN edits e ON e.id = v.edit_id WHERE e.deleted = 0 AND v.model = ?"
 
 
 class ModelRow(TypedDict):
@@ -532,13 +533,14 @@ class Catalog:
 
     def live_vector_ids(self, model: str, any_size: bool = False) -> list[int]:
         """Ids of the vectors of live edits for `model`, ascending: those of the model's size unless `any_size`."""
-        sized = "1" if any_size else WELL_SIZED
         cur = self.db.execute(
-            "SELECT v.id FROM vectors v JOIN edits e ON e.id = v.edit_id "
-            f"WHERE e.deleted = 0 AND v.model = ? AND {sized} ORDER BY v.id",
-            [model],
+            f"SELECT v.id {_LIVE_VECTORS}{'' if any_size else ' AND ' + WELL_SIZED} ORDER BY v.id", [model]
         )
         return [r[0] for r in cur]
+
+    def live_vector_count(self, model: str) -> int:
+        """How many of `model`'s vectors of its size belong to live edits (len(live_vector_ids), with no list)."""
+        return int(self.db.execute(f"SELECT count(*) {_LIVE_VECTORS} AND {WELL_SIZED}", [model]).fetchone()[0])
 
     def vector_blobs(self, vector_ids: Sequence[int]) -> list[tuple[int, bytes]]:
         """(vector id, float32 blob) for these vector ids, ascending by id."""

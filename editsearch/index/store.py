@@ -344,7 +344,7 @@ class EditIndex:
         elif meta is not None and meta.generation == generation and meta.ntotal == vi.ntotal:
             changed = False
             self._live_count = (
-                meta.ntotal if vi.supports_remove else len(self.catalog.live_vector_ids(info["fingerprint"]))
+                meta.ntotal if vi.supports_remove else self.catalog.live_vector_count(info["fingerprint"])
             )
         else:
             changed = self._reconcile(vi) or meta is None or meta.generation != generation
