@@ -60,3 +60,22 @@ def test_a_reader_repairs_a_stale_cache_in_memory_instead_of_mapping_it(pq_index
     with EditIndex.open(pq_index / "idx") as reader:
         assert ids_of(reader, extra[1])[0] == N + 2
         assert not reader.vectors.mapped
+
+
+def test_the_sidecar_keeps_the_live_count_so_a_reader_does_not_count_the_catalog(pq_index, monkeypatch):
+    import json
+
+    from editsearch.index.catalog import Catalog
+
+    with EditIndex.open(pq_index / "idx", writable=True) as writer:
+        assert writer.remove(list(range(1, 101))) == 100  # tombstones: pq keeps their codes
+    sidecar = pq_index / "idx" / "vectors.json"
+    assert json.loads(sidecar.read_text())["live"] == N - 100
+    counted = []
+    monkeypatch.setattr(Catalog, "live_vector_count", lambda self, model: counted.append(model) or N - 100)
+    with EditIndex.open(pq_index / "idx") as reader:
+        assert reader.stats()["tombstones"] == 100 and reader.vectors.mapped
+        assert reader._live_count == N - 100 and not counted
+    sidecar.write_text(json.dumps({k: v for k, v in json.loads(sidecar.read_text()).items() if k != "live"}))
+    with EditIndex.open(pq_index / "idx") as reader:  # a sidecar from before it kept the count
+        assert reader.vectors is not None and reader._live_count == N - 100 and len(counted) == 1

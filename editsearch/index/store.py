@@ -343,9 +343,9 @@ class EditIndex:
             vi, changed = self._build_from_catalog(), True
         elif meta is not None and meta.generation == generation and meta.ntotal == vi.ntotal:
             changed = False
-            self._live_count = (
-                meta.ntotal if vi.supports_remove else self.catalog.live_vector_count(info["fingerprint"])
-            )
+            self._live_count = meta.ntotal if vi.supports_remove else meta.live
+            if self._live_count < 0:  # a sidecar saved before it recorded the count
+                self._live_count = self.catalog.live_vector_count(info["fingerprint"])
         else:
             changed = self._reconcile(vi) or meta is None or meta.generation != generation
         if self._needs_rebuild(vi):
@@ -462,7 +462,7 @@ class EditIndex:
 
     def _save(self) -> None:
         assert self._vectors is not None and self.model_info is not None
-        self._vectors.save(self.directory, self._generation, self.model_info["fingerprint"])
+        self._vectors.save(self.directory, self._generation, self.model_info["fingerprint"], live=self._live_count)
 
     # -- reading --------------------------------------------------------------------------------------
 

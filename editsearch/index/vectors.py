@@ -93,6 +93,7 @@ class VectorMeta:
     bytes: int = 0  # size of vectors.faiss ...
     crc32: str = ""  # ... and its CRC-32 (8 hex digits): a file that differs is damaged, never searched
     tuning: dict[str, Any] | None = None  # the self-tuned search settings and their measured recall (a Tuning)
+    live: int = -1  # the catalog's live vectors at `generation` (-1: not recorded); tombstones are ntotal - live
 
     @classmethod
     def read(cls, directory: str | Path, name: str = PAIR_CACHE) -> VectorMeta:
@@ -398,14 +399,14 @@ class VectorIndex:
             refine.k_factor = float(self.params.pq_k_factor)
             faiss.downcast_index(refine.base_index).nprobe = self.params.ivfpq_nprobe
 
-    def meta(self, generation: int, model: str, size: int = 0, crc32: str = "") -> VectorMeta:
+    def meta(self, generation: int, model: str, size: int = 0, crc32: str = "", live: int = -1) -> VectorMeta:
         """The sidecar record describing this index (and the file it was saved to: size and CRC-32)."""
         tuning = asdict(self.tuning) if self.tuning else None
         return VectorMeta(
-            self.kind, self.dim, self.ntotal, generation, model, self.trained_on, self.nlist, size, crc32, tuning
+            self.kind, self.dim, self.ntotal, generation, model, self.trained_on, self.nlist, size, crc32, tuning, live
         )
 
-    def save(self, directory: str | Path, generation: int, model: str, name: str = PAIR_CACHE) -> None:
+    def save(self, directory: str | Path, generation: int, model: str, name: str = PAIR_CACHE, live: int = -1) -> None:
         """Write NAME.faiss then NAME.json (with the file's size and CRC-32), each atomically.
 
         Each goes to a temp file, is fsynced and renamed; a failed write (a full disk, a file-size limit)
@@ -421,7 +422,7 @@ class VectorIndex:
                 faiss.write_index(self.index, str(tmp))
             except RuntimeError as e:  # FAISS reports a failed fwrite (ENOSPC, EFBIG) as a RuntimeError
                 raise OSError(f"cannot write the FAISS cache {tmp}: {str(e).strip().splitlines()[-1]}") from None
-            meta = self.meta(generation, model, tmp.stat().st_size, file_crc32(tmp))
+            meta = self.meta(generation, model, tmp.stat().st_size, file_crc32(tmp), live)
             fsync_replace(tmp, directory / f"{name}.faiss")
             meta_tmp.write_text(json.dumps(asdict(meta), indent=1))
             fsync_replace(meta_tmp, directory / f"{name}.json")
