@@ -79,3 +79,9 @@ def test_the_sidecar_keeps_the_live_count_so_a_reader_does_not_count_the_catalog
     sidecar.write_text(json.dumps({k: v for k, v in json.loads(sidecar.read_text()).items() if k != "live"}))
     with EditIndex.open(pq_index / "idx") as reader:  # a sidecar from before it kept the count
         assert reader.vectors is not None and reader._live_count == N - 100 and len(counted) == 1
+    assert "live" not in json.loads(sidecar.read_text())  # a reader writes nothing ...
+    with EditIndex.open(pq_index / "idx", writable=True) as writer:
+        assert writer.vectors is not None and len(counted) == 2
+    assert json.loads(sidecar.read_text())["live"] == N - 100  # ... a writer records the count
+    with EditIndex.open(pq_index / "idx") as reader:
+        assert reader.vectors.mapped and len(counted) == 2 and reader.verify().ok

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -344,8 +344,10 @@ class EditIndex:
         elif meta is not None and meta.generation == generation and meta.ntotal == vi.ntotal:
             changed = False
             self._live_count = meta.ntotal if vi.supports_remove else meta.live
-            if self._live_count < 0:  # a sidecar saved before it recorded the count
+            if self._live_count < 0:  # a sidecar saved before it recorded the count: a writer records it now
                 self._live_count = self.catalog.live_vector_count(info["fingerprint"])
+                if self.lock.held:
+                    replace(meta, live=self._live_count).write(self.directory)
         else:
             changed = self._reconcile(vi) or meta is None or meta.generation != generation
         if self._needs_rebuild(vi):

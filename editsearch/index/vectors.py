@@ -106,6 +106,15 @@ class VectorMeta:
         except (ValueError, TypeError) as e:  # not JSON, not an object, unknown or missing fields
             raise CacheMismatchError(f"{name}.json is not a valid sidecar ({e})") from None
 
+    def write(self, directory: str | Path, name: str = PAIR_CACHE) -> None:
+        """Write NAME.json atomically (a temp file, fsynced and renamed)."""
+        tmp = Path(directory) / f".{name}.json.{os.getpid()}.tmp"
+        try:
+            tmp.write_text(json.dumps(asdict(self), indent=1))
+            fsync_replace(tmp, Path(directory) / f"{name}.json")
+        finally:
+            tmp.unlink(missing_ok=True)
+
     def tuning_record(self) -> Tuning | None:
         """The recorded tuning as a Tuning (None for an index saved before indexes tuned themselves)."""
         if self.tuning is None:
@@ -416,7 +425,6 @@ class VectorIndex:
 
         directory = Path(directory)
         tmp = directory / f".{name}.faiss.{os.getpid()}.tmp"
-        meta_tmp = directory / f".{name}.json.{os.getpid()}.tmp"
         try:
             try:
                 faiss.write_index(self.index, str(tmp))
@@ -424,11 +432,9 @@ class VectorIndex:
                 raise OSError(f"cannot write the FAISS cache {tmp}: {str(e).strip().splitlines()[-1]}") from None
             meta = self.meta(generation, model, tmp.stat().st_size, file_crc32(tmp), live)
             fsync_replace(tmp, directory / f"{name}.faiss")
-            meta_tmp.write_text(json.dumps(asdict(meta), indent=1))
-            fsync_replace(meta_tmp, directory / f"{name}.json")
+            meta.write(directory, name)
         finally:
             tmp.unlink(missing_ok=True)
-            meta_tmp.unlink(missing_ok=True)
 
     @classmethod
     def load(
