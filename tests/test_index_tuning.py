@@ -113,6 +113,13 @@ def test_each_approximate_type_tunes_itself(kind, tmp_path):
     knob = {"hnsw": "hnsw_ef_search", "pq": "pq_k_factor", "ivfpq-sq8": "ivfpq_nprobe"}[kind]
     assert getattr(vi.params, knob) == vi.tuning.settings[knob]
     assert tuning.measure(vi, ids, lambda some: (some, x[some - 1]), tuning.as_chunks(ids, x)) >= 0.95
+    if kind == "ivfpq-sq8":  # then the fewest re-ranked rows that keep the target: half as many would miss it
+        factor = vi.tuning.settings["pq_k_factor"]
+        assert factor < AnnParams().pq_k_factor
+        if factor > tuning.MIN_K_FACTOR:
+            vi.set_params(AnnParams(ivfpq_nprobe=vi.tuning.settings["ivfpq_nprobe"], pq_k_factor=factor // 2))
+            assert tuning.measure(vi, ids, lambda some: (some, x[some - 1]), tuning.as_chunks(ids, x)) < 0.95
+            vi.use_tuning(vi.tuning)
     vi.save(tmp_path, 1, "fp")
     from editsearch.index.vectors import VectorIndex
 

@@ -4,7 +4,8 @@ At every build of an `ivf`, `hnsw`, `pq` or `ivfpq-sq8` index, a fixed sample of
 searched as queries, first exactly (a brute-force scan streamed over the same chunks that fill the index, so
 no vector is held twice), then with each setting of the type's search knob from the cheapest up: nprobe
 for IVF types, k_factor (the re-rank depth) for `pq`, efSearch for HNSW. The first setting whose recall@10
-reaches the target (0.95 by default) is kept, with the recall it measured, in the cache's sidecar; queries
+reaches the target (0.95 by default) is kept (for `ivfpq-sq8`, with its k_factor then halved while the
+target holds: fewer reads of the re-rank store), with the recall it measured, in the cache's sidecar; queries
 use it unless AnnParams are passed explicitly. This follows autofaiss's parameter search (increase the
 knob until the recall target is met, within a speed budget), with the recall measured on the real index
 instead of predicted. Each query's own vector is left out of both answers, so a query finding itself
@@ -30,6 +31,7 @@ TIMED_QUERIES = 20  # of which this many are timed one at a time, on one thread 
 LATENCY_BUDGET_MS = 20.0  # a setting slower than this a query ends the sweep (twice the 10 ms p50 goal at 1M)
 MAX_EF_SEARCH = 4096
 MAX_K_FACTOR = 1024
+MIN_K_FACTOR = 8  # an IVF-PQ re-ranks at least k × 8 rows
 TRUTH_BLOCK = 20_000  # catalog rows scored against the queries at a time
 EXACT = Tuning(target=1.0, recall=1.0, note="exact search")
 
@@ -147,6 +149,8 @@ def tune(
         if rec >= target:
             chosen = (rec, settings, ms)
             break
+    if chosen is not None and vi.kind == "ivfpq-sq8":
+        chosen = _fewer_reranked(vi, chosen, queries, query_ids, truth, target, base, live)
     rec, settings, ms = chosen or best  # type: ignore[misc]
     tuning = Tuning(target, round(rec, 4), settings, chosen is not None, len(queries), round(ms, 3))
     tuning.seconds = round(time.perf_counter() - start, 3)
@@ -154,6 +158,30 @@ def tune(
         tuning.note = shortfall(vi, tuning)
     vi.use_tuning(tuning, base)
     return tuning
+
+
+def _fewer_reranked(
+    vi: VectorIndex,
+    chosen: tuple[float, dict[str, int], float],
+    queries: np.ndarray,
+    query_ids: np.ndarray,
+    truth: np.ndarray,
+    target: float,
+    base: AnnParams,
+    live: np.ndarray | None,
+) -> tuple[float, dict[str, int], float]:
+    """The chosen IVF-PQ setting with the smallest k_factor that still reaches `target`: each re-ranked row is a
+    read of the re-rank store, from the page cache or the disk when a reader maps it."""
+    factor = chosen[1]["pq_k_factor"] // 2
+    while factor >= MIN_K_FACTOR:
+        settings = {**chosen[1], "pq_k_factor": factor}
+        vi.set_params(replace(base, **settings))
+        rec = recall_at_k(vi.search(queries, _fetch(vi, live))[1], truth, query_ids, live)
+        if rec < target:
+            break
+        chosen = (rec, settings, _ms_per_query(vi, queries[:TIMED_QUERIES]))
+        factor //= 2
+    return chosen
 
 
 def shortfall(vi: VectorIndex, tuning: Tuning) -> str:
