@@ -103,6 +103,8 @@ def test_onnx_text_tower_matches_torch(demo, mini):
     assert fast.shape == (len(TEXTS), 384)
     np.testing.assert_allclose(fast, mini.embed_texts(TEXTS).numpy(), atol=1e-4)
     np.testing.assert_allclose(tower.embed_texts(TEXTS[:1])[0], fast[0], atol=1e-5)
+    spinning = tower.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+    assert spinning == "0"  # idle tower threads sleep: a server's request threads share the cores
 
 
 def test_onnx_vision_tower_matches_torch(demo, mini):

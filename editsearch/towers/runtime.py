@@ -38,9 +38,12 @@ def load_runtime() -> ModuleType | None:
     return onnxruntime
 
 
-def _session(runtime: ModuleType, path: Path) -> Any:
+def _session(runtime: ModuleType, path: Path, spin: bool = True) -> Any:
+    """An inference session on the CPU; `spin` False: its idle intra-op threads sleep instead of spin-waiting."""
     options = runtime.SessionOptions()
     options.log_severity_level = 3
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return runtime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -49,7 +52,7 @@ class OnnxTextTower:
 
     def __init__(self, runtime: ModuleType, path: Path, tokens: Callable[[Sequence[str]], dict[str, np.ndarray]]):
         self.tokens = tokens
-        self.session = _session(runtime, path)
+        self.session = _session(runtime, path, spin=False)  # a server's request threads need the cores meanwhile
         self.batcher = Coalescer(self._run)  # one batch at a time: `tokenizers` objects are not thread-safe either
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
