@@ -61,11 +61,11 @@ def sample_legibility(catalog: Catalog, model: str, dim: int, n: int = SAMPLE) -
 
     Both samples are drawn by id at random (a fixed seed), so a sample costs about n lookups, not a scan.
     """
-    size = 4 * dim
+    size = 4 * dim  # CROSS JOIN keeps SQLite to this order: the drawn edits first, then their rows by key
     rows = draw_rows(
         catalog,
-        "SELECT iv.id, v.vector, iv.vector FROM edits e JOIN vectors v ON v.edit_id = e.id AND v.model = ? "
-        "JOIN instruction_vectors iv ON iv.model = v.model AND iv.instruction = e.instruction "
+        "SELECT iv.id, v.vector, iv.vector FROM edits e CROSS JOIN vectors v ON v.edit_id = e.id AND v.model = ? "
+        "CROSS JOIN instruction_vectors iv ON iv.model = v.model AND iv.instruction = e.instruction "
         "WHERE e.deleted = 0 AND length(v.vector) = ? AND length(iv.vector) = ? AND e.id IN ({ids})",
         [model, size, size],
         "edits",
