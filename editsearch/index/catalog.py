@@ -822,10 +822,7 @@ class Catalog:
         by_source = dict(one("SELECT source, count(*) FROM edits WHERE deleted = 0 GROUP BY source").fetchall())
         return {
             "edits": one("SELECT count(*) FROM edits WHERE deleted = 0").fetchone()[0],
-            "vectors": one(
-                "SELECT count(*) FROM vectors v JOIN edits e ON e.id = v.edit_id WHERE e.deleted = 0 AND v.model = ?",
-                [model or ""],
-            ).fetchone()[0],
+            "vectors": one(f"SELECT count(*) {_LIVE_VECTORS}", [model or ""]).fetchone()[0],
             "deleted": one("SELECT count(*) FROM edits WHERE deleted = 1").fetchone()[0],
             "errors": one("SELECT count(*) FROM errors").fetchone()[0],
             "sources": by_source,

@@ -16,7 +16,7 @@ reached the target, the best setting is kept with `reached` False and a note nam
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -136,6 +136,10 @@ def tune(
         vi.use_tuning(replace(EXACT, target=target) if not options else Tuning(target, 1.0), base)
         return vi.tuning  # type: ignore[return-value]
     start = time.perf_counter()
+
+    def recall_now() -> float:
+        return recall_at_k(vi.search(queries, _fetch(vi, live))[1], truth, query_ids, live)
+
     best: tuple[float, dict[str, int], float] | None = None
     chosen = None
     for settings in options:
@@ -143,14 +147,14 @@ def tune(
         ms = _ms_per_query(vi, queries[:TIMED_QUERIES])
         if ms > LATENCY_BUDGET_MS and best is not None:
             break
-        rec = recall_at_k(vi.search(queries, _fetch(vi, live))[1], truth, query_ids, live)
+        rec = recall_now()
         if best is None or rec > best[0]:
             best = (rec, settings, ms)
         if rec >= target:
             chosen = (rec, settings, ms)
             break
     if chosen is not None and vi.kind == "ivfpq-sq8":
-        chosen = _fewer_reranked(vi, chosen, queries, query_ids, truth, target, base, live)
+        chosen = _fewer_reranked(vi, chosen, base, target, recall_now, queries[:TIMED_QUERIES])
     rec, settings, ms = chosen or best  # type: ignore[misc]
     tuning = Tuning(target, round(rec, 4), settings, chosen is not None, len(queries), round(ms, 3))
     tuning.seconds = round(time.perf_counter() - start, 3)
@@ -163,23 +167,21 @@ def tune(
 def _fewer_reranked(
     vi: VectorIndex,
     chosen: tuple[float, dict[str, int], float],
-    queries: np.ndarray,
-    query_ids: np.ndarray,
-    truth: np.ndarray,
-    target: float,
     base: AnnParams,
-    live: np.ndarray | None,
+    target: float,
+    recall_now: Callable[[], float],
+    timed: np.ndarray,
 ) -> tuple[float, dict[str, int], float]:
-    """The chosen IVF-PQ setting with the smallest k_factor that still reaches `target`: each re-ranked row is a
-    read of the re-rank store, from the page cache or the disk when a reader maps it."""
+    """The chosen IVF-PQ setting with the smallest k_factor that still reaches `target` (recall_now() as vi searches
+    now): each re-ranked row is a read of the re-rank store, from the page cache or the disk when a reader maps it."""
     factor = chosen[1]["pq_k_factor"] // 2
     while factor >= MIN_K_FACTOR:
         settings = {**chosen[1], "pq_k_factor": factor}
         vi.set_params(replace(base, **settings))
-        rec = recall_at_k(vi.search(queries, _fetch(vi, live))[1], truth, query_ids, live)
+        rec = recall_now()
         if rec < target:
             break
-        chosen = (rec, settings, _ms_per_query(vi, queries[:TIMED_QUERIES]))
+        chosen = (rec, settings, _ms_per_query(vi, timed))
         factor //= 2
     return chosen
 
