@@ -1,6 +1,7 @@
 """Hybrid ranking at scale: one distinct instruction per edit, both behind their self-tuned FAISS caches.
 
-    python benchmarks/hybrid_scale.py [--n 1000000] [--queries 200] [--type auto]
+    python benchmarks/hybrid_scale.py [--n 1000000] [--queries 200] [--type auto] [--keep DIR]
+    python benchmarks/hybrid_scale.py --index DIR [--read-store]   # query a kept index again, fresh reader
 
 A catalog of n edits bound to the default model (editclip-mini, d = 384): unit pair vectors around 1,000
 random centres, and one distinct instruction per edit whose vector is its pair vector plus as much noise
@@ -8,7 +9,8 @@ again (so the pairs read their instructions, legibility near 1, as a real collec
 straight into the catalog (no image embedded). Then both caches are built and tuned (`rebuild`), and query
 vectors near the data are ranked by `rank_text` under `pair` and `hybrid`, one at a time; the first hybrid
 query also measures the collection's legibility. Printed: build times, latency p50 / p95 of each rank, the
-legibility's one-off cost, and the process's peak RSS.
+legibility's one-off cost, and the process's peak RSS. A reader maps the caches' re-rank stores;
+`--read-store` reads them into memory instead, for a side-by-side comparison.
 """
 
 from __future__ import annotations
@@ -91,10 +93,21 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--type", default="auto", help="FAISS type of both caches (auto: pq from 100k)")
+    ap.add_argument("--keep", type=Path, default=None, help="build the index here and keep it")
+    ap.add_argument("--index", type=Path, default=None, help="only query this index (one --keep built)")
+    ap.add_argument("--read-store", action="store_true", help="read the re-rank stores into memory, not mapped")
     args = ap.parse_args()
+    if args.read_store:
+        import editsearch.index.vectors
+
+        editsearch.index.vectors.MAPPED_KINDS = ()
+    if args.index is not None:
+        time_queries(args.index, args.queries)
+        return
     with tempfile.TemporaryDirectory() as tmp:
-        make_index(Path(tmp) / "idx", args.n, args.type)
-        time_queries(Path(tmp) / "idx", args.queries)
+        directory = args.keep or Path(tmp) / "idx"
+        make_index(directory, args.n, args.type)
+        time_queries(directory, args.queries)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,82 @@
+"""The exported text tower against two cheaper-looking variants: int8 weights and ONNX Runtime's transformer fusions.
+
+    python benchmarks/text_tower_variants.py [--texts 800] [--batch 8] [--rounds 2]
+
+The default model's text graph (exported if need be) as shipped, quantized by `quantize_dynamic` (int8 weights),
+and rewritten by `onnxruntime.transformers.optimizer` (BERT fusions), each in its own session with the shipped
+session settings, timed side by side on the same distinct short texts in batches (a server's shared batch),
+round after round. Printed: texts/s of each and its ratio to the shipped graph, and how far each variant's
+embeddings are from the shipped ones (cosine, and the largest absolute difference).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+WORDS = ["make", "it", "brighter", "darker", "a", "watercolor", "painting", "vintage", "add", "snow", "blur", "the"]
+
+
+def texts(n: int) -> list[str]:
+    """n distinct short instructions."""
+    rng = np.random.default_rng(0)
+    return [f"{' '.join(rng.choice(WORDS, rng.integers(2, 7)))} {i}" for i in range(n)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--texts", type=int, default=800)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args()
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers import optimizer
+
+    from editsearch.embedder import Embedder
+    from editsearch.encoder import load_model
+    from editsearch.towers.cache import model_dir, read_json
+    from editsearch.towers.runtime import OnnxTextTower, load_runtime, shared_tower
+
+    embedder = Embedder(load_model(None))
+    embedder.ready_towers()  # exports the towers if need be
+    shipped = shared_tower("text", embedder.fingerprint)
+    assert isinstance(shipped, OnnxTextTower), "the text tower was not exported"
+    source = Path(read_json(model_dir(embedder.fingerprint) / "model.json")["text"]["onnx"])
+    runtime = load_runtime()
+    with tempfile.TemporaryDirectory() as tmp:
+        int8, fused = Path(tmp) / "int8.onnx", Path(tmp) / "fused.onnx"
+        quantize_dynamic(str(source), str(int8), weight_type=QuantType.QInt8)
+        optimizer.optimize_model(str(source), model_type="bert", num_heads=12, hidden_size=384).save_model_to_file(
+            str(fused)
+        )
+        towers = {"shipped": shipped}
+        towers.update(
+            (name, OnnxTextTower(runtime, path, shipped.tokens)) for name, path in (("int8", int8), ("fused", fused))
+        )
+        batch = texts(args.texts)
+        rates: dict[str, list[float]] = {name: [] for name in towers}
+        for _ in range(args.rounds):
+            for name, tower in towers.items():
+                start = time.perf_counter()
+                for i in range(0, len(batch), args.batch):
+                    tower.embed_texts(batch[i : i + args.batch])
+                rates[name].append(len(batch) / (time.perf_counter() - start))
+        base = towers["shipped"].embed_texts(batch)
+        for name, tower in towers.items():
+            out = tower.embed_texts(batch)
+            cos = np.sum(base * out, axis=1) / np.linalg.norm(base, axis=1) / np.linalg.norm(out, axis=1)
+            rate = float(np.median(rates[name]))
+            ratio = rate / float(np.median(rates["shipped"]))
+            print(
+                f"{name:8s} {rate:6.0f} texts/s ({ratio:.2f}x)  cosine to shipped mean {cos.mean():.4f}, "
+                f"min {cos.min():.4f}; max |diff| {np.abs(base - out).max():.2e}"
+            )
+
+
+if __name__ == "__main__":
+    main()
