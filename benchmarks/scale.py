@@ -23,7 +23,9 @@ the catalog and builds with `EditIndex.rebuild` (the same FAISS build and tuning
 (31 GB) and the catalog (~38 GB) do not fit on the disk together. The query process opens the index as a
 reader, which maps the re-rank store of a `pq` or `ivfpq-sq8` cache (editsearch.index.vectors). Both print
 build time, p50/p95 per query (one at a time), recall@10 against exact search, and the resident memory of
-the querying process (VmHWM, RssAnon, RssFile).
+the querying process (VmHWM, RssAnon, RssFile). `query-index --memory-gb G` (root) drops the page cache and
+serves from a memory cgroup of G GB: the process and every page of the index it reads must fit in it, as on a
+machine of that size; `--warm-queries W` runs W other queries first, so the page cache is a running server's.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ K = 10
 CHUNK = 100_000
 CENTRES = 1_000  # --centres: clusters of the `clustered` data
 QUERIES = 200
+WARM_STREAM = 10**6  # the random stream of query-index's warm-up queries (no database chunk uses it)
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -245,6 +248,35 @@ def bench_index(args: argparse.Namespace) -> None:
             shutil.rmtree(root, ignore_errors=True)
 
 
+def memory_cgroup(gb: float) -> Path:
+    """Drop the page cache, then move this process into a new memory cgroup of `gb` GB (root only).
+
+    The cgroup holds the process's own memory and the page cache it reads from then on (the dropped cache
+    makes every page of the index it touches its own), so what it serves from is what fits in `gb`.
+    """
+    os.sync()
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers")
+    group = Path("/sys/fs/cgroup" if v2.is_file() else "/sys/fs/cgroup/memory") / f"editsearch-bench-{os.getpid()}"
+    group.mkdir()
+    limit = group / ("memory.max" if v2.is_file() else "memory.limit_in_bytes")
+    limit.write_text(str(int(gb * 2**30)))
+    (group / "cgroup.procs").write_text(str(os.getpid()))
+    return group
+
+
+def leave_cgroup(group: Path) -> str:
+    """Read the cgroup's peak memory (its process and page cache) and its limit hits, move back out and remove it."""
+    peak = next(p for p in (group / "memory.peak", group / "memory.max_usage_in_bytes") if p.exists())
+    hits = group / "memory.failcnt"
+    said = f"cgroup peak {int(peak.read_text()) / 2**30:.2f} GB" + (
+        f", limit reached {hits.read_text().strip()} times" if hits.exists() else ""
+    )
+    (group.parent / "cgroup.procs").write_text(str(os.getpid()))
+    group.rmdir()
+    return said
+
+
 def query_index(args: argparse.Namespace) -> None:
     """In a fresh process: open the index read-only and time EditIndex.search and the FAISS search alone."""
     from editsearch.index.store import EditIndex
@@ -252,20 +284,27 @@ def query_index(args: argparse.Namespace) -> None:
     queries = chunk_vectors(args.data, args.d, 1, QUERIES)
     truth = exact_top_k(args.data, args.d, args.n, queries)
     print(f"exact top {K} of {QUERIES} queries computed; {memory()}", flush=True)
+    group = memory_cgroup(args.memory_gb) if args.memory_gb else None
     start = time.perf_counter()
     with EditIndex.open(args.index_dir) as index:
         vi = index.vectors
         assert vi is not None
         print(f"opened index in {time.perf_counter() - start:.1f} s (mapped: {vi.mapped}); {memory()}", flush=True)
         assert np.array_equal(vi.ids(), np.arange(1, args.n + 1))  # vector id - 1 = position in the synthetic stream
+
+        def positions(q: np.ndarray) -> np.ndarray:
+            return np.asarray([int(h.edit["before"].split("/")[1].split(".")[0]) for h in index.search(q, K)[0]])
+
+        if args.warm_queries:  # other held-out queries first: the page cache as a server's would be after a while
+            start = time.perf_counter()
+            for q in chunk_vectors(args.data, args.d, WARM_STREAM, args.warm_queries):
+                positions(q)
+            print(f"{args.warm_queries} warm-up queries in {time.perf_counter() - start:.0f} s; {memory()}", flush=True)
         times, found = timed_queries(lambda q: vi.search(q[None], K)[1][0] - 1, queries)
         report("FAISS search", vi.kind, times, recall(found, truth))
-        times, found = timed_queries(
-            lambda q: np.asarray([int(h.edit["before"].split("/")[1].split(".")[0]) for h in index.search(q, K)[0]]),
-            queries,
-        )
+        times, found = timed_queries(positions, queries)
         report("EditIndex.search", vi.kind, times, recall(found, truth))
-        print(f"memory after queries: {memory()}", flush=True)
+        print(f"memory after queries: {memory()}" + (f"; {leave_cgroup(group)}" if group else ""), flush=True)
 
 
 def report(what: str, kind: str, times: np.ndarray, rec: float) -> None:
@@ -347,6 +386,8 @@ def main() -> None:
         p.add_argument("--k-factor", type=int, default=64)
         p.add_argument("--straight", action="store_true", help="index: write the catalog directly, no shards")
         p.add_argument("--mmap", action="store_true", help="faiss: also query with the SQ8 store memory-mapped")
+        p.add_argument("--memory-gb", type=float, default=0, help="query-index: serve from a cgroup of this many GB")
+        p.add_argument("--warm-queries", type=int, default=0, help="query-index: other queries before the timed ones")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     {
