@@ -47,16 +47,20 @@ def test_a_mapped_reader_loads_the_writers_new_cache_after_a_write(pq_index):
         assert reader.vectors.mapped  # ... through the cache the writer saved, mapped again
 
 
-def test_a_reader_repairs_a_stale_cache_in_memory_instead_of_mapping_it(pq_index):
-    extra = synthetic(3, D, seed=5)
-    with EditIndex.open(pq_index / "idx", writable=True) as writer:  # the catalog moves on; the cache does not
-        fingerprint = writer.model_info["fingerprint"]
+def write_past_the_cache(pq_index, extra: np.ndarray) -> None:
+    """New edits written into the catalog alone: the catalog moves on, the saved cache does not."""
+    with EditIndex.open(pq_index / "idx", writable=True) as writer:
         rows = [
             {"key": f"new{i}", "origin": "api", "source": "api", "before": "b.png", "after": "a.png",
              "instruction": None, "metadata": {}}
-            for i in range(3)
+            for i in range(len(extra))
         ]  # fmt: skip
-        writer.catalog.save_edits(rows, [v.tobytes() for v in extra], fingerprint)
+        writer.catalog.save_edits(rows, [v.tobytes() for v in extra], writer.model_info["fingerprint"])
+
+
+def test_a_reader_repairs_a_stale_cache_in_memory_instead_of_mapping_it(pq_index):
+    extra = synthetic(3, D, seed=5)
+    write_past_the_cache(pq_index, extra)
     with EditIndex.open(pq_index / "idx") as reader:
         assert ids_of(reader, extra[1])[0] == N + 2
         assert not reader.vectors.mapped
@@ -85,3 +89,24 @@ def test_the_sidecar_keeps_the_live_count_so_a_reader_does_not_count_the_catalog
     assert json.loads(sidecar.read_text())["live"] == N - 100  # ... a writer records the count
     with EditIndex.open(pq_index / "idx") as reader:
         assert reader.vectors.mapped and len(counted) == 2 and reader.verify().ok
+
+
+def stats_and_joins(index: EditIndex) -> tuple[dict, list[str]]:
+    """The index's stats and the statements that joined the vectors to the edits to get them."""
+    statements: list[str] = []
+    index.catalog.db.conn.set_trace_callback(statements.append)
+    return index.stats(), [s for s in statements if "JOIN edits" in s]
+
+
+def test_stats_take_the_live_count_from_a_current_sidecar_and_count_only_past_a_stale_one(pq_index):
+    with EditIndex.open(pq_index / "idx", writable=True) as writer:
+        assert writer.remove(list(range(1, 11))) == 10
+    with EditIndex.open(pq_index / "idx") as reader:
+        stats, joins = stats_and_joins(reader)
+    assert stats["faiss_in_sync"] and not joins  # at 10M, that count was a join of every vector to its edit
+    assert (stats["edits"], stats["vectors"], stats["deleted"], stats["tombstones"]) == (N - 10, N - 10, 10, 10)
+    write_past_the_cache(pq_index, synthetic(3, D, seed=5))
+    with EditIndex.open(pq_index / "idx") as reader:
+        stats, joins = stats_and_joins(reader)
+    assert not stats["faiss_in_sync"] and joins
+    assert (stats["edits"], stats["vectors"], stats["sources"]) == (N - 7, N - 7, {"files": N - 10, "api": 3})

@@ -706,12 +706,14 @@ class EditIndex:
     def stats(self) -> dict[str, Any]:
         """Counts and settings: edits, vectors, model, index type, tombstones, errors, sizes."""
         info = self.model_info
-        counts = self.catalog.counts(info["fingerprint"] if info else None)
         meta = _read_meta(self.directory)
         try:
             intact = bool(meta) and cache_problem(self.directory, VectorMeta(**meta)) is None
         except (OSError, TypeError):
             intact = False
+        current = intact and meta.get("generation") == self.catalog.generation
+        live = _recorded_live(meta) if current and info and meta.get("model") == info["fingerprint"] else None
+        counts = self.catalog.counts(info["fingerprint"] if info else None, live)
         return {
             "edits": counts["edits"],
             "vectors": counts["vectors"],
@@ -722,7 +724,7 @@ class EditIndex:
             "index_type": self.index_type,
             "faiss_type": meta.get("kind"),
             "faiss_vectors": meta.get("ntotal", 0),
-            "faiss_in_sync": intact and meta.get("generation") == self.catalog.generation,
+            "faiss_in_sync": current,
             "tombstones": max(0, meta.get("ntotal", 0) - counts["vectors"]) if meta.get("kind") in NO_REMOVE else 0,
             "deleted": counts["deleted"],
             "errors": counts["errors"],
@@ -926,6 +928,13 @@ def _read_meta(directory: Path, name: str = PAIR_CACHE) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return meta if isinstance(meta, dict) else {}
+
+
+def _recorded_live(meta: dict[str, Any]) -> int | None:
+    """The live vectors an intact, current sidecar records (its size, or its live count where removed ids stay
+    as tombstones), or None where it recorded none: what `stats` shows instead of counting them at 10M."""
+    live = meta.get("live", -1) if meta.get("kind") in NO_REMOVE else meta.get("ntotal")
+    return live if isinstance(live, int) and live >= 0 else None
 
 
 def _instruction_stats(directory: Path) -> dict[str, Any]:
