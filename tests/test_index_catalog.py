@@ -79,6 +79,22 @@ def test_the_live_vector_count_is_the_length_of_the_live_ids(catalog):
     assert len(catalog.live_vector_ids("fp", any_size=True)) == 4 and catalog.live_vector_count("other") == 0
 
 
+def test_the_counts_read_the_edits_by_state_and_source_from_an_index_not_the_rows(catalog):
+    rows = [edit_row(key) for key in "abcd"] + [{**edit_row("e"), "source": "folder"}]
+    catalog.save_edits(rows, [np.ones(4, np.float32).tobytes()] * 5, "fp")
+    catalog.tombstone([1], "removed")
+    statements: list[str] = []
+    catalog.db.conn.set_trace_callback(statements.append)
+    counts = catalog.counts("fp")
+    catalog.db.conn.set_trace_callback(None)
+    assert (counts["edits"], counts["deleted"], counts["vectors"]) == (4, 1, 4)
+    assert counts["sources"] == {"manifest": 3, "folder": 1} and counts["origins"] == ["/src"]
+    assert catalog.counts("fp", live_vectors=7)["vectors"] == 7  # a count the caller already has is not taken again
+    (by_source,) = [s for s in statements if "GROUP BY" in s]
+    plan = catalog.db.execute(f"EXPLAIN QUERY PLAN {by_source}").fetchall()
+    assert any("COVERING INDEX idx_edits_source" in row[-1] for row in plan)  # millions of edits: no row is read
+
+
 def test_failed_transaction_rolls_back(catalog):
     with pytest.raises(sqlite3.IntegrityError):
         catalog.save_edits([edit_row("a"), edit_row("b")], [b"x" * 16], "missing-model")  # FK fails
