@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-EXPORT_VERSION = 3  # bump when the exported graphs or their inputs change
+EXPORT_VERSION = 2  # bump when the exported graphs or their inputs change
 
 
 def cache_dir() -> Path:

