@@ -95,6 +95,16 @@ def test_the_counts_read_the_edits_by_state_and_source_from_an_index_not_the_row
     assert any("COVERING INDEX idx_edits_source" in row[-1] for row in plan)  # millions of edits: no row is read
 
 
+def test_the_edits_of_a_few_vectors_are_looked_up_by_id_never_found_by_walking_the_live_edits(catalog):
+    catalog.save_edits([edit_row(f"k{i}") for i in range(40)], [np.ones(4, np.float32).tobytes()] * 40, "fp")
+    statements: list[str] = []
+    catalog.db.conn.set_trace_callback(statements.append)
+    assert len(catalog.rows_for_vectors(list(range(1, 41, 2)))) == 20  # a search's candidates
+    catalog.db.conn.set_trace_callback(None)
+    plan = [row[-1] for row in catalog.db.execute(f"EXPLAIN QUERY PLAN {statements[-1]}")]
+    assert plan and all("PRIMARY KEY" in step for step in plan), plan
+
+
 def test_failed_transaction_rolls_back(catalog):
     with pytest.raises(sqlite3.IntegrityError):
         catalog.save_edits([edit_row("a"), edit_row("b")], [b"x" * 16], "missing-model")  # FK fails
