@@ -116,8 +116,15 @@ def in_process(index_dir: Path, texts: list[str]) -> dict[str, float]:
         return summary(times, time.perf_counter() - started, 0)
 
 
-def http_run(url: str, texts: list[str], clients: int) -> dict[str, float]:
-    """Text queries over HTTP from `clients` threads, each with its own keep-alive connection."""
+def cpu_ms(process: psutil.Process) -> float:
+    """CPU time (user + system) a process has used so far, ms."""
+    times = process.cpu_times()
+    return (times.user + times.system) * 1000
+
+
+def http_run(url: str, texts: list[str], clients: int, server: psutil.Process) -> dict[str, float]:
+    """Text queries over HTTP from `clients` threads, each with its own keep-alive connection; with the CPU time
+    the server and these clients spent a request (both on the same cores)."""
     times: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -136,12 +143,17 @@ def http_run(url: str, texts: list[str], clients: int) -> dict[str, float]:
                     errors[0] += not ok
 
     threads = [threading.Thread(target=worker, args=(texts[i::clients],)) for i in range(clients)]
+    me = psutil.Process()
+    cpu_before = cpu_ms(server), cpu_ms(me)
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return summary(times, time.perf_counter() - started, errors[0])
+    figures = summary(times, time.perf_counter() - started, errors[0])
+    figures["server_cpu_ms"] = (cpu_ms(server) - cpu_before[0]) / len(texts)
+    figures["client_cpu_ms"] = (cpu_ms(me) - cpu_before[1]) / len(texts)
+    return figures
 
 
 def free_port() -> int:
@@ -259,7 +271,8 @@ def main() -> None:
                 base = in_process(index_dir, queries(mode, min(args.requests, 1000), f"p{n}"))
                 row = {"size": n, "mode": mode, "in_process": base}
                 for clients in (1, 8):
-                    row[f"http_{clients}"] = http_run(url, queries(mode, args.requests, f"h{n}c{clients}"), clients)
+                    texts = queries(mode, args.requests, f"h{n}c{clients}")
+                    row[f"http_{clients}"] = http_run(url, texts, clients, psutil.Process(proc.pid))
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr)
             if n == min(args.sizes) and args.load_requests:
@@ -282,6 +295,10 @@ def main() -> None:
             f"| {one['qps']:.0f} | {eight['p50_ms']:.2f} / {eight['p95_ms']:.2f} | {eight['qps']:.0f} "
             f"| {one['errors'] + eight['errors']} of {one['n'] + eight['n']} | {one['p50_ms'] / base['p50_ms']:.2f}x |"
         )
+    print("\n| edits | queries | 8 clients: server CPU ms a request | clients' CPU ms a request |\n|---|---|---|---|")
+    for r in rows:
+        eight = r["http_8"]
+        print(f"| {r['size']:,} | {r['mode']} | {eight['server_cpu_ms']:.1f} | {eight['client_cpu_ms']:.1f} |")
     for name in ("load_warmup", "load"):
         if name in figures:
             rounded = {k: round(v, 2) if isinstance(v, float) else v for k, v in figures[name].items()}
