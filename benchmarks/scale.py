@@ -4,6 +4,7 @@
     python benchmarks/scale.py index --n 1000000              # shards -> build-index --from-embeddings -> queries
     python benchmarks/scale.py faiss --n 10000000             # the FAISS side alone at 10M (no catalog)
     python benchmarks/scale.py index --n 10000000 --d 768 --straight   # catalog written directly, then `rebuild`
+    python benchmarks/scale.py rerank --n 1000000 --d 768     # recall of SQ8, SQ6, SQ4 re-rank stores
 
 `embed`: `editsearch data synth` pairs (256 px JPEGs) split into 8 manifests, embedded by the shipped model
 with each engine. Ray returns rows in bursts, so its steady state is the marginal rate between two sizes
@@ -363,6 +364,34 @@ def query_faiss(args: argparse.Namespace) -> None:
     print(f"memory after queries: {memory()}", flush=True)
 
 
+# -- rerank: how precise a re-rank store's codes must be ---------------------------------------------------
+
+SCALAR_CODES = {"SQ8": "QT_8bit", "SQ6": "QT_6bit", "SQ4": "QT_4bit"}
+
+
+def bench_rerank(args: argparse.Namespace) -> None:
+    """recall@10 when the exact top `--candidates` of each query are re-ranked by each scalar code: the best
+    an IVF-PQ with that re-rank store can do, whatever its candidates."""
+    import faiss
+
+    x = np.concatenate([chunk for _, chunk in chunks(args.data, args.d, args.n)])
+    queries = chunk_vectors(args.data, args.d, 1, QUERIES)
+    scores = queries @ x.T
+    truth = np.argsort(-scores, axis=1)[:, :K]
+    candidates = np.argpartition(-scores, args.candidates, axis=1)[:, : args.candidates]
+    sample = x[np.random.default_rng(0).choice(args.n, min(args.n, 100_000), replace=False)]
+    for name in args.codes.split(","):
+        store = faiss.IndexScalarQuantizer(args.d, getattr(faiss.ScalarQuantizer, SCALAR_CODES[name]))
+        store.train(sample)
+        store.add(x)
+        found = [
+            rows[np.argsort(-(store.reconstruct_batch(rows) @ q))[:K]]
+            for q, rows in zip(queries, candidates, strict=True)
+        ]
+        gb = store.code_size * 10_000_000 / 1e9
+        print(f"{name}: {store.code_size} B a vector ({gb:.2f} GB at 10M), recall@{K} {recall(found, truth):.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -371,6 +400,12 @@ def main() -> None:
     e.add_argument("--shards", type=int, default=8)
     e.add_argument("--engines", default="local,ray")
     e.add_argument("--model", default=None, help="model name or folder (default: the shipped model)")
+    r = sub.add_parser("rerank")
+    r.add_argument("--n", type=int, default=1_000_000)
+    r.add_argument("--d", type=int, default=768)
+    r.add_argument("--data", default="clustered")
+    r.add_argument("--candidates", type=int, default=640, help="rows a query re-ranks (k x k_factor)")
+    r.add_argument("--codes", default="SQ8,SQ6,SQ4")
     for name in ("index", "faiss", "query-index", "query-faiss"):
         p = sub.add_parser(name)
         if name.startswith("query"):
@@ -396,6 +431,7 @@ def main() -> None:
         "faiss": bench_faiss,
         "query-index": query_index,
         "query-faiss": query_faiss,
+        "rerank": bench_rerank,
     }[args.what](args)
 
 
