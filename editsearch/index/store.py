@@ -343,11 +343,10 @@ class EditIndex:
             vi, changed = self._build_from_catalog(), True
         elif meta is not None and meta.generation == generation and meta.ntotal == vi.ntotal:
             changed = False
-            self._live_count = meta.ntotal if vi.supports_remove else meta.live
-            if self._live_count < 0:  # a sidecar saved before it recorded the count: a writer records it now
-                self._live_count = self.catalog.live_vector_count(info["fingerprint"])
-                if self.lock.held:
-                    replace(meta, live=self._live_count).write(self.directory)
+            recorded = meta.recorded_live()
+            self._live_count = recorded if recorded is not None else self.catalog.live_vector_count(info["fingerprint"])
+            if recorded is None and self.lock.held:  # a sidecar saved before it recorded the count: a writer records it
+                replace(meta, live=self._live_count).write(self.directory)
         else:
             changed = self._reconcile(vi) or meta is None or meta.generation != generation
         if self._needs_rebuild(vi):
@@ -708,11 +707,12 @@ class EditIndex:
         info = self.model_info
         meta = _read_meta(self.directory)
         try:
-            intact = bool(meta) and cache_problem(self.directory, VectorMeta(**meta)) is None
+            sidecar = VectorMeta(**meta) if meta else None
+            intact = sidecar is not None and cache_problem(self.directory, sidecar) is None
         except (OSError, TypeError):
-            intact = False
-        current = intact and meta.get("generation") == self.catalog.generation
-        live = _recorded_live(meta) if current and info and meta.get("model") == info["fingerprint"] else None
+            sidecar, intact = None, False
+        current = intact and sidecar is not None and sidecar.generation == self.catalog.generation
+        live = sidecar.recorded_live() if current and info and sidecar.model == info["fingerprint"] else None
         counts = self.catalog.counts(info["fingerprint"] if info else None, live)
         return {
             "edits": counts["edits"],
@@ -928,13 +928,6 @@ def _read_meta(directory: Path, name: str = PAIR_CACHE) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return meta if isinstance(meta, dict) else {}
-
-
-def _recorded_live(meta: dict[str, Any]) -> int | None:
-    """The live vectors an intact, current sidecar records (its size, or its live count where removed ids stay
-    as tombstones), or None where it recorded none: what `stats` shows instead of counting them at 10M."""
-    live = meta.get("live", -1) if meta.get("kind") in NO_REMOVE else meta.get("ntotal")
-    return live if isinstance(live, int) and live >= 0 else None
 
 
 def _instruction_stats(directory: Path) -> dict[str, Any]:

@@ -95,6 +95,12 @@ class VectorMeta:
     tuning: dict[str, Any] | None = None  # the self-tuned search settings and their measured recall (a Tuning)
     live: int = -1  # the catalog's live vectors at `generation` (-1: not recorded); tombstones are ntotal - live
 
+    def recorded_live(self) -> int | None:
+        """The live vectors at `generation`: the file's size for a type that removes, else the recorded count
+        (removed ids stay as tombstones); None where an older sidecar recorded none."""
+        live = self.live if self.kind in NO_REMOVE else self.ntotal
+        return live if live >= 0 else None
+
     @classmethod
     def read(cls, directory: str | Path, name: str = PAIR_CACHE) -> VectorMeta:
         """The sidecar of a saved index; raises OSError if absent, CacheMismatchError if it is not one."""
