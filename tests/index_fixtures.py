@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
@@ -95,3 +98,13 @@ def write_shard(out: Path, x: np.ndarray, shard: int = 0, first: int = 0) -> Pat
     ]
     meta = ShardMeta("synthetic", "synthetic-tuning", x.shape[1], False, {}, rows[0]["origin"], "0")
     return write_shard(out / f"shard-{shard:05d}.parquet", meta, rows, x)
+
+
+def traced(conn: sqlite3.Connection, call: Callable[[], Any]) -> tuple[Any, list[str]]:
+    """What `call()` returns and the SQL statements it ran on `conn`."""
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    try:
+        return call(), statements
+    finally:
+        conn.set_trace_callback(None)

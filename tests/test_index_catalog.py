@@ -6,6 +6,7 @@ import sqlite3
 
 import numpy as np
 import pytest
+from index_fixtures import traced
 
 from editsearch.index import catalog as cat
 from editsearch.index.catalog import Catalog
@@ -83,10 +84,7 @@ def test_the_counts_read_the_edits_by_state_and_source_from_an_index_not_the_row
     rows = [edit_row(key) for key in "abcd"] + [{**edit_row("e"), "source": "folder"}]
     catalog.save_edits(rows, [np.ones(4, np.float32).tobytes()] * 5, "fp")
     catalog.tombstone([1], "removed")
-    statements: list[str] = []
-    catalog.db.conn.set_trace_callback(statements.append)
-    counts = catalog.counts("fp")
-    catalog.db.conn.set_trace_callback(None)
+    counts, statements = traced(catalog.db.conn, lambda: catalog.counts("fp"))
     assert (counts["edits"], counts["deleted"], counts["vectors"]) == (4, 1, 4)
     assert counts["sources"] == {"manifest": 3, "folder": 1} and counts["origins"] == ["/src"]
     assert catalog.counts("fp", live_vectors=7)["vectors"] == 7  # a count the caller already has is not taken again
@@ -97,10 +95,8 @@ def test_the_counts_read_the_edits_by_state_and_source_from_an_index_not_the_row
 
 def test_the_edits_of_a_few_vectors_are_looked_up_by_id_never_found_by_walking_the_live_edits(catalog):
     catalog.save_edits([edit_row(f"k{i}") for i in range(40)], [np.ones(4, np.float32).tobytes()] * 40, "fp")
-    statements: list[str] = []
-    catalog.db.conn.set_trace_callback(statements.append)
-    assert len(catalog.rows_for_vectors(list(range(1, 41, 2)))) == 20  # a search's candidates
-    catalog.db.conn.set_trace_callback(None)
+    rows, statements = traced(catalog.db.conn, lambda: catalog.rows_for_vectors(list(range(1, 41, 2))))
+    assert len(rows) == 20  # a search's candidates
     plan = [row[-1] for row in catalog.db.execute(f"EXPLAIN QUERY PLAN {statements[-1]}")]
     assert plan and all("PRIMARY KEY" in step for step in plan), plan
 

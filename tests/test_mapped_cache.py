@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from index_fixtures import synthetic, write_shard
+from index_fixtures import synthetic, traced, write_shard
 
 from editsearch.index.errors import EditIndexError
 from editsearch.index.store import EditIndex
@@ -93,9 +93,8 @@ def test_the_sidecar_keeps_the_live_count_so_a_reader_does_not_count_the_catalog
 
 def stats_and_joins(index: EditIndex) -> tuple[dict, list[str]]:
     """The index's stats and the statements that joined the vectors to the edits to get them."""
-    statements: list[str] = []
-    index.catalog.db.conn.set_trace_callback(statements.append)
-    return index.stats(), [s for s in statements if "JOIN edits" in s]
+    stats, statements = traced(index.catalog.db.conn, index.stats)
+    return stats, [s for s in statements if "JOIN edits" in s]
 
 
 def test_stats_take_the_live_count_from_a_current_sidecar_and_count_only_past_a_stale_one(pq_index):
