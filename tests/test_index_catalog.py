@@ -93,12 +93,14 @@ def test_the_counts_read_the_edits_by_state_and_source_from_an_index_not_the_row
     assert any("COVERING INDEX idx_edits_source" in row[-1] for row in plan)  # millions of edits: no row is read
 
 
-def test_the_edits_of_a_few_vectors_are_looked_up_by_id_never_found_by_walking_the_live_edits(catalog):
+def test_the_edits_of_a_few_vectors_are_looked_up_by_id_never_by_reading_vectors_or_walking_the_live_edits(catalog):
     catalog.save_edits([edit_row(f"k{i}") for i in range(40)], [np.ones(4, np.float32).tobytes()] * 40, "fp")
+    catalog.tombstone([3], "removed")
     rows, statements = traced(catalog.db.conn, lambda: catalog.rows_for_vectors(list(range(1, 41, 2))))
-    assert len(rows) == 20  # a search's candidates
-    plan = [row[-1] for row in catalog.db.execute(f"EXPLAIN QUERY PLAN {statements[-1]}")]
-    assert plan and all("PRIMARY KEY" in step for step in plan), plan
+    assert len(rows) == 19 and 3 not in rows and rows[5]["id"] == 5  # a search's candidates, live ones only
+    vectors, edits = [row[-1] for row in catalog.db.execute(f"EXPLAIN QUERY PLAN {statements[-1]}")]
+    assert vectors.startswith("SEARCH v USING COVERING INDEX idx_vectors_edit"), vectors  # no vector is read
+    assert edits == "SEARCH e USING INTEGER PRIMARY KEY (rowid=?)", edits
 
 
 def test_failed_transaction_rolls_back(catalog):

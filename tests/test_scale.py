@@ -18,6 +18,7 @@ from index_fixtures import make_collection
 from editsearch.cli.main import cli
 from editsearch.index.errors import ModelMismatchError
 from editsearch.index.store import EditIndex
+from editsearch.index.vectors import VectorIndex, sample_positions, training_size
 from editsearch.pairs.shards import iter_shard, read_meta, shard_files, temp_path
 from editsearch.scale.embed import embed_sources
 from editsearch.scale.jobs import plan_jobs
@@ -251,6 +252,7 @@ def test_ivfpq_sq8_index_recalls_what_flat_finds_and_verifies(tmp_path):
         exact = [{h.edit["id"] for h in hits} for hits in index.search(queries, k=10)]
         compact = index.rebuild("ivfpq-sq8")
         assert compact is not None and compact.kind == "ivfpq-sq8" and compact.lossy and compact.nlist > 1
+        assert lists_are_runs(compact)  # the build laid the re-rank store out list by list
         found = index.search(queries, k=10)
         recall = np.mean([len(e & {h.edit["id"] for h in hits}) / 10 for e, hits in zip(exact, found, strict=True)])
         assert recall >= 0.9
@@ -260,3 +262,31 @@ def test_ivfpq_sq8_index_recalls_what_flat_finds_and_verifies(tmp_path):
             for h in hits
         )
         assert index.verify().ok and index.stats()["faiss_type"] == "ivfpq-sq8"
+
+
+def lists_are_runs(vi: VectorIndex) -> bool:
+    """Whether each IVF list of an `ivfpq-sq8` index holds one run of adjacent store positions, in list order."""
+    import faiss
+
+    lists = faiss.downcast_index(vi._inner().base_index).invlists
+    runs = [faiss.rev_swig_ptr(lists.get_ids(no), lists.list_size(no)).copy() for no in range(lists.nlist)]
+    flat = np.concatenate(runs)
+    return bool(np.array_equal(flat, np.arange(vi.ntotal)))
+
+
+def test_an_ivfpq_sq8_store_in_list_order_searches_as_in_insertion_order():
+    rng = np.random.default_rng(1)
+    centres = rng.standard_normal((40, 32)).astype(np.float32)
+    vectors = centres[rng.integers(0, 40, 6000)] + 0.3 * rng.standard_normal((6000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(6000, dtype=np.int64) * 3 + 7  # ids unlike FAISS's positions
+    sample = vectors[sample_positions(6000, training_size("ivfpq-sq8", 6000))]
+    plain = VectorIndex.empty("ivfpq-sq8", 32, 6000, sample)
+    plain.add(ids, vectors)
+    ordered = VectorIndex.build("ivfpq-sq8", 32, ids, vectors)
+    assert not lists_are_runs(plain) and lists_are_runs(ordered)
+    queries = vectors[rng.integers(0, 6000, 200)] + 0.1 * rng.standard_normal((200, 32)).astype(np.float32)
+    (s1, i1), (s2, i2) = plain.search(queries, 10), ordered.search(queries, 10)
+    assert np.array_equal(i1, i2) and np.array_equal(s1, s2)
+    assert all(np.array_equal(plain.reconstruct(i), ordered.reconstruct(i)) for i in ids[::97])
+    assert np.array_equal(np.sort(ordered.ids()), ids)

@@ -244,6 +244,7 @@ def build_tuned(
         vi.add(chunk_ids, vectors)
         if truth is not None:
             truth.add(chunk_ids, vectors)
+    vi.order_store_by_list()
     queries = truth.queries if truth is not None else np.zeros((0, dim), np.float32)
     tuning = tune(
         vi, queries, qids, truth.result() if truth is not None else np.zeros((0, K), np.int64), target, params
