@@ -18,7 +18,7 @@ from index_fixtures import make_collection
 from editsearch.cli.main import cli
 from editsearch.index.errors import ModelMismatchError
 from editsearch.index.store import EditIndex
-from editsearch.index.vectors import VectorIndex, sample_positions, training_size
+from editsearch.index.vectors import VectorIndex, permute_rows, sample_positions, training_size
 from editsearch.pairs.shards import iter_shard, read_meta, shard_files, temp_path
 from editsearch.scale.embed import embed_sources
 from editsearch.scale.jobs import plan_jobs
@@ -289,4 +289,15 @@ def test_an_ivfpq_sq8_store_in_list_order_searches_as_in_insertion_order():
     (s1, i1), (s2, i2) = plain.search(queries, 10), ordered.search(queries, 10)
     assert np.array_equal(i1, i2) and np.array_equal(s1, s2)
     assert all(np.array_equal(plain.reconstruct(i), ordered.reconstruct(i)) for i in ids[::97])
-    assert np.array_equal(np.sort(ordered.ids()), ids)
+    assert np.array_equal(ordered.ids(), ids)
+
+
+def test_rows_are_permuted_in_place_as_a_gather_would_copy_them():
+    rng = np.random.default_rng(2)
+    rows = rng.integers(0, 256, (500, 12), dtype=np.uint8)
+    order = rng.permutation(500)
+    order[:50] = np.arange(50)  # some rows stay where they are
+    order[50:] = 50 + rng.permutation(450)
+    expected = rows[order]
+    permute_rows(rows, order)  # returns nothing: rows itself changes
+    assert np.array_equal(rows, expected)

@@ -326,11 +326,11 @@ class VectorIndex:
         return self._inner().nlist if self.kind == "ivf" else 0
 
     def ids(self) -> np.ndarray:
-        """Every id FAISS holds, as int64."""
+        """Every id FAISS holds, as int64, ascending."""
         import faiss
 
         if self.kind != "ivf":
-            return faiss.vector_to_array(self.index.id_map).astype(np.int64, copy=False)
+            return np.sort(faiss.vector_to_array(self.index.id_map).astype(np.int64, copy=False))
         lists = self.index.invlists
         out = []
         for no in range(self.index.nlist):
@@ -360,7 +360,8 @@ class VectorIndex:
         position[order] = np.arange(len(order), dtype=np.int64)
         for view in views:
             view[:] = position[view]
-        faiss.downcast_index(refine.refine_index).permute_entries(order)
+        store = faiss.downcast_index(refine.refine_index)
+        permute_rows(faiss.rev_swig_ptr(store.codes.data(), store.codes.size()).reshape(len(order), -1), order)
         faiss.copy_array_to_vector(faiss.vector_to_array(self.index.id_map)[order], self.index.id_map)
         self.index.construct_rev_map()
         self._gpu = None
@@ -499,6 +500,25 @@ class VectorIndex:
         if params is None:
             vi.use_tuning(vi.tuning)
         return vi, meta
+
+
+def permute_rows(rows: np.ndarray, order: np.ndarray) -> None:
+    """Set rows[i] to what rows[order[i]] held, for every i, in place, following each cycle of `order` once.
+
+    A re-rank store of millions of rows is as large as the rest of the build together: FAISS's own
+    permute_entries would copy it whole, this holds one row aside.
+    """
+    done = np.zeros(len(order), dtype=bool)
+    for start in np.flatnonzero(order != np.arange(len(order))):
+        if done[start]:
+            continue
+        held, at = rows[start].copy(), int(start)
+        while (source := int(order[at])) != start:
+            rows[at] = rows[source]
+            done[at] = True
+            at = source
+        rows[at] = held
+        done[at] = True
 
 
 @contextmanager
