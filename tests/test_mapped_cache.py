@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from index_fixtures import synthetic, traced, write_shard
 
 from editsearch.index.errors import EditIndexError
+from editsearch.index.prefetch import ListPrefetch
 from editsearch.index.store import EditIndex
 
 N, D = 1200, 16  # enough vectors to train the PQ codebooks
@@ -109,3 +112,39 @@ def test_stats_take_the_live_count_from_a_current_sidecar_and_count_only_past_a_
         stats, joins = stats_and_joins(reader)
     assert not stats["faiss_in_sync"] and joins
     assert (stats["edits"], stats["vectors"], stats["sources"]) == (N - 7, N - 7, {"files": N - 10, "api": 3})
+
+
+def test_a_mapped_ivfpq_sq8_reader_asks_for_the_rows_of_a_querys_lists_at_once_and_finds_the_same(
+    tmp_path, monkeypatch
+):
+    import faiss
+
+    with EditIndex.open(tmp_path / "idx", create=True) as index:
+        index.set_index_type("ivfpq-sq8")
+        index.sync_embeddings(write_shard(tmp_path / "emb", synthetic(N, D)).parent)
+    query, asked = synthetic(N, D)[7], []
+    with EditIndex.open(tmp_path / "idx") as reader:
+        vi = reader.vectors
+        assert vi.mapped and vi.prefetch is not None
+        monkeypatch.setattr(
+            os, "posix_fadvise", lambda fd, start, length, advice: asked.append((start, length, advice))
+        )
+        found = ids_of(reader, query)
+        prefetch, vi.prefetch = vi.prefetch, None
+        assert ids_of(reader, query) == found and found[0] == 8  # the same hits without it
+    store = faiss.downcast_index(faiss.downcast_index(vi.index.index).refine_index)
+    rows = faiss.rev_swig_ptr(store.codes.data(), store.codes.size()).reshape(vi.ntotal, store.code_size)
+    _, probed = prefetch.ivf.quantizer.search(query[None], prefetch.ivf.nprobe)
+    lists, expected = prefetch.ivf.invlists, []
+    for no in np.unique(probed):
+        ids = faiss.rev_swig_ptr(lists.get_ids(int(no)), lists.list_size(int(no)))
+        expected.append((prefetch.offset + int(ids.min()) * store.code_size, len(ids) * store.code_size))
+    assert sorted((start, length) for start, length, _ in asked) == sorted(expected)
+    assert {advice for *_, advice in asked} == {os.POSIX_FADV_WILLNEED}
+    saved = (tmp_path / "idx" / "vectors.faiss").read_bytes()
+    for start, length in expected:  # the bytes asked for are exactly those lists' rows
+        first = (start - prefetch.offset) // store.code_size
+        assert saved[start : start + length] == rows[first : first + length // store.code_size].tobytes()
+    moved = tmp_path / "moved.faiss"
+    moved.write_bytes(saved + b"\0")  # rows no longer where the layout puts them: no prefetch, not a wrong one
+    assert ListPrefetch.of(moved, vi.index) is None

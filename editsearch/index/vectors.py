@@ -42,6 +42,7 @@ import numpy as np
 from editsearch.errors import UsageError
 from editsearch.files import fsync_replace
 from editsearch.index.errors import EditIndexError
+from editsearch.index.prefetch import ListPrefetch
 from editsearch.index.types import INDEX_TYPES, NO_REMOVE, TRAINED, Tuning
 
 if TYPE_CHECKING:
@@ -234,6 +235,7 @@ class VectorIndex:
         self.params = params or AnnParams()
         self.tuning: Tuning | None = None  # what editsearch.index.tuning chose and measured, saved in the sidecar
         self.mapped = False  # the re-rank store is memory-mapped from the file: read-only
+        self.prefetch: ListPrefetch | None = None  # a mapped `ivfpq-sq8`: starts reading a query's lists at once
         self._gpu: Any = None  # a GPU replica for searches (faiss-gpu with a GPU), rebuilt after any change
         self._apply_search_params()
 
@@ -390,6 +392,9 @@ class VectorIndex:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         if k <= GPU_MAX_K and (gpu := self._gpu_replica()) is not None:
             return gpu.search(queries, k)
+        if self.prefetch is not None:
+            with omp_threads(1):
+                self.prefetch.before(queries)
         if len(queries) >= SMALL_BATCH:
             return self.index.search(queries, k)
         with omp_threads(1):
@@ -496,6 +501,8 @@ class VectorIndex:
             raise CacheMismatchError("FAISS file does not match its sidecar")
         vi = cls(index, meta.kind, meta.trained_on, params)
         vi.mapped = mapped
+        if mapped and meta.kind == "ivfpq-sq8":
+            vi.prefetch = ListPrefetch.of(directory / f"{name}.faiss", index)
         vi.tuning = meta.tuning_record()
         if params is None:
             vi.use_tuning(vi.tuning)
