@@ -27,7 +27,7 @@ build time, p50/p95 per query (one at a time), recall@10 against exact search, a
 the querying process (VmHWM, RssAnon, RssFile). `query-index --memory-gb G` (root) drops the page cache and
 serves from a memory cgroup of G GB: the process and every page of the index it reads must fit in it, as on a
 machine of that size; `--warm-queries W` runs W other queries first, so the page cache is a running server's;
-`--compare-prefetch C` then runs C fresh queries, every other one without the mapped store's list prefetch.
+`--no-prefetch` serves without the mapped store's list prefetch (editsearch.index.prefetch), to compare.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -52,7 +51,6 @@ CHUNK = 100_000
 CENTRES = 1_000  # --centres: clusters of the `clustered` data
 QUERIES = 200
 WARM_STREAM = 10**6  # the random stream of query-index's warm-up queries (no database chunk uses it)
-COMPARE_STREAM = WARM_STREAM + 1  # ... and of its prefetch comparison's
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -293,7 +291,10 @@ def query_index(args: argparse.Namespace) -> None:
     with EditIndex.open(args.index_dir) as index:
         vi = index.vectors
         assert vi is not None
-        print(f"opened index in {time.perf_counter() - start:.1f} s (mapped: {vi.mapped}); {memory()}", flush=True)
+        if args.no_prefetch:
+            vi.prefetch = None
+        said = f"mapped: {vi.mapped}, list prefetch: {vi.prefetch is not None}"
+        print(f"opened index in {time.perf_counter() - start:.1f} s ({said}); {memory()}", flush=True)
         assert np.array_equal(vi.ids(), np.arange(1, args.n + 1))  # vector id - 1 = position in the synthetic stream
 
         def positions(q: np.ndarray) -> np.ndarray:
@@ -308,23 +309,7 @@ def query_index(args: argparse.Namespace) -> None:
         report("EditIndex.search", vi.kind, times, recall(found, truth))
         times, found = timed_queries(lambda q: vi.search(q[None], K)[1][0] - 1, queries)
         report("FAISS search (the same queries again)", vi.kind, times, recall(found, truth))
-        if args.compare_prefetch and vi.prefetch is not None:
-            compare_prefetch(vi, positions, chunk_vectors(args.data, args.d, COMPARE_STREAM, args.compare_prefetch))
         print(f"memory after queries: {memory()}" + (f"; {leave_cgroup(group)}" if group else ""), flush=True)
-
-
-def compare_prefetch(vi: Any, search: Any, queries: np.ndarray) -> None:
-    """Fresh queries through `search`, every other one with the mapped store's list prefetch turned off."""
-    shipped, times = vi.prefetch, {True: [], False: []}
-    for i, q in enumerate(queries):
-        vi.prefetch = shipped if i % 2 == 0 else None
-        start = time.perf_counter()
-        search(q)
-        times[vi.prefetch is not None].append((time.perf_counter() - start) * 1000)
-    vi.prefetch = shipped
-    for on, label in ((True, "with the list prefetch"), (False, "without it")):
-        p50, p95 = np.percentile(times[on], [50, 95])
-        print(f"EditIndex.search, fresh queries {label}: p50 {p50:.2f} ms, p95 {p95:.2f} ms", flush=True)
 
 
 def report(what: str, kind: str, times: np.ndarray, rec: float) -> None:
@@ -442,8 +427,7 @@ def main() -> None:
         p.add_argument("--mmap", action="store_true", help="faiss: also query with the SQ8 store memory-mapped")
         p.add_argument("--memory-gb", type=float, default=0, help="query-index: serve from a cgroup of this many GB")
         p.add_argument("--warm-queries", type=int, default=0, help="query-index: other queries before the timed ones")
-        p.add_argument("--compare-prefetch", type=int, default=0, help="query-index: fresh queries, every other one "
-                       "without the list prefetch")  # fmt: skip
+        p.add_argument("--no-prefetch", action="store_true", help="query-index: without the mapped store's prefetch")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     {

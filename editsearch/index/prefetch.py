@@ -9,6 +9,7 @@ query's probed lists starts all of them at once, and the faults then find pages 
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ class ListPrefetch:
     """The byte range of each IVF list's rows in a saved `ivfpq-sq8` file, and the coarse quantizer to pick lists."""
 
     def __init__(self, path: Path, offset: int, code_size: int, ranges: np.ndarray, ivf: Any) -> None:
-        self.file = path.open("rb")  # closed with this object
+        self.fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self.fd)  # closed with this object
         self.offset, self.code_size = offset, code_size
         self.ranges = ranges  # [nlist, 2]: first and last store row of each list; -1 where a list is not one run
         self.ivf = ivf
@@ -61,6 +63,4 @@ class ListPrefetch:
         for lo, hi in self.ranges[np.unique(probed[probed >= 0])]:
             if lo >= 0:
                 start = self.offset + int(lo) * self.code_size
-                os.posix_fadvise(
-                    self.file.fileno(), start, (int(hi) - int(lo) + 1) * self.code_size, os.POSIX_FADV_WILLNEED
-                )
+                os.posix_fadvise(self.fd, start, (int(hi) - int(lo) + 1) * self.code_size, os.POSIX_FADV_WILLNEED)

@@ -23,6 +23,8 @@ A reader maps the re-rank store of `pq` and `ivfpq-sq8` from the file (FAISS's I
 reading it: a query re-ranks only k × k_factor rows, so the store (3 KB a vector at d = 768 for `pq`, 768 B
 for `ivfpq-sq8`) stays on disk and in the page cache, not in the process. A mapped index cannot take vectors
 (FAISS aborts the process if asked), so `add` refuses, and only a cache that matches the catalog is mapped.
+An `ivfpq-sq8` build lays the store out list by list, and a mapped reader asks for a query's lists before
+it re-ranks (editsearch.index.prefetch).
 """
 
 from __future__ import annotations
