@@ -34,7 +34,7 @@ import math
 import os
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -394,12 +394,9 @@ class VectorIndex:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         if k <= GPU_MAX_K and (gpu := self._gpu_replica()) is not None:
             return gpu.search(queries, k)
-        if self.prefetch is not None:
-            with omp_threads(1):
+        with nullcontext() if len(queries) >= SMALL_BATCH else omp_threads(1):
+            if self.prefetch is not None:
                 self.prefetch.before(queries)
-        if len(queries) >= SMALL_BATCH:
-            return self.index.search(queries, k)
-        with omp_threads(1):
             return self.index.search(queries, k)
 
     def set_params(self, params: AnnParams) -> None:
