@@ -103,6 +103,30 @@ def test_the_edits_of_a_few_vectors_are_looked_up_by_id_never_by_reading_vectors
     assert edits == "SEARCH e USING INTEGER PRIMARY KEY (rowid=?)", edits
 
 
+def test_settings_and_the_model_are_read_once_until_this_or_another_connection_writes(tmp_path, catalog):
+    catalog.set_setting("generation", "1")
+    catalog.model(), catalog.get_setting("generation")
+    reads = lambda: [(catalog.model(), catalog.get_setting("generation")) for _ in range(3)]  # noqa: E731
+    twice, statements = traced(catalog.db.conn, reads)
+    assert twice[0] == (catalog.model(), "1")
+    assert all(s == "PRAGMA data_version" for s in statements), statements  # nothing re-read from the tables
+    other = Catalog.open(tmp_path / "catalog.db")
+    try:
+        other.set_setting("generation", "2")  # another connection commits: this one sees it at once
+        assert catalog.get_setting("generation") == "2"
+        catalog.set_setting("generation", "3")  # and its own writes
+        assert catalog.get_setting("generation") == "3" and other.get_setting("generation") == "3"
+        with catalog.db.atomic():  # inside a transaction, reads go to the tables (a rollback must not stay)
+            catalog.set_setting("generation", "4")
+            assert catalog.get_setting("generation") == "4"
+        with pytest.raises(sqlite3.IntegrityError), catalog.db.atomic():
+            catalog.set_setting("generation", "5")
+            catalog.db.execute("INSERT INTO vectors (id) VALUES (NULL)")  # fails: the transaction rolls back
+        assert catalog.get_setting("generation") == "4"
+    finally:
+        other.close()
+
+
 def test_failed_transaction_rolls_back(catalog):
     with pytest.raises(sqlite3.IntegrityError):
         catalog.save_edits([edit_row("a"), edit_row("b")], [b"x" * 16], "missing-model")  # FK fails

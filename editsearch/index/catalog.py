@@ -286,6 +286,8 @@ class Catalog:
         self.filter_budget_s: float | None = DEFAULT_FILTER_BUDGET_S  # a filter running longer is stopped
         self.readonly = False
         self._key: str | None = None  # the file's key in _OPEN while this connection is open
+        self._memo: dict[str, Any] = {}  # settings and the model row as last read, valid while _stamp holds
+        self._stamp: tuple[int, int] | None = None
 
     @classmethod
     def open(cls, path: str | Path, *, readonly: bool = False) -> Catalog:
@@ -367,8 +369,26 @@ class Catalog:
 
     def get_setting(self, key: str, default: str | None = None) -> str | None:
         """A value of the `settings` table."""
-        row = self.db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
-        return default if row is None else row[0]
+        value = self._remembered(
+            f"setting:{key}", lambda: self.db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+        )
+        return default if value is None else value[0]
+
+    def _remembered(self, key: str, read: Callable[[], Any]) -> Any:
+        """`read()`, or its value as read before while the file is unchanged (queries read settings often).
+
+        Outside a transaction only: a commit of any other connection moves `PRAGMA data_version`, a
+        write of this one `total_changes`, and either forgets every value.
+        """
+        conn = self.db.conn
+        if conn.in_transaction:
+            return read()
+        stamp = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+        if stamp != self._stamp:
+            self._memo, self._stamp = {}, stamp
+        if key not in self._memo:
+            self._memo[key] = read()
+        return self._memo[key]
 
     def set_setting(self, key: str, value: str) -> None:
         """Set a value of the `settings` table (inside the caller's transaction, if any)."""
@@ -404,7 +424,10 @@ class Catalog:
         fingerprint = self.get_setting("model")
         if fingerprint is None:
             return None
-        row = self.db.execute("SELECT * FROM models WHERE fingerprint = ?", [fingerprint]).fetchone()
+        row = self._remembered(
+            f"model:{fingerprint}",
+            lambda: self.db.execute("SELECT * FROM models WHERE fingerprint = ?", [fingerprint]).fetchone(),
+        )
         cols = ["fingerprint", "name", "dim", "trained", "config", "created_at"]
         return None if row is None else ModelRow(**dict(zip(cols, row, strict=True)))  # type: ignore[typeddict-item]
 
