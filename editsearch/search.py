@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,10 @@ class SearchResult:
     scores: dict[str, float | None] | None = None  # {"pair": EC2T, "instruction": text↔instruction or None}
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of the CLI contract."""
-        return asdict(self)
+        """The JSON shape of the CLI contract (its dicts copied, not shared with the result)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out.update(metadata=dict(self.metadata), scores=None if self.scores is None else dict(self.scores))
+        return out
 
 
 @dataclass

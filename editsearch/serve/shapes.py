@@ -7,7 +7,7 @@ reached through `urls`.
 
 from __future__ import annotations
 
-from pathlib import PurePath
+import os
 from typing import Any
 
 from editsearch.locators import parse_locator
@@ -24,8 +24,8 @@ def public_name(locator: str | None) -> str | None:
     try:
         path, row, column = parse_locator(locator)
     except ValueError:
-        return PurePath(locator).name
-    name = PurePath(path).name
+        return os.path.basename(locator.rstrip("/"))
+    name = os.path.basename(path.rstrip("/"))
     return name if row is None else f"{name} row {row}, {column}"
 
 
