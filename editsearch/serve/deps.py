@@ -1,4 +1,8 @@
-"""FastAPI dependencies of the routers: the engine, the apply gate and the server's settings, from `app.state`."""
+"""FastAPI dependencies of the routers: the engine, the apply gate and the server's settings, from `app.state`.
+
+They are coroutines: FastAPI runs a plain function dependency in its thread pool, a hop per request for a
+lookup.
+"""
 
 from __future__ import annotations
 
@@ -30,17 +34,17 @@ class Settings:
         return int(self.max_upload_mb * 1e6)
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     """The served index's engine."""
     return request.app.state.engine
 
 
-def get_gate(request: Request) -> ApplyGate:
+async def get_gate(request: Request) -> ApplyGate:
     """The apply gate."""
     return request.app.state.gate
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The server's settings."""
     return request.app.state.settings
 
