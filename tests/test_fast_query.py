@@ -259,3 +259,19 @@ def test_clip_text_query_imports_no_torch(tiny_clip, tmp_path):
     assert "onnxruntime" in modules and not modules & set(HEAVY)
     with EditSearch.open(root / "index", model=model) as slow:
         assert [r["id"] for r in result["results"]] == [r.id for r in slow.search_text("make it brighter", k=5)]
+
+
+def test_the_towers_run_on_the_gpu_when_onnx_runtime_has_cuda_and_on_the_cpu_otherwise():
+    from types import SimpleNamespace
+
+    from editsearch.towers.runtime import providers
+
+    def runtime(*names: str) -> SimpleNamespace:
+        return SimpleNamespace(get_available_providers=lambda: list(names))
+
+    gpu = runtime("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+    assert providers(gpu) == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert providers(runtime("AzureExecutionProvider", "CPUExecutionProvider")) == ["CPUExecutionProvider"]
+    import onnxruntime
+
+    assert providers(onnxruntime)[-1] == "CPUExecutionProvider"  # this machine's build: the CPU last, always

@@ -44,7 +44,13 @@ def _session(runtime: ModuleType, path: Path, spin: bool = True) -> Any:
     options.log_severity_level = 3
     if not spin:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return runtime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return runtime.InferenceSession(str(path), options, providers=providers(runtime))
+
+
+def providers(runtime: ModuleType) -> list[str]:
+    """Where a session runs: on the GPU when this ONNX Runtime has CUDA (onnxruntime-gpu), else on the CPU."""
+    available = runtime.get_available_providers()
+    return [name for name in ("CUDAExecutionProvider", "CPUExecutionProvider") if name in available]
 
 
 class OnnxTextTower:
