@@ -162,22 +162,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-# the app `editsearch serve` runs, under uvicorn's pure-Python HTTP parser and event loop
-H11_SERVER = (
-    "import sys, uvicorn; from editsearch.serve.app import create_app; "
-    "uvicorn.run(create_app(sys.argv[1], log='text'), port=int(sys.argv[2]), access_log=False, "
-    "log_level='warning', http='h11', loop='asyncio')"
-)
-
-
-def start_server(index_dir: Path, http: str = "auto") -> tuple[subprocess.Popen, str]:
-    """`editsearch serve` on a free port ("auto": httptools and uvloop where installed), or the same app on h11."""
+def start_server(index_dir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     cli = Path(sys.executable).parent / "editsearch"
-    command = [str(cli), "serve", "--index", str(index_dir), "--port", str(port)]
-    if http == "h11":
-        command = [sys.executable, "-c", H11_SERVER, str(index_dir), str(port)]
-    proc = subprocess.Popen(command, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [str(cli), "serve", "--index", str(index_dir), "--port", str(port)],
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -265,8 +257,6 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "editsearch-bench-serve")
     parser.add_argument("--json", type=Path, default=None, help="Also write the figures here.")
     parser.add_argument("--index-type", default="auto", help="FAISS type (auto, a new index's default: pq from 100k)")
-    stacks = "servers to measure in turn: auto (`editsearch serve`), h11 (the same app on h11 and asyncio)"
-    parser.add_argument("--http", nargs="+", default=["auto"], choices=["auto", "h11"], help=stacks)
     args = parser.parse_args()
 
     images = make_images(args.work / "images")
@@ -275,46 +265,40 @@ def main() -> None:
         t0 = time.perf_counter()
         index_dir = build_index(args.work / f"index-{n}-{args.index_type}", n, images, args.index_type)
         print(f"index of {n} edits ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        for stack in args.http:
-            proc, url = start_server(index_dir, stack)
-            try:
-                for mode in args.modes:
-                    base = in_process(index_dir, queries(mode, min(args.requests, 1000), f"p{n}"))
-                    row = {"size": n, "mode": mode, "http": stack, "in_process": base}
-                    for clients in (1, 8):
-                        texts = queries(mode, args.requests, f"h{n}c{clients}{stack}")
-                        row[f"http_{clients}"] = http_run(url, texts, clients, psutil.Process(proc.pid))
-                    rows.append(row)
-                    print(json.dumps(row), file=sys.stderr)
-                if n == min(args.sizes) and args.load_requests and stack == args.http[0]:
-                    # twice: the first pass loads the apply pipeline and fills the bounded thumbnail cache; the
-                    # second, the same load again, shows whether memory then stays flat
-                    for name in ("load_warmup", "load"):
-                        figures[name] = load_test(url, proc, n, images[0], args.load_requests, args.load_seconds)
-                        print(json.dumps({name: figures[name]}), file=sys.stderr)
-            finally:
-                proc.terminate()
-                proc.wait(30)
+        proc, url = start_server(index_dir)
+        try:
+            for mode in args.modes:
+                base = in_process(index_dir, queries(mode, min(args.requests, 1000), f"p{n}"))
+                row = {"size": n, "mode": mode, "in_process": base}
+                for clients in (1, 8):
+                    texts = queries(mode, args.requests, f"h{n}c{clients}")
+                    row[f"http_{clients}"] = http_run(url, texts, clients, psutil.Process(proc.pid))
+                rows.append(row)
+                print(json.dumps(row), file=sys.stderr)
+            if n == min(args.sizes) and args.load_requests:
+                # twice: the first pass loads the apply pipeline and fills the bounded thumbnail cache; the
+                # second, the same load again, shows whether memory then stays flat
+                for name in ("load_warmup", "load"):
+                    figures[name] = load_test(url, proc, n, images[0], args.load_requests, args.load_seconds)
+                    print(json.dumps({name: figures[name]}), file=sys.stderr)
+        finally:
+            proc.terminate()
+            proc.wait(30)
     figures["rows"] = rows
-    print("| edits | queries | server | in-process p50 ms | HTTP 1 client p50 / p95 ms | HTTP 1 client q/s "
+    print("| edits | queries | in-process p50 ms | HTTP 1 client p50 / p95 ms | HTTP 1 client q/s "
           "| HTTP 8 clients p50 / p95 ms | HTTP 8 clients q/s | errors | HTTP / in-process p50 |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         one, eight, base = r["http_1"], r["http_8"], r["in_process"]
         print(
-            f"| {r['size']:,} | {r['mode']} | {r['http']} | {base['p50_ms']:.2f} "
-            f"| {one['p50_ms']:.2f} / {one['p95_ms']:.2f} "
+            f"| {r['size']:,} | {r['mode']} | {base['p50_ms']:.2f} | {one['p50_ms']:.2f} / {one['p95_ms']:.2f} "
             f"| {one['qps']:.0f} | {eight['p50_ms']:.2f} / {eight['p95_ms']:.2f} | {eight['qps']:.0f} "
             f"| {one['errors'] + eight['errors']} of {one['n'] + eight['n']} | {one['p50_ms'] / base['p50_ms']:.2f}x |"
         )
-    print("\n| edits | queries | server | 8 clients: server CPU ms a request | clients' CPU ms a request |")
-    print("|---|---|---|---|---|")
+    print("\n| edits | queries | 8 clients: server CPU ms a request | clients' CPU ms a request |\n|---|---|---|---|")
     for r in rows:
         eight = r["http_8"]
-        print(
-            f"| {r['size']:,} | {r['mode']} | {r['http']} | {eight['server_cpu_ms']:.1f} "
-            f"| {eight['client_cpu_ms']:.1f} |"
-        )
+        print(f"| {r['size']:,} | {r['mode']} | {eight['server_cpu_ms']:.1f} | {eight['client_cpu_ms']:.1f} |")
     for name in ("load_warmup", "load"):
         if name in figures:
             rounded = {k: round(v, 2) if isinstance(v, float) else v for k, v in figures[name].items()}
