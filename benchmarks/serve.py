@@ -7,7 +7,7 @@ Queries are either "repeated" (50 phrases cycled: the model's text-embedding cac
 first pass) or "distinct" (every request a new string: each one runs the text tower). Then a bounded
 load test mixes searches, thumbnail and edit fetches and one apply, sampling the server's RSS; it runs
 twice, and the second pass (after the pipeline is loaded and the thumbnail cache filled) shows whether
-memory stays flat.
+memory stays flat. Each server also answers 500 health probes from one client (latency, its CPU a probe).
 
     flock /tmp/editsearch-tests.lock .venv/bin/python benchmarks/serve.py --sizes 10000 100000
 """
@@ -156,6 +156,21 @@ def http_run(url: str, texts: list[str], clients: int, server: psutil.Process) -
     return figures
 
 
+def health_run(url: str, probes: int, server: psutil.Process) -> dict[str, float]:
+    """`probes` GET /healthz from one client, as a load balancer sends them: latency and the server's CPU a probe."""
+    times = []
+    cpu_before = cpu_ms(server)
+    started = time.perf_counter()
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for _ in range(probes):
+            t0 = time.perf_counter()
+            client.get("/healthz").raise_for_status()
+            times.append(time.perf_counter() - t0)
+    figures = summary(times, time.perf_counter() - started, 0)
+    figures["server_cpu_ms"] = (cpu_ms(server) - cpu_before) / probes
+    return figures
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -275,6 +290,8 @@ def main() -> None:
                     row[f"http_{clients}"] = http_run(url, texts, clients, psutil.Process(proc.pid))
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr)
+            figures[f"health_{n}"] = health_run(url, 500, psutil.Process(proc.pid))
+            print(json.dumps({f"health_{n}": figures[f"health_{n}"]}), file=sys.stderr)
             if n == min(args.sizes) and args.load_requests:
                 # twice: the first pass loads the apply pipeline and fills the bounded thumbnail cache; the
                 # second, the same load again, shows whether memory then stays flat
@@ -299,6 +316,12 @@ def main() -> None:
     for r in rows:
         eight = r["http_8"]
         print(f"| {r['size']:,} | {r['mode']} | {eight['server_cpu_ms']:.1f} | {eight['client_cpu_ms']:.1f} |")
+    for n in args.sizes:
+        health = figures[f"health_{n}"]
+        print(
+            f"\n/healthz at {n:,} edits: p50 {health['p50_ms']:.2f} ms, "
+            f"server CPU {health['server_cpu_ms']:.2f} ms a probe"
+        )
     for name in ("load_warmup", "load"):
         if name in figures:
             rounded = {k: round(v, 2) if isinstance(v, float) else v for k, v in figures[name].items()}

@@ -5,6 +5,7 @@ and API docs that need no network."""
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -165,6 +166,31 @@ def test_a_damaged_catalog_shows_in_health_and_as_json_errors(tmp_path, tiny_mod
         for response in (c.get("/api/search", params={"text": "x"}), c.get("/api/edits/1"), c.get("/api/stats")):
             assert response.status_code in (500, 503) and response.headers["content-type"] == "application/json"
             assert str(tmp_path) not in response.text and "Traceback" not in response.text
+
+
+def test_health_reads_the_catalog_again_only_when_its_files_change_or_the_answer_is_old(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    from editsearch.serve import engine as served
+
+    index_dir = make_served_index(tmp_path, tiny_model_dir, n=4)
+    opened = []
+    real_open = Catalog.open.__func__
+
+    def counted(cls, path, **kwargs):
+        opened.append(path)
+        return real_open(cls, path, **kwargs)
+
+    with TestClient(create_app(index_dir, allowed_hosts=HOSTS, readers=1)) as c:
+        monkeypatch.setattr(Catalog, "open", classmethod(counted))
+        for _ in range(3):
+            assert c.get("/healthz").json() == {"status": "ok"}
+        assert len(opened) == 1  # the first probe checked the file; the others had the same files
+        catalog = index_dir / "catalog.db"
+        os.utime(catalog, ns=(catalog.stat().st_atime_ns, catalog.stat().st_mtime_ns + 10**9))
+        assert c.get("/healthz").status_code == 200 and len(opened) == 2  # the file was touched: read again
+        monkeypatch.setattr(served, "HEALTH_RECHECK_S", 0.0)
+        assert c.get("/healthz").status_code == 200 and len(opened) == 3  # unchanged, but the answer was old
 
 
 def test_an_index_rebuilt_at_the_same_path_is_served(tmp_path, tiny_model_dir):
