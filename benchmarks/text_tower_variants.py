@@ -1,6 +1,7 @@
 """The exported text tower against variants: one thread, eager attention, int8 weights and ONNX Runtime's fusions.
 
     python benchmarks/text_tower_variants.py [--texts 800] [--batch 8] [--rounds 2]
+    python benchmarks/text_tower_variants.py --profile [--batch 8]
 
 The default model's text graph (exported if need be: the MiniLM traced through PyTorch's SDPA attention) as
 shipped (ONNX Runtime's default: one intra-op thread a core), the same graph on one intra-op thread, the
@@ -15,6 +16,7 @@ and how far each variant's embeddings are from the shipped ones (cosine, and the
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -33,13 +35,38 @@ def texts(n: int) -> list[str]:
 
 def one_thread(runtime: Any, path: Path, tokens: Any) -> Any:
     """A text tower of this graph with the shipped session settings but one intra-op thread (default: one a core)."""
-    from editsearch.towers.runtime import OnnxTextTower
+    from editsearch.towers.runtime import OnnxTextTower, providers
 
     tower = OnnxTextTower(runtime, path, tokens)
     options = tower.session.get_session_options()
     options.intra_op_num_threads = 1
-    tower.session = runtime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    tower.session = runtime.InferenceSession(str(path), options, providers=providers(runtime))
     return tower
+
+
+def profile(runtime: Any, path: Path, tokens: Any, batch: list[str], runs: int = 100) -> None:
+    """ONNX Runtime's own profile of the graph on one batch, one thread: each operator type's share of the time."""
+    from collections import Counter
+
+    from editsearch.towers.runtime import providers
+
+    options = runtime.SessionOptions()
+    options.intra_op_num_threads, options.enable_profiling = 1, True
+    options.profile_file_prefix = str(Path(tempfile.gettempdir()) / "editsearch-text-tower")
+    session = runtime.InferenceSession(str(path), options, providers=providers(runtime))
+    inputs = tokens(batch)
+    for _ in range(runs):
+        session.run(None, inputs)
+    trace = Path(session.end_profiling())
+    spent: Counter[str] = Counter()
+    for event in json.loads(trace.read_text()):
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            spent[event["args"]["op_name"]] += event["dur"]
+    trace.unlink()
+    total = sum(spent.values())
+    print(f"profile of {runs} runs of {inputs['input_ids'].shape} tokens (one thread), by operator type:")
+    for op, us in spent.most_common(6):
+        print(f"  {op:20s} {100 * us / total:5.1f}%  {us / runs / 1000:.2f} ms a run")
 
 
 def main() -> None:
@@ -47,6 +74,7 @@ def main() -> None:
     ap.add_argument("--texts", type=int, default=800)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--profile", action="store_true", help="only profile the shipped graph on one batch, by operator")
     args = ap.parse_args()
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -64,6 +92,8 @@ def main() -> None:
     assert isinstance(shipped, OnnxTextTower), "the text tower was not exported"
     source = Path(read_json(model_dir(embedder.fingerprint) / "model.json")["text"]["onnx"])
     runtime = load_runtime()
+    if args.profile:
+        return profile(runtime, source, shipped.tokens, texts(args.batch))
     with tempfile.TemporaryDirectory() as tmp:
         paths = {name: Path(tmp) / f"{name}.onnx" for name in ("eager", "int8", "int8-channel", "fused")}
         export_minilm_graph(paths["eager"], attention="eager")
