@@ -1,9 +1,20 @@
-"""Durable file replacement: a finished temporary file takes a file's place, and survives a crash."""
+"""Safe file writing: exclusive temp files renamed into place, durable across a crash; outputs kept off an index.
+
+Every writer in the project goes through `atomic_path` (or `write_atomic` for bytes and text in hand): the
+temporary file is created fresh with a unique name (`tempfile.mkstemp`: O_CREAT | O_EXCL, so a planted
+file or symlink at that name is never opened, let alone followed), and only a finished file is renamed
+over the target. A crash leaves the old target as it was.
+"""
 
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from editsearch.errors import UsageError
 
 
 def fsync_replace(tmp: Path, target: Path) -> None:
@@ -19,3 +30,41 @@ def fsync_replace(tmp: Path, target: Path) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def exclusive_temp(target: Path) -> Path:
+    """A new, empty temp file beside `target`, created exclusively under a unique name (never a followed link)."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    return Path(name)
+
+
+@contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield an exclusive temp file's path to write; on success it replaces `target` durably, on error it is removed."""
+    target = Path(target)
+    tmp = exclusive_temp(target)
+    try:
+        yield tmp
+        fsync_replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomic(target: str | Path, data: bytes | str) -> Path:
+    """Write bytes (or UTF-8 text) to `target` through an exclusive temp file and a durable rename; returns it."""
+    target = Path(target)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    with atomic_path(target) as tmp, open(tmp, "r+b") as f:
+        f.write(raw)
+    return target
+
+
+def refuse_inside(path: str | Path, directory: str | Path, what: str) -> None:
+    """UsageError when `path` (a file or folder to write) is `directory` itself or lies inside it.
+
+    Links are resolved first, so a link into the folder is refused too. Used to keep outputs off an index.
+    """
+    target, folder = Path(path).resolve(), Path(directory).resolve()
+    if target == folder or folder in target.parents:
+        raise UsageError(f"{what} {path} would write into the index folder {directory}: choose a path outside it")
