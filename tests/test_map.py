@@ -131,6 +131,7 @@ def test_a_pickle_planted_in_the_index_is_never_loaded(vocab_index, tmp_path, mo
     assert not marker.exists() and not (directory / layout.LEGACY_MODEL_FILE).exists()
     assert len(grown) == 61 and grown.refitted == (version != build.STATE_VERSION)
     assert grown.placed == (1 if version == build.STATE_VERSION else 0)
+    assert any("another version" in note for note in grown.notes) == (version != build.STATE_VERSION)
 
 
 def test_a_removed_edit_is_gone_from_the_map(vocab_index):

@@ -87,9 +87,9 @@ def build_map(
         index.save_map([], None, replace=True)
         return _trivial(index, list(live))
     fp = info["fingerprint"]  # type: ignore[index]
-    state = FitState.read(index.setting(MAP_STATE))
-    points = index.map_points()
-    notes = _refit_notes(state, fp, len(live), fit_sample, refit, points)
+    raw = index.setting(MAP_STATE)
+    state, points = FitState.read(raw), index.map_points()
+    notes = _refit_notes(raw, state, fp, len(live), fit_sample, refit, points)
     if notes is not None:
         state = _fit(index, sorted(live), fp, fit_sample, seed)
         atlas = read_map(index)
@@ -157,11 +157,13 @@ def _live(index: EditIndex, info: Any) -> dict[int, int]:
 
 
 def _refit_notes(
-    state: FitState | None, fp: str, live: int, fit_sample: int, refit: bool, points: list[Point]
+    raw: str | None, state: FitState | None, fp: str, live: int, fit_sample: int, refit: bool, points: list[Point]
 ) -> list[str] | None:
     """None when the stored fit can place new edits, else why the layout is fitted anew (notes, maybe none)."""
-    if refit or state is None:
+    if refit or raw is None:
         return []
+    if state is None:
+        return ["the stored map was made by another version of editsearch: fitted anew"]
     if state.model != fp:
         return ["the stored map was made with another model: fitted anew"]
     if state.fitted < fit_sample and live >= REFIT_GROWTH * state.fitted:
