@@ -104,7 +104,7 @@ def build_index(directory: Path, n: int, images: list[Path]) -> None:
         xy, cluster = layout(len(live))
         points = [(e, v, float(p[0]), float(p[1]), int(c), 1) for (e, v), p, c in zip(live, xy, cluster, strict=True)]
         names = {c: EDIT_PHRASES[c % len(EDIT_PHRASES)] for c in range(CLUSTERS)}
-        index.save_map(points, FitState(fp, "0" * 64, len(points), 0, names).to_json(), replace=True)
+        index.save_map(points, FitState(fp, len(points), 0, names).to_json(), replace=True)
 
 
 def api_map(url: str) -> dict[str, float]:

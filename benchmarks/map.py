@@ -12,7 +12,7 @@ every cluster is named from the shipped vocabulary (editsearch.vocabulary.EDIT_P
   whole or for either step).
 Speed (`--speed N`): N vectors drawn around the families' centres (each family's mean pair vector plus
 Gaussian noise of that family's own spread), saved through the catalog (no image forward), then one
-timed `build_map` (fit on `--fit-sample`, the rest placed by transform), wall and CPU seconds.
+timed `build_map` (fit on `--fit-sample`, the rest placed in its layout), wall and CPU seconds.
 """
 
 from __future__ import annotations

@@ -64,6 +64,6 @@ def store_map(directory: Path, clusters: dict[int, int], names: dict[int, str], 
             c = clusters.get(edit, -1)
             x, y = (4.0 * c, 0.0) if c >= 0 else (rng.uniform(-4, 12), rng.uniform(-6, 6))
             points.append((edit, vid, x + rng.normal(0, 0.4), y + rng.normal(0, 0.4), c, 1))
-        state = FitState(index.model_info["fingerprint"], "0" * 64, len(points), seed, names)
+        state = FitState(index.model_info["fingerprint"], len(points), seed, names)
         index.save_map(points, state.to_json(), replace=True)
     return {p[0]: (p[2], p[3], p[4]) for p in points}

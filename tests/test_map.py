@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import pickle
+from pathlib import Path
+
 import numpy as np
 import pytest
 from map_fixtures import add_vectors, clustered, unit, vector_index
@@ -79,7 +84,7 @@ def test_stored_layout_is_reused_and_a_new_edit_is_placed_by_transform(vocab_ind
     directory, vectors, family = vocab_index
     with EditIndex.open(directory, writable=True) as index:
         first = build_map(index)
-        assert (directory / layout.MODEL_FILE).exists() and index.catalog.get_setting(MAP_STATE)
+        assert index.catalog.get_setting(MAP_STATE) and not list(directory.glob("atlas*"))  # no model file
 
         def no_refit(*_a, **_k):
             raise AssertionError("the layout was fitted again")
@@ -96,6 +101,37 @@ def test_stored_layout_is_reused_and_a_new_edit_is_placed_by_transform(vocab_ind
     old = np.isin(grown.ids, first.ids)
     assert np.array_equal(grown.x[old], first.x)  # the others stay where they were
     assert grown.labels[row] == PHRASES[2]
+
+
+class Planted:
+    """A pickle that, once loaded, creates its marker file: what a crafted index folder could hold."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.parametrize("version", [build.STATE_VERSION, 1])
+def test_a_pickle_planted_in_the_index_is_never_loaded(vocab_index, tmp_path, monkeypatch, version):
+    directory, vectors, family = vocab_index
+    marker = tmp_path / "unpickled"
+    planted = pickle.dumps(Planted(marker))
+    with EditIndex.open(directory, writable=True) as index:
+        build_map(index)
+        (directory / layout.LEGACY_MODEL_FILE).write_bytes(planted)
+        state = json.loads(index.catalog.get_setting(MAP_STATE))  # the file's checksum, as a state once held it
+        state.update(sha256=hashlib.sha256(planted).hexdigest(), version=version)
+        index.catalog.set_setting(MAP_STATE, json.dumps(state))
+        add_vectors(index, unit(vectors[family == 1][:1] + 0.01), "new")
+        if version == build.STATE_VERSION:  # a state this code reads: the new edit is placed, no refit
+            monkeypatch.setattr(layout, "fit_layout", lambda *_a, **_k: pytest.fail("the layout was fitted again"))
+        grown = build_map(index)
+    assert not marker.exists() and not (directory / layout.LEGACY_MODEL_FILE).exists()
+    assert len(grown) == 61 and grown.refitted == (version != build.STATE_VERSION)
+    assert grown.placed == (1 if version == build.STATE_VERSION else 0)
+    assert any("another version" in note for note in grown.notes) == (version != build.STATE_VERSION)
 
 
 def test_a_removed_edit_is_gone_from_the_map(vocab_index):
@@ -130,13 +166,22 @@ def test_a_reader_sees_the_stored_map_and_a_reader_cannot_build_one(vocab_index)
     assert len(payload["points"]["id"]) == 60 and {"cluster", "label", "size", "x", "y"} <= set(payload["clusters"][0])
 
 
-def test_a_damaged_model_file_means_a_refit(vocab_index):
-    directory, _, _ = vocab_index
+def test_names_follow_the_live_edits_when_the_naming_ones_are_removed(tmp_path, model, monkeypatch):
+    texts = ["paint the sky purple", "add a tiny red boat", "remove every tree"]
+    vectors, family = clustered(model.embed_texts(texts).numpy(), 20, seed=2)
+    carried = [texts[f] if f != 1 or i % 4 == 0 else "make it gloomy" for i, f in enumerate(family)]
+    directory = vector_index(tmp_path / "idx", model, vectors, carried)
     with EditIndex.open(directory, writable=True) as index:
-        build_map(index)
-        (directory / layout.MODEL_FILE).write_bytes(b"not a model")
-        again = build_map(index)
-    assert again.refitted and any(layout.MODEL_FILE in note for note in again.notes)
+        first = build_map(index)
+        assert texts[1] in first.names.values()  # named by the instruction its centre comes from
+        namers = [int(i) for i, text in zip(first.ids, carried, strict=True) if text == texts[1]]
+        assert index.remove(namers) == 5
+        monkeypatch.setattr(layout, "fit_layout", lambda *_a, **_k: pytest.fail("the layout was fitted again"))
+        after = build_map(index)
+        again = build_map(index)  # nothing changed since: the names stay as they are
+    assert not after.refitted and len(after) == 55 and len(after.clusters()) == 3
+    assert texts[1] not in after.names.values() and texts[1] not in after.labels
+    assert "make it gloomy" in after.labels and again.names == after.names
 
 
 def test_growth_beyond_the_fit_means_a_refit(tmp_path, model):

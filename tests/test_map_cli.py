@@ -72,3 +72,44 @@ def test_map_of_an_empty_index_and_of_no_index(tmp_path):
     assert missing.exit_code == 1 and "no index at" in missing.stderr
     bad = run("map", "--index", tmp_path / "idx", "--fit-sample", "3")
     assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("option", "inside"), [("--png", "catalog.db"), ("--png", "sub/map.png"), ("--out", "."), ("--out", "maps")]
+)
+def test_map_refuses_an_output_inside_the_index_before_any_work(tmp_path, model, option, inside):
+    vectors, _ = clustered(model.embed_texts(PHRASES).numpy(), 10, seed=9)
+    idx = vector_index(tmp_path / "idx", model, vectors)
+    before = {p.name: p.read_bytes() for p in idx.iterdir() if p.is_file()}
+    result = run("map", "--index", idx, option, idx / inside)
+    assert result.exit_code == 2 and "index folder" in result.stderr and "Traceback" not in result.output
+    assert {p.name: p.read_bytes() for p in idx.iterdir() if p.is_file()} == before  # the catalog untouched
+    assert not (idx / "maps").exists() and not (idx / "sub").exists()
+
+
+def test_map_png_draws_names_with_dollar_signs_as_text(tmp_path, model):
+    texts = ["make it cost $x$", "add $$ signs", "remove every tree"]
+    vectors, family = clustered(model.embed_texts(texts).numpy(), 15, seed=10)
+    idx = vector_index(tmp_path / "idx", model, vectors, [texts[f] for f in family])
+    png = tmp_path / "map.png"
+    result = run("map", "--index", idx, "--png", png, "--json")
+    assert result.exit_code == 0, result.output
+    assert sorted(item["label"] for item in json.loads(result.stdout)["labels"]) == sorted(texts)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_removed_instruction_names_no_cluster(tmp_path, model):
+    texts = ["paint the sky purple", "add a tiny red boat", "remove every tree"]
+    vectors, family = clustered(model.embed_texts(texts).numpy(), 20, seed=2)
+    carried = [texts[f] if f != 1 or i % 4 == 0 else "make it gloomy" for i, f in enumerate(family)]
+    idx = vector_index(tmp_path / "idx", model, vectors, carried)
+    first = run("map", "--index", idx, "--json")
+    assert texts[1] in [item["label"] for item in json.loads(first.stdout)["labels"]]
+    namers = [i + 1 for i, text in enumerate(carried) if text == texts[1]]  # edit ids start at 1
+    assert run("remove", *namers, "--index", idx).exit_code == 0
+    result = run("map", "--index", idx, "--out", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["refitted"] is False and summary["edits"] == 55 and summary["clusters"] == 3
+    assert texts[1] not in [item["label"] for item in summary["labels"]]
+    assert texts[1] not in pq.read_table(tmp_path / "out" / "map.parquet").column("label").to_pylist()

@@ -14,6 +14,7 @@ from index_fixtures import make_collection
 from map_fixtures import clustered, store_map, vector_index
 from serve_fixtures import HOSTILE, audited_index, make_served_index
 
+from editsearch.atlas.palette import CLUSTER_COLOURS, NOISE_COLOUR
 from editsearch.index.store import EditIndex
 from editsearch.serve import create_app
 
@@ -95,6 +96,11 @@ def test_the_map_is_parallel_arrays_with_clusters_and_sources(mapped):
     assert [clusters[k]["size"] for k in range(5)] == [5, 5, 5, 5, 4]
     members = [i for i in range(1, 25) if CLUSTERS[i] == 3]
     assert clusters[3]["x"] == pytest.approx(float(np.median([points[i][0] for i in members])), abs=1e-4)
+    assert [clusters[k]["colour"] for k in range(5)] == list(CLUSTER_COLOURS[:5])  # the picture's colours
+    assert out["palette"] == list(CLUSTER_COLOURS) and out["noise_colour"] == NOISE_COLOUR
+    x0, y0, x1, y1 = clusters[3]["box"]  # the extent of its members (but for strays)
+    xs, ys = [points[i][0] for i in members], [points[i][1] for i in members]
+    assert min(xs) <= x0 < clusters[3]["x"] < x1 <= max(xs) and min(ys) <= y0 < clusters[3]["y"] < y1 <= max(ys)
     assert out["audit"] is None and out["notes"] == []
     assert str(index_dir.parent) not in answer.text and "/tmp" not in answer.text
 

@@ -1,17 +1,20 @@
 """build_map: the edit atlas of an index, fitted once, kept in the catalog, and brought up to date on each call.
 
-The layout is derived data. A fit takes a sample of at most `fit_sample` live edits (all of them in a
-smaller index), lays them out with UMAP, clusters them with HDBSCAN and names each cluster; every other
-edit is placed by the fitted model's `transform` and takes the cluster of its nearest fitted neighbour.
-Later calls place only the edits added (or embedded anew) since, and drop removed ones; the layout is
-fitted anew when there is no usable fit (none yet, another model, a model file that does not match its
-checksum) or when the index has grown to REFIT_GROWTH times the edits of a fit smaller than `fit_sample`.
+The layout is derived data, kept as data only (layout.py). A fit takes a sample of at most `fit_sample`
+live edits (all of them in a smaller index), lays them out with UMAP, clusters them with HDBSCAN and names
+each cluster; every other edit is placed among its nearest fitted edits and takes the cluster of its
+nearest fitted point. Later calls place only the edits added (or embedded anew) since, drop removed ones,
+and name the clusters again whenever their live members changed, so that a removed edit's instruction
+names nothing. The layout is fitted anew when there is no usable fit (none yet, another model, a state
+this code does not know, most of the fitted edits gone) or when the index has grown to REFIT_GROWTH times
+the edits of a fit smaller than `fit_sample`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,11 +31,13 @@ from editsearch.rng import stream
 if TYPE_CHECKING:
     from editsearch.index.store import EditIndex
 
-DEFAULT_FIT_SAMPLE = 50_000  # edits the layout is fitted on; the rest are placed by its transform
+DEFAULT_FIT_SAMPLE = 50_000  # edits the layout is fitted on; the rest are placed among their nearest fitted edits
 MIN_FIT = 20  # fewer live edits than this get a trivial layout (principal axes), all noise, nothing stored
 REFIT_GROWTH = 4  # a fit on fewer than fit_sample edits is redone once the index holds this many times more
-STATE_VERSION = 1
+STATE_VERSION = 2  # version 1 kept a pickled model file beside the catalog: such a map is fitted anew
 CHUNK = 20_000  # edits read from the catalog at once
+
+Point = tuple[int, int, float, float, int, int]  # (edit id, vector id, x, y, cluster, fitted), as the catalog keeps it
 
 
 @dataclass
@@ -40,10 +45,10 @@ class FitState:
     """What the catalog keeps about the current fit (settings `map:state`)."""
 
     model: str  # the index model's fingerprint the layout was fitted on
-    sha256: str  # of the pickled layout model file
     fitted: int  # edits the layout was fitted on
     seed: int
     names: dict[int, str]
+    members: str = ""  # digest of the live (edit, cluster) pairs the names were given for (see _members)
     version: int = STATE_VERSION
 
     def to_json(self) -> str:
@@ -52,14 +57,15 @@ class FitState:
 
     @classmethod
     def read(cls, raw: str | None) -> FitState | None:
-        """Parse a settings value; None for none, or one this code does not know."""
+        """Parse a settings value (keys it does not know are left out); None for none, or a version not this one."""
         try:
             data = json.loads(raw or "null")
             if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
                 return None
+            data = {f.name: data[f.name] for f in fields(cls) if f.name in data}
             data["names"] = {int(k): str(v) for k, v in data["names"].items()}
             return cls(**data)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):
             return None
 
 
@@ -71,6 +77,7 @@ def build_map(
         raise UsageError(f"fit_sample must be at least {MIN_FIT} (got {fit_sample})")
     if not index.lock.held:
         raise EditIndexError("the map is stored in the index: open it writable (the writer lock) to build it")
+    (index.directory / layout.LEGACY_MODEL_FILE).unlink(missing_ok=True)  # an older version's pickle: never read
     info = index.model_info
     live = _live(index, info)
     if not live:
@@ -80,17 +87,18 @@ def build_map(
         index.save_map([], None, replace=True)
         return _trivial(index, list(live))
     fp = info["fingerprint"]  # type: ignore[index]
-    state = FitState.read(index.setting(MAP_STATE))
-    model, notes = _usable_fit(index, state, fp, len(live), fit_sample, refit)
-    if model is None:
+    raw = index.setting(MAP_STATE)
+    state, points = FitState.read(raw), index.map_points()
+    notes = _refit_notes(raw, state, fp, len(live), fit_sample, refit, points)
+    if notes is not None:
         state = _fit(index, sorted(live), fp, fit_sample, seed)
         atlas = read_map(index)
         atlas.refitted, atlas.placed = True, len(atlas) - state.fitted
     else:
-        placed = _place_new(index, model, live, fp, state.fitted)  # type: ignore[union-attr]
+        placed = _update(index, state, points, live, fp)  # type: ignore[arg-type]
         atlas = read_map(index)
         atlas.placed = placed
-    atlas.notes = notes + atlas.notes
+    atlas.notes = (notes or []) + atlas.notes
     return atlas
 
 
@@ -148,20 +156,21 @@ def _live(index: EditIndex, info: Any) -> dict[int, int]:
     return {} if info is None else index.live_vector_ids_by_edit()
 
 
-def _usable_fit(
-    index: EditIndex, state: FitState | None, fp: str, live: int, fit_sample: int, refit: bool
-) -> tuple[Any | None, list[str]]:
-    """The stored layout model if it can place new edits, else (None, why it is fitted anew)."""
-    if refit or state is None:
-        return None, []
+def _refit_notes(
+    raw: str | None, state: FitState | None, fp: str, live: int, fit_sample: int, refit: bool, points: list[Point]
+) -> list[str] | None:
+    """None when the stored fit can place new edits, else why the layout is fitted anew (notes, maybe none)."""
+    if refit or raw is None:
+        return []
+    if state is None:
+        return ["the stored map was made by another version of editsearch: fitted anew"]
     if state.model != fp:
-        return None, ["the stored map was made with another model: fitted anew"]
+        return ["the stored map was made with another model: fitted anew"]
     if state.fitted < fit_sample and live >= REFIT_GROWTH * state.fitted:
-        return None, [f"the index has grown from {state.fitted} to {live} edits since the map was fitted: fitted anew"]
-    model = layout.load_model(index.directory, state.sha256)
-    if model is None:
-        return None, [f"the stored layout model ({layout.MODEL_FILE}) is missing or does not match: fitted anew"]
-    return model, []
+        return [f"the index has grown from {state.fitted} to {live} edits since the map was fitted: fitted anew"]
+    if 2 * sum(p[5] for p in points) < state.fitted:
+        return ["most of the edits the map was fitted on are gone: fitted anew"]
+    return None
 
 
 def _fit(index: EditIndex, ids: list[int], fp: str, fit_sample: int, seed: int) -> FitState:
@@ -169,49 +178,90 @@ def _fit(index: EditIndex, ids: list[int], fp: str, fit_sample: int, seed: int) 
     rng = stream(seed, "atlas-fit-sample")
     sample = sorted(rng.choice(ids, size=fit_sample, replace=False).tolist()) if len(ids) > fit_sample else ids
     fit_ids, fit_vids, vectors = _vectors(index.vectors_of_edits(sample, fp))
-    model, xy = layout.fit_layout(vectors, seed)
+    xy = layout.fit_layout(vectors, seed)
     found = cl.cluster_layout(xy)
-    names = name_clusters(
-        cluster_means(vectors, found),
-        _instructed(index, fit_ids, found),
-        index.instruction_vectors(),
-        index.embedder().text_vectors,
-    )
-    sha = layout.save_model(model, index.directory)
-    state = FitState(fp, sha, len(fit_ids), seed, names)
-    points = _points(fit_ids, fit_vids, xy, found, fitted=1)
-    index.save_map(points, state.to_json(), replace=True)
+    fitted = layout.FittedLayout(vectors, xy, layout.neighbours(len(fit_ids)))
+    state = FitState(fp, len(fit_ids), seed, {})
+    index.save_map(_points(fit_ids, fit_vids, xy, found, fitted=1), state.to_json(), replace=True)
     chosen = set(fit_ids)
     for chunk in index.iter_map_vectors(fp, CHUNK):
         rest = [row for row in chunk if row[0] not in chosen]
         if rest:
-            _store_placed(index, model, rest, xy, found)
-    return state
+            _store_placed(index, fitted, found, rest)
+    return _named(index, state, fit_ids, vectors, found)
 
 
-def _place_new(index: EditIndex, model: Any, live: dict[int, int], fp: str, fitted: int) -> int:
-    """Place the live edits the stored map lacks (by transform, no refit); returns how many."""
-    points = index.map_points()
-    mapped = {p[0] for p in points}
-    new = sorted(set(live) - mapped)
-    fit = [p for p in points if p[5]]
-    fit_xy = np.array([[p[2], p[3]] for p in fit], dtype=np.float32).reshape(-1, 2)
-    fit_clusters = np.array([p[4] for p in fit], dtype=np.int32)
-    for start in range(0, len(new), CHUNK):
-        _store_placed(index, model, index.vectors_of_edits(new[start : start + CHUNK], fp), fit_xy, fit_clusters)
-    if not new:
+def _update(index: EditIndex, state: FitState, points: list[Point], live: dict[int, int], fp: str) -> int:
+    """Place the live edits the stored map lacks and drop removed ones (no refit); name the clusters again if
+    their members changed. Returns how many edits were placed."""
+    new = sorted(set(live) - {p[0] for p in points})
+    if not new and _members(points) == state.members:
         index.save_map([], index.setting(MAP_STATE), replace=False)  # drops removed edits
+        return 0
+    fit_ids, vectors, xy, found = _fitted(index, points, fp)
+    fitted = layout.FittedLayout(vectors, xy, layout.neighbours(state.fitted))
+    for start in range(0, len(new), CHUNK):
+        _store_placed(index, fitted, found, index.vectors_of_edits(new[start : start + CHUNK], fp))
+    orphans = _orphans(index.map_points())  # members of clusters left without a live fitted edit
+    more_ids, _, more = _vectors(index.vectors_of_edits(sorted(orphans), fp))
+    if more_ids:
+        fit_ids, vectors = fit_ids + more_ids, np.concatenate([vectors, more])
+        found = np.concatenate([found, np.array([orphans[i] for i in more_ids], dtype=np.int32)])
+    _named(index, state, fit_ids, vectors, found)
     return len(new)
 
 
+def _fitted(index: EditIndex, points: list[Point], fp: str) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
+    """(edit ids, unit vectors [N, D], positions [N, 2], clusters [N]) of the live fitted edits."""
+    stored = {i: (v, blob) for i, v, blob in index.vectors_of_edits([p[0] for p in points if p[5]], fp)}
+    fit = [p for p in points if p[5] and stored.get(p[0], (None,))[0] == p[1]]
+    ids, _, vectors = _vectors([(p[0], p[1], stored[p[0]][1]) for p in fit])
+    xy = np.array([[p[2], p[3]] for p in fit], dtype=np.float32).reshape(-1, 2)
+    return ids, vectors, xy, np.array([p[4] for p in fit], dtype=np.int32)
+
+
+def _orphans(points: list[Point]) -> dict[int, int]:
+    """edit id -> cluster of the placed edits in clusters none of whose fitted edits is live (named by these)."""
+    kept = {p[4] for p in points if p[5]}
+    return {p[0]: p[4] for p in points if not p[5] and p[4] != cl.NOISE and p[4] not in kept}
+
+
+def _named(index: EditIndex, state: FitState, ids: list[int], vectors: np.ndarray, found: np.ndarray) -> FitState:
+    """The state with each cluster named from these members and the live edits' instructions, as stored."""
+    candidates = _live_instructions(index)
+    names = name_clusters(
+        cluster_means(vectors, found),
+        _instructed(index, ids, found, set(candidates[0])),
+        candidates,
+        index.embedder().text_vectors,
+    )
+    state = replace(state, names=names, members=_members(index.map_points()))
+    index.save_map([], state.to_json(), replace=False)
+    return state
+
+
+def _members(points: list[Point]) -> str:
+    """A digest of the mapped live edits and their clusters: it moves whenever an edit joins or leaves a cluster."""
+    pairs = np.array([(p[0], p[4]) for p in points], dtype=np.int64)
+    return hashlib.sha256(pairs.tobytes()).hexdigest()
+
+
+def _live_instructions(index: EditIndex) -> tuple[list[str], np.ndarray]:
+    """(texts, vectors) of the stored instruction vectors of instructions a live edit carries."""
+    texts, matrix = index.instruction_vectors()
+    carried = {row[0] for row in index.live_edit_rows("e.instruction")}
+    keep = [i for i, text in enumerate(texts) if text in carried]
+    return [texts[i] for i in keep], matrix[keep]
+
+
 def _store_placed(
-    index: EditIndex, model: Any, rows: list[tuple[int, int, bytes]], fit_xy: np.ndarray, fit_clusters: np.ndarray
+    index: EditIndex, fitted: layout.FittedLayout, found: np.ndarray, rows: list[tuple[int, int, bytes]]
 ) -> None:
-    """Place these edits by the model's transform, give each its nearest fitted point's cluster, store them."""
+    """Place these edits among their nearest fitted ones, give each its nearest fitted point's cluster, store them."""
     ids, vids, vectors = _vectors(rows)
-    xy = layout.place(model, vectors)
-    found = cl.nearest_clusters(fit_xy, fit_clusters, xy)
-    index.save_map(_points(ids, vids, xy, found, fitted=0), index.setting(MAP_STATE), replace=False)
+    xy = fitted.place(vectors)
+    clusters = cl.nearest_clusters(fitted.xy, found, xy)
+    index.save_map(_points(ids, vids, xy, clusters, fitted=0), index.setting(MAP_STATE), replace=False)
 
 
 def _trivial(index: EditIndex, ids: list[int]) -> AtlasMap:
@@ -238,15 +288,12 @@ def _vectors(rows: list[tuple[int, int, bytes]]) -> tuple[list[int], list[int], 
     return [r[0] for r in rows], [r[1] for r in rows], matrix
 
 
-def _points(
-    ids: list[int], vids: list[int], xy: np.ndarray, found: np.ndarray, fitted: int
-) -> list[tuple[int, int, float, float, int, int]]:
+def _points(ids: list[int], vids: list[int], xy: np.ndarray, found: np.ndarray, fitted: int) -> list[Point]:
     return [(i, v, float(p[0]), float(p[1]), int(c), fitted) for i, v, p, c in zip(ids, vids, xy, found, strict=True)]
 
 
-def _instructed(index: EditIndex, ids: list[int], found: np.ndarray) -> set[int]:
-    """Clusters most of whose fitted edits carry an instruction with a stored vector."""
-    stored = set(index.instruction_vectors()[0])
+def _instructed(index: EditIndex, ids: list[int], found: np.ndarray, stored: set[str]) -> set[int]:
+    """Clusters most of whose naming edits carry one of the `stored` instructions (those with a vector)."""
     rows = index.map_rows(ids)
     has = np.array([rows[i][2] in stored for i in ids], dtype=bool)
     return {int(c) for c in np.unique(found[found != cl.NOISE]) if has[found == c].mean() >= 0.5}

@@ -1,30 +1,27 @@
-"""The 2-D layout: UMAP fitted on (a sample of) the pair vectors, its `transform` placing every other edit.
+"""The 2-D layout: UMAP fitted on (a sample of) the pair vectors; every other edit placed among its nearest fitted ones.
 
 umap-learn (and scikit-learn, for the clusters) are the `map` extra: imported here only, on first use.
-The fitted model is pickled next to the catalog; the catalog keeps its SHA-256, and a file that differs
-is never unpickled (the map is fitted anew instead).
+Nothing but data is kept of a fit: the fitted edits' positions, in the catalog beside their vectors. An
+edit outside the fit is placed as UMAP's `transform` begins: at the mean position of its nearest fitted
+edits, weighted by UMAP's membership strengths. No fitted model object is stored or loaded, so an index
+folder holds nothing that could run code when it is read.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import os
-import pickle
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from editsearch.errors import MissingDependencyError
-from editsearch.files import fsync_replace
 
-MODEL_FILE = "atlas.umap"
+LEGACY_MODEL_FILE = "atlas.umap"  # where older versions pickled the fitted model: never read, removed by `map`
 N_NEIGHBORS = 15  # UMAP's default: local structure of ~15 neighbours per edit (fewer in a small fit, see below)
 MIN_DIST = 0.05  # tight clumps for density clustering on the layout, yet each still a visible patch
-TRANSFORM_BATCH = 20_000  # edits placed per `transform` call (what is held at once, beyond the fit)
+PLACE_BATCH = 4_096  # edits placed at once (their neighbour search holds this many rows)
 INSTALL_HINT = 'pip install "editsearch[map]"  (umap-learn, scikit-learn, matplotlib)'
 
 
@@ -37,30 +34,59 @@ def require_umap() -> Any:
     return umap
 
 
-def fit_layout(vectors: np.ndarray, seed: int) -> tuple[Any, np.ndarray]:
-    """(fitted UMAP model, [N, 2] layout) of unit pair vectors, by cosine; reproducible for a seed."""
+def neighbours(fitted: int) -> int:
+    """UMAP's n_neighbors for a fit of this many edits: a tenth of a small fit (its groups stay apart), at most 15."""
+    return min(N_NEIGHBORS, max(2, fitted // 10))
+
+
+def fit_layout(vectors: np.ndarray, seed: int) -> np.ndarray:
+    """[N, 2] UMAP layout of unit pair vectors, by cosine; reproducible for a seed."""
     umap = require_umap()
     model = umap.UMAP(
-        n_neighbors=min(N_NEIGHBORS, max(2, len(vectors) // 10)),  # a tenth of a small fit: its groups stay apart
-        min_dist=MIN_DIST,
-        metric="cosine",
-        random_state=seed,
-        low_memory=True,
+        n_neighbors=neighbours(len(vectors)), min_dist=MIN_DIST, metric="cosine", random_state=seed, low_memory=True
     )
     with warnings.catch_warnings():  # "n_jobs overridden by random_state": chosen, reproducible maps
         warnings.simplefilter("ignore", UserWarning)
         xy = model.fit_transform(np.ascontiguousarray(vectors, dtype=np.float32))
-    return model, np.asarray(xy, dtype=np.float32)
+    return np.asarray(xy, dtype=np.float32)
 
 
-def place(model: Any, vectors: np.ndarray) -> np.ndarray:
-    """[N, 2] positions of new vectors in a fitted layout (UMAP's transform, in batches; no refit)."""
-    parts = [np.zeros((0, 2), dtype=np.float32)]
-    for batch in _batches(vectors, TRANSFORM_BATCH):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            parts.append(np.asarray(model.transform(np.ascontiguousarray(batch, dtype=np.float32)), np.float32))
-    return np.concatenate(parts)
+@dataclass
+class FittedLayout:
+    """The fitted edits' unit vectors [N, D] and their 2-D positions [N, 2]: all it takes to place other edits."""
+
+    vectors: np.ndarray
+    xy: np.ndarray
+    k: int  # neighbours a placed edit is put among
+
+    def place(self, vectors: np.ndarray) -> np.ndarray:
+        """[M, 2] positions of unit vectors: the membership-weighted mean position of their k nearest fitted edits."""
+        import faiss
+
+        smooth_knn_dist = require_umap().umap_.smooth_knn_dist
+        k = min(self.k, len(self.vectors))
+        search = faiss.IndexFlatIP(self.vectors.shape[1])
+        search.add(np.ascontiguousarray(self.vectors, dtype=np.float32))
+        parts = [np.zeros((0, 2), dtype=np.float32)]
+        for batch in _batches(vectors, PLACE_BATCH):
+            similar, nearest = search.search(np.ascontiguousarray(batch, dtype=np.float32), k)
+            dist = np.clip(1.0 - similar, 0.0, 2.0).astype(np.float32)  # cosine distance, nearest first
+            sigma, rho = smooth_knn_dist(dist, float(k), local_connectivity=0.0)  # as UMAP's transform asks
+            gap = np.maximum(dist - rho[:, None], 0.0)
+            strength = np.exp(-np.divide(gap, sigma[:, None], out=np.zeros_like(gap), where=sigma[:, None] > 0))
+            parts.append(_weighted_mean(self.xy, nearest, strength))
+        return np.concatenate(parts)
+
+
+def _weighted_mean(xy: np.ndarray, nearest: np.ndarray, strength: np.ndarray) -> np.ndarray:
+    """Each row's strength-weighted mean of its neighbours' positions; at a full-strength neighbour (a duplicate)
+    its position, as umap's init_graph_transform does."""
+    strength[strength.sum(axis=1) == 0, 0] = 1.0  # every strength underflowed: the nearest one's position
+    placed = np.einsum("mk,mkd->md", strength / strength.sum(axis=1, keepdims=True), xy[nearest])
+    full = strength >= 1.0
+    rows = full.any(axis=1)
+    placed[rows] = xy[nearest[rows, np.argmax(full[rows], axis=1)]]
+    return placed.astype(np.float32)
 
 
 def trivial_layout(vectors: np.ndarray) -> np.ndarray:
@@ -73,37 +99,6 @@ def trivial_layout(vectors: np.ndarray) -> np.ndarray:
     k = min(2, len(s))
     xy[:, :k] = u[:, :k] * s[:k]
     return xy.astype(np.float32)
-
-
-def save_model(model: Any, directory: Path) -> str:
-    """Pickle the fitted model to directory/MODEL_FILE (temp file, fsync, rename); returns its SHA-256."""
-    buf = io.BytesIO()
-    pickle.dump(model, buf, protocol=pickle.HIGHEST_PROTOCOL)
-    data = buf.getvalue()
-    target = directory / MODEL_FILE
-    tmp = directory / f".{MODEL_FILE}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        fsync_replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return hashlib.sha256(data).hexdigest()
-
-
-def load_model(directory: Path, sha256: str) -> Any | None:
-    """The fitted model stored in directory/MODEL_FILE, or None when it is missing, differs or cannot load."""
-    try:
-        data = (directory / MODEL_FILE).read_bytes()
-    except OSError:
-        return None
-    if hashlib.sha256(data).hexdigest() != sha256:
-        return None
-    require_umap()  # unpickling needs it; say so plainly rather than as a failed load
-    try:
-        return pickle.loads(data)
-    except Exception:  # another umap-learn version's pickle, say: fitted anew
-        return None
 
 
 def _batches(items: np.ndarray, size: int) -> Iterator[np.ndarray]:

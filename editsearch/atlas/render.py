@@ -4,7 +4,6 @@ underneath, and the largest clusters' names in boxes edged with their colour, mo
 from __future__ import annotations
 
 import math
-import os
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -13,14 +12,14 @@ import numpy as np
 
 from editsearch.atlas.clusters import NOISE
 from editsearch.atlas.layout import INSTALL_HINT
+from editsearch.atlas.palette import NOISE_COLOUR, cluster_colour
 from editsearch.atlas.table import AtlasMap
 from editsearch.errors import MissingDependencyError
-from editsearch.files import fsync_replace
+from editsearch.files import atomic_path
 
 MAX_LABELS = 60  # the largest clusters are named on the picture; the table has every name
 LABEL_WIDTH = 24  # characters per line of a name on the picture
 INK = 0.3 * (9 * 72) ** 2  # points² of marker area the points share (a 9-inch square of plot, 30% covered)
-NOISE_COLOUR = "#c9c9c9"
 # where a name may go when its own place is taken: (dx, dy) in its box's widths and heights, nearest first
 DIRECTIONS = ((0, 1), (0, -1), (0.6, 0.5), (-0.6, 0.5), (0.6, -0.5), (-0.6, -0.5), (1, 0), (-1, 0))
 MOVES = [(0.0, 0.0)] + [(dx * r, dy * r) for r in (1, 2, 3) for dx, dy in DIRECTIONS]
@@ -29,28 +28,31 @@ MOVES = [(0.0, 0.0)] + [(dx * r, dy * r) for r in (1, 2, 3) for dx, dy in DIRECT
 def draw_png(atlas: AtlasMap, path: str | Path, title: str = "Edit atlas", dpi: int = 200) -> Path:
     """Write the map as a PNG (written to a temp file, then renamed); returns its path."""
     plt = _pyplot()
-    path = Path(path)
-    fig, ax = plt.subplots(figsize=(10, 10))
+    fig = figure(atlas, title)
     try:
-        colours = palette(plt)
-        _scatter(ax, atlas, colours)
-        ax.set_axis_off()
-        _fit_view(ax, atlas)
-        _label(fig, ax, atlas, colours)
-        noise = float((atlas.cluster == NOISE).mean()) if len(atlas) else 0.0
-        clusters = len(atlas.clusters())
-        ax.set_title(
-            f"{title}: {len(atlas):,} edits, {clusters} clusters, {noise:.0%} noise", fontsize=13, loc="left", pad=12
-        )
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
+        with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.15, facecolor="white")
-            fsync_replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
     finally:
         plt.close(fig)
-    return path
+    return Path(path)
+
+
+def figure(atlas: AtlasMap, title: str = "Edit atlas") -> Any:
+    """The map as a matplotlib figure: points, cluster names and a title (the caller closes it)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(10, 10))
+    try:
+        _scatter(ax, atlas)
+        ax.set_axis_off()
+        _fit_view(ax, atlas)
+        _label(fig, ax, atlas)
+    except BaseException:
+        plt.close(fig)
+        raise
+    noise = float((atlas.cluster == NOISE).mean()) if len(atlas) else 0.0
+    summary = f"{len(atlas):,} edits, {len(atlas.clusters())} clusters, {noise:.0%} noise"
+    ax.set_title(f"{title}: {summary}", fontsize=13, loc="left", pad=12, parse_math=False)
+    return fig
 
 
 def _pyplot() -> Any:
@@ -64,12 +66,6 @@ def _pyplot() -> Any:
     return plt
 
 
-def palette(plt: Any) -> list[tuple[float, ...]]:
-    """60 distinct colours, the strongest first (cluster 0 is the largest): tab10's, then tab20b's and tab20c's."""
-    strong = [plt.get_cmap("tab10")(i) for i in range(10)]
-    return strong + [plt.get_cmap(name)(i) for name in ("tab20b", "tab20c") for i in range(20) if i % 4 != 3]
-
-
 def point_style(n: int) -> tuple[float, float]:
     """(marker area in points², alpha) for n points: together they cover about INK, fainter as they crowd."""
     size = float(np.clip(INK / max(n, 1), 0.4, 60.0))
@@ -77,7 +73,7 @@ def point_style(n: int) -> tuple[float, float]:
     return size, alpha
 
 
-def _scatter(ax: Any, atlas: AtlasMap, colours: list) -> None:
+def _scatter(ax: Any, atlas: AtlasMap) -> None:
     """Noise first, smaller and grey; then the clustered points in their cluster's colour."""
     size, alpha = point_style(len(atlas))
     noise = atlas.cluster == NOISE
@@ -87,7 +83,7 @@ def _scatter(ax: Any, atlas: AtlasMap, colours: list) -> None:
         atlas.x[clustered],
         atlas.y[clustered],
         s=size,
-        c=[colours[int(c) % len(colours)] for c in atlas.cluster[clustered]],
+        c=[cluster_colour(int(c)) for c in atlas.cluster[clustered]],
         alpha=alpha,
         linewidths=0,
         rasterized=True,
@@ -106,13 +102,13 @@ def _fit_view(ax: Any, atlas: AtlasMap) -> None:
     ax.apply_aspect()
 
 
-def _label(fig: Any, ax: Any, atlas: AtlasMap, colours: list) -> None:
+def _label(fig: Any, ax: Any, atlas: AtlasMap) -> None:
     """Name the largest clusters in boxes, each at its cluster or the nearest clear place around it."""
     renderer = fig.canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
     placed: list = []
     for rank, c in enumerate(sorted(atlas.clusters(), key=lambda c: (-c.size, c.cluster))[:MAX_LABELS]):
-        colour = colours[c.cluster % len(colours)]
+        colour = cluster_colour(c.cluster)
         label = ax.text(
             c.x,
             c.y,
@@ -122,6 +118,7 @@ def _label(fig: Any, ax: Any, atlas: AtlasMap, colours: list) -> None:
             fontsize=9 if rank < 10 else 7.5,
             weight="bold" if rank < 10 else "normal",
             color="#1d1f24",
+            parse_math=False,  # a name is plain text: `$` is a dollar sign, not TeX
             zorder=4,
             bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": colour, "lw": 1.0, "alpha": 0.88},
         )

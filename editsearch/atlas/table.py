@@ -9,19 +9,24 @@ from typing import Any
 import numpy as np
 
 from editsearch.atlas.clusters import NOISE
+from editsearch.atlas.palette import CLUSTER_COLOURS, NOISE_COLOUR, cluster_colour
+from editsearch.files import atomic_path
 
 COLUMNS = ("id", "before", "after", "x", "y", "cluster", "label")
+BOX_OUTSIDE = 0.01  # share of a cluster's members its box may leave out on each side (stray members)
 
 
 @dataclass
 class ClusterInfo:
-    """One cluster: its id, name, how many edits it holds, and where its name goes (the members' median)."""
+    """One cluster: its id, name, size, centre (the members' median), extent and colour."""
 
     cluster: int
     label: str
     size: int
     x: float
     y: float
+    box: tuple[float, float, float, float]  # (x0, y0, x1, y1): all but BOX_OUTSIDE of the members on each side
+    colour: str  # palette.cluster_colour: the picture's and the page's
 
 
 @dataclass
@@ -37,7 +42,7 @@ class AtlasMap:
     names: dict[int, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     refitted: bool = False  # this call fitted the layout anew
-    placed: int = 0  # edits this call placed by the fitted model's transform
+    placed: int = 0  # edits this call placed in the stored layout (among their nearest fitted edits)
 
     @classmethod
     def empty(cls, note: str) -> AtlasMap:
@@ -54,12 +59,15 @@ class AtlasMap:
         return [self.names.get(int(c)) for c in self.cluster]
 
     def clusters(self) -> list[ClusterInfo]:
-        """The clusters, by id, each with its name, size and label position (median of its members)."""
+        """The clusters, by id, each with its name, size, centre, extent and colour."""
         out = []
         for c in np.unique(self.cluster[self.cluster != NOISE]):
             members = self.cluster == c
-            x, y = float(np.median(self.x[members])), float(np.median(self.y[members]))
-            out.append(ClusterInfo(int(c), self.names.get(int(c), ""), int(members.sum()), x, y))
+            xs, ys = self.x[members], self.y[members]
+            (x0, x, x1), (y0, y, y1) = (np.quantile(v, [BOX_OUTSIDE, 0.5, 1 - BOX_OUTSIDE]) for v in (xs, ys))
+            box = (float(x0), float(y0), float(x1), float(y1))
+            name = self.names.get(int(c), "")
+            out.append(ClusterInfo(int(c), name, int(members.sum()), float(x), float(y), box, cluster_colour(int(c))))
         return out
 
     def to_arrow(self) -> Any:
@@ -79,12 +87,12 @@ class AtlasMap:
         )
 
     def write_parquet(self, path: str | Path) -> Path:
-        """Write the table to a parquet file; returns its path."""
+        """Write the table to a parquet file (through a temp file renamed over it); returns its path."""
         import pyarrow.parquet as pq
 
-        path = Path(path)
-        pq.write_table(self.to_arrow(), path)
-        return path
+        with atomic_path(path) as tmp:
+            pq.write_table(self.to_arrow(), tmp)
+        return Path(path)
 
     def summary(self) -> dict[str, Any]:
         """Edits, clusters, noise share, clusters with names and sizes (largest first), and notes."""
@@ -102,7 +110,7 @@ class AtlasMap:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """Strict-JSON form for a web view: parallel point arrays, and the clusters with label positions."""
+        """Strict-JSON form for a web view: parallel point arrays, the clusters (centre, extent, colour), colours."""
         return {
             "points": {
                 "id": self.ids.astype(np.int64).tolist(),
@@ -110,6 +118,8 @@ class AtlasMap:
                 "y": np.round(self.y.astype(np.float64), 4).tolist(),
                 "cluster": self.cluster.astype(np.int64).tolist(),
             },
-            "clusters": [vars(c) for c in self.clusters()],
+            "clusters": [{**vars(c), "box": [round(v, 4) for v in c.box]} for c in self.clusters()],
+            "palette": list(CLUSTER_COLOURS),  # for other colourings (by source)
+            "noise_colour": NOISE_COLOUR,
             "notes": list(self.notes),
         }

@@ -25,7 +25,7 @@ MAP_FILE = "map.parquet"
     type=click.IntRange(20),
     default=50_000,
     show_default=True,
-    help="Edits the layout is fitted on; the others are placed by the fitted model's transform.",
+    help="Edits the layout is fitted on; the others are placed among their nearest fitted edits.",
 )
 @click.option("--refit", is_flag=True, help="Fit the layout anew even if the stored one can place new edits.")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True, help="Seed of the fit.")
@@ -43,8 +43,12 @@ def map_cmd(
 ) -> None:
     """Map an index's edits in 2-D, cluster them and name each cluster (stored in the index, reused next time)."""
     from editsearch.atlas import build_map
+    from editsearch.files import refuse_inside
     from editsearch.index.store import EditIndex
 
+    for option, path in (("--out", out), ("--png", png)):
+        if path is not None:
+            refuse_inside(path, index_dir, option)
     with EditIndex.open(index_dir, writable=True, lock_timeout=lock_timeout) as index:
         atlas = build_map(index, fit_sample=fit_sample, refit=refit, seed=seed)
     for note in atlas.notes:

@@ -524,7 +524,11 @@ function wire() {
     navigate({ ...query, ...readFilters(), ...viewOf(state) });
   });
   $("chip-clear").addEventListener("click", () => { $("chip").hidden = true; $("q").focus(); });
-  $("example-toggle").addEventListener("click", () => openExample($("example-form").hidden));
+  $("example-toggle").addEventListener("click", () => {
+    const open = $("example-form").hidden;
+    if (open && state.atlas) navigate({ ...(currentQuery() || {}), ...readFilters() }); // the search view's panel
+    openExample(open);
+  });
   $("problems").addEventListener("click", () => navigate({ problems: "all", ...readFilters() }));
   $("example-form").addEventListener("submit", submitExample);
   wireDropZone("before");

@@ -4,14 +4,11 @@
 // reaches the page only through textContent, and the canvas only through fillText: never as HTML.
 "use strict";
 
-const ATLAS_COLOURS = ["#4e79a7", "#f28e2b", "#e15759", "#59a14f", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7",
-  "#9c755f", "#3b5bdb", "#2b8a3e", "#d6336c", "#7048e8", "#e8590c", "#0c8599", "#a61e4d", "#5c940d", "#862e9c",
-  "#1864ab", "#c92a2a"];
+// Cluster colours come with the map (/api/map: each cluster's `colour`, the `palette`), as `map --png` draws them.
 const ATLAS_CHECK_COLOURS = { noop: "#e8590c", mismatch: "#c92a2a", reversed: "#7048e8", duplicate: "#0c8599" };
-const ATLAS_NOISE = "#bdbdbd"; // noise (no cluster)
 const ATLAS_QUIET = "#d4d4d4"; // edits no audit check flags, when colouring by flag
 const ATLAS_LABELS = 40; // cluster names drawn at most, largest clusters first, none overlapping
-const ATLAS_LABEL_STEPS = [0, -1, 1, -2, 2]; // where a name may go, in label heights from its cluster
+const ATLAS_LABEL_RINGS = 3; // a name goes beside its cluster's box, up to this many label heights further out
 const ATLAS_LEGEND = 14; // legend rows before "N more"
 const ATLAS_THUMB = 128; // hover thumbnail size (px)
 const atlas = {
@@ -40,11 +37,12 @@ function atlasData(json) {
   const d = {
     n, ids: p.id, x: Float32Array.from(p.x), y: Float32Array.from(p.y), cluster: Int32Array.from(p.cluster),
     source: Uint16Array.from(p.source || []), sources: json.sources || [], clusters: json.clusters || [],
-    audit: json.audit || null, notes: json.notes || [], index: new Map(), names: new Map(),
+    audit: json.audit || null, notes: json.notes || [], index: new Map(), names: new Map(), colours: new Map(),
+    palette: json.palette, noise: json.noise_colour,
   };
   d.flags = d.audit ? Uint8Array.from(d.audit.flags) : null;
   for (let i = 0; i < n; i++) d.index.set(p.id[i], i);
-  for (const c of d.clusters) d.names.set(c.cluster, c.label);
+  for (const c of d.clusters) { d.names.set(c.cluster, c.label); d.colours.set(c.cluster, c.colour); }
   d.minX = d.minY = Infinity;
   d.maxX = d.maxY = -Infinity;
   for (let i = 0; i < n; i++) {
@@ -117,7 +115,7 @@ function atlasRgb(hex) {
 
 function atlasPointColour(d, i) {
   // [colour, layer]: layer-0 points are drawn first, under the others
-  if (atlas.colour === "source") return [ATLAS_COLOURS[d.source[i] % ATLAS_COLOURS.length], 1];
+  if (atlas.colour === "source") return [d.palette[d.source[i] % d.palette.length], 1];
   if (atlas.colour === "audit" && d.flags) {
     const f = d.flags[i];
     if (!f) return [ATLAS_QUIET, 0];
@@ -125,7 +123,7 @@ function atlasPointColour(d, i) {
     return [ATLAS_CHECK_COLOURS[check] || "#000000", 1];
   }
   const c = d.cluster[i];
-  return c < 0 ? [ATLAS_NOISE, 0] : [ATLAS_COLOURS[c % ATLAS_COLOURS.length], 1];
+  return c < 0 ? [d.noise, 0] : [d.colours.get(c), 1];
 }
 
 function atlasPaint(d) {
@@ -243,26 +241,38 @@ function atlasLabelStyle(ctx) {
   ctx.fillStyle = "#1d1f24";
 }
 
+function atlasLabelSpots(c, box, half, tall, gap) {
+  // where a cluster's name may go, nearest first: above, below, right and left of its box (covering none of its
+  // points), then a label height further out, with a line from the name to the box
+  const [cx, cy] = atlasToScreen(c.x, c.y), spots = [];
+  for (let ring = 0; ring < ATLAS_LABEL_RINGS; ring++) {
+    const out = gap + 2 * tall * ring;
+    for (const [sx, sy, ex, ey] of [[cx, box[1] - out - tall, cx, box[1]], [cx, box[3] + out + tall, cx, box[3]],
+      [box[2] + out + half, cy, box[2], cy], [box[0] - out - half, cy, box[0], cy]]) {
+      const edge = [Math.min(Math.max(ex, sx - half), sx + half), Math.min(Math.max(ey, sy - tall), sy + tall)];
+      spots.push({ sx, sy, box: [sx - half, sy - tall, sx + half, sy + tall], line: ring ? [...edge, ex, ey] : null });
+    }
+  }
+  return spots;
+}
+
 function atlasPlaceLabels(w, h) {
-  // cluster names, largest clusters first, each kept inside the canvas and clear of those placed before it
+  // cluster names, largest clusters first, each beside its cluster's box, inside the canvas, clear of the names
+  // placed before it and, where it can be, of the other clusters' boxes
   const d = atlas.data, dpr = window.devicePixelRatio || 1, ctx = $("atlas-overlay").getContext("2d");
   atlasLabelStyle(ctx);
-  const placed = [];
-  const largest = [...d.clusters].sort((a, b) => b.size - a.size || a.cluster - b.cluster);
-  for (const c of largest) {
+  const hit = (a, b) => a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+  const boxes = d.clusters.map(({ box }) => [...atlasToScreen(box[0], box[3]), ...atlasToScreen(box[2], box[1])]);
+  const placed = [], tall = 9 * dpr, gap = 3 * dpr + atlasPointSize() / 2; // clear of the points' discs
+  const largest = [...d.clusters.keys()].sort((a, b) => d.clusters[b].size - d.clusters[a].size || a - b);
+  for (const k of largest) {
+    const c = d.clusters[k], text = c.label.length > 42 ? c.label.slice(0, 41) + "…" : c.label;
     if (placed.length >= ATLAS_LABELS) break;
-    const text = c.label.length > 42 ? c.label.slice(0, 41) + "…" : c.label;
-    const [x, sy] = atlasToScreen(c.x, c.y);
-    const half = ctx.measureText(text).width / 2 + 4 * dpr, tall = 9 * dpr;
-    if (!text || x < 0 || sy < 0 || x > w || sy > h || 2 * half > w) continue; // its cluster is out of view
-    const sx = Math.min(Math.max(x, half), w - half);
-    for (const step of ATLAS_LABEL_STEPS) { // at its cluster, else a line or two above or below it
-      const y = Math.min(Math.max(sy + 2 * tall * step, tall), h - tall);
-      const box = [sx - half, y - tall, sx + half, y + tall];
-      if (placed.some((p) => box[0] < p.box[2] && p.box[0] < box[2] && box[1] < p.box[3] && p.box[1] < box[3])) continue;
-      placed.push({ box, text, sx, sy: y, label: c.label, cluster: c.cluster });
-      break;
-    }
+    if (!text || !hit(boxes[k], [0, 0, w, h])) continue; // its cluster is out of view
+    const spots = atlasLabelSpots(c, boxes[k], ctx.measureText(text).width / 2 + 4 * dpr, tall, gap).filter((s) =>
+      s.box[0] >= 0 && s.box[1] >= 0 && s.box[2] <= w && s.box[3] <= h && !placed.some((p) => hit(s.box, p.box)));
+    const spot = spots.find((s) => !boxes.some((b) => hit(s.box, b))) || spots[0];
+    if (spot) placed.push({ ...spot, text, label: c.label, cluster: c.cluster, colour: c.colour });
   }
   atlas.labels = placed;
 }
@@ -281,6 +291,14 @@ function atlasDrawOverlay() {
     ctx.fillStyle = "#3b5bdb";
     ctx.strokeStyle = "#ffffff";
     ctx.fill();
+    ctx.stroke();
+  }
+  ctx.lineWidth = 1.5 * dpr;
+  for (const { line, colour } of atlas.labels.filter((l) => l.line)) { // a name set apart: a line to its cluster
+    ctx.strokeStyle = colour;
+    ctx.beginPath();
+    ctx.moveTo(line[0], line[1]);
+    ctx.lineTo(line[2], line[3]);
     ctx.stroke();
   }
   atlasLabelStyle(ctx);
@@ -336,7 +354,7 @@ function atlasLegendRows(d) {
   if (atlas.colour === "source") {
     const counts = new Array(d.sources.length).fill(0);
     for (let i = 0; i < d.n; i++) counts[d.source[i]]++;
-    return d.sources.map((name, k) => [ATLAS_COLOURS[k % ATLAS_COLOURS.length], name || "(unknown)", counts[k]]);
+    return d.sources.map((name, k) => [d.palette[k % d.palette.length], name || "(unknown)", counts[k]]);
   }
   if (atlas.colour === "audit" && d.flags) {
     const counts = d.audit.checks.map(() => 0);
@@ -350,9 +368,9 @@ function atlasLegendRows(d) {
     return [...rows, [ATLAS_QUIET, "not flagged", clean]];
   }
   const sorted = [...d.clusters].sort((a, b) => b.size - a.size || a.cluster - b.cluster);
-  const rows = sorted.map((c) => [ATLAS_COLOURS[c.cluster % ATLAS_COLOURS.length], c.label || "cluster " + c.cluster, c.size]);
+  const rows = sorted.map((c) => [c.colour, c.label || "cluster " + c.cluster, c.size]);
   const noise = d.n - d.clusters.reduce((sum, c) => sum + c.size, 0);
-  return noise > 0 ? [...rows, [ATLAS_NOISE, "noise (no cluster)", noise]] : rows;
+  return noise > 0 ? [...rows, [d.noise, "noise (no cluster)", noise]] : rows;
 }
 
 function atlasLegend() {
@@ -434,16 +452,11 @@ function atlasPlaceTip(x, y) {
   tip.style.top = top + "px";
 }
 
-async function atlasOpen(i) {
-  const id = atlas.data.ids[i], overlay = $("atlas-overlay");
-  const hit = atlas.hits.get(id);
+function atlasOpen(i) {
+  const id = atlas.data.ids[i], overlay = $("atlas-overlay"), hit = atlas.hits.get(id);
   if (hit) return openEdit(hit, overlay);
-  try {
-    const edit = await (await call("/api/edits/" + id)).json();
-    openEdit(edit, overlay);
-  } catch (err) {
-    say($("message"), err.message, "error");
-  }
+  call("/api/edits/" + id).then((r) => r.json()).then((edit) => openEdit(edit, overlay))
+    .catch((err) => say($("message"), err.message, "error"));
 }
 
 // ---- pan and zoom ----------------------------------------------------------------------------------------
@@ -529,7 +542,8 @@ function atlasReset() {
 // ---- the view ------------------------------------------------------------------------------------------
 
 function atlasView(on) {
-  $("atlas").hidden = !on;
+  if (on !== ($("atlas-toggle").getAttribute("aria-pressed") === "true")) openExample(false); // the search view's
+  $("atlas").hidden = !on || !(atlas.data && atlas.data.n); // no frame until there is a map to show
   $("results").hidden = on;
   $("atlas-toggle").setAttribute("aria-pressed", String(on));
   if (on) return;
@@ -551,6 +565,7 @@ async function showAtlas(s) {
   }
   if (state !== s) return;
   const d = atlas.data;
+  $("atlas").hidden = !d.n;
   atlasResize();
   atlasLegend();
   atlasRedraw();
@@ -587,15 +602,19 @@ function atlasWire() {
   $("atlas-reset").addEventListener("click", atlasReset);
   atlasWireCanvas();
   new ResizeObserver(() => { if (atlas.data && !$("atlas").hidden && atlasResize()) atlasSchedule(true); }).observe($("atlas-wrap"));
+  const page = (sx, sy) => { // device px on the canvas -> page px
+    const rect = $("atlas-overlay").getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
+    return [rect.left + sx / dpr, rect.top + sy / dpr];
+  };
   window.editsearchAtlas = { // for tests and the benchmark: where a point is drawn, what was drawn, and when
     screenOf(id) {
       const i = atlas.data ? atlas.data.index.get(id) : undefined;
       if (i === undefined || !atlas.view) return null;
-      const [sx, sy] = atlasToScreen(atlas.data.x[i], atlas.data.y[i]), dpr = window.devicePixelRatio || 1;
-      const rect = $("atlas-overlay").getBoundingClientRect();
-      return { x: rect.left + sx / dpr, y: rect.top + sy / dpr };
+      const [x, y] = page(...atlasToScreen(atlas.data.x[i], atlas.data.y[i]));
+      return { x, y };
     },
-    labels: () => atlas.labels.map((l) => ({ cluster: l.cluster, label: l.label })),
+    labels: () => atlas.labels.map(({ cluster, label, box }) =>
+      ({ cluster, label, box: [...page(box[0], box[1]), ...page(box[2], box[3])] })), // box: page px
     timing: () => ({ ...atlas.timing }),
     redraw: () => atlasRedraw(true),
   };

@@ -1,0 +1,130 @@
+"""The Atlas view in Chromium (Playwright): no empty frame without a map, names beside their clusters, the picture's
+colours, and the example panel kept off the map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from browser_fixtures import serving
+from map_fixtures import clustered, store_map, vector_index
+
+from editsearch.index.store import EditIndex
+
+TEXTS = ["invert the colors", "a watercolor painting", "black and white", "mirror the image", "blur it"]
+PER = 60  # edits per family; one in ten of them noise on the map
+DRAWN = "document.querySelector('#atlas-canvas').dataset.drawn"
+
+
+@pytest.fixture(scope="module")
+def indexes(tmp_path_factory, tiny_model_dir) -> tuple[Path, Path, dict[int, int]]:
+    """(an index of 300 edits with a stored map of five clusters, the same edits with no map, edit -> cluster)."""
+    from editsearch.encoder import load_model
+
+    root = tmp_path_factory.mktemp("atlas-page")
+    model = load_model(str(tiny_model_dir))
+    vectors, family = clustered(model.embed_texts(TEXTS).numpy(), PER, seed=3)
+    carried = [TEXTS[f] for f in family]
+    mapped, unmapped = (vector_index(root / name, model, vectors, carried) for name in ("mapped", "unmapped"))
+    clusters = {i + 1: int(f) for i, f in enumerate(family) if i % 10}  # edit ids start at 1
+    store_map(mapped, clusters, dict(enumerate(TEXTS)))
+    return mapped, unmapped, clusters
+
+
+@pytest.fixture(scope="module")
+def served(indexes, tmp_path_factory):
+    with serving(indexes[0], tmp_path_factory.mktemp("served")) as url:
+        yield url
+
+
+def open_atlas(page, url: str) -> None:
+    page.goto(f"{url}/?view=atlas")
+    page.wait_for_function(f"{DRAWN} !== undefined")
+
+
+def in_viewport(page, selector: str) -> bool:
+    box = page.locator(selector).bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= page.viewport_size["height"]
+
+
+def test_without_a_map_only_the_message_shows(indexes, page, tmp_path):
+    with serving(indexes[1], tmp_path) as url:
+        page.goto(f"{url}/?view=atlas")
+        page.wait_for_function("document.querySelector('#message').classList.contains('error')")
+        assert "run `editsearch map --index" in page.locator("#message").text_content()
+        assert page.locator("#message").is_visible()
+        assert not page.locator("#atlas").is_visible() and page.locator("#atlas-wrap").bounding_box() is None
+        assert not page.locator("#results").is_visible() and page.evaluate(DRAWN) is None
+
+
+def test_cluster_names_cover_none_of_their_points(served, indexes, page):
+    _, _, clusters = indexes
+    open_atlas(page, served)
+    for zoom in ("", "+"):  # as fitted, and zoomed in around the centre
+        if zoom:
+            page.focus("#atlas-overlay")
+            page.keyboard.press(zoom)
+            page.wait_for_timeout(200)
+        labels = page.evaluate("editsearchAtlas.labels()")
+        assert {label["label"] for label in labels} <= set(TEXTS) and len(labels) >= (5 if not zoom else 1)
+        for label in labels:
+            x0, y0, x1, y1 = label["box"]
+            members = [i for i, c in clusters.items() if c == label["cluster"]]
+            at = [page.evaluate(f"editsearchAtlas.screenOf({i})") for i in members]
+            covered = sum(x0 <= p["x"] <= x1 and y0 <= p["y"] <= y1 for p in at)
+            assert covered < 0.05 * len(members), (label, covered)
+
+
+def rgb(hex_colour: str) -> np.ndarray:
+    return np.array([int(hex_colour[k : k + 2], 16) for k in (1, 3, 5)])
+
+
+def test_the_page_colours_each_cluster_as_the_picture_does(served, indexes, page):
+    from matplotlib.colors import to_hex
+
+    from editsearch.atlas import read_map
+    from editsearch.atlas.render import figure
+
+    mapped, _, clusters = indexes
+    with EditIndex.open(mapped) as index:
+        atlas = read_map(index)
+    fig = figure(atlas)
+    faces = fig.axes[0].collections[1].get_facecolors()  # the clustered points, in the map's order
+    in_png = {int(c): to_hex(faces[k], keep_alpha=False) for k, c in enumerate(atlas.cluster[atlas.cluster >= 0])}
+    open_atlas(page, served)
+    swatches = page.eval_on_selector_all(
+        "#atlas-legend li", "(rows) => rows.map(r => [r.textContent, getComputedStyle(r.firstChild).backgroundColor])"
+    )
+    for k, text in enumerate(TEXTS):
+        swatch = next(colour for row, colour in swatches if row.startswith(text))
+        assert swatch == "rgb({}, {}, {})".format(*rgb(in_png[k])), (k, swatch, in_png[k])
+        # the points themselves: the base canvas at one of cluster k's points is that colour, faded onto white
+        point = next(i for i, c in clusters.items() if c == k)
+        at = page.evaluate(f"editsearchAtlas.screenOf({point})")
+        drawn = np.array(page.evaluate(PIXEL, at)[:3])
+        pure, faded = rgb(in_png[k]), 255 - 0.9 * (255 - rgb(in_png[k]))
+        assert (np.minimum(pure, faded) - 3 <= drawn).all() and (drawn <= np.maximum(pure, faded) + 3).all(), k
+
+
+PIXEL = """(at) => { const c = document.querySelector('#atlas-canvas'), r = c.getBoundingClientRect();
+  const k = c.width / r.width;
+  return Array.from(c.getContext('2d').getImageData((at.x - r.left) * k, (at.y - r.top) * k, 1, 1).data); }"""
+
+
+def test_the_example_panel_stays_off_the_map(served, page):
+    page.goto(served)
+    page.click("#example-toggle")
+    assert page.locator("#example-form").is_visible()
+    page.click("#atlas-toggle")  # into the Atlas: the panel closes, the map is in view
+    page.wait_for_function(f"{DRAWN} !== undefined")
+    assert not page.locator("#example-form").is_visible() and in_viewport(page, "#atlas-wrap")
+    page.click("#example-toggle")  # searching by example from the Atlas: the search view, the panel open
+    page.wait_for_function("document.querySelector('#atlas').hidden")
+    assert page.locator("#example-form").is_visible() and "view" not in page.url
+    page.click("#atlas-toggle")
+    page.wait_for_function("!document.querySelector('#atlas').hidden")
+    assert not page.locator("#example-form").is_visible() and in_viewport(page, "#atlas-wrap")
+    page.click("#atlas-toggle")  # and out of it: the panel stays closed
+    page.wait_for_function("document.querySelector('#atlas').hidden")
+    assert not page.locator("#example-form").is_visible()
