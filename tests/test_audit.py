@@ -328,3 +328,77 @@ def test_missing_signatures_are_computed_from_the_images(planted_index):
     assert [n for n, r in rows.items() if r["is_duplicate"]] == ["dup"]
     with EditIndex.open(idx) as index:
         assert not index.catalog.signatures([r["id"] for r in rows.values()])  # a reader writes nothing
+
+
+SLOW_AUDIT = """
+import sys, time
+import editsearch.audit.pixels as pixels
+from editsearch.audit.run import run_audit
+from editsearch.index.store import EditIndex
+
+read = pixels.PairPixels.__getitem__
+pixels.PairPixels.__getitem__ = lambda self, i: (time.sleep(0.05), read(self, i))[1]  # a slow disk
+with EditIndex.open(sys.argv[1]) as index:
+    run_audit(index, None, ["noop"], workers=2)
+"""
+
+
+def _children(parent: int) -> list[tuple[int, str]]:
+    """(pid, start time) of the live children of a process, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == parent and fields[0] != "Z":
+            found.append((int(stat.parent.name), fields[19]))
+    return found
+
+
+def _alive(pid: int, start: str) -> bool:
+    """Whether that process (not a later one given its pid) still runs."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[19] == start and fields[0] != "Z"
+
+
+def test_a_killed_audit_leaves_no_decoding_worker(tmp_path, tiny_model):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from index_fixtures import make_collection
+
+    from editsearch.audit.pixels import BATCH
+
+    manifest = make_collection(tmp_path / "data", BATCH + 40)
+    with EditIndex.open(tmp_path / "idx", create=True) as index:
+        index.sync([manifest], tiny_model, batch_size=32, workers=0)
+        index.catalog.db.execute("DELETE FROM pair_signatures")  # so that the audit decodes every pair
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(editsearch.__file__).parents[1]), *sys.path])}
+    audit = subprocess.Popen([sys.executable, "-c", SLOW_AUDIT, str(tmp_path / "idx")], env=env)
+    workers: list[tuple[int, str]] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers) < 2 and time.monotonic() < deadline and audit.poll() is None:
+            time.sleep(0.1)
+            workers = _children(audit.pid)
+        assert len(workers) == 2, "the audit started no decoding workers"
+        time.sleep(1)  # the workers are decoding their first batches
+        os.kill(audit.pid, signal.SIGKILL)
+        audit.wait()
+        deadline = time.monotonic() + 30
+        while any(_alive(*w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid, start in workers if _alive(pid, start)], "workers outlived the killed audit"
+    finally:
+        for pid, start in workers:
+            if _alive(pid, start):
+                os.kill(pid, signal.SIGKILL)
+        if audit.poll() is None:
+            audit.kill()
