@@ -116,7 +116,7 @@ class Engine:
                 "this server has no audit: run `editsearch audit --index DIR --out OUT`, then "
                 "`editsearch serve --index DIR --audit OUT`"
             )
-        from editsearch.audit.files import read_outputs
+        from editsearch.audit.folder import read_outputs
 
         stamp = tuple(
             (f.stat().st_mtime_ns, f.stat().st_size)
