@@ -18,6 +18,7 @@ from editsearch.audit.signatures import SignatureTable, pair_signatures
 from editsearch.audit.table import SUMMARY_KEY
 from editsearch.cli.main import cli
 from editsearch.data.synthetic.generator import synth_pairs
+from editsearch.errors import UsageError
 from editsearch.index.store import EditIndex
 
 
@@ -328,3 +329,178 @@ def test_missing_signatures_are_computed_from_the_images(planted_index):
     assert [n for n, r in rows.items() if r["is_duplicate"]] == ["dup"]
     with EditIndex.open(idx) as index:
         assert not index.catalog.signatures([r["id"] for r in rows.values()])  # a reader writes nothing
+
+
+def test_outputs_inside_the_index_folder_are_refused_before_any_work(cli_index, tmp_path):
+    idx, _ = cli_index
+    catalog = (idx / "catalog.db").read_bytes()
+    for args, what in (
+        (("--out", tmp_path / "out", "--write-clean", idx / "catalog.db"), "--write-clean"),
+        (("--out", idx), "--out"),
+        (("--out", idx / "audit"), "--out"),
+    ):
+        result = run("audit", "--index", idx, *args, "-q")
+        assert result.exit_code == 2 and result.stderr.startswith(f"Error: {what}"), result.output
+        assert "index folder" in result.stderr
+    assert (idx / "catalog.db").read_bytes() == catalog
+    assert not (idx / "audit").exists() and not (tmp_path / "out").exists()
+
+
+def test_planted_links_at_the_old_temp_names_are_never_followed(cli_index, tmp_path):
+    from editsearch.cli.html import write_gallery
+
+    idx, _ = cli_index
+    out, clean, victim = tmp_path / "out", tmp_path / "clean.jsonl", tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out.mkdir()
+    planted = [out / n for n in ("audit.parquet.tmp", "summary.json.tmp", "report.html.tmp", ".audit-write-test")]
+    for link in [*planted, tmp_path / "clean.jsonl.tmp"]:
+        link.symlink_to(victim)
+    result = run("audit", "--index", idx, "--out", out, "--write-clean", clean, "-q")
+    assert result.exit_code == 0, result.output
+    assert victim.read_text() == "precious"
+    assert pq.read_table(out / "audit.parquet").num_rows == 18 and clean.read_text()
+    gallery = tmp_path / "gallery.html"  # a link planted at the target itself is replaced, not written through
+    gallery.symlink_to(victim)
+    write_gallery(gallery, [("nothing", [])])
+    assert victim.read_text() == "precious" and not gallery.is_symlink() and "nothing" in gallery.read_text()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999"])
+def test_a_threshold_that_is_no_finite_number_is_refused_before_any_work(cli_index, tmp_path, value):
+    idx, _ = cli_index
+    result = run("audit", "--index", idx, "--out", tmp_path / "out", "--threshold", f"noop={value}", "-q")
+    assert result.exit_code == 2 and result.stderr.startswith("Error:"), result.output
+    assert "threshold of noop" in result.stderr and "finite" in result.stderr and value in result.stderr
+    assert not (tmp_path / "out").exists()
+    with EditIndex.open(idx) as index, pytest.raises(UsageError, match="noop"):
+        run_audit(index, None, ["noop"], {"noop": float(value)})
+
+
+class Killed(BaseException):
+    """What a kill looks like to the code it stops: nothing catches it."""
+
+
+def test_a_summary_not_written_with_its_table_is_refused(cli_index, tmp_path, monkeypatch):
+    import editsearch.audit.files as files
+    from editsearch.audit.folder import AuditFolderError, read_outputs
+
+    idx, _ = cli_index
+    out = tmp_path / "out"
+    assert run("audit", "--index", idx, "--out", out, "--checks", "noop", "-q").exit_code == 0
+    rows, summary = read_outputs(out)
+    assert len(rows) == 18 and summary["checks"]["noop"]["flagged"] < 18
+    written = files.write_atomic
+
+    def killed_before_the_summary(target, data):
+        if Path(target).name == "summary.json":
+            raise Killed  # the audit is stopped between its table and its summary
+        return written(target, data)
+
+    monkeypatch.setattr(files, "write_atomic", killed_before_the_summary)
+    with pytest.raises(Killed):
+        run("audit", "--index", idx, "--out", out, "--checks", "noop", "--threshold", "noop=-5", "-q")
+    assert sum(r["is_noop"] for r in pq.read_table(out / "audit.parquet").to_pylist()) == 18  # the new table
+    with pytest.raises(AuditFolderError, match="incomplete"):
+        read_outputs(out)
+
+
+def test_a_damaged_audit_folder_is_refused_with_the_reason(cli_index, tmp_path):
+    from editsearch.audit.folder import AuditFolderError, read_outputs
+
+    idx, _ = cli_index
+    out = tmp_path / "out"
+    assert run("audit", "--index", idx, "--out", out, "--checks", "noop", "-q").exit_code == 0
+    good = json.loads((out / "summary.json").read_text())
+    table = pq.read_table(out / "audit.parquet")
+    for text, reason in (
+        ("[]", "a JSON list"),
+        ("not json", "not JSON"),
+        (json.dumps({**good, "edits": "18"}), "'edits'"),
+        (json.dumps({**good, "checks": {"noop": {"scored": 18}}}), "noop"),
+        (json.dumps({**good, "notes": [1]}), "notes"),
+    ):
+        (out / "summary.json").write_text(text)
+        with pytest.raises(AuditFolderError, match=reason):
+            read_outputs(out)
+    (out / "summary.json").write_text(json.dumps(good))
+    pq.write_table(table.drop_columns(["id"]), out / "audit.parquet")  # its metadata names this audit still
+    with pytest.raises(AuditFolderError, match="column 'id' is missing"):
+        read_outputs(out)
+    (out / "audit.parquet").write_bytes(b"PAR1 not a table")
+    with pytest.raises(AuditFolderError, match="no readable audit"):
+        read_outputs(out)
+
+
+SLOW_AUDIT = """
+import sys, time
+import editsearch.audit.pixels as pixels
+from editsearch.audit.run import run_audit
+from editsearch.index.store import EditIndex
+
+read = pixels.PairPixels.__getitem__
+pixels.PairPixels.__getitem__ = lambda self, i: (time.sleep(0.05), read(self, i))[1]  # a slow disk
+with EditIndex.open(sys.argv[1]) as index:
+    run_audit(index, None, ["noop"], workers=2)
+"""
+
+
+def _children(parent: int) -> list[tuple[int, str]]:
+    """(pid, start time) of the live children of a process, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == parent and fields[0] != "Z":
+            found.append((int(stat.parent.name), fields[19]))
+    return found
+
+
+def _alive(pid: int, start: str) -> bool:
+    """Whether that process (not a later one given its pid) still runs."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[19] == start and fields[0] != "Z"
+
+
+def test_a_killed_audit_leaves_no_decoding_worker(tmp_path, tiny_model):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from index_fixtures import make_collection
+
+    from editsearch.audit.pixels import BATCH
+
+    manifest = make_collection(tmp_path / "data", BATCH + 40)
+    with EditIndex.open(tmp_path / "idx", create=True) as index:
+        index.sync([manifest], tiny_model, batch_size=32, workers=0)
+        index.catalog.db.execute("DELETE FROM pair_signatures")  # so that the audit decodes every pair
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(editsearch.__file__).parents[1]), *sys.path])}
+    audit = subprocess.Popen([sys.executable, "-c", SLOW_AUDIT, str(tmp_path / "idx")], env=env)
+    workers: list[tuple[int, str]] = []
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers) < 2 and time.monotonic() < deadline and audit.poll() is None:
+            time.sleep(0.1)
+            workers = _children(audit.pid)
+        assert len(workers) == 2, "the audit started no decoding workers"
+        time.sleep(1)  # the workers are decoding their first batches
+        os.kill(audit.pid, signal.SIGKILL)
+        audit.wait()
+        deadline = time.monotonic() + 30
+        while any(_alive(*w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid, start in workers if _alive(pid, start)], "workers outlived the killed audit"
+    finally:
+        for pid, start in workers:
+            if _alive(pid, start):
+                os.kill(pid, signal.SIGKILL)
+        if audit.poll() is None:
+            audit.kill()

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from browser_fixtures import DROP_TWO, LOADED, damage_catalog, make_browser_index, serving
-from serve_fixtures import HOSTILE, QUOTED, audited_index, png_bytes
+from serve_fixtures import HOSTILE, QUOTED, png_bytes
 
 from editsearch.index.catalog import CATALOG_FILE
 
@@ -248,23 +248,3 @@ def test_a_damaged_index_shows_a_banner(server, page, tmp_path):
         page.wait_for_selector("#banner", state="visible")
         text = page.locator("#banner").text_content()
         assert "cannot serve" in text and "damaged" in text and str(tmp_path) not in text
-
-
-def test_the_problems_view_lists_flagged_edits_and_opens_them(tmp_path, tiny_model_dir, page):
-    index, out, noop_id = audited_index(tmp_path, tiny_model_dir)
-    with serving(index, tmp_path, "--audit", str(out)) as url:
-        page.goto(url)
-        page.wait_for_selector("#problems:not([hidden])")
-        page.click("#problems")
-        page.wait_for_function("document.querySelector('#summary').textContent.startsWith('Problems')")
-        assert query_of(page) == {"problems": ["all"]}
-        assert page.locator(".problem-head").first.text_content().startswith("noop: ")
-        first = page.locator(".card").first
-        assert first.get_attribute("data-id") == str(noop_id)
-        first.click()
-        page.wait_for_function(LOADED, arg="#d-before, #d-after")
-        assert page.locator("#d-id").text_content() == f"#{noop_id}"
-        page.keyboard.press("Escape")
-        page.go_back()
-        page.wait_for_function("!document.querySelector('#summary').textContent.startsWith('Problems')")
-        assert "problems" not in query_of(page)

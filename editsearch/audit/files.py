@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import html
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from editsearch.audit.checks import CHECKS
-from editsearch.errors import DataError, UsageError
-from editsearch.files import fsync_replace
+from editsearch.errors import UsageError
+from editsearch.files import atomic_path, write_atomic
 
 REPORT_LIMIT = 200  # flagged edits shown per check in report.html, worst first (the parquet has them all)
 EXPLAIN = {
@@ -25,46 +26,26 @@ def prepare_out(out: str | Path) -> Path:
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".audit-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        tempfile.TemporaryFile(dir=out).close()  # a nameless (or unique, exclusive) probe: never a planted name
     except OSError as e:
         raise UsageError(f"cannot write the audit to {out}: {e.strerror or e}") from None
     return out
 
 
 def write_outputs(table: Any, summary: dict[str, Any], out: Path, thumb: int = 96) -> dict[str, Path]:
-    """Write audit.parquet, summary.json and report.html under `out`; returns their paths."""
+    """Write audit.parquet, report.html and, last, summary.json under `out`; returns their paths.
+
+    Each file goes through an exclusive temp file renamed into place. summary.json, written last, names the
+    table by its `audit_id`: until it is written a reader refuses the folder (see folder.py).
+    """
     import pyarrow.parquet as pq
 
     paths = {"table": out / "audit.parquet", "summary": out / "summary.json", "report": out / "report.html"}
-    tmp = paths["table"].with_suffix(".parquet.tmp")
-    pq.write_table(table, tmp)
-    fsync_replace(tmp, paths["table"])
-    _write_text(paths["summary"], json.dumps(summary, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
-    _write_text(paths["report"], report_html(table.to_pylist(), summary, thumb))
+    with atomic_path(paths["table"]) as tmp:
+        pq.write_table(table, tmp)
+    write_atomic(paths["report"], report_html(table.to_pylist(), summary, thumb))
+    write_atomic(paths["summary"], json.dumps(summary, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
     return paths
-
-
-def read_outputs(out: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The rows of OUT/audit.parquet and OUT/summary.json as `editsearch audit` wrote them (DataError if absent)."""
-    import pyarrow.parquet as pq
-
-    out = Path(out)
-    try:
-        rows = pq.read_table(out / "audit.parquet").to_pylist()
-        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise DataError(
-            f"no audit in {out.name or out} ({e.__class__.__name__}): run `editsearch audit --index DIR --out OUT`"
-        ) from None
-    return rows, summary
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    fsync_replace(tmp, path)
 
 
 def flagged(rows: list[dict[str, Any]], check: str) -> list[dict[str, Any]]:
@@ -140,7 +121,7 @@ def write_clean(table: Any, path: str | Path) -> int:
         if row["instruction"] is not None:
             entry["instruction"] = row["instruction"]
         lines.append(json.dumps(entry, ensure_ascii=False) + "\n")
-    _write_text(path, "".join(lines))
+    write_atomic(path, "".join(lines))
     return len(lines)
 
 

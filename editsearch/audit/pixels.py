@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -53,8 +54,16 @@ def iter_pixels(
     """Batches of (position, pixels or None, reason or None) for (position, before, after) locators."""
     from torch.utils.data import DataLoader
 
+    from editsearch.pairs.loading import die_with_parent
+
     workers = workers if len(pairs) > BATCH else 0
-    loader = DataLoader(PairPixels(pairs, pixels, size), batch_size=BATCH, num_workers=workers, collate_fn=_collate)
+    loader = DataLoader(
+        PairPixels(pairs, pixels, size),
+        batch_size=BATCH,
+        num_workers=workers,
+        collate_fn=_collate,
+        worker_init_fn=partial(die_with_parent, os.getpid()),  # no worker outlives a killed audit
+    )
     yield from loader
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -73,23 +74,38 @@ def check_names(checks: Iterable[str]) -> list[str]:
     return [c for c in CHECKS if c in asked]
 
 
+def check_thresholds(thresholds: Mapping[str, float | str]) -> dict[str, float]:
+    """The thresholds given (numbers or their text), as floats; UsageError for an unknown check or a value that is
+    not a finite number."""
+    unknown = [c for c in thresholds if c not in CHECKS]
+    if unknown:
+        raise UsageError(f"a threshold for unknown check(s) {', '.join(unknown)}; choose from {', '.join(CHECKS)}")
+    out = {}
+    for check, value in thresholds.items():
+        try:
+            out[check] = float(value)
+        except (TypeError, ValueError):
+            out[check] = math.nan
+        if not math.isfinite(out[check]):
+            raise UsageError(f"the threshold of {check} must be a finite number, got {value!r}")
+    return out
+
+
 def run_audit(
     index: EditIndex,
     model: Any,
     checks: Iterable[str] = CHECKS,
-    thresholds: Mapping[str, float] | None = None,
+    thresholds: Mapping[str, float | str] | None = None,
     *,
     workers: int = 0,
     progress: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     """(table, summary) of an audit; `model` is the index's EditCLIP when already loaded (else loaded if needed)."""
     names = check_names(checks)
-    given = dict(thresholds or {})
-    unknown = [c for c in given if c not in CHECKS]
-    if unknown:
-        raise UsageError(f"a threshold for unknown check(s) {', '.join(unknown)}; choose from {', '.join(CHECKS)}")
+    given = check_thresholds(thresholds or {})
     info = index.model_info
-    state = AuditState(rows=_live_rows(index))
+    generation = index.generation  # read before the rows: a write while they are read makes the audit stale
+    state = AuditState(rows=_live_rows(index), generation=generation)
     n = len(state.rows)
     state.scores = {c: np.full(n, np.nan) for c in CHECKS}
     state.suggested = [None] * n

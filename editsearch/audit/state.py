@@ -16,6 +16,7 @@ class AuditState:
     """Everything known about the live edits while the checks run, one array entry per edit (by position)."""
 
     rows: list[tuple[Any, ...]]
+    generation: int = 0  # the catalog generation the rows were read at
     scores: dict[str, np.ndarray] = field(default_factory=dict)
     signatures: SignatureTable = field(default_factory=lambda: SignatureTable.empty(0))
     errors: dict[int, str] = field(default_factory=dict)  # position -> why its images could not be read

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from editsearch.audit.checks import CHECKS
+from editsearch.audit.identity import index_record
 from editsearch.audit.state import AuditState
 from editsearch.audit.thresholds import Threshold
 
@@ -62,7 +64,11 @@ def _summary(
     kept: np.ndarray,
     index: EditIndex,
 ) -> dict[str, Any]:
-    """Counts and thresholds per check, duplicate groups (those that cross sources named), failures and notes."""
+    """Counts and thresholds per check, duplicate groups (those that cross sources named), failures and notes.
+
+    `audit_id` names this audit (its table holds the same summary), and the index it was taken of is recorded
+    with its identity, generation and model (see identity.py).
+    """
     ids = state.column(0)
     checks = {}
     for c in names:
@@ -81,7 +87,8 @@ def _summary(
     for c in names:
         any_flag |= flags[c]
     return {
-        "index": str(index.directory.resolve()),
+        "audit_id": uuid.uuid4().hex,
+        **index_record(index, state.generation),
         "edits": len(ids),
         "checks": checks,
         "flagged_any": int(any_flag.sum()),

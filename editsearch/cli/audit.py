@@ -11,17 +11,14 @@ from editsearch.cli.common import echo_json, format_table, index_option, json_op
 from editsearch.errors import EXIT_PARTIAL, UsageError, untrained_note
 
 
-def _thresholds(values: tuple[str, ...]) -> dict[str, float]:
-    """CHECK=VALUE pairs as a dict; UsageError for a malformed one."""
+def _thresholds(values: tuple[str, ...]) -> dict[str, str]:
+    """CHECK=VALUE pairs as a dict of their text (check_thresholds makes them numbers); UsageError without a `=`."""
     out = {}
     for item in values:
         check, sep, value = item.partition("=")
-        try:
-            out[check.strip()] = float(value)
-        except ValueError:
-            sep = ""
         if not sep:
             raise UsageError(f"--threshold takes CHECK=NUMBER, got {item!r}")
+        out[check.strip()] = value.strip()
     return out
 
 
@@ -69,14 +66,16 @@ def audit(
     """
     from editsearch.audit.files import prepare_out, write_outputs
     from editsearch.audit.files import write_clean as write_clean_manifest
-    from editsearch.audit.run import check_names, run_audit
+    from editsearch.audit.run import check_names, check_thresholds, run_audit
+    from editsearch.files import refuse_inside
     from editsearch.index.build import default_workers
     from editsearch.index.store import EditIndex
 
     names = check_names(c.strip() for c in checks.split(",") if c.strip())
-    given = _thresholds(thresholds)
-    if given:
-        check_names(given)  # an unknown check named by --threshold is refused before any work
+    given = check_thresholds(_thresholds(thresholds))  # refused before any work: an unknown check, a NaN
+    refuse_inside(out, index_dir, "--out")
+    if write_clean is not None:
+        refuse_inside(write_clean, index_dir, "--write-clean")
     folder = prepare_out(out)
     with EditIndex.open(index_dir) as index:
         info = index.model_info

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from editsearch.files import write_atomic
+
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>
@@ -20,7 +22,8 @@ h2 {{ margin-top: 1.6em; font-size: 1.1em; }}
 .pair img, .missing {{ width: {thumb}px; height: {thumb}px; object-fit: contain; background: #eee; }}
 .missing {{ display: flex; align-items: center; justify-content: center; font-size: 11px; color: #a00; }}
 .arrow {{ font-size: 18px; color: #888; }}
-.score {{ font-weight: bold; }} .meta {{ color: #666; font-size: 12px; word-break: break-all; }}
+.score {{ font-weight: bold; }} .meta {{ color: #666; font-size: 12px; }}
+.card, .meta {{ overflow-wrap: anywhere; }} /* lines break between words; only a token too long for a line is cut */
 </style></head><body>
 <h1>{title}</h1>
 {sections}
@@ -35,9 +38,7 @@ def write_gallery(path: str | Path, sections: Sequence[tuple[str, Sequence[Any]]
         cards = "".join(_card(r, thumb) for r in results) or "<p>No results.</p>"
         body.append(f"<h2>{html.escape(heading)}</h2>\n<div class='grid'>{cards}</div>")
     page = PAGE.format(title="editsearch results", sections="\n".join(body), thumb=thumb, card=2 * thumb + 40)
-    path = Path(path)
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_atomic(path, page)
 
 
 def _card(result: Any, thumb: int) -> str:

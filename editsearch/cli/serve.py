@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
 from editsearch.cli.common import index_option, model_option, warn
@@ -71,6 +74,8 @@ def serve(
     engine = app.state.engine
     if not engine.trained:
         warn(untrained_note(engine.model_name, "its rankings are noise"))
+    if audit_dir is not None:
+        _warn_of_audit(engine, Path(audit_dir))
     if token is None and host not in ("127.0.0.1", "localhost", "::1"):
         warn(f"warning: serving on {host} without --token: anyone who can reach it can use it")
     if host in ("0.0.0.0", "::") and not allowed_hosts:
@@ -78,3 +83,16 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     warn(f"editsearch serve: http://{shown}:{port}/ (API docs at /docs)")
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+
+
+def _warn_of_audit(engine: Any, audit_dir: Path) -> None:
+    """Say at start when the audit folder cannot be served (the Problems view is then off) or is stale."""
+    from editsearch.audit.identity import AuditFolderError
+
+    try:
+        stale = engine.audit(audit_dir)[2]
+    except AuditFolderError as e:
+        warn(f"warning: --audit: the Problems view is off: {e}")
+        return
+    if stale:
+        warn(f"note: --audit: the audit is stale: {stale}")

@@ -141,3 +141,23 @@ def edit_row(planned: Planned, hashes: tuple[str, str]) -> dict[str, Any]:
         "instruction": pair.instruction,
         "metadata": pair.metadata,
     }
+
+
+def die_with_parent(parent: int, _worker: int = 0) -> None:
+    """A DataLoader worker_init_fn (bound to the loading process's pid): the worker is killed when that process dies.
+
+    torch's own watchdog ends an idle worker a few seconds after its parent died, but a worker whose results
+    are pickled through the queue's pipe (rather than sent as shared memory) blocks forever on the full pipe
+    once nobody reads it. PR_SET_PDEATHSIG (Linux) has the kernel send SIGKILL instead; a parent already gone
+    by the time it is set ends the worker at once. Elsewhere this does nothing.
+    """
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)

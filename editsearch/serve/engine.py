@@ -51,7 +51,7 @@ class Engine:
             self._readers.put(reader)
         self._files = {id(r): catalog_file(self.index_dir) for r in self._readers.queue}  # what each reader opened
         self._facets: tuple[Any, dict[str, Any]] | None = None
-        self._audit: tuple[Any, tuple[list[dict[str, Any]], dict[str, Any]]] | None = None
+        self._audit: tuple[Any, Any] | None = None  # (what it was read from, (rows, summary, stale) or why not)
         self._map: tuple[Any, tuple[bytes, bytes]] | None = None  # (what it was made of, the /api/map answer)
         self._damage: tuple[Any, str] | None = None  # (catalog file, why it cannot be served) of the last health check
         self._health: tuple[Any, float, str | None] | None = None  # (files' stamp, when, answer) of the last check
@@ -106,34 +106,41 @@ class Engine:
                 self._facets = cached
         return cached[1]
 
-    def audit(self, out: Path | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """The rows and summary of the audit in `out` whose edits are still live (read again when its files change).
+    def audit(self, out: Path | None) -> tuple[list[dict[str, Any]], dict[str, Any], str | None]:
+        """(rows, summary, why it is stale or None) of the audit in `out`: the rows whose edits are still live.
 
-        UnknownEditError (a 404) when the server was started without an audit folder.
+        Read again when its files or the index change. UnknownEditError (a 404) when the server was started
+        without an audit folder; AuditFolderError when the folder cannot be served (absent, incomplete, not an
+        audit's files, or an audit of another index), a refusal that leaves the rest of the server as it is.
         """
         if out is None:
             raise UnknownEditError(
                 "this server has no audit: run `editsearch audit --index DIR --out OUT`, then "
                 "`editsearch serve --index DIR --audit OUT`"
             )
-        from editsearch.audit.files import read_outputs
+        from editsearch.audit.identity import AuditFolderError
 
-        stamp = tuple(
-            (f.stat().st_mtime_ns, f.stat().st_size)
-            for f in (out / "audit.parquet", out / "summary.json")
-            if f.exists()
-        )
+        stamp = tuple(file_stamp(out / name) for name in ("audit.parquet", "summary.json"))
         with self.reader() as reader:
-            key = (stamp, reader.index.generation)
+            key = (stamp, self._files.get(id(reader)), reader.index.generation)
             if self._audit is None or self._audit[0] != key:
-                rows, summary = read_outputs(out)
-                live = reader.index.live_ids([r["id"] for r in rows])
-                self._audit = (key, ([r for r in rows if r["id"] in live], summary))
-        return self._audit[1]
+                self._audit = (key, _served_audit(out, reader.index))
+        found = self._audit[1]
+        if isinstance(found, str):
+            raise AuditFolderError(found)
+        return found
 
     def atlas_map(self, audit_dir: Path | None) -> tuple[bytes, bytes]:
-        """The /api/map answer (JSON, and gzipped), encoded again only when the index, its map or the audit changed."""
-        audit = self.audit(audit_dir) if audit_dir is not None else None
+        """The /api/map answer (JSON, and gzipped), encoded again only when the index, its map or the audit changed.
+
+        An audit folder that cannot be served leaves the map without its flags.
+        """
+        from editsearch.audit.identity import AuditFolderError
+
+        try:
+            audit = self.audit(audit_dir)[:2] if audit_dir is not None else None
+        except AuditFolderError:
+            audit = None
         with self.reader() as reader:
             index = reader.index
             key = (self._files.get(id(reader)), index.generation, index.map_stamp(), self._audit_key(audit_dir))
@@ -203,17 +210,18 @@ class Engine:
             self._readers.get_nowait().close()
 
 
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, mtime) of a file, None where absent: what a write or a rename over it moves."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_ino, found.st_size, found.st_mtime_ns
+
+
 def files_stamp(catalog: Path) -> tuple[tuple[int, int, int] | None, ...]:
     """(inode, size, mtime) of a catalog file and of its WAL (None where absent): what a write or a swap moves."""
-    stamps = []
-    for path in (catalog, catalog.with_name(catalog.name + "-wal")):
-        try:
-            found = path.stat()
-        except OSError:
-            stamps.append(None)
-            continue
-        stamps.append((found.st_ino, found.st_size, found.st_mtime_ns))
-    return tuple(stamps)
+    return file_stamp(catalog), file_stamp(catalog.with_name(catalog.name + "-wal"))
 
 
 def catalog_file(index_dir: Path) -> tuple[int, int] | None:
@@ -223,3 +231,17 @@ def catalog_file(index_dir: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return found.st_dev, found.st_ino
+
+
+def _served_audit(out: Path, index: EditIndex) -> tuple[list[dict[str, Any]], dict[str, Any], str | None] | str:
+    """(live rows, summary, why stale or None) of the audit in `out` as `index` is now, or why it cannot be served."""
+    from editsearch.audit.folder import read_outputs
+    from editsearch.audit.identity import AuditFolderError, staleness
+
+    try:
+        rows, summary = read_outputs(out)
+        stale = staleness(summary, index)
+    except AuditFolderError as e:
+        return str(e)
+    live = index.live_ids([r["id"] for r in rows])
+    return [r for r in rows if r["id"] in live], summary, stale

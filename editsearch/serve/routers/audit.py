@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 
 from editsearch.audit.checks import CHECKS
 from editsearch.serve.deps import EngineDep, SettingsDep
@@ -16,24 +16,37 @@ Check = Literal["noop", "mismatch", "reversed", "duplicate"]
 ROW_KEYS = ("id", "instruction", "source", "duplicate_of", "suggested_instruction")
 
 
-@router.get("/api/audit")
+@router.get("/api/audit", responses={409: {"description": "The audit folder cannot be served (the reason says why)"}})
 def audit(
     engine: EngineDep,
     settings: SettingsDep,
     check: Annotated[Check | None, Query(description="One check's flagged edits; none: every check's.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Flagged edits per check, worst first.")] = 100,
 ) -> dict[str, Any]:
-    """The audit's counts and thresholds, and each check's flagged live edits, worst first, with image URLs."""
-    from editsearch.audit.files import flagged
+    """The audit's counts and thresholds, and each check's flagged live edits, worst first, with image URLs.
 
-    rows, summary = engine.audit(settings.audit_dir)
-    checks = [check] if check else [c for c in CHECKS if c in summary.get("checks", {})]
+    `live_flagged` counts each check's flagged edits still in the index; `stale` is true (and `stale_note` says
+    why) when the index changed since the audit. A 409 when the audit folder cannot be served: incomplete,
+    damaged, or an audit of another index.
+    """
+    from editsearch.audit.files import flagged
+    from editsearch.audit.identity import AuditFolderError
+
+    try:
+        rows, summary, stale = engine.audit(settings.audit_dir)
+    except AuditFolderError as e:
+        raise HTTPException(409, f"The Problems view is off: {e}") from None
+    checks = [check] if check else [c for c in CHECKS if c in summary["checks"]]
+    hits = {c: flagged(rows, c) for c in checks}
     return {
         "checks": {c: summary["checks"].get(c) for c in checks},
-        "edits": summary.get("edits"),
-        "flagged_any": summary.get("flagged_any"),
-        "notes": summary.get("notes", []),
-        "flagged": {c: [problem_json(r, c) for r in flagged(rows, c)[:limit]] for c in checks},
+        "edits": summary["edits"],
+        "flagged_any": summary["flagged_any"],
+        "notes": summary["notes"],
+        "stale": stale is not None,
+        "stale_note": stale,
+        "live_flagged": {c: len(hits[c]) for c in checks},
+        "flagged": {c: [problem_json(r, c) for r in hits[c][:limit]] for c in checks},
     }
 
 

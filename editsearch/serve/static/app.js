@@ -213,27 +213,69 @@ function showProblems(s) {
 
 function showFlagged(data) {
   const nodes = [];
-  let total = 0;
+  let flags = 0; // one per check that flags an edit: an edit failing two checks counts twice
   for (const [name, rows] of Object.entries(data.flagged)) {
-    const flagged = (data.checks[name] || {}).flagged ?? rows.length;
-    total += flagged;
-    const shown = flagged > rows.length ? " (the worst " + rows.length + ")" : "";
-    nodes.push(el("h2", "problem-head", name + ": " + flagged + " flagged" + shown));
-    nodes.push(...rows.map((r) => card({ ...r, score: typeof r.score === "number" ? r.score : 0 })));
+    const info = data.checks[name] || {};
+    const flagged = info.flagged ?? rows.length;
+    const live = (data.live_flagged || {})[name] ?? rows.length;
+    flags += flagged;
+    const gone = flagged > live ? ", " + (flagged - live) + " of them no longer in the index" : "";
+    const shown = (live > rows.length ? " (the worst " + rows.length + ")" : "") + gone;
+    const over = typeof (info.threshold || {}).value === "number" ? ", score over " + info.threshold.value.toFixed(3) : "";
+    nodes.push(el("h2", "problem-head", name + ": " + editCount(flagged) + " flagged" + over + shown));
+    nodes.push(...rows.map((r) => problemCard(r, info)));
   }
   $("results").replaceChildren(...nodes);
-  say($("message"), total ? "" : "The audit flags nothing.", total ? "" : "empty");
-  $("summary").textContent = "Problems · " + total + " flags over " + data.edits + " edits, worst first by check";
+  const stale = data.stale ? "This audit is stale: " + data.stale_note : "";
+  const none = flags ? "" : "The audit flags nothing.";
+  say($("message"), [stale, none].filter(Boolean).join(" "), stale ? "note" : none ? "empty" : "");
+  $("summary").textContent = "Problems · " + problemCounts(data, flags) + " · worst first by check";
+}
+
+function problemCounts(data, flags) {
+  const checks = Object.keys(data.flagged);
+  if (checks.length === 1) return checks[0] + ": " + flags + " of " + editCount(data.edits) + " flagged";
+  const many = flags === 1 ? "1 flag" : flags + " flags";
+  return data.flagged_any + " of " + editCount(data.edits) + " flagged · " + many + " (an edit can fail several checks)";
+}
+
+function editCount(n) {
+  return n + (n === 1 ? " edit" : " edits");
+}
+
+function problemCard(r, checkInfo) {
+  // a search card whose badge says which check flags the edit and its score against the threshold, plus what to do
+  const score = typeof r.score === "number" ? r.score : 0;
+  const node = card({ ...r, score });
+  const threshold = (checkInfo.threshold || {}).value;
+  const known = typeof threshold === "number";
+  const badge = node.querySelector(".score");
+  badge.textContent = r.check + " " + score.toFixed(3) + (known ? " > " + threshold.toFixed(3) : "");
+  badge.title = r.check + " score " + score.toFixed(3) + (known ? ", over the threshold " + threshold.toFixed(3) : "");
+  const info = node.querySelector(".info");
+  const suggests = r.suggested_instruction && (r.check === "mismatch" || r.check === "reversed");
+  if (suggests) info.append(el("p", "suggestion", "Suggested instruction: " + r.suggested_instruction));
+  if (r.check === "duplicate" && r.duplicate_of != null) info.append(el("p", "suggestion", "Duplicate of #" + r.duplicate_of));
+  node.setAttribute("aria-label", (r.instruction || "edit #" + r.id) + ", flagged by " + badge.title);
+  return node;
 }
 
 async function loadProblems() {
+  let response, data;
   try {
-    const response = await fetch("/api/audit?limit=1");
-    if (!response.ok) return; // served without --audit: no Problems view
-    const data = await response.json();
-    $("problems").textContent = "Problems (" + (data.flagged_any ?? 0) + ")";
-    $("problems").hidden = false;
-  } catch (_) { /* no audit */ }
+    response = await fetch("/api/audit?limit=1");
+    if (response.ok || response.status === 409) data = await response.json();
+  } catch (_) { return; }
+  if (!data) return; // served without --audit: no Problems view
+  const button = $("problems");
+  if (response.ok) {
+    button.textContent = "Problems: " + editCount(data.flagged_any ?? 0) + " flagged" + (data.stale ? " (stale)" : "");
+    button.title = data.stale ? "This audit is stale: " + data.stale_note : "";
+  } else { // the audit folder cannot be served: the view is off, and says why
+    button.textContent = "Problems: off";
+    button.title = describe(data.error || "the audit cannot be served");
+  }
+  button.hidden = false;
 }
 
 function filterLabel(s) {
