@@ -152,7 +152,7 @@ def test_loading_refuses_missing_or_wrong_weights(folders, tmp_path, monkeypatch
         Visii.from_pretrained(tmp_path / "bare", clip, device="cpu")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    with pytest.raises(WeightsNotFoundError, match="huggingface-cli download"):
+    with pytest.raises(WeightsNotFoundError, match="`hf download "):
         Visii.from_pretrained("someone/not-here-ip2p", clip, device="cpu")
     with pytest.raises(WeightsNotFoundError, match="--clip-model"):
         Visii.from_pretrained(ip2p, "someone/not-here-clip", device="cpu")
