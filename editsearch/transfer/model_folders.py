@@ -58,6 +58,12 @@ def read_json(path: Path) -> Any:
         return None
 
 
+def unet_channels(folder: Path) -> Any:
+    """The input channels a pipeline folder's unet/config.json names (None when it names none)."""
+    config = read_json(folder / "unet" / "config.json")
+    return config.get("in_channels") if isinstance(config, dict) else None
+
+
 def describe(folder: Path) -> str:
     """What a folder holds, in a few words, from its JSON files (for messages)."""
     if not folder.is_dir():
@@ -68,6 +74,8 @@ def describe(folder: Path) -> str:
     if isinstance(index, dict) and isinstance(index.get("_class_name"), str):
         conditioned = ", EditCLIP-conditioned" if (folder / EDITCLIP_WEIGHTS).is_file() else ""
         return f"a diffusers pipeline folder ({index['_class_name']}{conditioned})"
+    if (folder / "model_index.json").exists():
+        return "a folder whose model_index.json names no pipeline class"
     config = read_json(folder / "config.json")
     if isinstance(config, dict) and config.get("format") == "editsearch-editclip":
         return f"an EditCLIP model folder ({config.get('name') or 'editsearch format'}), not a diffusion pipeline"
@@ -91,7 +99,7 @@ def check_stock_pipeline(folder: Path, kind: PipelineKind) -> None:
     for part, entry in index.items():
         if part.startswith("_") or part in SKIPPED_COMPONENTS or not isinstance(entry, list):
             continue
-        named = tuple(entry) if len(entry) == 2 else ()
+        named = tuple(entry) if len(entry) == 2 and all(isinstance(x, (str, type(None))) for x in entry) else ()
         stock = named in STOCK_COMPONENTS.get(part, set()) or _stock_scheduler(part, named)
         if named != (None, None) and not stock:
             raise IncompatibleModelError(
@@ -100,14 +108,14 @@ def check_stock_pipeline(folder: Path, kind: PipelineKind) -> None:
             )
     parts = [part for part in index if not part.startswith("_")]
     check_no_custom_code(folder, [f"{part}/{name}" for part in parts for name in COMPONENT_JSON])
-    channels = (read_json(folder / "unet" / "config.json") or {}).get("in_channels")
+    channels = unet_channels(folder)
     if channels != kind.in_channels:
         raise IncompatibleModelError(f"{folder}'s UNet takes {channels} input channels; {kind.needs}")
 
 
 def check_editclip_pipeline(folder: Path) -> None:
     """Refuse an EditCLIP-IP2P folder whose UNet cannot take the image latents (8 input channels)."""
-    channels = (read_json(folder / "unet" / "config.json") or {}).get("in_channels")
+    channels = unet_channels(folder)
     if channels is not None and channels != 8:
         raise IncompatibleModelError(
             f"{folder}'s UNet takes {channels} input channels, not the 8 of an InstructPix2Pix (noisy latents and "
@@ -127,7 +135,7 @@ def check_transformers_folder(folder: Path, model_types: set[str] | None, needs:
     check_no_custom_code(folder, TRANSFORMERS_JSON)
     model_type = config.get("model_type")
     known = model_types if model_types is not None else causal_lm_types()
-    if model_type not in known:
+    if not isinstance(model_type, str) or model_type not in known:
         raise IncompatibleModelError(f"{folder} is {describe(folder)}; {needs}{avoid}")
     return str(model_type)
 
