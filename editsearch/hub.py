@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,12 +45,17 @@ def hub_snapshot(repo_id: str, what: str, allow_patterns: Sequence[str] | None =
     try:
         return Path(snapshot_download(repo_id, allow_patterns=allow_patterns, local_files_only=hub_offline()))
     except Exception as e:  # noqa: BLE001 - the hub raises many types; all mean "not available here"
-        include = f" --include {' '.join(repr(p) for p in allow_patterns)}" if allow_patterns else ""
         raise WeightsNotFoundError(
             f"{what} {repo_id!r} is not on this machine and cannot be downloaded ({type(e).__name__}). "
-            f"On a machine with network run `huggingface-cli download {repo_id} --local-dir DIR{include}`, "
+            f"On a machine with network run `{download_command(repo_id, allow_patterns)}`, "
             f"copy DIR here and pass {option} DIR."
         ) from None
+
+
+def download_command(repo_id: str, allow_patterns: Sequence[str] | None = None) -> str:
+    """The `hf download` command line (huggingface_hub's CLI) that fetches a repo's needed files into DIR."""
+    include = "".join(f" --include {shlex.quote(p)}" for p in allow_patterns or ())
+    return f"hf download {shlex.quote(repo_id)} --local-dir DIR{include}"
 
 
 def local_folder(name: str, noun: str, option: str, allow_patterns: Sequence[str] | None = None) -> Path:

@@ -23,6 +23,7 @@ def test_demo_runs_twice_incrementally(tmp_path, tiny_model_dir):
     assert first.stdout.count("rank  ") == 2
     assert "UNTRAINED" in first.output
     assert "Apply (EditCLIP-conditioned IP2P" in first.stdout  # the shipped pipeline, on a held-out photo
+    assert "64-px demonstration" in first.stdout and "64-px demonstration pipeline" in first.stderr
     assert first.stdout.rstrip().endswith(f"editsearch serve --index {tmp_path / 'demo' / 'index'}")
     applied = Image.open(tmp_path / "demo" / "applied.png")
     assert applied.size == (64, 64) and len(set(applied.getdata())) > 100  # a real picture, not a flat field

@@ -146,3 +146,79 @@ def test_cli_captions_each_image_with_blip_when_no_source_caption(sd_dir, tmp_pa
     assert missing.exit_code == 2 and "--caption-model" in missing.output
     absent = cli(*base, *fast, "--caption-model", tmp_path / "no-blip")
     assert absent.exit_code == 1 and "not a folder" in absent.output
+
+
+def variant(source, target, json_file, change):
+    """A copy of a model folder with one of its JSON files changed by `change(data)`."""
+    import json
+    import shutil
+
+    shutil.copytree(source, target)
+    data = json.loads((target / json_file).read_text())
+    change(data)
+    (target / json_file).write_text(json.dumps(data))
+    return target
+
+
+def test_cli_refuses_folders_of_the_wrong_kind_or_with_custom_code(sd_dir, tmp_path):
+    """A folder that is no Stable Diffusion, or whose JSON names code of its own, is a one-line error saying what
+    the folder is and what is needed: no traceback, nothing loaded, no custom code run."""
+    from editsearch.encoder.registry import MODELS
+    from editsearch.transfer.tiny_pipelines import save_tiny_blip, save_tiny_llm, tiny_ip2p
+
+    tiny_ip2p().save_pretrained(tmp_path / "ip2p")
+    (tmp_path / "empty").mkdir()
+    custom_unet = variant(sd_dir, tmp_path / "custom", "model_index.json", lambda d: d.update(unet=["my_unet", "U"]))
+    auto_map = variant(sd_dir, tmp_path / "auto", "text_encoder/config.json",
+                       lambda d: d.update(auto_map={"AutoModel": "modeling_mine.Mine"}))  # fmt: skip
+    query = tmp_path / "q.png"
+    random_image(5, (32, 32)).save(query)
+    base = ["apply", "--method", "caption-direction", "--image", query, "--out", tmp_path / "o.png", "--steps", 1]
+    captions = ["--source-caption", SOURCE, "--target-caption", TARGET]
+    cases = {
+        MODELS["editclip-mini"].location: "is an EditCLIP model folder",
+        tmp_path / "empty": "is an empty folder",
+        tmp_path / "ip2p": "is a diffusers pipeline folder (StableDiffusionInstructPix2PixPipeline)",
+        custom_unet: "names my_unet.U for unet, not a stock class",
+        auto_map: "maps its classes to code in the folder (auto_map)",
+    }
+    for folder, says in cases.items():
+        result = cli(*base, *captions, "--sd-model", folder)
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (folder, result.output)
+        assert says in result.output and "Traceback" not in result.output
+        if "code" not in says:
+            assert "needs a text-to-image Stable Diffusion pipeline (StableDiffusionPipeline" in result.output
+    blip0 = save_tiny_blip(tmp_path / "blip0")
+    blip = variant(blip0, tmp_path / "blip", "config.json",
+                   lambda d: d.update(auto_map={"AutoModel": "modeling_mine.Mine"}))  # fmt: skip
+    captioner = cli(*base, "--target-caption", TARGET, "--caption-model", blip, "--sd-model", sd_dir)
+    assert captioner.exit_code == 1 and "auto_map" in captioner.output and "Traceback" not in captioner.output
+    not_blip = cli(*base, "--target-caption", TARGET, "--caption-model", sd_dir / "text_encoder", "--sd-model", sd_dir)
+    assert not_blip.exit_code == 1 and "clip_text_model" in not_blip.output and "BLIP" in not_blip.output
+    llm = variant(save_tiny_llm(tmp_path / "llm0"), tmp_path / "llm", "config.json",
+                  lambda d: d.update(auto_map={"AutoModelForCausalLM": "modeling_mine.Mine"}))  # fmt: skip
+    writer = cli(*base, "--source-caption", SOURCE, "--instruction", "make it blue", "--caption-llm", llm,
+                 "--sd-model", sd_dir)  # fmt: skip
+    assert writer.exit_code == 1 and "auto_map" in writer.output and "Traceback" not in writer.output
+    not_llm = cli(*base, "--source-caption", SOURCE, "--instruction", "make it blue", "--caption-llm", blip0,
+                  "--sd-model", sd_dir)  # fmt: skip
+    assert not_llm.exit_code == 1 and "causal LM" in not_llm.output and "Traceback" not in not_llm.output
+
+
+def test_cli_names_every_missing_model_at_once(sd_dir, tmp_path, monkeypatch):
+    """Offline without weights, one error lists each model caption-direction needs (SD, BLIP, LLM) and its how-to."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    query = tmp_path / "q.png"
+    random_image(5, (32, 32)).save(query)
+    base = ["apply", "--method", "caption-direction", "--image", query, "--out", tmp_path / "o.png"]
+    wanted = ["--caption-model", "someone/blip", "--instruction", "make it snowy"]
+    result = cli(*base, *wanted)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    (line,) = [line for line in result.output.splitlines() if line.strip()]
+    assert line.startswith("Error: --method caption-direction cannot use 3 of the models it needs: (1) ")
+    for name, option in [("CompVis/stable-diffusion-v1-4", "--sd-model"), ("someone/blip", "--caption-model"),
+                         ("Qwen/Qwen2.5-0.5B-Instruct", "--caption-llm")]:  # fmt: skip
+        assert f"`hf download {name} --local-dir DIR" in line and f"pass {option} DIR" in line
+    present = cli(*base, *wanted, "--sd-model", sd_dir)  # the SD is here: the other two are named
+    assert "cannot use 2 of the models it needs" in present.output and "stable-diffusion" not in present.output

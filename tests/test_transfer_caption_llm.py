@@ -79,7 +79,7 @@ def test_missing_llm_weights_say_what_to_download_and_what_avoids_them(tmp_path,
     with pytest.raises(WeightsNotFoundError) as default:
         CaptionWriter.from_pretrained(None, device="cpu")
     message = str(default.value)
-    assert "huggingface-cli download Qwen/Qwen2.5-0.5B-Instruct" in message
+    assert "`hf download Qwen/Qwen2.5-0.5B-Instruct --local-dir DIR --include" in message
     assert "--caption-llm DIR" in message and "--target-caption" in message
     (tmp_path / "empty").mkdir()
     with pytest.raises(WeightsNotFoundError, match="no config.json.*--target-caption"):

@@ -295,3 +295,21 @@ def test_a_seed_outside_the_generator_range_is_a_usage_error(pipeline_dir, files
     args = ["--before", files["a"], "--after", files["b"], "--image", files["q1"], "--out", tmp_path / "o.png"]
     result = run("apply", *args, "--model", pipeline_dir, "--seed", str(2**63))
     assert result.exit_code == 2 and "Traceback" not in result.output and not (tmp_path / "o.png").exists()
+
+
+def test_outputs_of_the_shipped_demonstration_pipeline_say_so(pipeline_dir, files, tmp_path):
+    """The default pipeline (editclip-ip2p-mini, 64 px, synthetic edits) is named a demonstration on stderr and
+    in --json; another pipeline is not."""
+    from editsearch.transfer.pipeline_names import PIPELINES, TINY_NAME
+
+    exemplar = ["--before", files["a"], "--after", files["b"], "--image", files["q1"], *FAST]
+    shipped = run("apply", *exemplar, "--out", tmp_path / "d.png", "--json")
+    assert shipped.exit_code == 0, shipped.output
+    report = json.loads(shipped.stdout)
+    assert report["demonstration"] is True and report["model"] == TINY_NAME
+    assert "64-px demonstration pipeline" in shipped.stderr
+    by_folder = run("apply", *exemplar, "--out", tmp_path / "f.png", "--model", PIPELINES[TINY_NAME].location)
+    assert by_folder.exit_code == 0 and "64-px demonstration pipeline" in by_folder.stderr
+    other = run("apply", *exemplar, "--out", tmp_path / "o.png", "--model", pipeline_dir, "--json")
+    assert other.exit_code == 0 and json.loads(other.stdout)["demonstration"] is False
+    assert "demonstration" not in other.stderr

@@ -113,7 +113,7 @@ def test_clear_errors_for_missing_weights_and_wrong_encoder(transfer, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(WeightsNotFoundError, match="unet/"):
         EditTransfer.from_pretrained(tmp_path / "empty")
-    with pytest.raises(WeightsNotFoundError, match="huggingface-cli download"):
+    with pytest.raises(WeightsNotFoundError, match="`hf download "):
         EditTransfer.from_pretrained("nobody-here/no-such-pipeline")
     plain = transfer.save_pretrained(tmp_path / "plain")
     (plain / "image_proj_model.pt").unlink()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from conftest import random_image
@@ -152,7 +154,7 @@ def test_loading_refuses_missing_or_wrong_weights(folders, tmp_path, monkeypatch
         Visii.from_pretrained(tmp_path / "bare", clip, device="cpu")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    with pytest.raises(WeightsNotFoundError, match="huggingface-cli download"):
+    with pytest.raises(WeightsNotFoundError, match="`hf download "):
         Visii.from_pretrained("someone/not-here-ip2p", clip, device="cpu")
     with pytest.raises(WeightsNotFoundError, match="--clip-model"):
         Visii.from_pretrained(ip2p, "someone/not-here-clip", device="cpu")
@@ -266,3 +268,139 @@ def test_the_cli_imports_no_method_until_one_runs():
         "assert not loaded, loaded"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
+
+
+@pytest.fixture
+def indexed(tiny_model_dir, tmp_path):
+    """An index of 3 tiny edits: (its folder, the manifest, an edit id, the tiny EditCLIP)."""
+    from index_fixtures import make_collection
+
+    from editsearch.encoder import load_model
+    from editsearch.index.store import EditIndex
+
+    manifest, model = make_collection(tmp_path / "data", 3), load_model(tiny_model_dir, device="cpu")
+    with EditIndex.open(tmp_path / "idx", create=True) as index:
+        index.sync([manifest], model)
+        edit_id = min(index.catalog.existing_ids(list(range(1, 50))))
+    return tmp_path / "idx", manifest, edit_id, model
+
+
+def stored_count(idx) -> int:
+    from editsearch.index.store import EditIndex
+
+    with EditIndex.open(idx) as index:
+        return index.catalog.db.execute("SELECT count(*) FROM visii_instructions").fetchone()[0]
+
+
+def test_an_edit_whose_images_changed_learns_anew(visii, indexed):
+    """build-index reports the changed pair as updated; its stored instruction, learned from the old pixels,
+    is not reused: a new one is learned (and that one is reused next time)."""
+    from editsearch.index.store import EditIndex
+    from editsearch.transfer.exemplar import exemplar_from_index
+    from editsearch.transfer.visii_apply import learn
+
+    idx, manifest, edit_id, model = indexed
+    settings = InversionSettings(steps=2, size=32)
+    first, _ = learn(visii, exemplar_from_index(idx, edit_id), settings, idx)
+    with EditIndex.open(idx) as index:
+        after = Path(index.get_edit(edit_id)["after"])
+    random_image(77, Image.open(after).size).save(after)  # the pair's after image is edited in place
+    with EditIndex.open(idx, writable=True) as index:
+        assert "updated 1" in index.sync([manifest], model).summary()
+    changed, _ = learn(visii, exemplar_from_index(idx, edit_id), settings, idx)
+    assert not first.reused and not changed.reused
+    again, _ = learn(visii, exemplar_from_index(idx, edit_id), settings, idx)
+    assert again.reused and torch.equal(again.embeddings, changed.embeddings)
+
+
+def test_changed_pipeline_weights_learn_anew(visii, indexed):
+    """The same pipeline name (a folder rewritten in place) with other weights does not reuse the instruction."""
+    import copy
+
+    from editsearch.transfer.exemplar import exemplar_from_index
+    from editsearch.transfer.visii_apply import learn
+
+    idx, _, edit_id, _ = indexed
+    exemplar, settings = exemplar_from_index(idx, edit_id), InversionSettings(steps=2, size=32)
+    assert not learn(visii, exemplar, settings, idx)[0].reused
+    assert learn(Visii(visii.pipe, visii.clip, visii.name, visii.clip_name), exemplar, settings, idx)[0].reused
+    pipe = copy.deepcopy(visii.pipe)
+    with torch.no_grad():
+        pipe.unet.conv_in.bias.add_(0.01)
+    retrained = Visii(pipe, visii.clip, visii.name, visii.clip_name)
+    assert retrained.fingerprint != visii.fingerprint
+    assert not learn(retrained, exemplar, settings, idx)[0].reused
+    assert stored_count(idx) == 2
+
+
+def test_a_diverging_inversion_stops_and_nothing_is_kept(visii, indexed, pair):
+    """A loss that overflows (lambda_mse 1e300) stops the run with an EditSearchError; no NaN is ever stored."""
+    import numpy as np
+
+    from editsearch.errors import DataError, EditSearchError
+    from editsearch.index.store import EditIndex
+    from editsearch.transfer.exemplar import exemplar_from_index
+    from editsearch.transfer.visii import InversionDivergedError
+    from editsearch.transfer.visii_apply import keep_instruction, learn
+
+    idx, _, edit_id, _ = indexed
+    huge = InversionSettings(steps=3, size=32, lambda_mse=1e300)
+    with pytest.raises(InversionDivergedError, match="diverged: the loss is inf at step 1 .*--lambda-mse"):
+        visii.invert([pair], huge)
+    assert issubclass(InversionDivergedError, EditSearchError)
+    with pytest.raises(InversionDivergedError):
+        learn(visii, exemplar_from_index(idx, edit_id), huge, idx)
+    nan = LearnedInstruction(torch.full((2, visii.prompts.width), float("nan")), huge, loss=1.0)
+    with pytest.raises(InversionDivergedError, match="not finite"):
+        keep_instruction(idx, edit_id, visii.name, "k", nan)
+    blob = np.full((2, 4), np.nan, dtype=np.float32).tobytes()
+    with EditIndex.open(idx, writable=True) as index, pytest.raises(DataError, match="not finite"):
+        index.save_visii_instruction(edit_id, visii.name, "k", (2, 4), blob, loss=1.0)
+    assert stored_count(idx) == 0
+
+
+def test_cli_a_diverging_visii_is_an_error_and_writes_nothing(folders, tmp_path):
+    ip2p, clip = folders
+    before, after, query = (tmp_path / f"{n}.png" for n in ("a", "b", "q"))
+    for path, seed in ((before, 1), (after, 2), (query, 3)):
+        random_image(seed, (32, 32)).save(path)
+    result = cli("apply", "--method", "visii", "--before", before, "--after", after, "--image", query,
+                 "--out", tmp_path / "o.png", "--model", ip2p, "--clip-model", clip, "--visii-steps", 2,
+                 "--steps", 2, "--size", 32, "--lambda-mse", "1e300")  # fmt: skip
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert "Error: VISII diverged" in result.output and not (tmp_path / "o.png").exists()
+
+
+def test_cli_refuses_pipeline_folders_of_the_wrong_kind_or_with_custom_code(folders, sd_dir, tmp_path):
+    """A folder that is no InstructPix2Pix, or names code of its own, is a one-line error: what it is, what is
+    needed; no traceback, no custom code run."""
+    from test_transfer_caption_direction import variant
+
+    from editsearch.encoder.registry import MODELS
+
+    ip2p, clip = folders
+    (tmp_path / "empty").mkdir()
+    custom = variant(ip2p, tmp_path / "custom", "model_index.json", lambda d: d.update(unet=["my_unet", "MyUNet"]))
+    auto_map = variant(ip2p, tmp_path / "auto", "text_encoder/config.json",
+                       lambda d: d.update(auto_map={"AutoModel": "modeling_mine.Mine"}))  # fmt: skip
+    query = tmp_path / "q.png"
+    random_image(3, (32, 32)).save(query)
+    base = ["apply", "--method", "visii", "--before", query, "--after", query, "--image", query, "--out",
+            tmp_path / "o.png", "--visii-steps", 1, "--steps", 1, "--size", 32, "--clip-model", clip]  # fmt: skip
+    needs = "needs a text-conditioned InstructPix2Pix pipeline (StableDiffusionInstructPix2PixPipeline"
+    cases = {
+        MODELS["editclip-mini"].location: ("is an EditCLIP model folder", needs),
+        tmp_path / "empty": ("is an empty folder", needs),
+        sd_dir: ("is a diffusers pipeline folder (StableDiffusionPipeline)", needs),
+        custom: ("names my_unet.MyUNet for unet, not a stock class", "never runs a model folder's own code"),
+        auto_map: ("maps its classes to code in the folder (auto_map)", "never runs a model folder's own code"),
+        clip: ("is a transformers clip model folder", needs),
+    }
+    for folder, says in cases.items():
+        result = cli(*base, "--model", folder)
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (folder, result.output)
+        assert all(s in result.output for s in says) and "Traceback" not in result.output, result.output
+    wrong_clip = cli(*base[:-1], ip2p, "--model", ip2p)
+    assert (
+        wrong_clip.exit_code == 1 and "--clip-model" in wrong_clip.output and "diffusers pipeline" in wrong_clip.output
+    )

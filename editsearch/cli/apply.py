@@ -29,7 +29,8 @@ def method_options(command: Any) -> Any:
             "--clip-model",
             default=None,
             metavar="PATH|HUB_ID",
-            help="[visii] CLIP for the edit direction [default: openai/clip-vit-large-patch14].",
+            help="[visii] CLIP for the edit direction, with a text-conditioned --model "
+            "[default: openai/clip-vit-large-patch14].",
         ),
         click.option("--init-text", default=None, help="[visii] Initial instruction [default: the edit's]."),
         click.option("--text", default=None, help="[visii] Text appended to the learned instruction (hybrid)."),
@@ -135,8 +136,8 @@ def output_paths(out: str, images: tuple[str, ...]) -> list[Path]:
     "model",
     default=None,
     metavar="NAME|PATH|HUB_ID",
-    help="EditCLIP-IP2P pipeline [default: the shipped editclip-ip2p-mini]; with --method visii, a stock "
-    "InstructPix2Pix folder or hub id [default: timbrooks/instruct-pix2pix].",
+    help="EditCLIP-IP2P pipeline [default: the shipped editclip-ip2p-mini, a 64-px demonstration]; with "
+    "--method visii, that or a stock text-conditioned InstructPix2Pix (e.g. timbrooks/instruct-pix2pix).",
 )
 @click.option(
     "--editclip",
@@ -151,8 +152,8 @@ def output_paths(out: str, images: tuple[str, ...]) -> list[Path]:
     default="editclip",
     show_default=True,
     help="editclip: EditCLIP-conditioned IP2P (fast); visii: learn an instruction from the exemplar, then apply "
-    "it (slow, --model is a stock IP2P); caption-direction: DDIM inversion + Stable Diffusion along a caption "
-    "difference (no exemplar).",
+    "it (slow; the pipeline's conditioning is learned); caption-direction: DDIM inversion + Stable Diffusion "
+    "along a caption difference (no exemplar).",
 )
 @method_options
 @json_option
@@ -221,6 +222,7 @@ def apply_editclip(
     from editsearch.transfer import DEFAULT_PIPELINE, EditTransfer
     from editsearch.transfer.apply import apply_edit
     from editsearch.transfer.exemplar import exemplar_from_files, exemplar_from_index
+    from editsearch.transfer.pipeline_names import DEMONSTRATION_NOTE, is_demonstration
 
     started = time.perf_counter()
     if (before is None) != (after is None):
@@ -244,11 +246,15 @@ def apply_editclip(
         targets[applied.position].parent.mkdir(parents=True, exist_ok=True)
         applied.output.save(targets[applied.position])
     report.timings.update(load_s=round(loaded - started, 3), total_s=round(time.perf_counter() - started, 3))
+    demonstration = is_demonstration(model)
+    if demonstration:
+        warn(DEMONSTRATION_NOTE)
     if as_json:
         echo_json(
             {
                 "edit": report.edit,
                 "model": str(model or DEFAULT_PIPELINE),
+                "demonstration": demonstration,
                 "editclip": report.editclip,
                 "settings": report.settings,
                 "outputs": [
@@ -314,6 +320,10 @@ def run_method(
         targets[applied.position].parent.mkdir(parents=True, exist_ok=True)
         applied.output.save(targets[applied.position])
     report.timings["total_s"] = round(time.perf_counter() - started, 3)
+    if report.demonstration:
+        from editsearch.transfer.pipeline_names import DEMONSTRATION_NOTE
+
+        warn(DEMONSTRATION_NOTE)
     if as_json:
         outputs = [
             {"image": a.image, "output": str(targets[a.position]), "size": list(a.output.size), "ec2ec": a.ec2ec}
@@ -321,7 +331,8 @@ def run_method(
         ]
         failed = [{"image": image, "reason": reason} for image, reason in report.failed]
         echo_json(
-            {"method": report.method, "model": report.model, "settings": report.settings, **report.details}
+            {"method": report.method, "model": report.model, "demonstration": report.demonstration}
+            | {"settings": report.settings, **report.details}
             | {"outputs": outputs, "failed": failed, "timings": report.timings}
         )
         sys.exit(report.exit_code)
@@ -349,14 +360,13 @@ _OPTION_METHODS = {
 
 def run_visii(exemplar_args: dict[str, Any], images: tuple[str, ...], common: dict[str, Any], options: dict) -> Any:
     """Load the exemplar, the IP2P and CLIP (and an EditCLIP to score with, if given); learn or reuse; apply."""
-    from editsearch.transfer.visii import InversionSettings, Visii
-    from editsearch.transfer.visii_apply import VisiiRun, apply_visii
+    from editsearch.transfer.visii_apply import VisiiRun, apply_visii, load_visii
 
     exemplar = load_exemplar(**exemplar_args)
-    visii = Visii.from_pretrained(common["model"], options["clip_model"])
+    visii = load_visii(common["model"], options["clip_model"])
     scorer = _editclip(common["editclip"])
     given = {k: options[o] for k, o in _INVERSION.items() if options.get(o) is not None}
-    inversion = InversionSettings(**given, size=common["size"], seed=common["seed"], clip=visii.clip_name)
+    inversion = visii.settings(**given, size=common["size"], seed=common["seed"])
     run = VisiiRun(
         inversion, options["text"], common["steps"], common["seed"], common["edit_guidance"],
         common["image_guidance"], common["size"], options["reuse_noise"],
@@ -379,9 +389,8 @@ _INVERSION |= {"init_text": "init_text", "tokens": "tokens"}
 
 def run_captions(exemplar_args: dict[str, Any], images: tuple[str, ...], common: dict[str, Any], options: dict) -> Any:
     """Check the captions (a usage error naming the options to pass), load the models they need, edit each image."""
-    from editsearch.transfer.caption_direction import CaptionDirection, apply_captions
-    from editsearch.transfer.caption_llm import CaptionWriter
-    from editsearch.transfer.captions import Captioner, check_captions
+    from editsearch.transfer.caption_direction import apply_captions, caption_models
+    from editsearch.transfer.captions import check_captions
 
     if any(exemplar_args[k] is not None for k in ("edit_id", "before", "after")):
         raise click.UsageError(
@@ -393,9 +402,10 @@ def run_captions(exemplar_args: dict[str, Any], images: tuple[str, ...], common:
     if options["caption_llm"] and instruction is None:
         raise click.UsageError("--caption-llm writes the target caption from --instruction: pass --instruction too")
     check_captions(source, target, instruction, bool(options["caption_model"]), True)
-    writer = CaptionWriter.from_pretrained(options["caption_llm"]) if instruction is not None else None
-    captioner = None if source is not None else Captioner.from_pretrained(options["caption_model"])
-    editor = CaptionDirection.from_pretrained(options["sd_model"])
+    editor, captioner, writer = caption_models(
+        options["sd_model"], options["caption_model"], options["caption_llm"],
+        captions=source is None, writes=instruction is not None,
+    )  # fmt: skip
     weight = 1.0 if options["direction_weight"] is None else options["direction_weight"]
     return apply_captions(
         editor, list(images), source, target, captioner=captioner, writer=writer, instruction=instruction,

@@ -80,6 +80,7 @@ def _apply_found(out: Path, edit: Any, image: str) -> None:
     from editsearch.encoder import WeightsNotFoundError
     from editsearch.transfer import DEFAULT_PIPELINE, EditTransfer
     from editsearch.transfer.exemplar import exemplar_from_index
+    from editsearch.transfer.pipeline_names import DEMONSTRATION_NOTE
 
     try:
         transfer = EditTransfer.from_pretrained(None)
@@ -90,9 +91,10 @@ def _apply_found(out: Path, edit: Any, image: str) -> None:
     target = out / "applied.png"
     transfer.apply(exemplar.before, exemplar.after, [image])[0].save(target)
     click.echo(
-        f"\nApply (EditCLIP-conditioned IP2P, {DEFAULT_PIPELINE}): edit {edit.id} ({edit.instruction!r}) "
-        f"applied to {image} → {target}"
+        f"\nApply (EditCLIP-conditioned IP2P, {DEFAULT_PIPELINE}, a 64-px demonstration): edit {edit.id} "
+        f"({edit.instruction!r}) applied to {image} → {target}"
     )
+    warn(DEMONSTRATION_NOTE)
     click.echo(f"  again: editsearch apply --index {out / 'index'} --edit-id {edit.id} --image {image} --out {target}")
 
 

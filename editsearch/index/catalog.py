@@ -8,12 +8,14 @@ new id), which is what lets the FAISS cache be repaired by comparing id sets alo
 from __future__ import annotations
 
 import json
+import math
 import operator
 import os
 import sqlite3
 import threading
 import time
 import zlib
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -23,6 +25,7 @@ from urllib.parse import quote
 
 import sqlite_utils
 
+from editsearch.errors import DataError
 from editsearch.index.errors import CatalogCorruptError, FilterError, SchemaVersionError, UnknownEditError
 from editsearch.locators import legacy_cell
 
@@ -559,7 +562,16 @@ class Catalog:
     def save_visii_instruction(
         self, edit_id: int, pipeline: str, settings: str, shape: tuple[int, int], embeddings: bytes, **stats: Any
     ) -> None:
-        """Keep a learned `<ins>` (float32 bytes of `shape`) beside its edit, replacing one with the same key."""
+        """Keep a learned `<ins>` (float32 bytes of `shape`) beside its edit, replacing one with the same key.
+
+        The key (`settings`) says what it was learned from: the settings, the exemplar's pixels, the pipeline's
+        weights. Values or a loss that are not finite are refused (DataError): such an instruction is never kept.
+        """
+        values = array("f", embeddings[: len(embeddings) - len(embeddings) % 4])
+        loss = stats.get("loss")
+        sized = len(values) * 4 == len(embeddings) == 4 * shape[0] * shape[1]
+        if not sized or not all(map(math.isfinite, values)) or (loss is not None and not math.isfinite(loss)):
+            raise DataError(f"refusing to keep a VISII instruction for edit {edit_id}: not finite, or not of {shape}")
         with self.db.atomic():
             self.db.execute(
                 "INSERT INTO visii_instructions "

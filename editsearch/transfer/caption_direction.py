@@ -20,12 +20,13 @@ from PIL import Image
 
 from editsearch.errors import GenerationError, UsageError
 from editsearch.images import ImageLike, load_image
-from editsearch.transfer.caption_llm import CaptionWriter
+from editsearch.transfer.caption_llm import DEFAULT_CAPTION_LLM, CaptionWriter
 from editsearch.transfer.captions import CAPTIONS_NEEDED, Captioner, CaptionPlan
 from editsearch.transfer.geometry import PipelineGeometry
-from editsearch.transfer.methods import MethodReport
+from editsearch.transfer.methods import MethodReport, locate_all
 from editsearch.transfer.text_pipelines import (
     DEFAULT_SD,
+    SD_KIND,
     decode_latents,
     image_latents,
     load_text_pipeline,
@@ -46,20 +47,30 @@ class CaptionDirection(PipelineGeometry):
         self.pipe = pipe
         self.name = name
         config = dict(pipe.scheduler.config)
+        if config.get("timestep_spacing") not in ("leading", "trailing"):  # DDIM (and its inverse) take only these
+            config["timestep_spacing"] = "leading"
         self.forward = DDIMScheduler.from_config(config, clip_sample=False, set_alpha_to_one=False)
         self.inverse = DDIMInverseScheduler.from_config(config, clip_sample=False, set_alpha_to_one=False)
+
+    @staticmethod
+    def locate(model: str | Path | None = None) -> Path:
+        """A stock Stable Diffusion folder for a folder or hub id (default SD 1.4, the paper's), its JSON checked."""
+        return resolve_text_pipeline(str(model or DEFAULT_SD), SD_KIND)
 
     @classmethod
     def from_pretrained(cls, model: str | Path | None = None, device: str | None = None) -> CaptionDirection:
         """Load a Stable Diffusion folder or hub id (default SD 1.4, the paper's); float16 on CUDA."""
+        return cls.from_folder(cls.locate(model), str(model or DEFAULT_SD), device)
+
+    @classmethod
+    def from_folder(cls, folder: Path, name: str, device: str | None = None) -> CaptionDirection:
+        """Load a folder `locate` gave."""
         from diffusers import StableDiffusionPipeline
 
         from editsearch.encoder.model import default_device
         from editsearch.transfer.pipeline import default_dtype
 
         dev = torch.device(device) if device is not None else default_device()
-        name = str(model or DEFAULT_SD)
-        folder = resolve_text_pipeline(name, "Stable Diffusion pipeline", "--sd-model")
         return cls(load_text_pipeline(StableDiffusionPipeline, folder, dev, default_dtype(dev)), name)
 
     def embed(self, text: str) -> torch.Tensor:
@@ -127,6 +138,22 @@ class CaptionDirection(PipelineGeometry):
         latents = self.encode(load_image(image), size).to(self.pipe.unet.dtype)
         noise = self.invert(latents, inversion.to(latents.dtype), steps)
         return decode_latents(self.pipe.vae, self.regenerate(noise, edit.to(latents.dtype), steps, guidance))[0]
+
+
+def caption_models(
+    sd_model: str | None, caption_model: str | None, caption_llm: str | None, *, captions: bool, writes: bool
+) -> tuple[CaptionDirection, Captioner | None, CaptionWriter | None]:
+    """The Stable Diffusion, the BLIP (`captions`) and the LLM (`writes`) as needed; every missing one named at once."""
+    locators = [lambda: CaptionDirection.locate(sd_model)]
+    if captions:
+        locators.append(lambda: Captioner.locate(str(caption_model)))
+    if writes:
+        locators.append(lambda: CaptionWriter.locate(caption_llm))
+    folders = locate_all(locators, "--method caption-direction")
+    editor = CaptionDirection.from_folder(folders[0], str(sd_model or DEFAULT_SD))
+    captioner = Captioner.from_folder(folders[1], str(caption_model)) if captions else None
+    writer = CaptionWriter.from_folder(folders[-1], str(caption_llm or DEFAULT_CAPTION_LLM)) if writes else None
+    return editor, captioner, writer
 
 
 def apply_captions(

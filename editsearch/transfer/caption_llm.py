@@ -11,12 +11,14 @@ greedy and short, and only the first line of the answer is kept.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from editsearch.errors import GenerationError, UsageError, WeightsNotFoundError
 from editsearch.limits import check_text
+from editsearch.transfer.model_folders import check_transformers_folder
 
 DEFAULT_CAPTION_LLM = "Qwen/Qwen2.5-0.5B-Instruct"  # small and instruction-tuned; the paper's best was 7B
 PAPER_CAPTION_LLM = "mistralai/Mistral-7B-Instruct-v0.2"
@@ -27,6 +29,11 @@ PROMPT = (
     "for, keep the caption's other words, and reply with the new caption alone, on one line."
 )
 EXAMPLE = ("a photo of a cat sitting on a sofa", "turn the cat into a dog", "a photo of a dog sitting on a sofa")
+AVOID = "or give --target-caption yourself instead of --instruction"
+LLM_NEEDED = (
+    "--caption-llm needs a transformers causal LM folder or hub id of an architecture transformers knows "
+    f"(e.g. {DEFAULT_CAPTION_LLM})"
+)
 _LABEL = re.compile(r"^(?:(?:new|edited|target|after-edit)\s+)?caption\s*:\s*", re.IGNORECASE)
 
 
@@ -60,33 +67,41 @@ class CaptionWriter:
         self.tokenizer = tokenizer
         self.name = name
 
+    @staticmethod
+    def locate(name: str | None = None) -> Path:
+        """A causal LM folder for a folder or hub id (offline: the cache), its JSON checked; a how-to if absent."""
+        from editsearch.hub import local_folder
+
+        try:
+            folder = local_folder(str(name or DEFAULT_CAPTION_LLM), "caption LLM", "--caption-llm", LLM_FILES)
+        except WeightsNotFoundError as e:
+            raise WeightsNotFoundError(f"{str(e).rstrip('.')}; {AVOID}.") from None
+        check_transformers_folder(folder, None, LLM_NEEDED, f", {AVOID}")
+        return folder
+
     @classmethod
     def from_pretrained(cls, name: str | None = None, device: str | None = None) -> CaptionWriter:
         """Load a causal LM folder or hub id (offline: the cache); WeightsNotFoundError naming what to pass."""
+        return cls.from_folder(cls.locate(name), str(name or DEFAULT_CAPTION_LLM), device)
+
+    @classmethod
+    def from_folder(cls, folder: Path, name: str, device: str | None = None) -> CaptionWriter:
+        """Load a folder `locate` gave (bfloat16 on a CUDA that has it, else float32; no custom code)."""
         import transformers
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         from editsearch.encoder.model import default_device
-        from editsearch.hub import local_folder
+        from editsearch.transfer.text_pipelines import loading
 
-        name = str(name or DEFAULT_CAPTION_LLM)
-        avoid = "or give --target-caption yourself instead of --instruction"
-        try:
-            folder = local_folder(name, "caption LLM", "--caption-llm", LLM_FILES)
-        except WeightsNotFoundError as e:
-            raise WeightsNotFoundError(f"{str(e).rstrip('.')}; {avoid}.") from None
-        if not (folder / "config.json").is_file():
-            raise WeightsNotFoundError(
-                f"{folder} is not a transformers causal LM folder (no config.json); pass --caption-llm with one "
-                f"(e.g. {DEFAULT_CAPTION_LLM}), {avoid}"
-            )
         dev = torch.device(device) if device is not None else default_device()
         dtype = torch.bfloat16 if dev.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
         hf_logging.disable_progress_bar()
         key = "torch_dtype" if transformers.__version__.startswith("4.") else "dtype"  # renamed in transformers 5
-        model = AutoModelForCausalLM.from_pretrained(folder, **{key: dtype}).to(dev).eval().requires_grad_(False)
-        return cls(model, AutoTokenizer.from_pretrained(folder), name)
+        with loading(folder, "causal LM"):
+            model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=False, **{key: dtype})
+            tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+        return cls(model.to(dev).eval().requires_grad_(False), tokenizer, name)
 
     def prompt_ids(self, source: str, instruction: str) -> torch.Tensor:
         """The prompt's token ids [1, L]: the chat template when the tokenizer has one, else a plain prompt."""

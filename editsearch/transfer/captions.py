@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
 
-from editsearch.errors import UsageError, WeightsNotFoundError
+from editsearch.errors import UsageError
 from editsearch.transfer.caption_llm import DEFAULT_CAPTION_LLM, CaptionWriter
+from editsearch.transfer.model_folders import check_transformers_folder
 
 DEFAULT_CAPTIONER = "Salesforce/blip-image-captioning-base"  # a BLIP captioner, as the paper's source captions
 CAPTIONS_NEEDED = (
@@ -19,6 +21,10 @@ CAPTIONS_NEEDED = (
     f"folder or hub id, e.g. {DEFAULT_CAPTIONER}) can caption each image instead of --source-caption, and "
     "--instruction 'turn the cat into a dog' has an instruction-tuned LLM (--caption-llm, default "
     f"{DEFAULT_CAPTION_LLM}) write the target caption from the source caption instead of --target-caption"
+)
+BLIP_NEEDED = (
+    f"--caption-model needs a transformers BLIP captioning folder or hub id (e.g. {DEFAULT_CAPTIONER}), "
+    "or give --source-caption yourself"
 )
 BOTH_TARGETS = "give either --target-caption or --instruction (an LLM then writes the target caption), not both"
 
@@ -44,22 +50,33 @@ class Captioner:
         self.processor = processor
         self.name = name
 
-    @classmethod
-    def from_pretrained(cls, name: str, device: str | None = None) -> Captioner:
-        """Load a BLIP captioning folder or hub id (offline: the cache); WeightsNotFoundError with a how-to."""
-        from transformers import BlipForConditionalGeneration, BlipProcessor
-
-        from editsearch.encoder.model import default_device
+    @staticmethod
+    def locate(name: str) -> Path:
+        """A BLIP captioning folder for a folder or hub id (offline: the cache), its JSON checked; a how-to if not."""
         from editsearch.hub import local_folder
 
         folder = local_folder(name, "captioning model", "--caption-model", ["*.json", "*.txt", "*.safetensors"])
-        if not (folder / "config.json").is_file():
-            raise WeightsNotFoundError(
-                f"{folder} is not a BLIP captioning folder (no config.json); pass --caption-model"
-            )
+        check_transformers_folder(folder, {"blip"}, BLIP_NEEDED)
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, name: str, device: str | None = None) -> Captioner:
+        """Load a BLIP captioning folder or hub id (offline: the cache); WeightsNotFoundError with a how-to."""
+        return cls.from_folder(cls.locate(name), name, device)
+
+    @classmethod
+    def from_folder(cls, folder: Path, name: str, device: str | None = None) -> Captioner:
+        """Load a folder `locate` gave (no custom code)."""
+        from transformers import BlipForConditionalGeneration, BlipProcessor
+
+        from editsearch.encoder.model import default_device
+        from editsearch.transfer.text_pipelines import loading
+
         dev = torch.device(device) if device is not None else default_device()
-        model = BlipForConditionalGeneration.from_pretrained(folder).to(dev).eval()
-        return cls(model, BlipProcessor.from_pretrained(folder), name)
+        with loading(folder, "BLIP captioner"):
+            model = BlipForConditionalGeneration.from_pretrained(folder, trust_remote_code=False)
+            processor = BlipProcessor.from_pretrained(folder, trust_remote_code=False)
+        return cls(model.to(dev).eval(), processor, name)
 
     def __call__(self, image: Image.Image, max_tokens: int = 30) -> str:
         """The image's caption (greedy decoding)."""

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from editsearch.errors import DataError, items_exit_code
+from editsearch.errors import DataError, EditSearchError, WeightsNotFoundError, items_exit_code
 from editsearch.images import ImageLike, ImageLoadError, load_image
 
 METHODS = ("editclip", "visii", "caption-direction")
@@ -36,6 +36,7 @@ class MethodReport:
     outputs: list[MethodOutput] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    demonstration: bool = False  # made by the shipped 64-px demonstration pipeline (editclip-ip2p-mini)
 
     @property
     def exit_code(self) -> int:
@@ -65,3 +66,21 @@ def ec2ec_scores(
     n = len(queries)
     scores = editclip.ec2ec((list(queries), list(outputs)), ([before] * n, [after] * n))
     return [float(s) for s in scores]
+
+
+def locate_all(locators: Sequence[Callable[[], Path]], method: str) -> list[Path]:
+    """Each model's local folder, or one error naming every model that is missing or unusable, with each how-to."""
+    found: list[Path] = []
+    problems: list[EditSearchError] = []
+    for locate in locators:
+        try:
+            found.append(locate())
+        except EditSearchError as e:
+            problems.append(e)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        listed = " ".join(f"({i}) {str(e).rstrip('.')}." for i, e in enumerate(problems, 1))
+        kind = WeightsNotFoundError if any(isinstance(e, WeightsNotFoundError) for e in problems) else type(problems[0])
+        raise kind(f"{method} cannot use {len(problems)} of the models it needs: {listed}")
+    return found

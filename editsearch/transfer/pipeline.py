@@ -18,6 +18,7 @@ from editsearch.encoder.model import PairInput, default_device
 from editsearch.errors import IncompatibleModelError, UsageError
 from editsearch.images import ImageLike, load_image
 from editsearch.transfer.geometry import PipelineGeometry
+from editsearch.transfer.model_folders import check_editclip_pipeline
 from editsearch.transfer.pipeline_names import OFFICIAL_EDITCLIP, resolve_pipeline
 from editsearch.transfer.projector import OFFICIAL_WEIGHTS, EditProjector
 
@@ -122,6 +123,7 @@ class EditTransfer(PipelineGeometry):
                 f"{folder} has no {OFFICIAL_WEIGHTS}: it is a plain InstructPix2Pix, not EditCLIP-conditioned. "
                 f"Fine-tune it first: editsearch train ip2p --init {path_or_hub_id} --out DIR"
             )
+        check_editclip_pipeline(folder)
         dev = torch.device(device) if device is not None else default_device()
         dtype = dtype or default_dtype(dev)
         info = json.loads((folder / INFO_NAME).read_text()) if (folder / INFO_NAME).exists() else {}

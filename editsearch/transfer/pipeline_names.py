@@ -51,3 +51,18 @@ def resolve_pipeline(name_or_path: str | Path | None = None) -> Path:
             f"or pass --model with an EditCLIP-IP2P folder or hub id (e.g. {OFFICIAL_HUB_ID})."
         )
     raise WeightsNotFoundError(f"{path} is not an EditCLIP-IP2P pipeline folder (it needs unet/ and vae/)")
+
+
+def is_demonstration(name_or_path: str | Path | None) -> bool:
+    """True for the shipped 64-px demonstration pipeline (editclip-ip2p-mini, the default), by name or folder."""
+    name = str(name_or_path or DEFAULT_PIPELINE)
+    if name == TINY_NAME:
+        return True
+    folder = Path(name).expanduser()
+    return folder.is_dir() and folder.resolve() == Path(PIPELINES[TINY_NAME].location).resolve()
+
+
+DEMONSTRATION_NOTE = (
+    f"note: the output comes from {TINY_NAME}, the shipped 64-px demonstration pipeline (trained on synthetic "
+    f"edits only, it shows the mechanism, not the quality); for real photos pass --model {OFFICIAL_HUB_ID}"
+)

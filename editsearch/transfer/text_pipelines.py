@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +11,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from editsearch.errors import WeightsNotFoundError
+from editsearch.errors import IncompatibleModelError
 from editsearch.hub import local_folder
+from editsearch.transfer.model_folders import (
+    SKIPPED_COMPONENTS,
+    PipelineKind,
+    check_stock_pipeline,
+    check_transformers_folder,
+)
 
 DEFAULT_IP2P = "timbrooks/instruct-pix2pix"  # the InstructPix2Pix VISII inverts against
 DEFAULT_SD = "CompVis/stable-diffusion-v1-4"  # the Stable Diffusion the caption-direction paper found best
@@ -27,28 +35,44 @@ TEXT_PIPELINE_FILES = [
     "scheduler/*",
 ]
 CLIP_FILES = ["*.json", "*.txt", "*.safetensors"]
+CLIP_NEEDED = (
+    "--method visii with a text-conditioned pipeline needs a transformers CLIP: pass --clip-model "
+    f"(e.g. {DEFAULT_CLIP})"
+)
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-def resolve_text_pipeline(name: str, what: str, option: str) -> Path:
-    """A local diffusers folder with tokenizer/ and text_encoder/ for a folder or hub id (offline: the cache)."""
-    folder = local_folder(name, what, option, TEXT_PIPELINE_FILES)
-    missing = [part for part in ("unet", "vae", "text_encoder", "tokenizer") if not (folder / part).is_dir()]
-    if missing:
-        raise WeightsNotFoundError(
-            f"{folder} is not a text-conditioned {what} folder (it lacks {', '.join(missing)}/); pass {option} "
-            f"with a diffusers folder or hub id that has them (e.g. {DEFAULT_IP2P} or {DEFAULT_SD})"
-        )
+IP2P_KIND = PipelineKind(
+    "StableDiffusionInstructPix2PixPipeline",
+    8,
+    "text-conditioned InstructPix2Pix pipeline",
+    "--method visii",
+    "--model",
+    f"{DEFAULT_IP2P}; or an EditCLIP-IP2P pipeline such as the default editclip-ip2p-mini",
+)
+SD_KIND = PipelineKind(
+    "StableDiffusionPipeline", 4, "text-to-image Stable Diffusion pipeline", "--method caption-direction",
+    "--sd-model", DEFAULT_SD,
+)  # fmt: skip
+
+
+def resolve_text_pipeline(name: str, kind: PipelineKind) -> Path:
+    """A local stock diffusers folder of `kind` for a folder or hub id (offline: the cache), its JSON checked."""
+    folder = local_folder(name, kind.what, kind.option, TEXT_PIPELINE_FILES)
+    check_stock_pipeline(folder, kind)
     return folder
 
 
 def load_text_pipeline(cls: Any, folder: Path, device: torch.device, dtype: torch.dtype) -> Any:
-    """`cls.from_pretrained(folder)` without safety checker, frozen, on a device, progress bars off."""
+    """`cls.from_pretrained(folder)` with no safety checker and no custom code, frozen, on a device, quiet."""
     from editsearch.transfer.pipeline import _quiet_diffusers
 
-    with _quiet_diffusers():
-        pipe = cls.from_pretrained(folder, torch_dtype=dtype, safety_checker=None, requires_safety_checker=False)
+    skipped = dict.fromkeys(SKIPPED_COMPONENTS)
+    with _quiet_diffusers(), loading(folder, cls.__name__):
+        pipe = cls.from_pretrained(
+            folder, torch_dtype=dtype, requires_safety_checker=False, trust_remote_code=False, **skipped
+        )
     pipe.to(device)
     for part in (pipe.unet, pipe.vae, pipe.text_encoder):
         part.requires_grad_(False).eval()
@@ -56,14 +80,30 @@ def load_text_pipeline(cls: Any, folder: Path, device: torch.device, dtype: torc
     return pipe
 
 
-def load_clip(name: str, device: torch.device) -> Any:
-    """A transformers CLIPModel (float32, frozen) by folder or hub id; WeightsNotFoundError with a how-to."""
+def resolve_clip(name: str) -> Path:
+    """A local transformers CLIP folder for a folder or hub id (offline: the cache), its JSON checked."""
+    folder = local_folder(name, "CLIP model", "--clip-model", CLIP_FILES)
+    check_transformers_folder(folder, {"clip"}, CLIP_NEEDED)
+    return folder
+
+
+def load_clip(folder: Path, device: torch.device) -> Any:
+    """A transformers CLIPModel (float32, frozen) from a folder `resolve_clip` gave."""
     from transformers import CLIPModel
 
-    folder = local_folder(name, "CLIP model", "--clip-model", CLIP_FILES)
-    if not (folder / "config.json").is_file():
-        raise WeightsNotFoundError(f"{folder} is not a transformers CLIP folder (no config.json); pass --clip-model")
-    return CLIPModel.from_pretrained(folder).to(device).eval().requires_grad_(False)
+    with loading(folder, "CLIPModel"):
+        model = CLIPModel.from_pretrained(folder, trust_remote_code=False)
+    return model.to(device).eval().requires_grad_(False)
+
+
+@contextmanager
+def loading(folder: Path, what: str) -> Iterator[None]:
+    """Turn a loader's failure on a folder that passed the JSON checks (a damaged file) into one clear error."""
+    try:
+        yield
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise IncompatibleModelError(f"{folder} could not be loaded as a {what}: {first}") from None
 
 
 def clip_image_embeds(clip: Any, images: list[Image.Image]) -> torch.Tensor:

@@ -15,7 +15,16 @@ from editsearch.errors import UsageError
 from editsearch.images import ImageLike
 from editsearch.transfer.exemplar import Exemplar
 from editsearch.transfer.methods import MethodOutput, MethodReport, ec2ec_scores, load_queries
-from editsearch.transfer.visii import InversionSettings, LearnedInstruction, Pair, Visii
+from editsearch.transfer.pipeline_names import is_demonstration
+from editsearch.transfer.projector import OFFICIAL_WEIGHTS
+from editsearch.transfer.visii import (
+    InversionDivergedError,
+    InversionSettings,
+    LearnedInstruction,
+    Pair,
+    VisiiBase,
+    pairs_digest,
+)
 
 
 @dataclass
@@ -45,10 +54,39 @@ def neighbour_pairs(index_dir: str | Path | None, edit_id: int, k: int) -> tuple
     return pairs, [int(h.id) for h in hits if h.id is not None]
 
 
+def load_visii(model: str | Path | None = None, clip: str | Path | None = None, device: str | None = None) -> VisiiBase:
+    """The VISII of a pipeline: EditCLIP-conditioned (default: the shipped editclip-ip2p-mini) or text-conditioned.
+
+    A registry name, or a folder holding the projector, is EditCLIP-conditioned; anything else (a folder or hub id)
+    must be a stock text-conditioned InstructPix2Pix, loaded with its CLIP (`clip`).
+    """
+    from editsearch.transfer.pipeline_names import DEFAULT_PIPELINE, PIPELINES
+    from editsearch.transfer.visii import Visii
+    from editsearch.transfer.visii_editclip import EditVisii
+
+    name = str(model or DEFAULT_PIPELINE)
+    folder = Path(name).expanduser()
+    registered = name in PIPELINES or any(name == src.location for src in PIPELINES.values() if src.kind == "hub")
+    if registered or (folder.is_dir() and (folder / OFFICIAL_WEIGHTS).is_file()):
+        if clip is not None:
+            raise UsageError(
+                f"--clip-model goes with a text-conditioned InstructPix2Pix; {name} is EditCLIP-conditioned "
+                "(its VISII has no CLIP term)"
+            )
+        return EditVisii.from_pretrained(name, device)
+    return Visii.from_pretrained(name, clip, device)
+
+
+def reuse_key(visii: VisiiBase, inversion: InversionSettings, pairs: Sequence[Pair], neighbours: list[int]) -> str:
+    """The key a learned instruction is kept under: the settings, the exemplar pixels and the pipeline's weights."""
+    extra = {"pairs": len(pairs), "neighbours": neighbours, "images": pairs_digest(pairs)}
+    return inversion.key(extra | {"weights": visii.fingerprint})
+
+
 def stored_instruction(
     index_dir: str | Path | None, edit_id: int, pipeline: str, key: str, settings: InversionSettings
 ) -> LearnedInstruction | None:
-    """The instruction learned earlier for this edit, pipeline and settings key, or None."""
+    """The instruction learned earlier for this edit, pipeline and key, or None (also for one not finite)."""
     from editsearch.index.store import EditIndex
 
     with EditIndex.open(index_dir) as index:
@@ -56,6 +94,8 @@ def stored_instruction(
     if row is None:
         return None
     flat = np.frombuffer(row["embeddings"], dtype=np.float32).copy()
+    if not np.isfinite(flat).all() or flat.size != row["tokens"] * row["width"]:
+        return None
     embeddings = torch.from_numpy(flat.reshape(row["tokens"], row["width"]))
     return LearnedInstruction(embeddings, settings, loss=row["loss"], seconds=row["seconds"] or 0.0, reused=True)
 
@@ -63,18 +103,20 @@ def stored_instruction(
 def keep_instruction(
     index_dir: str | Path | None, edit_id: int, pipeline: str, key: str, learned: LearnedInstruction
 ) -> None:
-    """Store a learned instruction beside its edit (the writer lock is taken only for this write)."""
+    """Store a learned instruction beside its edit (the writer lock is taken only for this write); never a NaN."""
     from editsearch.index.store import EditIndex
 
-    blob = learned.embeddings.float().numpy().astype(np.float32).tobytes()
+    values = learned.embeddings.detach().float().cpu().numpy().astype(np.float32)
+    if not np.isfinite(values).all() or (learned.loss is not None and not np.isfinite(learned.loss)):
+        raise InversionDivergedError(f"refusing to keep a VISII instruction that is not finite (edit {edit_id})")
     with EditIndex.open(index_dir, writable=True) as index:
         index.save_visii_instruction(
-            edit_id, pipeline, key, tuple(learned.embeddings.shape), blob, loss=learned.loss, seconds=learned.seconds
+            edit_id, pipeline, key, tuple(values.shape), values.tobytes(), loss=learned.loss, seconds=learned.seconds
         )
 
 
 def learn(
-    visii: Visii,
+    visii: VisiiBase,
     exemplar: Exemplar,
     inversion: InversionSettings,
     index_dir: str | Path | None = None,
@@ -83,28 +125,30 @@ def learn(
 ) -> tuple[LearnedInstruction, list[int]]:
     """The exemplar's instruction: reused from the catalog for an indexed edit when present, else learned (and kept).
 
-    With `neighbours` K > 0 (an indexed edit only) the edit's K nearest edits join it: the paper's n-pair variant.
+    Reuse needs the same settings, the same exemplar pixels (an edit whose files changed learns anew) and the
+    same pipeline weights. With `neighbours` K > 0 (an indexed edit only) the edit's K nearest edits join it:
+    the paper's n-pair variant.
     """
     if exemplar.edit_id is None and neighbours:
         raise UsageError("--neighbours needs an indexed edit: pass --edit-id N (with --index)")
-    if inversion.init_text is None and exemplar.instruction:
+    if visii.takes_text and inversion.init_text is None and exemplar.instruction:
         inversion = InversionSettings(**{**asdict(inversion), "init_text": exemplar.instruction})
     extra, ids = neighbour_pairs(index_dir, exemplar.edit_id, neighbours) if neighbours else ([], [])
     pairs = [(exemplar.before, exemplar.after), *extra]
-    key = inversion.key({"pairs": len(pairs), "neighbours": ids})
-    if exemplar.edit_id is not None:
-        stored = stored_instruction(index_dir, exemplar.edit_id, visii.name, key, inversion)
-        if stored is not None:
-            stored.pairs = len(pairs)
-            return stored, ids
+    if exemplar.edit_id is None:
+        return visii.invert(pairs, inversion, progress), ids
+    key = reuse_key(visii, inversion, pairs, ids)
+    stored = stored_instruction(index_dir, exemplar.edit_id, visii.name, key, inversion)
+    if stored is not None:
+        stored.pairs = len(pairs)
+        return stored, ids
     learned = visii.invert(pairs, inversion, progress)
-    if exemplar.edit_id is not None:
-        keep_instruction(index_dir, exemplar.edit_id, visii.name, key, learned)
+    keep_instruction(index_dir, exemplar.edit_id, visii.name, key, learned)
     return learned, ids
 
 
 def apply_visii(
-    visii: Visii,
+    visii: VisiiBase,
     exemplar: Exemplar,
     images: Sequence[ImageLike],
     run: VisiiRun,
@@ -116,6 +160,7 @@ def apply_visii(
 ) -> MethodReport:
     """Learn (or reuse) the exemplar's instruction, apply it to each readable image, score with `editclip` if given."""
     started = time.perf_counter()
+    visii.refuse_text(run.text)  # before any optimisation
     loaded, failed = load_queries(images)
     learned, ids = learn(visii, exemplar, run.inversion, index_dir, neighbours, progress)
     inverted = time.perf_counter()
@@ -127,11 +172,17 @@ def apply_visii(
     report = MethodReport(
         "visii",
         visii.name,
-        {**sampling, "inversion": asdict(learned.settings), "clip": visii.clip_name, "device": str(visii.device)},
+        {
+            **sampling,
+            "inversion": asdict(learned.settings),
+            "clip": visii.clip_name or None,
+            "device": str(visii.device),
+        },
         {
             "edit": exemplar.describe(),
             "neighbours": ids,
             "pairs": 1 + len(ids),
+            "conditioning": "text" if visii.takes_text else "editclip",
             "reused": learned.reused,
             "tokens": learned.tokens,
             "loss": learned.loss,
@@ -141,6 +192,7 @@ def apply_visii(
             for j, ((i, name, _), out) in enumerate(zip(loaded, outputs, strict=True))
         ],
         failed,
+        demonstration=is_demonstration(visii.name),
     )
     report.timings = {
         "invert_s": 0.0 if learned.reused else round(inverted - started, 3),

@@ -78,11 +78,7 @@ def run_apply(engine: Engine, edit_id: int | None, pair: Any, photo: Any, steps:
 
 def pipeline_json(pipeline: str | Path | None, transfer: Any) -> dict[str, Any]:
     """The pipeline that applied an edit: its name (no path), whether it is the shipped demonstration, its size."""
-    from editsearch.transfer.pipeline_names import DEFAULT_PIPELINE, PIPELINES, TINY_NAME
+    from editsearch.transfer.pipeline_names import DEFAULT_PIPELINE, is_demonstration
 
     name = str(pipeline or DEFAULT_PIPELINE)
-    folder = Path(name).expanduser()
-    demonstration = name == TINY_NAME or (
-        folder.is_dir() and folder.resolve() == Path(PIPELINES[TINY_NAME].location).resolve()
-    )
-    return {"name": public_name(name), "demonstration": demonstration, "resolution": int(transfer.resolution)}
+    return {"name": public_name(name), "demonstration": is_demonstration(name), "resolution": int(transfer.resolution)}
