@@ -100,12 +100,9 @@ def _apply_found(out: Path, edit: Any, image: str) -> None:
 
 def _write_manifest(path: Path, rows: list[dict[str, Any]]) -> Path:
     """Write manifest rows as JSONL (atomically, so a second run never reads half a file)."""
-    from editsearch.files import fsync_replace
+    from editsearch.files import write_atomic
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    fsync_replace(tmp, path)
-    return path
+    return write_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))
 
 
 def _table(results: list[Any]) -> None:
