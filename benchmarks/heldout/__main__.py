@@ -13,7 +13,9 @@ from editsearch.errors import EditSearchError
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command's options."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.heldout", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.heldout", description="Write the held-out edit set (never train or tune on it)."
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder for images/ and manifest.jsonl")
     parser.add_argument("--pairs", type=int, required=True, help="number of pairs (families take turns)")
     parser.add_argument("--seed", type=int, required=True, help="run seed: the same seed writes the same set")
