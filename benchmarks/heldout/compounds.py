@@ -61,7 +61,7 @@ def old_photo(img: Image.Image, rng: np.random.Generator) -> Image.Image:
 
 
 def winter(img: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """A winter scene: cold, pale and muted, brights frosted towards white, usually with snow falling."""
+    """A winter scene: cold, pale and muted, brights frosted towards white, with snow falling."""
     x = to_array(img)
     grey = luma(x)[..., None]
     x = grey + (x - grey) * rng.uniform(0.35, 0.7)
@@ -69,8 +69,7 @@ def winter(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     frost = np.clip((luma(x) - rng.uniform(0.35, 0.55)) * 2.5, 0, 1)[..., None]
     x = x * (1 - frost * 0.7) + np.array([0.95, 0.97, 1.0], np.float32) * frost * 0.7
     x = x * 0.85 + 0.12
-    cold = to_image(x)
-    return overlays.snow(cold, rng) if rng.random() < 0.8 else cold
+    return overlays.snow(to_image(x), rng)
 
 
 def stormy(img: Image.Image, rng: np.random.Generator) -> Image.Image:

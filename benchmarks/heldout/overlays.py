@@ -140,6 +140,9 @@ def text(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     y = min(max(y, -top), img.height - bottom - 1)
     fill = (255, 255, 255) if rng.random() < 0.5 else _bright(rng)
     style = rng.integers(3)
+    under = luma(to_array(img.crop((int(x), int(y + top), int(x + tw) + 1, int(y + bottom) + 1)))).mean()
+    if style == 0 and under > 0.55 and fill == (255, 255, 255):  # plain white words on a light patch: use black
+        fill = (15, 15, 15)
     if style == 2:  # a dark banner behind the words
         pad = px(img, 4)
         draw.rectangle((0, y + top - pad, img.width, y + bottom + pad), fill=(0, 0, 0))

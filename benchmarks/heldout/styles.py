@@ -75,14 +75,13 @@ def pencil_sketch(img: Image.Image, rng: np.random.Generator) -> Image.Image:
 def cartoon(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     """Cel shading: smoothed, few flat bold colours, and thick black outlines round the shapes."""
     x = to_array(img)
-    flat = denoise_tv_chambolle(x, weight=rng.uniform(0.1, 0.2), channel_axis=-1).astype(np.float32)
-    levels = int(rng.integers(3, 7))
-    flat = np.round(flat * (levels - 1)) / (levels - 1)
+    smooth = to_image(denoise_tv_chambolle(x, weight=rng.uniform(0.12, 0.25), channel_axis=-1))
+    flat = to_array(smooth.quantize(colors=int(rng.integers(5, 11)), method=Image.Quantize.MEDIANCUT))
     grey = luma(flat)[..., None]
     flat = grey + (flat - grey) * rng.uniform(1.2, 1.7)
     soft = ndimage.gaussian_filter(luma(x), span(img, 2.0, 0.7))
     edges = np.hypot(ndimage.sobel(soft, 0), ndimage.sobel(soft, 1))
-    lines = edges > np.percentile(edges, rng.uniform(85, 92))
+    lines = edges > np.percentile(edges, rng.uniform(86, 93))
     lines = ndimage.binary_dilation(lines, iterations=px(img, rng.uniform(0.6, 1.6)))
     flat[lines] = 0.05
     return to_image(flat)
@@ -115,12 +114,12 @@ def _dot_screen(channel: np.ndarray, cell: float, angle: float, dark_ink: bool) 
 def halftone(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     """Print dots: black dots on paper, or cyan/magenta/yellow screens at their own angles."""
     x = ndimage.gaussian_filter(to_array(img), (1, 1, 0))
-    cell = max(2.5, img.width / 224 * rng.uniform(5.0, 10.0))
+    cell = span(img, rng.uniform(5.0, 10.0), 2.5)
     base = rng.uniform(0, np.pi / 2)
     if rng.random() < 0.5:
         dots = _dot_screen(luma(x), cell, base + np.pi / 4, dark_ink=True)
         return to_image(1.0 - dots * rng.uniform(0.85, 1.0))
-    out = np.ones_like(x)
+    out, cell = np.ones_like(x), cell * 1.3  # coloured screens overlap: coarser dots keep them readable
     for ch, offset in zip(range(3), (np.radians(15), np.radians(75), 0.0), strict=True):
         out[..., ch] -= _dot_screen(x[..., ch], cell, base + offset, dark_ink=True)  # C, M, Y inks absorb R, G, B
     return to_image(out)
