@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from editsearch.errors import UsageError
+from editsearch.files import write_atomic
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -82,8 +83,8 @@ class EditCLIPConfig:
         return cls(**kw)
 
     def save(self, path: str | Path) -> None:
-        """Write config.json."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        """Write config.json (atomically: an exclusive temp file renamed over it)."""
+        write_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> EditCLIPConfig:
