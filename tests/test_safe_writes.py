@@ -233,10 +233,3 @@ def test_score_csv_replaces_a_planted_link_and_a_failed_run_leaves_the_old_file(
     assert isinstance(result.exception, RuntimeError)
     assert out.read_text() == before  # no half CSV over the last good one
     assert sorted(p.name for p in out.parent.iterdir() if p.name.startswith(".scores")) == []
-
-
-def test_score_csv_in_a_missing_folder_is_a_usage_error(tiny_model_dir, tmp_path):
-    manifest = _score_manifest(tmp_path)
-    args = ["--manifest", str(manifest), "--out", str(tmp_path / "nowhere" / "s.csv"), "--model", str(tiny_model_dir)]
-    result = CliRunner().invoke(cli, ["score", *args])
-    assert result.exit_code == 2 and "no folder" in result.output and "Traceback" not in result.output

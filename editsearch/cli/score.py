@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import errno
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +15,7 @@ from typing import Any, TextIO
 import click
 
 from editsearch.cli.common import echo_json, json_option, model_option, warn
-from editsearch.errors import UsageError, items_exit_code, untrained_note
+from editsearch.errors import items_exit_code, untrained_note
 from editsearch.files import atomic_path
 
 FORMULA_STARTS = tuple("=+-@\t\r")  # what makes a spreadsheet cell a formula
@@ -106,8 +108,8 @@ def _csv_output(out: str | None) -> Iterator[TextIO]:
     if not out:
         yield sys.stdout
         return
-    if not Path(out).parent.is_dir():
-        raise UsageError(f"--out {out}: no folder {Path(out).parent} to write it in")
+    if not Path(out).parent.is_dir():  # said of --out itself, not of the temp file beside it
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), out)
     with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         yield f
 
