@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from editsearch.encoder.torch_stack import import_open_clip
 from editsearch.errors import UsageError
 from editsearch.files import write_atomic
 
@@ -94,8 +95,7 @@ class EditCLIPConfig:
 
 def open_clip_config(arch: str, text_kind: str = "open_clip", quick_gelu: bool = False) -> EditCLIPConfig:
     """An EditCLIPConfig from an open_clip built-in architecture name such as 'ViT-B-32' or 'ViT-L-14'."""
-    import open_clip
-
+    open_clip = import_open_clip()
     cfg = open_clip.get_model_config(arch)
     if cfg is None:
         raise UsageError(f"unknown open_clip architecture {arch!r}; see open_clip.list_models()")

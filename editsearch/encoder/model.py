@@ -25,6 +25,7 @@ from torch import nn
 from editsearch.encoder.config import EditCLIPConfig
 from editsearch.encoder.preprocess import PairTransform
 from editsearch.encoder.text import build_text_tower
+from editsearch.encoder.torch_stack import import_open_clip
 from editsearch.errors import UsageError
 from editsearch.files import atomic_path
 from editsearch.images import ImageLike
@@ -68,6 +69,7 @@ class EditCLIP(nn.Module):
 
     def __init__(self, config: EditCLIPConfig, widen: bool = True) -> None:
         super().__init__()
+        import_open_clip()  # a torchvision built for another torch: one clear error, here
         from open_clip.model import _build_vision_tower
 
         self.config = config
