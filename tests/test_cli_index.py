@@ -16,6 +16,7 @@ from PIL import Image
 
 from editsearch.cli.main import cli
 from editsearch.index.store import EditIndex
+from editsearch.pairs.shards import iter_shard, read_meta, write_shard
 
 
 def run(*args: str, env: dict | None = None):
@@ -228,3 +229,54 @@ def test_library_errors_become_one_line_and_their_exit_code(built, monkeypatch, 
     monkeypatch.setattr(EditSearch, "open", refuse)
     refused = run("query", "--index", built, "--text", "mirror")
     assert refused.exit_code == 2 and refused.stderr.strip() == "Error: k must be at most 1000"
+
+
+def test_a_pair_listed_twice_and_a_removed_pair_are_skipped_with_where_and_why(built, data, tmp_path):
+    lines = data.read_text().splitlines()
+    first = json.loads(lines[2])
+    again = {**first, "instruction": "a second opinion"}
+    same = dict(first)
+    retagged = {**first, "family": "another"}
+    data.write_text("\n".join([*lines, json.dumps(again), json.dumps(same), json.dumps(retagged)]) + "\n")
+    removed = json.loads(run("show", "1", "--index", built, "--json").stdout)
+    assert run("remove", "1", "--index", built).exit_code == 0
+
+    result = run("build-index", data, "--index", built, "-q", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["skipped"] == 13 and report["added"] == report["failed"] == 0
+    where = {s["item"]: s["reason"] for s in report["skips"]}
+    assert all(s["origin"] == str(data.resolve()) for s in report["skips"])
+    listed = f"{data}:3"  # the first listing of the pair, and the three rows after it that name its files again
+    assert where == {
+        f"{data}:11": f"same before/after as {listed}; its instruction 'a second opinion' differs and was not indexed",
+        f"{data}:12": f"the same pair as {listed}: indexed once",
+        f"{data}:13": f"same before/after and instruction as {listed}; its metadata differs and was not indexed",
+        f"{data}:{removed['metadata']['n'] + 1}": "removed by the user (edit #1, `editsearch remove`): stays removed",
+    }
+    stderr = result.stderr.splitlines()
+    assert f"skipped: {data}:11: {where[f'{data}:11']}" in stderr
+    assert sum(line.startswith("skipped: ") for line in stderr) == 4
+    shown = json.loads(run("show", "3", "--index", built, "--json").stdout)
+    assert shown["instruction"] == first["instruction"]  # the pair as first listed
+
+    plain = run("build-index", data, "--index", built, "-q")
+    assert plain.exit_code == 0 and "skipped 13" in plain.stdout
+    assert sum(line.startswith("skipped: ") for line in plain.stderr.splitlines()) == 4
+
+
+def test_a_removed_pair_in_an_embeddings_shard_is_skipped_with_where_and_why(tmp_path, tiny_model_dir):
+    data = make_collection(tmp_path / "data", 3)
+    emb, idx = tmp_path / "emb", tmp_path / "idx"
+    assert run("embed", data, "--out", emb, "--model", tiny_model_dir, "-q").exit_code == 0
+    assert run("build-index", "--from-embeddings", emb, "--index", idx, "-q").exit_code == 0
+    assert run("remove", "2", "--index", idx).exit_code == 0
+    shard = next(emb.glob("*.parquet"))
+    rows, vectors = next(iter_shard(shard))
+    write_shard(shard, read_meta(shard), rows, vectors)  # written again (a new id): applied again, not skipped whole
+    result = run("build-index", "--from-embeddings", emb, "--index", idx, "-q", "--json")
+    assert result.exit_code == 0, result.output
+    skips = json.loads(result.stdout)["skips"]
+    assert [s["reason"] for s in skips] == ["removed by the user (edit #2, `editsearch remove`): stays removed"]
+    assert skips[0]["item"].startswith(f"{shard} row 1 (") and skips[0]["origin"] == str(data.resolve())
+    assert f"skipped: {skips[0]['item']}: " in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 from conftest import random_image
 
@@ -109,3 +110,40 @@ def test_eval_compares_models_and_reads_pairs_backwards(tiny_model_dir, tmp_path
     assert "reversed" not in sets["phrasing-shift"][str(frames)]  # the same pairs and instructions as synthetic
     table = _eval(*args)
     assert table.exit_code == 0 and "reversed pairs" in table.output and str(frames) in table.output
+
+
+def _refuse_to_load(monkeypatch) -> None:
+    """Make any model load fail the test: a refused --per-family must stop before one."""
+    import editsearch.cli.evaluate
+
+    def never(*args, **kwargs):
+        raise AssertionError("no model loads for a refused --per-family")
+
+    monkeypatch.setattr(editsearch.cli.evaluate, "load_model_noted", never)
+
+
+def test_per_family_below_one_is_a_usage_error(monkeypatch) -> None:
+    _refuse_to_load(monkeypatch)
+    for value in (0, -1):
+        res = _eval("--per-family", value, "--no-baselines")
+        assert res.exit_code == 2, res.output
+        assert "--per-family" in res.output and "at least 1" in res.output and "Traceback" not in res.output
+
+
+def test_per_family_is_capped_with_the_reason(monkeypatch) -> None:
+    from editsearch.cli.evaluate import MAX_PER_FAMILY
+
+    _refuse_to_load(monkeypatch)
+    for value in (MAX_PER_FAMILY + 1, 10**9):
+        res = _eval("--per-family", value, "--no-baselines")
+        assert res.exit_code == 2, res.output
+        assert f"more than {MAX_PER_FAMILY}" in res.output and "memory" in res.output and "Traceback" not in res.output
+    assert f"1 to {MAX_PER_FAMILY}" in " ".join(_eval("--help").output.split())  # the bound is documented
+
+
+def test_a_library_held_out_set_needs_a_pair_per_family() -> None:
+    from editsearch.errors import UsageError
+    from editsearch.evaluation.retrieval import synthetic_eval_set
+
+    with pytest.raises(UsageError, match="at least 1 pair per family"):
+        synthetic_eval_set(per_family=0)

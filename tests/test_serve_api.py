@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -343,6 +344,17 @@ def test_the_page_and_its_files_are_served(client):
     script = client.get("/static/app.js")
     assert script.status_code == 200 and "innerHTML" not in script.text  # catalog text goes in as text only
     assert client.get("/static/style.css").status_code == 200
+
+
+def test_the_page_names_an_icon_that_is_served_even_without_the_token(client, index_dir):
+    page = client.get("/").text
+    link = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', page)
+    assert link is not None, "the page names its icon: browsers then never ask for a missing one"
+    with TestClient(create_app(index_dir, allowed_hosts=HOSTS, token="s3cret", readers=1)) as guarded:
+        for c in (client, guarded):
+            icon = c.get(link[1])
+            assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+            assert icon.text.startswith("<svg")
 
 
 def test_token(index_dir):

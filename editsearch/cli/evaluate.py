@@ -9,6 +9,10 @@ import click
 from editsearch.cli.common import echo_json, format_table, json_option, load_model_noted, model_option
 
 METRICS = ("top1", "hit@5", "hit@10", "mAP")
+# Held-out pairs per family `eval` draws at most: 100 x 47 families = 4,700 pairs took 2.5 GB at peak. Every
+# pair's images stay in memory and edit->edit scores all pairs against all, so memory grows with the square
+# (1,000 per family grew past 19 GB).
+MAX_PER_FAMILY = 100
 
 
 REVERSED = ("pairs", "accuracy", "ties", "margin")
@@ -33,9 +37,29 @@ def metrics_table(results: dict[str, dict]) -> str:
     return "\n".join([table, heading, format_table(["set", "model", *REVERSED], reversed_rows, digits=3)])
 
 
+def per_family_bound(value: int) -> int:
+    """--per-family if within 1..MAX_PER_FAMILY, else a usage error that says why."""
+    if value < 1:
+        raise click.BadParameter(f"{value} pairs per family would evaluate nothing: give at least 1")
+    if value > MAX_PER_FAMILY:
+        raise click.BadParameter(
+            f"{value:,} is more than {MAX_PER_FAMILY}: every held-out pair stays in memory and edit->edit scores "
+            f"all pairs against all, so memory grows with the square of the pairs ({MAX_PER_FAMILY} per family "
+            "takes about 2.5 GB)"
+        )
+    return value
+
+
 @click.command("eval")
 @model_option
-@click.option("--per-family", default=3, show_default=True, help="Held-out synthetic pairs per edit family.")
+@click.option(
+    "--per-family",
+    type=int,
+    default=3,
+    show_default=True,
+    callback=lambda ctx, param, value: per_family_bound(value),
+    help=f"Held-out synthetic pairs per edit family (1 to {MAX_PER_FAMILY}: all are held in memory).",
+)
 @click.option(
     "--real",
     "real_dir",

@@ -12,6 +12,7 @@ import click
 
 from editsearch.cli.common import (
     EDIT_ID,
+    MAX_ERRORS_SHOWN,
     echo_json,
     format_table,
     index_option,
@@ -89,7 +90,9 @@ def build_index(
 
     SOURCE is a manifest (.jsonl/.csv), a folder of pairs, or an IP2P-layout parquet file or folder.
     Unchanged pairs (same files, sizes and mtimes) are skipped, vectors are reused by content hash,
-    pairs gone from a source are removed. Exit code 0 when every item succeeded, 3 when some failed
+    pairs gone from a source are removed. A pair listed twice is indexed once, as first listed, and a pair
+    taken out with `editsearch remove` stays out: each such skip is named on stderr with where it came from.
+    Exit code 0 when every item succeeded, 3 when some failed
     (each is reported on stderr and kept in the catalog's `errors` table; all valid ones were indexed).
     With --from-embeddings DIR the vectors come from `editsearch embed` shards (shards of another model
     than the index's are refused); a shard that did not change is skipped, a removed shard's edits go.
@@ -123,8 +126,12 @@ def build_index(
 
 
 def _report_build(report: BuildReport, counts: dict[str, Any], as_json: bool) -> None:
-    """Failed items on stderr, then the summary (or JSON) on stdout."""
+    """Failed and notably skipped items on stderr, then the summary (or JSON) on stdout."""
     warn_failures(report.errors, "the `errors` table of the catalog")
+    for _origin, item, reason in report.skips[:MAX_ERRORS_SHOWN]:
+        warn(f"skipped: {item}: {reason}")
+    if len(report.skips) > MAX_ERRORS_SHOWN:
+        warn(f"... and {len(report.skips) - MAX_ERRORS_SHOWN} more skipped (all under `skips` with --json)")
     _warn_shortfall(counts)
     if as_json:
         echo_json({**report.as_dict(), "index": counts})

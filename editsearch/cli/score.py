@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import errno
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
 from editsearch.cli.common import echo_json, json_option, model_option, warn
 from editsearch.errors import items_exit_code, untrained_note
+from editsearch.files import atomic_path
 
 FORMULA_STARTS = tuple("=+-@\t\r")  # what makes a spreadsheet cell a formula
 
@@ -97,6 +102,18 @@ def spreadsheet_safe(row: dict[str, Any]) -> dict[str, Any]:
     return {key: f"'{v}" if isinstance(v, str) and v[:1] in FORMULA_STARTS else v for key, v in row.items()}
 
 
+@contextmanager
+def _csv_output(out: str | None) -> Iterator[TextIO]:
+    """Where the CSV goes: stdout, or an exclusive temp file that replaces `out` only once every row is written."""
+    if not out:
+        yield sys.stdout
+        return
+    if not Path(out).parent.is_dir():  # said of --out itself, not of the temp file beside it
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), out)
+    with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        yield f
+
+
 def _score_manifest(
     model, manifest: Path, ref, out: str | None, batch_size: int, as_json: bool, root: Path | None = None
 ) -> int:
@@ -114,8 +131,7 @@ def _score_manifest(
             raise ImageLoadError(f"reference pair: {e}") from None
     fields = [f.name for f in dataclasses.fields(ScoreRow)]
     rows: list[ScoreRow] = []
-    handle = open(out, "w", newline="") if out else sys.stdout  # noqa: SIM115 - closed below
-    try:
+    with _csv_output(out) as handle:
         writer = csv.DictWriter(handle, fieldnames=fields) if not as_json or out else None
         if writer:
             writer.writeheader()
@@ -129,9 +145,6 @@ def _score_manifest(
                 warn(f"skipped {row.item}: {row.error}")
             bar.update(1)
         bar.close()
-    finally:
-        if out:
-            handle.close()
     failed = sum(r.error is not None for r in rows)
     summary = {
         "scored": len(rows) - failed,

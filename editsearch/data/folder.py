@@ -100,7 +100,9 @@ def _to_pair(
     if require_instruction and not instruction:
         return ItemError(str(root / name), f"no instruction for '{name}' ({name}.txt or {INSTRUCTIONS_FILE})")
     before, after = (str(h[0]) for h in halves)
-    return EditPair(ImageRef(before), ImageRef(after), instruction, {"name": name}, source="folder")
+    return EditPair(
+        ImageRef(before), ImageRef(after), instruction, {"name": name}, source="folder", item=str(root / name)
+    )
 
 
 def _instruction_for(root: Path, name: str, instructions: dict[str, str]) -> str | None:

@@ -89,4 +89,4 @@ def _to_pair(
     if require_instruction and instruction is None:
         return ItemError(item, "missing or empty 'instruction'")
     metadata = {k: v for k, v in row.items() if k not in ("before", "after", "instruction")}
-    return EditPair(refs[0], refs[1], instruction, metadata, source="manifest")
+    return EditPair(refs[0], refs[1], instruction, metadata, source="manifest", item=item)

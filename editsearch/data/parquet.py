@@ -100,7 +100,7 @@ def _to_pair(
         return ItemError(f"{file}#{row}", f"missing or empty '{PROMPT_COLUMN}'")
     metadata = {c: v[i] for c, v in texts.items() if c != PROMPT_COLUMN}
     before, after = (ImageRef(str(file), row, c) for c in IMAGE_COLUMNS)
-    return EditPair(before, after, instruction, metadata, source="ip2p")
+    return EditPair(before, after, instruction, metadata, source="ip2p", item=f"{file}#{row}")
 
 
 def _is_scalar(dtype: pa.DataType) -> bool:

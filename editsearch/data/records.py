@@ -72,6 +72,7 @@ class EditPair:
     instruction: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     source: str = "files"
+    item: str = field(default="", compare=False)  # where its source lists it: PATH:LINE, FILE#ROW, FOLDER/NAME
 
     @property
     def key(self) -> str:

@@ -11,6 +11,7 @@ import torch
 
 from editsearch.encoder.config import OPENAI_MEAN, OPENAI_STD, EditCLIPConfig, open_clip_config
 from editsearch.encoder.model import EditCLIP, widen_conv1
+from editsearch.encoder.torch_stack import import_open_clip
 from editsearch.errors import IncompatibleModelError, WeightsNotFoundError
 
 
@@ -154,8 +155,7 @@ def from_open_clip(
     pair_fusion: str = "channels",
 ) -> EditCLIP:
     """An EditCLIP initialised from open_clip 3-channel weights (loaded before widening to 6 for channels)."""
-    import open_clip
-
+    open_clip = import_open_clip()
     quick_gelu = pretrained == "openai"
     config = open_clip_config(arch, text_kind=text_kind, quick_gelu=quick_gelu).with_fusion(pair_fusion)
     config.name = f"{arch}/{pretrained}" if pretrained else arch

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from editsearch.encoder.torch_stack import import_open_clip
 from editsearch.errors import UsageError
+from editsearch.files import write_atomic
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -82,8 +84,8 @@ class EditCLIPConfig:
         return cls(**kw)
 
     def save(self, path: str | Path) -> None:
-        """Write config.json."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        """Write config.json (atomically: an exclusive temp file renamed over it)."""
+        write_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> EditCLIPConfig:
@@ -93,8 +95,7 @@ class EditCLIPConfig:
 
 def open_clip_config(arch: str, text_kind: str = "open_clip", quick_gelu: bool = False) -> EditCLIPConfig:
     """An EditCLIPConfig from an open_clip built-in architecture name such as 'ViT-B-32' or 'ViT-L-14'."""
-    import open_clip
-
+    open_clip = import_open_clip()
     cfg = open_clip.get_model_config(arch)
     if cfg is None:
         raise UsageError(f"unknown open_clip architecture {arch!r}; see open_clip.list_models()")

@@ -25,7 +25,9 @@ from torch import nn
 from editsearch.encoder.config import EditCLIPConfig
 from editsearch.encoder.preprocess import PairTransform
 from editsearch.encoder.text import build_text_tower
+from editsearch.encoder.torch_stack import import_open_clip
 from editsearch.errors import UsageError
+from editsearch.files import atomic_path
 from editsearch.images import ImageLike
 from editsearch.limits import TEXT_CACHE_SIZE, lru_lookup
 
@@ -67,6 +69,7 @@ class EditCLIP(nn.Module):
 
     def __init__(self, config: EditCLIPConfig, widen: bool = True) -> None:
         super().__init__()
+        import_open_clip()  # a torchvision built for another torch: one clear error, here
         from open_clip.model import _build_vision_tower
 
         self.config = config
@@ -210,5 +213,6 @@ class EditCLIP(nn.Module):
         out.mkdir(parents=True, exist_ok=True)
         self.config.save(out / "config.json")
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(out / "model.safetensors"), metadata={"format": "editsearch-editclip"})
+        with atomic_path(out / "model.safetensors") as tmp:
+            save_file(state, str(tmp), metadata={"format": "editsearch-editclip"})
         return out

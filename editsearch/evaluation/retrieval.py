@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from editsearch.errors import DataError
+from editsearch.errors import DataError, UsageError
 from editsearch.evaluation.metrics import chance_metrics, retrieval_metrics
 from editsearch.index.legibility import legibility_of
 from editsearch.rng import stream
@@ -43,6 +43,8 @@ def synthetic_eval_set(per_family: int = 3, seed: int = 1234, size: int = 128) -
     """
     from editsearch.data.synthetic.generator import FAMILIES, make_pair
 
+    if per_family < 1:
+        raise UsageError(f"a held-out set needs at least 1 pair per family, got {per_family}")
     rng = stream(seed, "eval-synthetic")
     befores, afters, labels, photos, instructions = [], [], [], [], []
     for name in sorted(FAMILIES):

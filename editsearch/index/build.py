@@ -7,6 +7,7 @@ forward batch is committed to the catalog in one transaction, so a killed build 
 from __future__ import annotations
 
 import gc
+import json
 import os
 import sqlite3
 import sys
@@ -46,7 +47,11 @@ SourceInput = tuple[str, Callable[[], Iterator[EditPair | ItemError]]]
 
 @dataclass
 class BuildReport:
-    """What a build did: added, updated, skipped, removed, failed (with reasons), embedded, reused."""
+    """What a build did: added, updated, skipped, removed, failed (with reasons), embedded, reused.
+
+    `skips` names the skipped pairs a user may not expect to be skipped (a pair listed twice, a pair removed
+    by `editsearch remove`), each with where it came from and why; unchanged pairs are only counted.
+    """
 
     added: int = 0
     updated: int = 0
@@ -58,6 +63,7 @@ class BuildReport:
     instructions: int = 0  # instruction texts embedded (see editsearch.index.instructions)
     seconds: float = 0.0
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (origin, item, reason)
+    skips: list[tuple[str, str, str]] = field(default_factory=list)  # (origin, item, reason)
 
     @property
     def exit_code(self) -> int:
@@ -86,7 +92,43 @@ class BuildReport:
             "instructions": self.instructions,
             "seconds": round(self.seconds, 3),
             "errors": [{"origin": o, "item": i, "reason": r} for o, i, r in self.errors],
+            "skips": [{"origin": o, "item": i, "reason": r} for o, i, r in self.skips],
         }
+
+    def skip(self, origin: str, item: str, reason: str) -> None:
+        """Count a skipped pair and record where it came from and why."""
+        self.skipped += 1
+        self.skips.append((origin, item, reason))
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """Where a pair was listed (PATH:LINE, FILE#ROW, ...), with its instruction and a digest of its metadata."""
+
+    item: str
+    instruction: str | None
+    metadata: int
+
+    @classmethod
+    def of(cls, pair: EditPair) -> Listing:
+        """The listing of a pair a source yielded."""
+        return cls(
+            pair.item or pair.key, pair.instruction, hash(json.dumps(pair.metadata, sort_keys=True, default=str))
+        )
+
+    def repeated_by(self, again: Listing) -> str:
+        """Why `again`, the same before/after listed after this one, was skipped."""
+        if again.instruction != self.instruction:
+            said = repr(again.instruction) if again.instruction is not None else "(none)"
+            return f"same before/after as {self.item}; its instruction {said} differs and was not indexed"
+        if again.metadata != self.metadata:
+            return f"same before/after and instruction as {self.item}; its metadata differs and was not indexed"
+        return f"the same pair as {self.item}: indexed once"
+
+
+def removed_reason(edit_id: int) -> str:
+    """Why a pair removed with `editsearch remove` is skipped by every later build."""
+    return f"removed by the user (edit #{edit_id}, `editsearch remove`): stays removed"
 
 
 def source_inputs(sources: Sequence[str | Path], root: str | Path | None = None) -> list[SourceInput]:
@@ -114,7 +156,7 @@ class Build:
         self.workers = None if workers is None else max(0, workers)  # None: default_workers, once the model is up
         self.progress = progress
         self.report = BuildReport()
-        self.seen_keys: set[str] = set()
+        self.first_listed: dict[str, Listing] = {}  # pair key -> where it was first listed, with what
         self.updates: list[tuple[int, str | None, dict[str, Any], str]] = []
 
     def run(self, inputs: Sequence[SourceInput], sweep: bool) -> BuildReport:
@@ -135,7 +177,7 @@ class Build:
         if sweep:
             for origin in complete:
                 vanished = [
-                    i for key, i in self.catalog.live_ids_for_origin(origin).items() if key not in self.seen_keys
+                    i for key, i in self.catalog.live_ids_for_origin(origin).items() if key not in self.first_listed
                 ]
                 self.report.removed += self.catalog.tombstone(vanished, "vanished")
         self.catalog.replace_errors(self.report.errors)
@@ -180,10 +222,10 @@ class Build:
         """Skip unchanged pairs (same files, sizes and mtimes, with a vector); queue the others."""
         rows = self.catalog.rows_by_keys([p.key for p in pairs], self.fp)
         for pair in pairs:
-            if pair.key in self.seen_keys:
-                self.report.skipped += 1  # the same pair listed twice: indexed once
+            listing = Listing.of(pair)
+            if (first := self.first_listed.setdefault(pair.key, listing)) is not listing:
+                self.report.skip(origin, listing.item, first.repeated_by(listing))  # the pair once, as first listed
                 continue
-            self.seen_keys.add(pair.key)
             try:
                 stats = (pair.before.stat(), pair.after.stat())
             except (OSError, ValueError) as e:
@@ -191,7 +233,7 @@ class Build:
                 continue
             row = rows.get(pair.key)
             if row is not None and row["deleted"] and row["deleted_reason"] == "removed":
-                self.report.skipped += 1  # removed by the user: stays removed
+                self.report.skip(origin, listing.item, removed_reason(row["id"]))
                 continue
             if row is not None and not row["deleted"] and row["vector_id"] is not None and _same_files(row, stats):
                 self.report.skipped += 1

@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from editsearch.index.build import BuildReport
+from editsearch.index.build import BuildReport, removed_reason
 from editsearch.index.errors import EditIndexError, ModelMismatchError
 from editsearch.index.unit_vectors import row_problems
 from editsearch.pairs.shards import ShardError, ShardMeta, iter_shard, read_meta, shard_files, vector_dim
@@ -118,14 +118,15 @@ def _apply(catalog: Catalog, path: Path, meta: ShardMeta, report: BuildReport, b
     for rows, vectors in iter_shard(path):
         bad = row_problems(vectors)
         refused += [(f"{path} row {start + n} ({rows[n]['key']})", reason) for n, reason in sorted(bad.items())]
-        start += len(rows)
         existing = catalog.rows_by_keys([r["key"] for r in rows], meta.fingerprint)
         save, blobs = [], []
-        for row, vector in (pair for n, pair in enumerate(zip(rows, vectors, strict=True)) if n not in bad):
+        for n, (row, vector) in enumerate(zip(rows, vectors, strict=True)):
+            if n in bad:
+                continue
             keys.add(row["key"])
             old = existing.get(row["key"])
             if old is not None and old["deleted"] and old["deleted_reason"] == "removed":
-                report.skipped += 1  # removed by the user: stays removed
+                report.skip(meta.input, f"{path} row {start + n} ({row['key']})", removed_reason(old["id"]))
             elif old is not None and not old["deleted"] and old["vector_id"] is not None and _unchanged(old, row):
                 report.skipped += 1
                 text = (row["instruction"], row["metadata"], row["origin"])
@@ -141,6 +142,7 @@ def _apply(catalog: Catalog, path: Path, meta: ShardMeta, report: BuildReport, b
         catalog.save_edits(save, blobs, meta.fingerprint)
         report.reused += len(save)
         bar.update(len(rows))
+        start += len(rows)
     catalog.update_texts(updates)
     vanished = [i for key, i in catalog.live_ids_for_origin(meta.input).items() if key not in keys]
     report.removed += catalog.tombstone(vanished, "vanished")  # a refused row's edit goes too: its vector is bad

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import time
 from pathlib import Path
 
-from editsearch.index.errors import IndexLockedError
+from editsearch.index.errors import EditIndexError, IndexLockedError
 
 LOCK_FILE = "write.lock"
 DEFAULT_LOCK_TIMEOUT = float(os.environ.get("EDITSEARCH_LOCK_TIMEOUT", "10"))
 _HELD: set[int] = set()  # descriptors of the locks this process holds
+
+
+def _open_lock(path: Path) -> int:
+    """The lock file, opened for writing (created if absent); never through a link, which would truncate its target."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as e:
+        if e.errno != errno.ELOOP:
+            raise
+        raise EditIndexError(
+            f"{path} is a symbolic link: a writer lock is never taken through one (remove it)"
+        ) from None
 
 
 def _close_inherited() -> None:
@@ -45,7 +58,7 @@ class WriterLock:
         """Take the lock, polling for up to `timeout` seconds; raises IndexLockedError."""
         if self._fd is not None:
             return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open_lock(self.path)
         deadline = time.monotonic() + max(0.0, timeout)
         while True:
             try:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -42,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from editsearch.errors import UsageError
-from editsearch.files import fsync_replace
+from editsearch.files import atomic_path, write_atomic
 from editsearch.index.errors import EditIndexError
 from editsearch.index.prefetch import ListPrefetch
 from editsearch.index.types import INDEX_TYPES, NO_REMOVE, TRAINED, Tuning
@@ -116,13 +115,8 @@ class VectorMeta:
             raise CacheMismatchError(f"{name}.json is not a valid sidecar ({e})") from None
 
     def write(self, directory: str | Path, name: str = PAIR_CACHE) -> None:
-        """Write NAME.json atomically (a temp file, fsynced and renamed)."""
-        tmp = Path(directory) / f".{name}.json.{os.getpid()}.tmp"
-        try:
-            tmp.write_text(json.dumps(asdict(self), indent=1))
-            fsync_replace(tmp, Path(directory) / f"{name}.json")
-        finally:
-            tmp.unlink(missing_ok=True)
+        """Write NAME.json atomically (an exclusive temp file, fsynced and renamed)."""
+        write_atomic(Path(directory) / f"{name}.json", json.dumps(asdict(self), indent=1))
 
     def tuning_record(self) -> Tuning | None:
         """The recorded tuning as a Tuning (None for an index saved before indexes tuned themselves)."""
@@ -454,23 +448,20 @@ class VectorIndex:
     def save(self, directory: str | Path, generation: int, model: str, name: str = PAIR_CACHE, live: int = -1) -> None:
         """Write NAME.faiss then NAME.json (with the file's size and CRC-32), each atomically.
 
-        Each goes to a temp file, is fsynced and renamed; a failed write (a full disk, a file-size limit)
-        removes its temp file and raises OSError, leaving the previous pair as it was.
+        Each goes to an exclusive temp file (`.NAME.faiss.*.tmp`, `.NAME.json.*.tmp`), is fsynced and renamed;
+        a failed write (a full disk, a file-size limit) removes its temp file and raises OSError, leaving the
+        previous pair as it was.
         """
         import faiss
 
         directory = Path(directory)
-        tmp = directory / f".{name}.faiss.{os.getpid()}.tmp"
-        try:
+        with atomic_path(directory / f"{name}.faiss") as tmp:
             try:
                 faiss.write_index(self.index, str(tmp))
             except RuntimeError as e:  # FAISS reports a failed fwrite (ENOSPC, EFBIG) as a RuntimeError
                 raise OSError(f"cannot write the FAISS cache {tmp}: {str(e).strip().splitlines()[-1]}") from None
             meta = self.meta(generation, model, tmp.stat().st_size, file_crc32(tmp), live)
-            fsync_replace(tmp, directory / f"{name}.faiss")
-            meta.write(directory, name)
-        finally:
-            tmp.unlink(missing_ok=True)
+        meta.write(directory, name)
 
     @classmethod
     def load(

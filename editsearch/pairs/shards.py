@@ -5,8 +5,10 @@ holding parquet files is one shard per file. Its embeddings shard `EMB_DIR/<stem
 a row per pair that loaded: the catalog's edits columns (key, locators, sizes, mtimes and content hashes
 of both images, instruction, metadata as JSON) and the vector. The file's metadata names the model
 (name, fingerprint, dim, config), the input shard and its signature, and the items that failed.
-A shard is written whole to a temporary name (its writer's host and pid in it), fsynced, then renamed: a
-file with the final name is complete, and a temp is removed only once its writer is gone.
+A shard is written whole to a temporary file, fsynced, then renamed: a file with the final name is
+complete. The temp's name holds a random part and its writer's host and pid; it is created exclusively (a
+planted file or link at that name makes the write fail, never redirects it), and removed only once its
+writer is gone.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import socket
 import time
 import uuid
@@ -121,8 +124,8 @@ def shard_files(directory: Path) -> list[Path]:
 
 
 def temp_path(path: Path) -> Path:
-    """Where this process writes a shard before renaming it: named after its host and pid, the temp's owner."""
-    return path.parent / f".{path.name}.{_host()}.{os.getpid()}.tmp"
+    """A fresh name for this process's temp of a shard: `.SHARD.RANDOM.HOST.PID.tmp` (the host and pid: its owner)."""
+    return path.parent / f".{path.name}.{secrets.token_hex(4)}.{_host()}.{os.getpid()}.tmp"
 
 
 def remove_stale_temps(directory: Path) -> list[Path]:
@@ -186,7 +189,7 @@ def _schema(dim: int, meta: ShardMeta) -> pa.Schema:
 
 
 def write_shard(path: Path, meta: ShardMeta, rows: Sequence[dict[str, Any]], vectors: np.ndarray) -> Path:
-    """Write rows (catalog edits rows) and their vectors as one shard: a temp file, fsync, rename."""
+    """Write rows (catalog edits rows) and their vectors as one shard: an exclusive temp file, fsync, rename."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -198,8 +201,10 @@ def write_shard(path: Path, meta: ShardMeta, rows: Sequence[dict[str, Any]], vec
     columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1), pa.float32()), meta.dim)
     table = pa.table(columns, schema=schema)
     tmp = temp_path(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)  # never an existing file or link
     try:
-        pq.write_table(table, tmp, row_group_size=ROW_GROUP)
+        with os.fdopen(fd, "wb") as f:
+            pq.write_table(table, f, row_group_size=ROW_GROUP)
         fsync_replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)  # a failed write leaves nothing behind

@@ -15,6 +15,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from editsearch.files import write_atomic
+
 EXPORT_VERSION = 2  # bump when the exported graphs or their inputs change
 
 
@@ -73,11 +75,9 @@ def package_versions(names: list[str]) -> dict[str, str | None]:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON atomically (a concurrent reader sees the old file or the new one)."""
+    """Write JSON atomically (a concurrent reader sees the old file or the new one; never through a planted link)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=1) + "\n")
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

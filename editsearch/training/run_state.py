@@ -12,6 +12,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from editsearch.files import write_atomic
+
 CHECKPOINTS = "checkpoints"
 STATE_NAME = "state.json"
 LEGACY_STATE_NAMES = ("progress.json",)  # EditCLIP runs saved before this layout
@@ -52,7 +54,7 @@ def save_checkpoint(accelerator: Any, out: Path, step: int, keep: int) -> Path:
     accelerator.save_state(str(path))
     accelerator.wait_for_everyone()  # every process has written its part before the state file says "complete"
     if accelerator.is_main_process:
-        (path / STATE_NAME).write_text(json.dumps({"step": step}) + "\n")
+        write_atomic(path / STATE_NAME, json.dumps({"step": step}) + "\n")
         prune_checkpoints(out, keep)
     return path
 

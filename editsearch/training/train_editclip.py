@@ -16,8 +16,10 @@ import torch
 import torch.nn.functional as F
 
 from editsearch.errors import UsageError
+from editsearch.files import write_atomic
 from editsearch.rng import stream, stream_seed
 from editsearch.training.recipes import OPTION, EditCLIPTrainConfig, data_sources
+from editsearch.training.run_log import append_record
 from editsearch.training.run_state import latest_checkpoint, save_checkpoint
 
 
@@ -173,8 +175,7 @@ def _evaluate(run: _Run, out: Path, step: int, loss: float) -> dict[str, Any]:
     run.model.train()
     row = {"step": step, "loss": loss, **_flat(metrics)}
     run.acc.print(json.dumps(row), flush=True)
-    with (out / "history.jsonl").open("a") as f:  # as it happens: a killed run keeps its curve
-        f.write(json.dumps(row) + "\n")
+    append_record(out / "history.jsonl", row)  # as it happens: a killed run keeps its curve
     return row
 
 
@@ -191,7 +192,7 @@ def train(cfg: EditCLIPTrainConfig) -> dict[str, Any]:
         step, ckpt = latest
         acc.load_state(str(ckpt))
         acc.print(f"resumed from {ckpt} at step {step}")
-    (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    write_atomic(out / "train_config.json", json.dumps(asdict(cfg), indent=2))
     history: list[dict[str, Any]] = []
     bar = tqdm(total=cfg.steps, initial=step, desc="train editclip", unit="step", disable=not acc.is_main_process)
     t0, seen = time.perf_counter(), 0

@@ -17,10 +17,12 @@ import torch
 import torch.nn.functional as F
 
 from editsearch.errors import IncompatibleModelError, MissingDependencyError, UsageError
+from editsearch.files import write_atomic
 from editsearch.hub import hub_offline
 from editsearch.training.ip2p_features import FeatureCache, frozen_features
 from editsearch.training.pairs import PairSampler, StepBatches, step_loader
 from editsearch.training.recipes import IP2PTrainConfig, VAETrainConfig
+from editsearch.training.run_log import append_record
 from editsearch.training.run_state import latest_checkpoint, save_checkpoint
 
 LOG_NAME = "train_log.jsonl"
@@ -316,8 +318,7 @@ def train_ip2p(config: IP2PTrainConfig, log: Any = None) -> dict[str, Any]:
         bar.update(1)
         bar.set_postfix(loss=f"{row['loss']:.4f}", mse=f"{row['mse']:.4f}", lpips=f"{row['lpips']:.3f}")
         if accelerator.is_main_process and (step % config.log_every == 0 or step == config.steps - 1):
-            with open(out / LOG_NAME, "a") as f:
-                f.write(json.dumps({"step": step + 1, **row, "lr": lr_scheduler.get_last_lr()[0]}) + "\n")
+            append_record(out / LOG_NAME, {"step": step + 1, **row, "lr": lr_scheduler.get_last_lr()[0]})
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
             save_checkpoint(accelerator, out, step + 1, config.keep_checkpoints)
     bar.close()
@@ -348,4 +349,4 @@ def _check_config(out: Path, config: IP2PTrainConfig, log: Any) -> None:
         changed = [k for k in current if k not in ("steps", "resume", "export") and before.get(k) != current[k]]
         if changed and latest_checkpoint(out) is not None:
             log(f"warning: resuming with changed settings: {', '.join(changed)}")
-    path.write_text(json.dumps(current, indent=2) + "\n")
+    write_atomic(path, json.dumps(current, indent=2) + "\n")

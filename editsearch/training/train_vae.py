@@ -12,8 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from editsearch.evaluation.transfer import psnr_from_mse
+from editsearch.files import write_atomic
 from editsearch.training.pairs import PairSampler, StepBatches, step_loader
 from editsearch.training.recipes import VAETrainConfig
+from editsearch.training.run_log import append_record
 
 
 def vae_loss(vae: Any, images: torch.Tensor, kl_weight: float) -> dict[str, torch.Tensor]:
@@ -69,8 +71,7 @@ def train_vae(vae: Any, sampler: PairSampler, config: VAETrainConfig, out: Path 
             history.append({"step": step + 1, "mse": losses["mse"].item(), "kl": losses["kl"].item()})
             if out is not None:
                 Path(out).mkdir(parents=True, exist_ok=True)
-                with open(Path(out) / "train_log.jsonl", "a") as f:
-                    f.write(json.dumps(history[-1]) + "\n")
+                append_record(Path(out) / "train_log.jsonl", history[-1])
     bar.close()
     vae.eval()
     after = evaluate_vae(vae, heldout)
@@ -85,5 +86,5 @@ def train_vae(vae: Any, sampler: PairSampler, config: VAETrainConfig, out: Path 
     if out is not None:
         out = Path(out)
         vae.save_pretrained(out)
-        (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_atomic(out / "training.json", json.dumps(summary, indent=2) + "\n")
     return summary

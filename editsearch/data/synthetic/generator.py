@@ -14,6 +14,7 @@ from PIL import Image
 from editsearch.data.synthetic.families import FAMILIES, Family
 from editsearch.data.synthetic.photos import SPLITS, sample_source, source_photo
 from editsearch.errors import UsageError
+from editsearch.files import atomic_path
 from editsearch.jsonl import read_jsonl
 from editsearch.rng import stream
 
@@ -121,14 +122,12 @@ def write_synth(
     ]
     families: dict[str, int] = {}
     splits: dict[str, int] = {}
-    tmp = out / (MANIFEST + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f, _mapper(workers) as mapper:
+    with atomic_path(out / MANIFEST) as tmp, open(tmp, "w", encoding="utf-8") as f, _mapper(workers) as mapper:
         rows = mapper(_write_pair, jobs)
         for row in tqdm(rows, total=pairs, desc="synth", unit="pair", disable=not progress):
             f.write(json.dumps(row, sort_keys=True) + "\n")
             families[row["family"]] = families.get(row["family"], 0) + 1
             splits[row["split"]] = splits.get(row["split"], 0) + 1
-    tmp.replace(out / MANIFEST)
     return {
         "manifest": str(out / MANIFEST),
         "pairs": pairs,
@@ -165,11 +164,12 @@ def _write_pair(job: tuple[str, int, str, str, int, int, str]) -> dict:
 
 
 def _save(img: Image.Image, path: Path, image_format: str) -> None:
-    """Encode deterministically: fast lossless PNG, or high-quality JPEG."""
-    if image_format == "png":
-        img.save(path, "PNG", compress_level=1, compress_type=3)  # zlib Z_RLE: fast, smaller
-    else:
-        img.save(path, "JPEG", quality=94)
+    """Encode deterministically: fast lossless PNG, or high-quality JPEG (through an exclusive temp file)."""
+    with atomic_path(path) as tmp:
+        if image_format == "png":
+            img.save(tmp, "PNG", compress_level=1, compress_type=3)  # zlib Z_RLE: fast, smaller
+        else:
+            img.save(tmp, "JPEG", quality=94)
 
 
 def manifest_complete(manifest: Path, pairs: int) -> bool:

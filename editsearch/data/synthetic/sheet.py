@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw
 
 from editsearch.data.synthetic.imaging import load_font
 from editsearch.errors import DataError
+from editsearch.files import atomic_path
 from editsearch.images import load_image
 from editsearch.jsonl import read_jsonl
 
@@ -47,5 +48,6 @@ def contact_sheet(
         draw.multiline_text((x, y + thumb + 3), "\n".join(lines), fill=INK, font=font, spacing=2)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out)
+    with atomic_path(out) as tmp:
+        sheet.save(tmp, format=Image.registered_extensions().get(out.suffix.lower(), "PNG"))
     return out

@@ -17,3 +17,11 @@ router = APIRouter(include_in_schema=False)
 def page() -> FileResponse:
     """The page."""
     return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """The page's icon (an SVG), where a browser asks for it by default."""
+    return FileResponse(
+        STATIC_DIR / "favicon.svg", media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"}
+    )

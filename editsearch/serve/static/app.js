@@ -433,14 +433,34 @@ async function loadFacets() {
 // ---- the edit dialog ---------------------------------------------------------------------------------
 
 function metaRows(metadata) {
-  const entries = Object.entries(metadata || {});
+  const entries = metaEntries(metadata || {}, "", 0);
   if (!entries.length) return [row("—", "no metadata")];
-  return entries.map(([key, value]) => row(key, typeof value === "string" ? value : JSON.stringify(value)));
+  return entries.map(([key, value]) => row(key, value));
+}
+
+const META_DEPTH = 6; // nesting shown as rows; anything deeper is one cell of JSON
+
+// Metadata as [key, text] rows: a nested object's keys joined by dots as in json_extract paths (camera.lens),
+// a list of plain values as one comma-separated cell, a list holding objects indexed (crops[0].x).
+function metaEntries(value, key, depth) {
+  const plain = (v) => (v === null || typeof v !== "object");
+  const text = (v) => (v === null ? "null" : String(v));
+  if (plain(value)) return [[key, text(value)]];
+  if (depth >= META_DEPTH) return [[key, JSON.stringify(value)]];
+  if (Array.isArray(value)) {
+    if (!value.length) return [[key, "(empty list)"]];
+    if (value.every(plain)) return [[key, value.map(text).join(", ")]];
+    return value.flatMap((v, i) => metaEntries(v, `${key}[${i}]`, depth + 1));
+  }
+  const entries = Object.entries(value);
+  if (!entries.length) return key ? [[key, "(empty)"]] : [];
+  return entries.flatMap(([k, v]) => metaEntries(v, key ? `${key}.${k}` : k, depth + 1));
 }
 
 function row(key, value) {
   const tr = el("tr");
-  const th = el("th", "", key);
+  const th = el("th");
+  key.split(/(?<=\.)/).forEach((part, i) => th.append(...(i ? [el("wbr"), part] : [part]))); // may wrap after a dot
   th.scope = "row";
   tr.append(th, el("td", "", value));
   return tr;
