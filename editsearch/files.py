@@ -8,6 +8,7 @@ over the target. A crash leaves the old target as it was.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -33,10 +34,25 @@ def fsync_replace(tmp: Path, target: Path) -> None:
 
 
 def exclusive_temp(target: Path) -> Path:
-    """A new, empty temp file beside `target`, created exclusively under a unique name (never a followed link)."""
+    """A new, empty temp file beside `target`, created exclusively under a unique name (never a followed link).
+
+    It takes the mode a plain `open(target, "w")` would give (0666 less the umask), not mkstemp's 0600, so an
+    index written by one user stays readable by a server run as another, as before.
+    """
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+    finally:
+        os.close(fd)
     return Path(name)
+
+
+@functools.cache
+def _umask() -> int:
+    """The process's umask, read once (by setting it and setting it back: racy only if threads create files then)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextmanager

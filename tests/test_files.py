@@ -28,6 +28,15 @@ def test_exclusive_temp_is_new_each_time(tmp_path):
     assert first != second and first.parent == tmp_path and first.stat().st_size == 0
 
 
+def test_written_files_take_the_umask_mode_not_mkstemps_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        target = write_atomic(tmp_path / "vectors.json", "{}")
+    finally:
+        os.umask(old)
+    assert target.stat().st_mode & 0o777 == 0o644
+
+
 def test_atomic_path_leaves_the_old_file_on_error(tmp_path):
     target = tmp_path / "report.html"
     target.write_text("old")

@@ -43,6 +43,7 @@ def stats(engine: EngineDep, gate: GateDep, settings: SettingsDep) -> dict[str, 
         "applies_pending": gate.pending,
         "max_upload_mb": settings.max_upload_mb,
         "token": settings.token,
+        "audit": settings.audit_dir is not None,
         "thumbnail_cache": settings.thumbs.stats,
     }
     return {"index": index, "server": server}

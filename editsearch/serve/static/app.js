@@ -266,7 +266,7 @@ async function loadProblems() {
     response = await fetch("/api/audit?limit=1");
     if (response.ok || response.status === 409) data = await response.json();
   } catch (_) { return; }
-  if (!data) return; // served without --audit: no Problems view
+  if (!data) return;
   const button = $("problems");
   if (response.ok) {
     button.textContent = "Problems: " + editCount(data.flagged_any ?? 0) + " flagged" + (data.stale ? " (stale)" : "");
@@ -554,8 +554,9 @@ function showApplied(file, data) {
 
 async function loadStats() {
   try {
-    const index = (await (await call("/api/stats")).json()).index;
+    const { index, server } = await (await call("/api/stats")).json();
     $("stats").textContent = index.edits.toLocaleString() + " edits · " + index.model + (index.trained ? "" : " (untrained)");
+    if (server.audit) loadProblems(); // served with --audit: the Problems view
   } catch (err) {
     say($("message"), err.message, "error");
   }
@@ -607,7 +608,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   wire();
   checkHealth();
   loadStats();
-  loadProblems();
   await loadFacets();
   const s = history.state || fromUrl(location.search);
   history.replaceState(s, "", toUrl(s));
