@@ -87,8 +87,12 @@ def reliability_text(info: dict[str, Any]) -> str | None:
     verdict = "Reliable on this collection" if info["reliable"] else "Not reliable on this collection"
     value = info.get("reliability")
     number = f" (reliability {value:.2f})" if isinstance(value, (int, float)) else ""
-    flags = "" if info["reliable"] else ": it flags nothing unless you give its threshold"
-    return f"{verdict}{number}{flags}. Why: {info.get('why', '')}"
+    given = str(info.get("threshold", {}).get("how", "")).startswith("given")
+    flags = (
+        "" if info["reliable"] else ": its flags come from the threshold given alone" if given else ": it flags nothing"
+    )
+    why = str(info.get("why", ""))
+    return f"{verdict}{number}{flags}. {why[:1].upper()}{why[1:]}."
 
 
 def _reliability(info: dict[str, Any]) -> str:

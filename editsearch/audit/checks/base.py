@@ -95,13 +95,14 @@ class CheckResult:
 
 
 def read_share(wins: np.ndarray) -> tuple[float, float, float]:
-    """(share won, pairs read beyond chance = 2 x share - 1, one-sided sign-test p) of per-pair wins in [0, 1]."""
+    """(share won, pairs read beyond chance = 2 x share - 1 (0 below chance), one-sided sign-test p) of per-pair
+    wins in [0, 1]."""
     from scipy.stats import binom
 
     n = len(wins)
     share = float(np.mean(wins))
     won = int(round(float(np.sum(wins))))
-    return share, 2 * share - 1, float(binom.sf(won - 1, n, 0.5))
+    return share, max(2 * share - 1, 0.0), float(binom.sf(won - 1, n, 0.5))
 
 
 def reading(wins: np.ndarray, what: str, fewest: str) -> Reliability:
@@ -116,9 +117,10 @@ def reading(wins: np.ndarray, what: str, fewest: str) -> Reliability:
         return Reliability(True, value, f"the model reads these pairs: {said} (50% is chance)")
     if value >= RELIABLE:
         return Reliability(False, value, f"only {len(wins)} pairs could be read, too few to tell from chance: {said}")
+    how = "barely better than chance" if value < RELIABLE / 2 else "too weakly to trust its flags"
     needed = f"{(1 + RELIABLE) / 2:.0%}"
-    return Reliability(False, value, f"the model reads these pairs barely better than chance: {said}, where 50% is "
-                       f"chance and {needed} is needed")  # fmt: skip
+    why = f"the model reads these pairs {how}: {said}, where 50% is chance and {needed} is needed"
+    return Reliability(False, value, why)
 
 
 def coverage(measured: int, total: int, what: str) -> Reliability:
