@@ -117,7 +117,7 @@ def _run_check(check: Check, state: AuditState, given: Mapping[str, float]) -> C
     elif reliability.reliable:
         threshold = check.threshold(scores)
     else:
-        threshold = Threshold(None, "none: the check is not reliable on this collection, so it flags nothing")
+        threshold = Threshold(None, "the check is not reliable on this collection, so it flags nothing")
     flags = check.flags(state, scores, threshold)
     if n and not reliability.reliable:
         what = f"{int(flags.sum())} flagged by the threshold you gave" if check.name in given else "nothing flagged"

@@ -109,7 +109,7 @@ class Duplicate(Check):
     def reliability(self, state: AuditState, scores: np.ndarray) -> Reliability:
         if len(scores) == 1:
             return Reliability(False, None, "a single edit has nothing to duplicate")
-        return coverage(int(np.isfinite(scores).sum()), len(scores), "likeness to their nearest pairs")
+        return coverage(int(np.isfinite(scores).sum()), len(scores), "likeness to the nearest pairs")
 
     def flags(self, state: AuditState, scores: np.ndarray, threshold: Threshold) -> np.ndarray:
         """The pairs of each duplicate group but the one it keeps; `state.kept` names that one."""
