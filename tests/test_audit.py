@@ -169,7 +169,7 @@ def test_another_crop_or_another_edit_of_the_photo_is_no_duplicate():
         pix(_jpeg(crop_a, 0.75), _jpeg(darker, 0.75)),  # a resized, re-encoded copy of the first pair
     ]
     sigs = SignatureTable.from_blobs(pair_signatures(np.stack(pairs)))
-    from editsearch.audit.checks import duplicate_distances
+    from editsearch.audit.checks.duplicate import duplicate_distances
 
     dist = duplicate_distances(sigs, np.asarray([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, -1]]))
     assert dist[0, 0] > 16 and dist[0, 1] > 16  # another crop; another edit of the same crop

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 import editsearch.audit.neighbours as neighbours_module
-from editsearch.audit.checks import duplicate_groups, mismatch_scores
+from editsearch.audit.checks.duplicate import duplicate_groups
+from editsearch.audit.checks.mismatch import mismatch_scores
 from editsearch.audit.moments import Moments
 from editsearch.audit.neighbours import PositionMap, nearest_rows, without_self
 from editsearch.audit.peers import InstructionPeers

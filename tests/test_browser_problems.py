@@ -68,6 +68,10 @@ def test_the_problems_view_lists_flagged_edits_and_opens_them(tmp_path, tiny_mod
             f"noop: 1 edit flagged, score over {noop_threshold:.3f}",
             "mismatch: 11 edits flagged, score over -1000.000",
         ]
+        notes = page.locator(".problem-note").all_text_contents()  # what each check flags, and how far to trust it
+        assert notes[0].startswith("Flags: the after is the before") and "Reliable on this collection" in notes[0]
+        assert "Not reliable on this collection" in notes[1] and "from the threshold given alone" in notes[1]
+        assert summary["checks"]["mismatch"]["why"][1:] in notes[1]  # the server's reason, capitalised
         first = page.locator(".card").first
         assert first.get_attribute("data-id") == str(noop_id) and not first.locator(".suggestion").count()
         assert re.fullmatch(

@@ -14,7 +14,11 @@ import sys
 import types
 from typing import Any
 
-_EXPORTS = {"audit": "editsearch.audit.run", "run_audit": "editsearch.audit.run", "CHECKS": "editsearch.audit.checks"}
+_EXPORTS = {
+    "audit": "editsearch.audit.run",
+    "run_audit": "editsearch.audit.run",
+    "CHECKS": "editsearch.audit.checks.registry",
+}
 __all__ = sorted(_EXPORTS)
 
 

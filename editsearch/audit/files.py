@@ -8,17 +8,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from editsearch.audit.checks import CHECKS
+from editsearch.audit.checks import registry
 from editsearch.errors import UsageError
 from editsearch.files import atomic_path, write_atomic
 
 REPORT_LIMIT = 200  # flagged edits shown per check in report.html, worst first (the parquet has them all)
-EXPLAIN = {
-    "noop": "the after is the before up to re-encoding or invisible noise",
-    "mismatch": "the instruction fits this pair no better than the index's other instructions do",
-    "reversed": "the pair read backwards fits its instruction better than forwards",
-    "duplicate": "the same edit of the same photo as another pair (resized or re-encoded)",
-}
 
 
 def prepare_out(out: str | Path) -> Path:
@@ -65,11 +59,11 @@ def report_html(rows: list[dict[str, Any]], summary: dict[str, Any], thumb: int)
         hits = flagged(rows, check)
         threshold = info["threshold"]
         value = "none" if threshold["value"] is None else f"{threshold['value']:.4g}"
-        head = f"{check}: {info['flagged']} flagged of {info['scored']} scored ({EXPLAIN[check]})"
+        head = f"{check}: {info['flagged']} flagged of {info['scored']} scored ({registry.get(check).explains})"
         cards = "".join(_card(r, check, thumb) for r in hits[:REPORT_LIMIT]) or "<p>Nothing flagged.</p>"
         more = f"<p>... and {len(hits) - REPORT_LIMIT} more in audit.parquet</p>" if len(hits) > REPORT_LIMIT else ""
         sections.append(
-            f"<h2>{html.escape(head)}</h2><p class='meta'>threshold {html.escape(value)}: "
+            f"<h2>{html.escape(head)}</h2>{_reliability(info)}<p class='meta'>threshold {html.escape(value)}: "
             f"{html.escape(threshold['how'])}</p><div class='grid'>{cards}</div>{more}"
         )
     failed = summary.get("failed", [])
@@ -86,15 +80,30 @@ def _headline(summary: dict[str, Any]) -> str:
     )
 
 
+def reliability_text(info: dict[str, Any]) -> str | None:
+    """One check's reliability on the collection in words (None for an audit that did not measure it)."""
+    if "reliable" not in info:
+        return None
+    verdict = "Reliable on this collection" if info["reliable"] else "Not reliable on this collection"
+    value = info.get("reliability")
+    number = f" (reliability {value:.2f})" if isinstance(value, (int, float)) else ""
+    given = str(info.get("threshold", {}).get("how", "")).startswith("given")
+    flags = (
+        "" if info["reliable"] else ": its flags come from the threshold given alone" if given else ": it flags nothing"
+    )
+    why = str(info.get("why", ""))
+    return f"{verdict}{number}{flags}. {why[:1].upper()}{why[1:]}."
+
+
+def _reliability(info: dict[str, Any]) -> str:
+    text = reliability_text(info)
+    return f"<p><strong>{html.escape(text)}</strong></p>" if text else ""
+
+
 def _card(row: dict[str, Any], check: str, thumb: int) -> str:
     from editsearch.cli.html import _thumbnail
 
-    extra = ""
-    if check == "duplicate" and row.get("duplicate_of") is not None:
-        extra = f"<div>duplicate of id {int(row['duplicate_of'])}</div>"
-    suggestion = row.get("suggested_instruction")
-    if check in ("mismatch", "reversed") and suggestion:
-        extra += f"<div class='meta'>best-fitting instruction: {html.escape(suggestion)}</div>"
+    extra = "".join(f"<div class='meta'>{html.escape(line)}</div>" for line in registry.get(check).card(row))
     return (
         "<div class='card'><div class='pair'>"
         f"{_thumbnail(row['before'], thumb)}<span class='arrow'>→</span>{_thumbnail(row['after'], thumb)}</div>"
@@ -105,16 +114,22 @@ def _card(row: dict[str, Any], check: str, thumb: int) -> str:
 
 
 def write_clean(table: Any, path: str | Path) -> int:
-    """A manifest (absolute before/after, instruction, the edit's other keys) of the pairs no check flagged.
+    """A manifest (absolute before/after, instruction, the edit's other keys) of the pairs no reliable check flagged.
 
     Returns how many pairs it lists.
 
     One pair of each duplicate group is kept (it is not flagged); pairs whose images could not be read are left out.
+    A check that is not reliable on the collection (in the summary the table carries) never drops a pair, even
+    where a threshold the user gave made it flag some.
     """
+    from editsearch.audit.table import SUMMARY_KEY
+
+    summary = json.loads((table.schema.metadata or {}).get(SUMMARY_KEY, b"{}"))
+    trusted = [c for c, info in summary.get("checks", {}).items() if info.get("reliable", True)]
     path = Path(path)
     lines = []
     for row in table.to_pylist():
-        if row["error"] or any(row.get(f"is_{c}") for c in CHECKS):
+        if row["error"] or any(row.get(f"is_{c}") for c in trusted):
             continue
         entry: dict[str, Any] = json.loads(row["metadata"] or "{}")
         entry.update(before=_abs(row["before"]), after=_abs(row["after"]))

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from editsearch.audit.checks import CHECKS
+from editsearch.audit.checks.registry import NAMES
 from editsearch.audit.identity import AuditFolderError
 from editsearch.audit.table import SUMMARY_KEY
 
@@ -85,16 +85,29 @@ def _summary_problem(summary: Any) -> str | None:
     if not all(_typed(identity.get(k, ...), (str, type(None))) for k in ("created", "first_edit")):
         return "'index_identity' lacks 'created' or 'first_edit'"
     for check, info in summary["checks"].items():
-        if check not in CHECKS or not isinstance(info, dict) or not isinstance(info.get("threshold"), dict):
+        if check not in NAMES or not isinstance(info, dict) or not isinstance(info.get("threshold"), dict):
             return f"check {check!r} is unknown or has no threshold"
         threshold = info["threshold"]
         if not (_typed(info.get("scored"), (int,)) and _typed(info.get("flagged"), (int,))):
             return f"check {check!r} lacks its counts"
         if not (_typed(threshold.get("value"), (int, float, type(None))) and isinstance(threshold.get("how"), str)):
             return f"check {check!r} has no threshold value and explanation"
+        if not _reliability_typed(info):
+            return f"check {check!r} has a reliability that is not a flag, a number and a reason"
     if not all(isinstance(note, str) for note in summary["notes"]):
         return "'notes' holds a non-text note"
     return None
+
+
+def _reliability_typed(info: dict[str, Any]) -> bool:
+    """Whether a check's reliability fields, where the audit wrote them (an older one did not), have their types."""
+    if "reliable" not in info:
+        return True
+    return (
+        isinstance(info["reliable"], bool)
+        and _typed(info.get("reliability"), (int, float, type(None)))
+        and isinstance(info.get("why"), str)
+    )
 
 
 def _typed(value: Any, types: tuple[type, ...]) -> bool:

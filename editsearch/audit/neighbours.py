@@ -18,6 +18,7 @@ import numpy as np
 if TYPE_CHECKING:
     from editsearch.index.vectors import VectorIndex
 
+PAIR_NEIGHBOURS = 8  # nearest other pair vectors found for each edit (their images are compared for duplicates)
 EXACT_MAX = 20_000  # vectors up to which an audit's neighbour search is exact
 MAX_PROBED = 0.25  # an IVF probing more of its lists than this share scans slower than an exact (BLAS) search
 

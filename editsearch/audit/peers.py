@@ -33,6 +33,8 @@ class InstructionPeers:
         self.population = Moments(dim)
         self.peer_sums = self.sums
         self.peer_counts = self.counts
+        self.chosen = np.arange(len(self.texts))[:, None]  # each instruction's peer instructions (-1: none) ...
+        self.used = np.ones(self.chosen.shape, dtype=bool)  # ... and which of them its peers are drawn from
 
     def add(self, positions: np.ndarray, vectors: np.ndarray) -> None:
         """Fold a chunk of pair vectors in: each instruction's sum of vectors, and every pair's moments."""
@@ -63,16 +65,23 @@ class InstructionPeers:
             rows = np.flatnonzero(used[:, j])
             self.peer_sums[rows] += self.sums[chosen[rows, j]]
         self.peer_counts = (counts * used).sum(axis=1)
+        self.chosen, self.used = chosen, used
 
     def z(self, positions: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """Peer z of these pairs (after `settle`); NaN for a pair with no instruction or no other pair to compare."""
+        return self.z_as(positions, vectors, self.group[positions])
+
+    def z_as(self, positions: np.ndarray, vectors: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """Peer z of these pairs read as if they carried the instructions of `groups` (indices into `texts`, -1:
+        none): each pair against those instructions' peers, itself left out where it is one of them."""
         out = np.full(len(positions), np.nan)
-        g = self.group[positions]
-        ok = g >= 0
-        ok[ok] = self.peer_counts[g[ok]] > 1
-        if ok.any():
-            v, g = vectors[ok], g[ok]
-            own = np.einsum("nd,nd->n", v, v)  # the pair itself is in its peers' sum: taken out again
-            mean_cos = (np.einsum("nd,nd->n", v, self.peer_sums[g]) - own) / (self.peer_counts[g] - 1)
-            out[ok] = self.population.z(v, mean_cos)
+        ok = groups >= 0
+        if not ok.any():
+            return out
+        v, g, mine = vectors[ok], groups[ok], self.group[positions[ok]]
+        inside = ((self.chosen[g] == mine[:, None]) & (mine[:, None] >= 0) & self.used[g]).any(axis=1)
+        count = self.peer_counts[g] - inside
+        own = np.einsum("nd,nd->n", v, v) * inside  # a pair among its peers is in their sum: taken out again
+        mean_cos = (np.einsum("nd,nd->n", v, self.peer_sums[g]) - own) / np.maximum(count, 1)
+        out[np.flatnonzero(ok)[count > 0]] = self.population.z(v[count > 0], mean_cos[count > 0])
         return out

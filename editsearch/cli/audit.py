@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from editsearch.audit.checks.registry import NAMES
 from editsearch.cli.common import echo_json, format_table, index_option, json_option, warn
 from editsearch.errors import EXIT_PARTIAL, UsageError, untrained_note
 
@@ -27,22 +28,23 @@ def _thresholds(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the audit's files.")
 @click.option(
     "--checks",
-    default="noop,mismatch,reversed,duplicate",
+    default=",".join(NAMES),
     show_default=True,
-    help="Comma-separated checks to run.",
+    help=f"Comma-separated checks to run, of {', '.join(NAMES)}.",
 )
 @click.option(
     "--threshold",
     "thresholds",
     multiple=True,
     metavar="CHECK=VALUE",
-    help="Flag CHECK when its score exceeds VALUE, instead of the threshold set from the data (repeatable).",
+    help="Flag CHECK when its score exceeds VALUE, instead of the threshold set from the data; it applies even "
+    "where CHECK is not reliable on the collection (repeatable).",
 )
 @click.option(
     "--write-clean",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Also write a manifest of the pairs no check flagged (one pair kept per duplicate group).",
+    help="Also write a manifest of the pairs no reliable check flagged (one pair kept per duplicate group).",
 )
 @click.option("--workers", type=click.IntRange(0), default=None, help="Image-decoding workers (default: as a build).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -59,8 +61,10 @@ def audit(
 ) -> None:
     """Audit every live edit of an index for no-ops, mismatched or reversed instructions and duplicates.
 
-    Writes OUT/audit.parquet (a row per edit: each check's score and flag, duplicate_of,
-    suggested_instruction), OUT/summary.json (counts, thresholds and how each was set, duplicate groups
+    Each check first measures how far it can be trusted on this collection; one that is not reliable
+    (the model reads the pairs barely better than chance) flags nothing, and says why. Writes
+    OUT/audit.parquet (a row per edit: each check's score and flag, duplicate_of, suggested_instruction),
+    OUT/summary.json (counts, each check's reliability, thresholds and how each was set, duplicate groups
     across sources) and OUT/report.html (the flagged edits, worst first). Exit code 3 when some pairs'
     images could not be read (each is named on stderr; the others were audited).
     """
@@ -100,9 +104,10 @@ def audit(
 def _print_summary(summary: dict, paths: dict[str, Path]) -> None:
     rows = []
     for check, info in summary["checks"].items():
-        value = info["threshold"]["value"]
-        rows.append((check, info["scored"], info["flagged"], "none" if value is None else round(value, 4)))
-    click.echo(format_table(["check", "scored", "flagged", "threshold"], rows))
+        value, reliability = info["threshold"]["value"], info["reliability"]
+        reliable = ("yes" if info["reliable"] else "no") + ("" if reliability is None else f" ({reliability:.2f})")
+        rows.append((check, reliable, info["scored"], info["flagged"], "none" if value is None else round(value, 4)))
+    click.echo(format_table(["check", "reliable", "scored", "flagged", "threshold"], rows))
     click.echo(
         f"{summary['edits']} edits, {summary['flagged_any']} flagged, {summary['duplicate_groups']} duplicate groups "
         f"({len(summary['cross_source_groups'])} across sources)"

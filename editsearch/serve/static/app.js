@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const PROBLEMS = ["all", "noop", "mismatch", "reversed", "duplicate"]; // the Problems view: every check, or one
+const PROBLEMS = /^[a-z_]+$/; // the Problems view: "all" checks, or one by name (the server knows which there are)
 const FACET_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/; // metadata keys offered as facets: plain names, valid in a JSON path
 const pairs = new Map(); // uploaded example pairs of this page's history: id -> {before, after, thumbs}
 const example = { before: null, after: null }; // the pair being prepared in the example panel
@@ -89,7 +89,7 @@ function fromUrl(search) {
   if (text) s.text = text;
   if (/^\d+$/.test(p.get("edit_id") || "")) s.edit_id = Number(p.get("edit_id"));
   if (p.has("example")) s.pair = ""; // no pair has this id: the note asks for the images again
-  if (PROBLEMS.includes(p.get("problems"))) s.problems = p.get("problems");
+  if (PROBLEMS.test(p.get("problems") || "")) s.problems = p.get("problems");
   if (p.get("view") === "atlas") s.atlas = true;
   for (const [name, value] of p) if (name.startsWith("meta.") && FACET_KEY.test(name.slice(5))) s.meta[name.slice(5)] = value;
   return s;
@@ -223,6 +223,7 @@ function showFlagged(data) {
     const shown = (live > rows.length ? " (the worst " + rows.length + ")" : "") + gone;
     const over = typeof (info.threshold || {}).value === "number" ? ", score over " + info.threshold.value.toFixed(3) : "";
     nodes.push(el("h2", "problem-head", name + ": " + editCount(flagged) + " flagged" + over + shown));
+    nodes.push(problemNote(info));
     nodes.push(...rows.map((r) => problemCard(r, info)));
   }
   $("results").replaceChildren(...nodes);
@@ -230,6 +231,20 @@ function showFlagged(data) {
   const none = flags ? "" : "The audit flags nothing.";
   say($("message"), [stale, none].filter(Boolean).join(" "), stale ? "note" : none ? "empty" : "");
   $("summary").textContent = "Problems · " + problemCounts(data, flags) + " · worst first by check";
+}
+
+function problemNote(info) {
+  // what a flag of the check means, and whether the check can be trusted on this collection (and why)
+  const note = el("p", "problem-note", info.explains ? "Flags: " + info.explains + "." : "");
+  if (typeof info.reliable === "boolean") {
+    const value = typeof info.reliability === "number" ? " (reliability " + info.reliability.toFixed(2) + ")" : "";
+    const verdict = info.reliable ? "Reliable on this collection" : "Not reliable on this collection";
+    const given = String((info.threshold || {}).how || "").startsWith("given");
+    const flags = info.reliable ? "" : given ? ": its flags come from the threshold given alone" : ": it flags nothing";
+    const why = info.why ? info.why[0].toUpperCase() + info.why.slice(1) + "." : "";
+    note.append(" ", el("span", info.reliable ? "reliable" : "unreliable", verdict + value + flags + ". " + why));
+  }
+  return note;
 }
 
 function problemCounts(data, flags) {
@@ -253,9 +268,7 @@ function problemCard(r, checkInfo) {
   badge.textContent = r.check + " " + score.toFixed(3) + (known ? " > " + threshold.toFixed(3) : "");
   badge.title = r.check + " score " + score.toFixed(3) + (known ? ", over the threshold " + threshold.toFixed(3) : "");
   const info = node.querySelector(".info");
-  const suggests = r.suggested_instruction && (r.check === "mismatch" || r.check === "reversed");
-  if (suggests) info.append(el("p", "suggestion", "Suggested instruction: " + r.suggested_instruction));
-  if (r.check === "duplicate" && r.duplicate_of != null) info.append(el("p", "suggestion", "Duplicate of #" + r.duplicate_of));
+  for (const line of r.shows || []) info.append(el("p", "suggestion", line)); // what the check says beyond its score
   node.setAttribute("aria-label", (r.instruction || "edit #" + r.id) + ", flagged by " + badge.title);
   return node;
 }
