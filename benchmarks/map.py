@@ -15,9 +15,10 @@ mapped twice (the layout and clusters depend on the vectors only, so both maps h
 1. saved to a fresh index WITHOUT their instructions, so every cluster is named from the shipped vocabulary
    (editsearch.vocabulary.EDIT_PHRASES): purity (the share of clustered edits whose group is their cluster's
    majority group), noise (the share left as noise), kept_together (per group of two clustered edits or more,
-   the share in its most common cluster, weighted by size), names_right (the share of clusters whose name is
-   one of the phrases that describe their majority family: NAMES below, the phrase for the family's
-   operation, for a compound family a phrase for the whole or for either step; synthetic sets only);
+   the share in its most common cluster, weighted by size: read it with purity, since a few large clusters keep
+   groups together trivially), names_right (the share of clusters whose name is one of the phrases that
+   describe their majority family: NAMES below, the phrase for the family's operation, for a compound family
+   a phrase for the whole or for either step; synthetic sets only);
 2. saved WITH their instructions, so the clusters are named by them: names_from_group (the share of clusters
    named by an instruction that an edit of their majority group carries) and, where the map's summary gives
    it, its agreement with the instructions (`agreement`, null where it does not).
