@@ -1,19 +1,34 @@
-"""`editsearch audit` on a synthetic collection with planted problems, against the baselines data-set builders use.
+"""`editsearch audit` with planted problems, on the project's generator, the held-out set and real pairs, side by side.
 
-    python benchmarks/audit.py [--pairs 600] [--seed 0] [--model editclip-mini]      # JSON on stdout
+    python benchmarks/audit.py --real /path/to/real-edits [--set generator,heldout,real] [--pairs 600] [--seed 0]
+        [--real-plant 8] [--model editclip-mini] [--no-baselines]      # JSON on stdout
     python benchmarks/audit.py --speed 100000      # catalog-only audit of a 100k-edit index (synthetic vectors)
 
-Quality: synthetic pairs (every family, train and test photos) with 5% of each problem planted: no-ops (the
-after is the before re-encoded as JPEG, maybe resized, maybe with faint noise), mismatches (another family's
-instruction), reversals (directional families only: before and after swapped), duplicates (a pair resized and
-re-encoded, listed in a second manifest: a train/test leak), plus 5% hard negatives (another crop of the same
-photo under the same edit, which is no duplicate). Per check: AUROC of C_score and precision/recall of is_C
-(positives: that check's planted pairs; negatives: clean pairs and hard negatives; pairs planted for another
-check are left out of it, and for duplicates the originals too, whose copies are the problem). The baselines
-score each pair alone: pixel L1, SSIM and CLIP-I (the cosine of the before's and the after's image embeddings,
-each embedded by the same vision tower as the no-op pair (x, x)); for duplicates, the vector-only baseline is
-the cosine to the nearest other pair vector. A symmetric score is at chance on reversals: on each reversed
-pair and the same pair forwards it gives the same value (AUROC 0.5 exactly).
+Quality, on each set asked for (`--set`, comma-separated; benchmarks/edit_sets.py, benchmarks/planting.py):
+- generator: `--pairs` pairs of the project's own generator (every family, train and test photos), the data its
+  model and every audit constant were made on: these figures flatter it;
+- heldout: `--pairs` pairs of the independent held-out generator (benchmarks/heldout/: other pixels, other
+  words, test photos), direction from its `directional` flag;
+- real: the genuine edits of `--real DIR` (its manifest.jsonl; directional unless the instruction is an
+  involution: mirror, flip, invert). Evaluation only: nothing is fitted or chosen on the last two.
+The synthetic sets get 5% of each problem planted in place: no-ops (the after is the before re-encoded as JPEG,
+maybe resized, maybe with faint noise), mismatches (another family's instruction), reversals (directional pairs
+only: before and after swapped), duplicates (a pair resized and re-encoded, listed in a second manifest: a
+train/test leak), plus hard negatives for about 10% of the clean pairs (the same edit on another window of the
+same photo, which is no duplicate; the held-out set adds both windows). The real set is planted on copies, so
+every original stays a correct pair: `--real-plant` originals each get a no-op, a mismatched (another edit's
+instruction), a reversed (if directional) and a duplicate copy; no hard negatives are planted, but pairs sharing
+an `edit` label (the same edit on another image) are in it. Per check: AUROC of C_score, precision/recall of
+is_C (positives: that check's planted pairs; negatives: clean pairs and hard negatives; pairs planted for
+another check are left out of it, and for duplicates every original a copy was made of too), and
+`correct_flagged`, the share of all correct pairs (clean and hard negatives) that is_C flags; with the audit's
+own threshold and, where its summary gives them, whether it calls the check reliable on the collection
+(`reliable`, `reliability`, `why`; null where it does not). `planted` counts each kind. The baselines score
+each pair alone: pixel L1, SSIM and CLIP-I (the cosine of the before's and the after's image embeddings, each
+embedded by the same vision tower as the no-op pair (x, x)); for duplicates, the vector-only baseline is the
+cosine to the nearest other pair vector. A symmetric score is at chance on reversals: on each reversed pair and
+the same pair forwards it gives the same value (AUROC 0.5 exactly). `side_by_side` repeats the main figures
+per check, set by set.
 
 Speed: an index of N edits made directly in the catalog (random unit vectors around 2,000 edit directions,
 20,000 distinct instructions with vectors, a signature per edit; no image is embedded), audited with the
@@ -23,114 +38,38 @@ catalog-only checks (noop, mismatch, duplicate): wall time and peak memory (max 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import resource
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-DIRECTIONLESS = {"invert", "flip_horizontal", "flip_vertical", "rotate_90", "tilt", "hue_shift", "mirror_brighter"}
-SHARE = 0.05
-SIZE, FULL = 224, 320  # pair side; the source crop it is cut from (a hard negative is another window of it)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.edit_sets import SETS, heldout_pairs, real_pairs  # noqa: E402
+from benchmarks.planting import generator_set, heldout_set, other_group, plant_copies, plant_in_place  # noqa: E402
+
+CHECKS = ("noop", "mismatch", "reversed", "duplicate")
+SIDE_BY_SIDE = ("auroc", "precision", "recall", "correct_flagged", "positives", "reliable")
 
 
-def _jpeg(img: Image.Image, rng: np.random.Generator, scale: tuple[float, float]) -> Image.Image:
-    """Resize by a random factor, then re-encode as JPEG of random quality."""
-    side = int(img.width * rng.uniform(*scale))
-    img = img.resize((side, side), Image.BICUBIC) if side != img.width else img
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=int(rng.integers(80, 96)))
-    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-
-
-def _noop(before: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """The before, re-encoded (maybe resized), maybe with faint noise: an edit that changed nothing visible."""
-    after = _jpeg(before, rng, (0.8, 1.0)).resize(before.size, Image.BICUBIC)
-    if rng.random() < 0.5:
-        arr = np.asarray(after, np.float32) + rng.normal(0, 1.5, (after.height, after.width, 3))
-        after = Image.fromarray(arr.clip(0, 255).astype(np.uint8))
-    return after
-
-
-def _edit(family: str, before: Image.Image, seed: int) -> tuple[Image.Image, dict]:
-    from editsearch.data.synthetic.families import FAMILIES
-
-    after, params = FAMILIES[family].apply(before, np.random.default_rng(seed))
-    return (after.resize(before.size, Image.BICUBIC) if after.size != before.size else after), params
-
-
-def plant(out: Path, pairs: int, seed: int) -> list[dict]:
-    """Write the collection under `out` (main.jsonl, leak.jsonl) and return the truth, one dict per pair."""
-    from editsearch.data.synthetic.families import FAMILIES
-    from editsearch.data.synthetic.generator import mean_change, pair_plan, pair_rng
-    from editsearch.data.synthetic.photos import sample_source
-
-    rng = np.random.default_rng(seed)
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    plan = pair_plan(pairs, seed, "both")
-    kinds = np.array(["clean"] * pairs, dtype=object)
-    k = max(1, int(SHARE * pairs))
-    order = rng.permutation(pairs)
-    kinds[order[:k]], kinds[order[k : 2 * k]] = "noop", "mismatch"
-    directional = [i for i in order[2 * k :] if plan[i][0] not in DIRECTIONLESS]
-    kinds[directional[:k]] = "reversed"
-    truth, rows, leak = [], [], []
-    for i, (family, split) in enumerate(plan):
-        prng = pair_rng(seed, i)
-        for _ in range(4):
-            full, photo = sample_source(prng, split, FULL)
-            before = full.crop((0, 0, SIZE, SIZE))
-            after, params = _edit(family, before, seed * 100_003 + i)
-            if mean_change(before, after) >= 4.0:
-                break
-        instruction = FAMILIES[family].instruction(split, params, prng)
-        kind = kinds[i]
-        if kind == "noop":
-            after = _noop(before, rng)
-        elif kind == "mismatch":
-            other = sorted(set(FAMILIES) - {family})[int(rng.integers(len(FAMILIES) - 1))]
-            instruction = _phrase(other, rng)
-        images = (after, before) if kind == "reversed" else (before, after)
-        row = _save(out, f"{i:05d}", images, instruction, family)
-        rows.append(row)
-        truth.append({"key": row["before"], "kind": kind, "family": family, "forward": (before, after)})
-        if kind == "clean" and rng.random() < 2 * SHARE:  # a hard negative: another window, the same edit
-            window = full.crop((FULL - SIZE, FULL - SIZE, FULL, FULL))
-            hard_after, _ = _edit(family, window, seed * 100_003 + i)
-            rows.append(_save(out, f"{i:05d}h", (window, hard_after), instruction, family))
-            truth.append({"key": rows[-1]["before"], "kind": "hardneg", "family": family, "forward": None})
-    clean = [t for t in truth if t["kind"] == "clean"]
-    for n, t in enumerate(rng.permutation(len(clean))[:k]):
-        original = clean[t]
-        before, after = (_jpeg(img, np.random.default_rng(seed + n), (0.5, 0.9)) for img in original["forward"])
-        row = next(r for r in rows if r["before"] == original["key"])
-        leak.append(_save(out, f"dup{n:05d}", (before, after), row["instruction"], original["family"], "jpg"))
-        truth.append({"key": leak[-1]["before"], "kind": "duplicate", "of": original["key"], "forward": None})
-    for name, lines in (("main.jsonl", rows), ("leak.jsonl", leak)):
-        (out / name).write_text("".join(json.dumps(r) + "\n" for r in lines))
-    return truth
-
-
-def _phrase(family: str, rng: np.random.Generator) -> str:
-    from editsearch.data.synthetic.families import FAMILIES
-
-    fam = FAMILIES[family]
-    _, params = fam.apply(Image.new("RGB", (64, 64), (128, 128, 128)), rng)
-    return fam.instruction("train", params, rng)
-
-
-def _save(out: Path, stem: str, images: tuple, instruction: str, family: str, fmt: str = "png") -> dict:
-    row = {"instruction": instruction, "family": family}
-    for half, img in zip(("before", "after"), images, strict=True):
-        rel = f"images/{stem}_{half}.{fmt}"
-        img.save(out / rel, quality=95) if fmt == "jpg" else img.save(out / rel)
-        row[half] = rel
-    return row
+def plant(name: str, out: Path, args: argparse.Namespace) -> list[dict]:
+    """Write set `name` with its planted problems under `out` (main.jsonl, leak.jsonl); the truth."""
+    if name == "generator":
+        return plant_in_place(out, *generator_set(args.pairs, args.seed), args.seed)
+    if name == "heldout":
+        pairs = heldout_pairs(out.parent / "heldout", args.pairs, args.seed)
+        return plant_in_place(out, *heldout_set(pairs, args.seed), args.seed)
+    pairs = real_pairs(args.real)
+    texts: dict[str, set[str]] = {}
+    for p in pairs:
+        texts.setdefault(p.group, set()).add(p.instruction)
+    return plant_copies(out, pairs, args.real_plant, other_group({g: sorted(t) for g, t in texts.items()}), args.seed)
 
 
 def auroc(scores: np.ndarray, labels: np.ndarray) -> float | None:
@@ -165,49 +104,85 @@ def baselines(model, befores: list[Image.Image], afters: list[Image.Image]) -> d
     return {"pixel L1": l1, "SSIM": ssim, "CLIP-I": (eb * ea).sum(axis=1)}
 
 
-def quality(args: argparse.Namespace) -> dict:
-    """Plant, build, audit, score against the truth."""
+def quality(name: str, model, args: argparse.Namespace) -> dict:
+    """Plant set `name`, build, audit, score against the truth."""
     from editsearch.audit.run import run_audit
-    from editsearch.data.records import ImageRef
-    from editsearch.encoder import load_model
     from editsearch.index.store import EditIndex
 
-    model = load_model(args.model)
-    work = Path(tempfile.mkdtemp(prefix="audit-bench-"))
-    truth = plant(work / "data", args.pairs, args.seed)
-    t0 = time.perf_counter()
-    with EditIndex.open(work / "idx", create=True) as index:
-        index.sync([work / "data" / "main.jsonl", work / "data" / "leak.jsonl"], model, workers=1)
-    t1 = time.perf_counter()
-    with EditIndex.open(work / "idx") as index:
-        table, summary = run_audit(index, model, workers=1)
-    t2 = time.perf_counter()
-    rows = table.to_pylist()
-    by_key = {str(work / "data" / t["key"]): t for t in truth}
+    with tempfile.TemporaryDirectory(prefix=f"audit-bench-{name}-") as tmp:
+        work = Path(tmp)
+        truth = plant(name, work / "data", args)
+        t0 = time.perf_counter()
+        with EditIndex.open(work / "idx", create=True) as index:
+            index.sync([work / "data" / "main.jsonl", work / "data" / "leak.jsonl"], model, workers=1)
+        t1 = time.perf_counter()
+        with EditIndex.open(work / "idx") as index:
+            table, summary = run_audit(index, model, workers=1)
+        t2 = time.perf_counter()
+        rows = table.to_pylist()
+        by_key = {str(work / "data" / t["key"]): t for t in truth}
+        result = {"pairs": len(rows), "planted": dict(Counter(t["kind"] for t in truth))}
+        result.update({"build_s": round(t1 - t0, 1), "audit_s": round(t2 - t1, 1)})
+        result["checks"] = score_checks(rows, by_key, summary, _baselines(model, rows, args.baselines), work)
+        if args.baselines:
+            result["checks"]["reversed"]["symmetric_paired"] = _paired_symmetric(model, truth)
+    result["cross_source_groups"] = len(summary.get("cross_source_groups", []))
+    result["notes"] = summary.get("notes", [])
+    return result
+
+
+def score_checks(rows: list[dict], by_key: dict, summary: dict, base: dict | None, work: Path) -> dict:
+    """Per check: AUROC, precision, recall, the share of correct pairs flagged, the audit's threshold and verdict."""
     kinds = np.asarray([by_key[r["before"]]["kind"] for r in rows])
-    result = {"pairs": len(rows), "build_s": round(t1 - t0, 1), "audit_s": round(t2 - t1, 1), "checks": {}}
-    befores = [ImageRef.from_locator(r["before"]).load() for r in rows]
-    afters = [ImageRef.from_locator(r["after"]).load() for r in rows]
-    base = baselines(model, befores, afters)
-    for check in ("noop", "mismatch", "reversed", "duplicate"):
+    originals = {t["of"] for t in by_key.values() if "of" in t}
+    is_original = np.asarray([by_key[r["before"]]["key"] in originals for r in rows])
+    correct = np.isin(kinds, ["clean", "hardneg"])
+    out = {}
+    for check in CHECKS:
         scores = np.asarray([np.nan if r[f"{check}_score"] is None else r[f"{check}_score"] for r in rows])
         flags = np.asarray([bool(r[f"is_{check}"]) for r in rows])
         keep = np.isin(kinds, [check, "clean", "hardneg"])
         if check == "duplicate":
-            originals = {by_key[r["before"]].get("of") for r in rows if by_key[r["before"]]["kind"] == "duplicate"}
-            keep &= ~np.asarray([by_key[r["before"]]["key"] in originals for r in rows])
+            keep &= ~is_original
         labels = kinds[keep] == check
         p, rcl = pr(flags[keep], labels)
-        entry = {"auroc": auroc(scores[keep], labels), "precision": p, "recall": rcl, "positives": int(labels.sum())}
-        entry["baselines"] = {name: auroc(v[keep], labels) for name, v in base.items()}
+        entry = {"auroc": auroc(scores[keep], labels), "precision": p, "recall": rcl}
+        entry.update({"positives": int(labels.sum()), "negatives": int((~labels).sum())})
+        entry["correct_flagged"] = float(flags[correct].mean()) if correct.any() else None
+        info = summary.get("checks", {}).get(check, {})
+        entry.update({key: info.get(key) for key in ("threshold", "reliable", "reliability", "why")})
+        if base is not None and check != "duplicate":
+            entry["baselines"] = {name: auroc(v[keep], labels) for name, v in base.items()}
         if check == "duplicate":
-            entry["baselines"] = {"nearest pair-vector cosine": auroc(_nearest_cos(work / "idx")[keep], labels)}
+            if base is not None:
+                entry["baselines"] = {"nearest pair-vector cosine": auroc(_nearest_cos(work / "idx")[keep], labels)}
             entry["duplicate_of_names_original"] = _names_original(rows, by_key, work / "data")
-        result["checks"][check] = entry
-    result["checks"]["reversed"]["symmetric_paired"] = _paired_symmetric(model, truth)
-    result["summary"] = {c: summary["checks"][c]["threshold"] for c in summary["checks"]}
-    result["cross_source_groups"] = len(summary["cross_source_groups"])
-    return result
+        out[check] = entry
+    return out
+
+
+def _baselines(model, rows: list[dict], wanted: bool) -> dict[str, np.ndarray] | None:
+    """The per-pair baselines of the audited rows, or None when not wanted."""
+    from editsearch.data.records import ImageRef
+
+    if not wanted:
+        return None
+    befores = [ImageRef.from_locator(r["before"]).load() for r in rows]
+    afters = [ImageRef.from_locator(r["after"]).load() for r in rows]
+    return baselines(model, befores, afters)
+
+
+def side_by_side(results: dict[str, dict]) -> dict:
+    """check -> set -> the main figures (rounded), set beside set."""
+    return {
+        check: {name: {fig: _round(res["checks"][check][fig]) for fig in SIDE_BY_SIDE} for name, res in results.items()}
+        for check in CHECKS
+    }
+
+
+def _round(value):
+    """A float to 3 decimals; anything else as it is."""
+    return round(value, 3) if isinstance(value, float) else value
 
 
 def _nearest_cos(idx: Path) -> np.ndarray:
@@ -322,15 +297,37 @@ def EditIndex_open(directory: Path):  # noqa: N802 - a named opener, so the spee
     return EditIndex.open(directory, create=True)
 
 
+def _sets(text: str) -> tuple[str, ...]:
+    """The sets named in a comma-separated list, in SETS order."""
+    names = {t.strip() for t in text.split(",") if t.strip()}
+    if not names or names - set(SETS):
+        raise argparse.ArgumentTypeError(f"choose among {', '.join(SETS)}, got {text!r}")
+    return tuple(s for s in SETS if s in names)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pairs", type=int, default=600)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model", default="editclip-mini")
+    ap.add_argument("--set", type=_sets, default=SETS, help=f"comma-separated, of {', '.join(SETS)} (default: all)")
+    ap.add_argument("--real", type=Path, help="folder of the real pairs (manifest.jsonl): needed for the real set")
+    ap.add_argument("--real-plant", type=int, default=8, help="real originals each planted with every problem")
+    ap.add_argument("--no-baselines", dest="baselines", action="store_false", help="skip pixel L1, SSIM, CLIP-I")
     ap.add_argument("--speed", type=int, default=0, help="instead: audit an index of this many synthetic edits")
     args = ap.parse_args()
-    result = speed(args.speed, args.seed) if args.speed else quality(args)
-    print(json.dumps(result, indent=1))
+    if not args.speed and "real" in args.set and args.real is None:
+        ap.error("the real set needs --real DIR (a folder with manifest.jsonl); or leave it out with --set")
+    if args.speed:
+        print(json.dumps(speed(args.speed, args.seed), indent=1))
+        return
+    from editsearch.encoder import load_model
+
+    model = load_model(args.model)
+    results = {name: quality(name, model, args) for name in args.set}
+    command = " ".join(["python", "benchmarks/audit.py", *sys.argv[1:]])
+    out = {"command": command, "model": args.model, "side_by_side": side_by_side(results), "sets": results}
+    print(json.dumps(out, indent=1))
     sys.stdout.flush()
 
 

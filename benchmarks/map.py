@@ -1,17 +1,29 @@
-"""The edit atlas on synthetic collections with known families and no instructions: purity, noise, names, speed.
+"""The edit atlas on the project's generator, the held-out set and real pairs, side by side: purity, noise, names.
 
-    python benchmarks/map.py [--model NAME|PATH] [--per-family 40] [--speed N] [--fit-sample 50000] [--json]
+    python benchmarks/map.py --real /path/to/real-edits [--set generator,heldout,real] [--model NAME|PATH]
+        [--per-family 40] [--seed 0] [--speed N] [--fit-sample 50000]      # JSON on stdout
 
-Quality: `--per-family` held-out synthetic pairs of every family (editsearch.evaluation.retrieval's
-synthetic_eval_set), embedded with the model and saved to a fresh index WITHOUT their instructions, so
-every cluster is named from the shipped vocabulary (editsearch.vocabulary.EDIT_PHRASES). Then `build_map`:
-- purity: the share of clustered edits whose family is their cluster's majority family;
-- noise: the share of edits left as noise;
-- names right: the share of clusters whose name is one of the phrases that describe their majority
-  family (NAMES below: the phrase for the family's operation; for a compound family, a phrase for the
-  whole or for either step).
-Speed (`--speed N`): N vectors drawn around the families' centres (each family's mean pair vector plus
-Gaussian noise of that family's own spread), saved through the catalog (no image forward), then one
+Quality, on each set asked for (`--set`, comma-separated; benchmarks/edit_sets.py):
+- generator: `--per-family` pairs of every family from the project's own generator (editsearch.evaluation.
+  retrieval's synthetic_eval_set: test photos, held-out phrasings), the data its model was trained on;
+- heldout: as many pairs of the independent held-out generator (benchmarks/heldout/, `--seed`): other pixels,
+  other words, the same 47 family names;
+- real: the genuine edits of `--real DIR` (its manifest.jsonl), grouped by their `edit` label (1 to 3 pairs
+  each: fewer than the smallest cluster, so purity there is bounded; `kept_together` says more).
+Evaluation only: nothing is fitted or chosen on the last two. Each set's pairs are embedded with the model and
+mapped twice (the layout and clusters depend on the vectors only, so both maps have the same clusters):
+1. saved to a fresh index WITHOUT their instructions, so every cluster is named from the shipped vocabulary
+   (editsearch.vocabulary.EDIT_PHRASES): purity (the share of clustered edits whose group is their cluster's
+   majority group), noise (the share left as noise), kept_together (per group of two clustered edits or more,
+   the share in its most common cluster, weighted by size: read it with purity, since a few large clusters keep
+   groups together trivially), names_right (the share of clusters whose name is one of the phrases that
+   describe their majority family: NAMES below, the phrase for the family's operation, for a compound family
+   a phrase for the whole or for either step; synthetic sets only);
+2. saved WITH their instructions, so the clusters are named by them: names_from_group (the share of clusters
+   named by an instruction that an edit of their majority group carries) and, where the map's summary gives
+   it, its agreement with the instructions (`agreement`, null where it does not).
+Speed (`--speed N`): N vectors drawn around the groups' centres of the first set (each group's mean pair vector
+plus Gaussian noise of that group's own spread), saved through the catalog (no image forward), then one
 timed `build_map` (fit on `--fit-sample`, the rest placed in its layout), wall and CPU seconds.
 """
 
@@ -20,19 +32,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from editsearch.data.synth import FAMILIES
 
-from editsearch.atlas import build_map
-from editsearch.atlas.clusters import NOISE
-from editsearch.encoder import load_model
-from editsearch.evaluation.retrieval import synthetic_eval_set
-from editsearch.index.store import EditIndex
-from editsearch.vocabulary import EDIT_PHRASES
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.edit_sets import SETS, heldout_pairs, real_pairs  # noqa: E402
+from editsearch.atlas import build_map  # noqa: E402
+from editsearch.atlas.clusters import NOISE  # noqa: E402
+from editsearch.data.synthetic.families import FAMILIES  # noqa: E402
+from editsearch.encoder import load_model  # noqa: E402
+from editsearch.evaluation.retrieval import synthetic_eval_set  # noqa: E402
+from editsearch.index.instructions import embed_missing  # noqa: E402
+from editsearch.index.store import EditIndex  # noqa: E402
+from editsearch.vocabulary import EDIT_PHRASES  # noqa: E402
+
+SIDE_BY_SIDE = ("edits", "clusters", "purity", "noise_share", "kept_together", "names_right", "names_from_group")
 
 # family -> the vocabulary phrases that name it
 NAMES: dict[str, tuple[str, ...]] = {
@@ -86,8 +105,10 @@ NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
-def fill(directory: Path, model, vectors: np.ndarray, chunk: int = 10_000) -> None:
-    """A fresh index of these vectors (made-up locators, no instructions), through the catalog."""
+def fill(
+    directory: Path, model, vectors: np.ndarray, instructions: list[str] | None = None, chunk: int = 10_000
+) -> None:
+    """A fresh index of these vectors (made-up locators; instructions, embedded by the text tower, if given)."""
     with EditIndex.open(directory, create=True) as index:
         index.bind_model(model)
         fp = index.model_info["fingerprint"]
@@ -100,51 +121,99 @@ def fill(directory: Path, model, vectors: np.ndarray, chunk: int = 10_000) -> No
                     "source": "manifest",
                     "before": f"/b/{i}.png",
                     "after": f"/a/{i}.png",
+                    **({"instruction": instructions[i]} if instructions else {}),
                 }
                 for i in range(start, start + len(part))
             ]
             index.catalog.save_edits(rows, [v.astype(np.float32).tobytes() for v in part], fp)
+        if instructions:
+            embed_missing(index.catalog, model)
 
 
-def scores(atlas, families: list[str]) -> dict:
-    """Purity, noise share and the share of clusters named right (edit ids are 1..n in family order)."""
-    fam = np.array(families)[atlas.ids - 1]
+def scores(atlas, groups: list[str]) -> dict:
+    """Purity, noise share, kept together and the share of clusters named right (edit ids are 1..n in set order)."""
+    fam = np.array(groups)[atlas.ids - 1]
     right_names, pure, clustered, rows = 0, 0, 0, []
     for info in atlas.clusters():
         members = fam[atlas.cluster == info.cluster]
         names, counts = np.unique(members, return_counts=True)
         major = str(names[np.argmax(counts)])
-        ok = info.label in NAMES[major]
-        right_names += ok
+        ok = info.label in NAMES[major] if major in NAMES else None
+        right_names += bool(ok)
         pure += int(counts.max())
         clustered += len(members)
         rows.append({"cluster": info.cluster, "size": info.size, "family": major, "label": info.label, "named": ok})
     n_clusters = len(rows)
+    named = n_clusters and all(r["named"] is not None for r in rows)
     return {
         "edits": len(atlas),
-        "families": len(set(families)),
+        "families": len(set(groups)),
         "clusters": n_clusters,
         "purity": round(pure / clustered, 4) if clustered else 0.0,
         "noise_share": round(float((atlas.cluster == NOISE).mean()), 4),
-        "names_right": round(right_names / n_clusters, 4) if n_clusters else 0.0,
+        "kept_together": kept_together(fam, atlas.cluster),
+        "names_right": round(right_names / n_clusters, 4) if named else None,
         "families_found": len({r["family"] for r in rows}),
         "clusters_detail": rows,
     }
 
 
-def quality(model, per_family: int, work: Path) -> tuple[dict, dict[str, np.ndarray]]:
-    """The quality figures, and the pair vectors of each family (for the speed collection)."""
-    es = synthetic_eval_set(per_family=per_family)
-    vectors = model.embed_pairs(es.befores, es.afters).numpy()
-    fill(work / "quality", model, vectors)
-    with EditIndex.open(work / "quality", writable=True) as index:
+def kept_together(groups: np.ndarray, cluster: np.ndarray) -> float | None:
+    """Per group with two clustered edits or more, the share in its most common cluster, weighted by its edits."""
+    together = total = 0
+    for g in np.unique(groups):
+        found = cluster[(groups == g) & (cluster != NOISE)]
+        if len(found) >= 2:
+            together += int(np.unique(found, return_counts=True)[1].max())
+            total += len(found)
+    return round(together / total, 4) if total else None
+
+
+def named_by_group(atlas, groups: list[str], instructions: list[str]) -> float | None:
+    """The share of clusters named by an instruction that an edit of their majority group carries."""
+    fam = np.array(groups)[atlas.ids - 1]
+    carried: dict[str, set[str]] = {}
+    for g, text in zip(groups, instructions, strict=True):
+        carried.setdefault(g, set()).add(text)
+    right = []
+    for info in atlas.clusters():
+        names, counts = np.unique(fam[atlas.cluster == info.cluster], return_counts=True)
+        right.append(info.label in carried[str(names[np.argmax(counts)])])
+    return round(float(np.mean(right)), 4) if right else None
+
+
+def load_set(name: str, args: argparse.Namespace, work: Path) -> tuple[list, list, list[str], list[str]]:
+    """(befores, afters, groups, instructions) of set `name`."""
+    if name == "generator":
+        es = synthetic_eval_set(per_family=args.per_family)
+        return es.befores, es.afters, list(es.labels), [str(t) for t in es.instructions]
+    if name == "heldout":
+        pairs = heldout_pairs(work / "heldout", args.per_family * len(FAMILIES), args.seed)
+    else:
+        pairs = real_pairs(args.real)
+    return [p.before for p in pairs], [p.after for p in pairs], [p.group for p in pairs], [p.instruction for p in pairs]
+
+
+def quality(name: str, model, args: argparse.Namespace, work: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """The quality figures of one set, and the pair vectors of each of its groups (for the speed collection)."""
+    befores, afters, groups, instructions = load_set(name, args, work)
+    vectors = model.embed_pairs(befores, afters).numpy()
+    fill(work / f"{name}-bare", model, vectors)
+    with EditIndex.open(work / f"{name}-bare", writable=True) as index:
+        result = scores(build_map(index), groups)
+    fill(work / f"{name}-instructed", model, vectors, instructions)
+    with EditIndex.open(work / f"{name}-instructed", writable=True) as index:
         atlas = build_map(index)
-    by_family = {name: vectors[np.array(es.labels) == name] for name in sorted(set(es.labels))}
-    return scores(atlas, list(es.labels)), by_family
+    summary = atlas.summary()
+    result["names_from_group"] = named_by_group(atlas, groups, instructions)
+    result["agreement"] = summary.get("agreement")
+    result["agreement_line"] = summary.get("agreement_line")
+    by_group = {g: vectors[np.array(groups) == g] for g in sorted(set(groups))}
+    return result, by_group
 
 
 def speed(model, by_family: dict[str, np.ndarray], n: int, fit_sample: int, work: Path) -> dict:
-    """Time one build_map of n vectors drawn around the family centres."""
+    """Time one build_map of n vectors drawn around the group centres."""
     rng = np.random.default_rng(0)
     names = sorted(by_family)
     family = np.sort(rng.integers(len(names), size=n))
@@ -162,37 +231,41 @@ def speed(model, by_family: dict[str, np.ndarray], n: int, fit_sample: int, work
     return {**out, "fit_sample": fit_sample, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "load": os.getloadavg()}
 
 
+def _sets(text: str) -> tuple[str, ...]:
+    """The sets named in a comma-separated list, in SETS order."""
+    names = {t.strip() for t in text.split(",") if t.strip()}
+    if not names or names - set(SETS):
+        raise argparse.ArgumentTypeError(f"choose among {', '.join(SETS)}, got {text!r}")
+    return tuple(s for s in SETS if s in names)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=None)
-    ap.add_argument("--per-family", type=int, default=40)
+    ap.add_argument("--set", type=_sets, default=SETS, help=f"comma-separated, of {', '.join(SETS)} (default: all)")
+    ap.add_argument("--real", type=Path, help="folder of the real pairs (manifest.jsonl): needed for the real set")
+    ap.add_argument("--per-family", type=int, default=40, help="pairs per family of the generator and held-out sets")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the held-out set")
     ap.add_argument("--speed", type=int, default=0, help="also time a map of this many edits (0: skip)")
     ap.add_argument("--fit-sample", type=int, default=50_000)
-    ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if "real" in args.set and args.real is None:
+        ap.error("the real set needs --real DIR (a folder with manifest.jsonl); or leave it out with --set")
     assert set(NAMES) == set(FAMILIES) and all(p in EDIT_PHRASES for ps in NAMES.values() for p in ps)
     model = load_model(args.model)
+    results, by_group = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        result, by_family = quality(model, args.per_family, Path(tmp))
-        if args.speed:
-            result["speed"] = speed(model, by_family, args.speed, args.fit_sample, Path(tmp))
-    if args.json:
-        print(json.dumps(result, indent=1))
-        return
-    print(
-        f"quality: {result['edits']} edits of {result['families']} families -> {result['clusters']} clusters "
-        f"({result['families_found']} families found); purity {result['purity']:.3f}, "
-        f"noise {result['noise_share']:.1%}, names right {result['names_right']:.1%}"
-    )
-    for row in result["clusters_detail"]:
-        named = "ok " if row["named"] else "NO "
-        print(f"  {row['cluster']:3d} {row['size']:5d}  {row['family']:16s} {named} {row['label']}")
-    if "speed" in result:
-        s = result["speed"]
-        print(
-            f"speed: {s['edits']} edits (fit on {s['fit_sample']}): {s['wall_s']} s wall, {s['cpu_s']} s CPU, "
-            f"load {s['load'][0]:.1f}; purity {s['purity']:.3f}, noise {s['noise_share']:.1%}, {s['clusters']} clusters"
-        )
+        for name in args.set:
+            results[name], groups = quality(name, model, args, Path(tmp))
+            by_group = by_group or groups
+        speed_result = speed(model, by_group, args.speed, args.fit_sample, Path(tmp)) if args.speed else None
+    side = {fig: {name: res[fig] for name, res in results.items()} for fig in SIDE_BY_SIDE}
+    side["agreement_purity"] = {name: (res["agreement"] or {}).get("purity") for name, res in results.items()}
+    command = " ".join(["python", "benchmarks/map.py", *sys.argv[1:]])
+    out = {"command": command, "model": model.name, "side_by_side": side, "sets": results}
+    if speed_result is not None:
+        out["speed"] = speed_result
+    print(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":
