@@ -41,21 +41,36 @@ def add_vectors(
     return index.catalog.save_edits(rows, [v.astype(np.float32).tobytes() for v in vectors], fp)
 
 
-def vector_index(directory: Path, model, vectors: np.ndarray, instructions: list[str | None] | None = None) -> Path:
-    """A new index bound to `model` holding these vectors (and the text vectors of their instructions)."""
+def vector_index(
+    directory: Path,
+    model,
+    vectors: np.ndarray,
+    instructions: list[str | None] | None = None,
+    text_vectors: dict[str, np.ndarray] | None = None,
+) -> Path:
+    """A new index bound to `model` holding these vectors and the text vectors of their instructions: those of
+    `text_vectors` where given (chosen alike or unlike), else the model's."""
     with EditIndex.open(directory, create=True) as index:
         index.bind_model(model)
         add_vectors(index, vectors, "v", instructions)
         texts = sorted({t for t in instructions or [] if t})
         if texts:
-            save_instruction_vectors(index.catalog, model.fingerprint, texts, model.embed_texts(texts).numpy())
+            matrix = (
+                model.embed_texts(texts).numpy()
+                if text_vectors is None
+                else unit(np.stack([text_vectors[t] for t in texts]))
+            )
+            save_instruction_vectors(index.catalog, model.fingerprint, texts, matrix)
     return directory
 
 
-def store_map(directory: Path, clusters: dict[int, int], names: dict[int, str], seed: int = 0) -> dict[int, tuple]:
+def store_map(
+    directory: Path, clusters: dict[int, int], names: dict[int, str] | None, seed: int = 0
+) -> dict[int, tuple]:
     """Store a made-up map of every live edit, as `map` stores one (no UMAP): cluster c's edits around (4c, 0),
-    edits not in `clusters` noise; returns edit id -> (x, y, cluster)."""
-    from editsearch.atlas.build import FitState
+    edits not in `clusters` noise, the clusters named `names` (None: named as `map` names them, with the
+    agreement with the instructions); returns edit id -> (x, y, cluster)."""
+    from editsearch.atlas import build
 
     rng = np.random.default_rng(seed)
     with EditIndex.open(directory, writable=True) as index:
@@ -64,6 +79,9 @@ def store_map(directory: Path, clusters: dict[int, int], names: dict[int, str], 
             c = clusters.get(edit, -1)
             x, y = (4.0 * c, 0.0) if c >= 0 else (rng.uniform(-4, 12), rng.uniform(-6, 6))
             points.append((edit, vid, x + rng.normal(0, 0.4), y + rng.normal(0, 0.4), c, 1))
-        state = FitState(index.model_info["fingerprint"], len(points), seed, names)
+        state = build.FitState(index.model_info["fingerprint"], len(points), seed, names or {})
         index.save_map(points, state.to_json(), replace=True)
+        if names is None:
+            ids, _, vectors = build._vectors(index.vectors_of_edits([p[0] for p in points], state.model))
+            build._named(index, state, ids, vectors, np.array([p[4] for p in points], dtype=np.int32))
     return {p[0]: (p[2], p[3], p[4]) for p in points}

@@ -28,7 +28,7 @@ def indexes(tmp_path_factory, tiny_model_dir) -> tuple[Path, Path, dict[int, int
     carried = [TEXTS[f] for f in family]
     mapped, unmapped = (vector_index(root / name, model, vectors, carried) for name in ("mapped", "unmapped"))
     clusters = {i + 1: int(f) for i, f in enumerate(family) if i % 10}  # edit ids start at 1
-    store_map(mapped, clusters, dict(enumerate(TEXTS)))
+    store_map(mapped, clusters, None)  # named as `map` names them: each cluster by its instruction
     return mapped, unmapped, clusters
 
 
@@ -74,6 +74,23 @@ def test_cluster_names_cover_none_of_their_points(served, indexes, page):
             at = [page.evaluate(f"editsearchAtlas.screenOf({i})") for i in members]
             covered = sum(x0 <= p["x"] <= x1 and y0 <= p["y"] <= y1 for p in at)
             assert covered < 0.05 * len(members), (label, covered)
+
+
+def test_the_page_says_how_far_the_clusters_agree_with_the_instructions(served, indexes, page):
+    _, _, clusters = indexes
+    open_atlas(page, served)
+    assert page.locator("#atlas-agreement").is_visible()
+    assert page.locator("#atlas-agreement").text_content() == (
+        "clusters agree with the instructions: purity 1.00 (per cluster in the legend); an instruction's edits in "
+        f"one cluster: 1.00; 0 of 5 clusters mixed; over {len(TEXTS) * PER} edits with instructions"
+    )
+    legend = page.locator("#atlas-legend li").all_inner_texts()
+    assert {row.split("\n")[0] for row in legend[:5]} == {f"{text} · purity 1.00" for text in TEXTS}
+    point = next(i for i, c in clusters.items() if c == 3)
+    at = page.evaluate(f"editsearchAtlas.screenOf({point})")
+    page.mouse.move(at["x"], at["y"])
+    page.wait_for_selector("#atlas-tip:not([hidden])")
+    assert page.locator("#atlas-tip-label").text_content() == f"cluster: {TEXTS[3]} · purity 1.00"
 
 
 def rgb(hex_colour: str) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pyarrow.parquet as pq
 import pytest
@@ -36,15 +37,20 @@ def test_map_writes_parquet_png_and_json_then_places_a_new_edit(tmp_path, model)
     summary = json.loads(result.stdout)
     assert summary["edits"] == 45 and summary["clusters"] == 3 and summary["refitted"] is True
     assert sorted(item["label"] for item in summary["labels"]) == sorted(PHRASES)
+    assert {(item["source"], item["purity"]) for item in summary["labels"]} == {("vocabulary", None)}
     assert sum(item["size"] for item in summary["labels"]) + summary["noise"] == 45
+    assert summary["agreement"]["instructed"] == 0 and summary["agreement_line"].startswith("no instructions")
     table = pq.read_table(out / "map.parquet")
     assert table.column_names == ["id", "before", "after", "x", "y", "cluster", "label"] and table.num_rows == 45
+    assert json.loads(table.schema.metadata[b"editsearch.agreement"])["line"] == summary["agreement_line"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     with EditIndex.open(idx, writable=True) as index:
         add_vectors(index, vectors[:1], "new")
     again = run("map", "--index", idx)
     assert again.exit_code == 0, again.output
     assert "46 edits, 3 clusters" in again.stdout and "1 placed by the stored layout" in again.stdout
+    assert "no instructions on the mapped edits: the clusters cannot be checked against them" in again.stdout
+    assert "edit phrases" in again.stdout  # where each cluster's name comes from
     for phrase in PHRASES:
         assert phrase in again.stdout
 
@@ -101,7 +107,7 @@ def test_map_png_draws_names_with_dollar_signs_as_text(tmp_path, model):
 def test_a_removed_instruction_names_no_cluster(tmp_path, model):
     texts = ["paint the sky purple", "add a tiny red boat", "remove every tree"]
     vectors, family = clustered(model.embed_texts(texts).numpy(), 20, seed=2)
-    carried = [texts[f] if f != 1 or i % 4 == 0 else "make it gloomy" for i, f in enumerate(family)]
+    carried = [texts[f] if f != 1 or i % 4 else "make it gloomy" for i, f in enumerate(family)]
     idx = vector_index(tmp_path / "idx", model, vectors, carried)
     first = run("map", "--index", idx, "--json")
     assert texts[1] in [item["label"] for item in json.loads(first.stdout)["labels"]]
@@ -110,6 +116,45 @@ def test_a_removed_instruction_names_no_cluster(tmp_path, model):
     result = run("map", "--index", idx, "--out", tmp_path / "out", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["refitted"] is False and summary["edits"] == 55 and summary["clusters"] == 3
+    assert summary["refitted"] is False and summary["edits"] == 45 and summary["clusters"] == 3
+    assert "make it gloomy" in [item["label"] for item in summary["labels"]]
     assert texts[1] not in [item["label"] for item in summary["labels"]]
     assert texts[1] not in pq.read_table(tmp_path / "out" / "map.parquet").column("label").to_pylist()
+
+
+def test_map_says_how_far_the_clusters_agree_with_the_instructions(tmp_path, model):
+    from editsearch.atlas import read_map
+    from editsearch.atlas.render import figure
+
+    texts = ["paint the sky purple", "add a tiny red boat", "remove every tree"]
+    vectors, family = clustered(model.embed_texts(texts).numpy(), 15, seed=7)
+    idx = vector_index(tmp_path / "idx", model, vectors, [texts[f] for f in family])
+    out, png = tmp_path / "out", tmp_path / "map.png"
+    result = run("map", "--index", idx, "--out", out, "--png", png)
+    assert result.exit_code == 0, result.output
+    line = (
+        "clusters agree with the instructions: purity 1.00 (per cluster in the table); an instruction's edits in "
+        "one cluster: 1.00; 0 of 3 clusters mixed; over 45 edits with instructions"
+    )
+    assert line in result.stdout.splitlines()
+    header, _, *rows = result.stdout.splitlines()[2:]
+    assert header.split() == ["cluster", "size", "purity", "named", "by", "label"] and len(rows) == 3
+    cells = [re.split(r"\s{2,}", row.strip()) for row in rows]
+    assert {tuple(c[2:]) for c in cells} == {("1.00", "instructions", text) for text in texts}
+    summary = json.loads(run("map", "--index", idx, "--json").stdout)
+    assert summary["agreement"] == {
+        "instructed": 45,
+        "clustered": 45 - summary["noise"],
+        "purity": 1.0,
+        "kept_together": 1.0,
+        "clusters": 3,
+        "mixed": 0,
+    }
+    assert {(c["source"], c["mixed"], c["purity"]) for c in summary["labels"]} == {("instructions", False, 1.0)}
+    metadata = pq.read_table(out / "map.parquet").schema.metadata
+    assert json.loads(metadata[b"editsearch.agreement"]) == {**summary["agreement"], "line": summary["agreement_line"]}
+    assert sorted(c["label"] for c in json.loads(metadata[b"editsearch.clusters"])) == sorted(texts)
+    with EditIndex.open(idx) as index:  # the picture's caption: the same line
+        fig = figure(read_map(index))
+    caption = next(t for t in fig.axes[0].texts if t.get_gid() == "agreement")
+    assert caption.get_text().replace("\n", " ") == summary["agreement_line"] and png.stat().st_size > 10_000

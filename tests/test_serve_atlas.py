@@ -102,7 +102,35 @@ def test_the_map_is_parallel_arrays_with_clusters_and_sources(mapped):
     xs, ys = [points[i][0] for i in members], [points[i][1] for i in members]
     assert min(xs) <= x0 < clusters[3]["x"] < x1 <= max(xs) and min(ys) <= y0 < clusters[3]["y"] < y1 <= max(ys)
     assert out["audit"] is None and out["notes"] == []
+    assert out["agreement"] is None and "run `editsearch map`" in out["agreement_line"]  # named by older rules
+    assert {(c["source"], c["purity"]) for c in out["clusters"]} == {("", None)}
     assert str(index_dir.parent) not in answer.text and "/tmp" not in answer.text
+
+
+def test_the_map_says_how_far_its_clusters_agree_with_the_instructions(tmp_path, tiny_model_dir):
+    model = load(tiny_model_dir)
+    mirror, flip, sepia = "mirror the image", "flip it upside down", "make it sepia"
+    vectors, family = clustered(model.embed_texts([mirror, sepia]).numpy(), 12, seed=4)
+    carried = [(mirror, flip)[i % 2] if f == 0 else sepia for i, f in enumerate(family.tolist())]
+    e = np.eye(vectors.shape[1], dtype=np.float32)  # the three instructions unlike each other
+    with_texts = vector_index(tmp_path / "idx", model, vectors, carried, {mirror: e[0], flip: e[1], sepia: e[2]})
+    without = vector_index(tmp_path / "bare", model, vectors)
+    for index_dir in (with_texts, without):
+        store_map(index_dir, {i + 1: int(f) for i, f in enumerate(family)}, None)  # named as `map` names them
+    with client_of(with_texts) as client:
+        out = client.get("/api/map").json()
+    clusters = {c["cluster"]: c for c in out["clusters"]}
+    assert clusters[0]["label"] == f"mixed: {flip} / {mirror}" and clusters[0]["mixed"] is True
+    assert (clusters[0]["purity"], clusters[0]["instructed"], clusters[0]["source"]) == (0.5, 12, "instructions")
+    assert (clusters[1]["label"], clusters[1]["mixed"], clusters[1]["purity"]) == (sepia, False, 1.0)
+    assert out["agreement"]["purity"] == 0.75 and out["agreement"]["mixed"] == 1
+    assert out["agreement_line"].startswith(
+        "clusters agree with the instructions: purity 0.75 (per cluster in the legend);"
+    )
+    with client_of(without) as client:
+        bare = client.get("/api/map").json()
+    assert {c["source"] for c in bare["clusters"]} == {"vocabulary"} and bare["agreement"]["instructed"] == 0
+    assert bare["agreement_line"] == "no instructions on the mapped edits: the clusters cannot be checked against them"
 
 
 def test_a_removed_edit_leaves_the_map_and_a_new_one_is_noted(mapped, tmp_path, tiny_model_dir):

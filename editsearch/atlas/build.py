@@ -4,24 +4,25 @@ The layout is derived data, kept as data only (layout.py). A fit takes a sample 
 live edits (all of them in a smaller index), lays them out with UMAP, clusters them with HDBSCAN and names
 each cluster; every other edit is placed among its nearest fitted edits and takes the cluster of its
 nearest fitted point. Later calls place only the edits added (or embedded anew) since, drop removed ones,
-and name the clusters again whenever their live members changed, so that a removed edit's instruction
-names nothing. The layout is fitted anew when there is no usable fit (none yet, another model, a state
-this code does not know, most of the fitted edits gone) or when the index has grown to REFIT_GROWTH times
-the edits of a fit smaller than `fit_sample`.
+and name the clusters again whenever their live members, their instructions (or the naming rules) changed,
+so that a removed edit's instruction names nothing. The layout is fitted anew when there is no usable fit
+(none yet, another model, a state this code does not know, most of the fitted edits gone) or when the index
+has grown to REFIT_GROWTH times the edits of a fit smaller than `fit_sample`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from editsearch.atlas import clusters as cl
 from editsearch.atlas import layout
-from editsearch.atlas.labels import cluster_means, name_clusters
+from editsearch.atlas.agreement import alike_groups, measure
+from editsearch.atlas.labels import cluster_means, from_instructions, from_vocabulary
 from editsearch.atlas.table import AtlasMap
 from editsearch.errors import NoMapError, UsageError
 from editsearch.index.catalog import MAP_STATE
@@ -36,6 +37,7 @@ MIN_FIT = 20  # fewer live edits than this get a trivial layout (principal axes)
 REFIT_GROWTH = 4  # a fit on fewer than fit_sample edits is redone once the index holds this many times more
 STATE_VERSION = 2  # version 1 kept a pickled model file beside the catalog: such a map is fitted anew
 CHUNK = 20_000  # edits read from the catalog at once
+NAMING = b"names-2"  # the naming rules' version: names given by other rules are given again (see _members)
 
 Point = tuple[int, int, float, float, int, int]  # (edit id, vector id, x, y, cluster, fitted), as the catalog keeps it
 
@@ -48,12 +50,17 @@ class FitState:
     fitted: int  # edits the layout was fitted on
     seed: int
     names: dict[int, str]
-    members: str = ""  # digest of the live (edit, cluster) pairs the names were given for (see _members)
+    members: str = ""  # digest of the live edits' clusters and instructions the names were given for (_members)
     version: int = STATE_VERSION
+    labels: dict[int, dict] = field(default_factory=dict)  # cluster -> where its name comes from (ClusterName)
+    agreement: dict | None = None  # how far the clusters agree with the instructions (agreement.measure)
 
     def to_json(self) -> str:
         """The settings value."""
-        return json.dumps({**vars(self), "names": {str(k): v for k, v in self.names.items()}}, sort_keys=True)
+        keyed = {"names": self.names, "labels": self.labels}
+        return json.dumps(
+            {**vars(self), **{k: {str(c): v for c, v in d.items()} for k, d in keyed.items()}}, sort_keys=True
+        )
 
     @classmethod
     def read(cls, raw: str | None) -> FitState | None:
@@ -64,6 +71,7 @@ class FitState:
                 return None
             data = {f.name: data[f.name] for f in fields(cls) if f.name in data}
             data["names"] = {int(k): str(v) for k, v in data["names"].items()}
+            data["labels"] = {int(k): dict(v) for k, v in data.get("labels", {}).items()}
             return cls(**data)
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
@@ -122,6 +130,8 @@ def read_map(index: EditIndex, *, files: bool = True) -> AtlasMap:
         y=np.array([p[3] for p in points], dtype=np.float32),
         cluster=np.array([p[4] for p in points], dtype=np.int32),
         names=dict(state.names),
+        label_info=dict(state.labels),
+        agreement=state.agreement,
     )
     missing = index.vector_count(state.model) - len(atlas)
     if missing > 0:
@@ -195,7 +205,7 @@ def _update(index: EditIndex, state: FitState, points: list[Point], live: dict[i
     """Place the live edits the stored map lacks and drop removed ones (no refit); name the clusters again if
     their members changed. Returns how many edits were placed."""
     new = sorted(set(live) - {p[0] for p in points})
-    if not new and _members(points) == state.members:
+    if not new and _members(index, points) == state.members:
         index.save_map([], index.setting(MAP_STATE), replace=False)  # drops removed edits
         return 0
     fit_ids, vectors, xy, found = _fitted(index, points, fp)
@@ -227,31 +237,49 @@ def _orphans(points: list[Point]) -> dict[int, int]:
 
 
 def _named(index: EditIndex, state: FitState, ids: list[int], vectors: np.ndarray, found: np.ndarray) -> FitState:
-    """The state with each cluster named from these members and the live edits' instructions, as stored."""
-    candidates = _live_instructions(index)
-    names = name_clusters(
-        cluster_means(vectors, found),
-        _instructed(index, ids, found, set(candidates[0])),
-        candidates,
-        index.embedder().text_vectors,
+    """The state with each cluster named from its live edits' instructions (from these members' mean and the
+    vocabulary where they carry none) and the map's agreement with the instructions, as stored."""
+    points = index.map_points()
+    clusters = {p[0]: p[4] for p in points}
+    carried, text_vectors = _carried(index)
+    members: dict[int, list[str]] = {}
+    for edit, c in clusters.items():
+        if c != cl.NOISE and edit in carried:
+            members.setdefault(c, []).append(carried[edit])
+    groups = {
+        c: alike_groups(texts, text_vectors, stream(state.seed, "atlas-names", c)) for c, texts in members.items()
+    }
+    named = {c: from_instructions(g) for c, g in groups.items()}
+    means = {c: mean for c, mean in cluster_means(vectors, found).items() if c not in named}
+    named.update(from_vocabulary(means, index.embedder().text_vectors))
+    state = replace(
+        state,
+        names={c: n.label for c, n in named.items()},
+        labels={c: n.to_json() for c, n in named.items()},
+        agreement=measure(clusters, carried, groups, sum(n.mixed for n in named.values())),
+        members=_members(index, points),
     )
-    state = replace(state, names=names, members=_members(index.map_points()))
     index.save_map([], state.to_json(), replace=False)
     return state
 
 
-def _members(points: list[Point]) -> str:
-    """A digest of the mapped live edits and their clusters: it moves whenever an edit joins or leaves a cluster."""
+def _members(index: EditIndex, points: list[Point]) -> str:
+    """A digest of the naming rules, the mapped live edits' clusters and their instructions: it moves whenever an
+    edit joins or leaves a cluster or its instruction changes, and when this code names clusters otherwise than
+    the code that named them."""
+    said = dict(index.live_edit_rows("e.id, e.instruction"))
     pairs = np.array([(p[0], p[4]) for p in points], dtype=np.int64)
-    return hashlib.sha256(pairs.tobytes()).hexdigest()
+    texts = json.dumps([said.get(p[0]) for p in points]).encode()
+    return hashlib.sha256(NAMING + pairs.tobytes() + texts).hexdigest()
 
 
-def _live_instructions(index: EditIndex) -> tuple[list[str], np.ndarray]:
-    """(texts, vectors) of the stored instruction vectors of instructions a live edit carries."""
+def _carried(index: EditIndex) -> tuple[dict[int, str], dict[str, np.ndarray]]:
+    """(edit id -> instruction, instruction -> its text-tower vector) of the live edits whose instruction has one."""
     texts, matrix = index.instruction_vectors()
-    carried = {row[0] for row in index.live_edit_rows("e.instruction")}
-    keep = [i for i, text in enumerate(texts) if text in carried]
-    return [texts[i] for i in keep], matrix[keep]
+    rows = index.live_edit_rows("e.id, e.instruction")
+    wanted = {text for _, text in rows if text}
+    text_vectors = {text: matrix[i] for i, text in enumerate(texts) if text in wanted}
+    return {edit: text for edit, text in rows if text in text_vectors}, text_vectors
 
 
 def _store_placed(
@@ -290,10 +318,3 @@ def _vectors(rows: list[tuple[int, int, bytes]]) -> tuple[list[int], list[int], 
 
 def _points(ids: list[int], vids: list[int], xy: np.ndarray, found: np.ndarray, fitted: int) -> list[Point]:
     return [(i, v, float(p[0]), float(p[1]), int(c), fitted) for i, v, p, c in zip(ids, vids, xy, found, strict=True)]
-
-
-def _instructed(index: EditIndex, ids: list[int], found: np.ndarray, stored: set[str]) -> set[int]:
-    """Clusters most of whose naming edits carry one of the `stored` instructions (those with a vector)."""
-    rows = index.map_rows(ids)
-    has = np.array([rows[i][2] in stored for i in ids], dtype=bool)
-    return {int(c) for c in np.unique(found[found != cl.NOISE]) if has[found == c].mean() >= 0.5}

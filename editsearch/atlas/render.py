@@ -1,5 +1,6 @@
 """The atlas as a picture (matplotlib): points sized and faded by their number, coloured by cluster, noise in grey
-underneath, and the largest clusters' names in boxes edged with their colour, moved clear of each other."""
+underneath, the largest clusters' names in boxes edged with their colour, moved clear of each other, and a caption
+on how far the clusters agree with the instructions."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from editsearch.files import atomic_path
 
 MAX_LABELS = 60  # the largest clusters are named on the picture; the table has every name
 LABEL_WIDTH = 24  # characters per line of a name on the picture
+CAPTION_WIDTH = 120  # characters per line of the caption (the agreement with the instructions)
 INK = 0.3 * (9 * 72) ** 2  # points² of marker area the points share (a 9-inch square of plot, 30% covered)
 # where a name may go when its own place is taken: (dx, dy) in its box's widths and heights, nearest first
 DIRECTIONS = ((0, 1), (0, -1), (0.6, 0.5), (-0.6, 0.5), (0.6, -0.5), (-0.6, -0.5), (1, 0), (-1, 0))
@@ -38,7 +40,8 @@ def draw_png(atlas: AtlasMap, path: str | Path, title: str = "Edit atlas", dpi: 
 
 
 def figure(atlas: AtlasMap, title: str = "Edit atlas") -> Any:
-    """The map as a matplotlib figure: points, cluster names and a title (the caller closes it)."""
+    """The map as a matplotlib figure: points, cluster names, a title and a caption saying how far the clusters
+    agree with the instructions (the caller closes it)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(10, 10))
     try:
@@ -52,6 +55,18 @@ def figure(atlas: AtlasMap, title: str = "Edit atlas") -> Any:
     noise = float((atlas.cluster == NOISE).mean()) if len(atlas) else 0.0
     summary = f"{len(atlas):,} edits, {len(atlas.clusters())} clusters, {noise:.0%} noise"
     ax.set_title(f"{title}: {summary}", fontsize=13, loc="left", pad=12, parse_math=False)
+    ax.annotate(  # the caption, under the map
+        "\n".join(textwrap.wrap(atlas.agreement_line(), CAPTION_WIDTH)),
+        xy=(0, 0),
+        xycoords="axes fraction",
+        xytext=(0, -6),
+        textcoords="offset points",
+        va="top",
+        fontsize=9.5,
+        color="#4a4f57",
+        parse_math=False,
+        gid="agreement",
+    )
     return fig
 
 

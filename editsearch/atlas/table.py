@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from editsearch.atlas.agreement import agreement_line
 from editsearch.atlas.clusters import NOISE
 from editsearch.atlas.palette import CLUSTER_COLOURS, NOISE_COLOUR, cluster_colour
 from editsearch.files import atomic_path
 
 COLUMNS = ("id", "before", "after", "x", "y", "cluster", "label")
+LABEL_FIELDS = ("source", "mixed", "purity", "instructed")  # where a cluster's name comes from, as stored
 BOX_OUTSIDE = 0.01  # share of a cluster's members its box may leave out on each side (stray members)
 
 
 @dataclass
 class ClusterInfo:
-    """One cluster: its id, name, size, centre (the members' median), extent and colour."""
+    """One cluster: its id, name, size, centre (the members' median), extent, colour and where its name comes from."""
 
     cluster: int
     label: str
@@ -27,6 +30,14 @@ class ClusterInfo:
     y: float
     box: tuple[float, float, float, float]  # (x0, y0, x1, y1): all but BOX_OUTSIDE of the members on each side
     colour: str  # palette.cluster_colour: the picture's and the page's
+    source: str = ""  # "instructions" or "vocabulary" (labels.ClusterName); "" on a map named by older code
+    mixed: bool = False  # its edits carry instructions of which no group holds a clear majority
+    purity: float | None = None  # the share of its edits with instructions that its top group holds
+    instructed: int = 0  # its edits that carry an instruction
+
+    def described(self) -> dict[str, Any]:
+        """Its name and where it comes from, for a summary."""
+        return {k: getattr(self, k) for k in ("cluster", "label", "size", *LABEL_FIELDS)}
 
 
 @dataclass
@@ -40,6 +51,8 @@ class AtlasMap:
     y: np.ndarray
     cluster: np.ndarray
     names: dict[int, str] = field(default_factory=dict)
+    label_info: dict[int, dict] = field(default_factory=dict)  # cluster -> source, mixed, purity, instructed
+    agreement: dict[str, Any] | None = None  # how far the clusters agree with the instructions (agreement.measure)
     notes: list[str] = field(default_factory=list)
     refitted: bool = False  # this call fitted the layout anew
     placed: int = 0  # edits this call placed in the stored layout (among their nearest fitted edits)
@@ -66,14 +79,26 @@ class AtlasMap:
             xs, ys = self.x[members], self.y[members]
             (x0, x, x1), (y0, y, y1) = (np.quantile(v, [BOX_OUTSIDE, 0.5, 1 - BOX_OUTSIDE]) for v in (xs, ys))
             box = (float(x0), float(y0), float(x1), float(y1))
-            name = self.names.get(int(c), "")
-            out.append(ClusterInfo(int(c), name, int(members.sum()), float(x), float(y), box, cluster_colour(int(c))))
+            name, info = self.names.get(int(c), ""), self.label_info.get(int(c), {})
+            info = {k: v for k, v in info.items() if k in LABEL_FIELDS}
+            size, colour = int(members.sum()), cluster_colour(int(c))
+            out.append(ClusterInfo(int(c), name, size, float(x), float(y), box, colour, **info))
         return out
 
+    def agreement_line(self, pointer: str = "") -> str:
+        """One line on how far the clusters agree with the instructions (`pointer`: agreement.agreement_line)."""
+        if self.agreement is None and not (self.cluster != NOISE).any():
+            return "no clusters: nothing to check against the instructions"
+        return agreement_line(self.agreement, pointer)
+
     def to_arrow(self) -> Any:
-        """A pyarrow table with COLUMNS."""
+        """A pyarrow table with COLUMNS; its metadata holds the agreement (`editsearch.agreement`, with its line)
+        and each cluster's name, size and where the name comes from (`editsearch.clusters`)."""
         import pyarrow as pa
 
+        agreement = {**(self.agreement or {}), "line": self.agreement_line()}
+        clusters = [c.described() for c in self.clusters()]
+        metadata = {"editsearch.agreement": json.dumps(agreement), "editsearch.clusters": json.dumps(clusters)}
         return pa.table(
             {
                 "id": pa.array(self.ids, pa.int64()),
@@ -83,7 +108,8 @@ class AtlasMap:
                 "y": pa.array(self.y, pa.float32()),
                 "cluster": pa.array(self.cluster, pa.int32()),
                 "label": pa.array(self.labels, pa.string()),
-            }
+            },
+            metadata=metadata,
         )
 
     def write_parquet(self, path: str | Path) -> Path:
@@ -95,7 +121,8 @@ class AtlasMap:
         return Path(path)
 
     def summary(self) -> dict[str, Any]:
-        """Edits, clusters, noise share, clusters with names and sizes (largest first), and notes."""
+        """Edits, clusters, noise share, clusters with names, sizes and name sources (largest first), the agreement
+        with the instructions (figures and line), and notes."""
         noise = int((self.cluster == NOISE).sum())
         clusters = sorted(self.clusters(), key=lambda c: (-c.size, c.cluster))
         return {
@@ -103,14 +130,17 @@ class AtlasMap:
             "clusters": len(clusters),
             "noise": noise,
             "noise_share": round(noise / len(self), 4) if len(self) else 0.0,
-            "labels": [{"cluster": c.cluster, "label": c.label, "size": c.size} for c in clusters],
+            "labels": [c.described() for c in clusters],
+            "agreement": self.agreement,
+            "agreement_line": self.agreement_line(),
             "refitted": self.refitted,
             "placed": self.placed,
             "notes": list(self.notes),
         }
 
-    def to_dict(self) -> dict[str, Any]:
-        """Strict-JSON form for a web view: parallel point arrays, the clusters (centre, extent, colour), colours."""
+    def to_dict(self, pointer: str = "") -> dict[str, Any]:
+        """Strict-JSON form for a web view: parallel point arrays, the clusters (centre, extent, colour, name
+        source, purity), colours, the agreement with the instructions (`pointer`: see agreement_line) and notes."""
         return {
             "points": {
                 "id": self.ids.astype(np.int64).tolist(),
@@ -121,5 +151,7 @@ class AtlasMap:
             "clusters": [{**vars(c), "box": [round(v, 4) for v in c.box]} for c in self.clusters()],
             "palette": list(CLUSTER_COLOURS),  # for other colourings (by source)
             "noise_colour": NOISE_COLOUR,
+            "agreement": self.agreement,
+            "agreement_line": self.agreement_line(pointer),
             "notes": list(self.notes),
         }

@@ -9,6 +9,7 @@ import click
 from editsearch.cli.common import echo_json, format_table, index_option, json_option, lock_timeout_option, warn
 
 MAP_FILE = "map.parquet"
+NAMED_BY = {"instructions": "instructions", "vocabulary": "edit phrases"}  # a cluster name's source, as the table says
 
 
 @click.command("map")
@@ -17,7 +18,8 @@ MAP_FILE = "map.parquet"
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help=f"Folder for {MAP_FILE} (id, before, after, x, y, cluster, label); created if absent.",
+    help=f"Folder for {MAP_FILE} (id, before, after, x, y, cluster, label; the agreement in its metadata); "
+    "created if absent.",
 )
 @click.option("--png", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Write the map as a PNG.")
 @click.option(
@@ -41,7 +43,12 @@ def map_cmd(
     lock_timeout: float,
     as_json: bool,
 ) -> None:
-    """Map an index's edits in 2-D, cluster them and name each cluster (stored in the index, reused next time)."""
+    """Map an index's edits in 2-D, cluster them and name each cluster (stored in the index, reused next time).
+
+    Clusters are named by the instructions most of their edits carry ("mixed: A / B" when none holds a clear
+    majority), or by the shipped edit phrases where their edits carry none; the output says how far the
+    clusters agree with the instructions (purity: per cluster, the share of its top instruction group).
+    """
     from editsearch.atlas import build_map
     from editsearch.files import refuse_inside
     from editsearch.index.store import EditIndex
@@ -68,6 +75,12 @@ def map_cmd(
         f"{summary['edits']} edits, {summary['clusters']} clusters, {summary['noise_share']:.1%} noise"
         + (f" ({'fitted anew' if atlas.refitted else f'{atlas.placed} placed by the stored layout'})")
     )
-    rows = [(c["cluster"], c["size"], c["label"]) for c in summary["labels"]]
+    click.echo(atlas.agreement_line(" (per cluster in the table)"))
+    rows = [(c["cluster"], c["size"], _purity(c), NAMED_BY.get(c["source"], ""), c["label"]) for c in summary["labels"]]
     if rows:
-        click.echo(format_table(["cluster", "size", "label"], rows, max_width=72))
+        click.echo(format_table(["cluster", "size", "purity", "named by", "label"], rows, max_width=72))
+
+
+def _purity(cluster: dict) -> str:
+    """A cluster's purity as the table shows it ("-" for one whose edits carry no instructions)."""
+    return "-" if cluster["purity"] is None else f"{cluster['purity']:.2f}"

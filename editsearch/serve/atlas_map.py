@@ -26,8 +26,9 @@ def encode_map(index: EditIndex, audit: Audit | None) -> tuple[bytes, bytes]:
 
 
 def map_json(atlas: AtlasMap, origins: dict[int, str], audit: Audit | None) -> dict[str, Any]:
-    """The served map: the atlas's arrays plus each point's source (an index into `sources`) and audit flags."""
-    out = atlas.to_dict()
+    """The served map: the atlas's arrays and agreement with the instructions, plus each point's source (an
+    index into `sources`) and audit flags."""
+    out = atlas.to_dict(" (per cluster in the legend)")
     shown = {origin: public_name(origin) or "" for origin in set(origins.values())}
     names: dict[str, int] = {}
     out["points"]["source"] = [names.setdefault(shown.get(origins.get(i), ""), len(names)) for i in out["points"]["id"]]

@@ -31,6 +31,9 @@ const atlas = {
 
 // ---- data ----------------------------------------------------------------------------------------------
 
+// a cluster's name and, where its edits carry instructions, the share of them its top instruction group holds
+const atlasClusterName = (c) => (c.label || "cluster " + c.cluster) + (c.purity == null ? "" : " · purity " + c.purity.toFixed(2));
+
 function atlasData(json) {
   const p = json.points;
   const n = p.id.length;
@@ -38,11 +41,11 @@ function atlasData(json) {
     n, ids: p.id, x: Float32Array.from(p.x), y: Float32Array.from(p.y), cluster: Int32Array.from(p.cluster),
     source: Uint16Array.from(p.source || []), sources: json.sources || [], clusters: json.clusters || [],
     audit: json.audit || null, notes: json.notes || [], index: new Map(), names: new Map(), colours: new Map(),
-    palette: json.palette, noise: json.noise_colour,
+    palette: json.palette, noise: json.noise_colour, agreement: json.agreement_line || "",
   };
   d.flags = d.audit ? Uint8Array.from(d.audit.flags) : null;
   for (let i = 0; i < n; i++) d.index.set(p.id[i], i);
-  for (const c of d.clusters) { d.names.set(c.cluster, c.label); d.colours.set(c.cluster, c.colour); }
+  for (const c of d.clusters) { d.names.set(c.cluster, atlasClusterName(c)); d.colours.set(c.cluster, c.colour); }
   d.minX = d.minY = Infinity;
   d.maxX = d.maxY = -Infinity;
   for (let i = 0; i < n; i++) {
@@ -368,7 +371,7 @@ function atlasLegendRows(d) {
     return [...rows, [ATLAS_QUIET, "not flagged", clean]];
   }
   const sorted = [...d.clusters].sort((a, b) => b.size - a.size || a.cluster - b.cluster);
-  const rows = sorted.map((c) => [c.colour, c.label || "cluster " + c.cluster, c.size]);
+  const rows = sorted.map((c) => [c.colour, atlasClusterName(c), c.size]);
   const noise = d.n - d.clusters.reduce((sum, c) => sum + c.size, 0);
   return noise > 0 ? [...rows, [d.noise, "noise (no cluster)", noise]] : rows;
 }
@@ -569,6 +572,7 @@ async function showAtlas(s) {
   atlasResize();
   atlasLegend();
   atlasRedraw();
+  $("atlas-agreement").textContent = d.agreement;
   $("summary").textContent = atlasSummary();
   const notes = d.n ? d.notes : [...d.notes, "Nothing to show: index some edits, then run `editsearch map`."];
   say($("message"), notes.join(" "), notes.length ? "note" : "");
