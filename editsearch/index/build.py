@@ -11,7 +11,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -89,17 +89,20 @@ class BuildReport:
         }
 
 
-def source_inputs(sources: Sequence[str | Path], root: str | Path | None = None) -> list[SourceInput]:
-    """(origin, reader) for each source path; the origin is the absolute path, recorded per edit.
+def source_inputs(
+    sources: Sequence[str | Path], root: str | Path | None = None, columns: Mapping[str, str] | None = None
+) -> list[SourceInput]:
+    """(origin, reader) for each source path (a glob pattern: each match); the origin is the absolute path.
 
-    `root` confines manifests' image paths to that folder (see iter_manifest).
+    `root` confines manifests' image paths to that folder (see iter_manifest); `columns` names the columns of
+    tables no preset fits (see editsearch.data.layouts).
     """
-    from editsearch.data.sources import iter_source
+    from editsearch.data.sources import expand_sources, iter_source
 
     out: list[SourceInput] = []
-    for src in sources:
-        origin = str(Path(src).expanduser().resolve())
-        out.append((origin, lambda s=src: iter_source(s, root=root)))
+    for src in expand_sources(sources):
+        origin = str(src.expanduser().resolve())
+        out.append((origin, lambda s=src: iter_source(s, root=root, columns=columns)))
     return out
 
 
