@@ -280,3 +280,13 @@ def test_a_table_with_a_bad_cell_fails_that_row_only(tmp_path, tiny_model_dir):
     assert result.exit_code == 3
     report = json.loads(result.stdout)
     assert report["added"] == 3 and f"parquet-cell:2:target_img:{file}" in report["errors"][0]["item"]
+
+
+def test_training_reads_a_table_through_columns_too(tmp_path):
+    from editsearch.training.pairs import PairSampler
+
+    file = write_parquet(custom_table(3, tmp_path), tmp_path / "mine.parquet")
+    sampler = PairSampler([file], size=8, columns="before=pic_a,after=pic_b,instruction=caption")
+    assert len(sampler.pairs) == 3 and sampler.pair(1).instruction == "add a hat"
+    shown = run("train", "editclip", "--help").output
+    assert "--columns ROLE=COLUMN,..." in shown
