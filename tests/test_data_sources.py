@@ -272,3 +272,19 @@ def test_a_manifest_may_list_cell_and_member_locators(tmp_path):
     assert pairs[0].before.member == "k.before.png" and pairs[0].before.path == str(tar.resolve())
     assert pairs[1].after.load().getpixel((0, 0)) == (0, 1, 0)
     assert len(errors) == 1 and "malformed parquet-cell locator" in errors[0].reason
+
+
+def test_a_hub_cache_snapshot_of_symlinks_to_blobs_is_read(tmp_path):
+    from dataset_fixtures import hq_edit, magicbrush, write_parquet, write_saved_dataset
+
+    blobs, snapshot = tmp_path / "blobs", tmp_path / "snapshots" / "rev" / "data"
+    write_parquet(magicbrush(3), blobs / "p.parquet").rename(blobs / "4b1d")  # blobs are named by hash
+    write_saved_dataset(hq_edit(2), tmp_path / "saved")
+    (tmp_path / "saved" / "data-00000-of-00001.arrow").rename(blobs / "9c2e")
+    snapshot.mkdir(parents=True)
+    (snapshot / "train-00000-of-00001.parquet").symlink_to(blobs / "4b1d")
+    (tmp_path / "one.arrow").symlink_to(blobs / "9c2e")
+    pairs, errors = _split(list(iter_source(snapshot.parent)))
+    assert not errors and len(pairs) == 3 and pairs[2].after.load().size == (16, 16)
+    pairs, errors = _split(list(iter_source(tmp_path / "one.arrow")))
+    assert not errors and [p.source for p in pairs] == ["hq-edit", "hq-edit"] and pairs[1].before.load()

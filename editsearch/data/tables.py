@@ -63,7 +63,7 @@ class TableFile:
         import pyarrow.parquet as pq
 
         self.path = Path(path)
-        self.kind = table_kind(self.path) or "parquet"
+        self.kind = table_kind(self.path) or _kind_by_magic(self.path)
         if self.kind == "parquet":
             self._parquet = pq.ParquetFile(self.path)
             self.schema: pa.Schema = self._parquet.schema_arrow
@@ -113,6 +113,13 @@ class TableFile:
         arr = self._batches[group].column(column)
         values = arr.field("bytes") if _is_struct(arr.type) else arr
         return arr.null_count == 0 and values.null_count == 0
+
+
+def _kind_by_magic(path: Path) -> str:
+    """'parquet' or 'arrow' by the file's first bytes (a Hub cache's blob has no suffix), parquet if neither."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    return "arrow" if head.startswith((b"ARROW1", b"\xff\xff\xff\xff")) else "parquet"
 
 
 def _is_struct(dtype: pa.DataType) -> bool:
