@@ -8,7 +8,7 @@ from typing import Any
 
 from editsearch.data.records import EditPair, ImageRef
 from editsearch.images import ImageLike, load_image
-from editsearch.locators import CELL_SCHEME
+from editsearch.locators import is_locator
 
 PairLike = EditPair | tuple[ImageLike, ImageLike]
 
@@ -19,8 +19,8 @@ def load_pairs(pairs: Sequence[PairLike]) -> list[tuple[Any, Any]]:
 
 
 def load_one(image: ImageLike) -> Any:
-    """A PIL image from a path, a parquet-cell locator, bytes or a PIL image (raises ImageLoadError)."""
-    if isinstance(image, str) and image.startswith(CELL_SCHEME) and not Path(image).exists():
+    """A PIL image from a path, a table-cell or tar-member locator, bytes or a PIL image (raises ImageLoadError)."""
+    if isinstance(image, str) and is_locator(image) and not Path(image).exists():
         return ImageRef.from_locator(image).load()
     return load_image(image)
 

@@ -1,4 +1,4 @@
-"""Source readers on small fixtures: manifests, pair folders and IP2P-layout parquet."""
+"""Source readers on small fixtures: manifests, pair folders, parquet and arrow tables, webdataset tars."""
 
 from __future__ import annotations
 
@@ -168,3 +168,123 @@ def test_unknown_or_missing_source_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         iter_source(tmp_path / "x.txt")
     assert count_source(tmp_path / "nope.jsonl") is None
+
+
+def test_tar_member_and_cell_locators_round_trip(tmp_path):
+    from editsearch.data.records import ImageRef
+    from editsearch.locators import locator_name, parse_locator
+
+    member = ImageRef("/d/shard 1.tar", member="a:b/k0.before.png")
+    assert member.locator == "tar-member:a%3Ab%2Fk0.before.png:/d/shard 1.tar"
+    assert ImageRef.from_locator(member.locator) == member
+    assert parse_locator(member.locator) == ("/d/shard 1.tar", None, None)  # the backing file, for `gone`
+    assert locator_name(member.locator) == "shard 1.tar a:b/k0.before.png"
+    odd = ImageRef("tar-member:x.png")  # a file that is named like a locator stays a file
+    assert odd.locator == "./tar-member:x.png" and ImageRef.from_locator(odd.locator).member is None
+    with pytest.raises(ValueError, match="malformed tar-member locator"):
+        ImageRef.from_locator("tar-member:only")
+
+
+def test_columns_option_is_parsed_strictly():
+    from editsearch.data.layouts import parse_columns
+    from editsearch.errors import UsageError
+
+    assert parse_columns(" before = a ,after=b,id=c") == {"before": "a", "after": "b", "id": "c"}
+    for bad in ("before=a", "before=a,after=b,colour=c", "before=a,after=", "before=a,before=b,after=c", "a,b"):
+        with pytest.raises(UsageError):
+            parse_columns(bad)
+
+
+def test_a_scan_reads_no_image_bytes_where_statistics_say_every_cell_has_some(tmp_path, monkeypatch):
+    from editsearch.data.tables import TableFile
+
+    file = tmp_path / "train.parquet"
+    _write_ip2p(file, n=6, row_group_size=2, broken=(3,))
+    reads: list[tuple[int, tuple[str, ...]]] = []
+    original = TableFile.read
+    monkeypatch.setattr(
+        TableFile, "read", lambda self, g, cols: reads.append((g, tuple(cols))) or original(self, g, cols)
+    )
+    items = list(iter_source(file))
+    images = {(g, c) for g, cols in reads for c in cols if c.endswith("_image")}
+    assert images == {(1, "edited_image")}  # only the row group holding the missing cell, only that column
+    assert [e.item for e in _split(items)[1]] == [f"{file.resolve()}#3"]
+
+
+def test_an_arrow_file_in_the_ipc_file_format_is_read_too(tmp_path):
+    import pyarrow as pa
+
+    table = pa.table(
+        {
+            "input_image": pa.array([_png_bytes((i, 0, 0)) for i in range(3)], pa.binary()),
+            "edit_prompt": ["a", "b", "c"],
+            "edited_image": pa.array([_png_bytes((0, i, 0)) for i in range(3)], pa.binary()),
+        }
+    )
+    with pa.OSFile(str(tmp_path / "t.arrow"), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=2)
+    pairs, errors = _split(list(iter_source(tmp_path / "t.arrow")))
+    assert not errors and [p.instruction for p in pairs] == ["a", "b", "c"] and pairs[0].source == "ip2p"
+    assert pairs[2].after.load().getpixel((0, 0)) == (0, 2, 0)
+
+
+def test_tar_keys_must_be_consecutive_and_hidden_members_are_skipped(tmp_path):
+    from dataset_fixtures import png, write_tar
+
+    tar = write_tar(
+        tmp_path / "a.tar",
+        [("k0.before.png", png(1)), ("._k0.after.png", b"junk"), ("k1.before.png", png(2)), ("k1.after.png", png(3)),
+         ("k0.after.png", png(4))],
+    )  # fmt: skip
+    pairs, errors = _split(list(iter_source(tar)))
+    assert [p.metadata["key"] for p in pairs] == ["k1"]
+    assert [(e.item, e.reason.split(" (")[0]) for e in errors] == [
+        (f"{tar}#k0", "no after image(s)"),
+        (f"{tar}#k0", "its members are not consecutive in the tar"),
+    ]
+    assert count_source(tar) == 2
+
+
+def test_a_tar_member_is_read_again_after_the_tar_changes(tmp_path):
+    from dataset_fixtures import png, write_tar
+
+    tar = write_tar(tmp_path / "a.tar", [("k.before.png", png(1)), ("k.after.png", png(2))])
+    (pair,) = list(iter_source(tar))
+    first = pair.after.content_hash()
+    write_tar(tar, [("pad.txt", b"x" * 5000), ("k.before.png", png(1)), ("k.after.png", png(3))])
+    assert pair.after.content_hash() != first  # the member moved and changed: the table is scanned again
+    assert pair.after.load().size == (16, 16)
+
+
+def test_a_manifest_may_list_cell_and_member_locators(tmp_path):
+    from dataset_fixtures import png, write_tar
+
+    tar = write_tar(tmp_path / "a.tar", [("k.before.png", png(1)), ("k.after.png", png(2))])
+    _write_ip2p(tmp_path / "t.parquet", n=2, row_group_size=1)
+    lines = [
+        {"before": f"tar-member:k.before.png:{tar.name}", "after": f"tar-member:k.after.png:{tar}", "instruction": "x"},
+        {"before": "parquet-cell:1:original_image:t.parquet", "after": "parquet-cell:1:edited_image:t.parquet"},
+        {"before": "parquet-cell:x:original_image:t.parquet", "after": "parquet-cell:1:edited_image:t.parquet"},
+    ]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    pairs, errors = _split(list(iter_source(manifest)))
+    assert pairs[0].before.member == "k.before.png" and pairs[0].before.path == str(tar.resolve())
+    assert pairs[1].after.load().getpixel((0, 0)) == (0, 1, 0)
+    assert len(errors) == 1 and "malformed parquet-cell locator" in errors[0].reason
+
+
+def test_a_hub_cache_snapshot_of_symlinks_to_blobs_is_read(tmp_path):
+    from dataset_fixtures import hq_edit, magicbrush, write_parquet, write_saved_dataset
+
+    blobs, snapshot = tmp_path / "blobs", tmp_path / "snapshots" / "rev" / "data"
+    write_parquet(magicbrush(3), blobs / "p.parquet").rename(blobs / "4b1d")  # blobs are named by hash
+    write_saved_dataset(hq_edit(2), tmp_path / "saved")
+    (tmp_path / "saved" / "data-00000-of-00001.arrow").rename(blobs / "9c2e")
+    snapshot.mkdir(parents=True)
+    (snapshot / "train-00000-of-00001.parquet").symlink_to(blobs / "4b1d")
+    (tmp_path / "one.arrow").symlink_to(blobs / "9c2e")
+    pairs, errors = _split(list(iter_source(snapshot.parent)))
+    assert not errors and len(pairs) == 3 and pairs[2].after.load().size == (16, 16)
+    pairs, errors = _split(list(iter_source(tmp_path / "one.arrow")))
+    assert not errors and [p.source for p in pairs] == ["hq-edit", "hq-edit"] and pairs[1].before.load()

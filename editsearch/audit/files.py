@@ -11,6 +11,7 @@ from typing import Any
 from editsearch.audit.checks import registry
 from editsearch.errors import UsageError
 from editsearch.files import atomic_path, write_atomic
+from editsearch.locators import is_locator
 
 REPORT_LIMIT = 200  # flagged edits shown per check in report.html, worst first (the parquet has them all)
 
@@ -141,4 +142,4 @@ def write_clean(table: Any, path: str | Path) -> int:
 
 
 def _abs(locator: str) -> str:
-    return locator if locator.startswith("parquet-cell:") else str(Path(locator).resolve())
+    return locator if is_locator(locator) else str(Path(locator).resolve())

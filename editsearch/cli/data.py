@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-from editsearch.cli.common import echo_json, json_option
+from editsearch.cli.common import echo_json, format_table, json_option, printable
+from editsearch.cli.source_options import checked_sources, columns_option
 
 
 @click.group()
 def data() -> None:
-    """Edit-pair data: synthetic pairs and contact sheets."""
+    """Edit-pair data: synthetic pairs, contact sheets, and what a source holds."""
 
 
 @data.command()
@@ -86,3 +89,43 @@ def sheet(collection: Path, out_file: Path | None, thumb: int, columns: int, per
         echo_json({"sheet": str(path)})
     else:
         click.echo(str(path))
+
+
+@data.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@columns_option
+@json_option
+def inspect(source: Path, columns_text: str | None, as_json: bool) -> None:
+    """What a source is: the format and layout detected, rows, each column's use, and three sample rows.
+
+    A source that cannot be read fails with why (e.g. "no image columns; its columns are ...").
+    """
+    from editsearch.data.inspect import inspect_source
+
+    paths, columns = checked_sources([source], columns_text)
+    if len(paths) != 1:
+        raise click.UsageError(f"{source} matches {len(paths)} files; inspect one (or their folder)")
+    info = inspect_source(paths[0], columns)
+    if as_json:
+        echo_json(info)
+        return
+    _print_inspection(info)
+
+
+def _print_inspection(info: dict[str, Any]) -> None:
+    """The inspection as aligned text (control characters escaped)."""
+    files = f" ({info['files']} files)" if info["files"] != 1 else ""
+    layout = info["layout"] and f"{info['layout']}" + (f" (card: {info['card']})" if info["card"] else "")
+    for key, value in (("source", info["source"]), ("format", info["format"] + files), ("layout", layout)):
+        if value:
+            click.echo(printable(f"{key:<8}{value}"))
+    click.echo(f"{'rows':<8}{info['rows'] if info['rows'] is not None else 'unknown'}")
+    if info["columns"]:
+        click.echo("columns")
+        rows = [(c["name"], c["type"], c["use"]) for c in info["columns"]]
+        click.echo(format_table(["name", "type", "use"], rows, max_width=80))
+    click.echo("samples")
+    for n, sample in enumerate(info["samples"]):
+        for key, value in sample.items():
+            shown = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
+            click.echo(printable(f"  {(f'#{n}' if key == next(iter(sample)) else ''):<4}{key:<12}{shown}"))

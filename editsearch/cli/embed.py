@@ -8,10 +8,11 @@ from pathlib import Path
 import click
 
 from editsearch.cli.common import echo_json, json_option, load_model_noted, model_option, warn_failures
+from editsearch.cli.source_options import checked_sources, columns_option
 
 
 @click.command()
-@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--out",
     "out_dir",
@@ -41,6 +42,7 @@ from editsearch.cli.common import echo_json, json_option, load_model_noted, mode
 @click.option(
     "--workers", type=click.IntRange(0), default=None, help="Decoding workers of the local engine (as build-index)."
 )
+@columns_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @json_option
 def embed(
@@ -53,15 +55,17 @@ def embed(
     num_shards: int,
     batch_size: int | None,
     workers: int | None,
+    columns_text: str | None,
     quiet: bool,
     as_json: bool,
 ) -> None:
     """Embed the edit pairs of SOURCE... into embeddings shards under --out, for `build-index --from-embeddings`.
 
-    Each manifest, parquet file or folder of pairs is one input shard (a folder of parquet files: one per
-    file) and gets one shard in --out. A rerun skips the shards already complete, so a killed job resumes.
-    With --shard-index I --num-shards N this worker takes the shards i with i % N == I. Exit code 0 when
-    every item succeeded, 3 when some failed (each reported on stderr and kept in its shard).
+    Each manifest, parquet or arrow file, webdataset tar or folder of pairs is one input shard (a folder of
+    parquet, arrow or tar files: one per file; a glob: one per match) and gets one shard in --out. A rerun
+    skips the shards already complete, so a killed job resumes. With --shard-index I --num-shards N this
+    worker takes the shards i with i % N == I. Exit code 0 when every item succeeded, 3 when some failed
+    (each reported on stderr and kept in its shard).
     """
     if ray_address is not None and engine != "ray":
         raise click.UsageError("--ray-address needs --engine ray")
@@ -69,9 +73,10 @@ def embed(
         raise click.UsageError(f"--shard-index must be below --num-shards ({num_shards})")
     from editsearch.scale.embed import embed_sources
 
+    paths, columns = checked_sources(sources, columns_text)
     model = load_model_noted(model_name)
     report = embed_sources(
-        list(sources),
+        paths,
         out_dir,
         model,
         engine=engine,
@@ -81,6 +86,7 @@ def embed(
         shard_index=shard_index,
         num_shards=num_shards,
         progress=not quiet,
+        columns=columns,
     )
     warn_failures(report.errors, "the shards' metadata")
     if as_json:

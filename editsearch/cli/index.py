@@ -23,6 +23,7 @@ from editsearch.cli.common import (
     warn,
     warn_failures,
 )
+from editsearch.cli.source_options import checked_sources, columns_option
 from editsearch.errors import EXIT_INCONSISTENT, EXIT_PARTIAL, untrained_note
 from editsearch.index.types import INDEX_TYPES
 from editsearch.query_specs import RANKS
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 
 @click.command("build-index")
-@click.argument("sources", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("sources", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--from-embeddings",
     "emb_dir",
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Refuse manifest image paths that resolve outside this folder (each such line fails).",
 )
+@columns_option
 @lock_timeout_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @json_option
@@ -82,13 +84,15 @@ def build_index(
     target_recall: float | None,
     workers: int | None,
     root: Path | None,
+    columns_text: str | None,
     lock_timeout: float,
     quiet: bool,
     as_json: bool,
 ) -> None:
     """Embed the edit pairs of SOURCE... into an index, incrementally.
 
-    SOURCE is a manifest (.jsonl/.csv), a folder of pairs, or an IP2P-layout parquet file or folder.
+    SOURCE is a manifest (.jsonl/.csv), a folder of pairs, a Hugging Face parquet or `datasets` arrow table
+    (file or folder; layout detected, or named by --columns), or webdataset tars (file, folder or glob).
     Unchanged pairs (same files, sizes and mtimes) are skipped, vectors are reused by content hash,
     pairs gone from a source are removed. A pair listed twice is indexed once, as first listed, and a pair
     taken out with `editsearch remove` stays out: each such skip is named on stderr with where it came from.
@@ -102,7 +106,11 @@ def build_index(
         raise click.UsageError("give SOURCE... or --from-embeddings DIR (one of them)")
     if emb_dir is not None and (model_name is not None or workers is not None):
         raise click.UsageError("--from-embeddings takes the model from the shards: no --model or --workers")
+    if emb_dir is not None and columns_text is not None:
+        raise click.UsageError("--columns names the columns of SOURCEs; --from-embeddings reads none")
     from editsearch.index.store import EditIndex
+
+    paths, columns = checked_sources(sources, columns_text)
 
     with EditIndex.open(index_dir, create=True, lock_timeout=lock_timeout) as index:
         if target_recall is not None:
@@ -119,7 +127,9 @@ def build_index(
             warn(untrained_note(model.name))
         if index_type is not None:
             index.set_index_type(index_type)
-        report = index.sync(list(sources), model, batch_size=batch_size, workers=workers, progress=not quiet, root=root)
+        report = index.sync(
+            paths, model, batch_size=batch_size, workers=workers, progress=not quiet, root=root, columns=columns
+        )
         counts = index.stats()
     _report_build(report, counts, as_json)
     sys.exit(report.exit_code)

@@ -22,8 +22,8 @@ def data_option(fn: F) -> F:
         "--data",
         multiple=True,
         metavar="SOURCE",
-        help=f"Edit-pair source (manifest, pair folder or IP2P parquet); repeatable. '{SYNTHETIC}' "
-        "[the default]: synthetic edits generated here.",
+        help="Edit-pair source (manifest, pair folder, parquet or arrow table, webdataset tar); repeatable. "
+        f"'{SYNTHETIC}' [the default]: synthetic edits generated here.",
     )(fn)
 
 

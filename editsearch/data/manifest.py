@@ -1,15 +1,17 @@
-"""Manifest sources: JSONL or CSV, one pair per line, image paths relative to the manifest's folder."""
+"""Manifest sources: JSONL or CSV, one pair per line, image paths (or locators) relative to the manifest's folder."""
 
 from __future__ import annotations
 
 import csv
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from editsearch.data.records import EditPair, ImageRef, ItemError, resolve
 from editsearch.jsonl import read_jsonl
+from editsearch.locators import is_locator
 
 MANIFEST_SUFFIXES = (".jsonl", ".csv")
 
@@ -67,6 +69,15 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
             yield reader.line_num, {k: v for k, v in row.items() if v is not None}
 
 
+def _image_ref(value: str, base: Path) -> ImageRef:
+    """A line's image: a file path, or a table-cell or tar-member locator (as an audit's clean manifest lists them),
+    its file taken relative to the manifest's folder."""
+    if not is_locator(value):
+        return ImageRef(resolve(value, base))
+    ref = ImageRef.from_locator(value)
+    return replace(ref, path=resolve(ref.path, base))
+
+
 def _to_pair(
     item: str, row: dict[str, Any], base: Path, require_instruction: bool, fence: Path | None
 ) -> EditPair | ItemError:
@@ -76,12 +87,16 @@ def _to_pair(
         value = row.get(key)
         if not isinstance(value, str) or not value.strip():
             return ItemError(item, f"missing or empty '{key}'")
-        full = resolve(value.strip(), base)
+        try:
+            ref = _image_ref(value.strip(), base)
+        except ValueError as e:  # DataError: a path no file can have, or a malformed locator
+            return ItemError(item, f"{key}: {e}")
+        full = ref.path
         if fence is not None and not Path(full).resolve().is_relative_to(fence):
             return ItemError(item, f"{key} image is outside --root {fence}: {full}")
         if not os.path.isfile(full):
             return ItemError(item, f"{key} image not found: {full}")
-        refs.append(ImageRef(full))
+        refs.append(ref)
     instruction = row.get("instruction")
     if instruction is not None and not isinstance(instruction, str):
         return ItemError(item, f"'instruction' must be a string, got {type(instruction).__name__}")

@@ -1,137 +1,184 @@
-"""IP2P-layout parquet sources: stream row groups as EditPairs, priming the cell reader's cache."""
+"""Edit-pair tables (Hugging Face parquet shards, `datasets` arrow files): stream groups of rows as EditPairs.
+
+The layout is detected from the schema (a preset, see layouts.py) or named by `columns`. An image cell is a
+`datasets` Image struct ({bytes, path}), plain binary, or a path string; bytes make a cell locator, a path
+alone the file's own (relative to the table's folder). A scan reads no image bytes where the row group's
+statistics say every cell has some: the pixels are read once, when the pair is hashed and decoded.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from editsearch.data.parquet_cells import IMAGE_COLUMNS, remember_group, signature
-from editsearch.data.records import EditPair, ImageRef, ItemError
+from editsearch.data.layouts import Layout, detect_layout, is_image_type, is_scalar_type
+from editsearch.data.records import EditPair, ImageRef, ItemError, resolve
+from editsearch.data.tables import TableFile, table_files, table_kind
+from editsearch.errors import DataError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-PROMPT_COLUMN = "edit_prompt"
+Columns = Mapping[str, str] | None
+Ref = ImageRef | str | None  # an image, why a path cell cannot be used, or no image
 
 
-def parquet_files(path: str | Path) -> list[Path]:
-    """The parquet file itself, or every *.parquet below a folder (sorted): the shards of one data set."""
-    path = Path(path)
-    if path.is_dir():
-        return sorted(p.resolve() for p in path.rglob("*.parquet") if not p.name.startswith("."))
-    return [path.resolve()]
-
-
-def count_parquet(path: str | Path) -> int:
-    """Items iter_parquet yields, from the footers only: rows, or 1 for a shard it cannot use."""
-    import pyarrow.parquet as pq
-
+def count_table(path: str | Path, columns: Columns = None) -> int:
+    """Items iter_table yields, from the footers only: rows, or 1 for a file it cannot use."""
     total = 0
-    for file in parquet_files(path):
+    for file in table_files(path):
         try:
-            pf = pq.ParquetFile(file)
-        except Exception:  # the iterator reports this shard as one ItemError
+            table = TableFile(file)
+            detect_layout(table.schema, columns)
+        except Exception:  # noqa: BLE001 - the iterator reports this file as one ItemError
             total += 1
             continue
-        usable = all(c in pf.schema_arrow.names for c in IMAGE_COLUMNS)
-        total += pf.metadata.num_rows if usable else 1
+        total += table.num_rows
     return total
 
 
-def iter_parquet(path: str | Path, require_instruction: bool = False) -> Iterator[EditPair | ItemError]:
-    """Yield one EditPair per row of IP2P-layout parquet shards, one row group in memory at a time."""
-    for file in parquet_files(path):
-        yield from _iter_file(file, require_instruction)
+def iter_table(
+    path: str | Path, require_instruction: bool = False, columns: Columns = None, root: str | Path | None = None
+) -> Iterator[EditPair | ItemError]:
+    """Yield one EditPair per row of each table file, one group of rows in memory at a time.
+
+    `root` refuses image paths in path cells that resolve outside that folder (each such row fails).
+    """
+    fence = Path(root).expanduser().resolve() if root is not None else None
+    for file in table_files(path):
+        yield from _iter_file(file, require_instruction, columns, fence)
 
 
-def _iter_file(file: Path, require_instruction: bool) -> Iterator[EditPair | ItemError]:
-    """Rows of one shard; a shard that cannot be opened or lacks the image columns is one ItemError."""
-    import pyarrow.parquet as pq
+@dataclass
+class Plan:
+    """What to read of a table: its layout, its image columns, and the text columns kept (column -> key)."""
 
+    layout: Layout
+    images: list[str]
+    texts: dict[str, str] = field(default_factory=dict)
+
+
+def plan_for(schema: pa.Schema, layout: Layout) -> Plan:
+    """The columns a reader of this layout reads: the pair's images, other images, instruction and metadata."""
+    named = {layout.before, layout.after, layout.instruction, layout.id, *(c for c, _ in layout.renamed)}
+    others = [f.name for f in schema if f.name not in named and is_image_type(f.type, paths=False)]
+    plan = Plan(layout, [layout.before, layout.after, *others])
+    if layout.instruction:
+        plan.texts[layout.instruction] = ""
+    if layout.id:
+        plan.texts[layout.id] = "id"
+    plan.texts.update(dict(layout.renamed))
+    plan.texts.update({f.name: f.name for f in schema if f.name not in named and is_scalar_type(f.type)})
+    return plan
+
+
+def _iter_file(
+    file: Path, require_instruction: bool, columns: Columns, fence: Path | None
+) -> Iterator[EditPair | ItemError]:
+    """Rows of one file; a file that cannot be opened or has no usable layout is one ItemError."""
     try:
-        pf = pq.ParquetFile(file)
-    except Exception as e:  # any reader failure is this shard's error, not the caller's
-        yield ItemError(str(file), f"cannot read parquet: {e}")
+        table = TableFile(file)
+        layout = detect_layout(table.schema, columns)
+    except DataError as e:
+        yield ItemError(str(file), str(e))
         return
-    names = pf.schema_arrow.names
-    missing = [c for c in IMAGE_COLUMNS if c not in names]
-    if missing:
-        yield ItemError(str(file), f"not the IP2P layout: missing column(s) {', '.join(missing)}")
+    except Exception as e:  # noqa: BLE001 - any reader failure is this file's error, not the caller's
+        yield ItemError(str(file), f"cannot read {table_kind(file) or 'parquet'}: {e}")
         return
-    meta_columns = [
-        n for n in names if n not in IMAGE_COLUMNS and n != PROMPT_COLUMN and _is_scalar(pf.schema_arrow.field(n).type)
-    ]
-    text_columns = ([PROMPT_COLUMN] if PROMPT_COLUMN in names else []) + meta_columns
-    start = 0
-    for group in range(pf.num_row_groups):
-        n = pf.metadata.row_group(group).num_rows
+    plan = plan_for(table.schema, layout)
+    source = layout.name if layout.card else table.kind
+    for group in range(table.num_groups):
+        start, stop = table.starts[group], table.starts[group + 1]
         try:
-            table = pf.read_row_group(group, columns=[*IMAGE_COLUMNS, *text_columns])
-        except Exception as e:  # a corrupt row group fails its rows, not the stream
-            for row in range(start, start + n):
+            refs, texts = _read_group(table, group, plan, fence)
+        except Exception as e:  # noqa: BLE001 - a corrupt row group fails its rows, not the stream
+            for row in range(start, stop):
                 yield ItemError(f"{file}#{row}", f"unreadable row group {group}: {e}")
-            start += n
             continue
-        remember_group(str(file), signature(str(file)), group, table.select(list(IMAGE_COLUMNS)))
-        has_image = {c: _has_image(table.column(c)) for c in IMAGE_COLUMNS}
-        texts = {c: table.column(c).to_pylist() for c in text_columns}
-        for i in range(table.num_rows):
-            row = start + i
-            yield _to_pair(file, row, i, has_image, texts, require_instruction)
-        start += n
+        for i in range(stop - start):
+            yield _to_pair(file, start + i, i, refs, texts, plan, source, require_instruction)
+
+
+def _read_group(
+    table: TableFile, group: int, plan: Plan, fence: Path | None
+) -> tuple[dict[str, list[Ref]], dict[str, list[Any]]]:
+    """The image references and text values of one group of rows."""
+    n = table.starts[group + 1] - table.starts[group]
+    start = table.starts[group]
+    path = str(table.path)
+    refs: dict[str, list[Ref]] = {}
+    for column in plan.images:
+        dtype = table.schema.field(column).type
+        if not _is_path_type(dtype) and table.bytes_everywhere(group, column):
+            refs[column] = [ImageRef(path, start + i, column) for i in range(n)]  # no bytes read
+        else:
+            values = table.read(group, [column]).column(0).to_pylist()
+            refs[column] = [_ref(v, path, start + i, column, fence) for i, v in enumerate(values)]
+    if not plan.texts:
+        return refs, {}
+    read = table.read(group, list(plan.texts))
+    return refs, {c: read.column(c).to_pylist() for c in plan.texts}
+
+
+def _is_path_type(dtype: pa.DataType) -> bool:
+    import pyarrow.types as t
+
+    return t.is_string(dtype) or t.is_large_string(dtype)
+
+
+def _ref(cell: Any, path: str, row: int, column: str, fence: Path | None) -> Ref:
+    """One cell's image: its bytes (a cell ref), else its path (a file ref), else None (or why the path is refused)."""
+    if isinstance(cell, dict):
+        if cell.get("bytes"):
+            return ImageRef(path, row, column)
+        cell = cell.get("path")
+    elif isinstance(cell, bytes):
+        return ImageRef(path, row, column) if cell else None
+    if not isinstance(cell, str) or not cell.strip():
+        return None
+    try:
+        file = resolve(cell, Path(path).parent)
+    except DataError as e:
+        return str(e)
+    if fence is not None and not Path(file).is_relative_to(fence):
+        return f"image path {cell!r} resolves outside --root {fence}"
+    return ImageRef(file)
 
 
 def _to_pair(
     file: Path,
     row: int,
     i: int,
-    has_image: dict[str, list[bool]],
+    refs: dict[str, list[Ref]],
     texts: dict[str, list[Any]],
+    plan: Plan,
+    source: str,
     require_instruction: bool,
 ) -> EditPair | ItemError:
-    """Row i of a row group (global row `row`) as an EditPair, or why not."""
-    for column in IMAGE_COLUMNS:
-        if not has_image[column][i]:
-            return ItemError(f"{file}#{row}", f"no image in column '{column}'")
-    prompt = texts.get(PROMPT_COLUMN, [None] * (i + 1))[i]
-    instruction = prompt.strip() if isinstance(prompt, str) and prompt.strip() else None
+    """Row i of a group (row `row` of the file) as an EditPair, or why not."""
+    layout = plan.layout
+    item = f"{file}#{row}" + (f" (id {texts[layout.id][i]})" if layout.id else "")
+    halves = []
+    for column in (layout.before, layout.after):
+        ref = refs[column][i]
+        if not isinstance(ref, ImageRef):
+            return ItemError(item, ref or f"no image in column '{column}'")
+        halves.append(ref)
+    instruction = _instruction(texts[layout.instruction][i]) if layout.instruction else None
     if require_instruction and instruction is None:
-        return ItemError(f"{file}#{row}", f"missing or empty '{PROMPT_COLUMN}'")
-    metadata = {c: v[i] for c, v in texts.items() if c != PROMPT_COLUMN}
-    before, after = (ImageRef(str(file), row, c) for c in IMAGE_COLUMNS)
-    return EditPair(before, after, instruction, metadata, source="ip2p", item=f"{file}#{row}")
+        return ItemError(item, f"missing or empty '{layout.instruction or 'instruction'}'")
+    metadata = {key: texts[column][i] for column, key in plan.texts.items() if key}
+    for column in plan.images[2:]:
+        ref = refs[column][i]
+        metadata[column] = ref.locator if isinstance(ref, ImageRef) else None
+    return EditPair(halves[0], halves[1], instruction, metadata, source=source, item=f"{file}#{row}")
 
 
-def _is_scalar(dtype: pa.DataType) -> bool:
-    """Columns that can go into metadata as-is: strings, numbers, booleans."""
-    import pyarrow.types as t
-
-    return (
-        t.is_string(dtype)
-        or t.is_large_string(dtype)
-        or t.is_integer(dtype)
-        or t.is_floating(dtype)
-        or t.is_boolean(dtype)
-    )
-
-
-def _has_image(column: pa.ChunkedArray) -> list[bool]:
-    """Per row: does this image column hold bytes (or, for an HF struct, at least a path)?"""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = column.combine_chunks()
-    if pa.types.is_struct(arr.type):
-        fields = {arr.type.field(k).name for k in range(arr.type.num_fields)}
-        ok = (
-            pc.fill_null(pc.greater(pc.binary_length(arr.field("bytes")), 0), False)
-            if "bytes" in fields
-            else pa.repeat(False, len(arr))
-        )
-        if "path" in fields:
-            ok = pc.or_(ok, pc.fill_null(pc.greater(pc.binary_length(arr.field("path")), 0), False))
-        ok = pc.and_(ok, pc.is_valid(arr))
-    else:
-        ok = pc.fill_null(pc.greater(pc.binary_length(arr), 0), False)
-    return ok.to_pylist()
+def _instruction(value: Any) -> str | None:
+    """A text cell's instruction: the stripped string, or a list's first non-empty one; None if there is none."""
+    for text in value if isinstance(value, list) else [value]:
+        if isinstance(text, str) and text.strip():
+            return text.strip()
+    return None

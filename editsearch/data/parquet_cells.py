@@ -1,4 +1,4 @@
-"""Single image cells of IP2P-layout parquet files, read back through a small cache of decoded row groups."""
+"""Single image cells of parquet and arrow files, read back through small caches of open files and read columns."""
 
 from __future__ import annotations
 
@@ -11,40 +11,46 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
+from editsearch.data.tables import TableFile
 from editsearch.images import ImageLoadError, load_image
 from editsearch.locators import cell_locator
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-IMAGE_COLUMNS = ("original_image", "edited_image")
-CACHED_GROUPS = 2  # decoded row groups kept; two so a batch that straddles a boundary does not thrash
+CACHED_FILES = 8  # open table files kept (footers read, arrow files mapped)
+CACHED_COLUMNS = 4  # column of one group each: two groups of both halves, so a straddling batch does not thrash
+
+FileKey = tuple[str, tuple[int, int], int]  # (path, file signature, process id: an open file is not shared across fork)
 
 _lock = threading.Lock()
-_offsets: dict[str, tuple[tuple[int, int], list[int]]] = {}  # path -> (file signature, row-group starts)
-_groups: OrderedDict[tuple[str, tuple[int, int], int], pa.Table] = OrderedDict()
+_files: OrderedDict[FileKey, TableFile] = OrderedDict()
+_columns: OrderedDict[tuple[FileKey, int, str], pa.ChunkedArray] = OrderedDict()
 
 
 def read_cell_bytes(path: str, row: int, column: str) -> bytes:
-    """The encoded image bytes in (row, column) of a parquet file; raises ImageLoadError if there are none."""
+    """The encoded image bytes in (row, column) of a table file; raises ImageLoadError if there are none.
+
+    A `datasets` Image cell with no bytes but a path is read from that file (relative to the table's folder).
+    """
     where = cell_locator(path, row, column)
     try:
-        table, offset = _cached_row(path, row, column)
-    except (OSError, ValueError) as e:
+        values, offset = _cached_cell(path, row, column)
+    except (OSError, ValueError) as e:  # a missing, changed or corrupt file is this cell's error
         raise ImageLoadError(f"cannot read {where}: {e}") from None
-    cell = table.column(column)[offset].as_py()
+    cell = values[offset].as_py()
     data = cell.get("bytes") if isinstance(cell, dict) else cell
     if not data and isinstance(cell, dict) and cell.get("path"):
         file = Path(path).parent / cell["path"]
         if file.is_file():
             return file.read_bytes()
-    if not data:
+    if not data or not isinstance(data, bytes):
         raise ImageLoadError(f"no image bytes in {where}")
-    return bytes(data)
+    return data
 
 
 def read_cell_image(path: str, row: int, column: str, min_size: int | None = None) -> Image.Image:
-    """Decode the image in (row, column) of a parquet file as RGB; raises ImageLoadError on failure."""
+    """Decode the image in (row, column) of a table file as RGB; raises ImageLoadError on failure."""
     try:
         return load_image(read_cell_bytes(path, row, column), min_size=min_size)
     except ImageLoadError as e:
@@ -52,51 +58,31 @@ def read_cell_image(path: str, row: int, column: str, min_size: int | None = Non
 
 
 def signature(path: str) -> tuple[int, int]:
-    """(size, mtime_ns) of a file: cached metadata and row groups are dropped when it changes."""
+    """(size, mtime_ns) of a file: cached files and columns are dropped when it changes."""
     st = os.stat(path)
     return st.st_size, st.st_mtime_ns
 
 
-def _cached_row(path: str, row: int, column: str) -> tuple[pa.Table, int]:
-    """(image columns of the row group holding `row`, offset of the row in it), read at most once."""
-    import pyarrow.parquet as pq
-
-    sig = signature(path)
+def _cached_cell(path: str, row: int, column: str) -> tuple[pa.ChunkedArray, int]:
+    """(the column of the group holding `row`, the row's offset in it), each read at most once while cached."""
+    key: FileKey = (path, signature(path), os.getpid())
     with _lock:
-        known = _offsets.get(path)
-        if known is None or known[0] != sig:
-            md = pq.ParquetFile(path).metadata
-            starts = [0]
-            for g in range(md.num_row_groups):
-                starts.append(starts[-1] + md.row_group(g).num_rows)
-            _offsets[path] = known = (sig, starts)
-        starts = known[1]
-        if not 0 <= row < starts[-1]:
-            raise ImageLoadError(f"row {row} out of range (file has {starts[-1]} rows)")
-        group = bisect.bisect_right(starts, row) - 1
-        key = (path, sig, group)
-        table = _groups.get(key)
-        if table is not None and column in table.column_names:
-            _groups.move_to_end(key)
-        else:
-            pf = pq.ParquetFile(path)
-            if column not in pf.schema_arrow.names:
-                raise ImageLoadError(f"no column '{column}'")
-            wanted = [c for c in IMAGE_COLUMNS if c in pf.schema_arrow.names]
-            table = pf.read_row_group(group, columns=sorted({*wanted, column}))
-            _store(key, table)
-    return table, row - starts[group]
-
-
-def remember_group(path: str, sig: tuple[int, int], group: int, table: pa.Table) -> None:
-    """Prime the cache with a row group the iterator just read, so loading its images reads nothing."""
-    with _lock:
-        _store((path, sig, group), table)
-
-
-def _store(key: tuple[str, tuple[int, int], int], table: pa.Table) -> None:
-    """Insert into the LRU of row groups (caller holds the lock)."""
-    _groups[key] = table
-    _groups.move_to_end(key)
-    while len(_groups) > CACHED_GROUPS:
-        _groups.popitem(last=False)
+        table = _files.get(key)
+        if table is None:
+            table = _files[key] = TableFile(path)
+            while len(_files) > CACHED_FILES:
+                _files.popitem(last=False)
+        _files.move_to_end(key)
+        if not 0 <= row < table.num_rows:
+            raise ImageLoadError(f"row {row} out of range (file has {table.num_rows} rows)")
+        if column not in table.schema.names:
+            raise ImageLoadError(f"no column '{column}'")
+        group = bisect.bisect_right(table.starts, row) - 1
+        slot = (key, group, column)
+        values = _columns.get(slot)
+        if values is None:
+            values = _columns[slot] = table.read(group, [column]).column(0)
+            while len(_columns) > CACHED_COLUMNS:
+                _columns.popitem(last=False)
+        _columns.move_to_end(slot)
+    return values, row - table.starts[group]

@@ -12,54 +12,73 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from editsearch.data.parquet_cells import read_cell_bytes, read_cell_image
+from editsearch.data.tar_members import member_info, read_member_bytes, read_member_image
 from editsearch.errors import DataError, ImageLoadError
 from editsearch.images import load_image
 from editsearch.limits import MAX_IMAGE_BYTES
-from editsearch.locators import cell_locator, file_locator, parse_locator
+from editsearch.locators import cell_locator, file_locator, member_locator, parse_location
 
 
 @dataclass(frozen=True)
 class ImageRef:
-    """Where one image lives: a file path, or a cell (row, column) of a parquet file. Loads lazily."""
+    """Where one image lives: a file path, a cell (row, column) of a parquet or arrow file, or a tar member.
+
+    Loads lazily.
+    """
 
     path: str
     row: int | None = None
     column: str | None = None
+    member: str | None = None
 
     @property
     def locator(self) -> str:
-        """A string that names this image again later: 'PATH' or 'parquet-cell:ROW:COLUMN:PATH' (see locators)."""
+        """A string that names this image again later: 'PATH', 'parquet-cell:ROW:COLUMN:PATH' or
+        'tar-member:MEMBER:PATH' (see locators)."""
+        if self.member is not None:
+            return member_locator(self.path, self.member)
         return file_locator(self.path) if self.row is None else cell_locator(self.path, self.row, self.column or "")
 
     @classmethod
     def from_locator(cls, locator: str) -> ImageRef:
-        """Parse a locator written by `locator`; a plain path is always a file (ValueError: a malformed cell)."""
-        return cls(*parse_locator(locator))
+        """Parse a locator written by `locator`; a plain path is always a file (ValueError: a malformed one)."""
+        return cls(*parse_location(locator))
 
     def load(self, min_size: int | None = None) -> Image.Image:
         """Decode the image as RGB (a JPEG at reduced scale, sides >= min_size); raises ImageLoadError on failure."""
+        if self.member is not None:
+            return read_member_image(self.path, self.member, min_size=min_size)
         if self.row is None:
             return load_image(self.path, min_size=min_size)
         return read_cell_image(self.path, self.row, self.column or "", min_size=min_size)
 
     def stat(self) -> tuple[int, float]:
-        """(size in bytes, mtime) of the backing file; raises OSError if it is gone."""
+        """(size in bytes, mtime) of the backing file; OSError if it is gone.
+
+        A cell's is its table file's, a tar member's its own size and the tar's mtime: the pairs of a table
+        or tar that did not change are skipped by a re-run without reading them; those of a changed one are
+        hashed again, and only the pairs whose bytes changed are embedded again.
+        """
         st = os.stat(self.path)
+        if self.member is not None:
+            return member_info(self.path, self.member).size, st.st_mtime
         return st.st_size, st.st_mtime
 
     def content_hash(self) -> str:
-        """sha256 of the bytes behind this image (the file, or the parquet cell's bytes).
+        """sha256 of the bytes behind this image (the file, the table cell's or the tar member's bytes).
 
         A file is checked first, without reading it all: over MAX_IMAGE_BYTES, or with no image header
         PIL recognises, it raises ImageLoadError and is never hashed.
         """
-        if self.row is None:
+        if self.row is None and self.member is None:
             check_image_file(self.path)
             h = hashlib.sha256()
             with open(self.path, "rb") as f:
                 for chunk in iter(lambda: f.read(1 << 20), b""):
                     h.update(chunk)
             return h.hexdigest()
+        if self.member is not None:
+            return hashlib.sha256(read_member_bytes(self.path, self.member)).hexdigest()
         return hashlib.sha256(read_cell_bytes(self.path, self.row, self.column or "")).hexdigest()
 
 

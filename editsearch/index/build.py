@@ -12,7 +12,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -131,17 +131,20 @@ def removed_reason(edit_id: int) -> str:
     return f"removed by the user (edit #{edit_id}, `editsearch remove`): stays removed"
 
 
-def source_inputs(sources: Sequence[str | Path], root: str | Path | None = None) -> list[SourceInput]:
-    """(origin, reader) for each source path; the origin is the absolute path, recorded per edit.
+def source_inputs(
+    sources: Sequence[str | Path], root: str | Path | None = None, columns: Mapping[str, str] | None = None
+) -> list[SourceInput]:
+    """(origin, reader) for each source path (a glob pattern: each match); the origin is the absolute path.
 
-    `root` confines manifests' image paths to that folder (see iter_manifest).
+    `root` confines manifests' image paths to that folder (see iter_manifest); `columns` names the columns of
+    tables no preset fits (see editsearch.data.layouts).
     """
-    from editsearch.data.sources import iter_source
+    from editsearch.data.sources import expand_sources, iter_source
 
     out: list[SourceInput] = []
-    for src in sources:
-        origin = str(Path(src).expanduser().resolve())
-        out.append((origin, lambda s=src: iter_source(s, root=root)))
+    for src in expand_sources(sources):
+        origin = str(src.expanduser().resolve())
+        out.append((origin, lambda s=src: iter_source(s, root=root, columns=columns)))
     return out
 
 

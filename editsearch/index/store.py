@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -230,15 +230,17 @@ class EditIndex:
         workers: int | None = None,
         progress: bool = False,
         root: str | Path | None = None,
+        columns: Mapping[str, str] | None = None,
     ) -> BuildReport:
         """Incrementally index these sources: skip unchanged pairs, embed new or changed ones, tombstone vanished.
 
-        `root` refuses manifest image paths that resolve outside that folder (each such line fails).
+        `root` refuses manifest image paths that resolve outside that folder (each such line fails); `columns`
+        names the columns of tables no preset fits ({role: column}, see editsearch.data.layouts).
         """
         from editsearch.index.build import Build, source_inputs
 
         self.bind_model(model)
-        inputs = source_inputs(sources, root)
+        inputs = source_inputs(sources, root, columns)
         report = Build(self.catalog, model, batch_size, workers, progress).run(inputs, sweep=True)
         self._refresh_caches()
         return report

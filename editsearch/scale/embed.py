@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,8 +94,12 @@ def embed_sources(
     shard_index: int = 0,
     num_shards: int = 1,
     progress: bool = False,
+    columns: Mapping[str, str] | None = None,
 ) -> EmbedReport:
-    """Embed every input shard of `sources` (this worker's share) into `out`; finished shards are skipped."""
+    """Embed every input shard of `sources` (this worker's share) into `out`; finished shards are skipped.
+
+    `columns` names the columns of tables no preset fits ({role: column}, see editsearch.data.layouts).
+    """
     from tqdm import tqdm
 
     if engine not in ENGINES:
@@ -104,7 +108,7 @@ def embed_sources(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out)
-    jobs = plan_jobs(sources, out, shard_index, num_shards)
+    jobs = plan_jobs(sources, out, shard_index, num_shards, columns)
     report = EmbedReport(shards=len(jobs))
     todo = []
     for job in jobs:
@@ -114,7 +118,7 @@ def embed_sources(
         else:
             todo.append(job)
     batch = batch_size or (GPU_BATCH if model.device.type == "cuda" else CPU_BATCH)
-    total = sum(_count(job.input) for job in todo)
+    total = sum(_count(job.input, columns) for job in todo)
     with (
         tqdm(
             total=len(jobs),
@@ -147,8 +151,8 @@ def embed_sources(
     return report
 
 
-def _count(path: Path) -> int:
+def _count(path: Path, columns: Mapping[str, str] | None) -> int:
     """Items of an input shard, for the progress bar (0 if unknown)."""
     from editsearch.data.sources import count_source
 
-    return count_source(path) or 0
+    return count_source(path, columns) or 0

@@ -5,16 +5,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from editsearch.data.parquet import parquet_files
 from editsearch.data.records import EditPair, ItemError
-from editsearch.data.sources import source_kind
+from editsearch.data.sources import expand_sources, source_files
 from editsearch.errors import EditSearchError, UsageError, items_exit_code
 from editsearch.pairs.loading import Planned, failure_reason
 from editsearch.pairs.shards import SHARD_SUFFIX
@@ -31,6 +30,7 @@ class ShardJob:
     input: Path
     output: Path
     signature: str
+    columns: Mapping[str, str] | None = None  # a table's columns, where no preset fits (see data.layouts)
 
 
 @dataclass
@@ -90,14 +90,11 @@ class EmbedReport:
 
 
 def input_shards(sources: Sequence[str | Path]) -> list[Path]:
-    """The input shards of these sources, in order, each once: a parquet folder gives one shard per file."""
+    """The input shards of these sources (glob patterns expanded), in order, each once: a folder of parquet,
+    arrow or tar files gives one shard per file."""
     out: dict[Path, None] = {}
-    for src in sources:
-        path = Path(src).expanduser().resolve()
-        if source_kind(path) == "ip2p":
-            out.update(dict.fromkeys(parquet_files(path)))
-        else:
-            out[path] = None
+    for src in expand_sources(sources):
+        out.update(dict.fromkeys(source_files(src.expanduser().resolve())))
     return list(out)
 
 
@@ -122,13 +119,19 @@ def input_signature(path: Path) -> str:
     return h.hexdigest()
 
 
-def plan_jobs(sources: Sequence[str | Path], out: Path, shard_index: int = 0, num_shards: int = 1) -> list[ShardJob]:
+def plan_jobs(
+    sources: Sequence[str | Path],
+    out: Path,
+    shard_index: int = 0,
+    num_shards: int = 1,
+    columns: Mapping[str, str] | None = None,
+) -> list[ShardJob]:
     """This worker's share of the input shards: those at positions i with i % num_shards == shard_index."""
     if num_shards < 1 or not 0 <= shard_index < num_shards:
         raise UsageError(f"--shard-index must be in 0..{num_shards - 1} (got {shard_index} of {num_shards})")
     shards = input_shards(sources)
     mine = [s for i, s in enumerate(shards) if i % num_shards == shard_index]
-    return [ShardJob(s, out / shard_name(s), input_signature(s)) for s in mine]
+    return [ShardJob(s, out / shard_name(s), input_signature(s), columns) for s in mine]
 
 
 def read_shard_items(job: ShardJob) -> tuple[list[EditPair], list[tuple[str, str]]]:
@@ -139,7 +142,7 @@ def read_shard_items(job: ShardJob) -> tuple[list[EditPair], list[tuple[str, str
     errors: list[tuple[str, str]] = []
     seen: set[str] = set()
     try:
-        for item in iter_source(job.input):
+        for item in iter_source(job.input, columns=job.columns):
             if isinstance(item, ItemError):
                 errors.append((item.item, item.reason))
             elif item.key not in seen:

@@ -27,10 +27,12 @@ from editsearch.scale.jobs import EmbedReport, EngineError, ShardJob, ShardResul
 DECODE_BATCH = 64  # pairs per decoding task call
 
 
-def read_rows(item: dict[str, Any], inputs: Sequence[str]) -> list[dict[str, Any]]:
+def read_rows(
+    item: dict[str, Any], inputs: Sequence[str], columns: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """One shard -> a row per pair or failed item, then an `end` row with the count (flat_map)."""
     shard = int(item["shard"])
-    pairs, errors = read_shard_items(ShardJob(Path(inputs[shard]), Path(), ""))
+    pairs, errors = read_shard_items(ShardJob(Path(inputs[shard]), Path(), "", columns))
     rows = [_row(shard, pos, "pair", pair=p) for pos, p in enumerate(pairs)]
     rows += [_row(shard, len(rows) + n, "error", item=i, reason=r) for n, (i, r) in enumerate(errors)]
     return [*rows, _row(shard, len(rows), "end", count=len(rows))]
@@ -141,7 +143,8 @@ def embed_ray(
     report.startup_seconds = time.perf_counter() - start
     inputs = [str(job.input) for job in jobs]
     ds = ray.data.from_items([{"shard": i} for i in range(len(jobs))], override_num_blocks=len(jobs))
-    ds = ds.flat_map(read_rows, fn_kwargs={"inputs": inputs})
+    columns = dict(jobs[0].columns) if jobs and jobs[0].columns else None
+    ds = ds.flat_map(read_rows, fn_kwargs={"inputs": inputs, "columns": columns})
     ds = ds.map_batches(
         decode_batch,
         fn_kwargs={"transform": model.pair_transform, "size": model.config.image_size, "inputs": inputs},

@@ -1,16 +1,15 @@
 """The JSON shapes the server sends for edits: search results, one edit, and where their images are.
 
 Served JSON names no path of the server's file system: an image locator becomes its file's name (a
-parquet cell "NAME.parquet row N, COLUMN"), a source manifest its file's name; the images themselves are
-reached through `urls`.
+parquet cell "NAME.parquet row N, COLUMN", a tar member "NAME.tar MEMBER"), a source manifest its file's
+name; the images themselves are reached through `urls`.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from editsearch.locators import parse_locator
+from editsearch.locators import locator_name
 from editsearch.search import SearchResult
 
 THUMB_SIZE = 256
@@ -19,14 +18,7 @@ EDIT_KEYS = ("id", "instruction", "before", "after", "metadata", "source", "orig
 
 def public_name(locator: str | None) -> str | None:
     """The short, path-free name of an image locator or a file path."""
-    if not locator:
-        return locator
-    try:
-        path, row, column = parse_locator(locator)
-    except ValueError:
-        return os.path.basename(locator.rstrip("/"))
-    name = os.path.basename(path.rstrip("/"))
-    return name if row is None else f"{name} row {row}, {column}"
+    return locator_name(locator) if locator else locator
 
 
 def result_json(result: SearchResult) -> dict[str, Any]:

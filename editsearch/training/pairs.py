@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from editsearch.data.layouts import parse_columns
 from editsearch.data.records import EditPair
 from editsearch.data.sources import iter_source
 from editsearch.data.synthetic.paraphrase import vary
@@ -27,12 +28,18 @@ from editsearch.rng import stream
 MAX_SKIPS = 16  # unreadable pairs skipped in a row before giving up
 
 
-def load_pairs(sources: Sequence[str | Path], require_instruction: bool = False) -> list[EditPair]:
-    """Every usable pair of the sources, in order; unusable items are counted on stderr, none usable is an error."""
+def load_pairs(
+    sources: Sequence[str | Path], require_instruction: bool = False, columns: str | None = None
+) -> list[EditPair]:
+    """Every usable pair of the sources, in order; unusable items are counted on stderr, none usable is an error.
+
+    `columns` names a table's columns where no preset fits (`before=C,after=C,...`, see data.layouts).
+    """
+    named = parse_columns(columns) if columns else None
     pairs: list[EditPair] = []
     skipped = 0
     for src in sources:
-        for item in iter_source(src, require_instruction=require_instruction):
+        for item in iter_source(src, require_instruction=require_instruction, columns=named):
             if isinstance(item, EditPair):
                 pairs.append(item)
             else:
@@ -72,10 +79,11 @@ class PairSampler:
         require_instruction: bool = False,
         shuffle: bool = True,
         pair_stream: str = "ip2p-pair",
+        columns: str | None = None,
     ) -> None:
         self.size, self.seed, self.split = size, seed, split
         self.shuffle, self.pair_stream = shuffle, pair_stream
-        self.pairs: list[EditPair] = load_pairs(sources, require_instruction) if sources else []
+        self.pairs: list[EditPair] = load_pairs(sources, require_instruction, columns) if sources else []
         self._perms: dict[int, np.ndarray] = {}
 
     @property
@@ -161,13 +169,15 @@ def _uint8_pixels(img: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.array(img, dtype=np.uint8)).permute(2, 0, 1)
 
 
-def pair_pool(sources: Sequence[str], count: int, seed: int, size: int, workers: int = 2) -> PairPool:
+def pair_pool(
+    sources: Sequence[str], count: int, seed: int, size: int, workers: int = 2, columns: str | None = None
+) -> PairPool:
     """`count` training-split synthetic pairs (no sources), else every usable pair with an instruction of the
-    sources (manifests, folders, IP2P parquets), at `size` px, read in parallel."""
+    sources (manifests, folders, tables, tars; `columns` as load_pairs), at `size` px, read in parallel."""
     from tqdm import tqdm
 
     if sources:
-        sampler = PairSampler(sources, size, seed, require_instruction=True, shuffle=False)
+        sampler = PairSampler(sources, size, seed, require_instruction=True, shuffle=False, columns=columns)
         items, desc = _PoolItems(sampler, len(sampler.pairs)), "loading pairs"
     else:
         items, desc = _PoolItems(PairSampler((), size, seed, pair_stream="synth-pair"), count), "generating pairs"

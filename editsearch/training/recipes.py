@@ -35,7 +35,8 @@ def setting(default: Any = MISSING, help: str = "", **option: Any) -> Any:
     return field(default=default, metadata={OPTION: {"help": help, **option}})
 
 
-SOURCES_HELP = "Edit-pair sources (manifest, folder, IP2P parquet); empty: synthetic edits."
+SOURCES_HELP = "Edit-pair sources (manifest, folder, parquet or arrow table, webdataset tar); empty: synthetic edits."
+COLUMNS_HELP = "The columns of a --data table no preset layout fits: before=C,after=C[,instruction=C][,id=C]."
 
 
 @dataclass
@@ -44,6 +45,7 @@ class EditCLIPTrainConfig:
 
     out: str = setting(help="Run folder (checkpoints, model/).", path="dir", required=True)
     sources: tuple[str, ...] = setting((), SOURCES_HELP, data=True)
+    columns: str | None = setting(None, COLUMNS_HELP, metavar="ROLE=COLUMN,...")
     init: str = setting(
         "mini", "'mini' (fresh EditCLIP-mini), a model name/folder, or open_clip:ARCH:TAG (e.g. ViT-L-14:openai)."
     )
@@ -92,6 +94,7 @@ class IP2PTrainConfig:
     )
     editclip: str | None = setting(None, "Conditioning EditCLIP (default: the shipped one).", metavar="NAME|PATH")
     sources: tuple[str, ...] = setting((), SOURCES_HELP, data=True)
+    columns: str | None = setting(None, COLUMNS_HELP, metavar="ROLE=COLUMN,...")
     size: int = setting(64, "Training resolution [default: 64 for tiny/test, else 256].", option_default=None)
     steps: int = setting(1000)
     batch_size: int = setting(8)

@@ -126,7 +126,7 @@ def _prepare(cfg: EditCLIPTrainConfig) -> _Run:
     conv1_lr = cfg.conv1_lr if cfg.conv1_lr is not None else (cfg.lr if fresh else 2e-4)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.lr, conv1_lr, cfg.weight_decay), betas=(0.9, 0.98), eps=1e-6)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_multiplier(s, cfg.warmup, cfg.steps))
-    pool = pair_pool(cfg.sources, cfg.pool, cfg.seed, cfg.pool_size, cfg.workers)
+    pool = pair_pool(cfg.sources, cfg.pool, cfg.seed, cfg.pool_size, cfg.workers, cfg.columns)
     label_ids = {lab: i for i, lab in enumerate(sorted(set(pool.labels)))}
     labels = torch.tensor([label_ids[lab] for lab in pool.labels])
     model, optimizer, scheduler = acc.prepare(model, optimizer, scheduler)

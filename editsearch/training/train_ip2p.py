@@ -202,7 +202,7 @@ def _new_model_vae(config: IP2PTrainConfig, device: torch.device, log: Any) -> A
         return AutoencoderKL.from_pretrained(saved)
     vae = build_vae(config.init, seed=config.seed)
     if config.vae_steps > 0:
-        sampler = PairSampler(config.sources, config.size, config.seed + 1)
+        sampler = PairSampler(config.sources, config.size, config.seed + 1, columns=config.columns)
         vae_config = VAETrainConfig(steps=config.vae_steps, seed=config.seed)
         summary = train_vae(vae.to(device), sampler, vae_config, out=saved)
         log(f"VAE trained {config.vae_steps} steps: held-out PSNR {summary['heldout_psnr']:.2f} dB")
@@ -231,7 +231,7 @@ def _optimise(parts: IP2PParts, config: IP2PTrainConfig, accelerator: Any) -> tu
 
 def _batches(config: IP2PTrainConfig, parts: IP2PParts, accelerator: Any, start: int) -> tuple[PairSampler, Any]:
     """(sampler, loader of steps start..): fresh pairs each step, or the frozen features of a cached pair set."""
-    sampler = PairSampler(config.sources, config.size, config.seed)
+    sampler = PairSampler(config.sources, config.size, config.seed, columns=config.columns)
     batches = StepBatches(
         sampler,
         config.batch_size,
