@@ -39,7 +39,10 @@ def exclusive_temp(target: Path) -> Path:
     It takes the mode a plain `open(target, "w")` would give (0666 less the umask), not mkstemp's 0600, so an
     index written by one user stays readable by a server run as another, as before.
     """
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as e:  # a missing or unwritable folder: name the file asked for, not the temp file
+        raise type(e)(e.errno, e.strerror, str(target)) from None
     try:
         os.fchmod(fd, 0o666 & ~_umask())
     finally:

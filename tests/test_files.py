@@ -56,3 +56,10 @@ def test_refuse_inside_an_index_folder(tmp_path):
             refuse_inside(path, index, "--png")
     refuse_inside(tmp_path / "map.png", index, "--png")  # beside the index: fine
     refuse_inside(tmp_path, index, "--out")  # the folder holding the index: fine
+
+
+def test_a_missing_folder_is_reported_by_the_target_name(tmp_path):
+    target = tmp_path / "no" / "such" / "out.csv"
+    with pytest.raises(FileNotFoundError) as caught:
+        write_atomic(target, "x")
+    assert caught.value.filename == str(target)
