@@ -4,8 +4,9 @@ Text queries. The reference queries are the shipped instructions (`vocabulary.ED
 `vocabulary.FLUENT_INSTRUCTIONS`, each a different edit) that fit none of the collection: their nearest stored
 instruction (text-tower cosine) is no closer than SAME_EDIT_QUANTILE of the pairs of different shipped instructions
 are to each other, and their best pair (EC2T) reads them worse than the median edit reads its own instruction (in a
-collection without instructions: than the median shipped instruction's best pair does). Each is ranked as a query (pair, instruction and hybrid alike); a text query is weak when its best score is at most what
-REFERENCE_QUANTILE of them reach under its rank.
+collection without instructions: than the median shipped instruction's best pair does). Each is ranked as a query
+(pair, instruction and hybrid alike); a text query is weak when its best score is at most what REFERENCE_QUANTILE of
+them reach under its rank.
 
 Exemplar and edit-id queries. A query pair is weak when its best match (EC2EC; an edit-id query's own edit left out)
 is no closer than NEIGHBOUR_QUANTILE of the collection's edits are to their nearest other edit: an exemplar farther
