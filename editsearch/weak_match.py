@@ -9,19 +9,23 @@ collection without instructions: than the median shipped instruction's best pair
 them reach under its rank.
 
 Exemplar and edit-id queries. A query pair is weak when its best match (EC2EC; an edit-id query's own edit left out)
-is no closer than NEIGHBOUR_QUANTILE of the collection's edits are to their nearest other edit: an exemplar farther
-from everything here than nearly every edit here is from the rest (an after = before pair, an edit of a kind the
-collection lacks). The nearest other edit of a sampled edit leaves out identical vectors (the same pair indexed
-twice). Neighbours carrying another instruction would not do: the same edit is worded many ways, and such
-paraphrases are far apart for the text tower.
+is no closer than the best match of an after = before pair: a pair that shows no edit at all fits nothing, so an
+exemplar that fits no better than one fits nothing either. The reference pairs are NOOP_PHOTOS shipped photos and
+as many of the collection's own before images, each as both before and after; the reference is the closest any of
+them comes (an after = before query is weak by construction). Neither the collection's own spread would do (the
+nearest other edit: close in a collection of many edits of each kind, far in one of single edits, so no quantile
+of it fits both) nor neighbours carrying another instruction (the same edit is worded many ways, and such
+paraphrases are far apart for the text tower). A collection that itself holds after = before pairs (failed edits)
+raises the reference, and with it the share of weak exemplar queries, until they are removed.
 
 Both references, with the legibility ranking needs, are computed once per state of the catalog and kept in its
 statistics record (editsearch.index.statistics): by the writer after a write (`refresh_statistics`), else by the
 first reader, so a query only reads them.
 
-The constants were chosen from principles and checked on the project's own generator (`editsearch data synth`, held
--out phrasings and pairs of present families against semantic edits, families left out and after = before pairs);
-no real or held-out collection was used.
+The constants were chosen from principles and checked on the project's own generator (`editsearch data synth`:
+collections of about 100 pairs and of one pair per family; held-out phrasings and pairs of the families present
+against semantic edits, families left out and after = before pairs); none was set on a real or held-out
+collection (benchmarks/weak_match.py measures those).
 """
 
 from __future__ import annotations
@@ -33,10 +37,12 @@ from typing import Any
 
 import numpy as np
 
+from editsearch.data.synthetic.photos import sample_source
 from editsearch.embedder import Embedder, ModelLike
 from editsearch.errors import EditSearchError
 from editsearch.index.legibility import draw_rows
 from editsearch.index.store import EditIndex
+from editsearch.pair_inputs import load_one
 from editsearch.ranking import best_scores
 from editsearch.vocabulary import EDIT_PHRASES, FLUENT_INSTRUCTIONS
 
@@ -49,27 +55,32 @@ SAME_EDIT_QUANTILE = 0.99
 # A text query is weak at or below what nine in ten of the reference instructions reach (one in ten scores higher
 # by chance: a related wording, a busy collection).
 REFERENCE_QUANTILE = 0.9
-# An exemplar is weak when its best match is no closer than one edit in twenty is to its nearest other edit.
-NEIGHBOUR_QUANTILE = 0.05
 MIN_REFERENCE = 16  # reference instructions at least (the farthest from the collection, when fewer fit nothing)
-SAMPLE = 500  # edits whose nearest other edit is measured, and edits whose own instruction is read
-NEIGHBOURS = 4  # nearest hits looked at per sampled edit (identical vectors are passed over)
-IDENTICAL = 1 - 1e-5  # a cosine this high: the same pair (its vector reused by content hash)
+SAMPLE = 500  # edits whose own instruction is read, for the pair side's bar
+# An exemplar is weak when its best match is no closer than the closest match of an after = before pair: of
+# NOOP_PHOTOS shipped photos (the generator's test split) and as many before images of the collection.
+NOOP_PHOTOS = 16
+NOOP_SIDE = 224  # side of a shipped photo's crop (the model resizes it as any pair)
 KINDS = ("text", "exemplar")
 RULE = hashlib.sha256(
     json.dumps(
-        [REFERENCE_TEXTS, SAME_EDIT_QUANTILE, REFERENCE_QUANTILE, NEIGHBOUR_QUANTILE, MIN_REFERENCE, SAMPLE]
+        [REFERENCE_TEXTS, SAME_EDIT_QUANTILE, REFERENCE_QUANTILE, MIN_REFERENCE, SAMPLE, NOOP_PHOTOS, NOOP_SIDE]
     ).encode()
 ).hexdigest()[:12]  # a stored record of another rule is computed again
 
 
 def reference(index: EditIndex, embedder: Embedder, kind: str, rank: str = "hybrid") -> float | None:
     """The score a query's best result must beat not to be weak: of a text query under `rank` (kind "text") or of an
-    exemplar or edit-id query (kind "exemplar"). Read from the statistics record, else computed now and kept."""
+    exemplar or edit-id query (kind "exemplar"). Read from the statistics record, else computed now and kept; None
+    when it cannot be computed here (the model does not load: an edit-id query needs no model otherwise)."""
     found = current_references(index)
     if kind not in found:
         stamp = index.statistics_stamp()
-        found = {**found, **(text_references(index, embedder) if kind == "text" else exemplar_references(index))}
+        try:
+            found = {**found, **(text_references if kind == "text" else exemplar_references)(index, embedder)}
+        except EditSearchError as e:
+            log.info("editsearch: the %s weak-match reference cannot be computed here (%s)", kind, e)
+            return None
         index.keep_statistics({"stamp": stamp, "legibility": index.legibility(), "weak_match": found})
     return found["text"][rank] if kind == "text" else found["exemplar"]
 
@@ -82,14 +93,12 @@ def current_references(index: EditIndex) -> dict[str, Any]:
 
 def refresh_statistics(index: EditIndex, model: ModelLike | Embedder | None = None) -> None:
     """After a write: compute and store the statistics of the index's new state (nothing if already stored). The
-    text reference needs the model's text tower: without it (a model that cannot load) it is left to a text query."""
+    references need the model's towers: without them (a model that cannot load) they are left to the queries."""
     if index.model_info is None:
         return
-    reference(index, index.embedder(None), "exemplar")
-    try:
-        reference(index, model if isinstance(model, Embedder) else index.embedder(model), "text")
-    except EditSearchError as e:
-        log.info("editsearch: the text weak-match reference is left to the first text query (%s)", e)
+    embedder = model if isinstance(model, Embedder) else index.embedder(model)
+    for kind in KINDS:
+        reference(index, embedder, kind)
 
 
 def text_references(index: EditIndex, embedder: Embedder) -> dict[str, Any]:
@@ -133,27 +142,35 @@ def own_instruction_scores(index: EditIndex, n: int = SAMPLE) -> np.ndarray:
     return np.array([np.frombuffer(p, np.float32) @ np.frombuffer(t, np.float32) for p, t in rows])
 
 
-def exemplar_references(index: EditIndex, n: int = SAMPLE) -> dict[str, Any]:
-    """{"exemplar": the cosine of a sampled edit with its nearest other edit that NEIGHBOUR_QUANTILE of the edits fall
-    below (None: no two edits), "neighbour_sample": how many edits it was measured on}."""
-    info = index.model_info
-    assert info is not None
-    rows = draw_rows(
-        index.catalog,
-        "SELECT e.id, v.vector FROM vectors v CROSS JOIN edits e ON e.id = v.edit_id "
-        "WHERE e.deleted = 0 AND v.model = ? AND length(v.vector) = ? AND v.id IN ({ids})",
-        [info["fingerprint"], 4 * info["dim"]],
-        "vectors",
-        n,
-    )
-    if not rows:
-        return {"exemplar": None, "neighbour_sample": 0}
-    matrix = np.stack([np.frombuffer(blob, np.float32) for _, blob in rows])
-    found = index.search(matrix, NEIGHBOURS, exclude=[{edit_id} for edit_id, _ in rows])
-    nearest = [next((h.score for h in hits if h.score < IDENTICAL), None) for hits in found]
-    scores = [s for s in nearest if s is not None]
-    found = float(np.quantile(scores, NEIGHBOUR_QUANTILE)) if scores else None
-    return {"exemplar": found, "neighbour_sample": len(scores)}
+def exemplar_references(index: EditIndex, embedder: Embedder) -> dict[str, Any]:
+    """{"exemplar": the best match that after = before pairs of NOOP_PHOTOS shipped photos and as many of the
+    collection's own before images reach at most (None: no edit matched), "noop_pairs": how many were measured}.
+
+    A before image of the collection is not matched against the edits of that same photo, which a query's photo
+    would not be part of."""
+    rng = np.random.default_rng(0)
+    photos = [(sample_source(rng, "test", NOOP_SIDE)[0], set()) for _ in range(NOOP_PHOTOS)]
+    photos += own_befores(index, NOOP_PHOTOS)
+    vectors = embedder.pair_vectors([(photo, photo) for photo, _ in photos])
+    found = index.search(vectors, 1, exclude=[edits for _, edits in photos])
+    bests = [hits[0].score for hits in found if hits]
+    return {"exemplar": max(bests) if bests else None, "noop_pairs": len(bests)}
+
+
+def own_befores(index: EditIndex, n: int) -> list[tuple[Any, set[int]]]:
+    """Up to n before images of live edits drawn at random, each with the ids of the edits of that photo; one that
+    cannot be read now is passed over."""
+    sql = "SELECT id, before, before_hash FROM edits WHERE deleted = 0 AND id IN ({ids})"
+    out = []
+    for _, locator, digest in draw_rows(index.catalog, sql, [], "edits", n)[:n]:
+        try:
+            image = load_one(locator)
+        except (EditSearchError, OSError) as e:  # moved or damaged since the build: the other photos will do
+            log.info("editsearch: %s is left out of the weak-match reference (%s)", locator, e)
+            continue
+        same = index.catalog.db.execute("SELECT id FROM edits WHERE before_hash = ?", [digest]).fetchall()
+        out.append((image, {edit_id for (edit_id,) in same}))
+    return out
 
 
 def query_kind(positive: list[Any], negative: list[Any]) -> str | None:
