@@ -20,12 +20,13 @@ an instruction is never a penalty.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from editsearch.errors import UsageError
 from editsearch.index.catalog import EditRow
+from editsearch.index.instruction_index import InstructionIndex
 from editsearch.index.store import EditIndex
 
 FUSIONS = ("adaptive", "weighted", "rrf")
@@ -120,9 +121,34 @@ def rank_text(
     exclude: set[int] | None = None,
 ) -> list[Ranked]:
     """The top k edits for a text query vector under `rank` (pair, instruction or hybrid), best first."""
-    exclude = exclude or set()
     instructions = index.instruction_matrix()  # also for rank=pair: the results report both components
     fetch = k if rank == "pair" or not len(instructions) else max(CANDIDATES, 2 * k)
+    return _ordered(index, _pool(index, instructions, query, k, fetch, where, contains, exclude or set()), rank)[:k]
+
+
+def best_scores(index: EditIndex, query: np.ndarray) -> dict[str, float | None]:
+    """What the best result of a text query vector scores under each rank (pair, instruction, hybrid), as `rank_text`
+    with k = 1 gives it, from one pool of candidates; None: the index has no edits."""
+    instructions = index.instruction_matrix()
+    fetch = max(CANDIDATES, 2) if len(instructions) else 1
+    pool = _pool(index, instructions, query, 1, fetch, None, None, set())
+    return {
+        rank: next((r.score for r in _ordered(index, pool, rank)), None) for rank in ("pair", "instruction", "hybrid")
+    }
+
+
+def _pool(
+    index: EditIndex,
+    instructions: InstructionIndex,
+    query: np.ndarray,
+    k: int,
+    fetch: int,
+    where: str | None,
+    contains: str | None,
+    exclude: set[int],
+) -> list[Ranked]:
+    """The candidates of a text query, unordered, scored 0: the top `fetch` by the pair and, when fetch > k, the edits
+    of the `fetch` nearest instructions, each with its exact pair and instruction cosines."""
     hits = index.search(query, fetch, where=where, contains=contains, exclude=[exclude])[0]
     pair = {h.edit["id"]: h.score for h in hits}
     rows = {h.edit["id"]: h.edit for h in hits}
@@ -133,19 +159,24 @@ def rank_text(
                 pair[edit["id"]] = float(vector @ query)
     ids = list(rows)
     instr = instructions.scores(query, [rows[i]["instruction"] for i in ids])
+    return [Ranked(0.0, pair[i], s, rows[i]) for i, s in zip(ids, instr, strict=True)]
+
+
+def _ordered(index: EditIndex, pool: list[Ranked], rank: str) -> list[Ranked]:
+    """The candidates scored under `rank` and sorted, best first."""
+    pair = np.array([r.pair for r in pool])
+    instr = [r.instruction for r in pool]
     if rank == "pair" or not any(s is not None for s in instr):
-        scores = np.array([pair[i] for i in ids])
+        scores = pair
     elif rank == "instruction":
-        scores = np.array([pair[i] if s is None else s for i, s in zip(ids, instr, strict=True)])
+        scores = np.array([p if s is None else s for p, s in zip(pair, instr, strict=True)])
     else:
         scores = fuse(
-            np.array([pair[i] for i in ids]),
-            np.array([np.nan if s is None else s for s in instr]),
-            trust=instruction_trust(index.legibility()),
+            pair, np.array([np.nan if s is None else s for s in instr]), trust=instruction_trust(index.legibility())
         )
-    ranked = [Ranked(float(s), pair[i], si, rows[i]) for s, i, si in zip(scores, ids, instr, strict=True)]
+    ranked = [replace(r, score=float(s)) for r, s in zip(pool, scores, strict=True)]
     if rank == "instruction":  # edits with an instruction first; the others by their pair, after them
         ranked.sort(key=lambda r: (r.instruction is None, -round(r.score, 6), r.edit["id"]))
     else:
         ranked.sort(key=lambda r: (-round(r.score, 9), r.edit["id"]))
-    return ranked[:k]
+    return ranked

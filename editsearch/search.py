@@ -25,10 +25,9 @@ from editsearch.limits import MAX_TEXT_CHARS, MAX_WEIGHT, check_query_size, chec
 from editsearch.pair_inputs import PairLike, load_pairs
 from editsearch.query_specs import QueryLineError, check_rank, positive_int, spec_terms, spec_values
 from editsearch.ranking import rank_text
+from editsearch.weak_match import KINDS, query_kind, reference
 
 Term = str | int | PairLike  # text, edit id, or a (before, after) pair
-CHANCE_TEXTS = 32  # random-letter texts whose best scores tell a weak match
-CHANCE_QUANTILE = 0.95
 
 
 @dataclass
@@ -58,12 +57,15 @@ class QueryOutcome:
     query: dict[str, Any]
     results: list[SearchResult] = field(default_factory=list)
     error: str | None = None
-    weak_match: bool | None = None  # text queries: the best result fits no better than random text's best does
+    weak_match: bool | None = (
+        None  # the best result fits no better than a query that fits nothing (editsearch.weak_match)
+    )
+    weak_reference: float | None = None  # the score that best result had to beat
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of `query --json`: {"query", "results", "weak_match"} plus "error" when it failed."""
+        """The JSON shape of `query --json`: {"query", "results", "weak_match", "weak_reference"} (+ "error")."""
         out: dict[str, Any] = {"query": self.query, "results": [r.to_dict() for r in self.results]}
-        out["weak_match"] = self.weak_match
+        out.update(weak_match=self.weak_match, weak_reference=self.weak_reference)
         if self.error is not None:
             out["error"] = self.error
         return out
@@ -79,7 +81,6 @@ class EditSearch:
     def __init__(self, index: EditIndex, model: ModelLike | Embedder | None = None):
         self.index = index
         self.embedder = model if isinstance(model, Embedder) else index.embedder(model)
-        self._chance: dict[tuple[str, int], float] = {}  # (rank, catalog generation) -> random texts' best score
 
     @classmethod
     def open(cls, index_dir: str | Path | None = None, model: ModelLike | Embedder | None = None) -> EditSearch:
@@ -202,7 +203,8 @@ class EditSearch:
         specs = list(specs)
         self._prepare_batch([s for s in specs if isinstance(s, dict)])
         outcomes: list[QueryOutcome] = []
-        groups: dict[tuple[int, str | None, str | None], list[tuple[QueryOutcome, np.ndarray, set[int]]]] = {}
+        groups: dict[tuple[int, str | None, str | None], list[tuple[QueryOutcome, np.ndarray, set[int], str | None]]]
+        groups = {}
         for spec in specs:
             if isinstance(spec, QueryLineError):
                 outcomes.append(QueryOutcome({}, error=spec.error))
@@ -218,21 +220,23 @@ class EditSearch:
                 if all(isinstance(t, str) for t in positive + negative):
                     how = check_rank(spec.get("rank", rank))
                     outcome.results = self.rank_text_vector(vector, options[0], how, *options[1:])
-                    outcome.weak_match = self.weak_match(outcome.results, how)
+                    self.judge(outcome, "text", how)
                 else:
-                    groups.setdefault(options, []).append((outcome, vector, _edit_ids(positive, negative)))
+                    kind = query_kind(positive, negative)
+                    groups.setdefault(options, []).append((outcome, vector, _edit_ids(positive, negative), kind))
             except EditSearchError as e:
                 outcome.error = str(e)
         for (gk, gwhere, gcontains), members in groups.items():
-            matrix = np.stack([vector for _, vector, _ in members])
+            matrix = np.stack([vector for _, vector, _, _ in members])
             try:
-                found = self.search_vectors(matrix, gk, gwhere, gcontains, [ids for _, _, ids in members])
+                found = self.search_vectors(matrix, gk, gwhere, gcontains, [ids for _, _, ids, _ in members])
             except EditIndexError as e:  # a bad where/contains: every query that used it fails
                 found = [[] for _ in members]
-                for outcome, _, _ in members:
+                for outcome, _, _, _ in members:
                     outcome.error = str(e)
-            for (outcome, _, _), results in zip(members, found, strict=True):
+            for (outcome, _, _, kind), results in zip(members, found, strict=True):
                 outcome.results = results
+                self.judge(outcome, kind)
         return outcomes
 
     def _prepare_batch(self, specs: list[dict[str, Any]]) -> None:
@@ -244,21 +248,29 @@ class EditSearch:
         if any("before" in s for s in specs) and self.embedder.tower("vision") is None:
             _ = self.model
 
-    def weak_match(self, results: Sequence[SearchResult], rank: str = "hybrid") -> bool | None:
-        """Whether a text query's best result scores no higher than the best results of random texts mostly do.
-
-        The reference is the 95th percentile of the top scores of CHANCE_TEXTS strings of random letters under
-        the same `rank`, computed once per catalog generation. None for no results.
-        """
-        if not results:
+    def weak_reference(self, kind: str | None, rank: str = "hybrid") -> float | None:
+        """The score a query's best result must beat not to be a weak match (editsearch.weak_match): of a text query
+        under `rank` (kind "text"), or of an exemplar or edit-id query (kind "exemplar"); None: no reference."""
+        if kind is None:
             return None
-        key = (check_rank(rank), self.index.generation)
-        if key not in self._chance:
-            vectors = self._embed_texts(chance_texts())
-            tops = [self.rank_text_vector(v, 1, rank) for v in vectors]
-            self._chance = {k: v for k, v in self._chance.items() if k[1] == key[1]}  # an older generation's go
-            self._chance[key] = float(np.quantile([t[0].score for t in tops if t], CHANCE_QUANTILE))
-        return results[0].score <= self._chance[key]
+        if kind not in KINDS:
+            raise UsageError(f"a weak-match kind is one of {', '.join(KINDS)}, got {kind!r}")
+        return reference(self.index, self.embedder, kind, check_rank(rank))
+
+    def weak_match(
+        self, results: Sequence[SearchResult], rank: str = "hybrid", kind: str | None = "text"
+    ) -> bool | None:
+        """Whether the best of a query's results scores no higher than the best result of a query that fits nothing in
+        the collection usually does (see `weak_reference`); None for no results or no reference."""
+        reference = self.weak_reference(kind, rank) if results else None
+        return None if reference is None else results[0].score <= reference
+
+    def judge(self, outcome: QueryOutcome, kind: str | None, rank: str = "hybrid") -> QueryOutcome:
+        """Fill in an outcome's weak_match and weak_reference (a query of this kind, ranked by `rank`)."""
+        reference = self.weak_reference(kind, rank) if outcome.results else None
+        outcome.weak_reference = reference
+        outcome.weak_match = None if reference is None else outcome.results[0].score <= reference
+        return outcome
 
     def query_vector(
         self, positive: Sequence[Term], negative: Sequence[Term] = (), weights: Sequence[float] | None = None
@@ -309,15 +321,6 @@ def embed_query_texts(embedder: Embedder, terms: Sequence[Term]) -> None:
     texts = [t for t in query_texts(terms) if t.strip()]
     if texts:
         embedder.cached_text_vectors(texts)
-
-
-def chance_texts(n: int = CHANCE_TEXTS) -> list[str]:
-    """n reproducible texts of random letters (one to three made-up words), the reference of a weak match."""
-    rng = np.random.default_rng(20240601)
-    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
-    return [
-        " ".join("".join(rng.choice(letters, rng.integers(4, 9))) for _ in range(rng.integers(1, 4))) for _ in range(n)
-    ]
 
 
 def _edit_ids(positive: Sequence[Term], negative: Sequence[Term]) -> set[int]:

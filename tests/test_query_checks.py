@@ -87,8 +87,15 @@ def test_a_nonsense_text_is_a_weak_match_and_a_real_one_is_not(mini_index):
     assert "weak match" in shown.stdout
     strong = json.loads(run("query", "--index", mini_index, "--text", "invert the colors", "--json").stdout)
     assert strong["weak_match"] is False
-    by_pair = json.loads(run("query", "--index", mini_index, "--edit-id", "1", "--json").stdout)
-    assert by_pair["weak_match"] is None  # only text queries have a reference
+    assert weak["results"][0]["score"] <= weak["weak_reference"] == strong["weak_reference"]
+    assert strong["results"][0]["score"] > strong["weak_reference"]
+    by_id = json.loads(run("query", "--index", mini_index, "--edit-id", "1", "--json").stdout)
+    assert by_id["weak_match"] is False and by_id["results"][0]["score"] > by_id["weak_reference"]
+    image = mini_index.parent / "data" / "images" / "p0_0_before.png"
+    noop = run("query", "--index", mini_index, "--before", image, "--after", image)  # after = before: no edit at all
+    assert "weak match: nothing here is much like this edit" in noop.stdout
+    mixed = json.loads(run("query", "--index", mini_index, "--text", "invert", "--edit-id", "1", "--json").stdout)
+    assert mixed["weak_match"] is None and mixed["weak_reference"] is None  # no reference fits a mix
 
 
 def test_unknown_edit_error_is_the_index_error(mini_index):
@@ -105,7 +112,12 @@ def test_the_server_reports_weak_matches_and_refuses_what_the_library_refuses(mi
         weak = client.get("/api/search", params={"text": "asdkjh qwpeoiru"}).json()
         assert weak["weak_match"] is True and weak["results"]
         assert client.get("/api/search", params={"text": "invert the colors"}).json()["weak_match"] is False
-        assert client.get("/api/search", params={"edit_id": 1}).json()["weak_match"] is None
+        by_id = client.get("/api/search", params={"edit_id": 1}).json()
+        assert by_id["weak_match"] is False and by_id["weak_reference"] < by_id["results"][0]["score"]
+        image = (mini_index.parent / "data" / "images" / "p0_0_before.png").read_bytes()
+        files = {"before": ("b.png", image, "image/png"), "after": ("a.png", image, "image/png")}
+        noop = client.post("/api/search", files=files).json()
+        assert noop["weak_match"] is True and noop["results"][0]["score"] <= noop["weak_reference"]
         blank = client.get("/api/search", params={"text": " "})
         assert blank.status_code == 400 and "empty" in blank.json()["error"]
         for weight in ("nan", "inf", "1e308"):

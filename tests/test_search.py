@@ -148,7 +148,8 @@ def test_run_batch_keeps_order_and_reports_each_failed_query(searcher, indexed, 
     assert "line 2" in outcomes[1].error and "JSON" in outcomes[1].error
     assert "999999" in outcomes[3].error and "unknown query keys: colour" in outcomes[4].error
     assert "bad filter" in outcomes[5].error and "line 7" in outcomes[6].error
-    assert outcomes[1].to_dict() == {"query": {}, "results": [], "weak_match": None, "error": outcomes[1].error}
+    failed = {"query": {}, "results": [], "weak_match": None, "weak_reference": None, "error": outcomes[1].error}
+    assert outcomes[1].to_dict() == failed
     assert outcomes[0].to_dict()["results"][0] == outcomes[0].results[0].to_dict()
 
 

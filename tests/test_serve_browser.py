@@ -299,3 +299,18 @@ def test_nested_metadata_reads_as_rows_and_the_page_loads_without_a_404(tmp_path
         assert page.locator("#d-meta script, #d-meta img").count() == 0 and page.evaluate("window.pwned") is None
         page.keyboard.press("Escape")
     assert failed == []  # no request of the page fails (without --audit it asks for no audit)
+
+
+def test_a_weak_match_note_says_what_the_query_was_judged_by(server, page):
+    url, _ = server
+
+    def weak(route):  # the server's answer, marked weak: what the page says of it is under test
+        response = route.fetch()
+        route.fulfill(response=response, json={**response.json(), "weak_match": True})
+
+    page.route("**/api/search?**", weak)
+    page.goto(f"{url}/?edit_id=4")
+    page.wait_for_function("document.querySelector('#message').textContent.includes('Weak match for edits like #4')")
+    assert "nothing here is much like it" in page.locator("#message").text_content()
+    search_text(page, "invert the colors")
+    page.wait_for_function("document.querySelector('#message').textContent.includes('fit none of this collection')")

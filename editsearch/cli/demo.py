@@ -43,6 +43,7 @@ def demo(out: Path, pairs: int, k: int, model_name: str | None, apply_edit: bool
     from editsearch.encoder import MODELS
     from editsearch.index.store import EditIndex
     from editsearch.search import EditSearch
+    from editsearch.weak_match import refresh_statistics
 
     manifest = make_demo(out, pairs=pairs, seed=0)
     rows = [row for _, row in read_jsonl(manifest) if isinstance(row, dict)]
@@ -56,6 +57,7 @@ def demo(out: Path, pairs: int, k: int, model_name: str | None, apply_edit: bool
         if not model.trained and "UNTRAINED" not in label:
             warn(untrained_note(model.name, "the rankings below are noise"))
         report = index.sync([train], model, progress=not quiet)
+        refresh_statistics(index, model)
         click.echo(f"index {index.directory}: {report.summary()}")
     held_out = next((r for r in rows if r.get("split") == "test"), rows[0])
     before, after = (str(manifest.parent / held_out[key]) for key in ("before", "after"))

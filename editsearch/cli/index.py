@@ -109,6 +109,7 @@ def build_index(
     if emb_dir is not None and columns_text is not None:
         raise click.UsageError("--columns names the columns of SOURCEs; --from-embeddings reads none")
     from editsearch.index.store import EditIndex
+    from editsearch.weak_match import refresh_statistics
 
     paths, columns = checked_sources(sources, columns_text)
 
@@ -119,6 +120,7 @@ def build_index(
             if index_type is not None:
                 index.set_index_type(index_type)
             report = index.sync_embeddings(emb_dir, progress=not quiet)
+            refresh_statistics(index)
             counts = index.stats()
             _report_build(report, counts, as_json)
             sys.exit(report.exit_code)
@@ -130,6 +132,7 @@ def build_index(
         report = index.sync(
             paths, model, batch_size=batch_size, workers=workers, progress=not quiet, root=root, columns=columns
         )
+        refresh_statistics(index, model)
         counts = index.stats()
     _report_build(report, counts, as_json)
     sys.exit(report.exit_code)
@@ -213,6 +216,7 @@ def query(
         raise click.UsageError("give --text, --before/--after, --edit-id, or --queries FILE.jsonl")
     from editsearch.query_specs import read_queries
     from editsearch.search import EditSearch, QueryOutcome
+    from editsearch.weak_match import query_kind
 
     with EditSearch.open(index_dir, model=model_name) as searcher:
         if not searcher.embedder.trained:
@@ -224,8 +228,7 @@ def query(
             positive = [*texts, *([(before, after)] if before else []), *edit_ids]
             results = searcher.search(positive, not_texts, k=k, where=where, contains=contains, rank=rank)
             spec = _single_spec(texts, before, after, edit_ids, not_texts, k, where, contains)
-            weak = searcher.weak_match(results, rank) if not (before or edit_ids) else None
-            outcomes = [QueryOutcome(spec, results, weak_match=weak)]
+            outcomes = [searcher.judge(QueryOutcome(spec, results), query_kind(positive, list(not_texts)), rank)]
     for outcome in outcomes:
         if as_json:
             echo_json(outcome.to_dict())
@@ -291,8 +294,18 @@ def _print_results(outcome: QueryOutcome) -> None:
     rows = [(r.rank, r.score, r.id, r.instruction or "", _short(r.before), _short(r.after)) for r in outcome.results]
     click.echo(format_table(["rank", "score", "id", "instruction", "before", "after"], rows) if rows else "  (none)")
     if outcome.weak_match:
-        click.echo("  weak match: the best of these scores no higher than random text's best results usually do")
+        click.echo(_weak_note(outcome))
     click.echo()
+
+
+def _weak_note(outcome: QueryOutcome) -> str:
+    """The line that says a query's best result is a weak match, and against what (editsearch.weak_match)."""
+    scores = f"(best {outcome.results[0].score:.3f} <= reference {outcome.weak_reference:.3f})"
+    if "before" in outcome.query or "edit_id" in outcome.query:
+        return (
+            f"  weak match: nothing here is much like this edit; nearly every edit here is closer to another {scores}"
+        )
+    return f"  weak match: nothing here fits better than instructions that fit none of this collection do {scores}"
 
 
 def _short(locator: str) -> str:
@@ -353,10 +366,12 @@ def remove(edit_ids: tuple[int, ...], index_dir: Path, lock_timeout: float, as_j
     Exit code 3 when some ids were unknown (or already removed).
     """
     from editsearch.index.store import EditIndex
+    from editsearch.weak_match import refresh_statistics
 
     with EditIndex.open(index_dir, writable=True, lock_timeout=lock_timeout) as index:
         live = index.live_ids(edit_ids)
         index.remove(sorted(live))
+        refresh_statistics(index)
     unknown = [i for i in dict.fromkeys(edit_ids) if i not in live]
     if as_json:
         echo_json({"removed": sorted(live), "unknown": unknown})
@@ -394,10 +409,12 @@ def rebuild(
     import time
 
     from editsearch.index.store import EditIndex
+    from editsearch.weak_match import refresh_statistics
 
     start = time.perf_counter()
     with EditIndex.open(index_dir, writable=True, lock_timeout=lock_timeout) as index:
         vectors = index.rebuild(index_type, target_recall)
+        refresh_statistics(index)
         counts = index.stats()
         info = {
             "index_type": index.index_type,

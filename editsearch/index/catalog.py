@@ -69,6 +69,7 @@ DEFAULT_FILTER_BUDGET_S = 10.0  # a `where` filter running longer is stopped (Fi
 _OPEN: dict[str, int] = {}
 _OPEN_LOCK = threading.Lock()
 QUICK_CHECK_MAX_BYTES = 32 << 20  # catalogs up to this size get PRAGMA quick_check on open (~20 ms; 0.12 s at 230 MB)
+TEXT_GENERATION = "text_generation"  # settings key: bumped when instructions of unchanged pairs are re-worded
 MAP_STATE = "map:state"  # settings key: the edit atlas's fit (model file checksum, clusters and their labels)
 MAX_ID = 2**63 - 1  # SQLite's integer range: an id outside it names no row
 _CORRUPT_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
@@ -508,6 +509,7 @@ class Catalog:
                 "UPDATE edits SET instruction = ?, metadata = ?, origin = ?, updated_at = ? WHERE id = ?",
                 [(ins, json.dumps(meta, ensure_ascii=False), origin, now(), i) for i, ins, meta, origin in updates],
             )
+            self.set_setting(TEXT_GENERATION, str(int(self.get_setting(TEXT_GENERATION, "0") or 0) + 1))
 
     def tombstone(self, ids: Sequence[int], reason: str) -> int:
         """Mark live edits deleted with a reason ('vanished', 'removed', 'unreadable'); returns how many."""

@@ -41,6 +41,7 @@ from editsearch.index.instruction_index import (
 from editsearch.index.instructions import vector_ids_for_texts
 from editsearch.index.legibility import sample_legibility
 from editsearch.index.lock import DEFAULT_LOCK_TIMEOUT, WriterLock
+from editsearch.index.statistics import publish_record, read_record, state_stamp, write_record
 from editsearch.index.tuning import build_tuned, measure, retune
 from editsearch.index.types import DEFAULT_TARGET_RECALL, NO_REMOVE, TRAINED
 from editsearch.index.unit_vectors import blob_problems
@@ -106,7 +107,8 @@ class EditIndex:
         self._generation = -1  # the catalog generation the in-memory FAISS index reflects
         self._live_count = 0
         self._instructions = InstructionCache(directory)  # the instruction vectors, for instruction-aware ranking
-        self._legibility: tuple[int, float | None] | None = None  # (catalog generation, legibility)
+        self._legibility: tuple[list[int], float | None] | None = None  # (statistics stamp, legibility)
+        self._statistics: dict[str, Any] | None = None  # the statistics record computed by this object, if any
 
     # -- opening --------------------------------------------------------------------------------------
 
@@ -677,14 +679,40 @@ class EditIndex:
     def legibility(self) -> float | None:
         """How well the pair vectors read their own instructions (0.5 chance, 1 all); None without two to compare.
 
-        Measured on a sample of the catalog, once per generation (editsearch.index.legibility).
+        Measured on a sample of the catalog (editsearch.index.legibility) once per state of the catalog: read from
+        its statistics record when there is one, else measured here and kept in memory.
         """
-        generation = self.catalog.generation
-        if self._legibility is None or self._legibility[0] != generation:
+        record = self.statistics()
+        if record is not None and "legibility" in record:
+            return record["legibility"]
+        now = state_stamp(self.catalog)
+        if self._legibility is None or self._legibility[0] != now:
             info = self.model_info
             value = None if info is None else sample_legibility(self.catalog, info["fingerprint"], info["dim"])
-            self._legibility = (generation, value)
+            self._legibility = (now, value)
         return self._legibility[1]
+
+    def statistics(self) -> dict[str, Any] | None:
+        """The statistics record of the catalog's current state (editsearch.index.statistics): the one this object
+        computed, else the stored one; None when neither is current. Shared: do not change it."""
+        now = state_stamp(self.catalog)
+        for record in (self._statistics, read_record(self.catalog)):
+            if record is not None and record.get("stamp") == now:
+                return record
+        return None
+
+    def statistics_stamp(self) -> list[int]:
+        """The catalog's current state, as the `stamp` of a statistics record computed now names it."""
+        return state_stamp(self.catalog)
+
+    def keep_statistics(self, record: dict[str, Any]) -> bool:
+        """Keep a statistics record (its `stamp` taken before it was computed): stored in the catalog by the writer,
+        or by a reader when the folder is writable and no writer holds it (never waiting), and kept in memory in any
+        case. True: stored."""
+        self._statistics = record
+        if self.lock.held:
+            return write_record(self.catalog, record)
+        return publish_record(self.directory, record)
 
     def edits_for_instructions(
         self, texts: Sequence[str], n: int, where: str | None = None, contains: str | None = None

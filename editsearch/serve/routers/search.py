@@ -9,11 +9,12 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from editsearch.errors import UsageError
-from editsearch.search import embed_query_texts
+from editsearch.search import QueryOutcome, embed_query_texts
 from editsearch.serve.deps import EngineDep, SettingsDep
 from editsearch.serve.engine import Engine
 from editsearch.serve.shapes import result_json
 from editsearch.serve.uploads import read_pair
+from editsearch.weak_match import query_kind
 
 MAX_K = 1000
 K = Annotated[int, Query(ge=1, le=MAX_K, description="Results to return (1-1000).")]
@@ -82,14 +83,14 @@ def run_search(
     embed_query_texts(engine.embedder, [*positive, *negative])  # before a reader: concurrent texts share batches
     with engine.reader() as reader:
         results = reader.search(positive, negative, weights, k=k, where=where, contains=contains, rank=rank)
-        text_only = all(isinstance(t, str) for t in [*positive, *negative])
-        weak = reader.weak_match(results, rank) if text_only else None
+        outcome = reader.judge(QueryOutcome(query, results), query_kind(positive, negative), rank)
     echo = {key: value for key, value in query.items() if value not in (None, [])}
     echo.update({key: value for key, value in (("where", where), ("contains", contains)) if value})
     echo.update({"rank": rank} if rank != "hybrid" else {})
     return {
         "query": echo,
         "results": [result_json(r) for r in results],
-        "weak_match": weak,
+        "weak_match": outcome.weak_match,
+        "weak_reference": outcome.weak_reference,
         "ms": round((time.perf_counter() - started) * 1000, 2),
     }

@@ -323,12 +323,20 @@ function showResults(data, label) {
     return;
   }
   if (data.weak_match) {
-    say($("message"), "Weak match: nothing here fits " + label + " better than random text usually does. " +
-      "Try other words, or search by example.", "note weak");
+    say($("message"), weakNote(data, label), "note weak");
   } else {
     say($("message"), "");
   }
   $("summary").textContent = results.length + " edits for " + label + " · " + data.ms + " ms";
+}
+
+function weakNote(data, label) {
+  // the weak-match cue: of a text query, or of an example or edit-id query
+  if (data.query && data.query.text && data.query.text.length) {
+    return "Weak match: nothing here fits " + label + " better than instructions that fit none of this collection " +
+      "usually do. Try other words, or search by example.";
+  }
+  return "Weak match for " + label + ": nothing here is much like it (nearly every edit here is closer to another).";
 }
 
 function card(result) {

@@ -588,7 +588,7 @@ function atlasHighlight(data, label) {
   const where = off ? " (" + off + " of them not on the map: run `editsearch map` to place new edits)" : "";
   $("summary").textContent = atlasSummary() + " · " + results.length + " results for " + label + " highlighted" + where;
   if (!results.length) say($("message"), "No edits match " + label + ". Try other words, or fewer filters.", "empty");
-  else if (data.weak_match) say($("message"), "Weak match: nothing here fits " + label + " better than random text usually does.", "note weak");
+  else if (data.weak_match) say($("message"), weakNote(data, label), "note weak");
   else say($("message"), "");
 }
 
