@@ -8,10 +8,10 @@ Precision: the share of weak queries that fit nothing; recall: the share of quer
 - generator: a collection from the project's generator (`editsearch data synth`, train split) with the families of
   LEFT_OUT left out. Queries that fit: the held-out phrasings and pairs (test split) of the families present.
   Queries that fit nothing: those of the families left out, SEMANTIC_QUERIES, and after = before pairs.
-- real (--real, e.g. /work/shared/real-edits; evaluation only): the real pairs indexed. Text queries that fit: their
-  own instructions; that fit nothing: SEMANTIC_QUERIES but REAL_RELATED. Exemplar queries that fit: each edit of a
-  label with another pair, by edit id (itself left out); that fit nothing: generator pairs of the families of
-  REAL_UNRELATED_FAMILIES, and after = before pairs of the real photos.
+- real (--real DIR: real pairs and their manifest.jsonl; evaluation only): the real pairs indexed. Text queries
+  that fit: their own instructions; that fit nothing: SEMANTIC_QUERIES but REAL_RELATED. Exemplar queries that
+  fit: each edit of a label with another pair, by edit id (itself left out); that fit nothing: generator pairs of
+  the families of REAL_UNRELATED_FAMILIES, and after = before pairs of the real photos.
 - heldout (--heldout-pairs N > 0, when benchmarks/heldout is present): the generator protocol on the independent
   held-out set (`python -m benchmarks.heldout`), collection and queries written with two seeds.
 
