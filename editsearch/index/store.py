@@ -738,7 +738,7 @@ class EditIndex:
         meta = _read_meta(self.directory)
         try:
             sidecar = VectorMeta(**meta) if meta else None
-            intact = sidecar is not None and cache_problem(self.directory, sidecar) is None
+            intact = sidecar is not None and cache_problem(self.directory, sidecar, full=False) is None
         except (OSError, TypeError):
             sidecar, intact = None, False
         current = intact and sidecar is not None and sidecar.generation == self.catalog.generation
@@ -802,7 +802,7 @@ class EditIndex:
             return _finish(report)
         fp = info["fingerprint"]
         try:
-            vi, meta = VectorIndex.load(self.directory, self._search_params())
+            vi, meta = VectorIndex.load(self.directory, self._search_params(), full_check=True)
         except (OSError, ValueError, TypeError) as e:
             report.problems.append(f"FAISS cache missing or unreadable ({e}); run `editsearch rebuild`")
             return _finish(report)
@@ -858,7 +858,7 @@ class EditIndex:
         if not len(want):
             return
         try:
-            ivi, meta = VectorIndex.load(self.directory, None, INSTRUCTION_CACHE)
+            ivi, meta = VectorIndex.load(self.directory, None, INSTRUCTION_CACHE, full_check=True)
         except (OSError, ValueError, TypeError) as e:
             report.problems.append(f"instruction FAISS cache missing or unreadable ({e}); run `editsearch rebuild`")
             return
@@ -949,6 +949,16 @@ class EditIndex:
 def _finish(report: VerifyReport) -> VerifyReport:
     report.ok = not report.problems
     return report
+
+
+def check_caches(directory: str | Path) -> None:
+    """Check every chunk of both saved FAISS caches now (a server at start): a damaged one is then refused by every
+    later open of it in this process, which rebuilds from the catalog instead; an intact one is not read again."""
+    for name in (PAIR_CACHE, INSTRUCTION_CACHE):
+        try:
+            cache_problem(directory, VectorMeta.read(directory, name), name)
+        except (OSError, ValueError, TypeError):  # missing or not a sidecar: the load that follows says so
+            continue
 
 
 def _read_meta(directory: Path, name: str = PAIR_CACHE) -> dict[str, Any]:

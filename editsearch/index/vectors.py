@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -62,6 +63,8 @@ FAISS_FILE = "vectors.faiss"
 META_FILE = "vectors.json"
 MAPPED_KINDS = ("pq", "ivfpq-sq8")  # types whose re-rank store a reader maps from the file
 PAIR_CACHE = "vectors"  # a cache's name: NAME.faiss and its sidecar NAME.json (the instruction cache: instructions)
+CHUNK_BYTES = 4 << 20  # the sidecar records the CRC-32 of each chunk of this many bytes of NAME.faiss ...
+SAMPLED_CHUNKS = 2  # ... and a mapped open checks the first, the last and this many others, drawn at random
 
 
 @dataclass
@@ -96,6 +99,19 @@ class VectorMeta:
     crc32: str = ""  # ... and its CRC-32 (8 hex digits): a file that differs is damaged, never searched
     tuning: dict[str, Any] | None = None  # the self-tuned search settings and their measured recall (a Tuning)
     live: int = -1  # the catalog's live vectors at `generation` (-1: not recorded); tombstones are ntotal - live
+    chunk_bytes: int = 0  # the file in chunks of this many bytes (0: an older sidecar, with the whole file's CRC only)
+    chunk_crc32: str = ""  # ... and each chunk's CRC-32, 8 hex digits each, in file order
+
+    def chunk_crcs(self) -> list[int]:
+        """Each chunk's CRC-32 ([] for an older sidecar); raises TypeError if they cannot cover `bytes`."""
+        if not self.chunk_bytes and not self.chunk_crc32:
+            return []
+        text, size, step = self.chunk_crc32, self.bytes, self.chunk_bytes
+        if not (isinstance(text, str) and isinstance(size, int) and isinstance(step, int) and step > 0):
+            raise TypeError("malformed chunk checksums")
+        if len(text) != 8 * -(-size // step):
+            raise TypeError(f"{len(text) // 8} chunk checksums for {size} bytes in chunks of {step}")
+        return [int(text[i : i + 8], 16) for i in range(0, len(text), 8)]
 
     def recorded_live(self) -> int | None:
         """The live vectors at `generation`: the file's size for a type that removes, else the recorded count
@@ -110,6 +126,7 @@ class VectorMeta:
             data = json.loads((Path(directory) / f"{name}.json").read_text())
             meta = cls(**data)
             meta.tuning_record()
+            meta.chunk_crcs()
             return meta
         except (ValueError, TypeError) as e:  # not JSON, not an object, unknown or missing fields
             raise CacheMismatchError(f"{name}.json is not a valid sidecar ({e})") from None
@@ -133,19 +150,30 @@ class CacheMismatchError(EditIndexError, ValueError):
     """A saved FAISS file that is unreadable or does not match its sidecar (size, checksum, type): never searched."""
 
 
-def file_crc32(path: str | Path) -> str:
-    """CRC-32 of a file as 8 hex digits (streamed; ~7 GB/s)."""
-    crc = 0
+def read_chunk(f: BinaryIO, offset: int, size: int) -> bytes:
+    """Up to `size` bytes of an open file from `offset`: every byte an integrity check reads comes through here."""
+    f.seek(offset)
+    return f.read(size)
+
+
+def file_checksums(path: str | Path, chunk_bytes: int = CHUNK_BYTES) -> tuple[str, str]:
+    """(the file's CRC-32, its chunk_bytes-long chunks' CRC-32s concatenated), 8 hex digits each (~7 GB/s)."""
+    whole, chunks = 0, []
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            crc = zlib.crc32(chunk, crc)
-    return f"{crc:08x}"
+        while data := read_chunk(f, len(chunks) * chunk_bytes, chunk_bytes):
+            whole = zlib.crc32(data, whole)
+            chunks.append(f"{zlib.crc32(data):08x}")
+    return f"{whole:08x}", "".join(chunks)
 
 
-def cache_problem(directory: str | Path, meta: VectorMeta, name: str = PAIR_CACHE) -> str | None:
-    """Why the saved NAME.faiss cannot be trusted against its sidecar (size or checksum), or None.
+def cache_problem(directory: str | Path, meta: VectorMeta, name: str = PAIR_CACHE, *, full: bool = True) -> str | None:
+    """Why the saved NAME.faiss cannot be trusted against its sidecar (size or checksums), or None.
 
-    A file already found intact is not read again while its inode, size and mtime stay the same.
+    The size is always compared. `full` reads every chunk against its CRC-32; otherwise only the first chunk
+    (FAISS's header), the last and SAMPLED_CHUNKS others drawn at random are read, which catches a truncated,
+    torn or replaced file but not a changed byte in an unread chunk. An older sidecar, with only the whole
+    file's CRC-32, is always checked in full. A file found intact in full, or found damaged, is not read again
+    while its inode, size and mtime stay the same.
     """
     path = Path(directory) / f"{name}.faiss"
     if not meta.crc32:
@@ -154,14 +182,36 @@ def cache_problem(directory: str | Path, meta: VectorMeta, name: str = PAIR_CACH
     if st.st_size != meta.bytes:
         return f"{path.name} is {st.st_size} bytes, its sidecar says {meta.bytes} (truncated or replaced)"
     key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, meta.crc32)
-    if key not in _INTACT:
-        if file_crc32(path) != meta.crc32:
-            return f"{path.name} does not match its checksum (its bytes changed on disk)"
+    if key in _DAMAGED or key in _INTACT:
+        return _DAMAGED.get(key)
+    crcs = meta.chunk_crcs()
+    full = full or not crcs
+    problem = _chunk_problem(path, meta, crcs, full) if crcs else None
+    if not crcs and file_checksums(path)[0] != meta.crc32:
+        problem = f"{path.name} does not match its checksum (its bytes changed on disk)"
+    if problem is not None:
+        _DAMAGED[key] = problem
+    elif full:
         _INTACT.add(key)
+    return problem
+
+
+def _chunk_problem(path: Path, meta: VectorMeta, crcs: list[int], full: bool) -> str | None:
+    """The first of the chunks to check (all, or the first, the last and a sample) whose CRC-32 differs, or None."""
+    last = len(crcs) - 1
+    middle = range(1, max(1, last))
+    chosen = middle if full else random.sample(middle, min(SAMPLED_CHUNKS, len(middle)))
+    with open(path, "rb") as f:
+        for no in sorted({0, last, *chosen}):
+            offset = no * meta.chunk_bytes
+            if zlib.crc32(read_chunk(f, offset, meta.chunk_bytes)) != crcs[no]:
+                end = min(offset + meta.chunk_bytes, meta.bytes)
+                return f"{path.name} does not match its checksum at bytes {offset}-{end} (its bytes changed on disk)"
     return None
 
 
-_INTACT: set[tuple[str, int, int, int, str]] = set()  # FAISS files whose checksum matched, as they were
+_INTACT: set[tuple[str, int, int, int, str]] = set()  # FAISS files whose every chunk matched, as they were
+_DAMAGED: dict[tuple[str, int, int, int, str], str] = {}  # FAISS files found damaged, as they were: why
 
 
 def resolve_kind(requested: str, n: int) -> str:
@@ -438,15 +488,17 @@ class VectorIndex:
             refine.k_factor = float(self.params.pq_k_factor)
             faiss.downcast_index(refine.base_index).nprobe = self.params.ivfpq_nprobe
 
-    def meta(self, generation: int, model: str, size: int = 0, crc32: str = "", live: int = -1) -> VectorMeta:
-        """The sidecar record describing this index (and the file it was saved to: size and CRC-32)."""
+    def meta(
+        self, generation: int, model: str, size: int = 0, crcs: tuple[str, str] = ("", ""), live: int = -1
+    ) -> VectorMeta:
+        """The sidecar record describing this index (and the file it was saved to: size, CRC-32s of file_checksums)."""
         tuning = asdict(self.tuning) if self.tuning else None
-        return VectorMeta(
-            self.kind, self.dim, self.ntotal, generation, model, self.trained_on, self.nlist, size, crc32, tuning, live
-        )
+        whole, chunks = crcs
+        fixed = (self.kind, self.dim, self.ntotal, generation, model, self.trained_on, self.nlist, size, whole, tuning)
+        return VectorMeta(*fixed, live, chunk_bytes=CHUNK_BYTES if chunks else 0, chunk_crc32=chunks)
 
     def save(self, directory: str | Path, generation: int, model: str, name: str = PAIR_CACHE, live: int = -1) -> None:
-        """Write NAME.faiss then NAME.json (with the file's size and CRC-32), each atomically.
+        """Write NAME.faiss then NAME.json (with the file's size, CRC-32 and each chunk's CRC-32), each atomically.
 
         Each goes to an exclusive temp file (`.NAME.faiss.*.tmp`, `.NAME.json.*.tmp`), is fsynced and renamed;
         a failed write (a full disk, a file-size limit) removes its temp file and raises OSError, leaving the
@@ -460,17 +512,25 @@ class VectorIndex:
                 faiss.write_index(self.index, str(tmp))
             except RuntimeError as e:  # FAISS reports a failed fwrite (ENOSPC, EFBIG) as a RuntimeError
                 raise OSError(f"cannot write the FAISS cache {tmp}: {str(e).strip().splitlines()[-1]}") from None
-            meta = self.meta(generation, model, tmp.stat().st_size, file_crc32(tmp), live)
+            meta = self.meta(generation, model, tmp.stat().st_size, file_checksums(tmp, CHUNK_BYTES), live)
         meta.write(directory, name)
 
     @classmethod
     def load(
-        cls, directory: str | Path, params: AnnParams | None = None, name: str = PAIR_CACHE, *, mapped: bool = False
+        cls,
+        directory: str | Path,
+        params: AnnParams | None = None,
+        name: str = PAIR_CACHE,
+        *,
+        mapped: bool = False,
+        full_check: bool = False,
     ) -> tuple[VectorIndex, VectorMeta]:
         """Read a saved index and its sidecar; raises OSError if either is missing, CacheMismatchError if unreadable.
 
-        The file is checked against the sidecar's size and CRC-32 first: one that differs raises
-        CacheMismatchError too and is never searched. It searches with `params` when given, else with the
+        The file is checked against the sidecar's size and CRC-32s first: one that differs raises
+        CacheMismatchError too and is never searched. A file FAISS reads whole is checked in full (the reading
+        is paid anyway); a mapped one, whose re-rank store is not read, in sampled chunks (see cache_problem)
+        unless `full_check`. It searches with `params` when given, else with the
         settings it tuned for itself at build time (recorded in the sidecar). With `mapped`, the re-rank store
         of a MAPPED_KINDS index is memory-mapped instead of read (the index is then read-only).
         """
@@ -478,10 +538,10 @@ class VectorIndex:
 
         directory = Path(directory)
         meta = VectorMeta.read(directory, name)
-        problem = cache_problem(directory, meta, name)
+        mapped = mapped and meta.kind in MAPPED_KINDS
+        problem = cache_problem(directory, meta, name, full=full_check or not mapped)
         if problem is not None:
             raise CacheMismatchError(problem)
-        mapped = mapped and meta.kind in MAPPED_KINDS
         try:
             index = faiss.read_index(str(directory / f"{name}.faiss"), faiss.IO_FLAG_MMAP_IFC if mapped else 0)
         except RuntimeError as e:

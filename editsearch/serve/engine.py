@@ -15,7 +15,7 @@ from typing import Any
 from editsearch.errors import EditSearchError
 from editsearch.index.catalog import CATALOG_FILE, damaged
 from editsearch.index.errors import CatalogCorruptError, UnknownEditError
-from editsearch.index.store import EditIndex
+from editsearch.index.store import EditIndex, check_caches
 from editsearch.search import EditSearch
 from editsearch.serve.atlas_map import encode_map
 
@@ -44,6 +44,7 @@ class Engine:
         self.pipeline = pipeline
         self.size = readers or min(4, os.cpu_count() or 1)
         self._readers: queue.Queue[EditSearch] = queue.Queue()
+        check_caches(self.index_dir)  # every chunk once, here; the readers' opens then check only a sample
         for _ in range(self.size):
             reader = EditSearch.open(index_dir, model=embedder)
             reader.index.set_filter_budget(FILTER_BUDGET_S)
