@@ -168,7 +168,7 @@ def own_befores(index: EditIndex, n: int) -> list[tuple[Any, set[int]]]:
         except (EditSearchError, OSError) as e:  # moved or damaged since the build: the other photos will do
             log.info("editsearch: %s is left out of the weak-match reference (%s)", locator, e)
             continue
-        same = index.catalog.db.execute("SELECT id FROM edits WHERE before_hash = ?", [digest]).fetchall()
+        same = index.catalog.conn.execute("SELECT id FROM edits WHERE before_hash = ?", [digest]).fetchall()
         out.append((image, {edit_id for (edit_id,) in same}))
     return out
 

@@ -291,7 +291,7 @@ def test_the_legibility_sample_is_drawn_by_id_spread_and_finds_sparse_rows():
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, keep INTEGER)")
     db.executemany("INSERT INTO t VALUES (?, ?)", [(i, int(i % 97 == 0)) for i in range(1, 50_001)])
-    catalog = SimpleNamespace(db=db)
+    catalog = SimpleNamespace(conn=db)
     rows = draw_rows(catalog, "SELECT id FROM t WHERE id IN ({ids})", [], "t", 200)
     ids = [r[0] for r in rows]
     assert len(set(ids)) == len(ids) >= 200 and max(ids) > 40_000 and min(ids) < 10_000  # spread over the table

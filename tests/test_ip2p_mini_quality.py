@@ -12,7 +12,7 @@ import statistics
 
 import pytest
 
-from editsearch.encoder.registry import WEIGHTS_DIR
+from editsearch.encoder.names import WEIGHTS_DIR
 from editsearch.evaluation.transfer import GLOBAL_EDITS, global_edit_check
 from editsearch.transfer import DEFAULT_PIPELINE, EditTransfer
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from editsearch.encoder import DEFAULT_MODEL, load_model
-from editsearch.encoder.registry import MODELS, WEIGHTS_DIR
+from editsearch.encoder.names import MODELS, WEIGHTS_DIR
 from editsearch.evaluation.retrieval import evaluate_model, synthetic_eval_set
 
 MINI_DIR = WEIGHTS_DIR / "editclip-mini"

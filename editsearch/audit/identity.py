@@ -23,7 +23,7 @@ class AuditFolderError(DataError):
 
 def index_identity(index: EditIndex) -> dict[str, str | None]:
     """{"created": when the catalog was created, "first_edit": a digest of its first edit (None while it has none)}."""
-    db = index.catalog.db
+    db = index.catalog.conn
     created = db.execute("SELECT applied_at FROM schema_version WHERE version = 1").fetchone()
     first = db.execute("SELECT id, key, created_at FROM edits ORDER BY id LIMIT 1").fetchone()
     digest = None if first is None else hashlib.sha256("\0".join(map(str, first)).encode()).hexdigest()[:32]

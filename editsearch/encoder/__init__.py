@@ -1,8 +1,25 @@
-"""EditCLIP: the 6-channel CLIP vision tower that embeds (before, after) edit pairs."""
+"""EditCLIP: the 6-channel CLIP vision tower that embeds (before, after) edit pairs.
 
-from editsearch.encoder.checkpoints import WeightsNotFoundError
-from editsearch.encoder.config import EditCLIPConfig
-from editsearch.encoder.model import EditCLIP
-from editsearch.encoder.registry import DEFAULT_MODEL, MODELS, load_model
+Its exports load on first use, so the model names (`DEFAULT_MODEL`, `MODELS`) are read without importing torch.
+"""
 
-__all__ = ["DEFAULT_MODEL", "MODELS", "EditCLIP", "EditCLIPConfig", "WeightsNotFoundError", "load_model"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "DEFAULT_MODEL": "editsearch.encoder.names",
+    "MODELS": "editsearch.encoder.names",
+    "EditCLIP": "editsearch.encoder.model",
+    "EditCLIPConfig": "editsearch.encoder.config",
+    "WeightsNotFoundError": "editsearch.errors",
+    "load_model": "editsearch.encoder.registry",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'editsearch.encoder' has no attribute {name!r}")

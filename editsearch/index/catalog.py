@@ -1,4 +1,4 @@
-"""The SQLite catalog (sqlite-utils): the source of truth for edits, their vectors, models and errors.
+"""The SQLite catalog: the source of truth for edits, their vectors, models and errors.
 
 Plain tables with readable column names and JSON stored as text, so `datasette catalog.db` browses it.
 Vectors are float32 BLOBs; a vector row never changes once written (a new embedding is a new row with a
@@ -19,15 +19,17 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import quote
-
-import sqlite_utils
 
 from editsearch.errors import DataError
 from editsearch.index.errors import CatalogCorruptError, FilterError, SchemaVersionError, UnknownEditError
 from editsearch.locators import legacy_cell
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 CATALOG_FILE = "catalog.db"
 _CHUNK = 5000  # ids per IN (...) query, well under SQLite's variable limit
@@ -284,8 +286,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 class Catalog:
     """The catalog database of one index directory."""
 
-    def __init__(self, db: sqlite_utils.Database, path: Path | None = None):
-        self.db = db
+    def __init__(self, conn: sqlite3.Connection, path: Path | None = None):
+        self.conn = conn
         self.path = path
         self.filter_budget_s: float | None = DEFAULT_FILTER_BUDGET_S  # a filter running longer is stopped
         self.readonly = False
@@ -315,20 +317,20 @@ class Catalog:
             _release(key)
             raise
         conn.create_function("crc32", 1, vector_crc, deterministic=True)
-        db = sqlite_utils.Database(conn)
-        catalog = cls(db, path)
+        catalog = cls(conn, path)
         catalog._key = key
         catalog.readonly = readonly
         try:
             with corruption_as_error(path):
-                db.execute("PRAGMA foreign_keys = ON")
-                db.execute("PRAGMA busy_timeout = 30000")
+                conn.execute("PRAGMA foreign_keys = ON")
+                conn.execute("PRAGMA busy_timeout = 30000")
+                conn.execute("PRAGMA recursive_triggers = ON")  # a REPLACE fires the full-text delete triggers
                 if not readonly:
-                    if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                        db.enable_wal()
-                    db.execute("PRAGMA synchronous = NORMAL")
+                    if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                        catalog.db.enable_wal()
+                    conn.execute("PRAGMA synchronous = NORMAL")
                 if 0 < _size(path) <= QUICK_CHECK_MAX_BYTES:
-                    found = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+                    found = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
                     if found != "ok":
                         raise CatalogCorruptError(damaged(path, found))
                 if not readonly:
@@ -338,9 +340,19 @@ class Catalog:
             raise
         return catalog
 
+    @cached_property
+    def db(self) -> sqlite_utils.Database:
+        """The connection as sqlite-utils sees it, for transactions and migrations; reads use `conn`.
+
+        Built on first use: importing sqlite-utils imports pandas where it is installed (a third of a second).
+        """
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
+
     def close(self) -> None:
         """Close the connection."""
-        self.db.conn.close()
+        self.conn.close()
         if self._key is not None:
             _release(self._key)
             self._key = None
@@ -350,9 +362,12 @@ class Catalog:
     @property
     def schema_version(self) -> int:
         """The schema version this catalog is at (0 for an empty file)."""
-        if not self.db["schema_version"].exists():
+        tables = self.conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        )
+        if not tables.fetchone()[0]:
             return 0
-        return self.db.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+        return self.conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
 
     def migrate(self) -> None:
         """Apply pending migrations one step at a time; refuse a catalog newer than this code."""
@@ -362,19 +377,19 @@ class Catalog:
         for version in range(current, SCHEMA_VERSION):
             with self.db.atomic():
                 if version == 0:
-                    self.db.execute(
+                    self.conn.execute(
                         "CREATE TABLE IF NOT EXISTS schema_version "
                         "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
                     )
                 MIGRATIONS[version](self.db)
-                self.db.execute("INSERT INTO schema_version VALUES (?, ?)", [version + 1, now()])
+                self.conn.execute("INSERT INTO schema_version VALUES (?, ?)", [version + 1, now()])
 
     # -- settings and models --------------------------------------------------------------------------
 
     def get_setting(self, key: str, default: str | None = None) -> str | None:
         """A value of the `settings` table."""
         value = self._remembered(
-            f"setting:{key}", lambda: self.db.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+            f"setting:{key}", lambda: self.conn.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
         )
         return default if value is None else value[0]
 
@@ -384,7 +399,7 @@ class Catalog:
         Outside a transaction only: a commit of any other connection moves `PRAGMA data_version`, a
         write of this one `total_changes`, and either forgets every value.
         """
-        conn = self.db.conn
+        conn = self.conn
         if conn.in_transaction:
             return read()
         stamp = (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
@@ -396,21 +411,21 @@ class Catalog:
 
     def set_setting(self, key: str, value: str) -> None:
         """Set a value of the `settings` table (inside the caller's transaction, if any)."""
-        self.db.execute(
+        self.conn.execute(
             "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             [key, value],
         )
 
     def settings(self, prefix: str) -> list[tuple[str, str]]:
         """(key, value) of the settings whose key starts with `prefix`, sorted by key."""
-        cur = self.db.execute(
+        cur = self.conn.execute(
             "SELECT key, value FROM settings WHERE substr(key, 1, ?) = ? ORDER BY key", [len(prefix), prefix]
         )
         return cur.fetchall()
 
     def delete_setting(self, key: str) -> None:
         """Remove a value of the `settings` table."""
-        self.db.execute("DELETE FROM settings WHERE key = ?", [key])
+        self.conn.execute("DELETE FROM settings WHERE key = ?", [key])
 
     @property
     def generation(self) -> int:
@@ -430,7 +445,7 @@ class Catalog:
             return None
         row = self._remembered(
             f"model:{fingerprint}",
-            lambda: self.db.execute("SELECT * FROM models WHERE fingerprint = ?", [fingerprint]).fetchone(),
+            lambda: self.conn.execute("SELECT * FROM models WHERE fingerprint = ?", [fingerprint]).fetchone(),
         )
         cols = ["fingerprint", "name", "dim", "trained", "config", "created_at"]
         return None if row is None else ModelRow(**dict(zip(cols, row, strict=True)))  # type: ignore[typeddict-item]
@@ -438,7 +453,7 @@ class Catalog:
     def bind_model(self, name: str, fingerprint: str, dim: int, trained: bool, config: dict[str, Any]) -> None:
         """Record `fingerprint` as this index's model (registering it in `models`)."""
         with self.db.atomic():
-            self.db.execute(
+            self.conn.execute(
                 "INSERT OR IGNORE INTO models (fingerprint, name, dim, trained, config, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [fingerprint, name, dim, int(trained), json.dumps(config, sort_keys=True), now()],
@@ -452,7 +467,7 @@ class Catalog:
         out: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(list(keys)):
             marks = ",".join("?" * len(chunk))
-            cur = self.db.execute(
+            cur = self.conn.execute(
                 f"SELECT e.*, v.id AS vector_id FROM edits e "
                 f"LEFT JOIN vectors v ON v.edit_id = e.id AND v.model = ? WHERE e.key IN ({marks})",
                 [model, *chunk],
@@ -465,7 +480,7 @@ class Catalog:
         """Stored vectors (any edit, live or not) whose before/after content hashes match."""
         out: dict[tuple[str, str], bytes] = {}
         for before_hash, after_hash in set(hashes):
-            row = self.db.execute(
+            row = self.conn.execute(
                 "SELECT v.vector FROM edits e JOIN vectors v ON v.edit_id = e.id AND v.model = ? "
                 "WHERE e.before_hash = ? AND e.after_hash = ? LIMIT 1",
                 [model, before_hash, after_hash],
@@ -482,7 +497,7 @@ class Catalog:
             for row, vector in zip(rows, vectors, strict=True):
                 row = {**row, "metadata": json.dumps(row.get("metadata") or {}, ensure_ascii=False)}
                 cols = [c for c in row if c != "id"]
-                edit_id = self.db.execute(
+                edit_id = self.conn.execute(
                     f"INSERT INTO edits ({', '.join(cols)}, created_at, updated_at, deleted) "
                     f"VALUES ({', '.join('?' * len(cols))}, ?, ?, 0) ON CONFLICT(key) DO UPDATE SET "
                     + ", ".join(f"{c} = excluded.{c}" for c in cols)
@@ -490,8 +505,8 @@ class Catalog:
                     "RETURNING id",
                     [*(row[c] for c in cols), stamp, stamp],
                 ).fetchone()[0]
-                self.db.execute("DELETE FROM vectors WHERE edit_id = ? AND model = ?", [edit_id, model])
-                self.db.execute(
+                self.conn.execute("DELETE FROM vectors WHERE edit_id = ? AND model = ?", [edit_id, model])
+                self.conn.execute(
                     "INSERT INTO vectors (edit_id, model, vector, crc, created_at) VALUES (?, ?, ?, ?, ?)",
                     [edit_id, model, vector, vector_crc(vector), stamp],
                 )
@@ -505,7 +520,7 @@ class Catalog:
         if not updates:
             return
         with self.db.atomic():
-            self.db.conn.executemany(
+            self.conn.executemany(
                 "UPDATE edits SET instruction = ?, metadata = ?, origin = ?, updated_at = ? WHERE id = ?",
                 [(ins, json.dumps(meta, ensure_ascii=False), origin, now(), i) for i, ins, meta, origin in updates],
             )
@@ -518,7 +533,7 @@ class Catalog:
         with self.db.atomic():
             for chunk in _chunks(list(ids)):
                 marks = ",".join("?" * len(chunk))
-                changed += self.db.execute(
+                changed += self.conn.execute(
                     f"UPDATE edits SET deleted = 1, deleted_reason = ?, deleted_at = ?, updated_at = ? "
                     f"WHERE deleted = 0 AND id IN ({marks})",
                     [reason, stamp, stamp, *chunk],
@@ -529,12 +544,12 @@ class Catalog:
 
     def live_ids_for_origin(self, origin: str) -> dict[str, int]:
         """key -> id of the live edits that came from this source."""
-        cur = self.db.execute("SELECT key, id FROM edits WHERE origin = ? AND deleted = 0", [origin])
+        cur = self.conn.execute("SELECT key, id FROM edits WHERE origin = ? AND deleted = 0", [origin])
         return dict(cur.fetchall())
 
     def get_edit(self, edit_id: int) -> EditRow:
         """One edit by id (live or deleted); raises UnknownEditError."""
-        cur = self.db.execute("SELECT * FROM edits WHERE id = ?", [_id(edit_id)])
+        cur = self.conn.execute("SELECT * FROM edits WHERE id = ?", [_id(edit_id)])
         rows = list(_dicts(cur))
         if not rows:
             raise UnknownEditError(f"no edit with id {edit_id} in this index")
@@ -545,7 +560,7 @@ class Catalog:
         found: set[int] = set()
         for chunk in _chunks([i for i in ids if _id(i) == i]):
             marks = ",".join("?" * len(chunk))
-            cur = self.db.execute(f"SELECT id FROM edits WHERE deleted = 0 AND id IN ({marks})", chunk)
+            cur = self.conn.execute(f"SELECT id FROM edits WHERE deleted = 0 AND id IN ({marks})", chunk)
             found.update(r[0] for r in cur)
         return found
 
@@ -553,7 +568,7 @@ class Catalog:
 
     def visii_instruction(self, edit_id: int, pipeline: str, settings: str) -> dict[str, Any] | None:
         """The stored `<ins>` of an edit for a pipeline and settings key (tokens, width, embeddings, ...), or None."""
-        cur = self.db.execute(
+        cur = self.conn.execute(
             "SELECT tokens, width, embeddings, loss, seconds, created_at FROM visii_instructions "
             "WHERE edit_id = ? AND pipeline = ? AND settings = ?",
             [_id(edit_id), pipeline, settings],
@@ -575,7 +590,7 @@ class Catalog:
         if not sized or not all(map(math.isfinite, values)) or (loss is not None and not math.isfinite(loss)):
             raise DataError(f"refusing to keep a VISII instruction for edit {edit_id}: not finite, or not of {shape}")
         with self.db.atomic():
-            self.db.execute(
+            self.conn.execute(
                 "INSERT INTO visii_instructions "
                 "(edit_id, pipeline, settings, tokens, width, embeddings, loss, seconds, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(edit_id, pipeline, settings) DO UPDATE SET "
@@ -588,21 +603,21 @@ class Catalog:
 
     def live_vector_ids(self, model: str, any_size: bool = False) -> list[int]:
         """Ids of the vectors of live edits for `model`, ascending: those of the model's size unless `any_size`."""
-        cur = self.db.execute(
+        cur = self.conn.execute(
             f"SELECT v.id {_LIVE_VECTORS}{'' if any_size else ' AND ' + WELL_SIZED} ORDER BY v.id", [model]
         )
         return [r[0] for r in cur]
 
     def live_vector_count(self, model: str) -> int:
         """How many of `model`'s vectors of its size belong to live edits (len(live_vector_ids), with no list)."""
-        return int(self.db.execute(f"SELECT count(*) {_LIVE_VECTORS} AND {WELL_SIZED}", [model]).fetchone()[0])
+        return int(self.conn.execute(f"SELECT count(*) {_LIVE_VECTORS} AND {WELL_SIZED}", [model]).fetchone()[0])
 
     def vector_blobs(self, vector_ids: Sequence[int]) -> list[tuple[int, bytes]]:
         """(vector id, float32 blob) for these vector ids, ascending by id."""
         out: list[tuple[int, bytes]] = []
         for chunk in _chunks(list(vector_ids)):
             marks = ",".join("?" * len(chunk))
-            out.extend(self.db.execute(f"SELECT id, vector FROM vectors WHERE id IN ({marks})", chunk).fetchall())
+            out.extend(self.conn.execute(f"SELECT id, vector FROM vectors WHERE id IN ({marks})", chunk).fetchall())
         out.sort()
         return out
 
@@ -613,7 +628,7 @@ class Catalog:
         sized = "1" if any_size else WELL_SIZED
         last = -1
         while True:
-            rows = self.db.execute(
+            rows = self.conn.execute(
                 "SELECT v.id, v.vector FROM vectors v JOIN edits e ON e.id = v.edit_id "
                 f"WHERE e.deleted = 0 AND v.model = ? AND {sized} AND v.id > ? ORDER BY v.id LIMIT ?",
                 [model, last, chunk],
@@ -625,7 +640,7 @@ class Catalog:
 
     def vector_of_edit(self, edit_id: int, model: str) -> bytes:
         """The stored vector of one live edit; raises UnknownEditError."""
-        row = self.db.execute(
+        row = self.conn.execute(
             "SELECT v.vector FROM vectors v JOIN edits e ON e.id = v.edit_id "
             "WHERE e.id = ? AND e.deleted = 0 AND v.model = ?",
             [_id(edit_id), model],
@@ -638,7 +653,7 @@ class Catalog:
         """Chunks of (edit id, vector id, blob) over all live edits with a `model` vector, ascending by edit id."""
         last = -1
         while True:
-            rows = self.db.execute(
+            rows = self.conn.execute(
                 "SELECT e.id, v.id, v.vector FROM edits e JOIN vectors v ON v.edit_id = e.id "
                 "WHERE e.deleted = 0 AND v.model = ? AND e.id > ? ORDER BY e.id LIMIT ?",
                 [model, last, chunk],
@@ -654,7 +669,7 @@ class Catalog:
         for chunk in _chunks(list(edit_ids)):
             marks = ",".join("?" * len(chunk))
             out.extend(
-                self.db.execute(
+                self.conn.execute(
                     f"SELECT e.id, v.id, v.vector FROM edits e JOIN vectors v ON v.edit_id = e.id "
                     f"WHERE e.deleted = 0 AND v.model = ? AND e.id IN ({marks})",
                     [model, *chunk],
@@ -667,7 +682,7 @@ class Catalog:
 
     def map_points(self) -> list[tuple[int, int, float, float, int, int]]:
         """(edit id, vector id, x, y, cluster, fitted) of each live edit mapped from its current vector, by edit id."""
-        return self.db.execute(
+        return self.conn.execute(
             "SELECT m.edit_id, m.vector_id, m.x, m.y, m.cluster, m.fitted FROM map_points m "
             "JOIN edits e ON e.id = m.edit_id JOIN vectors v ON v.id = m.vector_id AND v.edit_id = m.edit_id "
             "WHERE e.deleted = 0 ORDER BY m.edit_id"
@@ -675,7 +690,7 @@ class Catalog:
 
     def map_stamp(self) -> tuple[str | None, int, float]:
         """(the fit's state, number of stored points, sum of their vector ids): it moves whenever the map is written."""
-        count, total = self.db.execute("SELECT count(*), total(vector_id) FROM map_points").fetchone()
+        count, total = self.conn.execute("SELECT count(*), total(vector_id) FROM map_points").fetchone()
         return self.get_setting(MAP_STATE), int(count), float(total)
 
     def map_rows(self, edit_ids: Sequence[int]) -> dict[int, tuple[str, str, str | None]]:
@@ -683,7 +698,7 @@ class Catalog:
         out: dict[int, tuple[str, str, str | None]] = {}
         for chunk in _chunks(list(edit_ids)):
             marks = ",".join("?" * len(chunk))
-            cur = self.db.execute(f"SELECT id, before, after, instruction FROM edits WHERE id IN ({marks})", chunk)
+            cur = self.conn.execute(f"SELECT id, before, after, instruction FROM edits WHERE id IN ({marks})", chunk)
             out.update((r[0], (r[1], r[2], r[3])) for r in cur)
         return out
 
@@ -693,13 +708,13 @@ class Catalog:
         """Store (edit id, vector id, x, y, cluster, fitted) points (all when `replace`) and the fit's state JSON."""
         with self.db.atomic():
             if replace:
-                self.db.execute("DELETE FROM map_points")
-            self.db.conn.executemany(
+                self.conn.execute("DELETE FROM map_points")
+            self.conn.executemany(
                 "INSERT OR REPLACE INTO map_points (edit_id, vector_id, x, y, cluster, fitted) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 points,
             )
-            self.db.execute(  # removed edits, and edits embedded anew, leave the map
+            self.conn.execute(  # removed edits, and edits embedded anew, leave the map
                 "DELETE FROM map_points WHERE edit_id IN (SELECT id FROM edits WHERE deleted = 1) "
                 "OR vector_id NOT IN (SELECT id FROM vectors)"
             )
@@ -722,10 +737,10 @@ class Catalog:
             if where:
                 with self._restricted() as timed_out:
                     sql = live.format(f"SELECT id FROM edits WHERE deleted = 0 AND ({where})")
-                    found = {r[0] for r in self.db.execute(sql, [model])}
+                    found = {r[0] for r in self.conn.execute(sql, [model])}
             if contains:
                 fts = "SELECT rowid AS id FROM edits_fts WHERE edits_fts MATCH ?"
-                cur = self.db.execute(live.format(fts), [self.db.quote_fts(contains), model])
+                cur = self.conn.execute(live.format(fts), [self.db.quote_fts(contains), model])
                 matched = {r[0] for r in cur}
                 found = matched if found is None else found & matched
         except sqlite3.Error as e:
@@ -741,7 +756,7 @@ class Catalog:
             return
         try:
             with self._restricted():
-                self.db.execute(f"EXPLAIN SELECT id FROM edits WHERE deleted = 0 AND ({where})")
+                self.conn.execute(f"EXPLAIN SELECT id FROM edits WHERE deleted = 0 AND ({where})")
         except sqlite3.Error as e:
             raise FilterError(f"bad filter (where={where!r}, contains={contains!r}): {self._explain(e)}") from None
 
@@ -757,11 +772,11 @@ class Catalog:
 
     def edit_columns(self) -> list[str]:
         """The columns of the edits table, which a `where` filter may use."""
-        return [row[1] for row in self.db.execute("PRAGMA table_info(edits)")]
+        return [row[1] for row in self.conn.execute("PRAGMA table_info(edits)")]
 
     def metadata_keys(self, sample: int = 10_000, limit: int = FACET_KEYS) -> list[str]:
         """The metadata keys of the first `sample` live edits, sorted (at most `limit`)."""
-        cur = self.db.execute(
+        cur = self.conn.execute(
             "SELECT DISTINCT j.key FROM (SELECT metadata FROM edits WHERE deleted = 0 AND json_valid(metadata) "
             "LIMIT ?) e, json_each(e.metadata) j WHERE j.key IS NOT NULL ORDER BY 1 LIMIT ?",
             [sample, limit],
@@ -774,7 +789,7 @@ class Catalog:
         At most `keys` keys (the most used first) and `values` values each (the most common first), in one
         scan of the catalog.
         """
-        cur = self.db.execute(FACETS_SQL, [keys, values])
+        cur = self.conn.execute(FACETS_SQL, [keys, values])
         out: dict[str, list[dict[str, Any]]] = {}
         for key, value, count in cur:
             out.setdefault(key, []).append({"value": value, "count": count})
@@ -782,20 +797,20 @@ class Catalog:
 
     def damaged_vectors(self) -> list[tuple[int, int]]:
         """(vector id, edit id) of the vector rows whose blob no longer matches its CRC-32."""
-        return self.db.execute(
+        return self.conn.execute(
             "SELECT id, edit_id FROM vectors WHERE crc IS NOT NULL AND crc != crc32(vector) ORDER BY id"
         ).fetchall()
 
     def damaged_instruction_vectors(self) -> list[tuple[int, str]]:
         """(id, instruction) of the instruction-vector rows whose blob no longer matches its CRC-32."""
-        return self.db.execute(
+        return self.conn.execute(
             "SELECT id, instruction FROM instruction_vectors WHERE crc IS NOT NULL AND crc != crc32(vector) ORDER BY id"
         ).fetchall()
 
     @contextmanager
     def _restricted(self) -> Iterator[Callable[[], bool]]:
         """Run a filter under the filter authorizer, the length limit and the time budget; yields 'timed out?'."""
-        conn = self.db.conn
+        conn = self.conn
         deadline = None if self.filter_budget_s is None else time.monotonic() + self.filter_budget_s
         expired = False
 
@@ -821,7 +836,7 @@ class Catalog:
         out: dict[int, EditRow] = {}
         for chunk in _chunks(list(vector_ids)):
             marks = ",".join("?" * len(chunk))
-            cur = self.db.execute(  # SQLite would read each vectors row by rowid: the index spares the vectors
+            cur = self.conn.execute(  # SQLite would read each vectors row by rowid: the index spares the vectors
                 f"SELECT v.id AS vector_id, e.* FROM vectors v INDEXED BY idx_vectors_edit "
                 f"JOIN edits e ON e.id = v.edit_id WHERE e.deleted = 0 AND v.id IN ({marks})",
                 chunk,
@@ -836,7 +851,7 @@ class Catalog:
         """Store (edit id, (before hash, after hash) it was computed from, signature blob), replacing older ones."""
         stamp = now()
         with self.db.atomic():
-            self.db.conn.executemany(
+            self.conn.executemany(
                 "INSERT OR REPLACE INTO pair_signatures (edit_id, before_hash, after_hash, signature, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [(i, bh, ah, blob, stamp) for i, (bh, ah), blob in rows],
@@ -847,7 +862,7 @@ class Catalog:
         out: dict[int, bytes] = {}
         for chunk in _chunks(list(edit_ids)):
             marks = ",".join("?" * len(chunk))
-            cur = self.db.execute(
+            cur = self.conn.execute(
                 f"SELECT s.edit_id, s.signature FROM pair_signatures s JOIN edits e ON e.id = s.edit_id "
                 f"WHERE s.before_hash = e.before_hash AND s.after_hash = e.after_hash AND s.edit_id IN ({marks})",
                 chunk,
@@ -860,13 +875,13 @@ class Catalog:
     def replace_errors(self, errors: Sequence[tuple[str, str, str]]) -> None:
         """Forget the previous build's errors and record (origin, item, reason) for this one."""
         with self.db.atomic():
-            self.db.execute("DELETE FROM errors")
+            self.conn.execute("DELETE FROM errors")
             self.add_errors(errors)
 
     def add_errors(self, errors: Sequence[tuple[str, str, str]]) -> None:
         """Append (origin, item, reason) rows to `errors`."""
         stamp = now()
-        self.db.conn.executemany(
+        self.conn.executemany(
             "INSERT INTO errors (origin, item, reason, created_at) VALUES (?, ?, ?, ?)",
             [(o, i, r, stamp) for o, i, r in errors],
         )
@@ -874,7 +889,7 @@ class Catalog:
     def counts(self, model: str | None, live_vectors: int | None = None) -> dict[str, Any]:
         """Live edits, live vectors for `model` (counted unless given), deleted edits, errors, live edits per source
         kind and the origins of live edits; the edits are counted in one pass over an index."""
-        one = self.db.execute
+        one = self.conn.execute
         groups = one("SELECT deleted, source, origin, count(*) FROM edits GROUP BY source, origin, deleted").fetchall()
         by_source: dict[str, int] = {}
         for deleted, source, _, n in groups:

@@ -61,7 +61,7 @@ class InstructionIndex:
             sql = (
                 f"SELECT id, instruction, vector FROM instruction_vectors WHERE id IN ({marks}) AND length(vector) = ?"
             )
-            for vid, text, blob in self.catalog.db.execute(sql, [*chunk, 4 * self.dim]):
+            for vid, text, blob in self.catalog.conn.execute(sql, [*chunk, 4 * self.dim]):
                 texts[vid] = text
                 self._seen[text] = np.frombuffer(blob, dtype=np.float32)
         return [texts[i] for i in ids if i in texts]
@@ -72,7 +72,7 @@ class InstructionIndex:
         wanted = sorted({t for t in texts if t and t not in vectors})
         for chunk in _chunks(wanted):
             marks = ",".join("?" * len(chunk))
-            cur = self.catalog.db.execute(
+            cur = self.catalog.conn.execute(
                 f"SELECT instruction, vector FROM instruction_vectors WHERE model = ? AND length(vector) = ? "
                 f"AND instruction IN ({marks})",
                 [self.model, 4 * self.dim, *chunk],
@@ -84,7 +84,7 @@ class InstructionIndex:
 
 def instruction_state(catalog: Catalog, model: str, dim: int) -> tuple[int, int]:
     """(how many well-sized instruction vectors `model` has, their largest id)."""
-    count, last = catalog.db.execute(
+    count, last = catalog.conn.execute(
         "SELECT count(*), coalesce(max(id), 0) FROM instruction_vectors WHERE model = ? AND length(vector) = ?",
         [model, 4 * dim],
     ).fetchone()
@@ -93,7 +93,7 @@ def instruction_state(catalog: Catalog, model: str, dim: int) -> tuple[int, int]
 
 def instruction_ids(catalog: Catalog, model: str, dim: int) -> np.ndarray:
     """The ids of `model`'s well-sized instruction vectors, ascending."""
-    cur = catalog.db.execute(
+    cur = catalog.conn.execute(
         "SELECT id FROM instruction_vectors WHERE model = ? AND length(vector) = ? ORDER BY id", [model, 4 * dim]
     )
     return np.asarray([r[0] for r in cur], dtype=np.int64)
@@ -104,7 +104,7 @@ def iter_instruction_vectors(
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(ids, vectors) chunks of `model`'s well-sized instruction vectors with id > after, by id."""
     while True:
-        rows = catalog.db.execute(
+        rows = catalog.conn.execute(
             "SELECT id, vector FROM instruction_vectors WHERE model = ? AND length(vector) = ? AND id > ? "
             "ORDER BY id LIMIT ?",
             [model, 4 * dim, after, CHUNK],
@@ -120,7 +120,7 @@ def load_instruction_vectors(catalog: Catalog, ids: np.ndarray, dim: int) -> tup
     rows: list[tuple[int, bytes]] = []
     for chunk in _chunks([int(i) for i in ids]):
         marks = ",".join("?" * len(chunk))
-        rows += catalog.db.execute(f"SELECT id, vector FROM instruction_vectors WHERE id IN ({marks})", chunk)
+        rows += catalog.conn.execute(f"SELECT id, vector FROM instruction_vectors WHERE id IN ({marks})", chunk)
     return id_matrix(sorted(rows), dim)
 
 
@@ -146,7 +146,7 @@ class InstructionCache:
         force (rebuild even if it agrees).
         """
         fp, dim = info["fingerprint"], info["dim"]
-        table_last = catalog.db.execute("SELECT coalesce(max(id), 0) FROM instruction_vectors").fetchone()[0]
+        table_last = catalog.conn.execute("SELECT coalesce(max(id), 0) FROM instruction_vectors").fetchone()[0]
         if settings.get("force") or self.state is None or self.state[0] != fp or table_last != self.table_last:
             count, last = instruction_state(catalog, fp, dim)  # a scan: only when rows were added (never changed)
             if settings.get("force") or self.state != (fp, count, last):

@@ -23,7 +23,7 @@ INSTRUCTION_BATCH = 256  # instructions embedded and committed per transaction
 
 def missing_instructions(catalog: Catalog, model: str) -> list[str]:
     """Distinct instructions of live edits with no vector for `model` yet, in a stable order."""
-    cur = catalog.db.execute(
+    cur = catalog.conn.execute(
         "SELECT DISTINCT e.instruction FROM edits e WHERE e.deleted = 0 AND e.instruction IS NOT NULL "
         "AND trim(e.instruction) != '' AND NOT EXISTS (SELECT 1 FROM instruction_vectors iv "
         "WHERE iv.model = ? AND iv.instruction = e.instruction) ORDER BY e.instruction",
@@ -40,7 +40,7 @@ def save_instruction_vectors(catalog: Catalog, model: str, texts: Sequence[str],
         blob = vec.tobytes()
         rows.append((model, text, blob, vector_crc(blob), stamp))
     with catalog.db.atomic():
-        catalog.db.conn.executemany(
+        catalog.conn.executemany(
             "INSERT OR IGNORE INTO instruction_vectors (model, instruction, vector, crc, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
             rows,
@@ -66,7 +66,7 @@ def vector_ids_for_texts(catalog: Catalog, model: str, texts: Sequence[str], lim
     found: list[int] = []
     for chunk in _chunks(list(texts)):
         marks = ",".join("?" * len(chunk))
-        cur = catalog.db.execute(
+        cur = catalog.conn.execute(
             f"SELECT v.id FROM vectors v JOIN edits e ON e.id = v.edit_id "
             f"WHERE e.deleted = 0 AND v.model = ? AND e.instruction IN ({marks}) ORDER BY v.id LIMIT ?",
             [model, *chunk, limit - len(found)],

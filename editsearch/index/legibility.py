@@ -90,7 +90,7 @@ def draw_rows(catalog: Catalog, sql: str, params: list[Any], table: str, n: int)
     It draws DRAW × n ids first, and 16 times more each round that found fewer than n rows (a table where few
     rows qualify), until it has drawn every id.
     """
-    top = catalog.db.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
+    top = catalog.conn.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
     rng = np.random.default_rng(0)
     want = DRAW * n
     while True:
@@ -98,7 +98,7 @@ def draw_rows(catalog: Catalog, sql: str, params: list[Any], table: str, n: int)
         rows: list[tuple[Any, ...]] = []
         for start in range(0, len(ids), LOOKUPS):
             chunk = ids[start : start + LOOKUPS].tolist()
-            rows += catalog.db.execute(sql.format(ids=",".join("?" * len(chunk))), [*params, *chunk]).fetchall()
+            rows += catalog.conn.execute(sql.format(ids=",".join("?" * len(chunk))), [*params, *chunk]).fetchall()
             if len(rows) >= n:  # whole statements only: a statement's rows come in id order, not drawn order
                 return rows
         if want >= top:

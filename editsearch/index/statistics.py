@@ -26,7 +26,7 @@ STATISTICS = "statistics"  # settings key of the record
 
 def state_stamp(catalog: Catalog) -> list[int]:
     """The catalog's state as a record's `stamp` names it: [generation, text generation, largest instruction id]."""
-    last = catalog.db.execute("SELECT coalesce(max(id), 0) FROM instruction_vectors").fetchone()[0]
+    last = catalog.conn.execute("SELECT coalesce(max(id), 0) FROM instruction_vectors").fetchone()[0]
     return [catalog.generation, int(catalog.get_setting(TEXT_GENERATION, "0") or 0), int(last)]
 
 

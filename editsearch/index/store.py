@@ -572,7 +572,7 @@ class EditIndex:
         info = self.model_info
         if info is None:
             return []
-        return self.catalog.db.execute(
+        return self.catalog.conn.execute(
             f"SELECT {columns} FROM edits e JOIN vectors v ON v.edit_id = e.id AND v.model = ? "
             "WHERE e.deleted = 0 ORDER BY e.id",
             [info["fingerprint"]],
@@ -601,7 +601,7 @@ class EditIndex:
     def instruction_vectors(self) -> tuple[list[str], np.ndarray]:
         """Every distinct instruction of the index's model and its text-tower vector [N, D], in full."""
         dim = self.model_info["dim"]  # type: ignore[index]
-        rows = self.catalog.db.execute(  # a damaged row (another size) is left out; `verify` names it
+        rows = self.catalog.conn.execute(  # a damaged row (another size) is left out; `verify` names it
             "SELECT instruction, vector FROM instruction_vectors WHERE model = ? AND length(vector) = ? ORDER BY id",
             [self.model_info["fingerprint"], 4 * dim],  # type: ignore[index]
         ).fetchall()

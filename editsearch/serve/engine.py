@@ -180,7 +180,7 @@ class Engine:
             catalog = Catalog.open(self.index_dir / CATALOG_FILE, readonly=True)  # quick_check up to 32 MB
             try:
                 if (self.index_dir / CATALOG_FILE).stat().st_size > QUICK_CHECK_MAX_BYTES:
-                    catalog.db.execute("SELECT count(*) FROM edits WHERE deleted = 0").fetchone()
+                    catalog.conn.execute("SELECT count(*) FROM edits WHERE deleted = 0").fetchone()
             finally:
                 catalog.close()
         except EditSearchError as e:

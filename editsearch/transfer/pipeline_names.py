@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from editsearch.encoder.registry import WEIGHTS_DIR
+from editsearch.encoder.names import WEIGHTS_DIR
 from editsearch.errors import WeightsNotFoundError
 from editsearch.hub import WeightsSource, hub_snapshot, resolve_source
 
