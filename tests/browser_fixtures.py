@@ -105,3 +105,16 @@ def serving(index_dir: Path, root: Path, *extra: str) -> Iterator[str]:
         proc.terminate()
         proc.wait(20)
         log.close()
+
+
+NEXT_FRAMES = "new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))"
+
+
+def pixel(page, at: dict) -> list[int]:
+    """The base canvas's RGBA at a page position."""
+    return page.evaluate(
+        """(at) => { const c = document.querySelector('#atlas-canvas'), r = c.getBoundingClientRect();
+        const k = c.width / r.width;
+        return Array.from(c.getContext('2d').getImageData((at.x - r.left) * k, (at.y - r.top) * k, 1, 1).data); }""",
+        at,
+    )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_fixtures import serving
+from browser_fixtures import pixel, serving
 from map_fixtures import clustered, store_map, vector_index
 
 from editsearch.index.store import EditIndex
@@ -119,14 +119,9 @@ def test_the_page_colours_each_cluster_as_the_picture_does(served, indexes, page
         # the points themselves: the base canvas at one of cluster k's points is that colour, faded onto white
         point = next(i for i, c in clusters.items() if c == k)
         at = page.evaluate(f"editsearchAtlas.screenOf({point})")
-        drawn = np.array(page.evaluate(PIXEL, at)[:3])
+        drawn = np.array(pixel(page, at)[:3])
         pure, faded = rgb(in_png[k]), 255 - 0.9 * (255 - rgb(in_png[k]))
         assert (np.minimum(pure, faded) - 3 <= drawn).all() and (drawn <= np.maximum(pure, faded) + 3).all(), k
-
-
-PIXEL = """(at) => { const c = document.querySelector('#atlas-canvas'), r = c.getBoundingClientRect();
-  const k = c.width / r.width;
-  return Array.from(c.getContext('2d').getImageData((at.x - r.left) * k, (at.y - r.top) * k, 1, 1).data); }"""
 
 
 def test_the_example_panel_stays_off_the_map(served, page):

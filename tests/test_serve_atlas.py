@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
-from browser_fixtures import LOADED, serving
+from browser_fixtures import LOADED, NEXT_FRAMES, pixel, serving
 from fastapi.testclient import TestClient
 from index_fixtures import make_collection
 from map_fixtures import clustered, store_map, vector_index
@@ -199,16 +199,6 @@ def open_atlas(page) -> None:
     page.wait_for_function(f"{DRAWN} !== undefined")
 
 
-def pixel(page, at: dict) -> list[int]:
-    """The base canvas's RGBA at a page position."""
-    return page.evaluate(
-        """(at) => { const c = document.querySelector('#atlas-canvas'), r = c.getBoundingClientRect();
-        const k = c.width / r.width;
-        return Array.from(c.getContext('2d').getImageData((at.x - r.left) * k, (at.y - r.top) * k, 1, 1).data); }""",
-        at,
-    )
-
-
 def test_the_atlas_draws_every_edit_hovers_a_pair_and_opens_it(served, page):
     page.goto(served)
     open_atlas(page)
@@ -295,6 +285,7 @@ def test_the_atlas_colours_by_audit_flag(audited, page, tmp_path):
         page.select_option("#atlas-colour", "audit")
         page.wait_for_function("document.querySelector('#atlas-legend').textContent.includes('noop')")
         assert page.locator("#atlas-legend li").all_inner_texts()[0] == "noop\n1"
+        page.evaluate(NEXT_FRAMES)  # the legend changes at once, the canvas at the next animation frame
         at = page.evaluate(f"editsearchAtlas.screenOf({noop_id})")
         red, green, blue = pixel(page, at)[:3]
         assert red > green and red > blue  # the noop colour, not the grey of unflagged edits
