@@ -14,6 +14,8 @@ import sys
 import types
 from typing import Any
 
+from editsearch.lazy import lazy_exports
+
 _EXPORTS = {
     "audit": "editsearch.audit.run",
     "run_audit": "editsearch.audit.run",
@@ -21,11 +23,7 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'editsearch.audit' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 class _CallablePackage(types.ModuleType):

@@ -5,8 +5,7 @@ Its exports load on first use, so the model names (`DEFAULT_MODEL`, `MODELS`) ar
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from editsearch.lazy import lazy_exports
 
 _EXPORTS = {
     "DEFAULT_MODEL": "editsearch.encoder.names",
@@ -18,8 +17,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'editsearch.encoder' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
