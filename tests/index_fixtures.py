@@ -108,3 +108,21 @@ def traced(conn: sqlite3.Connection, call: Callable[[], Any]) -> tuple[Any, list
         return call(), statements
     finally:
         conn.set_trace_callback(None)
+
+
+def exported_tiny_index(root: Path, config: Any, pairs: int, seed: int, image_format: str) -> Any:
+    """A tiny random EditCLIP saved to root/model and loaded by folder, its index of `pairs` synthetic pairs at
+    root/index, its ONNX towers exported; returns the model."""
+    from editsearch.data.synthetic.generator import write_synth
+    from editsearch.encoder import load_model
+    from editsearch.encoder.registry import random_model
+    from editsearch.index.store import EditIndex
+    from editsearch.towers.export import export_towers
+
+    random_model(config, seed=seed).save_pretrained(root / "model")
+    model = load_model(str(root / "model"), device="cpu")
+    write_synth(root / "data", pairs, seed=seed, size=64, split="train", image_format=image_format)
+    with EditIndex.open(root / "index", create=True) as index:
+        index.sync([root / "data" / "manifest.jsonl"], model, workers=0)
+    assert export_towers(model, model.name)
+    return model

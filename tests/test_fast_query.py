@@ -198,20 +198,10 @@ def test_a_random_init_is_never_stamped():
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory):
     """A tiny random EditCLIP with open_clip's text tower, loaded by folder, its 12-pair index, its towers exported."""
-    from editsearch.data.synthetic.generator import write_synth
-    from editsearch.encoder import load_model
-    from editsearch.encoder.registry import random_model
-    from editsearch.index.store import EditIndex
-    from editsearch.towers.export import export_towers
+    from index_fixtures import exported_tiny_index
 
     root = tmp_path_factory.mktemp("fast-clip")
-    random_model(tiny_config(), seed=1).save_pretrained(root / "model")
-    model = load_model(str(root / "model"), device="cpu")
-    write_synth(root / "data", 12, seed=1, size=64, split="train", image_format="jpg")
-    with EditIndex.open(root / "index", create=True) as index:
-        index.sync([root / "data" / "manifest.jsonl"], model, workers=0)
-    assert export_towers(model, model.name)
-    return root, model
+    return root, exported_tiny_index(root, tiny_config(), pairs=12, seed=1, image_format="jpg")
 
 
 def random_texts(n: int, seed: int) -> list[str]:

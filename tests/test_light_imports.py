@@ -24,20 +24,14 @@ cli()
 def built(tmp_path_factory) -> Path:
     """A 6-pair index of the tiny model (loaded by folder) and the default model, both with their towers exported."""
     from conftest import tiny_config
+    from index_fixtures import exported_tiny_index
 
-    from editsearch.data.synthetic.generator import write_synth
     from editsearch.encoder import load_model
-    from editsearch.encoder.registry import DEFAULT_MODEL, random_model
-    from editsearch.index.store import EditIndex
+    from editsearch.encoder.registry import DEFAULT_MODEL
     from editsearch.towers.export import export_towers
 
     root = tmp_path_factory.mktemp("light")
-    random_model(tiny_config(), seed=2).save_pretrained(root / "model")
-    model = load_model(str(root / "model"), device="cpu")
-    write_synth(root / "data", 6, seed=2, size=64, split="train", image_format="png")
-    with EditIndex.open(root / "index", create=True) as index:
-        index.sync([root / "data" / "manifest.jsonl"], model, workers=0)
-    assert export_towers(model, model.name)
+    exported_tiny_index(root, tiny_config(), pairs=6, seed=2, image_format="png")
     assert export_towers(load_model(DEFAULT_MODEL, device="cpu"), DEFAULT_MODEL)
     return root
 
