@@ -39,7 +39,7 @@ from serve import make_images, start_server  # noqa: E402
 from editsearch.atlas.build import FitState  # noqa: E402
 from editsearch.encoder import load_model  # noqa: E402
 from editsearch.index.store import EditIndex  # noqa: E402
-from editsearch.vocabulary import EDIT_PHRASES  # noqa: E402
+from editsearch.search.vocabulary import EDIT_PHRASES  # noqa: E402
 
 CHUNK = 20_000
 SOURCES = 8

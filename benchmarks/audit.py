@@ -245,9 +245,9 @@ def speed(n: int, seed: int) -> dict:
 
 def _synthetic_index(directory: Path, n: int, seed: int, dim: int = 384) -> None:
     """An index of n edits written straight into the catalog: vectors, instruction vectors and signatures."""
-    from editsearch.audit.signatures import Signature
     from editsearch.index.catalog import now, vector_crc
     from editsearch.index.instructions import save_instruction_vectors
+    from editsearch.pairs.signatures import Signature
 
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(2000, dim)).astype(np.float32)

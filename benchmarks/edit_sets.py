@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from editsearch.errors import DataError
+from editsearch.core.errors import DataError
 
 SETS = ("generator", "heldout", "real")
 # an instruction whose edit is its own reverse (after -> before is the same edit): no reversal can be planted on it

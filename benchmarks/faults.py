@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 import editsearch.index.catalog as catalog_module
-from editsearch.errors import EditSearchError
+from editsearch.core.errors import EditSearchError
 from editsearch.index.catalog import CATALOG_FILE
 from editsearch.index.lock import LOCK_FILE
 from editsearch.index.store import EditIndex

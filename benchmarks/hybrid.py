@@ -9,7 +9,7 @@ data set's instruction. Splits: `heldout` queries are the held-out phrasings (th
 from them), `shift` the phrasing-shift queries (styles training never produces, never a stored wording),
 `real` the pairs of the --real folder (evaluation only) with their stored instructions, queried with the
 --real-queries texts (benchmarks/real_queries.json re-phrases them). Every pair is a candidate; the fusions
-are those of editsearch.ranking, `hybrid` the default. Also run with every other instruction removed (those
+are those of editsearch.search.ranking, `hybrid` the default. Also run with every other instruction removed (those
 edits fall back to the pair alone).
 
 Each split's hybrid trusts its instructions by the split's legibility (how well its pair vectors read their own
@@ -35,7 +35,7 @@ from editsearch.encoder import load_model
 from editsearch.evaluation.metrics import chance_metrics, retrieval_metrics
 from editsearch.evaluation.retrieval import EvalSet, instruction_embeddings, read_label_queries, real_eval_set
 from editsearch.index.legibility import legibility_of
-from editsearch.ranking import fuse, instruction_trust
+from editsearch.search.ranking import fuse, instruction_trust
 
 KEYS = ("top1", "hit@5", "mAP")
 NOISE = (0.0, 0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99)  # --tune: share of each pair vector's variance replaced by noise
@@ -104,9 +104,9 @@ def evaluate(args: argparse.Namespace, model: Any) -> dict[str, dict[str, dict[s
 def tuning_set(model: Any, per_family: int = 4, seed: int = 99) -> tuple[Any, ...]:
     """Training wordings only: (pair vectors, instruction cosines, query vectors, relevance, the pairs'
     instructions and their vectors)."""
+    from editsearch.core.rng import stream
     from editsearch.data.synthetic.generator import FAMILIES, make_pair
     from editsearch.data.synthetic.paraphrase import vary
-    from editsearch.rng import stream
 
     rng = stream(seed, "fusion-tuning")
     pairs = [make_pair(rng, "train", 128, name) for name in sorted(FAMILIES) for _ in range(per_family)]

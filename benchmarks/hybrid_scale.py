@@ -67,7 +67,7 @@ def make_index(directory: Path, n: int, index_type: str, seed: int = 0) -> dict[
 
 def time_queries(directory: Path, queries: int, seed: int = 1) -> None:
     """p50 / p95 of `rank_text` under pair and hybrid, one query vector at a time, in a fresh reader."""
-    from editsearch.search import EditSearch
+    from editsearch.search.api import EditSearch
 
     with EditSearch.open(directory) as searcher:
         dim = searcher.index.model_info["dim"]

@@ -13,7 +13,7 @@ Quality, on each set asked for (`--set`, comma-separated; benchmarks/edit_sets.p
 Evaluation only: nothing is fitted or chosen on the last two. Each set's pairs are embedded with the model and
 mapped twice (the layout and clusters depend on the vectors only, so both maps have the same clusters):
 1. saved to a fresh index WITHOUT their instructions, so every cluster is named from the shipped vocabulary
-   (editsearch.vocabulary.EDIT_PHRASES): purity (the share of clustered edits whose group is their cluster's
+   (editsearch.search.vocabulary.EDIT_PHRASES): purity (the share of clustered edits whose group is their cluster's
    majority group), noise (the share left as noise), kept_together (per group of two clustered edits or more,
    the share in its most common cluster, weighted by size: read it with purity, since a few large clusters keep
    groups together trivially), names_right (the share of clusters whose name is one of the phrases that
@@ -49,7 +49,7 @@ from editsearch.encoder import load_model  # noqa: E402
 from editsearch.evaluation.retrieval import synthetic_eval_set  # noqa: E402
 from editsearch.index.instructions import embed_missing  # noqa: E402
 from editsearch.index.store import EditIndex  # noqa: E402
-from editsearch.vocabulary import EDIT_PHRASES  # noqa: E402
+from editsearch.search.vocabulary import EDIT_PHRASES  # noqa: E402
 
 SIDE_BY_SIDE = ("edits", "clusters", "purity", "noise_share", "kept_together", "names_right", "names_from_group")
 

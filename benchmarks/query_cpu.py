@@ -16,7 +16,7 @@ import time
 import faiss
 
 import editsearch
-from editsearch.search import EditSearch
+from editsearch.search.api import EditSearch
 from editsearch.serve.shapes import result_json
 
 

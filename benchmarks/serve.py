@@ -103,7 +103,7 @@ def summary(latencies_s: list[float], wall_s: float, errors: int) -> dict[str, f
 
 def in_process(index_dir: Path, texts: list[str]) -> dict[str, float]:
     """The same query through the Python API, one thread, warm."""
-    from editsearch.search import EditSearch
+    from editsearch.search.api import EditSearch
 
     with EditSearch.open(index_dir) as searcher:
         searcher.search_text("warm up", k=10)

@@ -18,8 +18,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from editsearch.embedder import Embedder
 from editsearch.encoder import load_model
+from editsearch.encoder.embedder import Embedder
 from editsearch.towers.runtime import shared_tower
 
 

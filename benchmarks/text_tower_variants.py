@@ -80,8 +80,8 @@ def main() -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers import optimizer
 
-    from editsearch.embedder import Embedder
     from editsearch.encoder import load_model
+    from editsearch.encoder.embedder import Embedder
     from editsearch.towers.cache import model_dir, read_json
     from editsearch.towers.export import export_minilm_graph
     from editsearch.towers.runtime import OnnxTextTower, load_runtime, shared_tower

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from scale import QUERIES, K, chunk_vectors, chunks, exact_top_k, memory, recall  # noqa: E402
 
-CANDIDATES = 100  # instructions fetched per text query by ranking (editsearch.ranking.CANDIDATES)
+CANDIDATES = 100  # instructions fetched per text query by ranking (editsearch.search.ranking.CANDIDATES)
 
 
 def bench_types(args: argparse.Namespace) -> None:

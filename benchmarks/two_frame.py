@@ -25,8 +25,8 @@ from typing import Any
 import torch
 
 from editsearch.cli.common import format_table
-from editsearch.embedder import Embedder
 from editsearch.encoder import load_model
+from editsearch.encoder.embedder import Embedder
 from editsearch.evaluation.compare import run_evaluation
 from editsearch.evaluation.metrics import ranks_of_relevant, retrieval_metrics
 from editsearch.evaluation.retrieval import EvalSet, read_label_queries, real_eval_set, synthetic_eval_set

@@ -1,4 +1,4 @@
-"""Precision and recall of the weak-match cue (editsearch/weak_match.py), for text and for exemplar queries.
+"""Precision and recall of the weak-match cue (editsearch/search/weak_match.py), for text and for exemplar queries.
 
     python -m benchmarks.weak_match [--pairs 100] [--seed 0] [--real DIR] [--heldout-pairs N] [--out DIR]
 
@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from editsearch.index.store import EditIndex
-from editsearch.search import EditSearch
-from editsearch.weak_match import REFERENCE_TEXTS, refresh_statistics
+from editsearch.search.api import EditSearch
+from editsearch.search.weak_match import REFERENCE_TEXTS, refresh_statistics
 
 # Families left out of the generator's collections: edits nothing left in the collection does (the geometric
 # ones and the compound that mirrors, inversion, drawn marks).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from editsearch.lazy import lazy_exports
+from editsearch.core.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -10,12 +10,12 @@ _EXPORTS = {
     "EditCLIP": "editsearch.encoder",
     "load_model": "editsearch.encoder",
     "DEFAULT_MODEL": "editsearch.encoder",
-    "EditSearch": "editsearch.search",
-    "SearchResult": "editsearch.search",
-    "rank_edits": "editsearch.candidates",
+    "EditSearch": "editsearch.search.api",
+    "SearchResult": "editsearch.search.api",
+    "rank_edits": "editsearch.search.candidates",
     "EditIndex": "editsearch.index.store",
     "iter_source": "editsearch.data.sources",
-    "score_pairs": "editsearch.scoring",
+    "score_pairs": "editsearch.search.scoring",
     "audit": "editsearch.audit",  # run.audit; the package itself is callable too (see its __init__)
     "build_map": "editsearch.atlas",
 }

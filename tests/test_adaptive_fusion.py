@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from editsearch.errors import UsageError
+from editsearch.core.errors import UsageError
 from editsearch.index.legibility import legibility, legibility_of
-from editsearch.ranking import fuse, instruction_trust, instruction_weight
+from editsearch.search.ranking import fuse, instruction_trust, instruction_weight
 
 # Six candidate edits; the pair ranks 0 first, 1 second and so on.
 PAIR = np.array([0.30, 0.25, 0.20, 0.15, 0.10, 0.05])

@@ -14,12 +14,12 @@ from PIL import Image
 
 import editsearch
 from editsearch.audit.run import run_audit
-from editsearch.audit.signatures import SignatureTable, pair_signatures
 from editsearch.audit.table import SUMMARY_KEY
 from editsearch.cli.main import cli
+from editsearch.core.errors import UsageError
 from editsearch.data.synthetic.generator import synth_pairs
-from editsearch.errors import UsageError
 from editsearch.index.store import EditIndex
+from editsearch.pairs.signatures import SignatureTable, pair_signatures
 
 
 def run(*args):
@@ -256,7 +256,7 @@ def test_no_instructions_gives_null_mismatch_and_reversed_with_one_note(tmp_path
                                 for line in manifest.read_text().splitlines()))  # fmt: skip
     with EditIndex.open(tmp_path / "idx", create=True) as index:
         index.sync([manifest], tiny_model, workers=0)
-    from editsearch.search import EditSearch
+    from editsearch.search.api import EditSearch
 
     with EditSearch.open(tmp_path / "idx", tiny_model) as search:
         table = editsearch.audit(search)
@@ -347,7 +347,7 @@ def test_outputs_inside_the_index_folder_are_refused_before_any_work(cli_index, 
 
 
 def test_planted_links_at_the_old_temp_names_are_never_followed(cli_index, tmp_path):
-    from editsearch.cli.html import write_gallery
+    from editsearch.data.gallery import write_gallery
 
     idx, _ = cli_index
     out, clean, victim = tmp_path / "out", tmp_path / "clean.jsonl", tmp_path / "victim.txt"

@@ -217,8 +217,8 @@ def test_build_index_makes_torch_threads_wait_passively_unless_told_otherwise(mo
 
 
 def test_library_errors_become_one_line_and_their_exit_code(built, monkeypatch, tmp_path):
-    from editsearch.errors import UsageError
-    from editsearch.search import EditSearch
+    from editsearch.core.errors import UsageError
+    from editsearch.search.api import EditSearch
 
     html = run("query", "--index", built, "--text", "mirror", "--html", tmp_path / "missing" / "out.html")
     assert html.exit_code == 1 and "Error: No such file or directory" in html.stderr and "Traceback" not in html.output

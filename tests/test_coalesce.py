@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from editsearch.errors import UsageError
+from editsearch.core.errors import UsageError
 from editsearch.towers.coalesce import Coalescer, _Request
 
 WAIT = 60  # generous bound for a thread to arrive on a loaded machine
@@ -75,9 +75,9 @@ def test_a_lone_caller_runs_at_once_and_a_failing_input_fails_only_its_caller():
 def test_searchers_sharing_an_embedder_share_its_text_cache(tmp_path, tiny_model):
     from index_fixtures import make_collection
 
-    from editsearch.embedder import Embedder
+    from editsearch.encoder.embedder import Embedder
     from editsearch.index.store import EditIndex
-    from editsearch.search import EditSearch, embed_query_texts
+    from editsearch.search.api import EditSearch, embed_query_texts
 
     manifest = make_collection(tmp_path / "data", 4)
     with EditIndex.open(tmp_path / "idx", create=True) as index:

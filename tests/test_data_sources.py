@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from editsearch.data import EditPair, ItemError, count_source, iter_source
-from editsearch.images import ImageLoadError
+from editsearch.media.images import ImageLoadError
 
 
 def _png(path: Path, color: tuple[int, int, int]) -> Path:
@@ -172,7 +172,7 @@ def test_unknown_or_missing_source_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_tar_member_and_cell_locators_round_trip(tmp_path):
     from editsearch.data.records import ImageRef
-    from editsearch.locators import locator_name, parse_locator
+    from editsearch.media.locators import locator_name, parse_locator
 
     member = ImageRef("/d/shard 1.tar", member="a:b/k0.before.png")
     assert member.locator == "tar-member:a%3Ab%2Fk0.before.png:/d/shard 1.tar"
@@ -186,8 +186,8 @@ def test_tar_member_and_cell_locators_round_trip(tmp_path):
 
 
 def test_columns_option_is_parsed_strictly():
+    from editsearch.core.errors import UsageError
     from editsearch.data.layouts import parse_columns
-    from editsearch.errors import UsageError
 
     assert parse_columns(" before = a ,after=b,id=c") == {"before": "a", "after": "b", "id": "c"}
     for bad in ("before=a", "before=a,after=b,colour=c", "before=a,after=", "before=a,before=b,after=c", "a,b"):

@@ -219,7 +219,7 @@ def test_open_clip_builtin_architecture_random_init() -> None:
 
 
 def test_large_jpeg_is_decoded_at_reduced_scale_with_the_same_result(tiny_model: EditCLIP, tmp_path) -> None:
-    from editsearch.images import load_image
+    from editsearch.media.images import load_image
 
     smooth = np.linspace(0, 255, 400, dtype=np.float32)
     arr = np.stack(
@@ -246,7 +246,7 @@ def open_clip_transform(model: EditCLIP):
 
 
 def test_pair_transform_is_open_clips_eval_transform_bit_for_bit(tiny_model: EditCLIP, image_files) -> None:
-    from editsearch.images import load_image
+    from editsearch.media.images import load_image
 
     pt = tiny_model.pair_transform
     reference = open_clip_transform(tiny_model)

@@ -142,7 +142,7 @@ def test_per_family_is_capped_with_the_reason(monkeypatch) -> None:
 
 
 def test_a_library_held_out_set_needs_a_pair_per_family() -> None:
-    from editsearch.errors import UsageError
+    from editsearch.core.errors import UsageError
     from editsearch.evaluation.retrieval import synthetic_eval_set
 
     with pytest.raises(UsageError, match="at least 1 pair per family"):

@@ -13,8 +13,8 @@ import pytest
 from conftest import random_image, tiny_config
 
 from editsearch.index.errors import ModelMismatchError
-from editsearch.pair_inputs import load_pairs
-from editsearch.search import EditSearch
+from editsearch.search.api import EditSearch
+from editsearch.search.inputs import load_pairs
 from editsearch.towers import cache, pixels
 from editsearch.towers.runtime import open_text_tower, open_vision_tower
 

@@ -21,7 +21,7 @@ from editsearch.index.catalog import CATALOG_FILE, Catalog
 from editsearch.index.errors import CatalogCorruptError, UnknownEditError
 from editsearch.index.store import EditIndex
 from editsearch.index.vectors import FAISS_FILE, META_FILE
-from editsearch.search import EditSearch
+from editsearch.search.api import EditSearch
 
 N = 12
 
@@ -271,7 +271,7 @@ def test_a_hash_in_a_file_name_is_a_file_everywhere(tmp_path, tiny_model):
         row = index.catalog.get_edit(1)
     assert "#0:x_" in row["before"] and ImageRef.from_locator(row["before"]) == ImageRef(row["before"])
 
-    from editsearch.cli.html import write_gallery
+    from editsearch.data.gallery import write_gallery
     from editsearch.transfer.exemplar import exemplar_from_index
 
     assert exemplar_from_index(idx, 1).before.size == (40, 32)  # what `apply --edit-id` loads

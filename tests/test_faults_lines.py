@@ -14,13 +14,13 @@ from click.testing import CliRunner
 from index_fixtures import make_collection, write_image
 
 from editsearch.cli.main import cli
+from editsearch.core.errors import ImageLoadError, UsageError
+from editsearch.core.limits import MAX_TEXT_CHARS
 from editsearch.data.manifest import iter_manifest
 from editsearch.data.records import EditPair, ImageRef, ItemError
-from editsearch.errors import ImageLoadError, UsageError
 from editsearch.index.store import EditIndex
-from editsearch.limits import MAX_TEXT_CHARS
-from editsearch.query_specs import read_queries
-from editsearch.search import EditSearch
+from editsearch.search.api import EditSearch
+from editsearch.search.specs import read_queries
 
 N = 60
 BAD = {

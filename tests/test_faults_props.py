@@ -16,8 +16,8 @@ from editsearch.cli.main import cli
 from editsearch.data.manifest import iter_manifest
 from editsearch.data.records import EditPair, ItemError
 from editsearch.index.store import EditIndex
-from editsearch.query_specs import QUERY_KEYS, read_queries
-from editsearch.search import EditSearch
+from editsearch.search.api import EditSearch
+from editsearch.search.specs import QUERY_KEYS, read_queries
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from editsearch.errors import UsageError
-from editsearch.files import atomic_path, exclusive_temp, refuse_inside, write_atomic
+from editsearch.core.errors import UsageError
+from editsearch.core.files import atomic_path, exclusive_temp, refuse_inside, write_atomic
 
 
 def test_write_atomic_never_follows_a_planted_temp_link(tmp_path):

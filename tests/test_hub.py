@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from editsearch.errors import WeightsNotFoundError
-from editsearch.hub import WeightsSource, hub_offline, resolve_source
+from editsearch.core.errors import WeightsNotFoundError
+from editsearch.core.hub import WeightsSource, hub_offline, resolve_source
 
 REGISTRY = {"shipped": WeightsSource("dir", "/nowhere/shipped", "a shipped model")}
 
@@ -40,7 +40,7 @@ def test_missing_hub_weights_name_the_hf_download_command_the_installed_hub_has(
     from huggingface_hub.cli import download
     from huggingface_hub.cli.hf import app
 
-    from editsearch.hub import hub_snapshot
+    from editsearch.core.hub import hub_snapshot
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))

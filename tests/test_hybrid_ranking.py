@@ -18,8 +18,8 @@ from index_fixtures import EDITS, CountingModel, make_collection
 from editsearch.cli.main import cli
 from editsearch.index.legibility import legibility_of
 from editsearch.index.store import EditIndex
-from editsearch.ranking import fuse, instruction_trust
-from editsearch.search import EditSearch
+from editsearch.search.api import EditSearch
+from editsearch.search.ranking import fuse, instruction_trust
 from editsearch.serve import create_app
 
 QUERY = "invert the colors"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from editsearch.errors import EditSearchError, UsageError
+from editsearch.core.errors import EditSearchError, UsageError
 from editsearch.index.errors import EditIndexError, ModelMismatchError
 from editsearch.index.vectors import FAISS_FILE, CacheMismatchError, VectorIndex, resolve_kind
 from editsearch.scale.jobs import EngineError, ShardJob

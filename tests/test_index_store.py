@@ -300,7 +300,7 @@ def test_build_decodes_large_jpegs_at_reduced_scale_with_near_identical_vectors(
     side = tiny_model.config.image_size
     assert len(sizes) == 6 and all(side <= min(s) <= 512 // 4 for s in sizes), sizes  # DCT-scaled, not 512
 
-    from editsearch.images import load_image
+    from editsearch.media.images import load_image
 
     with EditIndex.open(tmp_path / "idx") as index:
         stored = np.stack(

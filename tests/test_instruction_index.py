@@ -11,7 +11,7 @@ from index_fixtures import make_collection
 from editsearch.cli.main import cli
 from editsearch.index.instructions import save_instruction_vectors
 from editsearch.index.store import EditIndex
-from editsearch.search import EditSearch
+from editsearch.search.api import EditSearch
 
 QUERY = "invert the colors"
 MANY = 200_001  # more than the old in-memory ceiling of 200,000 distinct instructions

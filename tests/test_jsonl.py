@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from editsearch.jsonl import read_jsonl
+from editsearch.core.jsonl import read_jsonl
 
 
 def test_each_line_is_an_object_or_its_reason(tmp_path):

@@ -13,12 +13,12 @@ from map_fixtures import add_vectors, clustered, unit, vector_index
 
 from editsearch.atlas import build, build_map, layout, read_map, view_map
 from editsearch.atlas.clusters import NOISE
-from editsearch.errors import NoMapError, UsageError
+from editsearch.core.errors import NoMapError, UsageError
 from editsearch.index.catalog import MAP_STATE
 from editsearch.index.errors import EditIndexError
 from editsearch.index.instructions import save_instruction_vectors
 from editsearch.index.store import EditIndex
-from editsearch.vocabulary import EDIT_PHRASES
+from editsearch.search.vocabulary import EDIT_PHRASES
 
 PHRASES = [EDIT_PHRASES[5], EDIT_PHRASES[12], EDIT_PHRASES[20]]  # invert, pencil sketch, flip: apart for the tiny model
 

@@ -12,7 +12,7 @@ from map_fixtures import add_vectors, clustered, vector_index
 
 from editsearch.cli.main import cli
 from editsearch.index.store import EditIndex
-from editsearch.vocabulary import EDIT_PHRASES
+from editsearch.search.vocabulary import EDIT_PHRASES
 
 PHRASES = [EDIT_PHRASES[5], EDIT_PHRASES[12], EDIT_PHRASES[20]]
 

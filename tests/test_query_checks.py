@@ -10,10 +10,10 @@ from click.testing import CliRunner
 from index_fixtures import make_collection
 
 from editsearch.cli.main import cli
-from editsearch.errors import UsageError
+from editsearch.core.errors import UsageError
+from editsearch.core.limits import MAX_QUERY_CHARS, MAX_QUERY_TERMS
 from editsearch.index.errors import UnknownEditError
-from editsearch.limits import MAX_QUERY_CHARS, MAX_QUERY_TERMS
-from editsearch.search import EditSearch
+from editsearch.search.api import EditSearch
 
 
 def run(*args: object):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from editsearch.rng import stream, stream_seed
+from editsearch.core.rng import stream, stream_seed
 
 
 def draws(rng: np.random.Generator) -> list[int]:

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import random_image
 
 from editsearch.cli.main import cli
-from editsearch.files import exclusive_temp
+from editsearch.core.files import exclusive_temp
 from editsearch.index.vectors import VectorIndex, VectorMeta
 
 KEEP = "the victim's own text\n"
@@ -219,16 +219,16 @@ def test_score_csv_replaces_a_planted_link_and_a_failed_run_leaves_the_old_file(
     assert len(list(csv.DictReader(out.open()))) == 3
     before = out.read_text()
 
-    import editsearch.scoring
+    import editsearch.search.scoring
 
-    real = editsearch.scoring.score_pairs
+    real = editsearch.search.scoring.score_pairs
 
     def dies_after_one_row(*args, **kwargs):
         rows = real(*args, **kwargs)
         yield next(rows)
         raise RuntimeError("killed mid-run")
 
-    monkeypatch.setattr(editsearch.scoring, "score_pairs", dies_after_one_row)
+    monkeypatch.setattr(editsearch.search.scoring, "score_pairs", dies_after_one_row)
     result = CliRunner().invoke(cli, args)
     assert isinstance(result.exception, RuntimeError)
     assert out.read_text() == before  # no half CSV over the last good one

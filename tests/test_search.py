@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from index_fixtures import make_collection
 
-from editsearch.candidates import rank_edits
 from editsearch.data.sources import iter_source
 from editsearch.index.errors import FilterError, ModelMismatchError, UnknownEditError
 from editsearch.index.store import EditIndex
-from editsearch.query_specs import read_queries
-from editsearch.search import EditSearch, SearchResult
+from editsearch.search.api import EditSearch, SearchResult
+from editsearch.search.candidates import rank_edits
+from editsearch.search.specs import read_queries
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +163,7 @@ def test_run_batch_groups_by_filter_with_the_same_results_as_single_searches(sea
 
 
 def test_the_searcher_keeps_a_bounded_text_cache(searcher, monkeypatch):
-    from editsearch import embedder as embedder_module
+    from editsearch.encoder import embedder as embedder_module
 
     monkeypatch.setattr(embedder_module, "TEXT_CACHE_SIZE", 2)
     texts = ["invert the colors", "blur it", "mirror it"]

@@ -424,8 +424,8 @@ def test_serve_command_is_registered():
 
 
 def test_queries_embed_with_the_shared_onnx_towers_or_else_the_torch_model(client, index_dir, monkeypatch):
-    from editsearch.embedder import Embedder
-    from editsearch.search import EditSearch
+    from editsearch.encoder.embedder import Embedder
+    from editsearch.search.api import EditSearch
 
     assert client.get("/api/stats").json()["server"]["query_towers"] == "onnx"
     readers = list(client.app.state.engine._readers.queue)

@@ -121,9 +121,9 @@ def test_the_apply_json_names_its_pipeline(client):
 
 
 def test_one_thumbnail_function_serves_gallery_and_server(client, index_dir, tmp_path):
-    from editsearch.cli.html import write_gallery
-    from editsearch.search import EditSearch
-    from editsearch.thumbnails import thumbnail_jpeg
+    from editsearch.data.gallery import write_gallery
+    from editsearch.data.thumbnails import thumbnail_jpeg
+    from editsearch.search.api import EditSearch
 
     with EditSearch.open(index_dir) as searcher:
         results = searcher.search_text("x", k=1)

@@ -19,10 +19,10 @@ from index_fixtures import make_collection
 from PIL import Image
 from serve_fixtures import big_png16, make_served_index, png_bytes
 
-from editsearch.errors import ImageLoadError, UsageError
-from editsearch.images import load_image
+from editsearch.core.errors import ImageLoadError, UsageError
 from editsearch.index.catalog import Catalog
 from editsearch.index.errors import FilterError
+from editsearch.media.images import load_image
 from editsearch.serve import create_app
 
 HOSTS = ["testserver"]

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from editsearch.cli.main import cli
+from editsearch.core.errors import MissingDependencyError
 from editsearch.encoder import torch_stack
-from editsearch.errors import MissingDependencyError
 
 NMS = "operator torchvision::nms does not exist"
 

@@ -70,7 +70,7 @@ def test_pruning_drops_unfinished_checkpoints_older_than_the_newest_complete(tmp
 
 
 def test_data_values_name_sources_or_synthetic_edits() -> None:
-    from editsearch.errors import UsageError
+    from editsearch.core.errors import UsageError
 
     assert data_sources([]) == () and data_sources(["synthetic"]) == ()
     assert data_sources(["a.jsonl", "b"]) == ("a.jsonl", "b")

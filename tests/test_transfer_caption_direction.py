@@ -11,7 +11,7 @@ import torch
 from conftest import random_image
 from torch_fixtures import one_thread  # noqa: F401 - the fixture, used by pytestmark
 
-from editsearch.errors import UsageError, WeightsNotFoundError
+from editsearch.core.errors import UsageError, WeightsNotFoundError
 from editsearch.transfer.caption_direction import CaptionDirection
 
 SOURCE, TARGET = "a red square", "a blue circle"

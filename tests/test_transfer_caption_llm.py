@@ -9,7 +9,7 @@ import torch
 from conftest import random_image
 from torch_fixtures import one_thread  # noqa: F401 - the fixture, used by pytestmark
 
-from editsearch.errors import GenerationError, UsageError, WeightsNotFoundError
+from editsearch.core.errors import GenerationError, UsageError, WeightsNotFoundError
 from editsearch.transfer.caption_llm import EXAMPLE, CaptionWriter, first_caption
 from editsearch.transfer.tiny_pipelines import LLM_WORDS, save_tiny_llm
 

@@ -107,7 +107,7 @@ def test_vae_training_lowers_reconstruction_error():
 
 
 def test_unreadable_source_pairs_are_skipped_then_stop_with_a_data_error(tmp_path):
-    from editsearch.errors import DataError
+    from editsearch.core.errors import DataError
     from editsearch.training.pairs import MAX_SKIPS, PairSampler, pair_pool
 
     random_image(1).save(tmp_path / "b.png")

@@ -10,7 +10,7 @@ from conftest import random_image
 from PIL import Image
 from torch_fixtures import one_thread  # noqa: F401 - the fixture, used by pytestmark
 
-from editsearch.errors import IncompatibleModelError, UsageError, WeightsNotFoundError
+from editsearch.core.errors import IncompatibleModelError, UsageError, WeightsNotFoundError
 from editsearch.transfer.visii import InversionSettings, LearnedInstruction, Visii
 
 FAST = {"steps": 2, "size": 32}
@@ -337,7 +337,7 @@ def test_a_diverging_inversion_stops_and_nothing_is_kept(visii, indexed, pair):
     """A loss that overflows (lambda_mse 1e300) stops the run with an EditSearchError; no NaN is ever stored."""
     import numpy as np
 
-    from editsearch.errors import DataError, EditSearchError
+    from editsearch.core.errors import DataError, EditSearchError
     from editsearch.index.store import EditIndex
     from editsearch.transfer.exemplar import exemplar_from_index
     from editsearch.transfer.visii import InversionDivergedError

@@ -12,7 +12,7 @@ from conftest import random_image
 from PIL import Image
 from torch_fixtures import one_thread  # noqa: F401 - the fixture, used by pytestmark
 
-from editsearch.errors import UsageError
+from editsearch.core.errors import UsageError
 from editsearch.transfer.visii import LearnedInstruction
 from editsearch.transfer.visii_editclip import EditVisii
 

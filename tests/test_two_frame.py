@@ -10,12 +10,12 @@ import torch
 import torch.nn.functional as F
 from conftest import random_image, tiny_config
 
+from editsearch.core.errors import UsageError
+from editsearch.core.hub import WeightsSource
 from editsearch.encoder import EditCLIPConfig, WeightsNotFoundError, load_model
 from editsearch.encoder.registry import MODELS, random_model
-from editsearch.errors import UsageError
 from editsearch.evaluation.retrieval import EvalSet
 from editsearch.evaluation.reversal import SELF_INVERSE, directional, evaluate_reversal, reversal_metrics
-from editsearch.hub import WeightsSource
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from index_fixtures import make_collection
 
 import editsearch.index.store as store
-import editsearch.weak_match as weak_match
+import editsearch.search.weak_match as weak_match
 from editsearch.cli.main import cli
 from editsearch.index.statistics import read_record
 from editsearch.index.store import EditIndex
-from editsearch.search import EditSearch
+from editsearch.search.api import EditSearch
 
 COMPUTED = ("text_references", "exemplar_references")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from benchmarks.heldout.generate import write_heldout
 from benchmarks.heldout.sheet import contact_sheet
-from editsearch.errors import EditSearchError
+from editsearch.core.errors import EditSearchError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

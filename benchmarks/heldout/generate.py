@@ -12,10 +12,10 @@ from PIL import Image
 
 from benchmarks.heldout.families import FAMILIES
 from benchmarks.heldout.wordings import wordings
+from editsearch.core.errors import GenerationError, UsageError
+from editsearch.core.files import write_atomic
+from editsearch.core.rng import stream
 from editsearch.data.synthetic.photos import sample_source
-from editsearch.errors import GenerationError, UsageError
-from editsearch.files import write_atomic
-from editsearch.rng import stream
 
 MEAN_CHANGE = 3.0  # a pair is visibly changed when its mean absolute change (0..255) reaches this ...
 LOCAL_CHANGE, LOCAL_SHARE = 24, 0.01  # ... or when 1 % of its pixels changed by over 24 levels (a small caption)

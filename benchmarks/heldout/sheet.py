@@ -8,9 +8,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from editsearch.errors import DataError
-from editsearch.files import write_atomic
-from editsearch.jsonl import read_jsonl
+from editsearch.core.errors import DataError
+from editsearch.core.files import write_atomic
+from editsearch.core.jsonl import read_jsonl
 
 TILE, LABEL, GAP = 128, 150, 8  # tile side, label column width, gap between pairs (px)
 

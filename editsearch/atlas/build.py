@@ -24,10 +24,10 @@ from editsearch.atlas import layout
 from editsearch.atlas.agreement import alike_groups, measure
 from editsearch.atlas.labels import cluster_means, from_instructions, from_vocabulary
 from editsearch.atlas.table import AtlasMap
-from editsearch.errors import NoMapError, UsageError
+from editsearch.core.errors import NoMapError, UsageError
+from editsearch.core.rng import stream
 from editsearch.index.catalog import MAP_STATE
 from editsearch.index.errors import EditIndexError
-from editsearch.rng import stream
 
 if TYPE_CHECKING:
     from editsearch.index.store import EditIndex

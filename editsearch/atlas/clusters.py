@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from editsearch.atlas.layout import INSTALL_HINT
-from editsearch.errors import MissingDependencyError
+from editsearch.core.errors import MissingDependencyError
 
 NOISE = -1
 MIN_CLUSTER_FRACTION = 0.002  # a cluster holds at least this share of the fitted edits ...

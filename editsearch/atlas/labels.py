@@ -13,7 +13,7 @@ import numpy as np
 
 from editsearch.atlas.agreement import Groups
 from editsearch.atlas.clusters import NOISE
-from editsearch.vocabulary import EDIT_PHRASES
+from editsearch.search.vocabulary import EDIT_PHRASES
 
 # A cluster is named after its top group of instructions only when that group holds at least this share of its
 # edits with instructions: above one half, so that an even mix of two edits (the plainest mixed cluster, each

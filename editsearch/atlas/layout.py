@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from editsearch.errors import MissingDependencyError
+from editsearch.core.errors import MissingDependencyError
 
 LEGACY_MODEL_FILE = "atlas.umap"  # where older versions pickled the fitted model: never read, removed by `map`
 N_NEIGHBORS = 15  # UMAP's default: local structure of ~15 neighbours per edit (fewer in a small fit, see below)

@@ -15,8 +15,8 @@ from editsearch.atlas.clusters import NOISE
 from editsearch.atlas.layout import INSTALL_HINT
 from editsearch.atlas.palette import NOISE_COLOUR, cluster_colour
 from editsearch.atlas.table import AtlasMap
-from editsearch.errors import MissingDependencyError
-from editsearch.files import atomic_path
+from editsearch.core.errors import MissingDependencyError
+from editsearch.core.files import atomic_path
 
 MAX_LABELS = 60  # the largest clusters are named on the picture; the table has every name
 LABEL_WIDTH = 24  # characters per line of a name on the picture

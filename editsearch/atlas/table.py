@@ -12,7 +12,7 @@ import numpy as np
 from editsearch.atlas.agreement import agreement_line
 from editsearch.atlas.clusters import NOISE
 from editsearch.atlas.palette import CLUSTER_COLOURS, NOISE_COLOUR, cluster_colour
-from editsearch.files import atomic_path
+from editsearch.core.files import atomic_path
 
 COLUMNS = ("id", "before", "after", "x", "y", "cluster", "label")
 LABEL_FIELDS = ("source", "mixed", "purity", "instructed")  # where a cluster's name comes from, as stored

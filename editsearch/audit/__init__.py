@@ -14,7 +14,7 @@ import sys
 import types
 from typing import Any
 
-from editsearch.lazy import lazy_exports
+from editsearch.core.lazy import lazy_exports
 
 _EXPORTS = {
     "audit": "editsearch.audit.run",

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from editsearch.audit.checks import registry
-from editsearch.errors import UsageError
-from editsearch.files import atomic_path, write_atomic
-from editsearch.locators import is_locator
+from editsearch.core.errors import UsageError
+from editsearch.core.files import atomic_path, write_atomic
+from editsearch.media.locators import is_locator
 
 REPORT_LIMIT = 200  # flagged edits shown per check in report.html, worst first (the parquet has them all)
 
@@ -51,7 +51,7 @@ def flagged(rows: list[dict[str, Any]], check: str) -> list[dict[str, Any]]:
 
 def report_html(rows: list[dict[str, Any]], summary: dict[str, Any], thumb: int) -> str:
     """One self-contained page: per check, its threshold and the flagged edits with thumbnails, worst first."""
-    from editsearch.cli.html import PAGE
+    from editsearch.data.gallery import PAGE
 
     sections = [f"<p>{html.escape(_headline(summary))}</p>"]
     for note in summary.get("notes", []):
@@ -102,7 +102,7 @@ def _reliability(info: dict[str, Any]) -> str:
 
 
 def _card(row: dict[str, Any], check: str, thumb: int) -> str:
-    from editsearch.cli.html import _thumbnail
+    from editsearch.data.gallery import _thumbnail
 
     extra = "".join(f"<div class='meta'>{html.escape(line)}</div>" for line in registry.get(check).card(row))
     return (

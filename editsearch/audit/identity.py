@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from editsearch.errors import DataError
+from editsearch.core.errors import DataError
 
 if TYPE_CHECKING:
     from editsearch.index.store import EditIndex

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from editsearch.data.records import ImageRef
-from editsearch.locators import parse_locator
+from editsearch.media.locators import parse_locator
 
 BATCH = 64
 

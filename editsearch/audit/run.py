@@ -18,15 +18,15 @@ from editsearch.audit.instructions import InstructionScorer
 from editsearch.audit.neighbours import EXACT_MAX, PAIR_NEIGHBOURS, PositionMap, cheaper_than_exact, pair_neighbours
 from editsearch.audit.peers import InstructionPeers
 from editsearch.audit.pixels import gone, iter_pixels, model_image_size
-from editsearch.audit.signatures import SignatureTable, pair_signatures
 from editsearch.audit.state import AuditState, Edits
 from editsearch.audit.table import build_table
 from editsearch.audit.thresholds import Threshold
-from editsearch.errors import UsageError
+from editsearch.core.errors import UsageError
+from editsearch.pairs.signatures import SignatureTable, pair_signatures
 
 if TYPE_CHECKING:
     from editsearch.index.store import EditIndex
-    from editsearch.search import EditSearch
+    from editsearch.search.api import EditSearch
 
 
 def audit(

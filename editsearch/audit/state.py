@@ -11,7 +11,7 @@ import numpy as np
 from editsearch.audit.instructions import InstructionScorer
 from editsearch.audit.neighbours import PositionMap
 from editsearch.audit.peers import InstructionPeers
-from editsearch.audit.signatures import SignatureTable
+from editsearch.pairs.signatures import SignatureTable
 
 if TYPE_CHECKING:
     from editsearch.index.store import EditIndex

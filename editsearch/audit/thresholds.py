@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from editsearch.rng import stream
+from editsearch.core.rng import stream
 
 ROBUST_Z = 3.5  # Iglewicz and Hoaglin's modified z-score bound for outliers
 MIN_MIXTURE = 20  # fewer scores than this: no mixture fit

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from editsearch.cli.common import EDIT_ID, echo_json, json_option, warn
-from editsearch.errors import untrained_note
+from editsearch.core.errors import untrained_note
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 METHODS = ("editclip", "visii", "caption-direction")  # editsearch.transfer.methods.METHODS, without its imports

@@ -9,7 +9,7 @@ import click
 
 from editsearch.audit.checks.registry import NAMES
 from editsearch.cli.common import echo_json, format_table, index_option, json_option, warn
-from editsearch.errors import EXIT_PARTIAL, UsageError, untrained_note
+from editsearch.core.errors import EXIT_PARTIAL, UsageError, untrained_note
 
 
 def _thresholds(values: tuple[str, ...]) -> dict[str, str]:
@@ -71,7 +71,7 @@ def audit(
     from editsearch.audit.files import prepare_out, write_outputs
     from editsearch.audit.files import write_clean as write_clean_manifest
     from editsearch.audit.run import check_names, check_thresholds, run_audit
-    from editsearch.files import refuse_inside
+    from editsearch.core.files import refuse_inside
     from editsearch.index.build import default_workers
     from editsearch.index.store import EditIndex
 

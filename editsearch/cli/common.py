@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from editsearch.errors import untrained_note
+from editsearch.core.errors import untrained_note
 
 model_option = click.option(
     "--model",

@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from editsearch.cli.common import format_table, model_option, warn
-from editsearch.errors import untrained_note
-from editsearch.jsonl import read_jsonl
+from editsearch.core.errors import untrained_note
+from editsearch.core.jsonl import read_jsonl
 
 
 @click.command()
@@ -42,8 +42,8 @@ def demo(out: Path, pairs: int, k: int, model_name: str | None, apply_edit: bool
     from editsearch.data.synthetic.generator import make_demo
     from editsearch.encoder import MODELS
     from editsearch.index.store import EditIndex
-    from editsearch.search import EditSearch
-    from editsearch.weak_match import refresh_statistics
+    from editsearch.search.api import EditSearch
+    from editsearch.search.weak_match import refresh_statistics
 
     manifest = make_demo(out, pairs=pairs, seed=0)
     rows = [row for _, row in read_jsonl(manifest) if isinstance(row, dict)]
@@ -102,7 +102,7 @@ def _apply_found(out: Path, edit: Any, image: str) -> None:
 
 def _write_manifest(path: Path, rows: list[dict[str, Any]]) -> Path:
     """Write manifest rows as JSONL (atomically, so a second run never reads half a file)."""
-    from editsearch.files import write_atomic
+    from editsearch.core.files import write_atomic
 
     return write_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))
 

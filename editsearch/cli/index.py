@@ -24,13 +24,13 @@ from editsearch.cli.common import (
     warn_failures,
 )
 from editsearch.cli.source_options import checked_sources, columns_option
-from editsearch.errors import EXIT_INCONSISTENT, EXIT_PARTIAL, untrained_note
+from editsearch.core.errors import EXIT_INCONSISTENT, EXIT_PARTIAL, untrained_note
 from editsearch.index.types import INDEX_TYPES
-from editsearch.query_specs import RANKS
+from editsearch.search.specs import RANKS
 
 if TYPE_CHECKING:
     from editsearch.index.build import BuildReport
-    from editsearch.search import QueryOutcome
+    from editsearch.search.api import QueryOutcome
 
 
 @click.command("build-index")
@@ -109,7 +109,7 @@ def build_index(
     if emb_dir is not None and columns_text is not None:
         raise click.UsageError("--columns names the columns of SOURCEs; --from-embeddings reads none")
     from editsearch.index.store import EditIndex
-    from editsearch.weak_match import refresh_statistics
+    from editsearch.search.weak_match import refresh_statistics
 
     paths, columns = checked_sources(sources, columns_text)
 
@@ -214,9 +214,9 @@ def query(
         raise click.UsageError("--queries cannot be combined with --text/--before/--after/--edit-id")
     if queries is None and not single:
         raise click.UsageError("give --text, --before/--after, --edit-id, or --queries FILE.jsonl")
-    from editsearch.query_specs import read_queries
-    from editsearch.search import EditSearch, QueryOutcome
-    from editsearch.weak_match import query_kind
+    from editsearch.search.api import EditSearch, QueryOutcome
+    from editsearch.search.specs import read_queries
+    from editsearch.search.weak_match import query_kind
 
     with EditSearch.open(index_dir, model=model_name) as searcher:
         if not searcher.embedder.trained:
@@ -235,7 +235,7 @@ def query(
         else:
             _print_results(outcome)
     if html_out is not None:
-        from editsearch.cli.html import write_gallery
+        from editsearch.data.gallery import write_gallery
 
         warn(f"wrote {write_gallery(html_out, [(_describe(o.query), o.results) for o in outcomes])}")
     if any(o.error is not None for o in outcomes):
@@ -269,7 +269,7 @@ def _single_spec(
 
 def _describe(query: dict[str, Any]) -> str:
     """A one-line description of a query, naming its metric."""
-    from editsearch.query_specs import spec_values
+    from editsearch.search.specs import spec_values
 
     parts = []
     if "text" in query:
@@ -299,7 +299,7 @@ def _print_results(outcome: QueryOutcome) -> None:
 
 
 def _weak_note(outcome: QueryOutcome) -> str:
-    """The line that says a query's best result is a weak match, and against what (editsearch.weak_match)."""
+    """The line that says a query's best result is a weak match, and against what (editsearch.search.weak_match)."""
     scores = f"(best {outcome.results[0].score:.3f} <= reference {outcome.weak_reference:.3f})"
     if "before" in outcome.query or "edit_id" in outcome.query:
         return (
@@ -366,7 +366,7 @@ def remove(edit_ids: tuple[int, ...], index_dir: Path, lock_timeout: float, as_j
     Exit code 3 when some ids were unknown (or already removed).
     """
     from editsearch.index.store import EditIndex
-    from editsearch.weak_match import refresh_statistics
+    from editsearch.search.weak_match import refresh_statistics
 
     with EditIndex.open(index_dir, writable=True, lock_timeout=lock_timeout) as index:
         live = index.live_ids(edit_ids)
@@ -409,7 +409,7 @@ def rebuild(
     import time
 
     from editsearch.index.store import EditIndex
-    from editsearch.weak_match import refresh_statistics
+    from editsearch.search.weak_match import refresh_statistics
 
     start = time.perf_counter()
     with EditIndex.open(index_dir, writable=True, lock_timeout=lock_timeout) as index:

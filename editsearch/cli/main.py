@@ -9,7 +9,7 @@ import sqlite3
 import click
 
 from editsearch.cli.common import printable
-from editsearch.errors import EXIT_ERROR, EditSearchError
+from editsearch.core.errors import EXIT_ERROR, EditSearchError
 
 # command name -> ("module:attribute", one-line help); a module is imported only when its command runs.
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -50,7 +50,7 @@ def map_cmd(
     clusters agree with the instructions (purity: per cluster, the share of its top instruction group).
     """
     from editsearch.atlas import build_map
-    from editsearch.files import refuse_inside
+    from editsearch.core.files import refuse_inside
     from editsearch.index.store import EditIndex
 
     for option, path in (("--out", out), ("--png", png)):

@@ -15,8 +15,8 @@ from typing import Any, TextIO
 import click
 
 from editsearch.cli.common import echo_json, json_option, model_option, warn
-from editsearch.errors import items_exit_code, untrained_note
-from editsearch.files import atomic_path
+from editsearch.core.errors import items_exit_code, untrained_note
+from editsearch.core.files import atomic_path
 
 FORMULA_STARTS = tuple("=+-@\t\r")  # what makes a spreadsheet cell a formula
 
@@ -70,7 +70,7 @@ def score(
         raise click.UsageError("give --before and --after (or --manifest)")
     if text is None and ref is None:
         raise click.UsageError("give --text (EC2T) and/or --ref-before/--ref-after (EC2EC)")
-    from editsearch.scoring import score_one
+    from editsearch.search.scoring import score_one
 
     model = _embedder(model_name)
     scores = score_one(model, before, after, text=text, ref=ref)
@@ -89,7 +89,7 @@ def score(
 
 def _embedder(model_name: str | None) -> Any:
     """The model to score with (ONNX towers where exported), noting on stderr when it is UNTRAINED."""
-    from editsearch.embedder import Embedder
+    from editsearch.encoder.embedder import Embedder
 
     embedder = Embedder(model_name)
     if not embedder.trained:
@@ -120,10 +120,10 @@ def _score_manifest(
     from tqdm import tqdm
 
     from editsearch.data.sources import count_source, iter_source
-    from editsearch.scoring import ScoreRow, mean, score_pairs
+    from editsearch.search.scoring import ScoreRow, mean, score_pairs
 
     if ref is not None:
-        from editsearch.images import ImageLoadError, load_image
+        from editsearch.media.images import ImageLoadError, load_image
 
         try:
             ref = (load_image(ref[0]), load_image(ref[1]))

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from editsearch.cli.common import index_option, model_option, warn
-from editsearch.errors import untrained_note
+from editsearch.core.errors import untrained_note
 
 
 @click.command()

@@ -6,8 +6,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+from editsearch.core.jsonl import read_jsonl
 from editsearch.data.records import EditPair, ImageRef, ItemError
-from editsearch.jsonl import read_jsonl
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 # file-name suffix -> (convention, half); a pair's two files must follow the same convention

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from editsearch.errors import DataError, UsageError
+from editsearch.core.errors import DataError, UsageError
 
 if TYPE_CHECKING:
     import pyarrow as pa

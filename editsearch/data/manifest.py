@@ -9,9 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from editsearch.core.jsonl import read_jsonl
 from editsearch.data.records import EditPair, ImageRef, ItemError, resolve
-from editsearch.jsonl import read_jsonl
-from editsearch.locators import is_locator
+from editsearch.media.locators import is_locator
 
 MANIFEST_SUFFIXES = (".jsonl", ".csv")
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from editsearch.core.errors import DataError
 from editsearch.data.layouts import Layout, detect_layout, is_image_type, is_scalar_type
 from editsearch.data.records import EditPair, ImageRef, ItemError, resolve
 from editsearch.data.tables import TableFile, table_files, table_kind
-from editsearch.errors import DataError
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from editsearch.data.tables import TableFile
-from editsearch.images import ImageLoadError, load_image
-from editsearch.locators import cell_locator
+from editsearch.media.images import ImageLoadError, load_image
+from editsearch.media.locators import cell_locator
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -11,12 +11,12 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from editsearch.core.errors import DataError, ImageLoadError
+from editsearch.core.limits import MAX_IMAGE_BYTES
 from editsearch.data.parquet_cells import read_cell_bytes, read_cell_image
 from editsearch.data.tar_members import member_info, read_member_bytes, read_member_image
-from editsearch.errors import DataError, ImageLoadError
-from editsearch.images import load_image
-from editsearch.limits import MAX_IMAGE_BYTES
-from editsearch.locators import cell_locator, file_locator, member_locator, parse_location
+from editsearch.media.images import load_image
+from editsearch.media.locators import cell_locator, file_locator, member_locator, parse_location
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import glob
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from editsearch.core.errors import DataError, UsageError
 from editsearch.data.folder import count_folder, iter_folder
 from editsearch.data.layouts import detect_layout
 from editsearch.data.manifest import MANIFEST_SUFFIXES, count_manifest, iter_manifest
@@ -13,7 +14,6 @@ from editsearch.data.parquet import count_table, iter_table
 from editsearch.data.records import EditPair, ItemError
 from editsearch.data.tables import TABLE_KINDS, TableFile, table_files, table_kind
 from editsearch.data.webdataset import count_webdataset, is_tar, iter_webdataset, tar_files
-from editsearch.errors import DataError, UsageError
 
 Reader = Callable[..., Iterator[EditPair | ItemError]]
 TABLES = ("parquet", "arrow")

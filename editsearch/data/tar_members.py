@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from editsearch.errors import DataError
-from editsearch.images import ImageLoadError, load_image
-from editsearch.limits import MAX_IMAGE_BYTES
-from editsearch.locators import member_locator
+from editsearch.core.errors import DataError
+from editsearch.core.limits import MAX_IMAGE_BYTES
+from editsearch.media.images import ImageLoadError, load_image
+from editsearch.media.locators import member_locator
 
 CACHED_TARS = 8  # member tables kept
 COMPRESSED = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd"}

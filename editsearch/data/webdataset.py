@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from editsearch.core.errors import DataError
 from editsearch.data.folder import IMAGE_SUFFIXES
 from editsearch.data.records import EditPair, ImageRef, ItemError
 from editsearch.data.tar_members import Member, MemberTable, check_plain_tar, member_names, remember, signature
-from editsearch.errors import DataError
-from editsearch.locators import member_locator
+from editsearch.media.locators import member_locator
 
 BEFORE = ("before", "src", "input", "source")
 AFTER = ("after", "tgt", "output", "target")

@@ -5,14 +5,14 @@ Its exports load on first use, so the model names (`DEFAULT_MODEL`, `MODELS`) ar
 
 from __future__ import annotations
 
-from editsearch.lazy import lazy_exports
+from editsearch.core.lazy import lazy_exports
 
 _EXPORTS = {
     "DEFAULT_MODEL": "editsearch.encoder.names",
     "MODELS": "editsearch.encoder.names",
     "EditCLIP": "editsearch.encoder.model",
     "EditCLIPConfig": "editsearch.encoder.config",
-    "WeightsNotFoundError": "editsearch.errors",
+    "WeightsNotFoundError": "editsearch.core.errors",
     "load_model": "editsearch.encoder.registry",
 }
 __all__ = sorted(_EXPORTS)

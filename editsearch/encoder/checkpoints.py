@@ -9,10 +9,10 @@ from typing import Any
 
 import torch
 
+from editsearch.core.errors import IncompatibleModelError, WeightsNotFoundError
 from editsearch.encoder.config import OPENAI_MEAN, OPENAI_STD, EditCLIPConfig, open_clip_config
 from editsearch.encoder.model import EditCLIP, widen_conv1
 from editsearch.encoder.torch_stack import import_open_clip
-from editsearch.errors import IncompatibleModelError, WeightsNotFoundError
 
 
 def _read_state(directory: Path) -> dict[str, torch.Tensor]:

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from editsearch.core.errors import UsageError
+from editsearch.core.files import write_atomic
 from editsearch.encoder.torch_stack import import_open_clip
-from editsearch.errors import UsageError
-from editsearch.files import write_atomic
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)

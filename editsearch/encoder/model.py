@@ -22,14 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from editsearch.core.errors import UsageError
+from editsearch.core.files import atomic_path
+from editsearch.core.limits import TEXT_CACHE_SIZE, lru_lookup
 from editsearch.encoder.config import EditCLIPConfig
 from editsearch.encoder.preprocess import PairTransform
 from editsearch.encoder.text import build_text_tower
 from editsearch.encoder.torch_stack import import_open_clip
-from editsearch.errors import UsageError
-from editsearch.files import atomic_path
-from editsearch.images import ImageLike
-from editsearch.limits import TEXT_CACHE_SIZE, lru_lookup
+from editsearch.media.images import ImageLike
 
 PairInput = ImageLike | torch.Tensor
 

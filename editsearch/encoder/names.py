@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from editsearch.hub import WeightsSource
+from editsearch.core.hub import WeightsSource
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from editsearch.errors import UsageError
-from editsearch.images import ImageLike, load_image
+from editsearch.core.errors import UsageError
+from editsearch.media.images import ImageLike, load_image
 
 
 def resize_center_crop(img: Image.Image | torch.Tensor, size: int) -> Image.Image | torch.Tensor:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import torch
 
+from editsearch.core.errors import WeightsNotFoundError
+from editsearch.core.hub import hub_snapshot, resolve_source
 from editsearch.encoder import checkpoints as ck
 from editsearch.encoder.config import EditCLIPConfig
 from editsearch.encoder.model import EditCLIP, default_device
 from editsearch.encoder.names import DEFAULT_MODEL, MODELS, TRAIN_COMMANDS
-from editsearch.errors import WeightsNotFoundError
-from editsearch.hub import hub_snapshot, resolve_source
 
 # The EditCLIP-mini architecture: a small 6-channel ViT projecting straight into MiniLM's 384-d space.
 MINI_CONFIG = EditCLIPConfig(

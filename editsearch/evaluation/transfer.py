@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from editsearch.rng import stream
+from editsearch.core.rng import stream
 
 GLOBAL_EDITS = (
     "grayscale",

@@ -19,8 +19,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from editsearch.core.errors import items_exit_code
 from editsearch.data.records import EditPair, ItemError
-from editsearch.errors import items_exit_code
 from editsearch.index.errors import BuildAbortedError
 from editsearch.index.instructions import embed_missing
 from editsearch.index.unit_vectors import row_problems

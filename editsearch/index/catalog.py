@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import quote
 
-from editsearch.errors import DataError
+from editsearch.core.errors import DataError
 from editsearch.index.errors import CatalogCorruptError, FilterError, SchemaVersionError, UnknownEditError
-from editsearch.locators import legacy_cell
+from editsearch.media.locators import legacy_cell
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -213,7 +213,7 @@ def _v4(db: sqlite_utils.Database) -> None:
 
 
 def _v5(db: sqlite_utils.Database) -> None:
-    """Pair signatures: small image fingerprints of each pair (see editsearch.audit.signatures), by edit."""
+    """Pair signatures: small image fingerprints of each pair (see editsearch.pairs.signatures), by edit."""
     db.execute(
         """CREATE TABLE pair_signatures (
             edit_id INTEGER PRIMARY KEY REFERENCES edits(id) ON DELETE CASCADE,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from editsearch.errors import EXIT_USAGE, EditSearchError
+from editsearch.core.errors import EXIT_USAGE, EditSearchError
 
 
 class EditIndexError(EditSearchError):

@@ -3,7 +3,7 @@
 For a sampled edit with an instruction, it is the share of the collection's other distinct instructions whose
 EC2T cosine with the pair is below that of its own instruction; legibility is the mean over the sample. 1.0: the
 pair model reads every edit; 0.5: no better than chance (photos far from what it was trained on). Ranking sets
-how far a text query trusts the stored instructions by it (editsearch.ranking.instruction_trust).
+how far a text query trusts the stored instructions by it (editsearch.search.ranking.instruction_trust).
 """
 
 from __future__ import annotations

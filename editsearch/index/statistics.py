@@ -4,7 +4,7 @@ A record is a JSON object under the settings key STATISTICS. Its `stamp` names t
 catalog's generation (live vectors), its text generation (instructions of unchanged pairs re-worded) and the largest
 instruction-vector id (a build embeds its new instructions after its pairs, with no generation of its own). A record
 whose stamp is not the catalog's is stale and ignored. What else it holds is its callers' business (the legibility,
-the weak-match references of editsearch.weak_match). The writer stores a record; a reader stores one only in a
+the weak-match references of editsearch.search.weak_match). The writer stores a record; a reader stores one only in a
 writable folder that no writer holds at that moment (it never waits), and otherwise keeps it in memory.
 """
 

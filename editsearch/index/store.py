@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from editsearch.embedder import Embedder, ModelLike, check_fingerprint
-from editsearch.errors import UsageError
+from editsearch.core.errors import UsageError
+from editsearch.encoder.embedder import Embedder, ModelLike, check_fingerprint
 from editsearch.index.catalog import (
     CATALOG_FILE,
     SCHEMA_VERSION,

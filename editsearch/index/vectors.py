@@ -41,8 +41,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from editsearch.errors import UsageError
-from editsearch.files import atomic_path, write_atomic
+from editsearch.core.errors import UsageError
+from editsearch.core.files import atomic_path, write_atomic
 from editsearch.index.errors import EditIndexError
 from editsearch.index.prefetch import ListPrefetch
 from editsearch.index.types import INDEX_TYPES, NO_REMOVE, TRAINED, Tuning

@@ -1,6 +1,6 @@
 """Loading edit pairs for a forward: hash, decode and resize them in DataLoader workers, batch by batch.
 
-A build's workers also make each pair's signature (editsearch.audit.signatures) from the pixels they hold, so
+A build's workers also make each pair's signature (editsearch.pairs.signatures) from the pixels they hold, so
 the main process, which runs the model, only stores them.
 
 Shared by build-index (editsearch.index.build) and `embed` (editsearch.scale): both read the same
@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from editsearch.audit.signatures import pair_signatures
 from editsearch.data.records import EditPair
+from editsearch.pairs.signatures import pair_signatures
 
 if TYPE_CHECKING:
     import torch
@@ -43,7 +43,7 @@ class PairDataset:
 
     def __getitem__(self, i: int) -> tuple[int, Any, tuple[str, str] | None, str | None]:
         """(i, uint8 pixels or None, (before hash, after hash) or None, failure reason or None)."""
-        from editsearch.images import ImageLoadError
+        from editsearch.media.images import ImageLoadError
 
         pair = self.pairs[i]
         try:

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from editsearch.errors import EditSearchError
-from editsearch.files import fsync_replace
+from editsearch.core.errors import EditSearchError
+from editsearch.core.files import fsync_replace
 
 if TYPE_CHECKING:
     import pyarrow as pa

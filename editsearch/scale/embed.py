@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from editsearch.errors import UsageError
+from editsearch.core.errors import UsageError
 from editsearch.pairs.loading import PairDataset, Planned, collate_loaded, default_workers, edit_row
 from editsearch.pairs.shards import ShardMeta, is_complete, read_meta, remove_stale_temps, write_shard
 from editsearch.scale.jobs import EmbedReport, ShardJob, ShardResult, plan_jobs, plan_pair, read_shard_items

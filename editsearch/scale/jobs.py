@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from editsearch.core.errors import EditSearchError, UsageError, items_exit_code
 from editsearch.data.records import EditPair, ItemError
 from editsearch.data.sources import expand_sources, source_files
-from editsearch.errors import EditSearchError, UsageError, items_exit_code
 from editsearch.pairs.loading import Planned, failure_reason
 from editsearch.pairs.shards import SHARD_SUFFIX
 

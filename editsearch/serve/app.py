@@ -1,7 +1,7 @@
 """The FastAPI app of `editsearch serve`: a JSON search API over one index, its images, edit transfer, and the web page.
 
 A thin face of the library, like the command line: searches are `EditSearch.search`, applies are
-`EditTransfer.apply`, uploads are decoded by `editsearch.images.load_image`. `create_app` builds the
+`EditTransfer.apply`, uploads are decoded by `editsearch.media.images.load_image`. `create_app` builds the
 app's state and middleware and mounts the routers (`routers/`); the handlers take what they need through
 the dependencies of `deps.py`, and every error becomes JSON in the handlers of `errors.py`.
 """
@@ -16,7 +16,7 @@ from typing import Literal
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from editsearch.errors import EditSearchError, UsageError
+from editsearch.core.errors import EditSearchError, UsageError
 from editsearch.serve import errors
 from editsearch.serve.deps import Settings
 from editsearch.serve.engine import Engine

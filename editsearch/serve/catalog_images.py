@@ -6,8 +6,8 @@ import threading
 from collections import OrderedDict
 
 from editsearch.data.records import ImageRef
+from editsearch.data.thumbnails import encode, thumbnail_jpeg
 from editsearch.index.catalog import EditRow
-from editsearch.thumbnails import encode, thumbnail_jpeg
 
 
 class ThumbnailCache:

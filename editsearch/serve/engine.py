@@ -12,11 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from editsearch.errors import EditSearchError
+from editsearch.core.errors import EditSearchError
 from editsearch.index.catalog import CATALOG_FILE, damaged
 from editsearch.index.errors import CatalogCorruptError, UnknownEditError
 from editsearch.index.store import EditIndex, check_caches
-from editsearch.search import EditSearch
+from editsearch.search.api import EditSearch
 from editsearch.serve.atlas_map import encode_map
 
 FILTER_BUDGET_S = 2.0  # a served `where` filter running longer is stopped with a 400

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from editsearch.errors import (
+from editsearch.core.errors import (
     EditSearchError,
     ImageLoadError,
     MissingDependencyError,

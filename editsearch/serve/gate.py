@@ -6,7 +6,7 @@ from typing import Any
 
 import anyio
 
-from editsearch.errors import EditSearchError, UsageError
+from editsearch.core.errors import EditSearchError, UsageError
 
 
 class ApplyBusyError(EditSearchError):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from editsearch.locators import locator_name
-from editsearch.search import SearchResult
+from editsearch.media.locators import locator_name
+from editsearch.search.api import SearchResult
 
 THUMB_SIZE = 256
 EDIT_KEYS = ("id", "instruction", "before", "after", "metadata", "source", "origin", "created_at", "updated_at")

@@ -9,9 +9,9 @@ from fastapi import UploadFile
 from fastapi.concurrency import run_in_threadpool
 from PIL import Image
 
-from editsearch.errors import EditSearchError, ImageLoadError, UsageError
-from editsearch.images import load_image
-from editsearch.limits import MAX_UPLOAD_PIXELS
+from editsearch.core.errors import EditSearchError, ImageLoadError, UsageError
+from editsearch.core.limits import MAX_UPLOAD_PIXELS
+from editsearch.media.images import load_image
 
 CHUNK = 1 << 20
 DECODE_MIN_SIDE = 1024  # a JPEG upload is decoded at the smallest 1/2, 1/4, 1/8 scale keeping this many pixels

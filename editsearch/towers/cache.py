@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from editsearch.files import write_atomic
+from editsearch.core.files import write_atomic
 
 EXPORT_VERSION = 2  # bump when the exported graphs or their inputs change
 

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from editsearch.core.files import atomic_path
 from editsearch.encoder.model import encode_pairs
-from editsearch.files import atomic_path
 from editsearch.towers.cache import model_dir, read_json, shared_dir, write_json, write_stamp
 from editsearch.towers.runtime import load_runtime
 
@@ -178,8 +178,8 @@ def export_vision(model: EditCLIP) -> Path:
 
 def weight_files(name: str) -> list[Path]:
     """The files a model name's weights are read from; empty when they cannot be told by files alone."""
+    from editsearch.core.hub import hub_snapshot, resolve_source
     from editsearch.encoder.registry import MODELS
-    from editsearch.hub import hub_snapshot, resolve_source
 
     if name.startswith("open_clip:"):
         return []

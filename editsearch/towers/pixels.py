@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from editsearch.images import ImageLike, load_image
+from editsearch.media.images import ImageLike, load_image
 
 
 def resize_center_crop(img: Image.Image, size: int) -> Image.Image:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from editsearch.images import ImageLike
+from editsearch.media.images import ImageLike
 from editsearch.towers.cache import model_dir, read_json
 from editsearch.towers.coalesce import Coalescer
 from editsearch.towers.pixels import pair_inputs

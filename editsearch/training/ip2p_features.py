@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from editsearch.rng import stream
+from editsearch.core.rng import stream
 from editsearch.training.pairs import StepBatches, step_loader
 
 CACHE_DTYPE = torch.float16  # halves the cache; the features are cast back to the training dtype per batch

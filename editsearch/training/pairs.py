@@ -16,14 +16,14 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from editsearch.core.errors import DataError
+from editsearch.core.rng import stream
 from editsearch.data.layouts import parse_columns
 from editsearch.data.records import EditPair
 from editsearch.data.sources import iter_source
 from editsearch.data.synthetic.paraphrase import vary
 from editsearch.encoder.preprocess import resize_center_crop
-from editsearch.errors import DataError
-from editsearch.images import ImageLoadError
-from editsearch.rng import stream
+from editsearch.media.images import ImageLoadError
 
 MAX_SKIPS = 16  # unreadable pairs skipped in a row before giving up
 

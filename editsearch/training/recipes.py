@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import MISSING, dataclass, field
 from typing import Any
 
-from editsearch.errors import UsageError
+from editsearch.core.errors import UsageError
 
 OPTION = "option"  # the field metadata key that makes a setting a command-line option
 

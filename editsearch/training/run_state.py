@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from editsearch.files import write_atomic
+from editsearch.core.files import write_atomic
 
 CHECKPOINTS = "checkpoints"
 STATE_NAME = "state.json"

@@ -15,9 +15,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from editsearch.errors import UsageError
-from editsearch.files import write_atomic
-from editsearch.rng import stream, stream_seed
+from editsearch.core.errors import UsageError
+from editsearch.core.files import write_atomic
+from editsearch.core.rng import stream, stream_seed
 from editsearch.training.recipes import OPTION, EditCLIPTrainConfig, data_sources
 from editsearch.training.run_log import append_record
 from editsearch.training.run_state import latest_checkpoint, save_checkpoint

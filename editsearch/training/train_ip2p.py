@@ -16,9 +16,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from editsearch.errors import IncompatibleModelError, MissingDependencyError, UsageError
-from editsearch.files import write_atomic
-from editsearch.hub import hub_offline
+from editsearch.core.errors import IncompatibleModelError, MissingDependencyError, UsageError
+from editsearch.core.files import write_atomic
+from editsearch.core.hub import hub_offline
 from editsearch.training.ip2p_features import FeatureCache, frozen_features
 from editsearch.training.pairs import PairSampler, StepBatches, step_loader
 from editsearch.training.recipes import IP2PTrainConfig, VAETrainConfig

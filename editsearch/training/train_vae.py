@@ -11,8 +11,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from editsearch.core.files import write_atomic
 from editsearch.evaluation.transfer import psnr_from_mse
-from editsearch.files import write_atomic
 from editsearch.training.pairs import PairSampler, StepBatches, step_loader
 from editsearch.training.recipes import VAETrainConfig
 from editsearch.training.run_log import append_record

@@ -9,8 +9,8 @@ from typing import Any
 
 from PIL import Image
 
-from editsearch.errors import items_exit_code
-from editsearch.images import ImageLike
+from editsearch.core.errors import items_exit_code
+from editsearch.media.images import ImageLike
 from editsearch.transfer.exemplar import Exemplar
 from editsearch.transfer.methods import load_queries
 from editsearch.transfer.pipeline import DEFAULT_EDIT_GUIDANCE, DEFAULT_IMAGE_GUIDANCE, DEFAULT_STEPS, EditTransfer

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from editsearch.errors import UsageError
+from editsearch.core.errors import UsageError
 
 # UNet2DConditionModel kwargs (8 input channels: 4 noisy latents + 4 image latents); cross_attention_dim is also
 # the projector's output width. 'tiny' runs 20 steps at 64 px in about a second on 2 CPU cores.

@@ -18,8 +18,8 @@ from typing import Any
 import torch
 from PIL import Image
 
-from editsearch.errors import GenerationError, UsageError
-from editsearch.images import ImageLike, load_image
+from editsearch.core.errors import GenerationError, UsageError
+from editsearch.media.images import ImageLike, load_image
 from editsearch.transfer.caption_llm import DEFAULT_CAPTION_LLM, CaptionWriter
 from editsearch.transfer.captions import CAPTIONS_NEEDED, Captioner, CaptionPlan
 from editsearch.transfer.geometry import PipelineGeometry

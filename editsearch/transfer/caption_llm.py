@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
-from editsearch.errors import GenerationError, UsageError, WeightsNotFoundError
-from editsearch.limits import check_text
+from editsearch.core.errors import GenerationError, UsageError, WeightsNotFoundError
+from editsearch.core.limits import check_text
 from editsearch.transfer.model_folders import check_transformers_folder
 
 DEFAULT_CAPTION_LLM = "Qwen/Qwen2.5-0.5B-Instruct"  # small and instruction-tuned; the paper's best was 7B
@@ -70,7 +70,7 @@ class CaptionWriter:
     @staticmethod
     def locate(name: str | None = None) -> Path:
         """A causal LM folder for a folder or hub id (offline: the cache), its JSON checked; a how-to if absent."""
-        from editsearch.hub import local_folder
+        from editsearch.core.hub import local_folder
 
         try:
             folder = local_folder(str(name or DEFAULT_CAPTION_LLM), "caption LLM", "--caption-llm", LLM_FILES)

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from editsearch.errors import UsageError
+from editsearch.core.errors import UsageError
 from editsearch.transfer.caption_llm import DEFAULT_CAPTION_LLM, CaptionWriter
 from editsearch.transfer.model_folders import check_transformers_folder
 
@@ -53,7 +53,7 @@ class Captioner:
     @staticmethod
     def locate(name: str) -> Path:
         """A BLIP captioning folder for a folder or hub id (offline: the cache), its JSON checked; a how-to if not."""
-        from editsearch.hub import local_folder
+        from editsearch.core.hub import local_folder
 
         folder = local_folder(name, "captioning model", "--caption-model", ["*.json", "*.txt", "*.safetensors"])
         check_transformers_folder(folder, {"blip"}, BLIP_NEEDED)

@@ -8,7 +8,7 @@ from typing import Any
 
 from PIL import Image
 
-from editsearch.images import ImageLike, load_image
+from editsearch.media.images import ImageLike, load_image
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Exemplar:
 
 
 def exemplar_from_files(before: ImageLike, after: ImageLike) -> Exemplar:
-    """Load a pair from two images; raises editsearch.images.ImageLoadError."""
+    """Load a pair from two images; raises editsearch.media.images.ImageLoadError."""
     return Exemplar(load_image(before), load_image(after), _ref(before), _ref(after))
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from PIL import Image
 
-from editsearch.errors import DataError, EditSearchError, WeightsNotFoundError, items_exit_code
-from editsearch.images import ImageLike, ImageLoadError, load_image
+from editsearch.core.errors import DataError, EditSearchError, WeightsNotFoundError, items_exit_code
+from editsearch.media.images import ImageLike, ImageLoadError, load_image
 
 METHODS = ("editclip", "visii", "caption-direction")
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from editsearch.errors import IncompatibleModelError, WeightsNotFoundError
+from editsearch.core.errors import IncompatibleModelError, WeightsNotFoundError
 
 EDITCLIP_WEIGHTS = "image_proj_model.pt"  # what makes an InstructPix2Pix folder EditCLIP-conditioned
 # The components a stock text-conditioned pipeline loads, and the stock classes each may be.

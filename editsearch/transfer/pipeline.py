@@ -13,10 +13,10 @@ from typing import Any
 import torch
 from PIL import Image
 
+from editsearch.core.errors import IncompatibleModelError, UsageError
 from editsearch.encoder import EditCLIP, WeightsNotFoundError, load_model
 from editsearch.encoder.model import PairInput, default_device
-from editsearch.errors import IncompatibleModelError, UsageError
-from editsearch.images import ImageLike, load_image
+from editsearch.media.images import ImageLike, load_image
 from editsearch.transfer.geometry import PipelineGeometry
 from editsearch.transfer.model_folders import check_editclip_pipeline
 from editsearch.transfer.pipeline_names import OFFICIAL_EDITCLIP, resolve_pipeline

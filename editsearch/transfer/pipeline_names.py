@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from editsearch.core.errors import WeightsNotFoundError
+from editsearch.core.hub import WeightsSource, hub_snapshot, resolve_source
 from editsearch.encoder.names import WEIGHTS_DIR
-from editsearch.errors import WeightsNotFoundError
-from editsearch.hub import WeightsSource, hub_snapshot, resolve_source
 
 TINY_NAME = "editclip-ip2p-mini"
 OFFICIAL_HUB_ID = "QWW/EditCLIP-IP2P"

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from editsearch.core.errors import IncompatibleModelError, UsageError
 from editsearch.encoder import WeightsNotFoundError
-from editsearch.errors import IncompatibleModelError, UsageError
 
 OFFICIAL_WEIGHTS = "image_proj_model.pt"  # the official release's file name (keys proj.*, norm.*)
 CONFIG_NAME = "config.json"

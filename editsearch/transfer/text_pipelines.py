@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from editsearch.errors import IncompatibleModelError
-from editsearch.hub import local_folder
+from editsearch.core.errors import IncompatibleModelError
+from editsearch.core.hub import local_folder
 from editsearch.transfer.model_folders import (
     SKIPPED_COMPONENTS,
     PipelineKind,

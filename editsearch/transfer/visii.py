@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from editsearch.errors import GenerationError, IncompatibleModelError, UsageError
-from editsearch.images import ImageLike, load_image
+from editsearch.core.errors import GenerationError, IncompatibleModelError, UsageError
+from editsearch.media.images import ImageLike, load_image
 from editsearch.transfer.geometry import PipelineGeometry
 from editsearch.transfer.text_pipelines import (
     DEFAULT_CLIP,

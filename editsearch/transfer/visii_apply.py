@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from editsearch.errors import UsageError
-from editsearch.images import ImageLike
+from editsearch.core.errors import UsageError
+from editsearch.media.images import ImageLike
 from editsearch.transfer.exemplar import Exemplar
 from editsearch.transfer.methods import MethodOutput, MethodReport, ec2ec_scores, load_queries
 from editsearch.transfer.pipeline_names import is_demonstration
@@ -44,7 +44,7 @@ class VisiiRun:
 def neighbour_pairs(index_dir: str | Path | None, edit_id: int, k: int) -> tuple[list[Pair], list[int]]:
     """The K nearest edits of an indexed edit (EC2EC on stored vectors) as loaded pairs, and their ids."""
     from editsearch.data.records import ImageRef
-    from editsearch.search import EditSearch
+    from editsearch.search.api import EditSearch
 
     if k < 1:
         return [], []

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from editsearch.errors import UsageError
+from editsearch.core.errors import UsageError
 from editsearch.transfer.visii import InversionSettings, Pair, VisiiBase
 
 TEXT_ONLY = {"init_text": "--init-text", "tokens": "--tokens", "lambda_clip": "--lambda-clip"}

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from editsearch.errors import UsageError
+from editsearch.core.errors import UsageError
 
 
 class PromptEncoder:

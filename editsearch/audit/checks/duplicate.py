@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from editsearch.audit.checks.base import NEIGHBOURS, SIGNATURES, Check, Reliability, coverage
-from editsearch.audit.signatures import SignatureTable, hamming
 from editsearch.audit.thresholds import Threshold
+from editsearch.pairs.signatures import SignatureTable, hamming
 
 if TYPE_CHECKING:
     from editsearch.audit.state import AuditState

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from editsearch.audit.checks.base import PEERS, TEXT, Check, Reliability, reading
-from editsearch.rng import stream
+from editsearch.core.rng import stream
 
 if TYPE_CHECKING:
     from editsearch.audit.instructions import InstructionScorer

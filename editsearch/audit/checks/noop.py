@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from editsearch.audit.checks.base import SIGNATURES, Check, Reliability, coverage
-from editsearch.audit.signatures import SignatureTable
+from editsearch.pairs.signatures import SignatureTable
 
 if TYPE_CHECKING:
     from editsearch.audit.state import AuditState

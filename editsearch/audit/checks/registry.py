@@ -9,7 +9,7 @@ from editsearch.audit.checks.duplicate import Duplicate
 from editsearch.audit.checks.mismatch import Mismatch
 from editsearch.audit.checks.noop import Noop
 from editsearch.audit.checks.reversed import Reversed
-from editsearch.errors import UsageError
+from editsearch.core.errors import UsageError
 
 CHECKS: tuple[Check, ...] = (Noop(), Mismatch(), Reversed(), Duplicate())
 NAMES: tuple[str, ...] = tuple(c.name for c in CHECKS)

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from editsearch.core.errors import UsageError
+from editsearch.core.files import atomic_path
+from editsearch.core.jsonl import read_jsonl
+from editsearch.core.rng import stream
 from editsearch.data.synthetic.families import FAMILIES, Family
 from editsearch.data.synthetic.photos import SPLITS, sample_source, source_photo
-from editsearch.errors import UsageError
-from editsearch.files import atomic_path
-from editsearch.jsonl import read_jsonl
-from editsearch.rng import stream
 
 MANIFEST = "manifest.jsonl"
 IMAGE_FORMATS = ("png", "jpg")

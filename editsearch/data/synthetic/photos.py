@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from editsearch.core.errors import UsageError
 from editsearch.data.synthetic.scenes import SCENES, render_scene
-from editsearch.errors import UsageError
 
 SPLITS = ("train", "test")
 SCENE_SHARE = 0.4  # fraction of sources that are procedural scenes

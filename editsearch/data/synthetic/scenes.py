@@ -8,8 +8,8 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from editsearch.core.rng import stream
 from editsearch.data.synthetic.imaging import smooth_noise, to_image
-from editsearch.rng import stream
 
 
 def hsv_color(h: float, s: float, v: float) -> tuple[int, int, int]:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from editsearch.core.errors import DataError
+from editsearch.core.files import atomic_path
+from editsearch.core.jsonl import read_jsonl
 from editsearch.data.synthetic.imaging import load_font
-from editsearch.errors import DataError
-from editsearch.files import atomic_path
-from editsearch.images import load_image
-from editsearch.jsonl import read_jsonl
+from editsearch.media.images import load_image
 
 BACKGROUND = (245, 245, 242)
 INK = (20, 20, 20)

@@ -11,12 +11,12 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from editsearch.errors import UsageError
+from editsearch.core.errors import UsageError
+from editsearch.data.thumbnails import encode
 from editsearch.serve.deps import EngineDep, GateDep, SettingsDep
 from editsearch.serve.engine import Engine
 from editsearch.serve.shapes import public_name
 from editsearch.serve.uploads import decode, read_pair, read_upload
-from editsearch.thumbnails import encode
 
 MAX_SEED = 2**63 - 1  # torch generators take a 64-bit seed; SQLite and JSON readers a signed one
 

@@ -8,13 +8,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from editsearch.errors import UsageError
-from editsearch.search import QueryOutcome, embed_query_texts
+from editsearch.core.errors import UsageError
+from editsearch.search.api import QueryOutcome, embed_query_texts
+from editsearch.search.weak_match import query_kind
 from editsearch.serve.deps import EngineDep, SettingsDep
 from editsearch.serve.engine import Engine
 from editsearch.serve.shapes import result_json
 from editsearch.serve.uploads import read_pair
-from editsearch.weak_match import query_kind
 
 MAX_K = 1000
 K = Annotated[int, Query(ge=1, le=MAX_K, description="Results to return (1-1000).")]

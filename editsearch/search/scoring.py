@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from editsearch.core.errors import EditSearchError, UsageError
+from editsearch.core.limits import check_text
 from editsearch.data.records import EditPair, ImageRef, ItemError, resolve
-from editsearch.embedder import Embedder
-from editsearch.errors import EditSearchError, UsageError
-from editsearch.images import ImageLike, load_image
-from editsearch.limits import check_text
-from editsearch.vocabulary import EDIT_PHRASES
+from editsearch.encoder.embedder import Embedder
+from editsearch.media.images import ImageLike, load_image
+from editsearch.search.vocabulary import EDIT_PHRASES
 
 REF_KEYS = ("ref_before", "ref_after")
 RefPair = tuple[ImageLike, ImageLike]

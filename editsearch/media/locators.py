@@ -15,7 +15,7 @@ import re
 from typing import NamedTuple
 from urllib.parse import quote, unquote
 
-from editsearch.errors import DataError
+from editsearch.core.errors import DataError
 
 CELL_SCHEME = "parquet-cell:"
 MEMBER_SCHEME = "tar-member:"

@@ -16,16 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from editsearch.embedder import Embedder, ModelLike
-from editsearch.errors import EditSearchError, UsageError
-from editsearch.images import ImageLike
+from editsearch.core.errors import EditSearchError, UsageError
+from editsearch.core.limits import MAX_TEXT_CHARS, MAX_WEIGHT, check_query_size, check_text
+from editsearch.encoder.embedder import Embedder, ModelLike
 from editsearch.index.errors import EditIndexError
 from editsearch.index.store import EditIndex, Hit
-from editsearch.limits import MAX_TEXT_CHARS, MAX_WEIGHT, check_query_size, check_text
-from editsearch.pair_inputs import PairLike, load_pairs
-from editsearch.query_specs import QueryLineError, check_rank, positive_int, spec_terms, spec_values
-from editsearch.ranking import rank_text
-from editsearch.weak_match import KINDS, query_kind, reference
+from editsearch.media.images import ImageLike
+from editsearch.search.inputs import PairLike, load_pairs
+from editsearch.search.ranking import rank_text
+from editsearch.search.specs import QueryLineError, check_rank, positive_int, spec_terms, spec_values
+from editsearch.search.weak_match import KINDS, query_kind, reference
 
 Term = str | int | PairLike  # text, edit id, or a (before, after) pair
 
@@ -58,7 +58,7 @@ class QueryOutcome:
     results: list[SearchResult] = field(default_factory=list)
     error: str | None = None
     weak_match: bool | None = (
-        None  # the best result fits no better than a query that fits nothing (editsearch.weak_match)
+        None  # the best result fits no better than a query that fits nothing (editsearch.search.weak_match)
     )
     weak_reference: float | None = None  # the score that best result had to beat
 
@@ -144,7 +144,7 @@ class EditSearch:
         `weights` has one entry per positive term, then one per negative term (default 1 each).
         `where` is SQL over the catalog's edits columns (e.g. "source = 'ip2p'"); `contains` is a
         full-text match on instructions. Edit-id terms are excluded from the results. A query of text
-        terms only is ranked by `rank` (see editsearch.ranking); other queries by the pair alone.
+        terms only is ranked by `rank` (see editsearch.search.ranking); other queries by the pair alone.
         """
         check_rank(rank)
         positive_int(k)
@@ -249,7 +249,7 @@ class EditSearch:
             _ = self.model
 
     def weak_reference(self, kind: str | None, rank: str = "hybrid") -> float | None:
-        """The score a query's best result must beat not to be a weak match (editsearch.weak_match): of a text query
+        """The score a query's best result must beat not to be a weak match (search.weak_match): of a text query
         under `rank` (kind "text"), or of an exemplar or edit-id query (kind "exemplar"); None: no reference."""
         if kind is None:
             return None

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from editsearch.data.records import EditPair, ImageRef
-from editsearch.images import ImageLike, load_image
-from editsearch.locators import is_locator
+from editsearch.media.images import ImageLike, load_image
+from editsearch.media.locators import is_locator
 
 PairLike = EditPair | tuple[ImageLike, ImageLike]
 

@@ -6,7 +6,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from editsearch.errors import UsageError
+from editsearch.core.errors import UsageError
 
 T = TypeVar("T")
 

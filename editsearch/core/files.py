@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from editsearch.errors import UsageError
+from editsearch.core.errors import UsageError
 
 
 def fsync_replace(tmp: Path, target: Path) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from editsearch.errors import ImageLoadError
-from editsearch.limits import MAX_IMAGE_PIXELS
+from editsearch.core.errors import ImageLoadError
+from editsearch.core.limits import MAX_IMAGE_PIXELS
 
 ImageLike = str | Path | bytes | Image.Image
 

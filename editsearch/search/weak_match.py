@@ -37,14 +37,14 @@ from typing import Any
 
 import numpy as np
 
+from editsearch.core.errors import EditSearchError
 from editsearch.data.synthetic.photos import sample_source
-from editsearch.embedder import Embedder, ModelLike
-from editsearch.errors import EditSearchError
+from editsearch.encoder.embedder import Embedder, ModelLike
 from editsearch.index.legibility import draw_rows
 from editsearch.index.store import EditIndex
-from editsearch.pair_inputs import load_one
-from editsearch.ranking import best_scores
-from editsearch.vocabulary import EDIT_PHRASES, FLUENT_INSTRUCTIONS
+from editsearch.search.inputs import load_one
+from editsearch.search.ranking import best_scores
+from editsearch.search.vocabulary import EDIT_PHRASES, FLUENT_INSTRUCTIONS
 
 log = logging.getLogger(__name__)
 

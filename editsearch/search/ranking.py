@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from editsearch.errors import UsageError
+from editsearch.core.errors import UsageError
 from editsearch.index.catalog import EditRow
 from editsearch.index.instruction_index import InstructionIndex
 from editsearch.index.store import EditIndex

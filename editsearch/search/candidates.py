@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from editsearch.embedder import Embedder
-from editsearch.pair_inputs import PairLike, describe, load_pairs
-from editsearch.search import SearchResult, unit
+from editsearch.encoder.embedder import Embedder
+from editsearch.search.api import SearchResult, unit
+from editsearch.search.inputs import PairLike, describe, load_pairs
 
 
 def rank_edits(

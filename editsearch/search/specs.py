@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from editsearch.errors import UsageError
-from editsearch.jsonl import read_jsonl
+from editsearch.core.errors import UsageError
+from editsearch.core.jsonl import read_jsonl
 
 QUERY_KEYS = ("text", "before", "after", "edit_id", "not_text", "k", "where", "contains", "rank")
 MAX_EDIT_ID = 2**63 - 1  # SQLite's integer range
-RANKS = ("pair", "instruction", "hybrid")  # how a text query ranks: see editsearch.ranking
+RANKS = ("pair", "instruction", "hybrid")  # how a text query ranks: see editsearch.search.ranking
 
 
 @dataclass

@@ -69,7 +69,7 @@ EDIT_PHRASES: tuple[str, ...] = (
 # Fluent instructions of many kinds, each a different edit: objects added, removed or replaced, people, animals,
 # clothes, places, seasons, light, colour, materials, art styles, framing, text. The weak-match cue ranks those
 # that fit none of a collection as queries and takes what their best results score as its reference
-# (editsearch.weak_match): a query that scores no better fits nothing there either.
+# (editsearch.search.weak_match): a query that scores no better fits nothing there either.
 FLUENT_INSTRUCTIONS: tuple[str, ...] = (
     "add a hat to the man",
     "put a crown on her head",

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from editsearch.errors import WeightsNotFoundError
+from editsearch.core.errors import WeightsNotFoundError
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from editsearch.files import write_atomic
+from editsearch.core.files import write_atomic
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -54,8 +54,8 @@ def _card(result: Any, thumb: int) -> str:
 
 def _thumbnail(locator: str, size: int) -> str:
     """An <img> with the image as an inline JPEG, or a placeholder saying why it could not be read."""
-    from editsearch.images import ImageLoadError
-    from editsearch.thumbnails import thumbnail_jpeg
+    from editsearch.data.thumbnails import thumbnail_jpeg
+    from editsearch.media.images import ImageLoadError
 
     title = html.escape(locator)
     try:
