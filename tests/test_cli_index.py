@@ -71,6 +71,25 @@ def test_query_text_pair_and_edit_id(built, data):
     assert len(rows) == 2  # two 'mirror' edits among ten (a random model's match may be weak: a line of its own)
 
 
+def test_query_meta_facets_filter_by_metadata_and_refuse_a_malformed_one(built, tmp_path):
+    found = run("query", "--index", built, "--edit-id", "1", "--k", "20", "--meta", "n=3", "--json")
+    assert found.exit_code == 0, found.output
+    out = json.loads(found.stdout)
+    assert [r["metadata"]["n"] for r in out["results"]] == [3] and out["query"]["meta"] == {"n": "3"}
+    both = run("query", "--index", built, "--text", "x", "--k", "20", "--meta", "family=f1", "--meta", "n=6", "--json")
+    assert [r["metadata"]["n"] for r in json.loads(both.stdout)["results"]] == [6]
+    lines = tmp_path / "q.jsonl"
+    lines.write_text(
+        json.dumps({"edit_id": 1, "k": 20, "meta": {"n": "5"}}) + "\n" + json.dumps({"text": "x", "meta": 3})
+    )
+    batch = run("query", "--index", built, "--queries", lines, "--json")
+    first, second = (json.loads(line) for line in batch.stdout.splitlines())
+    assert batch.exit_code == 3 and [r["metadata"]["n"] for r in first["results"]] == [5]
+    assert "meta must be an object" in second["error"]
+    bad = run("query", "--index", built, "--text", "x", "--meta", "no-equals")
+    assert bad.exit_code != 0 and "KEY=VALUE" in bad.output and "Traceback" not in bad.output
+
+
 def test_query_batch_file_keeps_order_and_reports_bad_lines(built, data, tmp_path):
     images = data.parent / "images"
     queries = tmp_path / "queries.jsonl"

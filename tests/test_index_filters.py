@@ -67,3 +67,30 @@ def test_the_time_budget_stops_a_slow_filter(catalog):
         catalog.filtered_vector_ids("fp", slow, None)
     assert time.perf_counter() - started < 2
     assert catalog.filtered_vector_ids("fp", "id = 1", None) == [1]
+
+
+def test_metadata_facets_are_bound_values_not_sql(catalog):
+    assert catalog.filtered_vector_ids("fp", None, None, {"family": "f1"}) == [2, 4]
+    assert catalog.filtered_vector_ids("fp", "id > 2", None, {"family": "f1"}) == [4]
+    assert catalog.filtered_vector_ids("fp", None, None, {"family": "f1' OR '1'='1"}) == []
+    for key in ("family') OR 1=1 --", "a.b", "", "1x"):
+        with pytest.raises(FilterError, match="plain name"):
+            catalog.filtered_vector_ids("fp", None, None, {key: "f1"})
+        with pytest.raises(FilterError, match="plain name"):
+            catalog.check_filter(None, None, {key: "f1"})
+
+
+def test_a_numeric_facet_matches_however_the_number_was_written(tmp_path):
+    c = Catalog.open(tmp_path / "catalog.db")
+    c.bind_model("m", "fp", 4, False, {})
+    values = [2, 2.0, "2", 3.5, True]
+    rows = [
+        {"key": f"k{i}", "origin": "/src", "source": "manifest", "before": f"b{i}.png", "after": f"a{i}.png",
+         "instruction": "x", "metadata": {"turn": v}}
+        for i, v in enumerate(values)
+    ]  # fmt: skip
+    c.save_edits(rows, [bytes(16)] * len(rows), "fp")
+    assert c.filtered_vector_ids("fp", None, None, {"turn": "2"}) == [1, 2, 3]
+    assert c.filtered_vector_ids("fp", None, None, {"turn": "3.5"}) == [4]
+    assert c.filtered_vector_ids("fp", None, None, {"turn": "1"}) == [5]  # JSON true reads as 1, as facets show it
+    c.close()

@@ -78,6 +78,21 @@ def test_combined_query_weights_and_filters(client):
     assert wrong.status_code == 400 and "weights" in wrong.json()["error"]
 
 
+def test_metadata_facets_travel_as_parameters_bound_server_side(client):
+    family = client.get("/api/search", params={"edit_id": 1, "k": 20, "meta.family": "f2"})
+    assert family.status_code == 200, family.text
+    results = family.json()["results"]
+    assert results and {r["metadata"]["family"] for r in results} == {"f2"}
+    assert family.json()["query"]["meta"] == {"family": "f2"}
+    text = client.get("/api/search", params={"text": "mirror", "k": 20, "meta.family": "f2"}).json()["results"]
+    assert text and {r["metadata"]["family"] for r in text} == {"f2"}
+    hostile = client.get("/api/search", params={"text": "x", "meta.family": "f2' OR '1'='1"})
+    assert hostile.status_code == 200 and hostile.json()["results"] == []
+    bad = client.get("/api/search", params={"text": "x", "meta.fam ily": "f2"})
+    assert bad.status_code == 400 and "plain name" in bad.json()["error"]
+    assert client.get("/api/search", params={"text": "x"}).status_code == 200  # still serving
+
+
 @pytest.mark.parametrize("k", [0, -3, 1001, "ten"])
 def test_k_out_of_range_is_a_400(client, k):
     response = client.get("/api/search", params={"text": "x", "k": k})

@@ -169,6 +169,13 @@ def _report_build(report: BuildReport, counts: dict[str, Any], as_json: bool) ->
 @click.option("--where", help="SQL condition on the catalog's edits columns, e.g. \"source = 'ip2p'\".")
 @click.option("--contains", help="Full-text match on instructions, e.g. watercolor.")
 @click.option(
+    "--meta",
+    "facets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Metadata facet: edits whose metadata KEY equals VALUE (bound, not SQL); repeat to combine.",
+)
+@click.option(
     "--rank",
     type=click.Choice(RANKS),
     default="hybrid",
@@ -195,6 +202,7 @@ def query(
     k: int,
     where: str | None,
     contains: str | None,
+    facets: tuple[str, ...],
     rank: str,
     html_out: Path | None,
     model_name: str | None,
@@ -214,20 +222,22 @@ def query(
         raise click.UsageError("--queries cannot be combined with --text/--before/--after/--edit-id")
     if queries is None and not single:
         raise click.UsageError("give --text, --before/--after, --edit-id, or --queries FILE.jsonl")
+    from editsearch.index.facets import parse_facets
     from editsearch.search.api import EditSearch, QueryOutcome
     from editsearch.search.specs import read_queries
     from editsearch.search.weak_match import query_kind
 
+    filters = {"where": where, "contains": contains, "meta": parse_facets(facets) or None}
     with EditSearch.open(index_dir, model=model_name) as searcher:
         if not searcher.embedder.trained:
             warn(untrained_note(searcher.embedder.name, "its rankings are noise"))
-        searcher.index.check_filter(where, contains)  # a bad --where is a usage error, before any query
+        searcher.index.check_filter(**filters)  # a bad --where is a usage error, before any query
         if queries is not None:
-            outcomes = searcher.run_batch(read_queries(queries), k, where, contains, queries.parent, rank)
+            outcomes = searcher.run_batch(read_queries(queries), k, base=queries.parent, rank=rank, **filters)
         else:
             positive = [*texts, *([(before, after)] if before else []), *edit_ids]
-            results = searcher.search(positive, not_texts, k=k, where=where, contains=contains, rank=rank)
-            spec = _single_spec(texts, before, after, edit_ids, not_texts, k, where, contains)
+            results = searcher.search(positive, not_texts, k=k, rank=rank, **filters)
+            spec = _single_spec(texts, before, after, edit_ids, not_texts, k, filters)
             outcomes = [searcher.judge(QueryOutcome(spec, results), query_kind(positive, list(not_texts)), rank)]
     for outcome in outcomes:
         if as_json:
@@ -249,8 +259,7 @@ def _single_spec(
     edit_ids: tuple[int, ...],
     not_texts: tuple[str, ...],
     k: int,
-    where: str | None,
-    contains: str | None,
+    filters: dict[str, Any],
 ) -> dict[str, Any]:
     """The query of the command line as `--json` echoes it: the spec form of `--queries` lines."""
     spec: dict[str, Any] = {}
@@ -263,7 +272,7 @@ def _single_spec(
     if not_texts:
         spec["not_text"] = list(not_texts)
     spec["k"] = k
-    spec.update({name: value for name, value in (("where", where), ("contains", contains)) if value})
+    spec.update({name: value for name, value in filters.items() if value})
     return spec
 
 
@@ -282,7 +291,7 @@ def _describe(query: dict[str, Any]) -> str:
         parts.append(f"not {query['not_text']!r}")
     n_terms = sum(len(spec_values(query, key)) for key in ("text", "edit_id", "not_text")) + ("before" in query)
     metric = "combined" if n_terms != 1 else ("EC2T" if "text" in query else "EC2EC")
-    filters = "".join(f", {key} {query[key]!r}" for key in ("where", "contains", "rank") if key in query)
+    filters = "".join(f", {key} {query[key]!r}" for key in ("where", "contains", "meta", "rank") if key in query)
     return f"{metric} query: {'; '.join(parts) or '?'}{filters}"
 
 

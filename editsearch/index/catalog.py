@@ -16,7 +16,7 @@ import threading
 import time
 import zlib
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import cached_property
@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from editsearch.core.errors import DataError
 from editsearch.index.errors import CatalogCorruptError, FilterError, SchemaVersionError, UnknownEditError
+from editsearch.index.facets import facet_sql
 from editsearch.media.locators import legacy_cell
 
 if TYPE_CHECKING:
@@ -725,11 +726,14 @@ class Catalog:
 
     # -- search support -------------------------------------------------------------------------------
 
-    def filtered_vector_ids(self, model: str, where: str | None, contains: str | None) -> list[int]:
-        """Vector ids of live edits matching a SQL `where` over edits' columns and an FTS `contains`.
+    def filtered_vector_ids(
+        self, model: str, where: str | None, contains: str | None, meta: Mapping[str, str] | None = None
+    ) -> list[int]:
+        """Vector ids of live edits matching a SQL `where` over edits' columns, an FTS `contains` and `meta` facets.
 
         `where` runs as its own statement under the filter authorizer (see FILTER_TABLES), the length
-        limit and `filter_budget_s`; `contains` is a bound parameter, matched in a second statement.
+        limit and `filter_budget_s`; `contains` is a bound parameter, matched in a second statement; each
+        `meta` KEY=VALUE (a facet: the metadata value equals VALUE, as text or as a number) is bound too.
         """
         live = "SELECT v.id FROM vectors v JOIN ({}) e ON e.id = v.edit_id WHERE v.model = ?"
         found: set[int] | None = None
@@ -743,6 +747,10 @@ class Catalog:
                 cur = self.conn.execute(live.format(fts), [self.db.quote_fts(contains), model])
                 matched = {r[0] for r in cur}
                 found = matched if found is None else found & matched
+            if meta:
+                sql, params = facet_sql(meta)
+                matched = {r[0] for r in self.conn.execute(live.format(sql), [*params, model])}
+                found = matched if found is None else found & matched
         except sqlite3.Error as e:
             reason = f"it ran longer than {self.filter_budget_s:g} s" if where and timed_out() else self._explain(e)
             raise FilterError(f"bad filter (where={where!r}, contains={contains!r}): {reason}") from None
@@ -750,8 +758,10 @@ class Catalog:
             return self.live_vector_ids(model)
         return sorted(found)
 
-    def check_filter(self, where: str | None, contains: str | None) -> None:
-        """Compile a `where` filter under the filter authorizer without running it; raises FilterError."""
+    def check_filter(self, where: str | None, contains: str | None, meta: Mapping[str, str] | None = None) -> None:
+        """Compile a `where` filter under the filter authorizer without running it, check `meta`'s keys; FilterError."""
+        if meta:
+            facet_sql(meta)
         if not where:
             return
         try:

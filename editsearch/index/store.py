@@ -479,10 +479,12 @@ class EditIndex:
         where: str | None = None,
         contains: str | None = None,
         exclude: Sequence[Iterable[int]] | None = None,
+        meta: Mapping[str, str] | None = None,
     ) -> list[list[Hit]]:
         """Top-k live edits by inner product for each query row (unit vectors: cosine), best first.
 
-        `where` is SQL over the edits table's columns, `contains` a full-text match on instructions;
+        `where` is SQL over the edits table's columns, `contains` a full-text match on instructions, `meta` metadata
+        facets (KEY=VALUE, bound);
         `exclude[i]` holds edit ids to leave out of query i's results. Filters over-fetch, then filter.
         """
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
@@ -498,8 +500,9 @@ class EditIndex:
         if queries.shape[1] != info["dim"]:
             raise ModelMismatchError(f"query vectors have dimension {queries.shape[1]}, this index holds {info['dim']}")
         allowed = None
-        if where or contains:
-            allowed = np.asarray(self.catalog.filtered_vector_ids(info["fingerprint"], where, contains), np.int64)
+        if where or contains or meta:
+            allowed = self.catalog.filtered_vector_ids(info["fingerprint"], where, contains, meta)
+            allowed = np.asarray(allowed, np.int64)
             if len(allowed) <= EXACT_FILTER_MAX:
                 return [self._exact(q, allowed, k, ex) for q, ex in zip(queries, excludes, strict=True)]
         # over-fetch by the expected share of hits that filters, tombstones and exclusions will drop
@@ -555,9 +558,9 @@ class EditIndex:
         """Which of these edit ids are live edits of this index."""
         return self.catalog.existing_ids(list(edit_ids))
 
-    def check_filter(self, where: str | None, contains: str | None) -> None:
-        """Refuse (FilterError) a `where` or `contains` filter that cannot run, before any query uses it."""
-        self.catalog.check_filter(where, contains)
+    def check_filter(self, where: str | None, contains: str | None, meta: Mapping[str, str] | None = None) -> None:
+        """Refuse (FilterError) a `where`, `contains` or `meta` filter that cannot run, before any query uses it."""
+        self.catalog.check_filter(where, contains, meta)
 
     def set_filter_budget(self, seconds: float | None) -> None:
         """Stop a `where` filter (FilterError) that runs longer than this; None: no limit."""
@@ -715,13 +718,18 @@ class EditIndex:
         return publish_record(self.directory, record)
 
     def edits_for_instructions(
-        self, texts: Sequence[str], n: int, where: str | None = None, contains: str | None = None
+        self,
+        texts: Sequence[str],
+        n: int,
+        where: str | None = None,
+        contains: str | None = None,
+        meta: Mapping[str, str] | None = None,
     ) -> list[tuple[EditRow, np.ndarray]]:
         """Live edits (at most n) whose instruction is one of `texts`, within the filters, with their pair vectors."""
         fp = self.model_info["fingerprint"]  # type: ignore[index]
         vids = vector_ids_for_texts(self.catalog, fp, texts, n)
-        if where or contains:
-            allowed = set(self.catalog.filtered_vector_ids(fp, where, contains))
+        if where or contains or meta:
+            allowed = set(self.catalog.filtered_vector_ids(fp, where, contains, meta))
             vids = [v for v in vids if v in allowed]
         found = self.catalog.rows_for_vectors(vids)
         blobs = self.catalog.vector_blobs([v for v in vids if v in found])

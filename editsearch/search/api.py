@@ -9,7 +9,7 @@ renormalised.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from editsearch.index.store import EditIndex, Hit
 from editsearch.media.images import ImageLike
 from editsearch.search.inputs import PairLike, load_pairs
 from editsearch.search.ranking import rank_text
-from editsearch.search.specs import QueryLineError, check_rank, positive_int, spec_terms, spec_values
+from editsearch.search.specs import QueryLineError, check_rank, positive_int, spec_meta, spec_terms, spec_values
 from editsearch.search.weak_match import KINDS, query_kind, reference
 
 Term = str | int | PairLike  # text, edit id, or a (before, after) pair
@@ -138,27 +138,36 @@ class EditSearch:
         where: str | None = None,
         contains: str | None = None,
         rank: str = "hybrid",
+        meta: Mapping[str, str] | None = None,
     ) -> list[SearchResult]:
         """Rank edits by a weighted combination of text, pair and edit-id terms.
 
         `weights` has one entry per positive term, then one per negative term (default 1 each).
         `where` is SQL over the catalog's edits columns (e.g. "source = 'ip2p'"); `contains` is a
-        full-text match on instructions. Edit-id terms are excluded from the results. A query of text
-        terms only is ranked by `rank` (see editsearch.search.ranking); other queries by the pair alone.
+        full-text match on instructions, `meta` metadata facets ({KEY: VALUE}, bound). Edit-id terms are
+        excluded from the results. A query of text terms only is ranked by `rank` (see
+        editsearch.search.ranking); other queries by the pair alone.
         """
         check_rank(rank)
         positive_int(k)
         query = self.query_vector(positive, negative, weights)
         if all(isinstance(t, str) for t in [*positive, *negative]):
-            return self.rank_text_vector(query, k, rank, where, contains)
-        hits = self.index.search(query, k, where=where, contains=contains, exclude=[_edit_ids(positive, negative)])
+            return self.rank_text_vector(query, k, rank, where, contains, meta)
+        exclude = [_edit_ids(positive, negative)]
+        hits = self.index.search(query, k, where=where, contains=contains, exclude=exclude, meta=meta)
         return to_results(hits[0])
 
     def rank_text_vector(
-        self, query: np.ndarray, k: int, rank: str, where: str | None = None, contains: str | None = None
+        self,
+        query: np.ndarray,
+        k: int,
+        rank: str,
+        where: str | None = None,
+        contains: str | None = None,
+        meta: Mapping[str, str] | None = None,
     ) -> list[SearchResult]:
         """Results for a text query vector under `rank`, each with its pair and instruction scores."""
-        ranked = rank_text(self.index, query, k, check_rank(rank), where, contains)
+        ranked = rank_text(self.index, query, k, check_rank(rank), where, contains, meta=meta)
         return [
             SearchResult(
                 n,
@@ -180,9 +189,11 @@ class EditSearch:
         where: str | None = None,
         contains: str | None = None,
         exclude: Sequence[set[int]] | None = None,
+        meta: Mapping[str, str] | None = None,
     ) -> list[list[SearchResult]]:
         """Batch search with ready query vectors [Q, D] (unit norm), one result list per row."""
-        return [to_results(h) for h in self.index.search(queries, k, where=where, contains=contains, exclude=exclude)]
+        found = self.index.search(queries, k, where=where, contains=contains, exclude=exclude, meta=meta)
+        return [to_results(h) for h in found]
 
     def run_batch(
         self,
@@ -192,18 +203,19 @@ class EditSearch:
         contains: str | None = None,
         base: str | Path | None = None,
         rank: str = "hybrid",
+        meta: Mapping[str, str] | None = None,
     ) -> list[QueryOutcome]:
-        """Run query specs ({text} | {before, after} | {edit_id}, plus not_text, k, where, contains, rank), in order.
+        """Run query specs ({text} | {before, after} | {edit_id}, plus not_text, k, where, contains, meta, rank).
 
         Texts are embedded in one batch and pair queries sharing (k, where, contains) are searched together;
         text-only queries are ranked one by one by their `rank`. A spec that fails gets an `error` and no
-        results; the others still run. Relative image paths are taken from `base`. `k`, `where`, `contains`
-        and `rank` are the defaults a spec may override.
+        results; the others still run. Relative image paths are taken from `base`. `k`, `where`, `contains`,
+        `meta` and `rank` are the defaults a spec may override. Results come in the specs' order.
         """
         specs = list(specs)
         self._prepare_batch([s for s in specs if isinstance(s, dict)])
         outcomes: list[QueryOutcome] = []
-        groups: dict[tuple[int, str | None, str | None], list[tuple[QueryOutcome, np.ndarray, set[int], str | None]]]
+        groups: dict[tuple[Any, ...], list[tuple[QueryOutcome, np.ndarray, set[int], str | None]]]
         groups = {}
         for spec in specs:
             if isinstance(spec, QueryLineError):
@@ -212,24 +224,28 @@ class EditSearch:
             outcome = QueryOutcome(dict(spec))
             outcomes.append(outcome)
             try:
-                options = (positive_int(spec.get("k", k)), spec.get("where", where), spec.get("contains", contains))
+                facets = spec_meta(spec.get("meta", meta))
+                filters = (spec.get("where", where), spec.get("contains", contains), facets)
+                options = (positive_int(spec.get("k", k)), *filters[:2], tuple(sorted((facets or {}).items())))
                 outcome.query["k"] = options[0]
-                outcome.query.update({name: v for name, v in zip(("where", "contains"), options[1:], strict=True) if v})
+                named = zip(("where", "contains", "meta"), filters, strict=True)
+                outcome.query.update({name: v for name, v in named if v})
                 positive, negative = spec_terms(spec, Path(base) if base is not None else None)
                 vector = self.query_vector(positive, negative)
                 if all(isinstance(t, str) for t in positive + negative):
                     how = check_rank(spec.get("rank", rank))
-                    outcome.results = self.rank_text_vector(vector, options[0], how, *options[1:])
+                    outcome.results = self.rank_text_vector(vector, options[0], how, *filters)
                     self.judge(outcome, "text", how)
                 else:
                     kind = query_kind(positive, negative)
                     groups.setdefault(options, []).append((outcome, vector, _edit_ids(positive, negative), kind))
             except EditSearchError as e:
                 outcome.error = str(e)
-        for (gk, gwhere, gcontains), members in groups.items():
+        for (gk, gwhere, gcontains, gmeta), members in groups.items():
             matrix = np.stack([vector for _, vector, _, _ in members])
+            excludes = [ids for _, _, ids, _ in members]
             try:
-                found = self.search_vectors(matrix, gk, gwhere, gcontains, [ids for _, _, ids, _ in members])
+                found = self.search_vectors(matrix, gk, gwhere, gcontains, excludes, dict(gmeta) or None)
             except EditIndexError as e:  # a bad where/contains: every query that used it fails
                 found = [[] for _ in members]
                 for outcome, _, _, _ in members:

@@ -20,6 +20,7 @@ an instruction is never a penalty.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -119,11 +120,13 @@ def rank_text(
     where: str | None = None,
     contains: str | None = None,
     exclude: set[int] | None = None,
+    meta: Mapping[str, str] | None = None,
 ) -> list[Ranked]:
     """The top k edits for a text query vector under `rank` (pair, instruction or hybrid), best first."""
     instructions = index.instruction_matrix()  # also for rank=pair: the results report both components
     fetch = k if rank == "pair" or not len(instructions) else max(CANDIDATES, 2 * k)
-    return _ordered(index, _pool(index, instructions, query, k, fetch, where, contains, exclude or set()), rank)[:k]
+    pool = _pool(index, instructions, query, k, fetch, (where, contains, meta), exclude or set())
+    return _ordered(index, pool, rank)[:k]
 
 
 def best_scores(index: EditIndex, query: np.ndarray) -> dict[str, float | None]:
@@ -131,7 +134,7 @@ def best_scores(index: EditIndex, query: np.ndarray) -> dict[str, float | None]:
     with k = 1 gives it, from one pool of candidates; None: the index has no edits."""
     instructions = index.instruction_matrix()
     fetch = max(CANDIDATES, 2) if len(instructions) else 1
-    pool = _pool(index, instructions, query, 1, fetch, None, None, set())
+    pool = _pool(index, instructions, query, 1, fetch, (None, None, None), set())
     return {
         rank: next((r.score for r in _ordered(index, pool, rank)), None) for rank in ("pair", "instruction", "hybrid")
     }
@@ -143,17 +146,17 @@ def _pool(
     query: np.ndarray,
     k: int,
     fetch: int,
-    where: str | None,
-    contains: str | None,
+    filters: tuple[str | None, str | None, Mapping[str, str] | None],
     exclude: set[int],
 ) -> list[Ranked]:
     """The candidates of a text query, unordered, scored 0: the top `fetch` by the pair and, when fetch > k, the edits
     of the `fetch` nearest instructions, each with its exact pair and instruction cosines."""
-    hits = index.search(query, fetch, where=where, contains=contains, exclude=[exclude])[0]
+    where, contains, meta = filters
+    hits = index.search(query, fetch, where=where, contains=contains, exclude=[exclude], meta=meta)[0]
     pair = {h.edit["id"]: h.score for h in hits}
     rows = {h.edit["id"]: h.edit for h in hits}
     if fetch > k:  # the edits of the nearest instructions join the candidates, with their exact pair cosines
-        for edit, vector in index.edits_for_instructions(instructions.top_texts(query, fetch), fetch, where, contains):
+        for edit, vector in index.edits_for_instructions(instructions.top_texts(query, fetch), fetch, *filters):
             if edit["id"] not in rows and edit["id"] not in exclude:
                 rows[edit["id"]] = edit
                 pair[edit["id"]] = float(vector @ query)

@@ -1,7 +1,8 @@
 """Query specs, the JSON form of a query (`query --queries FILE.jsonl`, `run_batch`): reading and checking them.
 
 A spec is one object: {"text"} | {"before", "after"} | {"edit_id"}, each a value or a list, plus
-"not_text", "k", "where", "contains" and "rank". A line that is not such an object fails alone.
+"not_text", "k", "where", "contains", "meta" ({KEY: VALUE} metadata facets) and "rank". A line that is not
+such an object fails alone.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from editsearch.core.errors import UsageError
 from editsearch.core.jsonl import read_jsonl
 
-QUERY_KEYS = ("text", "before", "after", "edit_id", "not_text", "k", "where", "contains", "rank")
+QUERY_KEYS = ("text", "before", "after", "edit_id", "not_text", "k", "where", "contains", "meta", "rank")
 MAX_EDIT_ID = 2**63 - 1  # SQLite's integer range
 RANKS = ("pair", "instruction", "hybrid")  # how a text query ranks: see editsearch.search.ranking
 
@@ -40,6 +41,15 @@ def positive_int(value: Any, what: str = "k") -> int:
     """`value` if it is an integer of at least 1; else UsageError."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise UsageError(f"{what} must be a positive integer, got {value!r}")
+    return value
+
+
+def spec_meta(value: Any) -> dict[str, str] | None:
+    """A spec's "meta": an object of text values (None when absent); else UsageError."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise UsageError(f'meta must be an object of text values, e.g. {{"family": "sepia"}}, got {value!r}')
     return value
 
 
