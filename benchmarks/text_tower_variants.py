@@ -82,8 +82,8 @@ def main() -> None:
 
     from editsearch.encoder import load_model
     from editsearch.encoder.embedder import Embedder
+    from editsearch.encoder.export import export_minilm_graph
     from editsearch.towers.cache import model_dir, read_json
-    from editsearch.towers.export import export_minilm_graph
     from editsearch.towers.runtime import OnnxTextTower, load_runtime, shared_tower
 
     embedder = Embedder(load_model(None))

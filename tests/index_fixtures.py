@@ -115,9 +115,9 @@ def exported_tiny_index(root: Path, config: Any, pairs: int, seed: int, image_fo
     root/index, its ONNX towers exported; returns the model."""
     from editsearch.data.synthetic.generator import write_synth
     from editsearch.encoder import load_model
+    from editsearch.encoder.export import export_towers
     from editsearch.encoder.registry import random_model
     from editsearch.index.store import EditIndex
-    from editsearch.towers.export import export_towers
 
     random_model(config, seed=seed).save_pretrained(root / "model")
     model = load_model(str(root / "model"), device="cpu")

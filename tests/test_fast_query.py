@@ -61,8 +61,8 @@ def mini():
 def demo(tmp_path_factory, mini):
     """A demo-like index (40 synthetic JPEG pairs, the default model) whose towers are exported."""
     from editsearch.data.synthetic.generator import write_synth
+    from editsearch.encoder.export import export_towers
     from editsearch.index.store import EditIndex
-    from editsearch.towers.export import export_towers
 
     root = tmp_path_factory.mktemp("fast-demo")
     write_synth(root / "data", 40, seed=0, size=256, split="train", image_format="jpg")
@@ -188,8 +188,8 @@ def test_a_stamp_naming_another_model_is_refused(demo, tmp_path):
 
 
 def test_a_random_init_is_never_stamped():
+    from editsearch.encoder.export import export_towers
     from editsearch.encoder.registry import MINI_CONFIG, random_model
-    from editsearch.towers.export import export_towers
 
     assert not export_towers(random_model(MINI_CONFIG), "editclip-untrained-tiny")
     assert cache.stamped_fingerprint("editclip-untrained-tiny") is None

@@ -27,8 +27,8 @@ def built(tmp_path_factory) -> Path:
     from index_fixtures import exported_tiny_index
 
     from editsearch.encoder import load_model
+    from editsearch.encoder.export import export_towers
     from editsearch.encoder.registry import DEFAULT_MODEL
-    from editsearch.towers.export import export_towers
 
     root = tmp_path_factory.mktemp("light")
     exported_tiny_index(root, tiny_config(), pairs=6, seed=2, image_format="png")

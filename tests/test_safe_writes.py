@@ -117,8 +117,8 @@ def test_a_shard_never_follows_a_planted_temp_and_an_exact_plant_fails(tmp_path,
 def test_tower_cache_json_and_export_never_follow_a_planted_temp(tmp_path, victim):
     import torch
 
+    from editsearch.encoder.export import _export
     from editsearch.towers.cache import read_json, write_json
-    from editsearch.towers.export import _export
 
     folder = tmp_path / "towers"
     pid = os.getpid()

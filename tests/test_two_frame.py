@@ -97,7 +97,7 @@ def test_reversed_split_is_exactly_chance_for_frames(frames_model, tiny_model) -
 
 
 def test_frames_export_to_onnx_and_match_torch(frames_model, tmp_path) -> None:
-    from editsearch.towers.export import export_towers
+    from editsearch.encoder.export import export_towers
     from editsearch.towers.runtime import open_vision_tower
 
     frames_model.save_pretrained(tmp_path / "model")

@@ -168,7 +168,7 @@ class Embedder:
         model = self.model
         if self._towers_match(model.fingerprint):
             return True
-        from editsearch.towers.export import export_towers
+        from editsearch.encoder.export import export_towers
 
         try:
             exported = export_towers(model, self.name)
@@ -186,7 +186,7 @@ class Embedder:
         """After a torch embedding: export the model's `kind` tower so later processes skip torch."""
         if not self._loaded_here:
             return
-        from editsearch.towers.export import export_towers
+        from editsearch.encoder.export import export_towers
 
         try:
             export_towers(self.model, self.name, text=kind == "text", vision=kind == "vision")

@@ -1,7 +1,7 @@
 """open_clip's CLIP tokenizer without torch: SimpleTokenizer's cleaning and split, then its BPE by `tokenizers`.
 
 The file (byte-level BPE, SOT/EOT) is written at export time from the vocabulary and merges shipped in the
-open_clip wheel, see `towers.export.export_clip_tokenizer`. Cleaning and splitting stay in Python with the
+open_clip wheel, see `encoder.export.export_clip_tokenizer`. Cleaning and splitting stay in Python with the
 libraries SimpleTokenizer uses (ftfy, `regex`), so the ids are SimpleTokenizer's, whatever Unicode version
 the Rust regex engine knows.
 """
