@@ -205,8 +205,10 @@ def apply(
     shared = {"steps": steps, "seed": seed, "edit_guidance": edit_guidance, "image_guidance": image_guidance}
     own = {k: v for k, v in options.items() if k in chosen.options}
     exemplar = ExemplarChoice(index_dir, edit_id, before, after)
-    request = ApplyRequest(images, exemplar, **shared, size=size, model=model, editclip=editclip, options=own)
-    request.notify, request.progress_bars = warn, True
+    request = ApplyRequest(
+        images, exemplar, **shared, size=size, model=model, editclip=editclip, options=own, notify=warn,
+        progress_bars=True,
+    )  # fmt: skip
     try:
         refuse_foreign(chosen, options)
         chosen.check(request)
