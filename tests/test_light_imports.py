@@ -49,13 +49,14 @@ def imported(args: list[str], tmp_path: Path) -> tuple[set[str], str]:
     "command",
     [
         ["--help"],
+        ["apply", "--help"],
         ["query", "--index", "{index}", "--text", "make it brighter", "--json", "-k", "3"],
         ["query", "--index", "{index}", "--edit-id", "1", "--json", "-k", "3"],
         ["stats", "--index", "{index}"],
         ["show", "1", "--index", "{index}"],
         ["score", "--before", "{before}", "--after", "{after}", "--text", "make it brighter", "--json"],
     ],
-    ids=["help", "query-text", "query-edit-id", "stats", "show", "score"],
+    ids=["help", "apply-help", "query-text", "query-edit-id", "stats", "show", "score"],
 )
 def test_light_commands_import_no_heavy_module(built, tmp_path, command):
     names = {

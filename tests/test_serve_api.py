@@ -268,6 +268,14 @@ def test_apply_an_uploaded_pair_as_json(client, index_dir):
     assert -1 <= out["ec2ec"] <= 1 and out["settings"]["steps"] == 2
 
 
+def test_apply_methods_are_listed_from_the_registry(client):
+    from editsearch.transfer.methods.registry import METHODS
+
+    rows = client.get("/api/methods").json()["methods"]
+    assert [(r["name"], r["summary"]) for r in rows] == [(m.name, m.summary) for m in METHODS.values()]
+    assert [r["name"] for r in rows if r["served"]] == ["editclip"]  # the one /api/apply runs
+
+
 @pytest.mark.parametrize(
     ("data", "files", "status"),
     [

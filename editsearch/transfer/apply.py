@@ -4,43 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
-from PIL import Image
-
-from editsearch.core.errors import items_exit_code
 from editsearch.media.images import ImageLike
 from editsearch.transfer.exemplar import Exemplar
-from editsearch.transfer.methods import load_queries
+from editsearch.transfer.methods.common import load_queries
+from editsearch.transfer.methods.report import Applied, ApplyReport
 from editsearch.transfer.pipeline import DEFAULT_EDIT_GUIDANCE, DEFAULT_IMAGE_GUIDANCE, DEFAULT_STEPS, EditTransfer
-
-
-@dataclass
-class Applied:
-    """One edited image: which input it came from (its position and name), the output, and its EC2EC."""
-
-    position: int
-    image: str
-    output: Image.Image
-    ec2ec: float
-
-
-@dataclass
-class ApplyReport:
-    """What an apply did: the outputs, the inputs that could not be read, the settings and the timings."""
-
-    edit: dict[str, Any]
-    editclip: str
-    settings: dict[str, Any]
-    outputs: list[Applied] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (image, reason)
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every image was applied, 3 when some could not be read (each reported)."""
-        return items_exit_code(len(self.failed))
+from editsearch.transfer.pipeline_names import DEFAULT_PIPELINE, is_demonstration
 
 
 def apply_edit(
@@ -53,8 +24,12 @@ def apply_edit(
     edit_guidance: float = DEFAULT_EDIT_GUIDANCE,
     image_guidance: float = DEFAULT_IMAGE_GUIDANCE,
     size: int | None = None,
+    model: str | Path | None = None,
 ) -> ApplyReport:
-    """Apply the exemplar's edit to each readable image and score it; DataError when no image can be read."""
+    """Apply the exemplar's edit to each readable image and score it; DataError when no image can be read.
+
+    `model` names the pipeline `transfer` was loaded from (default: the shipped one), for the report.
+    """
     started = time.perf_counter()
     loaded, failed = load_queries(images)
     queries = [img for _, _, img in loaded]
@@ -64,16 +39,19 @@ def apply_edit(
     scores = transfer.ec2ec(exemplar.before, exemplar.after, queries, outputs)
     scored = time.perf_counter()
     report = ApplyReport(
-        exemplar.describe(),
-        transfer.editclip.name,
+        "editclip",
+        str(model or DEFAULT_PIPELINE),
         {
             **settings,
             "size": size or transfer.resolution,
             "device": str(transfer.device),
             "dtype": str(transfer.dtype).removeprefix("torch."),
         },
-        [Applied(i, name, out, s) for (i, name, _), out, s in zip(loaded, outputs, scores, strict=True)],
-        failed,
+        edit=exemplar.describe(),
+        editclip=transfer.editclip.name,
+        outputs=[Applied(i, name, out, s) for (i, name, _), out, s in zip(loaded, outputs, scores, strict=True)],
+        failed=failed,
+        demonstration=is_demonstration(model),
     )
     report.timings = {
         "apply_s": round(applied - started, 3),

@@ -23,7 +23,8 @@ from editsearch.media.images import ImageLike, load_image
 from editsearch.transfer.caption_llm import DEFAULT_CAPTION_LLM, CaptionWriter
 from editsearch.transfer.captions import CAPTIONS_NEEDED, Captioner, CaptionPlan
 from editsearch.transfer.geometry import PipelineGeometry
-from editsearch.transfer.methods import MethodReport, locate_all
+from editsearch.transfer.methods.common import load_queries, locate_all
+from editsearch.transfer.methods.report import Applied, ApplyReport
 from editsearch.transfer.text_pipelines import (
     DEFAULT_SD,
     SD_KIND,
@@ -169,7 +170,7 @@ def apply_captions(
     steps: int = DEFAULT_STEPS,
     guidance: float = DEFAULT_GUIDANCE,
     size: int | None = None,
-) -> MethodReport:
+) -> ApplyReport:
     """Edit each readable image along the caption direction; unreadable ones are reported, not fatal.
 
     Without a `source` caption each image is captioned by `captioner`; without a `target` caption `writer` (an
@@ -177,8 +178,6 @@ def apply_captions(
     options when a caption has no way to come; an image whose target caption the LLM leaves empty is reported.
     """
     import time
-
-    from editsearch.transfer.methods import MethodOutput, load_queries
 
     started = time.perf_counter()
     plan = CaptionPlan(source, target, captioner, writer, instruction)
@@ -188,7 +187,7 @@ def apply_captions(
         plan.target_for(source)  # the same target for every image, written (or refused) before any is read
     loaded, failed = load_queries(images)
     settings = {"weight": weight, "steps": steps, "guidance": guidance, "size": size or editor.resolution}
-    report = MethodReport("caption-direction", editor.name, {**settings, "device": str(editor.device)}, failed=failed)
+    report = ApplyReport("caption-direction", editor.name, {**settings, "device": str(editor.device)}, failed=failed)
     used: list[tuple[str, str]] = []
     for i, name, image in loaded:
         try:
@@ -198,7 +197,7 @@ def apply_captions(
             continue
         used.append((caption, wanted))
         out = editor.edit(image, caption, wanted, weight=weight, steps=steps, guidance=guidance, size=size)
-        report.outputs.append(MethodOutput(i, name, out))
+        report.outputs.append(Applied(i, name, out))
     if not report.outputs:
         raise GenerationError(report.failed[-1][1])
     sources, targets = [s for s, _ in used], [t for _, t in used]

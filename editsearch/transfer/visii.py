@@ -324,7 +324,7 @@ class Visii(VisiiBase):
         cls, model: str | Path | None = None, clip: str | Path | None = None, device: str | None = None
     ) -> Visii:
         """Load an InstructPix2Pix folder or hub id (tokenizer + text_encoder needed) and a CLIP (float32)."""
-        from editsearch.transfer.methods import locate_all
+        from editsearch.transfer.methods.common import locate_all
 
         folder, clip_folder = locate_all(cls.locate(model, clip), "--method visii")
         return cls.from_folders(folder, clip_folder, model, clip, device)

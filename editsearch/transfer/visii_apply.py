@@ -14,7 +14,8 @@ import torch
 from editsearch.core.errors import UsageError
 from editsearch.media.images import ImageLike
 from editsearch.transfer.exemplar import Exemplar
-from editsearch.transfer.methods import MethodOutput, MethodReport, ec2ec_scores, load_queries
+from editsearch.transfer.methods.common import ec2ec_scores, load_queries
+from editsearch.transfer.methods.report import Applied, ApplyReport
 from editsearch.transfer.pipeline_names import is_demonstration
 from editsearch.transfer.projector import OFFICIAL_WEIGHTS
 from editsearch.transfer.visii import (
@@ -157,7 +158,7 @@ def apply_visii(
     neighbours: int = 0,
     editclip: Any = None,
     progress: Callable[[int, float], None] | None = None,
-) -> MethodReport:
+) -> ApplyReport:
     """Learn (or reuse) the exemplar's instruction, apply it to each readable image, score with `editclip` if given."""
     started = time.perf_counter()
     visii.refuse_text(run.text)  # before any optimisation
@@ -169,7 +170,7 @@ def apply_visii(
     outputs = visii.apply(learned, queries, **sampling)
     applied = time.perf_counter()
     scores = ec2ec_scores(editclip, exemplar.before, exemplar.after, queries, outputs) if editclip else None
-    report = MethodReport(
+    report = ApplyReport(
         "visii",
         visii.name,
         {
@@ -178,8 +179,9 @@ def apply_visii(
             "clip": visii.clip_name or None,
             "device": str(visii.device),
         },
+        exemplar.describe(),
+        editclip.name if editclip else None,
         {
-            "edit": exemplar.describe(),
             "neighbours": ids,
             "pairs": 1 + len(ids),
             "conditioning": "text" if visii.takes_text else "editclip",
@@ -188,7 +190,7 @@ def apply_visii(
             "loss": learned.loss,
         },
         [
-            MethodOutput(i, name, out, scores[j] if scores else None)
+            Applied(i, name, out, scores[j] if scores else None)
             for j, ((i, name, _), out) in enumerate(zip(loaded, outputs, strict=True))
         ],
         failed,

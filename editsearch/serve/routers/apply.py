@@ -1,4 +1,4 @@
-"""Apply: an indexed or uploaded exemplar edit applied to an uploaded photo, through the apply gate."""
+"""Apply: an indexed or uploaded exemplar edit applied to an uploaded photo, through the apply gate; the methods."""
 
 from __future__ import annotations
 
@@ -17,10 +17,19 @@ from editsearch.serve.deps import EngineDep, GateDep, SettingsDep
 from editsearch.serve.engine import Engine
 from editsearch.serve.shapes import public_name
 from editsearch.serve.uploads import decode, read_pair, read_upload
+from editsearch.transfer.methods.registry import METHODS
 
 MAX_SEED = 2**63 - 1  # torch generators take a 64-bit seed; SQLite and JSON readers a signed one
+SERVED_METHOD = "editclip"  # the method /api/apply runs, on the server's pooled pipelines
 
 router = APIRouter(tags=["apply"])
+
+
+@router.get("/api/methods")
+def methods() -> dict[str, Any]:
+    """The ways to apply an edit (name, one-line summary), and whether /api/apply runs each (`served`)."""
+    rows = [{"name": m.name, "summary": m.summary, "served": m.name == SERVED_METHOD} for m in METHODS.values()]
+    return {"methods": rows}
 
 
 @router.post(
@@ -61,7 +70,7 @@ def run_apply(engine: Engine, edit_id: int | None, pair: Any, photo: Any, steps:
     started = time.perf_counter()
     exemplar = exemplar_from_index(engine.index_dir, edit_id) if pair is None else exemplar_from_files(*pair)
     with engine.transfer() as transfer:
-        report = apply_edit(transfer, exemplar, [photo], steps=steps, seed=seed)
+        report = apply_edit(transfer, exemplar, [photo], steps=steps, seed=seed, model=engine.pipeline)
         pipeline = pipeline_json(engine.pipeline, transfer)
     applied = report.outputs[0]
     edit = exemplar.describe() if edit_id is not None else {"id": None, "instruction": None}

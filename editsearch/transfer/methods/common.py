@@ -1,47 +1,16 @@
-"""What the other ways to apply an edit (VISII, caption direction) report, and the input handling they share."""
+"""What the ways to apply an edit share: reading the inputs and the exemplar, EC2EC scoring, finding the models."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from editsearch.core.errors import DataError, EditSearchError, WeightsNotFoundError, items_exit_code
+from editsearch.core.errors import DataError, EditSearchError, UsageError, WeightsNotFoundError, untrained_note
 from editsearch.media.images import ImageLike, ImageLoadError, load_image
-
-METHODS = ("editclip", "visii", "caption-direction")
-
-
-@dataclass
-class MethodOutput:
-    """One edited image: its input's position and name, the output, and its EC2EC when an EditCLIP scored it."""
-
-    position: int
-    image: str
-    output: Image.Image
-    ec2ec: float | None = None
-
-
-@dataclass
-class MethodReport:
-    """What one run of a method did: outputs, unreadable inputs, the method's own facts, settings, timings."""
-
-    method: str
-    model: str
-    settings: dict[str, Any]
-    details: dict[str, Any] = field(default_factory=dict)
-    outputs: list[MethodOutput] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    demonstration: bool = False  # made by the shipped 64-px demonstration pipeline (editclip-ip2p-mini)
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every image was edited, 3 when some could not be read (each reported)."""
-        return items_exit_code(len(self.failed))
+from editsearch.transfer.methods.base import ExemplarChoice
 
 
 def load_queries(images: Sequence[ImageLike]) -> tuple[list[tuple[int, str, Image.Image]], list[tuple[str, str]]]:
@@ -84,3 +53,35 @@ def locate_all(locators: Sequence[Callable[[], Path]], method: str) -> list[Path
         kind = WeightsNotFoundError if any(isinstance(e, WeightsNotFoundError) for e in problems) else type(problems[0])
         raise kind(f"{method} cannot use {len(problems)} of the models it needs: {listed}")
     return found
+
+
+def check_exemplar(exemplar: ExemplarChoice) -> None:
+    """UsageError unless exactly one exemplar is named: an edit id, or a before and an after image."""
+    if (exemplar.before is None) != (exemplar.after is None):
+        raise UsageError("--before and --after go together")
+    if exemplar.before is not None and exemplar.edit_id is not None:
+        raise UsageError("give either --edit-id (with --index) or --before/--after, not both")
+    if exemplar.before is None and exemplar.edit_id is None:
+        raise UsageError("give --edit-id N (an indexed edit) or --before A --after B")
+
+
+def load_exemplar(exemplar: ExemplarChoice) -> Any:
+    """The Exemplar an ExemplarChoice names (checked first): an indexed edit's pair or two image files."""
+    from editsearch.transfer.exemplar import exemplar_from_files, exemplar_from_index
+
+    check_exemplar(exemplar)
+    if exemplar.before is not None:
+        return exemplar_from_files(exemplar.before, exemplar.after)
+    return exemplar_from_index(exemplar.index_dir, exemplar.edit_id)
+
+
+def load_scorer(name: str | None, notify: Callable[[str], None]) -> Any:
+    """The EditCLIP that scores outputs by EC2EC (an untrained one noted), or None without a name."""
+    if name is None:
+        return None
+    from editsearch.encoder import load_model
+
+    model = load_model(name)
+    if not model.trained:
+        notify(untrained_note(model.name, "EC2EC is noise"))
+    return model
