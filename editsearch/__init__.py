@@ -11,7 +11,7 @@ _EXPORTS = {
     "load_model": "editsearch.encoder",
     "DEFAULT_MODEL": "editsearch.encoder",
     "EditSearch": "editsearch.search.api",
-    "SearchResult": "editsearch.search.api",
+    "SearchResult": "editsearch.search.results",
     "rank_edits": "editsearch.search.candidates",
     "EditIndex": "editsearch.index.store",
     "iter_source": "editsearch.data.sources",

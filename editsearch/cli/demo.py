@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from editsearch.cli.common import format_table, model_option, warn
+from editsearch.cli.index import weak_note
 from editsearch.core.errors import untrained_note
 from editsearch.core.jsonl import read_jsonl
+
+if TYPE_CHECKING:
+    from editsearch.search.results import QueryOutcome, SearchResult
 
 
 @click.command()
@@ -64,10 +68,9 @@ def demo(out: Path, pairs: int, k: int, model_name: str | None, apply_edit: bool
     with EditSearch(EditIndex.open(out / "index"), model) as searcher:
         text = held_out["instruction"]
         click.echo(f"\nText query (EC2T): {text!r} (a held-out instruction; family {held_out['family']})")
-        found = searcher.search_text(text, k=k)
-        _table(found)
+        found = _show(searcher.query([text], k=k, echo={"text": text}))
         click.echo(f"\nExemplar query (EC2EC): {held_out['before']} → {held_out['after']} (held out, not in the index)")
-        _table(searcher.search_pair(before, after, k=k))
+        _show(searcher.query([(before, after)], k=k, echo={"before": before, "after": after}))
     if apply_edit and found:
         _apply_found(out, found[0], before)
     click.echo(
@@ -107,6 +110,10 @@ def _write_manifest(path: Path, rows: list[dict[str, Any]]) -> Path:
     return write_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))
 
 
-def _table(results: list[Any]) -> None:
-    rows = [(r.rank, r.score, r.id, r.metadata.get("family", ""), r.instruction or "") for r in results]
+def _show(outcome: QueryOutcome) -> list[SearchResult]:
+    """Print a query's results, and the weak-match note when its best result is a weak match; its results."""
+    rows = [(r.rank, r.score, r.id, r.metadata.get("family", ""), r.instruction or "") for r in outcome.results]
     click.echo(format_table(["rank", "score", "id", "family", "instruction"], rows))
+    if outcome.weak_match:
+        click.echo(weak_note(outcome))
+    return outcome.results

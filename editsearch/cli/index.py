@@ -223,9 +223,8 @@ def query(
     if queries is None and not single:
         raise click.UsageError("give --text, --before/--after, --edit-id, or --queries FILE.jsonl")
     from editsearch.index.facets import parse_facets
-    from editsearch.search.api import EditSearch, QueryOutcome
+    from editsearch.search.api import EditSearch
     from editsearch.search.specs import read_queries
-    from editsearch.search.weak_match import query_kind
 
     filters = {"where": where, "contains": contains, "meta": parse_facets(facets) or None}
     with EditSearch.open(index_dir, model=model_name) as searcher:
@@ -236,9 +235,8 @@ def query(
             outcomes = searcher.run_batch(read_queries(queries), k, base=queries.parent, rank=rank, **filters)
         else:
             positive = [*texts, *([(before, after)] if before else []), *edit_ids]
-            results = searcher.search(positive, not_texts, k=k, rank=rank, **filters)
             spec = _single_spec(texts, before, after, edit_ids, not_texts, k, filters)
-            outcomes = [searcher.judge(QueryOutcome(spec, results), query_kind(positive, list(not_texts)), rank)]
+            outcomes = [searcher.query(positive, not_texts, k=k, rank=rank, echo=spec, **filters)]
     for outcome in outcomes:
         if as_json:
             echo_json(outcome.to_dict())
@@ -303,11 +301,11 @@ def _print_results(outcome: QueryOutcome) -> None:
     rows = [(r.rank, r.score, r.id, r.instruction or "", _short(r.before), _short(r.after)) for r in outcome.results]
     click.echo(format_table(["rank", "score", "id", "instruction", "before", "after"], rows) if rows else "  (none)")
     if outcome.weak_match:
-        click.echo(_weak_note(outcome))
+        click.echo(weak_note(outcome))
     click.echo()
 
 
-def _weak_note(outcome: QueryOutcome) -> str:
+def weak_note(outcome: QueryOutcome) -> str:
     """The line that says a query's best result is a weak match, and against what (editsearch.search.weak_match)."""
     scores = f"(best {outcome.results[0].score:.3f} <= reference {outcome.weak_reference:.3f})"
     if "before" in outcome.query or "edit_id" in outcome.query:

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from editsearch.encoder.embedder import Embedder
-from editsearch.search.api import SearchResult, unit
 from editsearch.search.inputs import PairLike, describe, load_pairs
+from editsearch.search.results import SearchResult
+from editsearch.search.terms import unit
 
 
 def rank_edits(

@@ -1,9 +1,12 @@
 """Instruction-aware ranking of a text query: EC2T (the pair) fused with text↔instruction cosine.
 
-Candidates are the top CANDIDATES edits by the pair (FAISS, with the query's filters) together with the
-edits whose instructions are among the top CANDIDATES by an exact product over the in-memory instruction
-matrix (one row per distinct instruction: far fewer rows than edits, so no second FAISS cache to keep in
-step). Both component scores of every candidate are exact cosines, and the fusion ranks that union.
+Candidates are the top max(CANDIDATES, 2k) edits by the pair (the pair FAISS cache, with the query's filters)
+together with the edits, under the same filters, of as many instructions nearest the query, found in the
+instruction vectors' own FAISS cache (one row per distinct instruction, editsearch.index.instruction_index);
+rank "pair" takes the pair's top k alone.
+Every candidate's instruction cosine is exact, read from the catalog; its pair cosine is the pair cache's
+score (exact, or within about 1e-3 of it for ivfpq-sq8) or, for an edit found by its instruction, computed
+exactly from its stored vector. The fusion ranks that union.
 
 The default fusion is adaptive: a convex mix of the two cosines whose instruction share is set per query by
 how far each component spreads the candidates apart (`instruction_weight`), and per collection by how well
@@ -14,8 +17,9 @@ and a collection whose photos the pair model reads poorly (legibility near chanc
 more. The fused score stays a cosine, comparable across queries.
 
 An edit without an instruction vector is judged by its pair alone: its missing instruction component is
-replaced by its pair component (the same rank under RRF, the same cosine under a weighted sum), so lacking
-an instruction is never a penalty.
+replaced by its pair component (the same rank under RRF, the same cosine under a weighted sum), so it is
+ranked, not dropped. Instruction cosines run higher than EC2T, so edits with an instruction still tend to come
+first (benchmarks/RESULTS.md, "Instruction-aware ranking"); under rank "instruction" they all come first.
 """
 
 from __future__ import annotations
@@ -32,9 +36,9 @@ from editsearch.index.store import EditIndex
 
 FUSIONS = ("adaptive", "weighted", "rrf")
 # Adaptive is the default: on the synthetic held-out set, its phrasing-shift queries and the real pairs it is
-# ahead of the fixed 0.5 / 0.5 sum on every figure but the real pairs' (benchmarks/RESULTS.md,
-# "Instruction-aware ranking"). RRF throws away how far apart the scores are; the fixed sum lets a query's
-# poor instruction match weigh as much as a good pair match.
+# ahead of the fixed 0.5 / 0.5 sum and of RRF on top-1, hit@5 and mAP, but for the real pairs' hit@5, where the
+# fixed sum reaches 1.000 too (benchmarks/RESULTS.md, "Instruction-aware ranking"). RRF throws away how far apart
+# the scores are; the fixed sum lets a query's poor instruction match weigh as much as a good pair match.
 DEFAULT_FUSION = "adaptive"
 RRF_K = 60  # the usual reciprocal-rank-fusion constant (Cormack et al. 2009)
 PAIR_WEIGHT = 0.5  # the pair's share of the fixed weighted cosine sum

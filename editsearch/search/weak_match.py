@@ -171,14 +171,3 @@ def own_befores(index: EditIndex, n: int) -> list[tuple[Any, set[int]]]:
         same = index.catalog.conn.execute("SELECT id FROM edits WHERE before_hash = ?", [digest]).fetchall()
         out.append((image, {edit_id for (edit_id,) in same}))
     return out
-
-
-def query_kind(positive: list[Any], negative: list[Any]) -> str | None:
-    """Which reference a query is judged by: "text" (text terms only), "exemplar" (pairs and edit ids, nothing
-    subtracted), or None (a mix of texts and pairs, or pairs with terms subtracted: no reference fits)."""
-    terms = [*positive, *negative]
-    if terms and all(isinstance(t, str) for t in terms):
-        return "text"
-    if positive and not negative and not any(isinstance(t, str) for t in positive):
-        return "exemplar"
-    return None

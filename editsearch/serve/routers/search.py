@@ -9,8 +9,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from editsearch.core.errors import UsageError
-from editsearch.search.api import QueryOutcome, embed_query_texts
-from editsearch.search.weak_match import query_kind
+from editsearch.search.terms import embed_query_texts
 from editsearch.serve.deps import EngineDep, SettingsDep
 from editsearch.serve.engine import Engine
 from editsearch.serve.shapes import result_json
@@ -92,7 +91,7 @@ def run_search(
     query: dict[str, Any],
     rank: str = "hybrid",
 ) -> dict[str, Any]:
-    """`EditSearch.search` on a pooled reader, as the JSON of `query --json` plus image URLs and timing.
+    """`EditSearch.query` on a pooled reader, as the JSON of `query --json` plus image URLs and timing.
 
     `filters` holds `where`, `contains` and `meta` (each may be None).
     """
@@ -101,14 +100,13 @@ def run_search(
     started = time.perf_counter()
     embed_query_texts(engine.embedder, [*positive, *negative])  # before a reader: concurrent texts share batches
     with engine.reader() as reader:
-        results = reader.search(positive, negative, weights, k=k, rank=rank, **filters)
-        outcome = reader.judge(QueryOutcome(query, results), query_kind(positive, negative), rank)
+        outcome = reader.query(positive, negative, weights, k=k, rank=rank, **filters)
     echo = {key: value for key, value in query.items() if value not in (None, [])}
     echo.update({key: value for key, value in filters.items() if value})
     echo.update({"rank": rank} if rank != "hybrid" else {})
     return {
         "query": echo,
-        "results": [result_json(r) for r in results],
+        "results": [result_json(r) for r in outcome.results],
         "weak_match": outcome.weak_match,
         "weak_reference": outcome.weak_reference,
         "ms": round((time.perf_counter() - started) * 1000, 2),
