@@ -134,7 +134,7 @@ def browser_figures(url: str, chromium: str, loads: int, hovers: int, n: int) ->
         draws = []
         for _ in range(loads):
             page.goto(f"{url}/?view=atlas")
-            page.wait_for_function("document.querySelector('#atlas-canvas').dataset.drawn")
+            page.wait_for_selector("#atlas-canvas[data-drawn]", state="attached")  # no eval: the page's policy
             draws.append(page.evaluate("editsearchAtlas.timing()"))
         redraws = [page.evaluate(REDRAW) for _ in range(10)]
         rng = np.random.default_rng(2)

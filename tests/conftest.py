@@ -74,8 +74,9 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    """A fresh page of that browser, 1200 x 900."""
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    """A fresh page of that browser, 1200 x 900, past the page's content-security policy: wait_for_function
+    evaluates its predicate as a string, which the policy refuses (test_serve_browser runs the page under it)."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900}, bypass_csp=True)
     page.set_default_timeout(30_000)
     yield page
     page.close()

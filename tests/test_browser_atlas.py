@@ -3,7 +3,9 @@ colours, and the example panel kept off the map."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import pytest
@@ -140,3 +142,31 @@ def test_the_example_panel_stays_off_the_map(served, page):
     page.click("#atlas-toggle")  # and out of it: the panel stays closed
     page.wait_for_function("document.querySelector('#atlas').hidden")
     assert not page.locator("#example-form").is_visible()
+
+
+def test_the_atlas_draws_hovers_and_opens_under_the_pages_content_security_policy(served, indexes, browser):
+    _, _, clusters = indexes
+    page = browser.new_page(viewport={"width": 1200, "height": 900})  # no bypass: locator waits need no eval
+    page.set_default_timeout(30_000)
+    problems: list[str] = []  # a module refused (its type, the policy) or failing shows up here
+    failed: list[str] = []  # these edits have no images: their thumbnails fail (422), nothing else may
+    quiet = "Failed to load resource"  # a failed response, checked below
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" and quiet not in m.text else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("response", lambda r: failed.append(urlparse(r.url).path) if r.status >= 400 else None)
+    page.goto(f"{served}/?view=atlas&text=blur+it")
+    page.wait_for_selector("#atlas-canvas[data-drawn]", state="attached")
+    page.locator("#summary").filter(has_text="highlighted").wait_for()
+    point = next(i for i, c in clusters.items() if c == 4)
+    at = page.evaluate(f"editsearchAtlas.screenOf({point})")
+    page.mouse.move(at["x"], at["y"])
+    page.wait_for_selector("#atlas-tip:not([hidden])")
+    assert page.locator("#atlas-tip-label").text_content() == f"cluster: {TEXTS[4]} · purity 1.00"
+    page.select_option("#atlas-colour", "source")
+    assert len(page.locator("#atlas-legend li").all_inner_texts()) == 1
+    page.mouse.click(at["x"], at["y"])
+    page.wait_for_selector("#detail[open]")
+    page.locator("#d-id").filter(has_text=f"#{point}").wait_for()
+    page.close()
+    assert not problems, problems
+    assert failed and all(re.fullmatch(r"/api/edits/\d+/(before|after)", path) for path in failed), failed

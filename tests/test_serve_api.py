@@ -364,8 +364,9 @@ def test_catalog_text_comes_back_as_data(client):
 def test_the_page_and_its_files_are_served(client):
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    script = client.get("/static/app.js")
-    assert script.status_code == 200 and "innerHTML" not in script.text  # catalog text goes in as text only
+    for module in ("main", "results", "dialog", "facets"):
+        script = client.get(f"/static/js/{module}.js")
+        assert script.status_code == 200 and "innerHTML" not in script.text  # catalog text goes in as text only
     assert client.get("/static/style.css").status_code == 200
 
 

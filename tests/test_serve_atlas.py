@@ -183,8 +183,10 @@ def test_the_map_needs_the_token_and_its_script_sets_no_html(mapped):
     with TestClient(create_app(mapped[0], allowed_hosts=HOSTS, token="s3cret", readers=1)) as client:
         assert client.get("/api/map").status_code == 401
         assert client.get("/api/map", headers={"Authorization": "Bearer s3cret"}).status_code == 200
-        script = client.get("/static/atlas.js")
-        assert script.status_code == 200 and "innerHTML" not in script.text and "insertAdjacentHTML" not in script.text
+        for module in ("view", "pointer", "colours", "labels"):
+            script = client.get(f"/static/js/atlas/{module}.js")
+            assert script.status_code == 200 and "innerHTML" not in script.text
+            assert "insertAdjacentHTML" not in script.text
 
 
 # ---- the page ------------------------------------------------------------------------------------------------

@@ -214,7 +214,7 @@ def test_metadata_facets_compose_the_filter(server, page):
     assert query_of(page) == {"text": ["make it bright"], "meta.family": ["f0"]}
     assert page.locator(".card .instruction").all_text_contents() == ["invert the colors"] * 3
 
-    # a value with quotes is escaped in the SQL it composes; a number is compared as a number
+    # a value with quotes is sent as it is (the server binds it); a number matches as a number
     page.select_option("#facets select[data-key=family]", QUOTED)
     page.wait_for_function("(q) => document.querySelector('#summary').textContent.includes(q)", arg=QUOTED)
     assert page.locator(".card .instruction").all_text_contents() == ["mirror it in grey"]
@@ -234,6 +234,59 @@ def test_metadata_facets_compose_the_filter(server, page):
     page.goto(f"{url}/?text=make+it+bright&meta.family=f0&where=json_extract(metadata,'$.n')>3")
     page.wait_for_function("document.querySelector('#summary').textContent.includes('family = f0')")
     assert page.locator(".card").count() == 2 and page.input_value("#facets select[data-key=family]") == "f0"
+
+
+def summary_has(page, text: str) -> None:
+    """Wait for the summary to name `text` (a locator wait: it needs no eval, which the page's policy refuses)."""
+    page.locator("#summary").filter(has_text=text).wait_for()
+
+
+def test_a_facet_travels_as_a_meta_parameter_beside_the_users_own_where(server, browser):
+    url, root = server
+    page = browser.new_page(viewport={"width": 1200, "height": 900})  # under the page's content-security policy
+    page.set_default_timeout(30_000)
+    problems: list[str] = []  # a module refused (its type, the policy) or failing shows up here
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    sent: list = []
+    page.on("request", lambda r: sent.append(r) if urlparse(r.url).path == "/api/search" else None)
+    page.goto(url)
+    page.wait_for_selector("#facets select[data-key=family]")
+    page.fill("#q", "make it bright")
+    page.click("#search-form button[type=submit]")
+    summary_has(page, "“make it bright”")
+    page.select_option("#facets select[data-key=family]", QUOTED)
+    summary_has(page, QUOTED)
+    params = parse_qs(urlparse(sent[-1].url).query)
+    assert params == {"text": ["make it bright"], "k": ["24"], "meta.family": [QUOTED]}
+    assert page.locator(".card .instruction").all_text_contents() == ["mirror it in grey"]
+
+    # the where box is the user's own SQL, passed as typed; the facet goes beside it, never folded into it
+    page.click("#more summary")
+    page.fill("#where", "id > 0")
+    page.click("#search-form button[type=submit]")
+    summary_has(page, "where id > 0")
+    params = parse_qs(urlparse(sent[-1].url).query)
+    assert params["where"] == ["id > 0"] and params["meta.family"] == [QUOTED]
+    echo = sent[-1].response().json()["query"]
+    assert echo["where"] == "id > 0" and echo["meta"] == {"family": QUOTED}
+    assert page.locator(".card .instruction").all_text_contents() == ["mirror it in grey"]
+
+    # a search by example sends the facet as the form field meta.KEY (its multipart body is not recorded)
+    page.fill("#where", "")
+    page.select_option("#facets select[data-key=family]", "f0")
+    summary_has(page, "family = f0")
+    page.click("#example-toggle")
+    images = root / "data" / "images"
+    page.set_input_files("#ex-before", str(images / "p0_1_before.png"))
+    page.set_input_files("#ex-after", str(images / "p0_1_after.png"))
+    page.click("#ex-search")
+    summary_has(page, "your example")
+    echo = sent[-1].response().json()["query"]  # the filters the server bound, as it echoes them
+    assert sent[-1].method == "POST" and echo["meta"] == {"family": "f0"} and "where" not in echo
+    assert "family = f0" in page.locator("#summary").text_content() and page.locator(".card").count() == 3
+    page.close()
+    assert not problems, problems
 
 
 def test_a_damaged_index_shows_a_banner(server, page, tmp_path):

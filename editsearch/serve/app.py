@@ -81,7 +81,7 @@ def create_app(
     errors.install(app)
     for module in (server, search, edits, apply, facets, audit_routes, atlas, page, docs):
         app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
+    app.mount("/static", page.PageFiles(directory=page.STATIC_DIR), name="static")
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.swagger_ui_dir()), name="docs-assets")
     max_bytes = app.state.settings.max_bytes
     app.add_middleware(BodyLimit, max_bytes=MAX_FILES * max_bytes + (1 << 20))  # the last added runs first
