@@ -13,6 +13,6 @@ router = APIRouter(tags=["search"])
 
 @router.get("/api/facets")
 def facets(engine: EngineDep) -> dict[str, Any]:
-    """`{"columns": [...], "metadata": {KEY: [{"value", "count"}, ...]}}`: filter on a value with
-    `where=json_extract(metadata, '$.KEY') = 'VALUE'`."""
+    """`{"columns": [...], "metadata": {KEY: [{"value", "count"}, ...]}}`: filter /api/search on a value with
+    the parameter `meta.KEY=VALUE`."""
     return engine.facets()
