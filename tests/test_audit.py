@@ -144,7 +144,7 @@ def test_an_exact_index_too_large_to_scan_is_searched_through_an_ivf(planted_ind
     idx, names = planted_index
     exact = editsearch.audit(idx, checks=["duplicate"]).to_pylist()
     with EditIndex.open(idx) as index:
-        assert index.neighbour_index(100).kind == "flat" and index.neighbour_index(4).kind == "ivf"
+        assert index.caches.neighbour_index(100).kind == "flat" and index.caches.neighbour_index(4).kind == "ivf"
     monkeypatch.setattr(run_module, "EXACT_MAX", 4)
     approx = editsearch.audit(idx, checks=["duplicate"]).to_pylist()
     assert [names[r["before"]] for r in approx if r["is_duplicate"]] == ["dup"]

@@ -12,8 +12,9 @@ from index_fixtures import synthetic, write_shard
 
 import editsearch.index.vectors as vectors
 from editsearch.cli.main import cli
-from editsearch.index.store import EditIndex, check_caches
+from editsearch.index.store import EditIndex
 from editsearch.index.vectors import FAISS_FILE, META_FILE, CacheMismatchError, VectorIndex, VectorMeta
+from editsearch.index.verify import check_caches
 
 N, D = 1200, 16  # enough vectors to train the PQ codebooks
 SMALL_CHUNK = 4096  # the test index's file (~100 KB) in ~25 chunks
@@ -71,7 +72,7 @@ def test_a_damaged_middle_chunk_is_caught_by_a_servers_start_check_and_never_sea
     check_caches(pq_index)  # what a server runs at start
     with pytest.raises(CacheMismatchError, match="checksum"):
         VectorIndex.load(pq_index, mapped=True)
-    with caplog.at_level(logging.WARNING, logger="editsearch.index.store"), EditIndex.open(pq_index) as reader:
+    with caplog.at_level(logging.WARNING, logger="editsearch.index.cache"), EditIndex.open(pq_index) as reader:
         query = synthetic(N, D)[7]
         assert reader.search(query, 1)[0][0].edit["id"] == 8  # rebuilt from the catalog, not the damaged file
         assert not reader.vectors.mapped
