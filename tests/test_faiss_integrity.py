@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from index_fixtures import synthetic, write_shard
 
-import editsearch.index.vectors as vectors
+import editsearch.index.sidecar as sidecar
 from editsearch.cli.main import cli
 from editsearch.index.store import EditIndex
 from editsearch.index.vectors import FAISS_FILE, META_FILE, CacheMismatchError, VectorIndex, VectorMeta
@@ -23,8 +23,8 @@ SMALL_CHUNK = 4096  # the test index's file (~100 KB) in ~25 chunks
 @pytest.fixture
 def pq_index(tmp_path, monkeypatch):
     """A `pq` index saved in small chunks; an open samples no middle chunk (only the first and the last)."""
-    monkeypatch.setattr(vectors, "CHUNK_BYTES", SMALL_CHUNK)
-    monkeypatch.setattr(vectors, "SAMPLED_CHUNKS", 0)
+    monkeypatch.setattr(sidecar, "CHUNK_BYTES", SMALL_CHUNK)
+    monkeypatch.setattr(sidecar, "SAMPLED_CHUNKS", 0)
     idx = tmp_path / "idx"
     with EditIndex.open(idx, create=True) as index:
         index.set_index_type("pq")
@@ -105,16 +105,16 @@ def test_a_mapped_open_of_a_large_file_reads_only_the_sampled_chunks(tmp_path, m
     chunks = len(VectorMeta.read(tmp_path).chunk_crcs())
     assert chunks >= 10
     reads: list[int] = []
-    real = vectors.read_chunk
+    real = sidecar.read_chunk
 
     def counting(f, offset, size):
         data = real(f, offset, size)
         reads.append(len(data))
         return data
 
-    monkeypatch.setattr(vectors, "read_chunk", counting)
+    monkeypatch.setattr(sidecar, "read_chunk", counting)
     assert VectorIndex.load(tmp_path, mapped=True)[0].mapped
-    assert len(reads) == 2 + vectors.SAMPLED_CHUNKS and sum(reads) <= (2 + vectors.SAMPLED_CHUNKS) * vectors.CHUNK_BYTES
+    assert len(reads) == 2 + sidecar.SAMPLED_CHUNKS and sum(reads) <= (2 + sidecar.SAMPLED_CHUNKS) * sidecar.CHUNK_BYTES
     reads.clear()
     VectorIndex.load(tmp_path)  # FAISS reads the whole file into memory: every chunk is checked as well
     assert len(reads) == chunks and sum(reads) == (tmp_path / FAISS_FILE).stat().st_size

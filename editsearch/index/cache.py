@@ -15,16 +15,15 @@ from editsearch.encoder.identity import ModelRow
 from editsearch.index.catalog import Catalog
 from editsearch.index.instruction_index import InstructionCache, InstructionIndex
 from editsearch.index.lock import WriterLock
+from editsearch.index.sidecar import VectorMeta
 from editsearch.index.tuning import build_tuned, retune
-from editsearch.index.types import DEFAULT_TARGET_RECALL, TRAINED
+from editsearch.index.types import DEFAULT_TARGET_RECALL, TRAINED, AnnParams
 from editsearch.index.vectors import (
     FAISS_FILE,
     MAPPED_KINDS,
     META_FILE,
     RETRAIN_GROWTH,
-    AnnParams,
     VectorIndex,
-    VectorMeta,
     resolve_kind,
 )
 

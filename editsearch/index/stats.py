@@ -9,8 +9,9 @@ from typing import Any
 from editsearch.index.cache import Caches
 from editsearch.index.catalog import CATALOG_FILE, SCHEMA_VERSION
 from editsearch.index.instruction_index import INSTRUCTION_CACHE
+from editsearch.index.sidecar import PAIR_CACHE, VectorMeta, cache_problem
 from editsearch.index.types import NO_REMOVE
-from editsearch.index.vectors import FAISS_FILE, PAIR_CACHE, VectorMeta, cache_problem
+from editsearch.index.vectors import FAISS_FILE
 
 
 def stats(caches: Caches) -> dict[str, Any]:

@@ -14,9 +14,10 @@ from editsearch.index.cache import Caches
 from editsearch.index.catalog import corruption_as_error, damaged
 from editsearch.index.errors import CatalogCorruptError
 from editsearch.index.instruction_index import INSTRUCTION_CACHE, instruction_ids
+from editsearch.index.sidecar import PAIR_CACHE, VectorMeta, cache_problem
 from editsearch.index.tuning import measure
 from editsearch.index.unit_vectors import blob_problems
-from editsearch.index.vectors import PAIR_CACHE, VectorIndex, VectorMeta, cache_problem
+from editsearch.index.vectors import VectorIndex
 
 
 @dataclass
