@@ -1,5 +1,6 @@
-"""A catalog's SQLite connection: opened once per file's header check, closed with its count, damage named as
-CatalogCorruptError, and the memo of values read while the file is unchanged (`PRAGMA data_version`)."""
+"""A catalog's SQLite connection: how many this process holds to each file (the first checks the file's header),
+damage named as CatalogCorruptError, and the memo of values read while the file is unchanged (`PRAGMA data_version`).
+"""
 
 from __future__ import annotations
 
