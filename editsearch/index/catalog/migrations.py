@@ -2,7 +2,9 @@
 
 Versions 5 to 7 made tables that belong to other stages (pair signatures, learned VISII instructions, the atlas's
 points); those stages' stores now make them through their own named migration sets (editsearch.core.migrations),
-so these three steps do nothing, and a catalog that passed them keeps the tables it has.
+so these three steps do nothing, and a catalog that passed them keeps the tables it has. Version 11 makes the
+`migrations` table where those sets record their versions: an older editsearch, which would expect the three tables
+in any catalog of version 10, refuses a catalog made since (SchemaVersionError) instead of failing on a missing one.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from editsearch.core.errors import SchemaVersionError
+from editsearch.core.migrations import MIGRATIONS_TABLE
 from editsearch.media.locators import legacy_cell
 
 if TYPE_CHECKING:
@@ -134,8 +137,13 @@ def _v10(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_vectors_edit ON vectors (id, edit_id)")
 
 
+def _v11(db: sqlite_utils.Database) -> None:
+    """The record of the stages' migration sets: (name, version, applied_at)."""
+    db.execute(MIGRATIONS_TABLE)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _v1, _v2, _v3, _v4, _stage_table, _stage_table, _stage_table, _v8, _v9, _v10,
+    _v1, _v2, _v3, _v4, _stage_table, _stage_table, _stage_table, _v8, _v9, _v10, _v11,
 ]  # fmt: skip
 
 
