@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from editsearch.data.records import EditPair
     from editsearch.index.build import BuildReport
 
-__all__ = ["EditIndex", "Hit", "VerifyReport", "default_index_dir"]
+__all__ = ["EditIndex", "Hit", "VerifyReport"]  # Hit and VerifyReport: what search and verify return
 
 
 class EditIndex:
