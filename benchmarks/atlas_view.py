@@ -4,7 +4,7 @@
 
 The index: N edits bound to the default model, random unit vectors written through the catalog (no image
 forward), every edit's images pointing at a few real files, from 8 source manifests; and a map stored
-straight into the catalog as `editsearch map` stores one (EditIndex.save_map: 60 named Gaussian clusters of
+straight into the catalog as `editsearch map` stores one (editsearch.atlas.store.save_map: 60 named Gaussian clusters of
 Zipf-like sizes plus 5% noise; no UMAP fit here: benchmarks/map.py times that). Then `editsearch serve` on
 loopback and headless Chromium (Playwright) at 1280 x 900:
 - GET /api/map: the server's first answer (the map read and encoded), later ones (cached: median of 3),
@@ -36,6 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serve import make_images, start_server  # noqa: E402
 
+from editsearch.atlas import store as atlas_store  # noqa: E402
 from editsearch.atlas.build import FitState  # noqa: E402
 from editsearch.encoder import load_model  # noqa: E402
 from editsearch.index.store import EditIndex  # noqa: E402
@@ -100,11 +101,11 @@ def build_index(directory: Path, n: int, images: list[Path]) -> None:
             ]
             index.catalog.save_edits(rows, [v.tobytes() for v in vectors], fp)
         index.rebuild()
-        live = sorted(index.live_vector_ids_by_edit().items())
+        live = sorted(atlas_store.live_vector_ids_by_edit(index).items())
         xy, cluster = layout(len(live))
         points = [(e, v, float(p[0]), float(p[1]), int(c), 1) for (e, v), p, c in zip(live, xy, cluster, strict=True)]
         names = {c: EDIT_PHRASES[c % len(EDIT_PHRASES)] for c in range(CLUSTERS)}
-        index.save_map(points, FitState(fp, len(points), 0, names).to_json(), replace=True)
+        atlas_store.save_map(index, points, FitState(fp, len(points), 0, names).to_json(), replace=True)
 
 
 def api_map(url: str) -> dict[str, float]:

@@ -248,6 +248,7 @@ def _synthetic_index(directory: Path, n: int, seed: int, dim: int = 384) -> None
     from editsearch.index.catalog import now, vector_crc
     from editsearch.index.instructions import save_instruction_vectors
     from editsearch.pairs.signatures import Signature
+    from editsearch.pairs.store import save_signatures
 
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(2000, dim)).astype(np.float32)
@@ -285,8 +286,9 @@ def _synthetic_index(directory: Path, n: int, seed: int, dim: int = 384) -> None
                 Signature(float(rng.uniform(3, 80)), int(rng.integers(2**63)), int(rng.integers(2**63)), t[0], t[1])
                 for t in thumbs
             ]
-            index.catalog.save_signatures(
-                (start + j + 1, (f"b{start + j + 1}", f"a{start + j + 1}"), s.to_bytes()) for j, s in enumerate(sigs)
+            save_signatures(
+                index.catalog.conn,
+                [(start + j + 1, (f"b{start + j + 1}", f"a{start + j + 1}"), s.to_bytes()) for j, s in enumerate(sigs)],
             )
         index.rebuild()
 

@@ -128,8 +128,8 @@ def run(trials: int, seed: int, quick_check: bool) -> list[tuple[str, str, Count
     rng = np.random.default_rng(seed)
     catalog_module.QUICK_CHECK_MAX_BYTES = (32 << 20) if quick_check else 0
     notices = Notices()
-    logging.getLogger("editsearch.index.store").addHandler(notices)
-    logging.getLogger("editsearch.index.store").propagate = False
+    logging.getLogger("editsearch.index.cache").addHandler(notices)
+    logging.getLogger("editsearch.index.cache").propagate = False
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         pristine, work = Path(tmp) / "pristine", Path(tmp) / "work"

@@ -11,7 +11,7 @@ import json
 import sqlite3
 import time
 
-from editsearch.index.catalog import _PROGRESS_STEPS
+from editsearch.index.catalog import PROGRESS_STEPS
 
 WHERE = "json_extract(metadata, '$.family') = 'f3' AND length(instruction) > 10"
 
@@ -42,7 +42,7 @@ def main() -> None:
     none = scan(db, None, args.repeats)
     print(f"{args.rows:,} rows, where {WHERE!r}")
     print(f"no progress handler      {none * 1000:8.1f} ms")
-    for steps in (1000, 100, _PROGRESS_STEPS):
+    for steps in (1000, 100, PROGRESS_STEPS):
         took = scan(db, steps, args.repeats)
         print(f"handler every {steps:>4} ops  {took * 1000:8.1f} ms  ({took / none:.3f}x)")
 

@@ -173,7 +173,7 @@ def real_case(root: Path, real: Path, seed: int) -> tuple[Path, list[Query], lis
     texts += [(t, False) for t in SEMANTIC_QUERIES if t not in REAL_RELATED]
     labels = [r["edit"] for r in rows]
     with EditIndex.open(index) as opened:
-        ids = dict(opened.live_edit_rows("json_extract(e.metadata, '$.id'), e.id"))
+        ids = {json.loads(meta).get("id"): i for meta, i in opened.catalog.live_edit_rows(("metadata", "id"))}
     pairs: list[Query] = [(ids[r["id"]], True) for r in rows if labels.count(r["edit"]) > 1]
     others = Path(write_synth(root / "unrelated", 47 * 2, seed, size=128, split="test")["manifest"])
     pairs += [

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from editsearch.atlas import store as atlas_store
 from editsearch.index.instructions import save_instruction_vectors
 from editsearch.index.store import EditIndex
 
@@ -75,13 +76,13 @@ def store_map(
     rng = np.random.default_rng(seed)
     with EditIndex.open(directory, writable=True) as index:
         points = []
-        for edit, vid in sorted(index.live_vector_ids_by_edit().items()):
+        for edit, vid in sorted(atlas_store.live_vector_ids_by_edit(index).items()):
             c = clusters.get(edit, -1)
             x, y = (4.0 * c, 0.0) if c >= 0 else (rng.uniform(-4, 12), rng.uniform(-6, 6))
             points.append((edit, vid, x + rng.normal(0, 0.4), y + rng.normal(0, 0.4), c, 1))
         state = build.FitState(index.model_info["fingerprint"], len(points), seed, names or {})
-        index.save_map(points, state.to_json(), replace=True)
+        atlas_store.save_map(index, points, state.to_json(), replace=True)
         if names is None:
-            ids, _, vectors = build._vectors(index.vectors_of_edits([p[0] for p in points], state.model))
+            ids, _, vectors = build._vectors(index.catalog.vectors_of_edits([p[0] for p in points], state.model))
             build._named(index, state, ids, vectors, np.array([p[4] for p in points], dtype=np.int32))
     return {p[0]: (p[2], p[3], p[4]) for p in points}

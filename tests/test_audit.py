@@ -20,6 +20,7 @@ from editsearch.core.errors import UsageError
 from editsearch.data.synthetic.generator import synth_pairs
 from editsearch.index.store import EditIndex
 from editsearch.pairs.signatures import SignatureTable, pair_signatures
+from editsearch.pairs.store import signatures as stored_signatures
 
 
 def run(*args):
@@ -94,7 +95,7 @@ def test_build_stores_a_signature_per_pair(planted_index):
     idx, names = planted_index
     with EditIndex.open(idx) as index:
         ids = [r[0] for r in index.catalog.db.execute("SELECT id FROM edits")]
-        stored = index.catalog.signatures(ids)
+        stored = stored_signatures(index.catalog.conn, ids)
     assert set(stored) == set(ids) and SignatureTable.from_blobs(list(stored.values())).known.all()
 
 
@@ -114,13 +115,14 @@ def test_the_loader_workers_make_the_signatures_and_a_failing_one_fails_no_pair(
     monkeypatch.setattr(loading, "pair_signatures", recorded)
     with EditIndex.open(tmp_path / "idx", create=True) as index:
         assert index.sync([manifest], tiny_model, batch_size=4, workers=1).failed == 0
-        stored = index.catalog.signatures([r[0] for r in index.catalog.db.execute("SELECT id FROM edits")])
+        stored = stored_signatures(index.catalog.conn, [r[0] for r in index.catalog.db.execute("SELECT id FROM edits")])
     assert len(stored) == 18 and str(os.getpid()) not in made_by.read_text().split()
 
     monkeypatch.setattr(loading, "pair_signatures", lambda pixels: 1 / 0)
     with EditIndex.open(tmp_path / "idx2", create=True) as index:
         report = index.sync([manifest], tiny_model, batch_size=4, workers=1)
-        assert (report.added, report.failed) == (18, 0) and not index.catalog.signatures(list(range(1, 19)))
+        assert (report.added, report.failed) == (18, 0)
+        assert not stored_signatures(index.catalog.conn, list(range(1, 19)))
     table = editsearch.audit(tmp_path / "idx2", checks=["noop"])  # the audit makes them from the images
     assert [names[r["before"]] for r in table.to_pylist() if r["is_noop"]] == ["noop"]
 
@@ -144,7 +146,7 @@ def test_an_exact_index_too_large_to_scan_is_searched_through_an_ivf(planted_ind
     idx, names = planted_index
     exact = editsearch.audit(idx, checks=["duplicate"]).to_pylist()
     with EditIndex.open(idx) as index:
-        assert index.neighbour_index(100).kind == "flat" and index.neighbour_index(4).kind == "ivf"
+        assert index.caches.neighbour_index(100).kind == "flat" and index.caches.neighbour_index(4).kind == "ivf"
     monkeypatch.setattr(run_module, "EXACT_MAX", 4)
     approx = editsearch.audit(idx, checks=["duplicate"]).to_pylist()
     assert [names[r["before"]] for r in approx if r["is_duplicate"]] == ["dup"]
@@ -328,7 +330,7 @@ def test_missing_signatures_are_computed_from_the_images(planted_index):
     assert [n for n, r in rows.items() if r["is_noop"]] == ["noop"]
     assert [n for n, r in rows.items() if r["is_duplicate"]] == ["dup"]
     with EditIndex.open(idx) as index:
-        assert not index.catalog.signatures([r["id"] for r in rows.values()])  # a reader writes nothing
+        assert not stored_signatures(index.catalog.conn, [r["id"] for r in rows.values()])  # a reader writes nothing
 
 
 def test_outputs_inside_the_index_folder_are_refused_before_any_work(cli_index, tmp_path):

@@ -10,10 +10,11 @@ import pytest
 from click.testing import CliRunner
 from index_fixtures import synthetic, write_shard
 
-import editsearch.index.vectors as vectors
+import editsearch.index.sidecar as sidecar
 from editsearch.cli.main import cli
-from editsearch.index.store import EditIndex, check_caches
+from editsearch.index.store import EditIndex
 from editsearch.index.vectors import FAISS_FILE, META_FILE, CacheMismatchError, VectorIndex, VectorMeta
+from editsearch.index.verify import check_caches
 
 N, D = 1200, 16  # enough vectors to train the PQ codebooks
 SMALL_CHUNK = 4096  # the test index's file (~100 KB) in ~25 chunks
@@ -22,8 +23,8 @@ SMALL_CHUNK = 4096  # the test index's file (~100 KB) in ~25 chunks
 @pytest.fixture
 def pq_index(tmp_path, monkeypatch):
     """A `pq` index saved in small chunks; an open samples no middle chunk (only the first and the last)."""
-    monkeypatch.setattr(vectors, "CHUNK_BYTES", SMALL_CHUNK)
-    monkeypatch.setattr(vectors, "SAMPLED_CHUNKS", 0)
+    monkeypatch.setattr(sidecar, "CHUNK_BYTES", SMALL_CHUNK)
+    monkeypatch.setattr(sidecar, "SAMPLED_CHUNKS", 0)
     idx = tmp_path / "idx"
     with EditIndex.open(idx, create=True) as index:
         index.set_index_type("pq")
@@ -71,7 +72,7 @@ def test_a_damaged_middle_chunk_is_caught_by_a_servers_start_check_and_never_sea
     check_caches(pq_index)  # what a server runs at start
     with pytest.raises(CacheMismatchError, match="checksum"):
         VectorIndex.load(pq_index, mapped=True)
-    with caplog.at_level(logging.WARNING, logger="editsearch.index.store"), EditIndex.open(pq_index) as reader:
+    with caplog.at_level(logging.WARNING, logger="editsearch.index.cache"), EditIndex.open(pq_index) as reader:
         query = synthetic(N, D)[7]
         assert reader.search(query, 1)[0][0].edit["id"] == 8  # rebuilt from the catalog, not the damaged file
         assert not reader.vectors.mapped
@@ -104,16 +105,16 @@ def test_a_mapped_open_of_a_large_file_reads_only_the_sampled_chunks(tmp_path, m
     chunks = len(VectorMeta.read(tmp_path).chunk_crcs())
     assert chunks >= 10
     reads: list[int] = []
-    real = vectors.read_chunk
+    real = sidecar.read_chunk
 
     def counting(f, offset, size):
         data = real(f, offset, size)
         reads.append(len(data))
         return data
 
-    monkeypatch.setattr(vectors, "read_chunk", counting)
+    monkeypatch.setattr(sidecar, "read_chunk", counting)
     assert VectorIndex.load(tmp_path, mapped=True)[0].mapped
-    assert len(reads) == 2 + vectors.SAMPLED_CHUNKS and sum(reads) <= (2 + vectors.SAMPLED_CHUNKS) * vectors.CHUNK_BYTES
+    assert len(reads) == 2 + sidecar.SAMPLED_CHUNKS and sum(reads) <= (2 + sidecar.SAMPLED_CHUNKS) * sidecar.CHUNK_BYTES
     reads.clear()
     VectorIndex.load(tmp_path)  # FAISS reads the whole file into memory: every chunk is checked as well
     assert len(reads) == chunks and sum(reads) == (tmp_path / FAISS_FILE).stat().st_size

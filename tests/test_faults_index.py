@@ -80,7 +80,7 @@ def test_a_corrupted_faiss_file_is_rebuilt_from_the_catalog_never_searched(prist
     overwrite(idx / FAISS_FILE, size // 2, min(5000, size // 2 - 1))
     assert (idx / FAISS_FILE).stat().st_size == size  # same size: only the checksum can tell
     before = snapshot(idx)
-    with caplog.at_level(logging.WARNING, logger="editsearch.index.store"):
+    with caplog.at_level(logging.WARNING, logger="editsearch.index.cache"):
         with EditSearch(EditIndex.open(idx)) as searcher:
             results = {i: searcher.search_edit(i, k=5) for i in range(1, N + 1)}
     assert {i: [r.id for r in rs] for i, rs in results.items()} == pristine[1]

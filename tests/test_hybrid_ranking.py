@@ -90,7 +90,7 @@ def test_pair_instruction_and_hybrid_each_follow_their_signal(indexed, tiny_mode
 
 
 def test_the_index_measures_its_legibility_from_the_catalog(indexed, tiny_model, monkeypatch):
-    import editsearch.index.store as store
+    import editsearch.index.statistics as records
 
     with EditSearch.open(indexed, model=tiny_model) as searcher:
         index = searcher.index
@@ -101,7 +101,7 @@ def test_the_index_measures_its_legibility_from_the_catalog(indexed, tiny_model,
         expected = legibility_of(pairs, texts, vectors)  # every edit and instruction: a catalog this small
         assert index.legibility() == pytest.approx(expected, abs=1e-5)
         assert 0 <= expected <= 1
-        monkeypatch.setattr(store, "sample_legibility", lambda *a, **k: pytest.fail("measured again"))
+        monkeypatch.setattr(records, "sample_legibility", lambda *a, **k: pytest.fail("measured again"))
         assert index.legibility() == pytest.approx(expected, abs=1e-5)  # kept for the catalog's state
 
 

@@ -20,7 +20,7 @@ def recall_now(index: EditIndex) -> float:
     """recall@10 of the index's FAISS cache as it searches now (tuning's own query sample)."""
     vi = index.vectors
     live = np.sort(vi.ids())
-    return tuning.measure(vi, live, index._load_array, index._live_chunks())
+    return tuning.measure(vi, live, index.caches.load_array, index.caches.live_chunks())
 
 
 @pytest.fixture(scope="module")

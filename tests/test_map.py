@@ -12,9 +12,10 @@ import pytest
 from map_fixtures import add_vectors, clustered, unit, vector_index
 
 from editsearch.atlas import build, build_map, layout, read_map, view_map
+from editsearch.atlas import store as atlas_store
 from editsearch.atlas.clusters import NOISE
+from editsearch.atlas.store import MAP_STATE
 from editsearch.core.errors import NoMapError, UsageError
-from editsearch.index.catalog import MAP_STATE
 from editsearch.index.errors import EditIndexError
 from editsearch.index.instructions import save_instruction_vectors
 from editsearch.index.store import EditIndex
@@ -263,7 +264,7 @@ def test_a_removed_edit_is_gone_from_the_map(vocab_index):
         gone = [int(first.ids[0]), int(first.ids[30])]
         assert index.remove(gone) == 2
         after = build_map(index)
-        stored = {p[0] for p in index.catalog.map_points()}
+        stored = {p[0] for p in atlas_store.map_points(index)}
         assert index.catalog.db.execute("SELECT count(*) FROM map_points").fetchone()[0] == 58
     assert not after.refitted and len(after) == 58
     assert not set(gone) & set(after.ids.tolist()) and not set(gone) & stored
@@ -324,7 +325,7 @@ def test_a_map_named_by_the_older_rules_is_named_again_without_a_refit(tmp_path,
     with EditIndex.open(directory, writable=True) as index:
         first = build_map(index)
         state = json.loads(index.catalog.get_setting(MAP_STATE))  # as the older rules stored it: names alone
-        pairs = np.array([(p[0], p[4]) for p in index.catalog.map_points()], dtype=np.int64)
+        pairs = np.array([(p[0], p[4]) for p in atlas_store.map_points(index)], dtype=np.int64)
         state.update(members=hashlib.sha256(pairs.tobytes()).hexdigest())
         del state["labels"], state["agreement"]
         index.catalog.set_setting(MAP_STATE, json.dumps(state))
@@ -378,7 +379,7 @@ def test_a_fit_on_a_sample_places_the_rest_by_transform(vocab_index, monkeypatch
     monkeypatch.setattr(build, "CHUNK", 7)  # the rest is read and placed in several chunks
     with EditIndex.open(directory, writable=True) as index:
         atlas = build_map(index, fit_sample=30)
-        fitted = [p for p in index.catalog.map_points() if p[5]]
+        fitted = [p for p in atlas_store.map_points(index) if p[5]]
     fam = dict(zip(atlas.ids.tolist(), family.tolist(), strict=True))
     assert len(fitted) == 30 and len(atlas) == 60 and atlas.placed == 30
     assert _majority_agrees(atlas, fam) == 1.0

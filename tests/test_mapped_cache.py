@@ -82,10 +82,10 @@ def test_the_sidecar_keeps_the_live_count_so_a_reader_does_not_count_the_catalog
     monkeypatch.setattr(Catalog, "live_vector_count", lambda self, model: counted.append(model) or N - 100)
     with EditIndex.open(pq_index / "idx") as reader:
         assert reader.stats()["tombstones"] == 100 and reader.vectors.mapped
-        assert reader._live_count == N - 100 and not counted
+        assert reader.caches.live_count == N - 100 and not counted
     sidecar.write_text(json.dumps({k: v for k, v in json.loads(sidecar.read_text()).items() if k != "live"}))
     with EditIndex.open(pq_index / "idx") as reader:  # a sidecar from before it kept the count
-        assert reader.vectors is not None and reader._live_count == N - 100 and len(counted) == 1
+        assert reader.vectors is not None and reader.caches.live_count == N - 100 and len(counted) == 1
     assert "live" not in json.loads(sidecar.read_text())  # a reader writes nothing ...
     with EditIndex.open(pq_index / "idx", writable=True) as writer:
         assert writer.vectors is not None and len(counted) == 2

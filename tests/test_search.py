@@ -92,10 +92,10 @@ def test_filters(searcher):
 
 
 def test_over_fetch_path_matches_exact_path(searcher, monkeypatch):
-    import editsearch.index.store as store
+    import editsearch.index.searcher as searcher_module
 
     exact = searcher.search_text("mirror", k=5, where="id % 2 = 0")
-    monkeypatch.setattr(store, "EXACT_FILTER_MAX", 0)  # force FAISS over-fetch, then filter
+    monkeypatch.setattr(searcher_module, "EXACT_FILTER_MAX", 0)  # force FAISS over-fetch, then filter
     fetched = searcher.search_text("mirror", k=5, where="id % 2 = 0")
     assert [r.id for r in exact] == [r.id for r in fetched]
     assert all(r.id % 2 == 0 for r in fetched)

@@ -340,6 +340,7 @@ def test_a_diverging_inversion_stops_and_nothing_is_kept(visii, indexed, pair):
     from editsearch.core.errors import DataError, EditSearchError
     from editsearch.index.store import EditIndex
     from editsearch.transfer.exemplar import exemplar_from_index
+    from editsearch.transfer.store import save_visii_instruction
     from editsearch.transfer.visii import InversionDivergedError
     from editsearch.transfer.visii_apply import keep_instruction, learn
 
@@ -355,7 +356,7 @@ def test_a_diverging_inversion_stops_and_nothing_is_kept(visii, indexed, pair):
         keep_instruction(idx, edit_id, visii.name, "k", nan)
     blob = np.full((2, 4), np.nan, dtype=np.float32).tobytes()
     with EditIndex.open(idx, writable=True) as index, pytest.raises(DataError, match="not finite"):
-        index.save_visii_instruction(edit_id, visii.name, "k", (2, 4), blob, loss=1.0)
+        save_visii_instruction(index, edit_id, visii.name, "k", (2, 4), blob, loss=1.0)
     assert stored_count(idx) == 0
 
 

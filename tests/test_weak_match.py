@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from index_fixtures import make_collection
 
-import editsearch.index.store as store
+import editsearch.index.statistics as records
 import editsearch.search.weak_match as weak_match
 from editsearch.cli.main import cli
 from editsearch.index.statistics import read_record
@@ -49,7 +49,7 @@ def counted(monkeypatch):
     calls = dict.fromkeys([*COMPUTED, "sample_legibility"], 0)
     for name in COMPUTED:
         monkeypatch.setattr(weak_match, name, counting(calls, name, getattr(weak_match, name)))
-    monkeypatch.setattr(store, "sample_legibility", counting(calls, "sample_legibility", store.sample_legibility))
+    monkeypatch.setattr(records, "sample_legibility", counting(calls, "sample_legibility", records.sample_legibility))
     return calls
 
 
@@ -64,7 +64,7 @@ def counting(calls, name, fn):
 def never_computed(monkeypatch):
     for name in COMPUTED:
         monkeypatch.setattr(weak_match, name, lambda *a, **k: pytest.fail("a reference computed again"))
-    monkeypatch.setattr(store, "sample_legibility", lambda *a, **k: pytest.fail("the legibility measured again"))
+    monkeypatch.setattr(records, "sample_legibility", lambda *a, **k: pytest.fail("the legibility measured again"))
 
 
 def judged(idx):
@@ -80,7 +80,7 @@ def stored(idx):
     """The statistics record in the catalog if it describes the catalog's current state, else None."""
     with EditIndex.open(idx) as index:
         record = read_record(index.catalog)
-        return record if record is not None and record["stamp"] == index.statistics_stamp() else None
+        return record if record is not None and record["stamp"] == records.state_stamp(index.catalog) else None
 
 
 def test_the_first_reader_computes_and_stores_them_then_queries_only_read(idx, counted, monkeypatch):

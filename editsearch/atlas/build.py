@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from editsearch.atlas import clusters as cl
-from editsearch.atlas import layout
+from editsearch.atlas import layout, store
 from editsearch.atlas.agreement import alike_groups, measure
 from editsearch.atlas.labels import cluster_means, from_instructions, from_vocabulary
 from editsearch.atlas.table import AtlasMap
 from editsearch.core.errors import NoMapError, UsageError
 from editsearch.core.rng import stream
-from editsearch.index.catalog import MAP_STATE
 from editsearch.index.errors import EditIndexError
+from editsearch.index.instructions import instruction_vectors
 
 if TYPE_CHECKING:
     from editsearch.index.store import EditIndex
@@ -89,14 +89,14 @@ def build_map(
     info = index.model_info
     live = _live(index, info)
     if not live:
-        index.save_map([], None, replace=True)
+        store.save_map(index, [], None, replace=True)
         return AtlasMap.empty("the index holds no edits: nothing to map")
     if len(live) < MIN_FIT:
-        index.save_map([], None, replace=True)
+        store.save_map(index, [], None, replace=True)
         return _trivial(index, list(live))
     fp = info["fingerprint"]  # type: ignore[index]
-    raw = index.setting(MAP_STATE)
-    state, points = FitState.read(raw), index.map_points()
+    raw = store.map_state(index)
+    state, points = FitState.read(raw), store.map_points(index)
     notes = _refit_notes(raw, state, fp, len(live), fit_sample, refit, points)
     if notes is not None:
         state = _fit(index, sorted(live), fp, fit_sample, seed)
@@ -116,12 +116,12 @@ def read_map(index: EditIndex, *, files: bool = True) -> AtlasMap:
     With `files=False` the image locators are not read (`before` and `after` stay empty): for a view of
     positions only, a third faster on a large map.
     """
-    state = FitState.read(index.setting(MAP_STATE))
-    points = index.map_points()
+    state = FitState.read(store.map_state(index))
+    points = store.map_points(index)
     if state is None or not points:
         return AtlasMap.empty("no map stored for this index yet: run `editsearch map --index DIR`")
     ids = [p[0] for p in points]
-    rows = index.map_rows(ids) if files else {}
+    rows = index.catalog.pair_files(ids) if files else {}
     atlas = AtlasMap(
         ids=np.array(ids, dtype=np.int64),
         before=[rows[i][0] for i in ids] if files else [],
@@ -133,7 +133,7 @@ def read_map(index: EditIndex, *, files: bool = True) -> AtlasMap:
         label_info=dict(state.labels),
         agreement=state.agreement,
     )
-    missing = index.vector_count(state.model) - len(atlas)
+    missing = index.catalog.counts(state.model)["vectors"] - len(atlas)
     if missing > 0:
         atlas.notes.append(f"{missing} edits added since the map was built are not on it: run `editsearch map`")
     if not state.names:
@@ -151,11 +151,11 @@ def view_map(index: EditIndex, *, files: bool = True) -> AtlasMap:
     if len(atlas) >= MIN_FIT:  # so many live edits on it: no need to count them
         return atlas
     info = index.model_info
-    live = 0 if info is None else index.vector_count(info["fingerprint"])
+    live = 0 if info is None else index.catalog.counts(info["fingerprint"])["vectors"]
     if not live:
         return AtlasMap.empty("the index holds no edits: nothing to map")
     if live < MIN_FIT:
-        return _trivial(index, list(index.live_vector_ids_by_edit()))
+        return _trivial(index, list(store.live_vector_ids_by_edit(index)))
     if not len(atlas):
         raise NoMapError("no map stored for this index yet: run `editsearch map --index DIR`, then reload")
     return atlas
@@ -163,7 +163,7 @@ def view_map(index: EditIndex, *, files: bool = True) -> AtlasMap:
 
 def _live(index: EditIndex, info: Any) -> dict[int, int]:
     """edit id -> vector id of every live edit with a vector of the index's model."""
-    return {} if info is None else index.live_vector_ids_by_edit()
+    return {} if info is None else store.live_vector_ids_by_edit(index)
 
 
 def _refit_notes(
@@ -187,14 +187,14 @@ def _fit(index: EditIndex, ids: list[int], fp: str, fit_sample: int, seed: int) 
     """Fit layout, clusters and names on a sample, place the rest, and store it all (replacing the old map)."""
     rng = stream(seed, "atlas-fit-sample")
     sample = sorted(rng.choice(ids, size=fit_sample, replace=False).tolist()) if len(ids) > fit_sample else ids
-    fit_ids, fit_vids, vectors = _vectors(index.vectors_of_edits(sample, fp))
+    fit_ids, fit_vids, vectors = _vectors(index.catalog.vectors_of_edits(sample, fp))
     xy = layout.fit_layout(vectors, seed)
     found = cl.cluster_layout(xy)
     fitted = layout.FittedLayout(vectors, xy, layout.neighbours(len(fit_ids)))
     state = FitState(fp, len(fit_ids), seed, {})
-    index.save_map(_points(fit_ids, fit_vids, xy, found, fitted=1), state.to_json(), replace=True)
+    store.save_map(index, _points(fit_ids, fit_vids, xy, found, fitted=1), state.to_json(), replace=True)
     chosen = set(fit_ids)
-    for chunk in index.iter_map_vectors(fp, CHUNK):
+    for chunk in index.catalog.iter_map_vectors(fp, CHUNK):
         rest = [row for row in chunk if row[0] not in chosen]
         if rest:
             _store_placed(index, fitted, found, rest)
@@ -206,14 +206,14 @@ def _update(index: EditIndex, state: FitState, points: list[Point], live: dict[i
     their members changed. Returns how many edits were placed."""
     new = sorted(set(live) - {p[0] for p in points})
     if not new and _members(index, points) == state.members:
-        index.save_map([], index.setting(MAP_STATE), replace=False)  # drops removed edits
+        store.save_map(index, [], store.map_state(index), replace=False)  # drops removed edits
         return 0
     fit_ids, vectors, xy, found = _fitted(index, points, fp)
     fitted = layout.FittedLayout(vectors, xy, layout.neighbours(state.fitted))
     for start in range(0, len(new), CHUNK):
-        _store_placed(index, fitted, found, index.vectors_of_edits(new[start : start + CHUNK], fp))
-    orphans = _orphans(index.map_points())  # members of clusters left without a live fitted edit
-    more_ids, _, more = _vectors(index.vectors_of_edits(sorted(orphans), fp))
+        _store_placed(index, fitted, found, index.catalog.vectors_of_edits(new[start : start + CHUNK], fp))
+    orphans = _orphans(store.map_points(index))  # members of clusters left without a live fitted edit
+    more_ids, _, more = _vectors(index.catalog.vectors_of_edits(sorted(orphans), fp))
     if more_ids:
         fit_ids, vectors = fit_ids + more_ids, np.concatenate([vectors, more])
         found = np.concatenate([found, np.array([orphans[i] for i in more_ids], dtype=np.int32)])
@@ -223,7 +223,7 @@ def _update(index: EditIndex, state: FitState, points: list[Point], live: dict[i
 
 def _fitted(index: EditIndex, points: list[Point], fp: str) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
     """(edit ids, unit vectors [N, D], positions [N, 2], clusters [N]) of the live fitted edits."""
-    stored = {i: (v, blob) for i, v, blob in index.vectors_of_edits([p[0] for p in points if p[5]], fp)}
+    stored = {i: (v, blob) for i, v, blob in index.catalog.vectors_of_edits([p[0] for p in points if p[5]], fp)}
     fit = [p for p in points if p[5] and stored.get(p[0], (None,))[0] == p[1]]
     ids, _, vectors = _vectors([(p[0], p[1], stored[p[0]][1]) for p in fit])
     xy = np.array([[p[2], p[3]] for p in fit], dtype=np.float32).reshape(-1, 2)
@@ -239,7 +239,7 @@ def _orphans(points: list[Point]) -> dict[int, int]:
 def _named(index: EditIndex, state: FitState, ids: list[int], vectors: np.ndarray, found: np.ndarray) -> FitState:
     """The state with each cluster named from its live edits' instructions (from these members' mean and the
     vocabulary where they carry none) and the map's agreement with the instructions, as stored."""
-    points = index.map_points()
+    points = store.map_points(index)
     clusters = {p[0]: p[4] for p in points}
     carried, text_vectors = _carried(index)
     members: dict[int, list[str]] = {}
@@ -259,7 +259,7 @@ def _named(index: EditIndex, state: FitState, ids: list[int], vectors: np.ndarra
         agreement=measure(clusters, carried, groups, sum(n.mixed for n in named.values())),
         members=_members(index, points),
     )
-    index.save_map([], state.to_json(), replace=False)
+    store.save_map(index, [], state.to_json(), replace=False)
     return state
 
 
@@ -267,7 +267,7 @@ def _members(index: EditIndex, points: list[Point]) -> str:
     """A digest of the naming rules, the mapped live edits' clusters and their instructions: it moves whenever an
     edit joins or leaves a cluster or its instruction changes, and when this code names clusters otherwise than
     the code that named them."""
-    said = dict(index.live_edit_rows("e.id, e.instruction"))
+    said = dict(index.catalog.live_edit_rows(("id", "instruction")))
     pairs = np.array([(p[0], p[4]) for p in points], dtype=np.int64)
     texts = json.dumps([said.get(p[0]) for p in points]).encode()
     return hashlib.sha256(NAMING + pairs.tobytes() + texts).hexdigest()
@@ -275,8 +275,8 @@ def _members(index: EditIndex, points: list[Point]) -> str:
 
 def _carried(index: EditIndex) -> tuple[dict[int, str], dict[str, np.ndarray]]:
     """(edit id -> instruction, instruction -> its text-tower vector) of the live edits whose instruction has one."""
-    texts, matrix = index.instruction_vectors()
-    rows = index.live_edit_rows("e.id, e.instruction")
+    texts, matrix = instruction_vectors(index.catalog, index.model_info)
+    rows = index.catalog.live_edit_rows(("id", "instruction"))
     wanted = {text for _, text in rows if text}
     text_vectors = {text: matrix[i] for i, text in enumerate(texts) if text in wanted}
     return {edit: text for edit, text in rows if text in text_vectors}, text_vectors
@@ -289,15 +289,15 @@ def _store_placed(
     ids, vids, vectors = _vectors(rows)
     xy = fitted.place(vectors)
     clusters = cl.nearest_clusters(fitted.xy, found, xy)
-    index.save_map(_points(ids, vids, xy, clusters, fitted=0), index.setting(MAP_STATE), replace=False)
+    store.save_map(index, _points(ids, vids, xy, clusters, fitted=0), store.map_state(index), replace=False)
 
 
 def _trivial(index: EditIndex, ids: list[int]) -> AtlasMap:
     """The map of fewer than MIN_FIT edits: their principal axes, every edit noise; nothing stored."""
     fp = index.model_info["fingerprint"]  # type: ignore[index]
-    ids, _, vectors = _vectors(index.vectors_of_edits(sorted(ids), fp))
+    ids, _, vectors = _vectors(index.catalog.vectors_of_edits(sorted(ids), fp))
     xy = layout.trivial_layout(vectors)
-    rows = index.map_rows(ids)
+    rows = index.catalog.pair_files(ids)
     note = f"only {len(ids)} edits (a map needs at least {MIN_FIT}): laid out on their principal axes, all noise"
     return AtlasMap(
         ids=np.array(ids, dtype=np.int64),

@@ -22,7 +22,9 @@ from editsearch.audit.state import AuditState, Edits
 from editsearch.audit.table import build_table
 from editsearch.audit.thresholds import Threshold
 from editsearch.core.errors import UsageError
+from editsearch.index.instructions import instruction_vectors
 from editsearch.pairs.signatures import SignatureTable, pair_signatures
+from editsearch.pairs.store import signatures as stored_signatures
 
 if TYPE_CHECKING:
     from editsearch.index.store import EditIndex
@@ -133,7 +135,7 @@ def _forward_pass(index: EditIndex, state: AuditState, needs: frozenset[str]) ->
     own = state.own = scorer.own_rows(state.edits.instruction) if scorer is not None else np.full(n, -1)
     dim = index.model_info["dim"]  # type: ignore[index]
     peers = InstructionPeers(own, dim) if scorer is not None and PEERS in needs else None
-    vi = index.neighbour_index(EXACT_MAX) if NEIGHBOURS in needs and n > 1 else None
+    vi = index.caches.neighbour_index(EXACT_MAX) if NEIGHBOURS in needs and n > 1 else None
     if vi is not None and not cheaper_than_exact(vi):
         vi = index.vectors  # the cache itself: exact
     state.neighbours = np.full((n, PAIR_NEIGHBOURS), -1, dtype=np.int64)
@@ -154,7 +156,7 @@ def _instruction_scorer(index: EditIndex, state: AuditState, needs: frozenset[st
     """The instruction scorer, or None (with a note) when the index has too few instruction vectors."""
     if TEXT not in needs:
         return None
-    texts, matrix = index.instruction_vectors()
+    texts, matrix = instruction_vectors(index.catalog, index.model_info)  # type: ignore[arg-type]
     if len(texts) < 2:
         what = "no instructions" if not texts else "a single distinct instruction"
         state.notes.append(f"mismatch and reversed: the index has {what} to compare with; not scored")
@@ -168,7 +170,7 @@ def _image_pass(
     """Signatures from the catalog, the missing ones and the pairs read backwards from decoded images."""
     edits, n = state.edits, len(state.edits)
     signatures = SIGNATURES in needs
-    stored = index.signatures(edits.id) if signatures else {}
+    stored = stored_signatures(index.catalog.conn, edits.id) if signatures else {}
     state.signatures = SignatureTable.from_blobs([stored.get(i) for i in edits.id])
     for p, (before, after) in enumerate(zip(edits.before, edits.after, strict=True)):
         reason = gone(before) or gone(after)
@@ -252,7 +254,7 @@ def _suggest(index: EditIndex, state: AuditState, results: list[CheckResult]) ->
     if state.scorer is None or not wanted.any():
         return
     ids = [state.edits.id[p] for p in np.flatnonzero(wanted)]
-    found = index.vectors_of_edits(ids, index.model_info["fingerprint"])  # type: ignore[index]
+    found = index.catalog.vectors_of_edits(ids, index.model_info["fingerprint"])  # type: ignore[index]
     position = {edit_id: p for p, edit_id in enumerate(state.edits.id)}
     mat = np.frombuffer(b"".join(blob for _, _, blob in found), dtype=np.float32).reshape(len(found), -1)
     for (edit_id, _, _), row in zip(found, state.scorer.best(mat).tolist(), strict=True):

@@ -16,20 +16,6 @@ from editsearch.pairs.signatures import SignatureTable
 if TYPE_CHECKING:
     from editsearch.index.store import EditIndex
 
-# each Edits field and the SQL (over `e`, the edits, and `v`, their vectors) it is read with
-_SQL = {
-    "id": "e.id",
-    "vector_id": "v.id",
-    "before": "e.before",
-    "after": "e.after",
-    "instruction": "e.instruction",
-    "source": "e.source",
-    "origin": "e.origin",
-    "before_size": "e.before_size",
-    "after_size": "e.after_size",
-    "metadata": "e.metadata",
-}
-
 
 @dataclass
 class Edits:
@@ -50,7 +36,7 @@ class Edits:
     def read(cls, index: EditIndex) -> Edits:
         """Every live edit of the index's model, by id."""
         names = [f.name for f in fields(cls)]
-        rows = index.live_edit_rows(", ".join(_SQL[name] for name in names))
+        rows = index.catalog.live_edit_rows(tuple(names))
         return cls(*(list(column) for column in zip(*rows, strict=True))) if rows else cls()
 
     def __len__(self) -> int:
@@ -83,7 +69,7 @@ class AuditState:
         index, where = self.index, self.where
         assert index is not None and where is not None and index.model_info is not None
         dim = index.model_info["dim"]
-        for chunk in index.iter_live_vectors():
+        for chunk in index.catalog.iter_live_vectors(index.model_info["fingerprint"]):
             pos = where(np.asarray([vid for vid, _ in chunk], dtype=np.int64))
             mat = np.frombuffer(b"".join(b for _, b in chunk), dtype=np.float32).reshape(len(chunk), dim)
             known = pos >= 0  # a vector of an edit made live since the audit listed them is left out

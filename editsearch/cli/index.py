@@ -222,7 +222,7 @@ def query(
         raise click.UsageError("--queries cannot be combined with --text/--before/--after/--edit-id")
     if queries is None and not single:
         raise click.UsageError("give --text, --before/--after, --edit-id, or --queries FILE.jsonl")
-    from editsearch.index.facets import parse_facets
+    from editsearch.index.catalog.filters import parse_facets
     from editsearch.search.api import EditSearch
     from editsearch.search.specs import read_queries
 
@@ -230,7 +230,7 @@ def query(
     with EditSearch.open(index_dir, model=model_name) as searcher:
         if not searcher.embedder.trained:
             warn(untrained_note(searcher.embedder.name, "its rankings are noise"))
-        searcher.index.check_filter(**filters)  # a bad --where is a usage error, before any query
+        searcher.index.catalog.check_filter(**filters)  # a bad --where is a usage error, before any query
         if queries is not None:
             outcomes = searcher.run_batch(read_queries(queries), k, base=queries.parent, rank=rank, **filters)
         else:
@@ -376,7 +376,7 @@ def remove(edit_ids: tuple[int, ...], index_dir: Path, lock_timeout: float, as_j
     from editsearch.search.weak_match import refresh_statistics
 
     with EditIndex.open(index_dir, writable=True, lock_timeout=lock_timeout) as index:
-        live = index.live_ids(edit_ids)
+        live = index.catalog.existing_ids(edit_ids)
         index.remove(sorted(live))
         refresh_statistics(index)
     unknown = [i for i in dict.fromkeys(edit_ids) if i not in live]

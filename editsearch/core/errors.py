@@ -62,3 +62,11 @@ class NoMapError(EditSearchError, LookupError):
 def untrained_note(name: str, what: str = "its scores are noise") -> str:
     """The one-line warning printed whenever an UNTRAINED (random-weight) model is used."""
     return f"note: model {name!r} is UNTRAINED (random weights); {what}."
+
+
+class ModelMismatchError(EditSearchError):
+    """A query or add used a different model than the one that built the index."""
+
+
+class SchemaVersionError(EditSearchError):
+    """A database (the index catalog, or one of its tables' migration sets) written by a newer editsearch."""

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from editsearch.core.errors import ModelMismatchError
 from editsearch.core.limits import TEXT_CACHE_SIZE, lru_lookup
-from editsearch.index.catalog import ModelRow
-from editsearch.index.errors import ModelMismatchError
+from editsearch.encoder.identity import ModelRow
 from editsearch.towers.cache import model_dir, read_json, stamped_fingerprint
 from editsearch.towers.runtime import OnnxTextTower, OnnxVisionTower, shared_tower
 

@@ -2,7 +2,11 @@
 
 One index is one directory:
 
-    catalog.db      edits, vectors (float32 BLOBs), models, errors, settings, schema_version, edits_fts
+    catalog.db      edits, vectors (float32 BLOBs), instruction_vectors, models, errors, settings, schema_version,
+                    edits_fts (editsearch.index.catalog); and the tables other stages keep beside the edits, each
+                    made by its stage's store through a named migration set recorded in `migrations`
+                    (editsearch.core.migrations): pair_signatures (pairs), map_points (atlas),
+                    visii_instructions (transfer)
     vectors.faiss   FAISS index of the live vectors, keyed by the catalog's `vectors.id`
     vectors.json    what that file holds: type, dim, count, model fingerprint, catalog generation
     instructions.faiss / instructions.json  FAISS cache of the instruction vectors (keyed by instruction_vectors.id),

@@ -33,6 +33,7 @@ from editsearch.pairs.loading import (
     edit_row,
     failure_reason,
 )
+from editsearch.pairs.store import save_signatures
 
 if TYPE_CHECKING:
     from editsearch.index.catalog import Catalog
@@ -322,7 +323,7 @@ class Build:
         ids = self.catalog.save_edits(rows, vectors, self.fp)
         made = batch.signatures or [None] * len(batch.ok)  # each pair's signature, made by the loader's worker
         signed = [(edit_id, batch.hashes[j], made[j]) for edit_id, j in zip(ids, kept, strict=True)]
-        self.catalog.save_signatures((i, h, blob) for i, h, blob in signed if blob is not None)
+        save_signatures(self.catalog.conn, [(i, h, blob) for i, h, blob in signed if blob is not None])
 
     def _unreadable(self, planned: Planned, reason: str) -> None:
         """A queued pair that got no vector: a failed item, and its live edit (an older version) goes."""

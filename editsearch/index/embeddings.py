@@ -17,8 +17,9 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from editsearch.core.errors import ModelMismatchError
 from editsearch.index.build import BuildReport, removed_reason
-from editsearch.index.errors import EditIndexError, ModelMismatchError
+from editsearch.index.errors import EditIndexError
 from editsearch.index.unit_vectors import row_problems
 from editsearch.pairs.shards import ShardError, ShardMeta, iter_shard, read_meta, shard_files, vector_dim
 

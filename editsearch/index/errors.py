@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from editsearch.core.errors import EXIT_USAGE, EditSearchError
+from editsearch.core.errors import ModelMismatchError as ModelMismatchError  # where callers have looked for them
+from editsearch.core.errors import SchemaVersionError as SchemaVersionError
 
 
 class EditIndexError(EditSearchError):
@@ -11,14 +13,6 @@ class EditIndexError(EditSearchError):
 
 class IndexNotFoundError(EditIndexError):
     """No index at the given directory."""
-
-
-class SchemaVersionError(EditIndexError):
-    """The catalog was written by a newer editsearch than this one."""
-
-
-class ModelMismatchError(EditIndexError):
-    """A query or add used a different model than the one that built the index."""
 
 
 class IndexLockedError(EditIndexError):

@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from editsearch.index.catalog import _chunks
+from editsearch.index.catalog import chunks
 from editsearch.index.tuning import build_tuned
 from editsearch.index.types import TRAINED
 from editsearch.index.vectors import RETRAIN_GROWTH, AnnParams, VectorIndex, resolve_kind
 
 if TYPE_CHECKING:
-    from editsearch.index.catalog import Catalog, ModelRow
+    from editsearch.encoder.identity import ModelRow
+    from editsearch.index.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class InstructionIndex:
         texts: dict[int, str] = {}
         if len(self._seen) > SEEN_MAX:
             self._seen.clear()
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             marks = ",".join("?" * len(chunk))
             sql = (
                 f"SELECT id, instruction, vector FROM instruction_vectors WHERE id IN ({marks}) AND length(vector) = ?"
@@ -70,7 +71,7 @@ class InstructionIndex:
         """Cosine of the query with each text's instruction vector, read from the catalog (None: no vector)."""
         vectors = {t: self._seen[t] for t in texts if t and t in self._seen}
         wanted = sorted({t for t in texts if t and t not in vectors})
-        for chunk in _chunks(wanted):
+        for chunk in chunks(wanted):
             marks = ",".join("?" * len(chunk))
             cur = self.catalog.conn.execute(
                 f"SELECT instruction, vector FROM instruction_vectors WHERE model = ? AND length(vector) = ? "
@@ -118,7 +119,7 @@ def iter_instruction_vectors(
 def load_instruction_vectors(catalog: Catalog, ids: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:
     """(ids, vectors) of these instruction vector ids, ascending."""
     rows: list[tuple[int, bytes]] = []
-    for chunk in _chunks([int(i) for i in ids]):
+    for chunk in chunks([int(i) for i in ids]):
         marks = ",".join("?" * len(chunk))
         rows += catalog.conn.execute(f"SELECT id, vector FROM instruction_vectors WHERE id IN ({marks})", chunk)
     return id_matrix(sorted(rows), dim)

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from editsearch.index.catalog import _chunks, now, vector_crc
+from editsearch.index.catalog import chunks, now, vector_crc
 
 if TYPE_CHECKING:
+    from editsearch.encoder.identity import ModelRow
     from editsearch.index.catalog import Catalog
 
 INSTRUCTION_BATCH = 256  # instructions embedded and committed per transaction
@@ -64,7 +65,7 @@ def embed_missing(catalog: Catalog, model: Any, batch: int = INSTRUCTION_BATCH) 
 def vector_ids_for_texts(catalog: Catalog, model: str, texts: Sequence[str], limit: int) -> list[int]:
     """Vector ids of live edits whose instruction is one of `texts` (at most `limit`)."""
     found: list[int] = []
-    for chunk in _chunks(list(texts)):
+    for chunk in chunks(list(texts)):
         marks = ",".join("?" * len(chunk))
         cur = catalog.conn.execute(
             f"SELECT v.id FROM vectors v JOIN edits e ON e.id = v.edit_id "
@@ -75,3 +76,14 @@ def vector_ids_for_texts(catalog: Catalog, model: str, texts: Sequence[str], lim
         if len(found) >= limit:
             break
     return found
+
+
+def instruction_vectors(catalog: Catalog, model: ModelRow) -> tuple[list[str], np.ndarray]:
+    """Every distinct instruction of `model` and its text-tower vector [N, D], in full."""
+    dim = model["dim"]
+    rows = catalog.conn.execute(  # a damaged row (another size) is left out; `verify` names it
+        "SELECT instruction, vector FROM instruction_vectors WHERE model = ? AND length(vector) = ? ORDER BY id",
+        [model["fingerprint"], 4 * dim],
+    ).fetchall()
+    matrix = np.frombuffer(b"".join(v for _, v in rows), dtype=np.float32).reshape(len(rows), dim)
+    return [t for t, _ in rows], matrix

@@ -17,8 +17,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from editsearch.core.errors import SchemaVersionError
 from editsearch.index.catalog import CATALOG_FILE, TEXT_GENERATION, Catalog
 from editsearch.index.errors import EditIndexError
+from editsearch.index.legibility import sample_legibility
 from editsearch.index.lock import WriterLock
 
 STATISTICS = "statistics"  # settings key of the record
@@ -68,7 +70,52 @@ def publish_record(directory: Path, record: dict[str, Any]) -> bool:
             return write_record(catalog, record)
         finally:
             catalog.close()
-    except (EditIndexError, OSError, sqlite3.Error):
+    except (EditIndexError, SchemaVersionError, OSError, sqlite3.Error):
         return False
     finally:
         lock.release()
+
+
+class Records:
+    """The statistics record of an index's current state (the one this object computed, else the stored one), and the
+    legibility read from it or measured here."""
+
+    def __init__(self, directory: Path, catalog: Catalog, lock: WriterLock):
+        self.directory = directory
+        self.catalog = catalog
+        self.lock = lock
+        self.computed: dict[str, Any] | None = None  # the statistics record computed by this object, if any
+        self.measured: tuple[list[int], float | None] | None = None  # (statistics stamp, legibility)
+
+    def current(self) -> dict[str, Any] | None:
+        """The record of the catalog's current state; None when neither is current. Shared: do not change it."""
+        now = state_stamp(self.catalog)
+        for record in (self.computed, read_record(self.catalog)):
+            if record is not None and record.get("stamp") == now:
+                return record
+        return None
+
+    def keep(self, record: dict[str, Any]) -> bool:
+        """Keep a record (its `stamp` taken before it was computed): stored in the catalog by the writer, or by a
+        reader when the folder is writable and no writer holds it (never waiting), and kept in memory in any case.
+        True: stored."""
+        self.computed = record
+        if self.lock.held:
+            return write_record(self.catalog, record)
+        return publish_record(self.directory, record)
+
+    def legibility(self) -> float | None:
+        """How well the pair vectors read their own instructions (0.5 chance, 1 all); None without two to compare.
+
+        Measured on a sample of the catalog (editsearch.index.legibility) once per state of the catalog: read from
+        its statistics record when there is one, else measured here and kept in memory.
+        """
+        record = self.current()
+        if record is not None and "legibility" in record:
+            return record["legibility"]
+        now = state_stamp(self.catalog)
+        if self.measured is None or self.measured[0] != now:
+            info = self.catalog.model()
+            value = None if info is None else sample_legibility(self.catalog, info["fingerprint"], info["dim"])
+            self.measured = (now, value)
+        return self.measured[1]

@@ -1,4 +1,5 @@
-"""The FAISS index types an index can use, what each can do, and what a self-tuned one records; free of numpy."""
+"""The FAISS index types an index can use, what each can do, their knobs, and what a self-tuned one records; free of
+numpy."""
 
 from __future__ import annotations
 
@@ -27,3 +28,20 @@ class Tuning:
     ms_per_query: float = 0.0
     seconds: float = 0.0
     note: str = ""
+
+
+@dataclass
+class AnnParams:
+    """Build and search knobs of the approximate index types.
+
+    An index tunes its search knobs itself when it is built (editsearch.index.tuning) and keeps them in
+    its sidecar; these defaults are where a sweep starts and what an untuned index searches with.
+    """
+
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 64
+    ivf_nprobe: int = 16
+    pq_dims_per_code: int = 2  # dimensions per 4-bit sub-quantizer (build time)
+    pq_k_factor: int = 64
+    ivfpq_nprobe: int = 32

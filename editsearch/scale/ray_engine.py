@@ -18,9 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from editsearch.core.errors import MissingDependencyError
+from editsearch.core.errors import MissingDependencyError, ModelMismatchError
 from editsearch.data.records import EditPair, ImageRef
-from editsearch.index.errors import ModelMismatchError
 from editsearch.pairs.loading import PairDataset, Planned, edit_row
 from editsearch.scale.jobs import EmbedReport, EngineError, ShardJob, ShardResult, plan_pair, read_shard_items
 

@@ -32,6 +32,7 @@ import numpy as np
 from editsearch.core.errors import UsageError
 from editsearch.index.catalog import EditRow
 from editsearch.index.instruction_index import InstructionIndex
+from editsearch.index.searcher import edits_for_instructions
 from editsearch.index.store import EditIndex
 
 FUSIONS = ("adaptive", "weighted", "rrf")
@@ -160,7 +161,7 @@ def _pool(
     pair = {h.edit["id"]: h.score for h in hits}
     rows = {h.edit["id"]: h.edit for h in hits}
     if fetch > k:  # the edits of the nearest instructions join the candidates, with their exact pair cosines
-        for edit, vector in index.edits_for_instructions(instructions.top_texts(query, fetch), fetch, *filters):
+        for edit, vector in edits_for_instructions(index.caches, instructions.top_texts(query, fetch), fetch, *filters):
             if edit["id"] not in rows and edit["id"] not in exclude:
                 rows[edit["id"]] = edit
                 pair[edit["id"]] = float(vector @ query)

@@ -41,6 +41,7 @@ from editsearch.core.errors import EditSearchError
 from editsearch.data.synthetic.photos import sample_source
 from editsearch.encoder.embedder import Embedder, ModelLike
 from editsearch.index.legibility import draw_rows
+from editsearch.index.statistics import state_stamp
 from editsearch.index.store import EditIndex
 from editsearch.search.inputs import load_one
 from editsearch.search.ranking import best_scores
@@ -75,7 +76,7 @@ def reference(index: EditIndex, embedder: Embedder, kind: str, rank: str = "hybr
     when it cannot be computed here (the model does not load: an edit-id query needs no model otherwise)."""
     found = current_references(index)
     if kind not in found:
-        stamp = index.statistics_stamp()
+        stamp = state_stamp(index.catalog)
         try:
             found = {**found, **(text_references if kind == "text" else exemplar_references)(index, embedder)}
         except EditSearchError as e:

@@ -20,7 +20,7 @@ Audit = tuple[list[dict[str, Any]], dict[str, Any]]  # an audit's live rows and 
 def encode_map(index: EditIndex, audit: Audit | None) -> tuple[bytes, bytes]:
     """The /api/map answer of an index as compact JSON, and gzipped (NoMapError when no map is stored)."""
     atlas = view_map(index, files=False)
-    origins = dict(index.live_edit_rows("e.id, e.origin"))
+    origins = dict(index.catalog.live_edit_rows(("id", "origin")))
     raw = json.dumps(map_json(atlas, origins, audit), separators=(",", ":"), allow_nan=False).encode()
     return raw, gzip.compress(raw, compresslevel=1, mtime=0)
 

@@ -12,10 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from editsearch.atlas.store import map_stamp
 from editsearch.core.errors import EditSearchError
 from editsearch.index.catalog import CATALOG_FILE, damaged
 from editsearch.index.errors import CatalogCorruptError, UnknownEditError
-from editsearch.index.store import EditIndex, check_caches
+from editsearch.index.store import EditIndex
+from editsearch.index.verify import check_caches
 from editsearch.search.api import EditSearch
 from editsearch.serve.atlas_map import encode_map
 
@@ -47,7 +49,7 @@ class Engine:
         check_caches(self.index_dir)  # every chunk once, here; the readers' opens then check only a sample
         for _ in range(self.size):
             reader = EditSearch.open(index_dir, model=embedder)
-            reader.index.set_filter_budget(FILTER_BUDGET_S)
+            reader.index.catalog.filter_budget_s = FILTER_BUDGET_S
             reader.index.vectors  # noqa: B018 - load the FAISS cache now, not on the first query
             self._readers.put(reader)
         self._files = {id(r): catalog_file(self.index_dir) for r in self._readers.queue}  # what each reader opened
@@ -88,7 +90,7 @@ class Engine:
             index.close()
             raise
         fresh = EditSearch(index, reader.embedder)
-        fresh.index.set_filter_budget(FILTER_BUDGET_S)
+        fresh.index.catalog.filter_budget_s = FILTER_BUDGET_S
         self._files.pop(id(reader), None)
         reader.close()
         self._files[id(fresh)] = now
@@ -144,7 +146,7 @@ class Engine:
             audit = None
         with self.reader() as reader:
             index = reader.index
-            key = (self._files.get(id(reader)), index.generation, index.map_stamp(), self._audit_key(audit_dir))
+            key = (self._files.get(id(reader)), index.generation, map_stamp(index), self._audit_key(audit_dir))
             cached = self._map
             if cached is None or cached[0] != key:
                 cached = (key, encode_map(index, audit))
@@ -244,5 +246,5 @@ def _served_audit(out: Path, index: EditIndex) -> tuple[list[dict[str, Any]], di
         stale = staleness(summary, index)
     except AuditFolderError as e:
         return str(e)
-    live = index.live_ids([r["id"] for r in rows])
+    live = index.catalog.existing_ids([r["id"] for r in rows])
     return [r for r in rows if r["id"] in live], summary, stale

@@ -20,6 +20,7 @@ from editsearch.core.errors import (
     EditSearchError,
     ImageLoadError,
     MissingDependencyError,
+    ModelMismatchError,
     NoMapError,
     UsageError,
     WeightsNotFoundError,
@@ -28,7 +29,6 @@ from editsearch.index.catalog import CATALOG_FILE, damaged
 from editsearch.index.errors import (
     CatalogCorruptError,
     FilterError,
-    ModelMismatchError,
     SchemaVersionError,
     UnknownEditError,
 )

@@ -89,9 +89,10 @@ def stored_instruction(
 ) -> LearnedInstruction | None:
     """The instruction learned earlier for this edit, pipeline and key, or None (also for one not finite)."""
     from editsearch.index.store import EditIndex
+    from editsearch.transfer.store import visii_instruction
 
     with EditIndex.open(index_dir) as index:
-        row = index.visii_instruction(edit_id, pipeline, key)
+        row = visii_instruction(index, edit_id, pipeline, key)
     if row is None:
         return None
     flat = np.frombuffer(row["embeddings"], dtype=np.float32).copy()
@@ -106,13 +107,21 @@ def keep_instruction(
 ) -> None:
     """Store a learned instruction beside its edit (the writer lock is taken only for this write); never a NaN."""
     from editsearch.index.store import EditIndex
+    from editsearch.transfer.store import save_visii_instruction
 
     values = learned.embeddings.detach().float().cpu().numpy().astype(np.float32)
     if not np.isfinite(values).all() or (learned.loss is not None and not np.isfinite(learned.loss)):
         raise InversionDivergedError(f"refusing to keep a VISII instruction that is not finite (edit {edit_id})")
     with EditIndex.open(index_dir, writable=True) as index:
-        index.save_visii_instruction(
-            edit_id, pipeline, key, tuple(values.shape), values.tobytes(), loss=learned.loss, seconds=learned.seconds
+        save_visii_instruction(
+            index,
+            edit_id,
+            pipeline,
+            key,
+            tuple(values.shape),
+            values.tobytes(),
+            loss=learned.loss,
+            seconds=learned.seconds,
         )
 
 
