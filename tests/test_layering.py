@@ -85,7 +85,8 @@ def test_stages_reach_the_database_only_through_the_index_and_their_own_store():
     outside = {}
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         rel = path.relative_to(PACKAGE_DIR)
-        if rel.parts[0] == "index" or rel.name == "store.py":
+        # core/migrations.py is the generic runner of the stores' named migration sets: no table of its own
+        if rel.parts[0] == "index" or rel.name == "store.py" or rel.as_posix() == "core/migrations.py":
             continue
         if sites := _sql_sites(path):
             outside[rel.as_posix()] = sites

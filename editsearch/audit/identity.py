@@ -23,11 +23,9 @@ class AuditFolderError(DataError):
 
 def index_identity(index: EditIndex) -> dict[str, str | None]:
     """{"created": when the catalog was created, "first_edit": a digest of its first edit (None while it has none)}."""
-    db = index.catalog.conn
-    created = db.execute("SELECT applied_at FROM schema_version WHERE version = 1").fetchone()
-    first = db.execute("SELECT id, key, created_at FROM edits ORDER BY id LIMIT 1").fetchone()
+    created, first = index.catalog.identity()
     digest = None if first is None else hashlib.sha256("\0".join(map(str, first)).encode()).hexdigest()[:32]
-    return {"created": None if created is None else str(created[0]), "first_edit": digest}
+    return {"created": created, "first_edit": digest}
 
 
 def index_record(index: EditIndex, generation: int) -> dict[str, Any]:

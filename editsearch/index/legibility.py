@@ -61,8 +61,24 @@ def sample_legibility(catalog: Catalog, model: str, dim: int, n: int = SAMPLE) -
 
     Both samples are drawn by id at random (a fixed seed), so a sample costs about n lookups, not a scan.
     """
+    rows = own_instruction_rows(catalog, model, dim, n)
+    others = draw_rows(
+        catalog,
+        "SELECT id, vector FROM instruction_vectors WHERE model = ? AND length(vector) = ? AND id IN ({ids})",
+        [model, 4 * dim],
+        "instruction_vectors",
+        n,
+    )
+    own_keys, pairs = id_matrix([(key, pair) for key, pair, _ in rows], dim)
+    _, own = id_matrix([(key, text) for key, _, text in rows], dim)
+    other_keys, other_vectors = id_matrix(others, dim)
+    return legibility(pairs, own, own_keys, other_vectors, other_keys)
+
+
+def own_instruction_rows(catalog: Catalog, model: str, dim: int, n: int) -> list[tuple[int, bytes, bytes]]:
+    """(instruction vector id, pair vector, own instruction's vector) of about n live edits drawn at random."""
     size = 4 * dim  # CROSS JOIN keeps SQLite to this order: the drawn edits first, then their rows by key
-    rows = draw_rows(
+    return draw_rows(
         catalog,
         "SELECT iv.id, v.vector, iv.vector FROM edits e CROSS JOIN vectors v ON v.edit_id = e.id AND v.model = ? "
         "CROSS JOIN instruction_vectors iv ON iv.model = v.model AND iv.instruction = e.instruction "
@@ -71,17 +87,15 @@ def sample_legibility(catalog: Catalog, model: str, dim: int, n: int = SAMPLE) -
         "edits",
         n,
     )
-    others = draw_rows(
-        catalog,
-        "SELECT id, vector FROM instruction_vectors WHERE model = ? AND length(vector) = ? AND id IN ({ids})",
-        [model, size],
-        "instruction_vectors",
-        n,
+
+
+def drawn_befores(catalog: Catalog, n: int) -> list[tuple[str, set[int]]]:
+    """Up to n before images of live edits drawn at random: (locator, the ids of every edit of that photo)."""
+    rows = draw_rows(
+        catalog, "SELECT id, before, before_hash FROM edits WHERE deleted = 0 AND id IN ({ids})", [], "edits", n
     )
-    own_keys, pairs = id_matrix([(key, pair) for key, pair, _ in rows], dim)
-    _, own = id_matrix([(key, text) for key, _, text in rows], dim)
-    other_keys, other_vectors = id_matrix(others, dim)
-    return legibility(pairs, own, own_keys, other_vectors, other_keys)
+    same = "SELECT id FROM edits WHERE before_hash = ?"
+    return [(locator, {i for (i,) in catalog.conn.execute(same, [digest])}) for _, locator, digest in rows[:n]]
 
 
 def draw_rows(catalog: Catalog, sql: str, params: list[Any], table: str, n: int) -> list[tuple[Any, ...]]:

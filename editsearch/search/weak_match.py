@@ -40,7 +40,7 @@ import numpy as np
 from editsearch.core.errors import EditSearchError
 from editsearch.data.synthetic.photos import sample_source
 from editsearch.encoder.embedder import Embedder, ModelLike
-from editsearch.index.legibility import draw_rows
+from editsearch.index.legibility import drawn_befores, own_instruction_rows
 from editsearch.index.statistics import state_stamp
 from editsearch.index.store import EditIndex
 from editsearch.search.inputs import load_one
@@ -130,17 +130,8 @@ def own_instruction_scores(index: EditIndex, n: int = SAMPLE) -> np.ndarray:
     """EC2T of about n live edits, drawn at random, with their own instruction's vector."""
     info = index.model_info
     assert info is not None
-    size = 4 * info["dim"]
-    rows = draw_rows(
-        index.catalog,
-        "SELECT v.vector, iv.vector FROM edits e CROSS JOIN vectors v ON v.edit_id = e.id AND v.model = ? "
-        "CROSS JOIN instruction_vectors iv ON iv.model = v.model AND iv.instruction = e.instruction "
-        "WHERE e.deleted = 0 AND length(v.vector) = ? AND length(iv.vector) = ? AND e.id IN ({ids})",
-        [info["fingerprint"], size, size],
-        "edits",
-        n,
-    )
-    return np.array([np.frombuffer(p, np.float32) @ np.frombuffer(t, np.float32) for p, t in rows])
+    rows = own_instruction_rows(index.catalog, info["fingerprint"], info["dim"], n)
+    return np.array([np.frombuffer(p, np.float32) @ np.frombuffer(t, np.float32) for _, p, t in rows])
 
 
 def exemplar_references(index: EditIndex, embedder: Embedder) -> dict[str, Any]:
@@ -161,14 +152,12 @@ def exemplar_references(index: EditIndex, embedder: Embedder) -> dict[str, Any]:
 def own_befores(index: EditIndex, n: int) -> list[tuple[Any, set[int]]]:
     """Up to n before images of live edits drawn at random, each with the ids of the edits of that photo; one that
     cannot be read now is passed over."""
-    sql = "SELECT id, before, before_hash FROM edits WHERE deleted = 0 AND id IN ({ids})"
     out = []
-    for _, locator, digest in draw_rows(index.catalog, sql, [], "edits", n)[:n]:
+    for locator, same in drawn_befores(index.catalog, n):
         try:
             image = load_one(locator)
         except (EditSearchError, OSError) as e:  # moved or damaged since the build: the other photos will do
             log.info("editsearch: %s is left out of the weak-match reference (%s)", locator, e)
             continue
-        same = index.catalog.conn.execute("SELECT id FROM edits WHERE before_hash = ?", [digest]).fetchall()
-        out.append((image, {edit_id for (edit_id,) in same}))
+        out.append((image, same))
     return out

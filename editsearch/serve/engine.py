@@ -182,7 +182,7 @@ class Engine:
             catalog = Catalog.open(self.index_dir / CATALOG_FILE, readonly=True)  # quick_check up to 32 MB
             try:
                 if (self.index_dir / CATALOG_FILE).stat().st_size > QUICK_CHECK_MAX_BYTES:
-                    catalog.conn.execute("SELECT count(*) FROM edits WHERE deleted = 0").fetchone()
+                    catalog.live_edit_count()
             finally:
                 catalog.close()
         except EditSearchError as e:

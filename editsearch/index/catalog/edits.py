@@ -188,6 +188,16 @@ class EditTables(VectorTables):
             [(o, i, r, stamp) for o, i, r in errors],
         )
 
+    def live_edit_count(self) -> int:
+        """How many edits are live (a pass over the edits table's index: it reads every page of that index)."""
+        return self.conn.execute("SELECT count(*) FROM edits WHERE deleted = 0").fetchone()[0]
+
+    def identity(self) -> tuple[str | None, tuple[Any, ...] | None]:
+        """(when the catalog was created, the first edit's id, key and creation time, None while it has none)."""
+        created = self.conn.execute("SELECT applied_at FROM schema_version WHERE version = 1").fetchone()
+        first = self.conn.execute("SELECT id, key, created_at FROM edits ORDER BY id LIMIT 1").fetchone()
+        return (None if created is None else str(created[0])), (None if first is None else tuple(first))
+
     def counts(self, model: str | None, live_vectors: int | None = None) -> dict[str, Any]:
         """Live edits, live vectors for `model` (counted unless given), deleted edits, errors, live edits per source
         kind and the origins of live edits; the edits are counted in one pass over an index."""
