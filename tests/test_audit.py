@@ -153,6 +153,17 @@ def test_an_exact_index_too_large_to_scan_is_searched_through_an_ivf(planted_ind
     assert [r["duplicate_of"] for r in approx] == [r["duplicate_of"] for r in exact]
 
 
+def test_a_copy_outside_its_originals_nearest_pair_vectors_is_found_by_its_phashes(planted_index, monkeypatch):
+    import editsearch.audit.run as run_module
+
+    idx, names = planted_index
+    blind = lambda vi, vectors, positions, where, k: np.full((len(vectors), k), -1)  # noqa: E731
+    monkeypatch.setattr(run_module, "pair_neighbours", blind)  # as if the model put every pair alike
+    rows = {names[r["before"]]: r for r in editsearch.audit(idx, checks=["duplicate"]).to_pylist()}
+    assert [n for n, r in rows.items() if r["is_duplicate"]] == ["dup"]
+    assert rows["dup"]["duplicate_of"] == rows["p0"]["id"]
+
+
 def test_another_crop_or_another_edit_of_the_photo_is_no_duplicate():
     rng = np.random.default_rng(0)
     photo = Image.fromarray((np.add.outer(np.arange(160), np.arange(160)) % 256).astype(np.uint8)).convert("RGB")

@@ -8,7 +8,7 @@ import editsearch.audit.neighbours as neighbours_module
 from editsearch.audit.checks.duplicate import duplicate_groups
 from editsearch.audit.checks.mismatch import mismatch_scores
 from editsearch.audit.moments import Moments
-from editsearch.audit.neighbours import PositionMap, nearest_rows, without_self
+from editsearch.audit.neighbours import PositionMap, nearest_rows, signature_neighbours, without_self
 from editsearch.audit.peers import InstructionPeers
 
 
@@ -92,3 +92,18 @@ def test_duplicate_links_form_groups_that_keep_their_first_pair():
     is_dup, kept = duplicate_groups(dist, links, threshold=-3.0, keep_order=keep_order)
     np.testing.assert_array_equal(is_dup, [True, False, True, False, False])
     np.testing.assert_array_equal(kept, [1, -1, 1, -1, -1])
+
+
+def test_signature_neighbours_find_a_copy_whatever_the_pair_vectors_say(monkeypatch):
+    rng = np.random.default_rng(5)
+    hashes = rng.integers(0, 2**63, size=(300, 2), dtype=np.uint64)
+    copy = hashes[17] ^ np.uint64(0b1011)  # a re-encoded copy: 3 bits of each pHash flipped
+    hashes = np.vstack([hashes, copy[None].repeat(1, axis=0)])
+    known = np.ones(len(hashes), dtype=bool)
+    known[5] = False  # no signature: no candidates, and nobody's candidate
+    found = signature_neighbours(hashes, known, 4)
+    assert found.shape == (301, 4) and found[300, 0] == 17 and found[17, 0] == 300
+    assert (found[5] == -1).all() and not (found == 5).any() and not (found == np.arange(301)[:, None]).any()
+    monkeypatch.setattr(neighbours_module, "BINARY_EXACT_MAX", 10)  # the approximate (HNSW) search
+    assert signature_neighbours(hashes, known, 4)[300, 0] == 17
+    assert (signature_neighbours(hashes[:1], known[:1], 4) == -1).all()

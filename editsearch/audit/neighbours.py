@@ -1,11 +1,15 @@
-"""Every vector's nearest others, for the audit's passes: pair vectors (duplicates) and instruction vectors (peers).
+"""Every vector's nearest others, for the audit's passes: pair vectors and pair signatures (duplicates) and
+instruction vectors (peers).
 
 Up to EXACT_MAX vectors the search is exact. Beyond, an all-against-all exact search grows with n² (a 100k-edit
 Flat index: 25 times the 6 CPU-seconds of 20k), so the audit searches an approximate index: the pair cache when
 it is one, with its tuned settings, else an IVF built in memory and tuned to the index's target recall like
 every cache (editsearch.index.tuning), kept only when it probes at most MAX_PROBED of its lists (past that its
 scan, which uses no BLAS, costs more than the exact search). Duplicates are near-identical vectors, which an
-IVF finds in the first list it probes.
+IVF finds in the first list it probes, whatever the model reads of them; where a model is nearly blind to a
+collection's photos, many pairs' vectors are near-identical too, and a copy can fall outside its original's
+nearest few. So duplicates are also proposed by their signatures: the nearest pairs by the Hamming distance of
+their before and after pHashes (FAISS's binary indexes: exact up to BINARY_EXACT_MAX pairs, HNSW beyond).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ if TYPE_CHECKING:
 PAIR_NEIGHBOURS = 8  # nearest other pair vectors found for each edit (their images are compared for duplicates)
 EXACT_MAX = 20_000  # vectors up to which an audit's neighbour search is exact
 MAX_PROBED = 0.25  # an IVF probing more of its lists than this share scans slower than an exact (BLAS) search
+SIGNATURE_NEIGHBOURS = 8  # nearest other pairs by their pHashes, also compared for duplicates
+BINARY_EXACT_MAX = 200_000  # pairs up to which the pHash search is exact (16-byte codes: a fast popcount scan)
 
 
 def cheaper_than_exact(vi: VectorIndex) -> bool:
@@ -49,6 +55,24 @@ def nearest_rows(matrix: np.ndarray, k: int, target: float) -> np.ndarray:
     if vi is None or not cheaper_than_exact(vi):
         vi = VectorIndex.build("flat", matrix.shape[1], ids, matrix)
     return without_self(vi.search(matrix, k + 1)[1], ids, k)
+
+
+def signature_neighbours(hashes: np.ndarray, known: np.ndarray, k: int) -> np.ndarray:
+    """[N, k] positions of each pair's k nearest other pairs by the Hamming distance of their (before, after)
+    pHashes [N, 2] uint64, nearest first; -1 where fewer, and for pairs without a signature (`known` False)."""
+    import faiss
+
+    out = np.full((len(hashes), k), -1, dtype=np.int64)
+    rows = np.flatnonzero(known)
+    if len(rows) < 2:
+        return out
+    codes = np.ascontiguousarray(hashes[rows].astype("<u8")).view(np.uint8).reshape(len(rows), 16)
+    index = faiss.IndexBinaryFlat(128) if len(rows) <= BINARY_EXACT_MAX else faiss.IndexBinaryHNSW(128, 16)
+    index.add(codes)
+    found = index.search(codes, min(k + 1, len(rows)))[1]
+    local = without_self(found, np.arange(len(rows)), k)
+    out[rows] = np.where(local >= 0, rows[np.maximum(local, 0)], -1)
+    return out
 
 
 class PositionMap:

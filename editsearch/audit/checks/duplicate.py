@@ -1,12 +1,12 @@
 """duplicate: the same edit of the same photo as another pair (resized or re-encoded).
 
-The score is -log2(1 + D) for the closest of the pair's nearest pair vectors (neighbours.PAIR_NEIGHBOURS),
-D = max Hamming distance of the before and after pHashes (bits) + THUMB_WEIGHT x the larger mean difference of
-their 8x8 thumbnails (grey levels). Pairs linked over the threshold form groups; each keeps its largest pair.
+The score is -log2(1 + D) for the closest of the pair's candidates, its nearest pair vectors
+(neighbours.PAIR_NEIGHBOURS) and its nearest pairs by pHash (neighbours.SIGNATURE_NEIGHBOURS); D = max Hamming
+distance of the before and after pHashes (bits) + THUMB_WEIGHT x the larger mean difference of their 8x8
+thumbnails (grey levels). Pairs linked over the threshold form groups; each keeps its largest pair.
 
-Reliability: coverage. The distances are measured on the pixels (the pair vectors only propose the candidates, and
-near-identical inputs give near-identical vectors whatever the model reads), so the check is as reliable as the
-share of pairs it could compare with a neighbour.
+Reliability: coverage. The distances are measured on the pixels (the pair vectors and pHashes only propose the
+candidates), so the check is as reliable as the share of pairs it could compare with a neighbour.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from editsearch.audit.checks.base import NEIGHBOURS, SIGNATURES, Check, Reliability, coverage
+from editsearch.audit.neighbours import SIGNATURE_NEIGHBOURS, signature_neighbours
 from editsearch.audit.thresholds import Threshold
 from editsearch.pairs.signatures import SignatureTable, hamming
 
@@ -100,10 +101,13 @@ class Duplicate(Check):
 
     def score(self, state: AuditState) -> np.ndarray:
         n = len(state.edits)
-        if n < 2 or state.neighbours is None:
+        if n < 2:
             return np.full(n, np.nan)
-        dist = duplicate_distances(state.signatures, state.neighbours)
-        state.extra[self.name] = dist
+        candidates = signature_neighbours(state.signatures.hashes, state.signatures.known, SIGNATURE_NEIGHBOURS)
+        if state.neighbours is not None:
+            candidates = np.concatenate([state.neighbours, candidates], axis=1)
+        dist = duplicate_distances(state.signatures, candidates)
+        state.extra[self.name] = (candidates, dist)
         return duplicate_score(dist.min(axis=1))
 
     def reliability(self, state: AuditState, scores: np.ndarray) -> Reliability:
@@ -113,10 +117,11 @@ class Duplicate(Check):
 
     def flags(self, state: AuditState, scores: np.ndarray, threshold: Threshold) -> np.ndarray:
         """The pairs of each duplicate group but the one it keeps; `state.kept` names that one."""
-        dist = state.extra.get(self.name)
-        if dist is None or state.neighbours is None:
+        found = state.extra.get(self.name)
+        if found is None:
             return np.zeros(len(scores), dtype=bool)
-        is_dup, state.kept = duplicate_groups(dist, state.neighbours, threshold.value, keep_order(state))
+        candidates, dist = found
+        is_dup, state.kept = duplicate_groups(dist, candidates, threshold.value, keep_order(state))
         return is_dup
 
     def card(self, row: dict[str, Any]) -> list[str]:
