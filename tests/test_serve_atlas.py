@@ -15,6 +15,7 @@ from map_fixtures import clustered, store_map, vector_index
 from serve_fixtures import HOSTILE, audited_index, make_served_index
 
 from editsearch.atlas.palette import CLUSTER_COLOURS, NOISE_COLOUR
+from editsearch.audit.checks import registry
 from editsearch.index.store import EditIndex
 from editsearch.serve import create_app
 
@@ -175,6 +176,7 @@ def test_the_audit_flags_each_point_by_check(audited):
         out = client.get("/api/map").json()
     checks, flags = out["audit"]["checks"], out["audit"]["flags"]
     assert checks == ["noop", "duplicate"] and len(flags) == out["edits"] == 11
+    assert out["audit"]["colours"] == [registry.get(c).colour for c in checks]  # the page colours by the registry
     assert flags[out["points"]["id"].index(noop_id)] & 1
     assert sum(1 for f in flags if f & 1) == 1
 

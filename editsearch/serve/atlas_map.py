@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from editsearch.atlas import view_map
 from editsearch.atlas.table import AtlasMap
-from editsearch.audit.checks.registry import NAMES
+from editsearch.audit.checks.registry import CHECKS
 from editsearch.serve.shapes import public_name
 
 if TYPE_CHECKING:
@@ -39,7 +39,11 @@ def map_json(atlas: AtlasMap, origins: dict[int, str], audit: Audit | None) -> d
 
 
 def audit_flags(ids: list[int], rows: list[dict[str, Any]], summary: dict[str, Any]) -> dict[str, Any]:
-    """The audit's checks and, for each point, a bit mask of the checks that flag it (bit i: checks[i])."""
-    checks = [c for c in NAMES if c in summary.get("checks", {})]
-    masks = {int(r["id"]): sum(1 << bit for bit, check in enumerate(checks) if r.get(f"is_{check}")) for r in rows}
-    return {"checks": checks, "flags": [masks.get(i, 0) for i in ids]}
+    """The audit's checks, their colours and each point's bit mask of the checks that flag it (bit i: checks[i])."""
+    checks = [c for c in CHECKS if c.name in summary.get("checks", {})]
+    masks = {int(r["id"]): sum(1 << bit for bit, c in enumerate(checks) if r.get(f"is_{c.name}")) for r in rows}
+    return {
+        "checks": [c.name for c in checks],
+        "colours": [c.colour for c in checks],
+        "flags": [masks.get(i, 0) for i in ids],
+    }

@@ -56,6 +56,7 @@ class Check:
 
     name: ClassVar[str]
     explains: ClassVar[str]  # what a flag means, one line
+    colour: ClassVar[str]  # its flagged points in the Atlas view (#rrggbb)
     needs: ClassVar[frozenset[str]] = frozenset()  # what the audit's passes must make for it (TEXT, ...)
     bounds: ClassVar[tuple[float | None, float | None]] = (None, None)  # its data threshold stays within them
     suggests: ClassVar[bool] = False  # whether its flagged edits get the best-fitting instruction

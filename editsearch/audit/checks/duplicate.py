@@ -96,6 +96,7 @@ class Duplicate(Check):
 
     name = "duplicate"
     explains = "the same edit of the same photo as another pair (resized or re-encoded)"
+    colour = "#0c8599"
     needs = frozenset({NEIGHBOURS, SIGNATURES})
     bounds = (-np.log2(17.0), -np.log2(3.0))  # never D over 16 (a quarter of the hash bits); always D under 2
 

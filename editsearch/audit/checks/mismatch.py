@@ -91,6 +91,7 @@ class Mismatch(Check):
 
     name = "mismatch"
     explains = "the instruction fits this pair no better than the index's other instructions do"
+    colour = "#c92a2a"
     needs = frozenset({TEXT, PEERS})
     bounds = (-1.0, 0.0)  # never flag an instruction 1 sd or more above typical; always one fitting worse
     suggests = True

@@ -29,6 +29,7 @@ class Noop(Check):
 
     name = "noop"
     explains = "the after is the before up to re-encoding or invisible noise"
+    colour = "#e8590c"
     needs = frozenset({SIGNATURES})
     bounds = (-np.log10(5.0), 0.0)  # never flag a change of 5 grey levels or more; always one under 1 level
 

@@ -28,6 +28,7 @@ class Reversed(Check):
 
     name = "reversed"
     explains = "the pair read backwards fits its instruction better than forwards"
+    colour = "#7048e8"
     needs = frozenset({TEXT, BACKWARDS})
     bounds = (1.0, 1.5)  # backwards fits at least 1 sd better than forwards; 1.5 sd always flags
     suggests = True

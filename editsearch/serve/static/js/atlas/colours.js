@@ -4,7 +4,6 @@ import { $, el } from "../dom.js";
 import { clusterName } from "./data.js";
 import { atlas, LEGEND } from "./store.js";
 
-const CHECK_COLOURS = { noop: "#e8590c", mismatch: "#c92a2a", reversed: "#7048e8", duplicate: "#0c8599" };
 const QUIET = "#d4d4d4"; // edits no audit check flags, when colouring by flag
 
 function rgbOf(hex) {
@@ -18,8 +17,7 @@ function pointColour(d, i) {
   if (atlas.colour === "audit" && d.flags) {
     const f = d.flags[i];
     if (!f) return [QUIET, 0];
-    const check = d.audit.checks[31 - Math.clz32(f & -f)];
-    return [CHECK_COLOURS[check] || "#000000", 1];
+    return [d.audit.colours[31 - Math.clz32(f & -f)] || "#000000", 1]; // the first check that flags it
   }
   const c = d.cluster[i];
   return c < 0 ? [d.noise, 0] : [d.colours.get(c), 1];
@@ -63,7 +61,7 @@ function legendRows(d) {
       if (!f) clean++;
       else counts[31 - Math.clz32(f & -f)]++;
     }
-    const rows = d.audit.checks.map((check, k) => [CHECK_COLOURS[check] || "#000000", check, counts[k]]);
+    const rows = d.audit.checks.map((check, k) => [d.audit.colours[k] || "#000000", check, counts[k]]);
     return [...rows, [QUIET, "not flagged", clean]];
   }
   const sorted = [...d.clusters].sort((a, b) => b.size - a.size || a.cluster - b.cluster);
