@@ -6,8 +6,9 @@
 Builds a small index (40 synthetic JPEG pairs) with the default model, runs one text and one exemplar query
 to export the ONNX towers into a fresh cache (timed once: the first-use cost), then times, each in a fresh
 process and interleaved: `python -c pass`, `import torch`, `editsearch --help`, `query --edit-id`,
-`query --text` and `query --before/--after` on the ONNX path, and the same two on the torch path
-(onnxruntime hidden, as when it is not installed). Prints median (min) wall seconds and median peak RSS.
+`query --text`, `query --before/--after` and `score` of one pair against a text on the ONNX path, and the
+two queries on the torch path (onnxruntime hidden, as when it is not installed). Prints median (min) wall
+seconds and median peak RSS.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def main() -> None:
             "query --edit-id": [*CLI, "query", *idx, "--edit-id", "1", "--json"],
             "query --text": [*CLI, *text],
             "query --before/--after": [*CLI, *exemplar],
+            "score of one pair": [*CLI, "score", *pair, "--text", "make it brighter", "--json"],
             "query --text, torch path": [*NO_ONNX, *text],
             "query --before/--after, torch path": [*NO_ONNX, *exemplar],
         }
@@ -102,11 +104,18 @@ def main() -> None:
         text_s, text_mb = median["query --text"]
         torch_s = median["import torch"][0]
         exemplar_s = median["query --before/--after"][0]
+        score_s = median["score of one pair"][0]
         goals = [
             ("query --text <= 1.0 s", f"{text_s:.2f} s", text_s <= 1.0),
             ("query --text < 0.5x import torch", f"{text_s / torch_s:.2f}x", text_s < 0.5 * torch_s),
             ("query --before/--after <= 2.5 s", f"{exemplar_s:.2f} s", exemplar_s <= 2.5),
             ("query --text peak RSS <= 400 MB", f"{text_mb:.0f} MB", text_mb <= 400),
+            (
+                "query --text <= 0.4 s and <= 0.25x import torch",
+                f"{text_s:.2f} s, {text_s / torch_s:.2f}x",
+                text_s <= 0.4 and text_s <= 0.25 * torch_s,
+            ),
+            ("score of one pair <= 0.5x import torch", f"{score_s / torch_s:.2f}x", score_s <= 0.5 * torch_s),
         ]
         for goal, value, met in goals:
             print(f"goal: {goal}: {value}, {'met' if met else 'NOT met'}")
