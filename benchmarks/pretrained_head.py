@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from editsearch.encoder.lite0 import FEATURES, normalize
+from benchmarks.lite0 import FEATURES, normalize
 from editsearch.evaluation.reversal import SELF_INVERSE
 from editsearch.training.train_editclip import lr_multiplier, pair_contrastive
 

@@ -220,7 +220,7 @@ def print_table(results: dict[str, dict[str, Any]]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Train the heads, then ask every option the same sets; prints the table."""
-    from editsearch.encoder.lite0 import build_lite0
+    from benchmarks.lite0 import build_lite0
     from editsearch.encoder.registry import MINI_CONFIG, load_model, random_model
     from editsearch.evaluation.baselines import DeltaStatsEmbedder
     from editsearch.evaluation.retrieval import read_label_queries, real_eval_set, synthetic_eval_set

