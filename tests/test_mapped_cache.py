@@ -148,3 +148,25 @@ def test_a_mapped_ivfpq_sq8_reader_asks_for_the_rows_of_a_querys_lists_at_once_a
     moved = tmp_path / "moved.faiss"
     moved.write_bytes(saved + b"\0")  # rows no longer where the layout puts them: no prefetch, not a wrong one
     assert ListPrefetch.of(moved, vi.index) is None
+
+
+def test_a_cold_reader_takes_a_current_instruction_cache_without_scanning_and_follows_a_writer(pq_index, monkeypatch):
+    import editsearch.index.instruction_index as instruction_module
+    from editsearch.index.instructions import save_instruction_vectors
+
+    texts, vectors = [f"instruction {i}" for i in range(N)], synthetic(N, D, seed=3)
+    with EditIndex.open(pq_index / "idx", writable=True) as writer:
+        fingerprint = writer.model_info["fingerprint"]
+        save_instruction_vectors(writer.catalog, fingerprint, texts, vectors)
+        assert len(writer.instruction_matrix()) == N  # the writer saves the cache (pq, as the pair cache)
+    scans = []
+    real_state = instruction_module.instruction_state
+    monkeypatch.setattr(instruction_module, "instruction_state", lambda *a: scans.append(1) or real_state(*a))
+    with EditIndex.open(pq_index / "idx") as reader:
+        matrix = reader.instruction_matrix()
+        assert len(matrix) == N and matrix.top_texts(vectors[42], 1) == ["instruction 42"]
+        assert reader.caches.instructions.vectors.mapped and not scans  # taken as saved: no count of the table
+        with EditIndex.open(pq_index / "idx", writable=True) as writer:
+            save_instruction_vectors(writer.catalog, fingerprint, ["one more"], synthetic(1, D, seed=4))
+        more = reader.instruction_matrix()  # the table moved on: counted, and the mapped cache reloaded, not added to
+        assert len(more) == N + 1 and scans and more.top_texts(synthetic(1, D, seed=4)[0], 1) == ["one more"]

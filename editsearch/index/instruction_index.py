@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from editsearch.index.catalog import chunks
+from editsearch.index.sidecar import VectorMeta
 from editsearch.index.tuning import build_tuned
 from editsearch.index.types import TRAINED
 from editsearch.index.vectors import RETRAIN_GROWTH, AnnParams, VectorIndex, resolve_kind
@@ -148,6 +149,8 @@ class InstructionCache:
         """
         fp, dim = info["fingerprint"], info["dim"]
         table_last = catalog.conn.execute("SELECT coalesce(max(id), 0) FROM instruction_vectors").fetchone()[0]
+        if self.state is None and not settings.get("force") and not writable:
+            self._open_current(fp, dim, table_last, settings)
         if settings.get("force") or self.state is None or self.state[0] != fp or table_last != self.table_last:
             count, last = instruction_state(catalog, fp, dim)  # a scan: only when rows were added (never changed)
             if settings.get("force") or self.state != (fp, count, last):
@@ -156,11 +159,27 @@ class InstructionCache:
         assert self.state is not None
         return InstructionIndex(catalog, fp, dim, self.vectors, self.state[1])
 
+    def _open_current(self, fp: str, dim: int, table_last: int, settings: dict[str, Any]) -> None:
+        """A reader's first look: a saved cache of this model whose largest id is the table's holds every row there
+        is (rows are only ever added), so it is taken as it is, with no scan of the table, its re-rank store mapped
+        for the types that have one (editsearch.index.vectors); else the state stays unknown."""
+        try:
+            meta = VectorMeta.read(self.directory, INSTRUCTION_CACHE)
+        except (OSError, ValueError):
+            return
+        if meta.model != fp or meta.dim != dim or meta.generation != table_last or not table_last:
+            return
+        vi, seen = self._load(fp, dim, settings, mapped=True)
+        if vi is not None and seen == table_last and not _stale(vi, vi.ntotal, settings):
+            self.vectors, self.state, self.table_last = vi, (fp, vi.ntotal, table_last), table_last
+
     def _refresh(
         self, catalog: Catalog, info: ModelRow, count: int, last: int, settings: dict[str, Any], writable: bool
     ) -> None:
         fp, dim = info["fingerprint"], info["dim"]
         vi, seen, changed = self.vectors, self.state[2] if self.state else 0, False
+        if vi is not None and vi.mapped and seen < last:
+            vi, seen = None, 0  # a mapped cache takes no vectors: load what a writer saved since, or build
         if vi is None and count:
             vi, seen = self._load(fp, dim, settings)
         if vi is not None and seen < last:
@@ -186,11 +205,14 @@ class InstructionCache:
         if changed and writable and vi is not None:
             vi.save(self.directory, last, fp, INSTRUCTION_CACHE)
 
-    def _load(self, fp: str, dim: int, settings: dict[str, Any]) -> tuple[VectorIndex | None, int]:
-        """The saved cache and the largest id it holds, or (None, 0) when it is absent, damaged or another model's."""
+    def _load(
+        self, fp: str, dim: int, settings: dict[str, Any], mapped: bool = False
+    ) -> tuple[VectorIndex | None, int]:
+        """The saved cache and the largest id it holds, or (None, 0) when it is absent, damaged or another model's;
+        `mapped`: its re-rank store mapped, read-only (a cache that takes no more vectors)."""
         params = settings.get("params") if settings.get("explicit") else None
         try:
-            vi, meta = VectorIndex.load(self.directory, params, INSTRUCTION_CACHE)
+            vi, meta = VectorIndex.load(self.directory, params, INSTRUCTION_CACHE, mapped=mapped)
         except (OSError, ValueError, TypeError) as e:
             if (self.directory / f"{INSTRUCTION_CACHE}.faiss").exists():
                 log.warning(
