@@ -2,6 +2,10 @@
 
     python benchmarks/cli_coldstart.py            # 5 runs of each command
     python benchmarks/cli_coldstart.py --quick    # 2 runs
+    python benchmarks/cli_coldstart.py --large /tmp/h100k /tmp/h1m   # also text queries on kept large indexes
+
+`--large` adds, interleaved with the rest, a text and an edit-id query on each given index (one that
+`benchmarks/hybrid_scale.py --n N --keep DIR` built: one distinct instruction per edit, default model).
 
 Builds a small index (40 synthetic JPEG pairs) with the default model, runs one text and one exemplar query
 to export the ONNX towers into a fresh cache (timed once: the first-use cost), then times, each in a fresh
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -58,11 +63,39 @@ def measure(cmd: list[str]) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
 
 
+def large_commands(indexes: list[Path]) -> dict[str, list[str]]:
+    """A text and an edit-id query on each kept large index, named by its folder."""
+    out = {}
+    for directory in indexes:
+        idx = ["--index", str(directory)]
+        out[f"query --text, {directory.name}"] = [*CLI, "query", *idx, "--text", "make it brighter", "--json"]
+        out[f"query --edit-id, {directory.name}"] = [*CLI, "query", *idx, "--edit-id", "5", "--json"]
+    return out
+
+
+def large_goals(indexes: list[Path], median: dict[str, tuple[float, float]], torch_s: float) -> list:
+    """The cold path's goals on large indexes: at 100k edits <= 0.5x import torch and <= 400 MB, at 1M <= 1.0 s."""
+    goals = []
+    for directory in indexes:
+        seconds, rss = median[f"query --text, {directory.name}"]
+        with sqlite3.connect(f"file:{directory / 'catalog.db'}?mode=ro", uri=True) as db:
+            edits = db.execute("SELECT count(*) FROM edits WHERE deleted = 0").fetchone()[0]
+        where = f"{directory.name} ({edits:,} edits)"
+        if edits >= 1_000_000:
+            goals.append((f"query --text on {where} <= 1.0 s", f"{seconds:.2f} s", seconds <= 1.0))
+        else:
+            ratio = seconds / torch_s
+            goals.append((f"query --text on {where} <= 0.5x import torch", f"{ratio:.2f}x", ratio <= 0.5))
+            goals.append((f"query --text on {where} peak RSS <= 400 MB", f"{rss:.0f} MB", rss <= 400))
+    return goals
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2 runs per command")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--model", default=None, help="model for the index (default: the registry default)")
+    parser.add_argument("--large", type=Path, nargs="*", default=[], help="kept indexes to query too")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="editsearch-coldstart-"))
     os.environ["EDITSEARCH_CACHE_DIR"] = str(root / "cache")  # a cold cache: the first queries export
@@ -85,6 +118,7 @@ def main() -> None:
             "query --text": [*CLI, *text],
             "query --before/--after": [*CLI, *exemplar],
             "score of one pair": [*CLI, "score", *pair, "--text", "make it brighter", "--json"],
+            **large_commands(args.large),
             "query --text, torch path": [*NO_ONNX, *text],
             "query --before/--after, torch path": [*NO_ONNX, *exemplar],
         }
@@ -117,6 +151,7 @@ def main() -> None:
             ),
             ("score of one pair <= 0.5x import torch", f"{score_s / torch_s:.2f}x", score_s <= 0.5 * torch_s),
         ]
+        goals += large_goals(args.large, median, torch_s)
         for goal, value, met in goals:
             print(f"goal: {goal}: {value}, {'met' if met else 'NOT met'}")
     finally:
