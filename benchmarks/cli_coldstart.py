@@ -2,7 +2,7 @@
 
     python benchmarks/cli_coldstart.py            # 5 runs of each command
     python benchmarks/cli_coldstart.py --quick    # 2 runs
-    python benchmarks/cli_coldstart.py --large /tmp/h100k /tmp/h1m   # also text queries on kept large indexes
+    python benchmarks/cli_coldstart.py --large h100k h1m   # also text queries on kept large indexes
 
 `--large` adds, interleaved with the rest, a text and an edit-id query on each given index (one that
 `benchmarks/hybrid_scale.py --n N --keep DIR` built: one distinct instruction per edit, default model).
