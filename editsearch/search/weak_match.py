@@ -38,7 +38,6 @@ from typing import Any
 import numpy as np
 
 from editsearch.core.errors import EditSearchError
-from editsearch.data.synthetic.photos import sample_source
 from editsearch.encoder.embedder import Embedder, ModelLike
 from editsearch.index.legibility import drawn_befores, own_instruction_rows
 from editsearch.index.statistics import state_stamp
@@ -140,6 +139,8 @@ def exemplar_references(index: EditIndex, embedder: Embedder) -> dict[str, Any]:
 
     A before image of the collection is not matched against the edits of that same photo, which a query's photo
     would not be part of."""
+    from editsearch.data.synthetic.photos import sample_source  # the generator's photos: 40 ms to import
+
     rng = np.random.default_rng(0)
     photos = [(sample_source(rng, "test", NOOP_SIDE)[0], set()) for _ in range(NOOP_PHOTOS)]
     photos += own_befores(index, NOOP_PHOTOS)
