@@ -51,14 +51,17 @@ class InstructionIndex:
 
     def top_texts(self, query: np.ndarray, n: int) -> list[str]:
         """The n instructions nearest the query, best first (a search of the instruction FAISS cache)."""
+        return self.top_texts_of(np.asarray(query, np.float32)[None], n)[0]
+
+    def top_texts_of(self, queries: np.ndarray, n: int) -> list[list[str]]:
+        """The n instructions nearest each query row [Q, D], best first, from one search of the FAISS cache."""
         if self.vectors is None or n <= 0 or not self.vectors.ntotal:
-            return []
-        ids = self.vectors.search(np.asarray(query, np.float32)[None], n)[1][0]
-        ids = [int(i) for i in ids if i >= 0]
+            return [[] for _ in queries]
+        found = [[int(i) for i in row if i >= 0] for row in self.vectors.search(np.asarray(queries, np.float32), n)[1]]
         texts: dict[int, str] = {}
         if len(self._seen) > SEEN_MAX:
             self._seen.clear()
-        for chunk in chunks(ids):
+        for chunk in chunks(sorted({i for ids in found for i in ids})):
             marks = ",".join("?" * len(chunk))
             sql = (
                 f"SELECT id, instruction, vector FROM instruction_vectors WHERE id IN ({marks}) AND length(vector) = ?"
@@ -66,7 +69,7 @@ class InstructionIndex:
             for vid, text, blob in self.catalog.conn.execute(sql, [*chunk, 4 * self.dim]):
                 texts[vid] = text
                 self._seen[text] = np.frombuffer(blob, dtype=np.float32)
-        return [texts[i] for i in ids if i in texts]
+        return [[texts[i] for i in ids if i in texts] for ids in found]
 
     def scores(self, query: np.ndarray, texts: Sequence[str | None]) -> list[float | None]:
         """Cosine of the query with each text's instruction vector, read from the catalog (None: no vector)."""

@@ -32,8 +32,9 @@ import numpy as np
 from editsearch.core.errors import UsageError
 from editsearch.index.catalog import EditRow
 from editsearch.index.instruction_index import InstructionIndex
-from editsearch.index.searcher import edits_for_instructions
+from editsearch.index.searcher import Hit, edits_for_instructions
 from editsearch.index.store import EditIndex
+from editsearch.search.specs import RANKS
 
 FUSIONS = ("adaptive", "weighted", "rrf")
 # Adaptive is the default: on the synthetic held-out set, its phrasing-shift queries and the real pairs it is
@@ -134,15 +135,19 @@ def rank_text(
     return _ordered(index, pool, rank)[:k]
 
 
-def best_scores(index: EditIndex, query: np.ndarray) -> dict[str, float | None]:
-    """What the best result of a text query vector scores under each rank (pair, instruction, hybrid), as `rank_text`
-    with k = 1 gives it, from one pool of candidates; None: the index has no edits."""
+def best_scores(index: EditIndex, queries: np.ndarray) -> list[dict[str, float | None]]:
+    """What the best result of each text query vector [Q, D] scores under each rank (pair, instruction, hybrid), as
+    `rank_text` with k = 1 gives it, from one pool of candidates each (both caches searched once for all the
+    queries); None: the index has no edits."""
     instructions = index.instruction_matrix()
     fetch = max(CANDIDATES, 2) if len(instructions) else 1
-    pool = _pool(index, instructions, query, 1, fetch, (None, None, None), set())
-    return {
-        rank: next((r.score for r in _ordered(index, pool, rank)), None) for rank in ("pair", "instruction", "hybrid")
-    }
+    found = index.search(queries, fetch)
+    texts = instructions.top_texts_of(queries, fetch) if fetch > 1 else [[] for _ in queries]
+    out = []
+    for query, hits, near in zip(queries, found, texts, strict=True):
+        pool = _gather(index, instructions, query, hits, near, fetch, (None, None, None), set())
+        out.append({rank: next((r.score for r in _ordered(index, pool, rank)), None) for rank in RANKS})
+    return out
 
 
 def _pool(
@@ -158,10 +163,25 @@ def _pool(
     of the `fetch` nearest instructions, each with its exact pair and instruction cosines."""
     where, contains, meta = filters
     hits = index.search(query, fetch, where=where, contains=contains, exclude=[exclude], meta=meta)[0]
+    near = instructions.top_texts(query, fetch) if fetch > k else []
+    return _gather(index, instructions, query, hits, near, fetch, filters, exclude)
+
+
+def _gather(
+    index: EditIndex,
+    instructions: InstructionIndex,
+    query: np.ndarray,
+    hits: list[Hit],
+    near: list[str],
+    fetch: int,
+    filters: tuple[str | None, str | None, Mapping[str, str] | None],
+    exclude: set[int],
+) -> list[Ranked]:
+    """A query's pool from its pair hits and its nearest instructions (their edits join, with exact pair cosines)."""
     pair = {h.edit["id"]: h.score for h in hits}
     rows = {h.edit["id"]: h.edit for h in hits}
-    if fetch > k:  # the edits of the nearest instructions join the candidates, with their exact pair cosines
-        for edit, vector in edits_for_instructions(index.caches, instructions.top_texts(query, fetch), fetch, *filters):
+    if near:  # the edits of the nearest instructions join the candidates, with their exact pair cosines
+        for edit, vector in edits_for_instructions(index.caches, near, fetch, *filters):
             if edit["id"] not in rows and edit["id"] not in exclude:
                 rows[edit["id"]] = edit
                 pair[edit["id"]] = float(vector @ query)

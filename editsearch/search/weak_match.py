@@ -117,7 +117,7 @@ def text_references(index: EditIndex, embedder: Embedder) -> dict[str, Any]:
     chosen = np.flatnonzero(excess <= 0)
     if len(chosen) < MIN_REFERENCE:
         chosen = np.argsort(excess, kind="stable")[:MIN_REFERENCE]
-    tops = [best_scores(index, v) for v in vectors[chosen]]
+    tops = best_scores(index, vectors[chosen])
     text = {}
     for rank in ("pair", "instruction", "hybrid"):
         scores = [t[rank] for t in tops if t[rank] is not None]
