@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from editsearch.index.catalog import chunks
+from editsearch.index.catalog.rows import keyset_pages
 from editsearch.index.sidecar import VectorMeta
 from editsearch.index.tuning import build_tuned
 from editsearch.index.types import TRAINED
@@ -108,16 +109,12 @@ def iter_instruction_vectors(
     catalog: Catalog, model: str, dim: int, after: int = 0
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(ids, vectors) chunks of `model`'s well-sized instruction vectors with id > after, by id."""
-    while True:
-        rows = catalog.conn.execute(
-            "SELECT id, vector FROM instruction_vectors WHERE model = ? AND length(vector) = ? AND id > ? "
-            "ORDER BY id LIMIT ?",
-            [model, 4 * dim, after, CHUNK],
-        ).fetchall()
-        if not rows:
-            return
+    sql = (
+        "SELECT id, vector FROM instruction_vectors WHERE model = ? AND length(vector) = ? AND id > ? "
+        "ORDER BY id LIMIT ?"
+    )
+    for rows in keyset_pages(catalog.conn, sql, [model, 4 * dim], CHUNK, after):
         yield id_matrix(rows, dim)
-        after = rows[-1][0]
 
 
 def load_instruction_vectors(catalog: Catalog, ids: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray]:

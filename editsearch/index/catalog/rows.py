@@ -24,6 +24,16 @@ def chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
+def keyset_pages(
+    conn: sqlite3.Connection, sql: str, params: list[Any], chunk: int, after: int = -1
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of `sql` a page at a time, keyed by their first column: `sql` takes `params`, then the last key
+    seen (first `after`), then the page size, and orders by that key (keyset paging: each page one index seek)."""
+    while rows := conn.execute(sql, [*params, after, chunk]).fetchall():
+        yield rows
+        after = rows[-1][0]
+
+
 def dicts(cur: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
     """Rows of a cursor as dicts keyed by column name."""
     cols = [d[0] for d in cur.description]

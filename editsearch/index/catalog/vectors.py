@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from editsearch.index.catalog.rows import chunks, row_id
+from editsearch.index.catalog.rows import chunks, keyset_pages, row_id
 from editsearch.index.catalog.settings import SettingsTables
 from editsearch.index.errors import UnknownEditError
 
@@ -42,17 +42,13 @@ class VectorTables(SettingsTables):
     ) -> Iterator[list[tuple[int, bytes]]]:
         """Chunks of (vector id, blob) of the live vectors of `model` by id: of its size unless `any_size`."""
         sized = "1" if any_size else WELL_SIZED
-        last = -1
-        while True:
-            rows = self.conn.execute(
-                "SELECT v.id, v.vector FROM vectors v JOIN edits e ON e.id = v.edit_id "
-                f"WHERE e.deleted = 0 AND v.model = ? AND {sized} AND v.id > ? ORDER BY v.id LIMIT ?",
-                [model, last, chunk],
-            ).fetchall()
-            if not rows:
-                return
-            yield rows
-            last = rows[-1][0]
+        yield from keyset_pages(
+            self.conn,
+            "SELECT v.id, v.vector FROM vectors v JOIN edits e ON e.id = v.edit_id "
+            f"WHERE e.deleted = 0 AND v.model = ? AND {sized} AND v.id > ? ORDER BY v.id LIMIT ?",
+            [model],
+            chunk,
+        )
 
     def vector_of_edit(self, edit_id: int, model: str) -> bytes:
         """The stored vector of one live edit; raises UnknownEditError."""
@@ -67,17 +63,13 @@ class VectorTables(SettingsTables):
 
     def iter_map_vectors(self, model: str, chunk: int = 20000) -> Iterator[list[tuple[int, int, bytes]]]:
         """Chunks of (edit id, vector id, blob) over all live edits with a `model` vector, ascending by edit id."""
-        last = -1
-        while True:
-            rows = self.conn.execute(
-                "SELECT e.id, v.id, v.vector FROM edits e JOIN vectors v ON v.edit_id = e.id "
-                "WHERE e.deleted = 0 AND v.model = ? AND e.id > ? ORDER BY e.id LIMIT ?",
-                [model, last, chunk],
-            ).fetchall()
-            if not rows:
-                return
-            yield rows
-            last = rows[-1][0]
+        yield from keyset_pages(
+            self.conn,
+            "SELECT e.id, v.id, v.vector FROM edits e JOIN vectors v ON v.edit_id = e.id "
+            "WHERE e.deleted = 0 AND v.model = ? AND e.id > ? ORDER BY e.id LIMIT ?",
+            [model],
+            chunk,
+        )
 
     def vectors_of_edits(self, edit_ids: Sequence[int], model: str) -> list[tuple[int, int, bytes]]:
         """(edit id, vector id, blob) of these live edits' `model` vectors, ascending by edit id."""
