@@ -118,3 +118,13 @@ def pixel(page, at: dict) -> list[int]:
         return Array.from(c.getContext('2d').getImageData((at.x - r.left) * k, (at.y - r.top) * k, 1, 1).data); }""",
         at,
     )
+
+
+def close_dialog(page) -> None:
+    """Press Escape on the open edit dialog and return once the page has handled its (asynchronous) close event."""
+    page.evaluate(
+        "window.dialogClosed = false;"
+        "document.querySelector('#detail').addEventListener('close', () => (window.dialogClosed = true), {once: true})"
+    )
+    page.keyboard.press("Escape")
+    page.wait_for_function("window.dialogClosed === true")

@@ -6,7 +6,7 @@ import json
 import re
 from urllib.parse import parse_qs, urlparse
 
-from browser_fixtures import LOADED, serving
+from browser_fixtures import LOADED, close_dialog, serving
 from click.testing import CliRunner
 from serve_fixtures import audited_index
 
@@ -85,7 +85,7 @@ def test_the_problems_view_lists_flagged_edits_and_opens_them(tmp_path, tiny_mod
         first.click()
         page.wait_for_function(LOADED, arg="#d-before, #d-after")
         assert page.locator("#d-id").text_content() == f"#{noop_id}"
-        page.keyboard.press("Escape")
+        close_dialog(page)
         page.go_back()
         page.wait_for_function("!document.querySelector('#summary').textContent.startsWith('Problems')")
         assert "problems" not in query_of(page)

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
-from browser_fixtures import LOADED, NEXT_FRAMES, pixel, serving
+from browser_fixtures import LOADED, NEXT_FRAMES, close_dialog, pixel, serving
 from fastapi.testclient import TestClient
 from index_fixtures import make_collection
 from map_fixtures import clustered, store_map, vector_index
@@ -234,7 +234,7 @@ def test_the_atlas_draws_every_edit_hovers_a_pair_and_opens_it(served, page):
     assert page.locator("#d-id").text_content() == "#4"
     assert page.locator("#d-title").text_content() == "mirror the image"
     assert page.locator("#d-score").text_content() == "—" and page.locator("#d-source").text_content() == "manifest"
-    page.keyboard.press("Escape")
+    close_dialog(page)
 
     # colour by source: the legend counts each source file
     page.select_option("#atlas-colour", "source")
@@ -261,7 +261,7 @@ def test_a_query_highlights_its_results_on_the_map_and_the_view_is_in_the_histor
     page.mouse.click(at["x"], at["y"])
     page.wait_for_selector("#detail[open]")
     assert page.locator("#d-score").text_content().startswith(f"{hit['score']:.3f}")
-    page.keyboard.press("Escape")
+    close_dialog(page)
 
     # leaving the Atlas keeps the query as result cards; Back comes back to the map
     page.click("#atlas-toggle")

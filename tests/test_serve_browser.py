@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from browser_fixtures import DROP_TWO, LOADED, damage_catalog, make_browser_index, serving
+from browser_fixtures import DROP_TWO, LOADED, close_dialog, damage_catalog, make_browser_index, serving
 from serve_fixtures import HOSTILE, QUOTED, png_bytes
 
 from editsearch.index.catalog import CATALOG_FILE
@@ -70,7 +70,7 @@ def test_results_dialog_and_apply(server, page):
     for side in ("before", "after"):
         link = page.locator(f"#d-{side}-dl")
         assert link.get_attribute("download") and "/api/edits/" in link.get_attribute("href")
-    page.keyboard.press("Escape")
+    close_dialog(page)
 
     # an ordinary edit's metadata is a table
     open_card(page, "convert to black and white")
@@ -97,13 +97,13 @@ def test_results_dialog_and_apply(server, page):
     assert f"{answer['pipeline']['resolution']}-px demonstration" in page.locator("#apply-note").text_content()
 
     # opening another edit (by keyboard) hides the last apply's output again; closing refocuses its card
-    page.keyboard.press("Escape")
+    close_dialog(page)
     texts = page.locator(".card .instruction").all_text_contents()
     page.locator(".card").nth(texts.index("invert the colors")).focus()
     page.keyboard.press("Enter")
     assert page.locator("#d-title").text_content() == "invert the colors"
     assert not page.locator("#apply-out").is_visible()
-    page.keyboard.press("Escape")
+    close_dialog(page)
     assert page.evaluate("document.activeElement.querySelector('.instruction').textContent") == "invert the colors"
 
     # an empty result and a bad filter are messages on the page
@@ -350,7 +350,7 @@ def test_nested_metadata_reads_as_rows_and_the_page_loads_without_a_404(tmp_path
             ("note", "null"),
         ], rows
         assert page.locator("#d-meta script, #d-meta img").count() == 0 and page.evaluate("window.pwned") is None
-        page.keyboard.press("Escape")
+        close_dialog(page)
     assert failed == []  # no request of the page fails (without --audit it asks for no audit)
 
 
