@@ -16,7 +16,7 @@ from torch import nn
 
 from benchmarks.lite0 import FEATURES, normalize
 from editsearch.evaluation.reversal import SELF_INVERSE
-from editsearch.training.train_editclip import lr_multiplier, pair_contrastive
+from editsearch.training.train_editclip import clip_loss, lr_multiplier, pair_contrastive
 
 PIX = 6  # per-cell RGB mean and std
 
@@ -105,15 +105,6 @@ class PairHead(nn.Module):
         return self.out(h + self.body(h))
 
 
-def hard_clip_loss(img: torch.Tensor, txt: torch.Tensor, pos: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """train_editclip's symmetric CLIP loss, where rows without a text (reversed pairs) are only negatives."""
-    logits = scale * img @ txt.T
-    has = pos.any(1)
-    t_i = pos[has].float() / pos[has].sum(1, keepdim=True)
-    t_t = pos.T.float() / pos.T.sum(1, keepdim=True)
-    return 0.5 * (F.cross_entropy(logits[has], t_i) + F.cross_entropy(logits.T, t_t))
-
-
 @dataclass
 class TrainData:
     """What the head learns from: features, family ids, each view's text choices and the embedded texts."""
@@ -139,7 +130,7 @@ def batch_loss(head: PairHead, data: TrainData, idx: torch.Tensor, gen: torch.Ge
     img = torch.cat([fwd, rev])
     pos = torch.cat([labels, rev_labels])[:, None] == labels[first][None, :]
     scale = head.logit_scale.exp().clamp(max=100)
-    return hard_clip_loss(img, txt, pos, scale) + 0.5 * pair_contrastive(fwd, labels, scale)
+    return clip_loss(img, txt, pos, scale) + 0.5 * pair_contrastive(fwd, labels, scale)
 
 
 def _first_rows(tid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

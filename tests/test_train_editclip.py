@@ -125,6 +125,8 @@ def test_each_pair_fusion_trains_with_the_same_loop(fusion, tmp_path) -> None:
         checkpoint_every=2,
         workers=0,
         name=f"tiny-{fusion}",
+        variety="wide" if fusion == "channels" else "canonical",
+        hard_reversed=0.25,
     )
     metrics = train(cfg)
     assert np.isfinite(metrics["loss"]) and "edit->edit/top1" in metrics
@@ -190,3 +192,23 @@ def test_training_texts_are_templates_or_varied_rewordings() -> None:
     assert set(templates[1::2]) == set(varied[1::2]) == {"my own words"}  # stored instructions are kept as given
     reworded = set(varied[::2]) - set(FAMILIES["sepia"].train_phrasings)
     assert len(reworded) > 20 and any("sepia" in t for t in reworded)
+
+
+def test_a_reversed_pair_is_a_negative_for_its_text_unless_its_family_is_its_own_inverse() -> None:
+    from editsearch.training.train_editclip import reversed_rows
+
+    x = torch.arange(4 * 6 * 2 * 2, dtype=torch.float32).view(4, 6, 2, 2)
+    labels, self_inverse = torch.tensor([3, 5, 7, 9]), torch.tensor([False, True, False, False])
+    rev, rev_labels = reversed_rows(x, labels, self_inverse, 0.5)
+    assert rev.shape == (2, 6, 2, 2) and torch.equal(rev[:, :3], x[:2, 3:]) and torch.equal(rev[:, 3:], x[:2, :3])
+    assert rev_labels.tolist() == [-1, 5]
+    assert reversed_rows(x, labels, self_inverse, 0.0)[0].shape[0] == 0
+
+    # a row that matches no text leaves the pairs' direction alone and pushes the texts' direction up
+    img = F.normalize(torch.randn(3, 8, generator=torch.Generator().manual_seed(0)), dim=-1)
+    txt = img[:2].clone()
+    pos = torch.tensor([[True, False], [False, True]])
+    plain = clip_loss(img[:2], txt, pos, torch.tensor(10.0))
+    negative = torch.cat([img[:2], txt[:1]])  # a reversed pair as close to text 0 as its own pair
+    harder = clip_loss(negative, txt, torch.cat([pos, torch.tensor([[False, False]])]), torch.tensor(10.0))
+    assert harder > plain

@@ -80,8 +80,9 @@ class PairSampler:
         shuffle: bool = True,
         pair_stream: str = "ip2p-pair",
         columns: str | None = None,
+        variety: str = "canonical",
     ) -> None:
-        self.size, self.seed, self.split = size, seed, split
+        self.size, self.seed, self.split, self.variety = size, seed, split, variety
         self.shuffle, self.pair_stream = shuffle, pair_stream
         self.pairs: list[EditPair] = load_pairs(sources, require_instruction, columns) if sources else []
         self._perms: dict[int, np.ndarray] = {}
@@ -95,8 +96,10 @@ class PairSampler:
         """Pair `index` with its label and text; raises ImageLoadError/OSError for an unreadable source pair."""
         if self.synthetic:
             from editsearch.data.synthetic.generator import make_pair
+            from editsearch.data.synthetic.variety import make_wide_pair
 
-            made = make_pair(stream(self.seed, self.pair_stream, index), self.split, self.size)
+            make = make_wide_pair if self.variety == "wide" else make_pair
+            made = make(stream(self.seed, self.pair_stream, index), self.split, self.size)
             return SampledPair(self._crop(made.before), self._crop(made.after), made.family, made.params, None)
         source = self._source_pair(index)
         before, after = source.load()
@@ -170,17 +173,24 @@ def _uint8_pixels(img: Image.Image) -> torch.Tensor:
 
 
 def pair_pool(
-    sources: Sequence[str], count: int, seed: int, size: int, workers: int = 2, columns: str | None = None
+    sources: Sequence[str],
+    count: int,
+    seed: int,
+    size: int,
+    workers: int = 2,
+    columns: str | None = None,
+    variety: str = "canonical",
 ) -> PairPool:
-    """`count` training-split synthetic pairs (no sources), else every usable pair with an instruction of the
-    sources (manifests, folders, tables, tars; `columns` as load_pairs), at `size` px, read in parallel."""
+    """`count` training-split synthetic pairs of a `variety` (no sources), else every usable pair with an instruction
+    of the sources (manifests, folders, tables, tars; `columns` as load_pairs), at `size` px, read in parallel."""
     from tqdm import tqdm
 
     if sources:
         sampler = PairSampler(sources, size, seed, require_instruction=True, shuffle=False, columns=columns)
         items, desc = _PoolItems(sampler, len(sampler.pairs)), "loading pairs"
     else:
-        items, desc = _PoolItems(PairSampler((), size, seed, pair_stream="synth-pair"), count), "generating pairs"
+        synthetic = PairSampler((), size, seed, pair_stream="synth-pair", variety=variety)
+        items, desc = _PoolItems(synthetic, count), "generating pairs"
     loader = DataLoader(items, batch_size=None, num_workers=workers, collate_fn=lambda x: x)
     pix, labels, params, instr = [], [], [], []
     for item in tqdm(loader, total=len(items), desc=desc, unit="pair", disable=None):
@@ -197,16 +207,12 @@ def pair_pool(
 
 def sample_texts(pool: PairPool, idx: torch.Tensor, rng: np.random.Generator, varied: bool = True) -> list[str]:
     """An instruction per sampled pair: the stored one, else a fresh train phrasing (re-worded when `varied`)."""
-    from editsearch.data.synthetic.families import FAMILIES
+    from editsearch.data.synthetic.variety import describe
 
     out = []
     for i in idx.tolist():
-        if stored := pool.instructions[i]:
-            out.append(stored)
-            continue
-        label, params = pool.labels[i], pool.params[i]
-        base = FAMILIES[label].instruction("train", params, rng)
-        out.append(vary(label, base, params, rng) if varied else base)
+        stored = pool.instructions[i]
+        out.append(stored or describe(pool.labels[i], pool.params[i], "train", rng, vary if varied else None))
     return out
 
 

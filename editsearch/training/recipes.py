@@ -27,6 +27,7 @@ def data_sources(data: Iterable[str]) -> tuple[str, ...]:
 
 
 PHRASINGS = ("varied", "templates")  # "varied": styles, synonyms, typos; "templates": as written
+VARIETIES = ("canonical", "wide")  # data.synthetic.variety.VARIETIES, written here too: this module is light
 PAIR_FUSIONS = ("channels", "frames")  # encoder.config.PAIR_FUSIONS, written here too: this module is torch-free
 
 
@@ -71,6 +72,17 @@ class EditCLIPTrainConfig:
         choices=PHRASINGS,
     )
     pair_loss: float = setting(0.5, "Weight of the edit<->edit term (0: the EditCLIP paper's loss).")
+    variety: str = setting(
+        "canonical",
+        "Synthetic pairs: the canonical generator, or a wider world (other implementations of each family, weaker "
+        "and regional edits, two edits at once).",
+        choices=VARIETIES,
+    )
+    hard_reversed: float = setting(
+        0.0,
+        "Share of each batch also shown reversed (after, before) as a negative for its text; a self-inverse "
+        "family's reversal stays a positive.",
+    )
     eval_every: int = setting(500)
     checkpoint_every: int = setting(500, aliases=("--save-every",))
     keep_checkpoints: int = setting(2, "Newest kept (0: all).")

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from editsearch.core.errors import UsageError
 from editsearch.core.files import write_atomic
 from editsearch.core.rng import stream, stream_seed
+from editsearch.evaluation.reversal import SELF_INVERSE
 from editsearch.training.recipes import OPTION, EditCLIPTrainConfig, data_sources
 from editsearch.training.run_log import append_record
 from editsearch.training.run_state import latest_checkpoint, save_checkpoint
@@ -74,11 +75,21 @@ def lr_multiplier(step: int, warmup: int, total: int) -> float:
 
 
 def clip_loss(img: torch.Tensor, txt: torch.Tensor, pos: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """Symmetric CLIP loss; `pos[i, j]` marks pair i and text j as a match (several may match)."""
+    """Symmetric CLIP loss; `pos[i, j]` marks pair i and text j as a match (several may match). A pair that
+    matches no text (a reversed pair) is only a negative, in the texts' direction."""
     logits = scale * img @ txt.T
-    t_i = pos.float() / pos.sum(1, keepdim=True)
+    has = pos.any(1)
+    t_i = pos[has].float() / pos[has].sum(1, keepdim=True)
     t_t = pos.T.float() / pos.T.sum(1, keepdim=True)
-    return 0.5 * (F.cross_entropy(logits, t_i) + F.cross_entropy(logits.T, t_t))
+    return 0.5 * (F.cross_entropy(logits[has], t_i) + F.cross_entropy(logits.T, t_t))
+
+
+def reversed_rows(x: torch.Tensor, labels: torch.Tensor, self_inverse: torch.Tensor, share: float):
+    """The first `share` of a batch's pairs as (after, before), and their labels: their own where the family is
+    its own inverse, else -1 (no text matches them)."""
+    k = int(round(share * len(x)))
+    rev = torch.cat([x[:k, 3:], x[:k, :3]], dim=1)
+    return rev, torch.where(self_inverse[:k], labels[:k], -1)
 
 
 def pair_contrastive(img: torch.Tensor, labels: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -105,6 +116,7 @@ class _Run:
     scheduler: Any
     pool: Any
     labels: torch.Tensor
+    self_inverse: torch.Tensor  # [pool] bool: the pair reversed is an edit of its own family
     eval_set: Any
 
 
@@ -126,12 +138,13 @@ def _prepare(cfg: EditCLIPTrainConfig) -> _Run:
     conv1_lr = cfg.conv1_lr if cfg.conv1_lr is not None else (cfg.lr if fresh else 2e-4)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.lr, conv1_lr, cfg.weight_decay), betas=(0.9, 0.98), eps=1e-6)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_multiplier(s, cfg.warmup, cfg.steps))
-    pool = pair_pool(cfg.sources, cfg.pool, cfg.seed, cfg.pool_size, cfg.workers, cfg.columns)
+    pool = pair_pool(cfg.sources, cfg.pool, cfg.seed, cfg.pool_size, cfg.workers, cfg.columns, cfg.variety)
     label_ids = {lab: i for i, lab in enumerate(sorted(set(pool.labels)))}
     labels = torch.tensor([label_ids[lab] for lab in pool.labels])
+    self_inverse = torch.tensor([lab in SELF_INVERSE for lab in pool.labels])
     model, optimizer, scheduler = acc.prepare(model, optimizer, scheduler)
     eval_set = synthetic_eval_set(per_family=3, size=cfg.pool_size) if not cfg.sources else None
-    return _Run(acc, model, acc.unwrap_model(model), optimizer, scheduler, pool, labels, eval_set)
+    return _Run(acc, model, acc.unwrap_model(model), optimizer, scheduler, pool, labels, self_inverse, eval_set)
 
 
 def _train_step(run: _Run, cfg: EditCLIPTrainConfig, step: int) -> torch.Tensor:
@@ -149,12 +162,13 @@ def _train_step(run: _Run, cfg: EditCLIPTrainConfig, step: int) -> torch.Tensor:
         uniq = list(dict.fromkeys(texts))
         txt = core.embed_texts(uniq).to(acc.device)
         text_label = torch.tensor([labels[idx[texts.index(t)]] for t in uniq])
-        pos = (labels[idx][:, None] == text_label[None, :]).to(acc.device)
-        img = F.normalize(model(x).float(), dim=-1)
+        rev, rev_labels = reversed_rows(x, labels[idx], run.self_inverse[idx], cfg.hard_reversed)
+        pos = (torch.cat([labels[idx], rev_labels])[:, None] == text_label[None, :]).to(acc.device)
+        img = F.normalize(model(torch.cat([x, rev])).float(), dim=-1)
         scale = core.logit_scale.exp().clamp(max=100)
         loss = clip_loss(img, txt, pos, scale)
         if cfg.pair_loss > 0:
-            loss = loss + cfg.pair_loss * pair_contrastive(img, labels[idx].to(acc.device), scale)
+            loss = loss + cfg.pair_loss * pair_contrastive(img[: len(x)], labels[idx].to(acc.device), scale)
         acc.backward(loss)
         if acc.sync_gradients:
             acc.clip_grad_norm_(model.parameters(), 1.0)

@@ -101,16 +101,15 @@ _GROUPED: dict[str, tuple[str, EditFn]] = {
     "text": ("local", overlay.text),
 }
 _SINGLE.update({name: fn for name, (_, fn) in _GROUPED.items()})
-_GROUPED.update(
-    {
-        "grayscale_frame": ("compound", compound("grayscale", "frame")),
-        "old_photo": ("compound", compound("sepia", "vignette")),
-        "winter": ("compound", compound("cooler", "snow")),
-        "mirror_brighter": ("compound", compound("flip_horizontal", "brighter")),
-        "stormy": ("compound", compound("darker", "rain")),
-        "sketch_frame": ("compound", compound("pencil_sketch", "frame")),
-    }
-)
+COMPOUND_STEPS: dict[str, tuple[str, ...]] = {
+    "grayscale_frame": ("grayscale", "frame"),
+    "old_photo": ("sepia", "vignette"),
+    "winter": ("cooler", "snow"),
+    "mirror_brighter": ("flip_horizontal", "brighter"),
+    "stormy": ("darker", "rain"),
+    "sketch_frame": ("pencil_sketch", "frame"),
+}
+_GROUPED.update({name: ("compound", compound(*steps)) for name, steps in COMPOUND_STEPS.items()})
 
 FAMILIES: dict[str, Family] = {
     name: Family(name, group, fn, *PHRASINGS[name]) for name, (group, fn) in _GROUPED.items()
