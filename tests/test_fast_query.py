@@ -187,6 +187,16 @@ def test_a_stamp_naming_another_model_is_refused(demo, tmp_path):
     assert cache.stamped_fingerprint(str(tmp_path)) is None
 
 
+def test_each_install_keeps_its_own_stamp_of_a_name(tmp_path, monkeypatch):
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(b"the shipped weights of another checkout")
+    monkeypatch.setattr(cache, "INSTALL", str(tmp_path / "other-checkout"))
+    cache.write_stamp("editclip-mini", "1" * 64, [weights], [])
+    assert cache.stamped_fingerprint("editclip-mini") == "1" * 64
+    monkeypatch.undo()  # this install: the other checkout's stamp does not vouch for its own shipped weights
+    assert cache.stamped_fingerprint("editclip-mini") != "1" * 64
+
+
 def test_a_random_init_is_never_stamped():
     from editsearch.encoder.export import export_towers
     from editsearch.encoder.registry import MINI_CONFIG, random_model

@@ -18,6 +18,9 @@ from typing import Any
 from editsearch.core.files import write_atomic
 
 EXPORT_VERSION = 2  # bump when the exported graphs or their inputs change
+# The editsearch these stamps are written by: a registry name means its own install's shipped weights, so two
+# installs (two venvs, two checkouts) sharing one cache keep a stamp each for the same name.
+INSTALL = str(Path(__file__).resolve().parents[1])
 
 
 def cache_dir() -> Path:
@@ -39,8 +42,8 @@ def _digest(text: str) -> str:
 
 
 def stamp_path(name: str) -> Path:
-    """The stamp file of a model name."""
-    return cache_dir() / f"towers-v{EXPORT_VERSION}" / "names" / f"{_digest(name_key(name))}.json"
+    """The stamp file of a model name, for this install."""
+    return cache_dir() / f"towers-v{EXPORT_VERSION}" / "names" / f"{_digest(INSTALL + chr(10) + name_key(name))}.json"
 
 
 def model_dir(fingerprint: str) -> Path:
