@@ -4,22 +4,40 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from editsearch.core.errors import untrained_note
 
-model_option = click.option(
-    "--model",
-    "model_name",
-    default=None,
-    metavar="NAME|PATH",
-    help="Registry name (see `editsearch.encoder.MODELS`), model folder, or hub id. Default: the shipped model.",
-)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def model_choice(default: str = "the shipped model") -> Callable[[F], F]:
+    """The --model option, its help naming what a command does without it."""
+    return click.option(
+        "--model",
+        "model_name",
+        default=None,
+        metavar="NAME|PATH",
+        help=f"Registry name (see `editsearch.encoder.MODELS`), model folder, or hub id. Default: {default}.",
+    )
+
+
+model_option = model_choice()
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
+batch_size_option = click.option(
+    "--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Pairs per forward."
+)
+workers_option = click.option(
+    "--workers",
+    type=click.IntRange(0),
+    default=None,
+    help="Image-decoding workers (default: half the cores, ≤4, on CPU; all but one, ≤8, on GPU).",
+)
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 
 
 MAX_ERRORS_SHOWN = 20  # failed items a command lists on stderr; the rest are counted
@@ -59,6 +77,14 @@ def warn_failures(errors: Sequence[tuple[str, str, str]], kept_in: str) -> None:
         warn(f"failed: {item}: {reason}")
     if len(errors) > MAX_ERRORS_SHOWN:
         warn(f"... and {len(errors) - MAX_ERRORS_SHOWN} more (all in {kept_in})")
+
+
+def warn_shortfall(counts: dict[str, Any]) -> None:
+    """A note on stderr for each FAISS cache whose search settings did not reach the target recall."""
+    for key in ("faiss_tuning", "instruction_faiss_tuning"):
+        tuning = counts.get(key)
+        if tuning and not tuning.get("reached", True):
+            warn(f"{'instruction ' if key.startswith('instruction') else ''}FAISS cache: {tuning['note']}")
 
 
 def load_model_noted(name: str | None) -> Any:

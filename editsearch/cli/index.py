@@ -1,4 +1,4 @@
-"""Index commands: build-index, query, stats, show, remove, rebuild, verify. Thin wrappers of the library."""
+"""Index commands: build-index, query, stats, show, remove, verify (rebuild: cli/rebuild.py). Thin library wrappers."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import click
 from editsearch.cli.common import (
     EDIT_ID,
     MAX_ERRORS_SHOWN,
+    batch_size_option,
     echo_json,
     format_table,
     index_option,
@@ -20,8 +21,11 @@ from editsearch.cli.common import (
     lock_timeout_option,
     model_option,
     printable,
+    quiet_option,
     warn,
     warn_failures,
+    warn_shortfall,
+    workers_option,
 )
 from editsearch.cli.source_options import checked_sources, columns_option
 from editsearch.core.errors import EXIT_INCONSISTENT, EXIT_PARTIAL, untrained_note
@@ -44,7 +48,7 @@ if TYPE_CHECKING:
 )
 @index_option
 @model_option
-@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Pairs per forward.")
+@batch_size_option
 @click.option(
     "--index-type",
     type=click.Choice(INDEX_TYPES),
@@ -59,12 +63,7 @@ if TYPE_CHECKING:
     help="recall@10 against exact search that an approximate type tunes its search settings to reach "
     "(measured on its own vectors at each build; default 0.95, kept for later builds).",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(0),
-    default=None,
-    help="Image-decoding workers (default: half the cores, ≤4, on CPU; all but one, ≤8, on GPU).",
-)
+@workers_option
 @click.option(
     "--root",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -72,7 +71,7 @@ if TYPE_CHECKING:
 )
 @columns_option
 @lock_timeout_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@quiet_option
 @json_option
 def build_index(
     sources: tuple[Path, ...],
@@ -145,7 +144,7 @@ def _report_build(report: BuildReport, counts: dict[str, Any], as_json: bool) ->
         warn(f"skipped: {item}: {reason}")
     if len(report.skips) > MAX_ERRORS_SHOWN:
         warn(f"... and {len(report.skips) - MAX_ERRORS_SHOWN} more skipped (all under `skips` with --json)")
-    _warn_shortfall(counts)
+    warn_shortfall(counts)
     if as_json:
         echo_json({**report.as_dict(), "index": counts})
     else:
@@ -388,60 +387,6 @@ def remove(edit_ids: tuple[int, ...], index_dir: Path, lock_timeout: float, as_j
         warn(f"no live edit with id {i}")
     if unknown:
         sys.exit(EXIT_PARTIAL)
-
-
-def _warn_shortfall(counts: dict[str, Any]) -> None:
-    """A note on stderr for each FAISS cache whose search settings did not reach the target recall."""
-    for key in ("faiss_tuning", "instruction_faiss_tuning"):
-        tuning = counts.get(key)
-        if tuning and not tuning.get("reached", True):
-            warn(f"{'instruction ' if key.startswith('instruction') else ''}FAISS cache: {tuning['note']}")
-
-
-@click.command()
-@index_option
-@click.option("--index-type", type=click.Choice(INDEX_TYPES), default=None, help="Switch to another FAISS type.")
-@click.option(
-    "--target-recall",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=None,
-    help="recall@10 the rebuilt index tunes its search settings to reach (default: the index's, else 0.95).",
-)
-@lock_timeout_option
-@json_option
-def rebuild(
-    index_dir: Path, index_type: str | None, target_recall: float | None, lock_timeout: float, as_json: bool
-) -> None:
-    """Rebuild the FAISS caches (pairs and instructions) from the vectors stored in the catalog, tuned again."""
-    import time
-
-    from editsearch.index.store import EditIndex
-    from editsearch.search.weak_match import refresh_statistics
-
-    start = time.perf_counter()
-    with EditIndex.open(index_dir, writable=True, lock_timeout=lock_timeout) as index:
-        vectors = index.rebuild(index_type, target_recall)
-        refresh_statistics(index)
-        counts = index.stats()
-        info = {
-            "index_type": index.index_type,
-            "faiss_type": vectors.kind if vectors else None,
-            "vectors": vectors.ntotal if vectors else 0,
-            "seconds": round(time.perf_counter() - start, 3),
-            "target_recall": counts["target_recall"],
-            "faiss_tuning": counts["faiss_tuning"],
-            "instruction_faiss_type": counts["instruction_faiss_type"],
-            "instruction_faiss_tuning": counts["instruction_faiss_tuning"],
-        }
-    _warn_shortfall(counts)
-    if as_json:
-        echo_json(info)
-    else:
-        click.echo(f"rebuilt {info['faiss_type'] or 'empty'} index of {info['vectors']} vectors in {info['seconds']} s")
-        tuning = info["faiss_tuning"]
-        if tuning and tuning.get("settings"):
-            shown = ", ".join(f"{k} {v}" for k, v in tuning["settings"].items())
-            click.echo(f"search settings {shown}: recall@10 {tuning['recall']} (target {tuning['target']})")
 
 
 @click.command()

@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("editsearch.cli.index:stats", "Summarise an index."),
     "show": ("editsearch.cli.index:show", "Show everything the catalog knows about one edit."),
     "remove": ("editsearch.cli.index:remove", "Remove edits from an index."),
-    "rebuild": ("editsearch.cli.index:rebuild", "Rebuild the FAISS index from the catalog."),
+    "rebuild": ("editsearch.cli.rebuild:rebuild", "Rebuild the FAISS index, or re-embed it with --model."),
     "verify": ("editsearch.cli.index:verify", "Check that the catalog and FAISS index agree."),
     "score": ("editsearch.cli.score:score", "Score edits with EC2T (text) or EC2EC (reference pair)."),
     "data": ("editsearch.cli.data:data", "Synthetic edit data: generate pairs, draw contact sheets."),

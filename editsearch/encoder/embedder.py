@@ -9,6 +9,7 @@ Torch forwards run under a lock, so one Embedder can serve many threads.
 
 from __future__ import annotations
 
+import shlex
 import sys
 import threading
 from collections import OrderedDict
@@ -31,14 +32,31 @@ ModelLike = str | Path | Any  # a registry name, a folder or hub id, or a loaded
 Tower = OnnxTextTower | OnnxVisionTower
 
 
-def check_fingerprint(recorded: ModelRow | None, fingerprint: str, name: str = "") -> None:
-    """Refuse (ModelMismatchError) a model other than the one an index recorded."""
-    if recorded is not None and recorded["fingerprint"] != fingerprint:
+def recorded_name(name: str) -> str:
+    """The name a catalog records for a model: a model folder's absolute path (to reload it from anywhere), else it."""
+    path = Path(name).expanduser()
+    return str(path.resolve()) if name and path.exists() else name
+
+
+def check_fingerprint(
+    recorded: ModelRow | None, fingerprint: str, name: str = "", index_dir: str | Path | None = None
+) -> None:
+    """Refuse (ModelMismatchError) a model other than the one an index recorded, naming the `rebuild` that fixes it."""
+    if recorded is None or recorded["fingerprint"] == fingerprint:
+        return
+    fix = f"`editsearch rebuild --index {shlex.quote(str(index_dir or 'DIR'))} --model {shlex.quote(name or 'MODEL')}`"
+    if name and recorded_name(name) == recorded["name"]:
         raise ModelMismatchError(
-            f"this index was built with model '{recorded['name']}' (fingerprint {recorded['fingerprint'][:12]}), "
-            f"but '{name or '?'}' has fingerprint {fingerprint[:12]}: its vectors are not comparable. "
-            "Use the index's own model, or build a new index (--index NEW_DIR) with this one."
+            f"this index was built with an earlier version of model '{recorded['name']}' (fingerprint "
+            f"{recorded['fingerprint'][:12]}); that model now has fingerprint {fingerprint[:12]}, and the index's "
+            f"vectors are not comparable with it. Run {fix} to re-embed the index with the model as it is now."
         )
+    raise ModelMismatchError(
+        f"this index was built with model '{recorded['name']}' (fingerprint {recorded['fingerprint'][:12]}), "
+        f"but '{name or '?'}' has fingerprint {fingerprint[:12]}: its vectors are not comparable. "
+        f"Use the index's own model, build a new index (--index NEW_DIR) with this one, or re-embed this index "
+        f"with it: {fix}."
+    )
 
 
 class Embedder:
@@ -48,11 +66,14 @@ class Embedder:
     loaded on first use), so an unchanged re-index never loads weights.
     """
 
-    def __init__(self, model: ModelLike | None = None, recorded: ModelRow | None = None) -> None:
+    def __init__(
+        self, model: ModelLike | None = None, recorded: ModelRow | None = None, index_dir: str | Path | None = None
+    ) -> None:
         self.recorded = recorded
+        self.index_dir = index_dir  # the index's folder, named in a refusal's `rebuild` hint
         self._model: EditCLIP | None = None if model is None or isinstance(model, (str, Path)) else model
         if self._model is not None:
-            check_fingerprint(recorded, self._model.fingerprint, self._model.name)
+            check_fingerprint(recorded, self._model.fingerprint, self._model.name, index_dir)
         self._name = None if self._model is not None else (str(model) if model is not None else None)
         self._loaded_here = False  # loaded by name here: then its towers may be exported for later processes
         self._towers: dict[str, Tower | None] = {}
@@ -109,7 +130,7 @@ class Embedder:
                 from editsearch.encoder import load_model
 
                 model = load_model(self.name)
-                check_fingerprint(self.recorded, model.fingerprint, model.name)
+                check_fingerprint(self.recorded, model.fingerprint, model.name, self.index_dir)
                 self._model, self._loaded_here = model, True
             return self._model
 
@@ -125,7 +146,7 @@ class Embedder:
             if self._model is None or self._loaded_here:
                 fingerprint = stamped_fingerprint(self.name)
                 if fingerprint is not None:
-                    check_fingerprint(self.recorded, fingerprint, self.name)  # a name now meaning another model
+                    check_fingerprint(self.recorded, fingerprint, self.name, self.index_dir)  # the name, other weights
                     self._towers[kind] = shared_tower(kind, fingerprint)
         return self._towers[kind]
 

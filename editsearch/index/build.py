@@ -307,6 +307,10 @@ class Build:
             blobs.update({j: emb[n].tobytes() for n, j in enumerate(fresh) if j not in bad})
         self.report.embedded += len(fresh)
         self.report.reused += len(batch.ok) - len(fresh)
+        self._save(batch, todo, blobs, bad)
+
+    def _save(self, batch: LoadedBatch, todo: list[Planned], blobs: dict[int, bytes], bad: dict[int, str]) -> None:
+        """Save the batch's edits with their vectors (`blobs` by position in the batch; `bad`: why one has none)."""
         rows, vectors, kept = [], [], []
         for j, (i, hashes) in enumerate(zip(batch.ok, batch.hashes, strict=True)):
             planned = todo[i]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from editsearch.core.errors import UsageError
-from editsearch.encoder.embedder import Embedder, ModelLike, check_fingerprint
+from editsearch.encoder.embedder import Embedder, ModelLike, check_fingerprint, recorded_name
 from editsearch.encoder.identity import ModelRow
 from editsearch.index import searcher
 from editsearch.index.cache import Caches
@@ -117,21 +117,19 @@ class EditIndex:
 
     def check_model(self, fingerprint: str, name: str = "") -> None:
         """Refuse (ModelMismatchError) a model other than the one this index was built with."""
-        check_fingerprint(self.model_info, fingerprint, name)
+        check_fingerprint(self.model_info, fingerprint, name, self.directory)
 
     def bind_model(self, model: Any) -> None:
         """Bind a fresh index to `model` (an EditCLIP), or check that it is the index's model."""
         self.require_writable()
         self.check_model(model.fingerprint, model.name)
         if self.model_info is None:
-            name = model.name
-            if Path(name).expanduser().exists():  # a model folder: record it absolutely, to reload from anywhere
-                name = str(Path(name).expanduser().resolve())
+            name = recorded_name(model.name)
             self.catalog.bind_model(name, model.fingerprint, model.embed_dim, bool(model.trained), model.config_dict())
 
     def embedder(self, model: ModelLike | None = None) -> Embedder:
         """The index's model (or `model`, checked against it), loaded only if something needs the torch model."""
-        return Embedder(model, self.model_info)
+        return Embedder(model, self.model_info, self.directory)
 
     def require_writable(self) -> None:
         """Refuse (EditIndexError) a change to an index opened read-only."""

@@ -150,7 +150,10 @@ def _verify_catalog(caches: Caches, report: VerifyReport) -> ModelRow | None:
     if counts["edits"] != counts["vectors"]:
         report.problems.append(f"{counts['edits'] - counts['vectors']} live edits have no vector")
     dim = info["dim"]
-    bad = db.execute("SELECT count(*) FROM instruction_vectors WHERE length(vector) != ?", [4 * dim]).fetchone()[0]
+    bad = db.execute(  # the model's own: a stopped `rebuild --model` leaves another model's, of its size
+        "SELECT count(*) FROM instruction_vectors WHERE model = ? AND length(vector) != ?",
+        [info["fingerprint"], 4 * dim],
+    ).fetchone()[0]
     if bad:
         report.problems.append(f"{bad} instruction vectors are not {dim} float32 values")
     changed = caches.catalog.damaged_vectors()

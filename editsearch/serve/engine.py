@@ -78,10 +78,12 @@ class Engine:
     def _current(self, reader: EditSearch) -> EditSearch:
         """`reader`, or a new reader sharing its model if catalog.db is now another file (the index was rebuilt).
 
-        A rebuilt index of another model is refused (ModelMismatchError): the server serves one model.
+        A rebuilt index of another model, or one re-embedded in place (`rebuild --model`), is refused
+        (ModelMismatchError): the server serves one model.
         """
         now = catalog_file(self.index_dir)
         if now is None or now == self._files.get(id(reader)):
+            reader.index.check_model(reader.embedder.fingerprint, reader.embedder.name)
             return reader
         index = EditIndex.open(self.index_dir)
         try:

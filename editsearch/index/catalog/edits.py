@@ -57,7 +57,10 @@ class EditTables(VectorTables):
         return out
 
     def save_edits(self, rows: Sequence[dict[str, Any]], vectors: Sequence[bytes], model: str) -> list[int]:
-        """Insert or update edits by key, live again, each with a fresh vector row; one transaction."""
+        """Insert or update edits by key, live again, each with a fresh vector row; one transaction.
+
+        Another model's vector of a saved edit goes too: it may be of other pixels (`rebuild --model` makes it anew).
+        """
         ids = []
         stamp = now()
         with self.db.atomic():
@@ -72,7 +75,7 @@ class EditTables(VectorTables):
                     "RETURNING id",
                     [*(row[c] for c in cols), stamp, stamp],
                 ).fetchone()[0]
-                self.conn.execute("DELETE FROM vectors WHERE edit_id = ? AND model = ?", [edit_id, model])
+                self.conn.execute("DELETE FROM vectors WHERE edit_id = ?", [edit_id])
                 self.conn.execute(
                     "INSERT INTO vectors (edit_id, model, vector, crc, created_at) VALUES (?, ?, ?, ?, ?)",
                     [edit_id, model, vector, vector_crc(vector), stamp],
@@ -108,6 +111,27 @@ class EditTables(VectorTables):
             if changed:
                 self.bump_generation()
         return changed
+
+    def live_edits_lacking(self, model: str) -> list[EditRow]:
+        """The live edits with no `model` vector, by id (metadata decoded)."""
+        cur = self.conn.execute(
+            "SELECT e.* FROM edits e WHERE e.deleted = 0 AND NOT EXISTS "
+            "(SELECT 1 FROM vectors v WHERE v.edit_id = e.id AND v.model = ?) ORDER BY e.id",
+            [model],
+        )
+        return [decode(row) for row in dicts(cur)]
+
+    def switch_model(self, fingerprint: str, unreadable: Sequence[int], errors: Sequence[tuple[str, str, str]]) -> None:
+        """Bind the index to the registered model `fingerprint`, in one transaction: tombstone the `unreadable` edits it
+        has no vector of, record their (origin, item, reason) errors, move the generation, and drop every other
+        model's pair and instruction vectors."""
+        with self.db.atomic():
+            self.tombstone(unreadable, "unreadable")
+            self.add_errors(errors)
+            self.set_setting("model", fingerprint)
+            self.bump_generation()
+            self.conn.execute("DELETE FROM vectors WHERE model != ?", [fingerprint])
+            self.conn.execute("DELETE FROM instruction_vectors WHERE model != ?", [fingerprint])
 
     def live_ids_for_origin(self, origin: str) -> dict[str, int]:
         """key -> id of the live edits that came from this source."""

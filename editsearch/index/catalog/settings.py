@@ -63,12 +63,16 @@ class SettingsTables(CatalogConnection):
         cols = ["fingerprint", "name", "dim", "trained", "config", "created_at"]
         return None if row is None else ModelRow(**dict(zip(cols, row, strict=True)))  # type: ignore[typeddict-item]
 
+    def register_model(self, name: str, fingerprint: str, dim: int, trained: bool, config: dict[str, Any]) -> None:
+        """Record a model in `models` (a row already there stays), without binding the index to it."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO models (fingerprint, name, dim, trained, config, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [fingerprint, name, dim, int(trained), json.dumps(config, sort_keys=True), now()],
+        )
+
     def bind_model(self, name: str, fingerprint: str, dim: int, trained: bool, config: dict[str, Any]) -> None:
         """Record `fingerprint` as this index's model (registering it in `models`)."""
         with self.db.atomic():
-            self.conn.execute(
-                "INSERT OR IGNORE INTO models (fingerprint, name, dim, trained, config, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [fingerprint, name, dim, int(trained), json.dumps(config, sort_keys=True), now()],
-            )
+            self.register_model(name, fingerprint, dim, trained, config)
             self.set_setting("model", fingerprint)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from editsearch.index.catalog.rows import chunks, keyset_pages, row_id
+from editsearch.index.catalog.rows import chunks, keyset_pages, now, row_id, vector_crc
 from editsearch.index.catalog.settings import SettingsTables
 from editsearch.index.errors import UnknownEditError
 
@@ -98,6 +98,20 @@ class VectorTables(SettingsTables):
             if row is not None:
                 out[(before_hash, after_hash)] = row[0]
         return out
+
+    def save_vectors(self, vectors: Sequence[tuple[int, bytes]], model: str) -> None:
+        """Store (edit id, blob) as each edit's fresh `model` vector row, in one transaction.
+
+        For a model the index is not bound to (yet): the live vectors do not change, so the generation stays.
+        """
+        stamp = now()
+        with self.db.atomic():
+            for edit_id, vector in vectors:
+                self.conn.execute("DELETE FROM vectors WHERE edit_id = ? AND model = ?", [edit_id, model])
+                self.conn.execute(
+                    "INSERT INTO vectors (edit_id, model, vector, crc, created_at) VALUES (?, ?, ?, ?, ?)",
+                    [edit_id, model, vector, vector_crc(vector), stamp],
+                )
 
     def damaged_vectors(self) -> list[tuple[int, int]]:
         """(vector id, edit id) of the vector rows whose blob no longer matches its CRC-32."""
