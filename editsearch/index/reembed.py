@@ -56,8 +56,11 @@ class ReembedReport:
         """One line: what was re-embedded with which model, and what failed."""
         if not self.switched:
             return f"model {self.model} is the index's own: nothing to re-embed"
+        was = self.previous_model
+        if was == self.model:  # the same name, other weights: tell them apart by fingerprint
+            was = f"{was} {str(self.previous_fingerprint)[:12]}, now {self.fingerprint[:12]}"
         return (
-            f"re-embedded {self.reembedded} edits with model {self.model} (was {self.previous_model}), "
+            f"re-embedded {self.reembedded} edits with model {self.model} (was {was}), "
             f"failed {self.failed}, {self.instructions} instructions embedded ({self.seconds:.1f} s)"
         )
 
