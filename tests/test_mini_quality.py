@@ -13,10 +13,11 @@ from editsearch.encoder.names import MODELS, WEIGHTS_DIR
 from editsearch.evaluation.retrieval import evaluate_model, synthetic_eval_set
 
 MINI_DIR = WEIGHTS_DIR / "editclip-mini"
-# This very set: 2 pairs per family, 94 pairs, seed 1234. The shipped model (MODEL_CARD.md) measures 0.979 and
-# 0.900 on it (stage 2: 0.968 and 0.900); the first release measured 0.947 and 0.978 on the set of its day.
-TEXT_HIT5_FLOOR = 0.94  # measured 0.979
-EDIT_TOP1_FLOOR = 0.85  # measured 0.900
+# This very set: 2 pairs per family, 94 pairs, seed 1234. The shipped model (MODEL_CARD.md) measures 0.968 and
+# 0.889 on it (stage 3: 0.979 and 0.900; stage 2: 0.968 and 0.900); the first release measured 0.947 and 0.978
+# on the set of its day.
+TEXT_HIT5_FLOOR = 0.94  # measured 0.968
+EDIT_TOP1_FLOOR = 0.85  # measured 0.889
 
 
 @pytest.fixture(scope="module")
