@@ -165,3 +165,15 @@ def test_the_refusal_names_the_rebuild_for_new_weights_and_for_another_model():
         check_fingerprint(row, "b" * 64, "other-model")
     assert "`editsearch rebuild --index DIR --model other-model`" in str(other.value)
     check_fingerprint(row, "a" * 64, "anything")
+
+
+def test_a_server_refuses_to_answer_once_its_index_is_re_embedded_in_place(built, models):
+    from editsearch.serve.engine import Engine
+
+    idx, _ = built
+    engine = Engine(idx, models.a, readers=1)
+    with engine.reader() as reader:
+        assert reader.search_text("make it brighter", k=2)  # answers with its model
+    assert rebuild(idx, models.b).exit_code == 0
+    with pytest.raises(ModelMismatchError), engine.reader():
+        pass  # its model's vectors are gone: refused, not answered with the other model's

@@ -26,7 +26,8 @@ def server(tmp_path_factory, tiny_model_dir):
 def search_text(page, text: str) -> None:
     page.fill("#q", text)
     page.click("#search-form button[type=submit]")
-    page.wait_for_function("(t) => document.querySelector('#summary').textContent.includes(t)", arg=f"“{text}”")
+    summary = "(t) => document.querySelector('#summary').textContent.includes(t)"
+    page.wait_for_function(summary, arg=f"“{text}”", timeout=120_000)  # a busy 2-core machine can be slow
 
 
 def query_of(page) -> dict[str, list[str]]:

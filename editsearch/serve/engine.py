@@ -43,6 +43,7 @@ class Engine:
         self.index_dir = Path(index_dir)
         self.embedder = embedder  # shared by every reader: the text tower's batches and the text cache
         self.model_name, self.trained = embedder.name, embedder.trained
+        self.fingerprint = embedder.fingerprint  # what every request checks the index against, with no lock taken
         self.pipeline = pipeline
         self.size = readers or min(4, os.cpu_count() or 1)
         self._readers: queue.Queue[EditSearch] = queue.Queue()
@@ -83,11 +84,11 @@ class Engine:
         """
         now = catalog_file(self.index_dir)
         if now is None or now == self._files.get(id(reader)):
-            reader.index.check_model(reader.embedder.fingerprint, reader.embedder.name)
+            reader.index.check_model(self.fingerprint, self.model_name)
             return reader
         index = EditIndex.open(self.index_dir)
         try:
-            index.check_model(reader.embedder.fingerprint, reader.embedder.name)
+            index.check_model(self.fingerprint, self.model_name)
         except BaseException:
             index.close()
             raise
