@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +18,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.pretrained_pair import REAL_QUERIES, heldout_set, print_table, scores  # noqa: E402
-from editsearch.evaluation.reversal import directional  # noqa: E402
+from benchmarks.pretrained_pair import eval_sets, print_table, scores  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
     """Ask every model the same sets; prints the table."""
     from editsearch.encoder.registry import MINI_CONFIG, load_model, random_model
     from editsearch.evaluation.baselines import DeltaStatsEmbedder
-    from editsearch.evaluation.retrieval import read_label_queries, real_eval_set, synthetic_eval_set
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", required=True, help="a model name or folder (repeatable)")
@@ -41,14 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     untrained = random_model(MINI_CONFIG, seed=0)
     cands: dict[str, Any] = {m: load_model(m, device="cpu") for m in args.model}
     cands |= {"untrained mini": untrained, "delta-stats": DeltaStatsEmbedder()}
-    val = synthetic_eval_set(per_family=args.val_per_family, seed=args.val_seed)
-    sets = {"validation": (val, directional(val))}
-    with tempfile.TemporaryDirectory() as tmp:
-        sets["heldout"] = heldout_set(Path(tmp) / "heldout", args.heldout_pairs, args.heldout_seed)
-    if args.real:
-        real = real_eval_set(str(args.real))
-        sets["real"] = (real, directional(real))
-        sets["real re-phrased"] = (real_eval_set(str(args.real), read_label_queries(REAL_QUERIES)), [])
+    sets = eval_sets(args)
     results: dict[str, dict[str, Any]] = {}
     for name, cand in cands.items():
         results[name] = {set_name: scores(cand, es, rows) for set_name, (es, rows) in sets.items()}

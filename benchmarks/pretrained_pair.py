@@ -170,6 +170,22 @@ def heldout_set(out: Path, pairs: int, seed: int) -> tuple[EvalSet, list[int]]:
     return es, [i for i, r in enumerate(rows) if r["directional"]]
 
 
+def eval_sets(args: argparse.Namespace) -> dict[str, tuple[EvalSet, list[int]]]:
+    """The sets every option is asked, each with its directional rows: validation, held-out, real, re-phrased."""
+    from editsearch.evaluation.retrieval import read_label_queries, real_eval_set, synthetic_eval_set
+
+    val = synthetic_eval_set(per_family=args.val_per_family, seed=args.val_seed)
+    sets = {"validation": (val, directional(val))}
+    with tempfile.TemporaryDirectory() as tmp:
+        sets["heldout"] = heldout_set(Path(tmp) / "heldout", args.heldout_pairs, args.heldout_seed)
+    if args.real:
+        real = real_eval_set(str(args.real))
+        sets["real"] = (real, directional(real))
+        rephrased = real_eval_set(str(args.real), read_label_queries(REAL_QUERIES))
+        sets["real re-phrased"] = (rephrased, [])  # the same pairs: only text->edit differs
+    return sets
+
+
 def scores(cand: Any, es: EvalSet, rows: list[int]) -> dict[str, float]:
     """edit->edit top-1, pair-only text->edit hit@5 and reversed accuracy (the last two need a text side)."""
     emb = cand.embed_pairs(es.befores, es.afters, batch_size=64).float()
@@ -223,7 +239,6 @@ def main(argv: list[str] | None = None) -> None:
     from benchmarks.lite0 import build_lite0
     from editsearch.encoder.registry import MINI_CONFIG, load_model, random_model
     from editsearch.evaluation.baselines import DeltaStatsEmbedder
-    from editsearch.evaluation.retrieval import read_label_queries, real_eval_set, synthetic_eval_set
 
     args = parse_args(argv)
     torch.manual_seed(args.seed)
@@ -244,15 +259,7 @@ def main(argv: list[str] | None = None) -> None:
         cands[name] = HeadEmbedder(name, head, backbone, mini, args.size)
         parts = (backbone, head, mini.visual) if use_mini else (backbone, head)
         results[name] = {"MB": megabytes(*parts), "train s": took}
-    val = synthetic_eval_set(per_family=args.val_per_family, seed=args.val_seed)
-    sets = {"validation": (val, directional(val))}
-    with tempfile.TemporaryDirectory() as tmp:
-        sets["heldout"] = heldout_set(Path(tmp) / "heldout", args.heldout_pairs, args.heldout_seed)
-    if args.real:
-        real = real_eval_set(str(args.real))
-        sets["real"] = (real, directional(real))
-        rephrased = real_eval_set(str(args.real), read_label_queries(REAL_QUERIES))
-        sets["real re-phrased"] = (rephrased, [])  # the same pairs: only text->edit differs
+    sets = eval_sets(args)
     for name, cand in cands.items():
         for set_name, (es, rows) in sets.items():
             results[name][set_name] = scores(cand, es, rows)
