@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmarks.lite0 import FEATURES, normalize
-from editsearch.evaluation.reversal import SELF_INVERSE
 from editsearch.training.train_editclip import clip_loss, lr_multiplier, pair_contrastive
 
 PIX = 6  # per-cell RGB mean and std
@@ -166,8 +165,3 @@ def train_head(head: PairHead, data: TrainData, steps: int, batch: int, lr: floa
         losses.append(loss.item())
     head.eval()
     return losses
-
-
-def self_inverse_mask(labels: list[str]) -> torch.Tensor:
-    """True where a family's reverse is an edit of the same family."""
-    return torch.tensor([lab in SELF_INVERSE for lab in labels])

@@ -31,13 +31,13 @@ from benchmarks.pretrained_head import (  # noqa: E402
     PairHead,
     TrainData,
     extract,
-    self_inverse_mask,
     train_head,
 )
 from editsearch.encoder.preprocess import square_pixels  # noqa: E402
 from editsearch.evaluation.retrieval import EvalSet, evaluate_embeddings  # noqa: E402
 from editsearch.evaluation.reversal import directional, reversal_metrics  # noqa: E402
 from editsearch.media.images import load_image  # noqa: E402
+from editsearch.training.train_editclip import self_inverse_mask  # noqa: E402
 
 REAL_QUERIES = Path(__file__).with_name("real_queries.json")  # the real pairs' queries re-phrased
 # option -> (head mode, editclip-mini's embedding as an input)

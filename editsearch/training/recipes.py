@@ -27,7 +27,7 @@ def data_sources(data: Iterable[str]) -> tuple[str, ...]:
 
 
 PHRASINGS = ("varied", "templates")  # "varied": styles, synonyms, typos; "templates": as written
-VARIETIES = ("canonical", "wide")  # data.synthetic.variety.VARIETIES, written here too: this module is light
+VARIETIES = ("canonical", "wide")  # synthetic pairs: data.synthetic.generator's, or data.synthetic.variety's
 PAIR_FUSIONS = ("channels", "frames")  # encoder.config.PAIR_FUSIONS, written here too: this module is torch-free
 
 

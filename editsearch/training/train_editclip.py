@@ -84,6 +84,11 @@ def clip_loss(img: torch.Tensor, txt: torch.Tensor, pos: torch.Tensor, scale: to
     return 0.5 * (F.cross_entropy(logits[has], t_i) + F.cross_entropy(logits.T, t_t))
 
 
+def self_inverse_mask(labels: list[str]) -> torch.Tensor:
+    """True where a family's reverse is an edit of the same family."""
+    return torch.tensor([lab in SELF_INVERSE for lab in labels])
+
+
 def reversed_rows(x: torch.Tensor, labels: torch.Tensor, self_inverse: torch.Tensor, share: float):
     """The first `share` of a batch's pairs as (after, before), and their labels: their own where the family is
     its own inverse, else -1 (no text matches them)."""
@@ -141,9 +146,9 @@ def _prepare(cfg: EditCLIPTrainConfig) -> _Run:
     pool = pair_pool(cfg.sources, cfg.pool, cfg.seed, cfg.pool_size, cfg.workers, cfg.columns, cfg.variety)
     label_ids = {lab: i for i, lab in enumerate(sorted(set(pool.labels)))}
     labels = torch.tensor([label_ids[lab] for lab in pool.labels])
-    self_inverse = torch.tensor([lab in SELF_INVERSE for lab in pool.labels])
     model, optimizer, scheduler = acc.prepare(model, optimizer, scheduler)
     eval_set = synthetic_eval_set(per_family=3, size=cfg.pool_size) if not cfg.sources else None
+    self_inverse = self_inverse_mask(pool.labels)
     return _Run(acc, model, acc.unwrap_model(model), optimizer, scheduler, pool, labels, self_inverse, eval_set)
 
 

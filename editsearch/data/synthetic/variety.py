@@ -1,5 +1,5 @@
 """Wider synthetic edits for training: other implementations of the families, wider strengths, edits confined to
-a region, two edits at once, and the photos of every installed wheel.
+a region, and two edits at once.
 
 The canonical generator (`generator.make_pair`) stays what the benchmarks and tests measure; `make_wide_pair`
 draws from this wider world, so a model trained on it meets the families as other code writes them.
@@ -17,8 +17,8 @@ from editsearch.data.synthetic.generator import MAX_TRIES, MIN_CHANGE, SynthPair
 from editsearch.data.synthetic.imaging import Edit, EditFn, draw, luminance, pick, to_array, to_image
 from editsearch.data.synthetic.photos import sample_source
 
-VARIETIES = ("canonical", "wide")
-SHARES = {"canonical": 0.3, "single": 0.5, "two": 0.2}  # how a wide draw is made; the rest of `single` below
+CANONICAL = 0.3  # share of wide draws that are the canonical generator's pairs
+TWO_AT_ONCE = 0.2  # ... that are two families at once; the rest are one family, drawn as below
 OTHER_IMPLEMENTATION = 0.6  # a single edit uses another implementation of its family where it has one
 REGIONAL = 0.25  # ... is confined to a region (groups that act on pixels in place)
 WEAKER = 0.4  # ... is blended back towards the source, to a strength in [0.45, 1)
@@ -33,6 +33,8 @@ REGION_WORDS = {
     "centre": ("in the middle", "in the centre"),
 }
 JOINS = ("{a} and {b}", "{a}, then {b}", "{a}; {b}", "{a} and also {b}")
+SINGLES = sorted(name for name, family in FAMILIES.items() if family.group != "compound")
+TAKEN = {frozenset(steps) for steps in COMPOUND_STEPS.values()}  # pairs of families a compound family names
 
 
 # ----- other implementations of the families -------------------------------------------------------------
@@ -323,11 +325,9 @@ def wide_single(before: Image.Image, family: str, rng: np.random.Generator) -> E
 
 def _two_families(rng: np.random.Generator) -> tuple[str, str]:
     """Two single-step families of different groups that no compound family already names together."""
-    taken = {frozenset(steps) for steps in COMPOUND_STEPS.values()}
-    singles = sorted(n for n, f in FAMILIES.items() if f.group != "compound")
     while True:
-        a, b = (singles[int(i)] for i in rng.choice(len(singles), 2, replace=False))
-        if FAMILIES[a].group != FAMILIES[b].group and frozenset((a, b)) not in taken:
+        a, b = (SINGLES[int(i)] for i in rng.choice(len(SINGLES), 2, replace=False))
+        if FAMILIES[a].group != FAMILIES[b].group and frozenset((a, b)) not in TAKEN:
             return a, b
 
 
@@ -337,10 +337,9 @@ def make_wide_pair(rng: np.random.Generator, split: str, size: int) -> SynthPair
     Two at once is labelled `A+B` with `params["steps"]`; `describe` phrases every kind.
     """
     kind = rng.random()
-    if kind < SHARES["canonical"]:
+    if kind < CANONICAL:
         return make_pair(rng, split, size)
-    names = sorted(n for n, f in FAMILIES.items() if f.group != "compound")
-    chosen = _two_families(rng) if kind >= 1 - SHARES["two"] else (names[int(rng.integers(len(names)))],)
+    chosen = _two_families(rng) if kind >= 1 - TWO_AT_ONCE else (SINGLES[int(rng.integers(len(SINGLES)))],)
     for _ in range(MAX_TRIES):
         before, photo = sample_source(rng, split, size)
         after, steps = before, []
