@@ -7,7 +7,7 @@
 `--large` adds, interleaved with the rest, a text and an edit-id query on each given index (one that
 `benchmarks/hybrid_scale.py --n N --keep DIR` built: one distinct instruction per edit, default model).
 
-Builds a small index (40 synthetic JPEG pairs) with the default model, runs one text and one exemplar query
+Builds a small index (200 synthetic JPEG pairs) with the default model, runs one text and one exemplar query
 to export the ONNX towers into a fresh cache (timed once: the first-use cost), then times, each in a fresh
 process and interleaved: `python -c pass`, `import torch`, `editsearch --help`, `query --edit-id`,
 `query --text`, `query --before/--after` and `score` of one pair against a text on the ONNX path, and the
@@ -38,7 +38,7 @@ from editsearch.data.synthetic.generator import write_synth
 from editsearch.encoder import load_model
 from editsearch.index.store import EditIndex
 root = Path(sys.argv[1])
-write_synth(root / "data", 40, seed=0, size=256, split="train", image_format="jpg")
+write_synth(root / "data", 200, seed=0, size=256, split="train", image_format="jpg")
 model = load_model(sys.argv[2] or None)
 with EditIndex.open(root / "index", create=True) as index:
     index.sync([root / "data" / "manifest.jsonl"], model, workers=0)
@@ -99,6 +99,9 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="editsearch-coldstart-"))
     os.environ["EDITSEARCH_CACHE_DIR"] = str(root / "cache")  # a cold cache: the first queries export
+    # As on a user's machine, modules run from compiled bytecode (pip compiles a package as it installs it; an
+    # editable install's first run writes it): a shell that forbids writing it would time compiling instead.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     runs = 2 if args.quick else args.runs
     try:
         # Built in a child: this process stays small, so a child's peak RSS (counted from the fork) is its own.

@@ -37,7 +37,7 @@ def one_thread(runtime: Any, path: Path, tokens: Any) -> Any:
     """A text tower of this graph with the shipped session settings but one intra-op thread (default: one a core)."""
     from editsearch.towers.runtime import OnnxTextTower, providers
 
-    tower = OnnxTextTower(runtime, path, tokens)
+    tower = OnnxTextTower(runtime, path, tokens, prepack=True)
     options = tower.session.get_session_options()
     options.intra_op_num_threads = 1
     tower.session = runtime.InferenceSession(str(path), options, providers=providers(runtime))
@@ -103,7 +103,7 @@ def main() -> None:
         print(f"fusions: { {op: n for op, n in fused.get_fused_operator_statistics().items() if n} }")
         fused.save_model_to_file(str(paths["fused"]))
         towers = {"shipped": shipped, "one thread": one_thread(runtime, source, shipped.tokens)}
-        towers.update((name, OnnxTextTower(runtime, path, shipped.tokens)) for name, path in paths.items())
+        towers.update((name, OnnxTextTower(runtime, p, shipped.tokens, prepack=True)) for name, p in paths.items())
         batch = texts(args.texts)
         rates: dict[str, list[float]] = {name: [] for name in towers}
         cpu: dict[str, list[float]] = {name: [] for name in towers}  # CPU ms a text, every thread of the process

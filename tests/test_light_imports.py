@@ -1,4 +1,5 @@
-"""The light commands (help, query, stats, show, score of one pair) import neither torch nor pandas."""
+"""The light commands (help, query, stats, show, score of one pair) import neither torch nor pandas, and a text
+query no imaging library."""
 
 from __future__ import annotations
 
@@ -69,3 +70,5 @@ def test_light_commands_import_no_heavy_module(built, tmp_path, command):
     assert sorted(modules & HEAVY) == []
     if command[0] in ("query", "score") and "--edit-id" not in command:
         assert "onnxruntime" in modules  # embedded by the exported towers
+    if "--text" in command and command[0] == "query":
+        assert "PIL" not in modules  # a text query reads no image

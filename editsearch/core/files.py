@@ -44,10 +44,15 @@ def exclusive_temp(target: Path) -> Path:
     except OSError as e:  # a missing or unwritable folder: name the file asked for, not the temp file
         raise type(e)(e.errno, e.strerror, str(target)) from None
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        os.fchmod(fd, plain_mode())
     finally:
         os.close(fd)
     return Path(name)
+
+
+def plain_mode() -> int:
+    """The mode a plain `open(path, "w")` gives a new file: 0666 less the umask."""
+    return 0o666 & ~_umask()
 
 
 @functools.cache

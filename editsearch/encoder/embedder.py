@@ -185,7 +185,8 @@ class Embedder:
         return vectors.numpy()
 
     def ready_towers(self) -> bool:
-        """Whether both ONNX towers can serve queries now, exporting them if need be (loads the model)."""
+        """Whether both ONNX towers can serve queries now, exporting them if need be (loads the model); they are
+        opened for a process that runs many queries (a server: weights prepacked)."""
         model = self.model
         if self._towers_match(model.fingerprint):
             return True
@@ -200,7 +201,7 @@ class Embedder:
 
     def _towers_match(self, fingerprint: str) -> bool:
         return stamped_fingerprint(self.name) == fingerprint and all(
-            shared_tower(kind, fingerprint) for kind in ("text", "vision")
+            shared_tower(kind, fingerprint, prepack=True) for kind in ("text", "vision")
         )
 
     def _export(self, kind: str) -> None:

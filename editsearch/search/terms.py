@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
@@ -12,9 +13,11 @@ from editsearch.core.errors import UsageError
 from editsearch.core.limits import MAX_WEIGHT, check_query_size, check_text
 from editsearch.encoder.embedder import Embedder
 from editsearch.index.store import EditIndex
-from editsearch.search.inputs import PairLike, load_pairs
 
-Term = str | int | PairLike  # text, edit id, or a (before, after) pair
+if TYPE_CHECKING:
+    from editsearch.search.inputs import PairLike
+
+Term = Union[str, int, "PairLike"]  # text, edit id, or a (before, after) pair
 
 
 def query_vector(
@@ -46,6 +49,8 @@ def term_vector(index: EditIndex, embedder: Embedder, term: Term) -> np.ndarray:
         return embed_texts(embedder, [term])[0]
     if is_edit_id(term):
         return index.stored_vector(int(term))  # type: ignore[arg-type]
+    from editsearch.search.inputs import load_pairs  # images: a text query needs none of it
+
     return embedder.pair_vectors(load_pairs([term]))[0]
 
 

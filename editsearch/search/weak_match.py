@@ -42,7 +42,6 @@ from editsearch.encoder.embedder import Embedder, ModelLike
 from editsearch.index.legibility import drawn_befores, own_instruction_rows
 from editsearch.index.statistics import state_stamp
 from editsearch.index.store import EditIndex
-from editsearch.search.inputs import load_one
 from editsearch.search.ranking import best_scores
 from editsearch.search.vocabulary import EDIT_PHRASES, FLUENT_INSTRUCTIONS
 
@@ -153,6 +152,8 @@ def exemplar_references(index: EditIndex, embedder: Embedder) -> dict[str, Any]:
 def own_befores(index: EditIndex, n: int) -> list[tuple[Any, set[int]]]:
     """Up to n before images of live edits drawn at random, each with the ids of the edits of that photo; one that
     cannot be read now is passed over."""
+    from editsearch.search.inputs import load_one  # the data and image modules: only a writer computes this
+
     out = []
     for locator, same in drawn_befores(index.catalog, n):
         try:

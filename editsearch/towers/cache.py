@@ -1,8 +1,9 @@
 """Where exported towers live, and which model name resolves to which fingerprint, checked without torch.
 
-A *stamp* records, for one model name, the files its weights were read from (size and mtime) and the
-package versions they depend on. While they are unchanged the name still means the recorded fingerprint,
-so a query can trust it without loading the model. The cache lives in $EDITSEARCH_CACHE_DIR, else
+A *stamp* records, for one model name, the size and mtime of the files its weights were read from and of a
+module file of each package its towers depend on (installing another release rewrites it; a stat needs none
+of importlib.metadata's imports). While they are unchanged the name still means the recorded fingerprint, so
+a query can trust it without loading the model. The cache lives in $EDITSEARCH_CACHE_DIR, else
 $XDG_CACHE_HOME/editsearch, else ~/.cache/editsearch; deleting it only costs one slow query.
 """
 
@@ -11,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from editsearch.core.files import write_atomic
 
-EXPORT_VERSION = 2  # bump when the exported graphs or their inputs change
+EXPORT_VERSION = 3  # bump when the exported graphs or their inputs change
 # The editsearch these stamps are written by: a registry name means its own install's shipped weights, so two
 # installs (two venvs, two checkouts) sharing one cache keep a stamp each for the same name.
 INSTALL = str(Path(__file__).resolve().parents[1])
@@ -56,6 +56,16 @@ def shared_dir(identity: str) -> Path:
     return cache_dir() / f"towers-v{EXPORT_VERSION}" / "shared" / _digest(identity)
 
 
+def weights_path(graph: Path) -> Path:
+    """The weights of an exported graph, beside it (ONNX external data, mapped by the session that opens it)."""
+    return graph.with_name(graph.name + ".data")
+
+
+def graph_ready(graph: Path) -> bool:
+    """Whether an exported graph and its weights are both in place (the weights are moved in first)."""
+    return graph.is_file() and weights_path(graph).is_file()
+
+
 def file_stamps(paths: list[Path]) -> dict[str, list[int]]:
     """{absolute path: [size, mtime_ns]} of existing files."""
     stamps = {}
@@ -64,17 +74,6 @@ def file_stamps(paths: list[Path]) -> dict[str, list[int]]:
             st = path.stat()
             stamps[str(path.resolve())] = [st.st_size, st.st_mtime_ns]
     return stamps
-
-
-def package_versions(names: list[str]) -> dict[str, str | None]:
-    """{distribution: installed version or None}."""
-    found: dict[str, str | None] = {}
-    for name in names:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = None
-    return found
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -92,15 +91,9 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def write_stamp(name: str, fingerprint: str, files: list[Path], packages: list[str]) -> None:
-    """Record that `name` resolves to `fingerprint` while `files` and `packages` stay as they are now."""
-    stamp = {
-        "name": name,
-        "fingerprint": fingerprint,
-        "files": file_stamps(files),
-        "packages": package_versions(packages),
-    }
-    write_json(stamp_path(name), stamp)
+def write_stamp(name: str, fingerprint: str, files: list[Path]) -> None:
+    """Record that `name` resolves to `fingerprint` while `files` stay as they are now."""
+    write_json(stamp_path(name), {"name": name, "fingerprint": fingerprint, "files": file_stamps(files)})
 
 
 def stamped_fingerprint(name: str) -> str | None:
@@ -109,7 +102,5 @@ def stamped_fingerprint(name: str) -> str | None:
     if stamp is None or not stamp.get("files"):
         return None
     if file_stamps([Path(p) for p in stamp["files"]]) != stamp["files"]:
-        return None
-    if package_versions(list(stamp.get("packages", {}))) != stamp.get("packages", {}):
         return None
     return str(stamp["fingerprint"])

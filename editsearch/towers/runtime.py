@@ -7,14 +7,15 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from editsearch.media.images import ImageLike
-from editsearch.towers.cache import model_dir, read_json
+from editsearch.towers.cache import graph_ready, model_dir, read_json
 from editsearch.towers.coalesce import Coalescer
-from editsearch.towers.pixels import pair_inputs
+
+if TYPE_CHECKING:
+    from editsearch.media.images import ImageLike
 
 _noted: list[str] = []
 _OPEN_TOWERS: dict[tuple[str, str], Any] = {}  # (kind, fingerprint) -> a tower opened in this process
@@ -38,10 +39,16 @@ def load_runtime() -> ModuleType | None:
     return onnxruntime
 
 
-def _session(runtime: ModuleType, path: Path, spin: bool = True) -> Any:
-    """An inference session on the CPU; `spin` False: its idle intra-op threads sleep instead of spin-waiting."""
+def _session(runtime: ModuleType, path: Path, prepack: bool, spin: bool = True) -> Any:
+    """An inference session on the CPU; `spin` False: its idle intra-op threads sleep instead of spin-waiting.
+
+    `prepack`: lay the weights out for the CPU's kernels as the session opens, which makes opening slower (40 ms
+    for the MiniLM) and each run faster (2 ms): worth it in a process that runs many queries (a server), not in
+    one that answers one and exits. Without it the session reads the mapped weights as they are."""
     options = runtime.SessionOptions()
     options.log_severity_level = 3
+    if not prepack:
+        options.add_session_config_entry("session.disable_prepacking", "1")
     if not spin:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return runtime.InferenceSession(str(path), options, providers=providers(runtime))
@@ -56,9 +63,15 @@ def providers(runtime: ModuleType) -> list[str]:
 class OnnxTextTower:
     """A text tower's graph (text.onnx) and the tokenizer it was traced with: texts -> L2-normalised embeddings."""
 
-    def __init__(self, runtime: ModuleType, path: Path, tokens: Callable[[Sequence[str]], dict[str, np.ndarray]]):
+    def __init__(
+        self,
+        runtime: ModuleType,
+        path: Path,
+        tokens: Callable[[Sequence[str]], dict[str, np.ndarray]],
+        prepack: bool = False,
+    ) -> None:
         self.tokens = tokens
-        self.session = _session(runtime, path, spin=False)  # a server's request threads need the cores meanwhile
+        self.session = _session(runtime, path, prepack, spin=False)  # a server's request threads need the cores
         self.batcher = Coalescer(self._run)  # one batch at a time: `tokenizers` objects are not thread-safe either
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
@@ -72,12 +85,22 @@ class OnnxTextTower:
 class OnnxVisionTower:
     """EditCLIP's vision tower and pair fusion (vision.onnx) with its preprocessing: pairs -> unit embeddings."""
 
-    def __init__(self, runtime: ModuleType, path: Path, image_size: int, mean: Sequence[float], std: Sequence[float]):
-        self.session = _session(runtime, path)
+    def __init__(
+        self,
+        runtime: ModuleType,
+        path: Path,
+        image_size: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        prepack: bool = False,
+    ) -> None:
+        self.session = _session(runtime, path, prepack)
         self.image_size, self.mean, self.std = image_size, tuple(mean), tuple(std)
 
     def embed_pairs(self, pairs: Sequence[tuple[ImageLike, ImageLike]], batch_size: int = 32) -> np.ndarray:
         """(before, after) pairs -> float32 [N, D], unit rows."""
+        from editsearch.towers.pixels import pair_inputs  # PIL: a text query needs none of it
+
         out = []
         for start in range(0, len(pairs), batch_size):
             x = pair_inputs(pairs[start : start + batch_size], self.image_size, self.mean, self.std)
@@ -90,7 +113,7 @@ def text_tokens(text: dict[str, Any]) -> Callable[[Sequence[str]], dict[str, np.
     if text.get("kind") == "minilm":
         from editsearch.towers.minilm_tokens import MiniLMTokens  # imports tokenizers, which may be missing
 
-        return MiniLMTokens(Path(text["tokenizer"]), int(text["max_length"]))
+        return MiniLMTokens(Path(text["tokenizer"]), Path(text["words"]), int(text["max_length"]))
     if text.get("kind") == "open_clip":
         from editsearch.towers.clip_tokens import ClipTokens  # ftfy and regex: only CLIP's cleaning needs them
 
@@ -98,38 +121,43 @@ def text_tokens(text: dict[str, Any]) -> Callable[[Sequence[str]], dict[str, np.
     return None
 
 
-def shared_tower(kind: str, fingerprint: str) -> OnnxTextTower | OnnxVisionTower | None:
-    """The `kind` ('text' or 'vision') tower of this fingerprint, opened once per process and then shared."""
+def shared_tower(kind: str, fingerprint: str, prepack: bool = False) -> OnnxTextTower | OnnxVisionTower | None:
+    """The `kind` ('text' or 'vision') tower of this fingerprint, opened once per process and then shared; `prepack`
+    (for a process that will run many queries) applies when this call is the one that opens it."""
     with _OPENING:
         tower = _OPEN_TOWERS.get((kind, fingerprint))
         if tower is None:
-            tower = (open_text_tower if kind == "text" else open_vision_tower)(fingerprint)
+            tower = (open_text_tower if kind == "text" else open_vision_tower)(fingerprint, prepack)
             if tower is not None:  # a tower not exported yet is looked for again next time
                 _OPEN_TOWERS[(kind, fingerprint)] = tower
         return tower
 
 
-def open_text_tower(fingerprint: str) -> OnnxTextTower | None:
+def open_text_tower(fingerprint: str, prepack: bool = False) -> OnnxTextTower | None:
     """The exported text tower of the model with this fingerprint, or None (not exported, or no runtime)."""
     manifest = read_json(model_dir(fingerprint) / "model.json")
     text = manifest.get("text") if manifest else None
-    if not text or not all(Path(text.get(key, "")).is_file() for key in ("onnx", "tokenizer")):
+    if not text or not graph_ready(Path(text.get("onnx", ""))):
+        return None
+    files = ("tokenizer", "words") if text.get("kind") == "minilm" else ("tokenizer",)
+    if not all(Path(text.get(key, "")).is_file() for key in files):
         return None
     runtime = load_runtime()
     if runtime is None:
         return None
     tokens = text_tokens(text)
-    return OnnxTextTower(runtime, Path(text["onnx"]), tokens) if tokens else None
+    return OnnxTextTower(runtime, Path(text["onnx"]), tokens, prepack) if tokens else None
 
 
-def open_vision_tower(fingerprint: str) -> OnnxVisionTower | None:
+def open_vision_tower(fingerprint: str, prepack: bool = False) -> OnnxVisionTower | None:
     """The exported vision tower of the model with this fingerprint, or None (not exported, or no runtime)."""
     folder = model_dir(fingerprint)
     manifest = read_json(folder / "model.json")
     vision = manifest.get("vision") if manifest else None
-    if not vision or not (folder / "vision.onnx").is_file():
+    if not vision or not graph_ready(folder / "vision.onnx"):
         return None
     runtime = load_runtime()
     if runtime is None:
         return None
-    return OnnxVisionTower(runtime, folder / "vision.onnx", int(vision["image_size"]), vision["mean"], vision["std"])
+    size, mean, std = int(vision["image_size"]), vision["mean"], vision["std"]
+    return OnnxVisionTower(runtime, folder / "vision.onnx", size, mean, std, prepack)
