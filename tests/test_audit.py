@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -332,6 +333,19 @@ def test_cli_bad_input_is_one_line(cli_index, tmp_path):
         assert "Traceback" not in result.output
     missing = run("audit", "--index", tmp_path / "nothing", "--out", tmp_path / "o")
     assert missing.exit_code == 1 and "no index" in missing.stderr
+
+
+def test_a_collection_past_the_memory_available_is_refused_before_any_work(cli_index, tmp_path, monkeypatch):
+    import psutil
+
+    idx, _ = cli_index
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: SimpleNamespace(available=100 << 20))
+    result = run("audit", "--index", idx, "--out", tmp_path / "out", "--checks", "noop", "-q")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "an audit of 18 edits needs about 0.4 GiB of memory, and this machine has 0.1 GiB" in result.stderr
+    assert not (tmp_path / "out" / "summary.json").exists()
+    monkeypatch.undo()
+    assert run("audit", "--index", idx, "--out", tmp_path / "out", "--checks", "noop", "-q").exit_code == 0
 
 
 def test_missing_signatures_are_computed_from_the_images(planted_index):

@@ -141,6 +141,20 @@ def test_score_manifest_to_csv_with_bad_rows(pair_files, tiny_model_dir, tmp_pat
     assert torch.isfinite(torch.tensor(float(table[2]["ec2t"])))
 
 
+def test_score_manifest_json_streams_every_row_and_the_running_means(pair_files, tiny_model_dir, tmp_path) -> None:
+    rows = [{"before": "b.png", "after": "a.png", "instruction": "add snow"}] * 3
+    rows += [{"before": "nope.png", "after": "a.png"}, {"before": "rb.png", "after": "ra.png"}]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    code, out, err = run("score", "--manifest", manifest, "--model", tiny_model_dir, "--json")
+    assert code == 3, err  # one row failed, and it is reported
+    doc = json.loads(out)  # the rows were written as they were scored, inside one document
+    assert [r["before"].rsplit("/", 1)[-1] for r in doc["rows"]] == ["b.png"] * 3 + ["", "rb.png"]  # in order
+    assert (doc["scored"], doc["failed"]) == (4, 1) and "nope.png" in doc["rows"][3]["error"]
+    ec2t = [r["ec2t"] for r in doc["rows"] if r["ec2t"] is not None]
+    assert len(ec2t) == 3 and doc["mean_ec2t"] == pytest.approx(sum(ec2t) / 3) and doc["mean_ec2ec"] is None
+
+
 def test_score_csv_cells_cannot_run_as_spreadsheet_formulas(pair_files, tiny_model_dir, tmp_path) -> None:
     rows = [
         {"before": "b.png", "after": "a.png", "instruction": '=HYPERLINK("http://x","y")'},

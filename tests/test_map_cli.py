@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
@@ -65,6 +66,18 @@ def test_map_of_a_tiny_index_notes_why_everything_is_noise(tmp_path, model):
     assert "note: only 2 edits" in result.stderr
     assert pq.read_table(tmp_path / "out" / "map.parquet").column("cluster").to_pylist() == [-1, -1]
     assert (tmp_path / "m.png").exists()
+
+
+def test_a_collection_past_the_memory_available_is_refused_before_any_work(tmp_path, model, monkeypatch):
+    import psutil
+
+    vectors, _ = clustered(model.embed_texts(PHRASES).numpy(), 15, seed=7)
+    idx = vector_index(tmp_path / "idx", model, vectors)
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: SimpleNamespace(available=200 << 20))
+    result = run("map", "--index", idx, "--out", tmp_path / "out")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "a map of 45 edits needs about 0.7 GiB of memory, and this machine has 0.2 GiB" in result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_map_of_an_empty_index_and_of_no_index(tmp_path):

@@ -47,7 +47,12 @@ _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(
 
 def echo_json(obj: Any) -> None:
     """Print one strict JSON document on stdout: NaN and infinities become null."""
-    click.echo(json.dumps(finite(obj), ensure_ascii=False, default=str, allow_nan=False))
+    click.echo(json_text(obj))
+
+
+def json_text(obj: Any) -> str:
+    """Strict JSON text of `obj` on one line: NaN and infinities become null."""
+    return json.dumps(finite(obj), ensure_ascii=False, default=str, allow_nan=False)
 
 
 def finite(obj: Any) -> Any:

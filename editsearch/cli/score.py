@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import click
 
-from editsearch.cli.common import echo_json, json_option, model_option, warn
+from editsearch.cli.common import echo_json, json_option, json_text, model_option, warn
 from editsearch.core.errors import items_exit_code, untrained_note
 from editsearch.core.files import atomic_path
 
@@ -120,7 +120,7 @@ def _score_manifest(
     from tqdm import tqdm
 
     from editsearch.data.sources import count_source, iter_source
-    from editsearch.search.scoring import ScoreRow, mean, score_pairs
+    from editsearch.search.scoring import ScoreRow, Tally, score_pairs
 
     if ref is not None:
         from editsearch.media.images import ImageLoadError, load_image
@@ -130,32 +130,31 @@ def _score_manifest(
         except ImageLoadError as e:
             raise ImageLoadError(f"reference pair: {e}") from None
     fields = [f.name for f in dataclasses.fields(ScoreRow)]
-    rows: list[ScoreRow] = []
+    tally = Tally()
+    stream_json = as_json and not out  # the rows go to stdout inside the one JSON document, as they are scored
     with _csv_output(out) as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields) if not as_json or out else None
+        writer = csv.DictWriter(handle, fieldnames=fields) if not stream_json else None
         if writer:
             writer.writeheader()
+        else:
+            click.echo('{"rows": [', nl=False)
         bar = tqdm(total=count_source(manifest), unit="pair", desc="scoring", file=sys.stderr, disable=None)
         pairs = iter_source(manifest, root=root)
         for row in score_pairs(model, pairs, ref=ref, batch_size=batch_size, base=manifest.parent, root=root):
-            rows.append(row)
             if writer:
                 writer.writerow(spreadsheet_safe(dataclasses.asdict(row)))
+            else:
+                click.echo(("," if tally.scored + tally.failed else "") + json_text(dataclasses.asdict(row)), nl=False)
+            tally.add(row)
             if row.error:
                 warn(f"skipped {row.item}: {row.error}")
             bar.update(1)
         bar.close()
-    failed = sum(r.error is not None for r in rows)
-    summary = {
-        "scored": len(rows) - failed,
-        "failed": failed,
-        "model": model.name,
-        "mean_ec2t": mean(r.ec2t for r in rows),
-        "mean_ec2ec": mean(r.ec2ec for r in rows),
-        "out": out,
-    }
-    if as_json:
-        echo_json(summary | ({} if out else {"rows": [dataclasses.asdict(r) for r in rows]}))
+    summary = {"scored": tally.scored, "failed": tally.failed, "model": model.name, **tally.means(), "out": out}
+    if stream_json:
+        click.echo("], " + json_text(summary)[1:])
+    elif as_json:
+        echo_json(summary)
     else:
         warn(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in summary.items()))
-    return items_exit_code(failed)
+    return items_exit_code(tally.failed)

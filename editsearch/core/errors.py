@@ -55,6 +55,10 @@ class MissingDependencyError(EditSearchError, RuntimeError):
     """An optional package or downloadable backbone that this command needs is not installed or cached."""
 
 
+class MemoryLimitError(EditSearchError, MemoryError):
+    """A job whose estimated peak memory exceeds what the machine has available; refused before it starts."""
+
+
 class NoMapError(EditSearchError, LookupError):
     """An index whose edit atlas has not been built yet; the message names `editsearch map`."""
 

@@ -1,4 +1,5 @@
-"""Input limits checked at the library boundary: how long a text, how large an image file may be, how many pixels."""
+"""Input limits checked at the library boundary: how long a text, how large an image file may be, how many pixels;
+and whether a job over a whole collection fits in the memory available."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from editsearch.core.errors import UsageError
+from editsearch.core.errors import MemoryLimitError, UsageError
 
 T = TypeVar("T")
 
@@ -60,3 +61,16 @@ def check_query_size(texts: Sequence[str], terms: int) -> None:
     chars = sum(len(t) for t in texts)
     if chars > MAX_QUERY_CHARS:
         raise UsageError(f"a query's texts have {chars:,} characters in all; at most {MAX_QUERY_CHARS:,} are accepted")
+
+
+def check_memory(edits: int, per_edit: int, base: int, what: str) -> None:
+    """Refuse up front a job over `edits` edits whose estimated peak memory, `base` + `per_edit` bytes an edit,
+    exceeds the memory available now (rather than growing into swap or the OOM killer hours in)."""
+    import psutil
+
+    need, available = base + per_edit * edits, psutil.virtual_memory().available
+    if need > available:
+        raise MemoryLimitError(
+            f"{what} of {edits:,} edits needs about {need / 2**30:.1f} GiB of memory, and this machine has "
+            f"{available / 2**30:.1f} GiB available: free memory, or run it on a machine with more"
+        )

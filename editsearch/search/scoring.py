@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from editsearch.core.errors import EditSearchError, UsageError
 from editsearch.core.limits import check_text
@@ -131,7 +129,24 @@ def score_one(
     return out
 
 
-def mean(values: Iterable[float | None]) -> float | None:
-    """Mean of the non-None values, None if there are none."""
-    vals = [v for v in values if v is not None]
-    return float(np.mean(vals)) if vals else None
+@dataclass
+class Tally:
+    """Running totals of scored rows, so a manifest of any length is summarised without keeping its rows."""
+
+    scored: int = 0
+    failed: int = 0
+    sums: dict[str, float] = field(default_factory=lambda: {"ec2t": 0.0, "ec2ec": 0.0})
+    counts: dict[str, int] = field(default_factory=lambda: {"ec2t": 0, "ec2ec": 0})
+
+    def add(self, row: ScoreRow) -> None:
+        """Count one row and its scores."""
+        self.failed += row.error is not None
+        self.scored += row.error is None
+        for key in self.sums:
+            if (value := getattr(row, key)) is not None:
+                self.sums[key] += value
+                self.counts[key] += 1
+
+    def means(self) -> dict[str, float | None]:
+        """{"mean_ec2t", "mean_ec2ec"}: each score's mean over the rows that have it (None: none has)."""
+        return {f"mean_{k}": self.sums[k] / self.counts[k] if self.counts[k] else None for k in self.sums}
