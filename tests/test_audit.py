@@ -165,6 +165,31 @@ def test_a_copy_outside_its_originals_nearest_pair_vectors_is_found_by_its_phash
     assert rows["dup"]["duplicate_of"] == rows["p0"]["id"]
 
 
+def test_the_duplicate_threshold_is_no_stricter_than_where_copies_of_the_collection_land():
+    from conftest import tiny_config
+
+    from editsearch.audit.checks.base import COPIES
+    from editsearch.audit.checks.duplicate import Duplicate, copy_distances
+    from editsearch.audit.state import AuditState, Edits
+    from editsearch.encoder.preprocess import PairTransform
+
+    cfg = tiny_config()
+    pairs = [(b, a) for b, a, _ in visible_pairs(8, 3)]
+    copies = copy_distances(pairs, PairTransform(cfg.image_size, cfg.image_mean, cfg.image_std).pixels)
+    assert len(copies) == 8 * 4 and copies.min() >= 0 and np.quantile(copies, 0.95) > 2  # halved, at 32 px
+    rng = np.random.default_rng(0)  # distinct pairs' nearest pairs far and spread, a tight cluster of exact copies
+    scores = np.r_[-np.log2(1 + rng.uniform(20, 60, 40)), -np.log2(1 + rng.uniform(0.1, 0.5, 6))]
+    strict = Duplicate().threshold(AuditState(edits=Edits()), scores)
+    assert strict.value == pytest.approx(-np.log2(3)) and "ceiling" in strict.how  # flags D < 2 only
+    measured = AuditState(edits=Edits())
+    measured.extra[COPIES] = copies
+    calibrated = Duplicate().threshold(measured, scores)
+    assert calibrated.value == pytest.approx(-np.log2(1 + np.quantile(copies, 0.95)))
+    assert "copies of the collection's own pairs land" in calibrated.how
+    measured.extra[COPIES] = np.full(10, 40.0)  # copies that land further than the check's floor: held at D 16
+    assert Duplicate().threshold(measured, scores).value == pytest.approx(-np.log2(17))
+
+
 def test_another_crop_or_another_edit_of_the_photo_is_no_duplicate():
     rng = np.random.default_rng(0)
     photo = Image.fromarray((np.add.outer(np.arange(160), np.arange(160)) % 256).astype(np.uint8)).convert("RGB")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from editsearch.audit.checks.base import BACKWARDS, NEIGHBOURS, PEERS, SIGNATURES, TEXT, Check, CheckResult
+from editsearch.audit.checks.base import BACKWARDS, COPIES, NEIGHBOURS, PEERS, SIGNATURES, TEXT, Check, CheckResult
 from editsearch.audit.checks.registry import NAMES, select
 from editsearch.audit.instructions import InstructionScorer
 from editsearch.audit.neighbours import EXACT_MAX, PAIR_NEIGHBOURS, PositionMap, cheaper_than_exact, pair_neighbours
@@ -21,8 +21,10 @@ from editsearch.audit.pixels import gone, iter_pixels, model_image_size
 from editsearch.audit.state import AuditState, Edits
 from editsearch.audit.table import build_table
 from editsearch.audit.thresholds import Threshold
-from editsearch.core.errors import UsageError
+from editsearch.core.errors import EditSearchError, UsageError
 from editsearch.core.limits import check_memory
+from editsearch.core.rng import stream
+from editsearch.data.records import ImageRef
 from editsearch.index.instructions import instruction_vectors
 from editsearch.pairs.signatures import SignatureTable, pair_signatures
 from editsearch.pairs.store import signatures as stored_signatures
@@ -109,6 +111,8 @@ def run_audit(
     else:
         _forward_pass(index, state, needs)
         _image_pass(index, state, needs, model, workers, progress)
+        if COPIES in needs:
+            state.extra[COPIES] = _copies(index, state)
     results = [_run_check(check, state, given) for check in chosen]
     if n and not any(r.reliability.reliable for r in results):
         state.notes.append("no check is reliable on this collection: the audit flags nothing on its own word")
@@ -125,7 +129,7 @@ def _run_check(check: Check, state: AuditState, given: Mapping[str, float]) -> C
         how = "given" if reliability.reliable else "given, although the check is not reliable on this collection"
         threshold = Threshold(given[check.name], how)
     elif reliability.reliable:
-        threshold = check.threshold(scores)
+        threshold = check.threshold(state, scores)
     else:
         threshold = Threshold(None, "the check is not reliable on this collection, so it flags nothing")
     flags = check.flags(state, scores, threshold)
@@ -221,6 +225,27 @@ def _image_pass(
                 z_back[pos[rows]] = scorer.z(model.embed_pair_tensors(swapped).numpy(), own[pos[rows]])
     if reverse:
         state.z_backward = z_back
+
+
+def _copies(index: EditIndex, state: AuditState) -> np.ndarray:
+    """D of resized, re-encoded copies of up to COPY_SAMPLE of the pairs, drawn at random, to their originals; a
+    pair that cannot be read is passed over."""
+    from editsearch.audit.checks.duplicate import COPY_SAMPLE, copy_distances
+
+    readable = [p for p in range(len(state.edits)) if p not in state.errors]
+    chosen = sorted(stream(0, "audit-copies").choice(readable, min(COPY_SAMPLE, len(readable)), replace=False))
+    pairs = []
+    for p in chosen:
+        try:
+            pairs.append(
+                tuple(ImageRef.from_locator(loc).load() for loc in (state.edits.before[p], state.edits.after[p]))
+            )
+        except (EditSearchError, OSError):
+            continue
+    info = index.model_info
+    assert info is not None
+    size = model_image_size(info["config"])
+    return copy_distances(pairs, _transform(info["config"], size).pixels)
 
 
 def _load_model(index: EditIndex) -> Any:

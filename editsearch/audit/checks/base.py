@@ -26,6 +26,7 @@ PEERS = "peers"  # each instruction's peers: the pairs carrying it or the neares
 NEIGHBOURS = "neighbours"  # each pair's nearest other pair vectors
 SIGNATURES = "signatures"  # each pair's pixel signature (stored, or made from its images)
 BACKWARDS = "backwards"  # each pair's own-instruction z read backwards (its images decoded and embedded swapped)
+COPIES = "copies"  # how far resized, re-encoded copies of a sample of the pairs land from them (state.extra)
 
 # A check is reliable when it speaks for most of the collection's pairs: at least half of them. For a check that
 # reads pairs through the model, a share s of comparisons won where 1/2 is chance is 2s - 1 pairs read beyond
@@ -69,7 +70,7 @@ class Check:
         """How far the check can be trusted on this collection, from the collection alone."""
         raise NotImplementedError
 
-    def threshold(self, scores: np.ndarray) -> Threshold:
+    def threshold(self, state: AuditState, scores: np.ndarray) -> Threshold:
         """The default threshold, set from the scores within the check's bounds (thresholds.py)."""
         return data_threshold(scores, self.bounds)
 

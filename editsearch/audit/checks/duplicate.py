@@ -5,26 +5,41 @@ The score is -log2(1 + D) for the closest of the pair's candidates, its nearest 
 distance of the before and after pHashes (bits) + THUMB_WEIGHT x the larger mean difference of their 8x8
 thumbnails (grey levels). Pairs linked over the threshold form groups; each keeps its largest pair.
 
+Threshold: from the scores (thresholds.py), and no stricter than where copies of the collection's own pairs land.
+The audit copies a sample of the pairs as duplicates arise (each image resized to COPY_SCALES of its size and
+re-encoded as JPEG at COPY_QUALITIES: libjpeg's default and a high one) and measures each copy's D to its
+original: a pair whose nearest pair lies within COPY_QUANTILE of those distances is as close as a copy of it
+would be. Photos whose hashes move further under a resize (fine texture, small images) so lift the threshold,
+within the check's bounds.
+
 Reliability: coverage. The distances are measured on the pixels (the pair vectors and pHashes only propose the
 candidates), so the check is as reliable as the share of pairs it could compare with a neighbour.
 """
 
 from __future__ import annotations
 
+import io
+import itertools
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from PIL import Image
 
-from editsearch.audit.checks.base import NEIGHBOURS, SIGNATURES, Check, Reliability, coverage
+from editsearch.audit.checks.base import COPIES, NEIGHBOURS, SIGNATURES, Check, Reliability, coverage
 from editsearch.audit.neighbours import SIGNATURE_NEIGHBOURS, signature_neighbours
-from editsearch.audit.thresholds import Threshold
-from editsearch.pairs.signatures import SignatureTable, hamming
+from editsearch.audit.thresholds import Threshold, data_threshold
+from editsearch.pairs.signatures import SignatureTable, hamming, pair_signatures
 
 if TYPE_CHECKING:
     from editsearch.audit.state import AuditState
 
 THUMB_WEIGHT = 2.0  # grey levels of thumbnail difference worth one pHash bit
 BLOCK = 4096  # pairs whose neighbour distances are computed at a time
+COPY_SAMPLE = 16  # pairs of the collection copied to measure how far a copy of its photos lands
+COPY_SCALES = (0.5, 0.75)  # a copy's side against the original's: half and three quarters
+COPY_QUALITIES = (75, 90)  # a copy's JPEG quality: libjpeg's default and a high one
+COPY_QUANTILE = 0.95  # the copies' distance a pair's nearest pair must be within to be flagged at least
 
 
 def duplicate_distances(signatures: SignatureTable, neighbours: np.ndarray) -> np.ndarray:
@@ -81,6 +96,35 @@ def duplicate_groups(
     return is_dup, np.where(is_dup, keeper, -1)
 
 
+def copy_distances(pairs: Sequence[tuple[Image.Image, Image.Image]], pixels: Callable[..., Any]) -> np.ndarray:
+    """D of each copy (every COPY_SCALES x COPY_QUALITIES re-encoding) of these (before, after) images to its
+    original, their pixels made by `pixels` (the audit's pair transform) as the signatures of the collection are."""
+    blobs: list[bytes] = []
+    originals: list[int] = []  # each copy's original's position in blobs
+    for before, after in pairs:
+        blobs += pair_signatures(pixels(before, after).numpy()[None])
+        base = len(blobs) - 1
+        for scale, quality in itertools.product(COPY_SCALES, COPY_QUALITIES):
+            copy = [reencoded(image, scale, quality) for image in (before, after)]
+            blobs += pair_signatures(pixels(*copy).numpy()[None])
+            originals.append(base)
+    if not originals:
+        return np.zeros(0)
+    table = SignatureTable.from_blobs(blobs)
+    neighbours = np.full((len(blobs), 1), -1, dtype=np.int64)
+    copies = np.flatnonzero(np.isin(np.arange(len(blobs)), originals, invert=True))
+    neighbours[copies, 0] = originals
+    return duplicate_distances(table, neighbours)[copies, 0]
+
+
+def reencoded(image: Image.Image, scale: float, quality: int) -> Image.Image:
+    """The image resized by `scale` and re-encoded as a JPEG of `quality`, decoded again."""
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    buffer = io.BytesIO()
+    image.resize(size, Image.BICUBIC).convert("RGB").save(buffer, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
 def keep_order(state: AuditState) -> np.ndarray:
     """Rank of each edit as the one a duplicate group keeps: the largest image files first, then the lowest id."""
     edits = state.edits
@@ -97,7 +141,7 @@ class Duplicate(Check):
     name = "duplicate"
     explains = "the same edit of the same photo as another pair (resized or re-encoded)"
     colour = "#0c8599"
-    needs = frozenset({NEIGHBOURS, SIGNATURES})
+    needs = frozenset({NEIGHBOURS, SIGNATURES, COPIES})
     bounds = (-np.log2(17.0), -np.log2(3.0))  # never D over 16 (a quarter of the hash bits); always D under 2
 
     def score(self, state: AuditState) -> np.ndarray:
@@ -110,6 +154,21 @@ class Duplicate(Check):
         dist = duplicate_distances(state.signatures, candidates)
         state.extra[self.name] = (candidates, dist)
         return duplicate_score(dist.min(axis=1))
+
+    def threshold(self, state: AuditState, scores: np.ndarray) -> Threshold:
+        found = data_threshold(scores, self.bounds)
+        copies = state.extra.get(COPIES)
+        if copies is None or not len(copies):
+            return found
+        bound = float(np.quantile(copies, COPY_QUANTILE))
+        value = max(float(duplicate_score(np.asarray(bound))), self.bounds[0])  # type: ignore[type-var]
+        if found.value is not None and value >= found.value:
+            return found
+        how = (
+            f"{found.how}; lowered to where {COPY_QUANTILE:.0%} of {len(copies)} resized, re-encoded copies of the "
+            f"collection's own pairs land (D {bound:.2f})"
+        )
+        return Threshold(value, how)
 
     def reliability(self, state: AuditState, scores: np.ndarray) -> Reliability:
         if len(scores) == 1:
