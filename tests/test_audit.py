@@ -18,6 +18,7 @@ from editsearch.audit.run import run_audit
 from editsearch.audit.table import SUMMARY_KEY
 from editsearch.cli.main import cli
 from editsearch.core.errors import UsageError
+from editsearch.data.records import ImageRef
 from editsearch.data.synthetic.generator import synth_pairs
 from editsearch.index.store import EditIndex
 from editsearch.pairs.signatures import SignatureTable, pair_signatures
@@ -165,7 +166,7 @@ def test_a_copy_outside_its_originals_nearest_pair_vectors_is_found_by_its_phash
     assert rows["dup"]["duplicate_of"] == rows["p0"]["id"]
 
 
-def test_the_duplicate_threshold_is_no_stricter_than_where_copies_of_the_collection_land():
+def test_the_duplicate_threshold_is_no_stricter_than_where_copies_of_the_collection_land(tmp_path):
     from conftest import tiny_config
 
     from editsearch.audit.checks.base import COPIES
@@ -174,8 +175,14 @@ def test_the_duplicate_threshold_is_no_stricter_than_where_copies_of_the_collect
     from editsearch.encoder.preprocess import PairTransform
 
     cfg = tiny_config()
-    pairs = [(b, a) for b, a, _ in visible_pairs(8, 3)]
-    copies = copy_distances(pairs, PairTransform(cfg.image_size, cfg.image_mean, cfg.image_std).pixels)
+    refs = []
+    for i, (before, after, _) in enumerate(visible_pairs(8, 3)):
+        before.save(tmp_path / f"{i}_before.jpg", quality=95)
+        after.save(tmp_path / f"{i}_after.png")
+        refs.append((ImageRef(str(tmp_path / f"{i}_before.jpg")), ImageRef(str(tmp_path / f"{i}_after.png"))))
+    refs.append((ImageRef(str(tmp_path / "gone.png")), refs[0][1]))  # passed over
+    transform = PairTransform(cfg.image_size, cfg.image_mean, cfg.image_std)
+    copies = copy_distances(refs, transform.pixels, cfg.image_size)
     assert len(copies) == 8 * 4 and copies.min() >= 0 and np.quantile(copies, 0.95) > 2  # halved, at 32 px
     rng = np.random.default_rng(0)  # distinct pairs' nearest pairs far and spread, a tight cluster of exact copies
     scores = np.r_[-np.log2(1 + rng.uniform(20, 60, 40)), -np.log2(1 + rng.uniform(0.1, 0.5, 6))]

@@ -21,7 +21,7 @@ from editsearch.audit.pixels import gone, iter_pixels, model_image_size
 from editsearch.audit.state import AuditState, Edits
 from editsearch.audit.table import build_table
 from editsearch.audit.thresholds import Threshold
-from editsearch.core.errors import EditSearchError, UsageError
+from editsearch.core.errors import UsageError
 from editsearch.core.limits import check_memory
 from editsearch.core.rng import stream
 from editsearch.data.records import ImageRef
@@ -228,24 +228,16 @@ def _image_pass(
 
 
 def _copies(index: EditIndex, state: AuditState) -> np.ndarray:
-    """D of resized, re-encoded copies of up to COPY_SAMPLE of the pairs, drawn at random, to their originals; a
-    pair that cannot be read is passed over."""
+    """D of resized, re-encoded copies of up to COPY_SAMPLE of the pairs, drawn at random, to their originals."""
     from editsearch.audit.checks.duplicate import COPY_SAMPLE, copy_distances
 
     readable = [p for p in range(len(state.edits)) if p not in state.errors]
     chosen = sorted(stream(0, "audit-copies").choice(readable, min(COPY_SAMPLE, len(readable)), replace=False))
-    pairs = []
-    for p in chosen:
-        try:
-            pairs.append(
-                tuple(ImageRef.from_locator(loc).load() for loc in (state.edits.before[p], state.edits.after[p]))
-            )
-        except (EditSearchError, OSError):
-            continue
+    refs = [(ImageRef.from_locator(state.edits.before[p]), ImageRef.from_locator(state.edits.after[p])) for p in chosen]
     info = index.model_info
     assert info is not None
     size = model_image_size(info["config"])
-    return copy_distances(pairs, _transform(info["config"], size).pixels)
+    return copy_distances(refs, _transform(info["config"], size).pixels, size)
 
 
 def _load_model(index: EditIndex) -> Any:

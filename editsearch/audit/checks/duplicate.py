@@ -29,6 +29,9 @@ from PIL import Image
 from editsearch.audit.checks.base import COPIES, NEIGHBOURS, SIGNATURES, Check, Reliability, coverage
 from editsearch.audit.neighbours import SIGNATURE_NEIGHBOURS, signature_neighbours
 from editsearch.audit.thresholds import Threshold, data_threshold
+from editsearch.core.errors import EditSearchError
+from editsearch.data.records import ImageRef
+from editsearch.media.images import load_image
 from editsearch.pairs.signatures import SignatureTable, hamming, pair_signatures
 
 if TYPE_CHECKING:
@@ -96,33 +99,37 @@ def duplicate_groups(
     return is_dup, np.where(is_dup, keeper, -1)
 
 
-def copy_distances(pairs: Sequence[tuple[Image.Image, Image.Image]], pixels: Callable[..., Any]) -> np.ndarray:
-    """D of each copy (every COPY_SCALES x COPY_QUALITIES re-encoding) of these (before, after) images to its
-    original, their pixels made by `pixels` (the audit's pair transform) as the signatures of the collection are."""
+def copy_distances(pairs: Sequence[tuple[ImageRef, ImageRef]], pixels: Callable[..., Any], size: int) -> np.ndarray:
+    """D of each copy (every COPY_SCALES x COPY_QUALITIES re-encoding) of these pairs to its original, both decoded
+    as the collection's signatures are (at `size`, their pixels made by the audit's pair transform `pixels`); a
+    pair that cannot be read is passed over."""
     blobs: list[bytes] = []
     originals: list[int] = []  # each copy's original's position in blobs
-    for before, after in pairs:
-        blobs += pair_signatures(pixels(before, after).numpy()[None])
+    for refs in pairs:
+        try:
+            decoded, full = [ref.load(size) for ref in refs], [ref.load() for ref in refs]
+        except (EditSearchError, OSError):
+            continue
+        blobs += pair_signatures(pixels(*decoded).numpy()[None])
         base = len(blobs) - 1
         for scale, quality in itertools.product(COPY_SCALES, COPY_QUALITIES):
-            copy = [reencoded(image, scale, quality) for image in (before, after)]
+            copy = [load_image(jpeg_copy(image, scale, quality), min_size=size) for image in full]
             blobs += pair_signatures(pixels(*copy).numpy()[None])
             originals.append(base)
     if not originals:
         return np.zeros(0)
-    table = SignatureTable.from_blobs(blobs)
     neighbours = np.full((len(blobs), 1), -1, dtype=np.int64)
     copies = np.flatnonzero(np.isin(np.arange(len(blobs)), originals, invert=True))
     neighbours[copies, 0] = originals
-    return duplicate_distances(table, neighbours)[copies, 0]
+    return duplicate_distances(SignatureTable.from_blobs(blobs), neighbours)[copies, 0]
 
 
-def reencoded(image: Image.Image, scale: float, quality: int) -> Image.Image:
-    """The image resized by `scale` and re-encoded as a JPEG of `quality`, decoded again."""
+def jpeg_copy(image: Image.Image, scale: float, quality: int) -> bytes:
+    """The image resized by `scale`, as JPEG bytes of `quality`."""
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     buffer = io.BytesIO()
     image.resize(size, Image.BICUBIC).convert("RGB").save(buffer, "JPEG", quality=quality)
-    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    return buffer.getvalue()
 
 
 def keep_order(state: AuditState) -> np.ndarray:
