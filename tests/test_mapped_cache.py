@@ -94,6 +94,29 @@ def test_the_sidecar_keeps_the_live_count_so_a_reader_does_not_count_the_catalog
         assert reader.vectors.mapped and len(counted) == 2 and reader.verify().ok
 
 
+def test_a_removal_takes_the_new_generation_in_the_sidecar_alone(pq_index):
+    import json
+
+    saved, sidecar = pq_index / "idx" / "vectors.faiss", pq_index / "idx" / "vectors.json"
+    before = saved.stat()
+    query = synthetic(N, D)[7]  # edit 8's vector
+    with EditIndex.open(pq_index / "idx", writable=True) as writer:
+        assert ids_of(writer, query)[0] == 8 and writer.remove([8]) == 1
+        assert 8 not in ids_of(writer, query)
+        generation = writer.catalog.generation
+    assert (saved.stat().st_size, saved.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)  # not rewritten
+    meta = json.loads(sidecar.read_text())
+    assert (meta["generation"], meta["live"], meta["ntotal"]) == (generation, N - 1, N)
+    with EditIndex.open(pq_index / "idx") as reader:  # it matches the catalog: mapped, edit 8 skipped as a tombstone
+        assert reader.vectors.mapped and 8 not in ids_of(reader, query) and reader.verify().ok
+    with EditIndex.open(pq_index / "idx", writable=True) as writer:  # past the rebuild share of tombstones
+        assert writer.remove(list(range(100, 100 + N // 4))) == N // 4
+    assert json.loads(sidecar.read_text())["ntotal"] == N - 1 - N // 4  # rebuilt without its tombstones
+    assert saved.stat().st_mtime_ns != before.st_mtime_ns
+    with EditIndex.open(pq_index / "idx") as reader:
+        assert reader.verify().ok and 8 not in ids_of(reader, query)
+
+
 def stats_and_joins(index: EditIndex) -> tuple[dict, list[str]]:
     """The index's stats and the statements that joined the vectors to the edits to get them."""
     stats, statements = traced(index.catalog.db.conn, index.stats)

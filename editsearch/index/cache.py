@@ -17,7 +17,7 @@ from editsearch.index.instruction_index import InstructionCache, InstructionInde
 from editsearch.index.lock import WriterLock
 from editsearch.index.sidecar import VectorMeta
 from editsearch.index.tuning import build_tuned, retune
-from editsearch.index.types import DEFAULT_TARGET_RECALL, TRAINED, AnnParams
+from editsearch.index.types import DEFAULT_TARGET_RECALL, NO_REMOVE, TRAINED, AnnParams
 from editsearch.index.vectors import (
     FAISS_FILE,
     MAPPED_KINDS,
@@ -121,6 +121,32 @@ class Caches:
         self.pairs, self.generation = vi, generation
         if changed and self.lock.held:
             self._save()
+
+    def after_removal(self, before: int) -> None:
+        """After edits were tombstoned (the catalog was at generation `before`): a saved pair cache of a type that keeps
+        removed vectors as tombstones (skipped at search, as every cache's are) takes the new generation in its sidecar
+        alone, neither read nor written, while its tombstones stay under the rebuild share; anything else is brought up
+        to date as after any write. Removing one edit from a 1M-edit index so costs a count, not the cache's size."""
+        info = self.model_info
+        try:
+            meta = VectorMeta.read(self.directory)
+        except (OSError, ValueError, TypeError):
+            meta = None
+        if info is None or meta is None or meta.kind not in NO_REMOVE or meta.generation != before:
+            return self.refresh()
+        if meta.model != info["fingerprint"] or (self.pairs is not None and self.generation != before):
+            return self.refresh()
+        live = self.catalog.live_vector_count(info["fingerprint"])
+        if meta.ntotal - live > TOMBSTONE_REBUILD_FRACTION * max(meta.ntotal, 1):
+            return self.refresh()
+        if resolve_kind(self.index_type, live) != meta.kind or (meta.tuning or {}).get("target") != self.target_recall:
+            return self.refresh()
+        generation = self.catalog.generation
+        replace(meta, generation=generation, live=live).write(self.directory)
+        self.live_count = live
+        if self.pairs is not None:
+            self.generation = generation
+        return None
 
     def _load_saved(self, generation: int) -> tuple[VectorIndex | None, VectorMeta | None]:
         """The saved cache and its sidecar, or (None, None) with a warning if it is missing or damaged.

@@ -203,9 +203,10 @@ class EditIndex:
     def remove(self, edit_ids: Sequence[int]) -> int:
         """Remove live edits by id (they stay removed if a later build sees them again); returns how many."""
         self.require_writable()
+        before = self.catalog.generation
         removed = self.catalog.tombstone(list(edit_ids), "removed")
         if removed:
-            self.caches.refresh()
+            self.caches.after_removal(before)
         return removed
 
     def rebuild(self, index_type: str | None = None, target_recall: float | None = None) -> VectorIndex | None:
