@@ -19,8 +19,8 @@ paraphrases are far apart for the text tower). A collection that itself holds af
 raises the reference, and with it the share of weak exemplar queries, until they are removed.
 
 Both references, with the legibility ranking needs, are computed once per state of the catalog and kept in its
-statistics record (editsearch.index.statistics): by the writer after a write (`refresh_statistics`), else by the
-first reader, so a query only reads them.
+statistics record (editsearch.index.statistics): by the writing command after a write (`refresh_statistics`), else
+by the first reader, so a query only reads them.
 
 The constants were chosen from principles and checked on the project's own generator (`editsearch data synth`:
 collections of about 100 pairs and of one pair per family; held-out phrasings and pairs of the families present
