@@ -171,9 +171,9 @@ def test_a_damaged_exported_tower_is_answered_by_torch_and_exported_again(demo, 
     manifest = cache.read_json(cache.model_dir(mini.fingerprint) / "model.json")
     words, vision = Path(manifest["text"]["words"]), cache.model_dir(mini.fingerprint) / "vision.onnx"
     expected = [run_cli(["query", *index, *terms], tmp_path)[0]["results"] for terms in (["--text", "add snow"], pair)]
-    with words.open("r+b") as f:
-        f.truncate(1000)  # a cut-short word table (a full disk, say) ...
-    cache.weights_path(vision).write_bytes(b"not weights")  # ... and garbage for the vision weights
+    # Damaged as new files (this process maps the old ones: cut short in place, they would fault its pages).
+    replace_with(words, words.read_bytes()[:1000])  # a cut-short word table (a full disk, say) ...
+    replace_with(cache.weights_path(vision), b"not weights")  # ... and garbage for the vision weights
     for terms, before in zip((["--text", "add snow"], pair), expected, strict=True):
         result, modules, stderr = run_cli(["query", *index, *terms], tmp_path)
         assert [r["id"] for r in result["results"]] == [r["id"] for r in before]  # the torch model answered
@@ -182,6 +182,13 @@ def test_a_damaged_exported_tower_is_answered_by_torch_and_exported_again(demo, 
     assert np.load(words, mmap_mode="r").shape == (30522, 384) and cache.graph_ready(vision)  # exported again
     result, modules, stderr = run_cli(["query", *index, "--text", "add snow"], tmp_path)
     assert stderr == "" and "torch" not in modules
+
+
+def replace_with(path: Path, data: bytes) -> None:
+    """Put a new file holding `data` in place of `path` (a rename: whoever maps the old file keeps it)."""
+    new = path.with_name(path.name + ".new")
+    new.write_bytes(data)
+    new.replace(path)
 
 
 def test_text_query_imports_no_torch(demo, tmp_path):

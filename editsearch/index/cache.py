@@ -127,26 +127,32 @@ class Caches:
         removed vectors as tombstones (skipped at search, as every cache's are) takes the new generation in its sidecar
         alone, neither read nor written, while its tombstones stay under the rebuild share; anything else is brought up
         to date as after any write. Removing one edit from a 1M-edit index so costs a count, not the cache's size."""
+        if not self._restamp(before):
+            self.refresh()
+
+    def _restamp(self, before: int) -> bool:
+        """Give the saved cache's sidecar the catalog's generation and live count if only tombstones are missing
+        from it (see after_removal); False where it must be brought up to date instead."""
         info = self.model_info
         try:
             meta = VectorMeta.read(self.directory)
         except (OSError, ValueError, TypeError):
-            meta = None
-        if info is None or meta is None or meta.kind not in NO_REMOVE or meta.generation != before:
-            return self.refresh()
-        if meta.model != info["fingerprint"] or (self.pairs is not None and self.generation != before):
-            return self.refresh()
+            return False
+        if info is None or meta.kind not in NO_REMOVE or meta.generation != before or meta.model != info["fingerprint"]:
+            return False
+        if self.pairs is not None and self.generation != before:
+            return False
         live = self.catalog.live_vector_count(info["fingerprint"])
         if meta.ntotal - live > TOMBSTONE_REBUILD_FRACTION * max(meta.ntotal, 1):
-            return self.refresh()
+            return False
         if resolve_kind(self.index_type, live) != meta.kind or (meta.tuning or {}).get("target") != self.target_recall:
-            return self.refresh()
+            return False
         generation = self.catalog.generation
         replace(meta, generation=generation, live=live).write(self.directory)
         self.live_count = live
         if self.pairs is not None:
             self.generation = generation
-        return None
+        return True
 
     def _load_saved(self, generation: int) -> tuple[VectorIndex | None, VectorMeta | None]:
         """The saved cache and its sidecar, or (None, None) with a warning if it is missing or damaged.

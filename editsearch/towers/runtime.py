@@ -148,7 +148,7 @@ def open_text_tower(fingerprint: str, prepack: bool = False) -> OnnxTextTower | 
     if runtime is None:
         return None
     graph = Path(text["onnx"])
-    files = [graph, weights_path(graph), *(Path(text[key]) for key in ("tokenizer", "words") if key in text)]
+    files = [graph, weights_path(graph), *(Path(text[key]) for key in needed)]
 
     def opened() -> OnnxTextTower | None:
         tokens = text_tokens(text)
