@@ -91,7 +91,12 @@ def test_rebuild_with_another_model_re_embeds_every_edit(built, models):
     assert "not comparable" in refused.stderr and f"editsearch rebuild --index {idx} --model" in refused.stderr
 
 
-def test_an_edit_whose_image_is_gone_is_reported_and_left_out(built, models):
+@pytest.mark.parametrize("page", [None, 2], ids=["one-page", "pages-of-2"])
+def test_an_edit_whose_image_is_gone_is_reported_and_left_out(built, models, page, monkeypatch):
+    import editsearch.index.reembed as reembed
+
+    if page is not None:  # a million-edit index is planned and embedded a page at a time
+        monkeypatch.setattr(reembed, "PAGE", page)
     idx, data = built
     (data.parent / "images" / "p0_2_before.png").unlink()
     result = rebuild(idx, models.b)

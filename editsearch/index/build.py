@@ -13,7 +13,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -255,7 +255,7 @@ class Build:
 
     # -- embedding ------------------------------------------------------------------------------------
 
-    def _embed(self, todo: list[Planned]) -> None:
+    def _embed(self, todo: list[Planned], bar: Any = None) -> None:
         """Hash, decode and embed the queued pairs, committing each batch.
 
         A failure that is no single item's (a worker that died or is stuck, shared memory or disk full, a
@@ -265,16 +265,16 @@ class Build:
         if not todo:
             return
         try:
-            self._embed_batches(todo)
+            self._embed_batches(todo, bar)
         except (RuntimeError, OSError, MemoryError, sqlite3.OperationalError) as e:
             raise BuildAbortedError(
                 f"the build stopped: {_abort_reason(e)}. The {self.report.added + self.report.updated} pairs "
                 "committed so far are kept; run the same command again to resume"
             ) from None
 
-    def _embed_batches(self, todo: list[Planned]) -> None:
+    def _embed_batches(self, todo: list[Planned], bar: Any = None) -> None:
+        """The batches of `todo` through the loader and the forward, counted on `bar` (a tqdm; None: one of its own)."""
         from torch.utils.data import DataLoader
-        from tqdm import tqdm
 
         workers = default_workers(self.model.device.type) if self.workers is None else self.workers
         workers = workers if len(todo) > self.batch_size else 0
@@ -286,10 +286,16 @@ class Build:
             prefetch_factor=4 if workers else None,
             timeout=WORKER_TIMEOUT_S if workers else 0,
         )
-        with tqdm(total=len(todo), desc="embedding", unit="pair", file=sys.stderr, disable=not self.progress) as bar:
+        with nullcontext(bar) if bar is not None else self.progress_bar(len(todo)) as counted:
             for batch in loader:
                 self._commit(batch, todo)
-                bar.update(len(batch))
+                counted.update(len(batch))
+
+    def progress_bar(self, total: int) -> Any:
+        """The embedding progress bar (tqdm on stderr, shown only with `progress`)."""
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc="embedding", unit="pair", file=sys.stderr, disable=not self.progress)
 
     def _commit(self, batch: LoadedBatch, todo: list[Planned]) -> None:
         """Reuse vectors by content hash, embed the rest, and save the batch in one transaction."""

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from editsearch.index.store import EditIndex
 
 
+PAGE = 20_000  # edits planned and embedded at a time (a page of a million-edit index, not all of it at once)
+
+
 @dataclass
 class ReembedReport:
     """What re-embedding did: the model now and before, edits re-embedded, edits failed (with reasons)."""
@@ -98,9 +101,15 @@ class Reembed(Build):
         model = self.model
         config = (model.embed_dim, bool(model.trained), model.config_dict())
         self.catalog.register_model(recorded_name(model.name), self.fp, *config)
-        todo = [p for p in map(self._plan, self.catalog.live_edits_lacking(self.fp)) if p is not None]
+        with self.progress_bar(self.catalog.live_edits_lacking_count(self.fp)) as bar:
+            after = 0
+            while page := self.catalog.live_edits_lacking(self.fp, after, PAGE):
+                after = page[-1]["id"]
+                todo = [p for p in map(self._plan, page) if p is not None]
+                bar.update(len(page) - len(todo))  # unplannable edits, reported as failed
+                with gc_frozen():
+                    self._embed(todo, bar)
         with gc_frozen():
-            self._embed(todo)
             self.report.instructions = embed_missing(self.catalog, self.model)
 
     def _plan(self, row: EditRow) -> Planned | None:

@@ -12,6 +12,10 @@ from editsearch.index.catalog.settings import TEXT_GENERATION
 from editsearch.index.catalog.vectors import LIVE_VECTORS, VectorTables
 from editsearch.index.errors import UnknownEditError
 
+# The live edits with no vector of a model (the one parameter), for `rebuild --model`.
+LACKING = (
+    "FROM edits e WHERE e.deleted = 0 AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.edit_id = e.id AND v.model = ?)"
+)
 VECTOR_ID = "vector_id"  # the one column `live_edit_rows` reads beside the edits table's: the edit's vector id
 
 
@@ -112,14 +116,18 @@ class EditTables(VectorTables):
                 self.bump_generation()
         return changed
 
-    def live_edits_lacking(self, model: str) -> list[EditRow]:
-        """The live edits with no `model` vector, by id (metadata decoded)."""
+    def live_edits_lacking(self, model: str, after: int = 0, limit: int = -1) -> list[EditRow]:
+        """The live edits with no `model` vector and an id past `after`, by id, at most `limit` (-1: all; metadata
+        decoded)."""
         cur = self.conn.execute(
-            "SELECT e.* FROM edits e WHERE e.deleted = 0 AND NOT EXISTS "
-            "(SELECT 1 FROM vectors v WHERE v.edit_id = e.id AND v.model = ?) ORDER BY e.id",
-            [model],
+            f"SELECT e.* {LACKING} AND e.id > ? ORDER BY e.id LIMIT ?",
+            [model, after, limit],
         )
         return [decode(row) for row in dicts(cur)]
+
+    def live_edits_lacking_count(self, model: str) -> int:
+        """How many live edits have no `model` vector."""
+        return int(self.conn.execute(f"SELECT count(*) {LACKING}", [model]).fetchone()[0])
 
     def switch_model(self, fingerprint: str, unreadable: Sequence[int], errors: Sequence[tuple[str, str, str]]) -> None:
         """Bind the index to the registered model `fingerprint`, in one transaction: tombstone the `unreadable` edits it
