@@ -19,6 +19,11 @@ def items_exit_code(failed: int) -> int:
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
+def item_objects(items: list[tuple[str, str, str]]) -> list[dict[str, str]]:
+    """Reported items (origin, item, reason), as a report's JSON form gives them."""
+    return [{"origin": o, "item": i, "reason": r} for o, i, r in items]
+
+
 class EditSearchError(Exception):
     """Base of every user-facing editsearch error: one clear line, and the exit code it maps to."""
 

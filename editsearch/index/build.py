@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from editsearch.core.errors import items_exit_code
+from editsearch.core.errors import item_objects, items_exit_code
 from editsearch.data.records import EditPair, ItemError
 from editsearch.index.errors import BuildAbortedError
 from editsearch.index.instructions import embed_missing
@@ -92,8 +92,8 @@ class BuildReport:
             "reused": self.reused,
             "instructions": self.instructions,
             "seconds": round(self.seconds, 3),
-            "errors": [{"origin": o, "item": i, "reason": r} for o, i, r in self.errors],
-            "skips": [{"origin": o, "item": i, "reason": r} for o, i, r in self.skips],
+            "errors": item_objects(self.errors),
+            "skips": item_objects(self.skips),
         }
 
     def skip(self, origin: str, item: str, reason: str) -> None:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from editsearch.core.errors import items_exit_code
+from editsearch.core.errors import item_objects
 from editsearch.data.records import EditPair, ImageRef
 from editsearch.encoder.embedder import Embedder, ModelLike, recorded_name
 from editsearch.index.build import Build, BuildReport, gc_frozen
@@ -32,18 +32,16 @@ PAGE = 20_000  # edits planned and embedded at a time (a page of a million-edit 
 
 @dataclass
 class ReembedReport:
-    """What re-embedding did: the model now and before, edits re-embedded, edits failed (with reasons)."""
+    """What re-embedding did: the model now and before, and the pass over the edits (its `updated`: the edits
+    re-embedded; `embedded`: through the forward, the rest reusing a vector of the same pixels; failed, with
+    reasons; the instructions embedded by the new model's text tower)."""
 
     model: str
     fingerprint: str
     previous_model: str | None
     previous_fingerprint: str | None
-    reembedded: int = 0
-    embedded: int = 0  # pairs through the forward (the rest reused a vector of the same pixels)
-    failed: int = 0
-    instructions: int = 0  # instruction texts embedded by the new model's text tower
+    run: BuildReport = field(default_factory=BuildReport)
     seconds: float = 0.0
-    errors: list[tuple[str, str, str]] = field(default_factory=list)  # (origin, item, reason)
 
     @property
     def switched(self) -> bool:
@@ -51,9 +49,14 @@ class ReembedReport:
         return self.fingerprint != self.previous_fingerprint
 
     @property
+    def errors(self) -> list[tuple[str, str, str]]:
+        """The edits that could not be re-embedded: (origin, item, reason)."""
+        return self.run.errors
+
+    @property
     def exit_code(self) -> int:
         """0 when every edit was re-embedded, EXIT_PARTIAL (3) when some failed."""
-        return items_exit_code(self.failed)
+        return self.run.exit_code
 
     def summary(self) -> str:
         """One line: what was re-embedded with which model, and what failed."""
@@ -63,14 +66,9 @@ class ReembedReport:
         if was == self.model:  # the same name, other weights: tell them apart by fingerprint
             was = f"{was} {str(self.previous_fingerprint)[:12]}, now {self.fingerprint[:12]}"
         return (
-            f"re-embedded {self.reembedded} edits with model {self.model} (was {was}), "
-            f"failed {self.failed}, {self.instructions} instructions embedded ({self.seconds:.1f} s)"
+            f"re-embedded {self.run.updated} edits with model {self.model} (was {was}), "
+            f"failed {self.run.failed}, {self.run.instructions} instructions embedded ({self.seconds:.1f} s)"
         )
-
-    def record(self, run: BuildReport, seconds: float) -> None:
-        """Take in what the run over the edits did (its `updated`: the edits re-embedded) and how long it all took."""
-        self.reembedded, self.embedded, self.instructions = run.updated, run.embedded, run.instructions
-        self.failed, self.errors, self.seconds = run.failed, run.errors, seconds
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form (errors as objects)."""
@@ -80,12 +78,12 @@ class ReembedReport:
             "previous_model": self.previous_model,
             "previous_fingerprint": self.previous_fingerprint,
             "switched": self.switched,
-            "reembedded": self.reembedded,
-            "embedded": self.embedded,
-            "failed": self.failed,
-            "instructions": self.instructions,
+            "reembedded": self.run.updated,
+            "embedded": self.run.embedded,
+            "failed": self.run.failed,
+            "instructions": self.run.instructions,
             "seconds": round(self.seconds, 3),
-            "errors": [{"origin": o, "item": i, "reason": r} for o, i, r in self.errors],
+            "errors": item_objects(self.run.errors),
         }
 
 
@@ -173,7 +171,7 @@ def reembed(
             f"the index still answers with model {report.previous_model}"
         )
     index.catalog.switch_model(embedder.fingerprint, run.unreadable, run.report.errors)
-    report.record(run.report, time.perf_counter() - start)
+    report.run, report.seconds = run.report, time.perf_counter() - start
     return report
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from editsearch.core.errors import EditSearchError, UsageError, items_exit_code
+from editsearch.core.errors import EditSearchError, UsageError, item_objects, items_exit_code
 from editsearch.data.records import EditPair, ItemError
 from editsearch.data.sources import expand_sources, source_files
 from editsearch.pairs.loading import Planned, failure_reason
@@ -85,7 +85,7 @@ class EmbedReport:
             "seconds": round(self.seconds, 3),
             "startup_seconds": round(self.startup_seconds, 3),
             "pairs_per_second": round(self.rate, 2),
-            "errors": [{"origin": o, "item": i, "reason": r} for o, i, r in self.errors],
+            "errors": item_objects(self.errors),
         }
 
 
