@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from editsearch.core.errors import UsageError
-from editsearch.index.catalog.rows import chunks, dicts, now, row_id, vector_crc
+from editsearch.index.catalog.rows import chunks, dicts, now, row_id
 from editsearch.index.catalog.settings import TEXT_GENERATION
 from editsearch.index.catalog.vectors import LIVE_VECTORS, VectorTables
 from editsearch.index.errors import UnknownEditError
@@ -79,11 +79,7 @@ class EditTables(VectorTables):
                     "RETURNING id",
                     [*(row[c] for c in cols), stamp, stamp],
                 ).fetchone()[0]
-                self.conn.execute("DELETE FROM vectors WHERE edit_id = ?", [edit_id])
-                self.conn.execute(
-                    "INSERT INTO vectors (edit_id, model, vector, crc, created_at) VALUES (?, ?, ?, ?, ?)",
-                    [edit_id, model, vector, vector_crc(vector), stamp],
-                )
+                self.put_vector(edit_id, model, vector, stamp, every_model=True)
                 ids.append(edit_id)
             if rows:
                 self.bump_generation()

@@ -107,11 +107,19 @@ class VectorTables(SettingsTables):
         stamp = now()
         with self.db.atomic():
             for edit_id, vector in vectors:
-                self.conn.execute("DELETE FROM vectors WHERE edit_id = ? AND model = ?", [edit_id, model])
-                self.conn.execute(
-                    "INSERT INTO vectors (edit_id, model, vector, crc, created_at) VALUES (?, ?, ?, ?, ?)",
-                    [edit_id, model, vector, vector_crc(vector), stamp],
-                )
+                self.put_vector(edit_id, model, vector, stamp, every_model=False)
+
+    def put_vector(self, edit_id: int, model: str, vector: bytes, stamp: str, every_model: bool) -> None:
+        """Make `vector` the edit's one `model` vector row (in the caller's transaction), dropping its older row of
+        that model, or of every model with `every_model` (a re-saved edit may be of other pixels)."""
+        if every_model:
+            self.conn.execute("DELETE FROM vectors WHERE edit_id = ?", [edit_id])
+        else:
+            self.conn.execute("DELETE FROM vectors WHERE edit_id = ? AND model = ?", [edit_id, model])
+        self.conn.execute(
+            "INSERT INTO vectors (edit_id, model, vector, crc, created_at) VALUES (?, ?, ?, ?, ?)",
+            [edit_id, model, vector, vector_crc(vector), stamp],
+        )
 
     def damaged_vectors(self) -> list[tuple[int, int]]:
         """(vector id, edit id) of the vector rows whose blob no longer matches its CRC-32."""
