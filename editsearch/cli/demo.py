@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from editsearch.cli.common import format_table, model_option, warn
+from editsearch.cli.common import format_table, model_option, quiet_option, warn
 from editsearch.cli.index import weak_note
 from editsearch.core.errors import untrained_note
 from editsearch.core.jsonl import read_jsonl
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     show_default=True,
     help="Also apply the text query's top edit to the held-out photo (shipped tiny IP2P).",
 )
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@quiet_option
 def demo(out: Path, pairs: int, k: int, model_name: str | None, apply_edit: bool, quiet: bool) -> None:
     """Generate a demo collection, index it, run example queries and apply a found edit, all offline.
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from editsearch.cli.common import echo_json, json_option, load_model_noted, model_option, warn_failures
+from editsearch.cli.common import echo_json, json_option, load_model_noted, model_option, quiet_option, warn_failures
 from editsearch.cli.source_options import checked_sources, columns_option
 
 
@@ -43,7 +43,7 @@ from editsearch.cli.source_options import checked_sources, columns_option
     "--workers", type=click.IntRange(0), default=None, help="Decoding workers of the local engine (as build-index)."
 )
 @columns_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@quiet_option
 @json_option
 def embed(
     sources: tuple[Path, ...],

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import click
 
-from editsearch.cli.common import echo_json, json_option, json_text, model_option, warn
+from editsearch.cli.common import batch_size_option, echo_json, json_option, json_text, model_option, warn
 from editsearch.core.errors import items_exit_code, untrained_note
 from editsearch.core.files import atomic_path
 
@@ -29,7 +29,7 @@ FORMULA_STARTS = tuple("=+-@\t\r")  # what makes a spreadsheet cell a formula
 @click.option("--ref-after", type=click.Path(dir_okay=False), help="Reference pair's after image (EC2EC).")
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False), help="Score every pair of a manifest.")
 @click.option("--out", type=click.Path(dir_okay=False), help="CSV file for --manifest results (default: stdout).")
-@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Pairs per forward.")
+@batch_size_option
 @click.option(
     "--root",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
