@@ -166,24 +166,46 @@ def test_a_copy_outside_its_originals_nearest_pair_vectors_is_found_by_its_phash
     assert rows["dup"]["duplicate_of"] == rows["p0"]["id"]
 
 
-def test_the_duplicate_threshold_is_no_stricter_than_where_copies_of_the_collection_land(tmp_path):
+@pytest.fixture(scope="module")
+def collection_copies(tmp_path_factory):
+    """Copies of 8 pairs (a JPEG before, a PNG after) and of a pair whose files are gone, measured at the tiny model's
+    side."""
     from conftest import tiny_config
 
-    from editsearch.audit.checks.base import COPIES
-    from editsearch.audit.checks.duplicate import Duplicate, copy_distances
-    from editsearch.audit.state import AuditState, Edits
+    from editsearch.audit.copies import make_copies
     from editsearch.encoder.preprocess import PairTransform
 
+    folder = tmp_path_factory.mktemp("copies")
     cfg = tiny_config()
     refs = []
     for i, (before, after, _) in enumerate(visible_pairs(8, 3)):
-        before.save(tmp_path / f"{i}_before.jpg", quality=95)
-        after.save(tmp_path / f"{i}_after.png")
-        refs.append((ImageRef(str(tmp_path / f"{i}_before.jpg")), ImageRef(str(tmp_path / f"{i}_after.png"))))
-    refs.append((ImageRef(str(tmp_path / "gone.png")), refs[0][1]))  # passed over
+        before.save(folder / f"{i}_before.jpg", quality=95)
+        after.save(folder / f"{i}_after.png")
+        refs.append((ImageRef(str(folder / f"{i}_before.jpg")), ImageRef(str(folder / f"{i}_after.png"))))
+    refs.append((ImageRef(str(folder / "gone.png")), refs[0][1]))  # passed over
     transform = PairTransform(cfg.image_size, cfg.image_mean, cfg.image_std)
-    copies = copy_distances(refs, transform.pixels, cfg.image_size)
-    assert len(copies) == 8 * 4 and copies.min() >= 0 and np.quantile(copies, 0.95) > 2  # halved, at 32 px
+    measure = lambda: make_copies(refs, transform.pixels, cfg.image_size, np.random.default_rng(0))  # noqa: E731
+    return measure(), measure()
+
+
+def test_copies_of_the_collection_are_measured_as_its_own_pairs_are(collection_copies):
+    from editsearch.audit.copies import COPIES_PER_PAIR
+
+    copies, again = collection_copies
+    assert len(copies.duplicate) == len(copies.noop) == 8 * COPIES_PER_PAIR  # the unreadable pair passed over
+    assert copies.duplicate.min() >= 0 and copies.duplicate.max() > 2  # resized and re-encoded, at 32 px
+    assert 0 < copies.noop.max() < 5  # a re-saved before changes a little, far less than a visible edit
+    np.testing.assert_array_equal(copies.duplicate, again.duplicate)  # drawn from the generator given
+    np.testing.assert_array_equal(copies.noop, again.noop)
+
+
+def test_the_duplicate_threshold_is_no_stricter_than_where_copies_of_the_collection_land(collection_copies):
+    from editsearch.audit.checks.base import COPIES
+    from editsearch.audit.checks.duplicate import Duplicate
+    from editsearch.audit.copies import Copies
+    from editsearch.audit.state import AuditState, Edits
+
+    copies = collection_copies[0]
     rng = np.random.default_rng(0)  # distinct pairs' nearest pairs far and spread, a tight cluster of exact copies
     scores = np.r_[-np.log2(1 + rng.uniform(20, 60, 40)), -np.log2(1 + rng.uniform(0.1, 0.5, 6))]
     strict = Duplicate().threshold(AuditState(edits=Edits()), scores)
@@ -191,10 +213,30 @@ def test_the_duplicate_threshold_is_no_stricter_than_where_copies_of_the_collect
     measured = AuditState(edits=Edits())
     measured.extra[COPIES] = copies
     calibrated = Duplicate().threshold(measured, scores)
-    assert calibrated.value == pytest.approx(-np.log2(1 + np.quantile(copies, 0.95)))
-    assert "copies of the collection's own pairs land" in calibrated.how
-    measured.extra[COPIES] = np.full(10, 40.0)  # copies that land further than the check's floor: held at D 16
+    assert calibrated.value == pytest.approx(-np.log2(1 + copies.duplicate.max()))  # as close as any copy: flagged
+    assert "copies of the collection's own pairs lands" in calibrated.how
+    measured.extra[COPIES] = Copies(np.full(10, 40.0), copies.noop)  # further than the check's floor: held at D 16
     assert Duplicate().threshold(measured, scores).value == pytest.approx(-np.log2(17))
+
+
+def test_the_noop_threshold_is_no_stricter_than_where_re_saved_befores_land():
+    from editsearch.audit.checks.base import COPIES
+    from editsearch.audit.checks.noop import Noop
+    from editsearch.audit.copies import Copies
+    from editsearch.audit.state import AuditState, Edits
+
+    rng = np.random.default_rng(0)  # edits that change 8-60 grey levels, no-ops at 0.2-0.5: the scores say < 1
+    scores = np.r_[-np.log10(rng.uniform(8, 60, 40)), -np.log10(rng.uniform(0.2, 0.5, 4))]
+    alone = Noop().threshold(AuditState(edits=Edits()), scores)
+    measured = AuditState(edits=Edits())
+    measured.extra[COPIES] = Copies(np.zeros(0), np.asarray([0.6, 1.1, 2.4, 1.8]))
+    calibrated = Noop().threshold(measured, scores)
+    assert calibrated.value == pytest.approx(-np.log10(2.4))  # a re-saved before's change is flagged
+    assert alone.value is not None and calibrated.value < alone.value
+    assert "re-saved copies of the collection's own befores" in calibrated.how
+    assert not (np.r_[-np.log10(8.0)] > calibrated.value).any()  # a visible edit is not
+    measured.extra[COPIES] = Copies(np.zeros(0), np.asarray([9.0]))  # past the check's bound: held at 5 levels
+    assert Noop().threshold(measured, scores).value == pytest.approx(-np.log10(5))
 
 
 def test_another_crop_or_another_edit_of_the_photo_is_no_duplicate():
@@ -220,6 +262,32 @@ def test_another_crop_or_another_edit_of_the_photo_is_no_duplicate():
     dist = duplicate_distances(sigs, np.asarray([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, -1]]))
     assert dist[0, 0] > 16 and dist[0, 1] > 16  # another crop; another edit of the same crop
     assert dist[0, 2] < 4 and dist[3, 0] == dist[0, 2] and dist[3, 2] == np.inf  # the copy; no neighbour
+
+
+def test_a_small_local_edit_is_no_duplicate_of_the_photo_left_as_it_was():
+    from editsearch.audit.checks.base import COPIES
+    from editsearch.audit.checks.duplicate import duplicate_distances, noop_line
+    from editsearch.audit.copies import Copies
+    from editsearch.audit.state import AuditState, Edits
+
+    rng = np.random.default_rng(1)
+    photo = Image.fromarray(rng.integers(60, 200, (8, 8, 3), dtype=np.uint8)).resize((112, 112), Image.BICUBIC)
+    smile = photo.copy()
+    smile.paste((250, 40, 40), (50, 70, 66, 80))  # a few pixels changed: thumbnails and hashes barely move
+    resaved = _jpeg(photo, 1.0)  # the photo left as it was, saved again
+    pairs = [
+        np.concatenate([np.asarray(im).transpose(2, 0, 1) for im in p]) for p in ((photo, smile), (photo, resaved))
+    ]
+    sigs = SignatureTable.from_blobs(pair_signatures(np.stack(pairs)))
+    neighbours = np.asarray([[1], [0]])
+    assert duplicate_distances(sigs, neighbours)[0, 0] < 8  # by D alone, as close as copies of many collections land
+    state = AuditState(edits=Edits())
+    state.extra[COPIES] = Copies(np.zeros(0), np.asarray([0.8, 1.6, 2.2]))  # re-saved befores change up to 2.2
+    assert noop_line(state) == 2.2 and sigs.change[1] <= 2.2 < sigs.change[0]
+    assert np.isinf(duplicate_distances(sigs, neighbours, noop_line(state))).all()  # not the same edit
+    assert noop_line(AuditState(edits=Edits())) == 1.0  # without copies: the noop check's surest level
+    state.extra[COPIES] = Copies(np.zeros(0), np.asarray([30.0]))
+    assert noop_line(state) == 5.0  # never past the level the noop check never flags
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import numpy as np
 
 from editsearch.audit.checks.base import BACKWARDS, COPIES, NEIGHBOURS, PEERS, SIGNATURES, TEXT, Check, CheckResult
 from editsearch.audit.checks.registry import NAMES, select
+from editsearch.audit.copies import COPY_SAMPLE, Copies, make_copies
 from editsearch.audit.instructions import InstructionScorer
 from editsearch.audit.neighbours import EXACT_MAX, PAIR_NEIGHBOURS, PositionMap, cheaper_than_exact, pair_neighbours
 from editsearch.audit.peers import InstructionPeers
@@ -227,17 +228,16 @@ def _image_pass(
         state.z_backward = z_back
 
 
-def _copies(index: EditIndex, state: AuditState) -> np.ndarray:
-    """D of resized, re-encoded copies of up to COPY_SAMPLE of the pairs, drawn at random, to their originals."""
-    from editsearch.audit.checks.duplicate import COPY_SAMPLE, copy_distances
-
+def _copies(index: EditIndex, state: AuditState) -> Copies:
+    """Where copies of up to COPY_SAMPLE of the pairs, drawn at random, land (copies.py)."""
     readable = [p for p in range(len(state.edits)) if p not in state.errors]
-    chosen = sorted(stream(0, "audit-copies").choice(readable, min(COPY_SAMPLE, len(readable)), replace=False))
+    rng = stream(0, "audit-copies")
+    chosen = sorted(rng.choice(readable, min(COPY_SAMPLE, len(readable)), replace=False))
     refs = [(ImageRef.from_locator(state.edits.before[p]), ImageRef.from_locator(state.edits.after[p])) for p in chosen]
     info = index.model_info
     assert info is not None
     size = model_image_size(info["config"])
-    return copy_distances(refs, _transform(info["config"], size).pixels, size)
+    return make_copies(refs, _transform(info["config"], size).pixels, size, rng)
 
 
 def _load_model(index: EditIndex) -> Any:

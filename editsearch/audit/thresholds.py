@@ -76,3 +76,11 @@ def data_threshold(scores: np.ndarray, bounds: tuple[float | None, float | None]
     if high is not None and value > high:
         value, how = high, f"{how}; lowered to the check's ceiling {high:.4g}"
     return Threshold(value, how)
+
+
+def no_stricter_than(found: Threshold, value: float, floor: float | None, why: str) -> Threshold:
+    """`found`, lowered to `value` (never under `floor`) where that flags more; `why` says where `value` is from."""
+    value = value if floor is None else max(value, floor)
+    if found.value is not None and value >= found.value:
+        return found
+    return Threshold(value, f"{found.how}; lowered to {why}")

@@ -26,7 +26,7 @@ PEERS = "peers"  # each instruction's peers: the pairs carrying it or the neares
 NEIGHBOURS = "neighbours"  # each pair's nearest other pair vectors
 SIGNATURES = "signatures"  # each pair's pixel signature (stored, or made from its images)
 BACKWARDS = "backwards"  # each pair's own-instruction z read backwards (its images decoded and embedded swapped)
-COPIES = "copies"  # how far resized, re-encoded copies of a sample of the pairs land from them (state.extra)
+COPIES = "copies"  # where copies of a sample of the pairs, made as duplicates and no-ops arise, land (copies.py)
 
 # A check is reliable when it speaks for most of the collection's pairs: at least half of them. For a check that
 # reads pairs through the model, a share s of comparisons won where 1/2 is chance is 2s - 1 pairs read beyond

@@ -3,14 +3,15 @@
 The score is -log2(1 + D) for the closest of the pair's candidates, its nearest pair vectors
 (neighbours.PAIR_NEIGHBOURS) and its nearest pairs by pHash (neighbours.SIGNATURE_NEIGHBOURS); D = max Hamming
 distance of the before and after pHashes (bits) + THUMB_WEIGHT x the larger mean difference of their 8x8
-thumbnails (grey levels). Pairs linked over the threshold form groups; each keeps its largest pair.
+thumbnails (grey levels). A pair that shows no change and one that does are not the same edit, whatever their D:
+that tells a small local edit (a smile, a logo) from the same photo left as it was, which hashes and thumbnails
+barely see. The line between them is the noop check's: where the collection's re-saved befores land (copies.py),
+within that check's bounds. Pairs linked over the threshold form groups; each keeps its largest pair.
 
-Threshold: from the scores (thresholds.py), and no stricter than where copies of the collection's own pairs land.
-The audit copies a sample of the pairs as duplicates arise (each image resized to COPY_SCALES of its size and
-re-encoded as JPEG at COPY_QUALITIES: libjpeg's default and a high one) and measures each copy's D to its
-original: a pair whose nearest pair lies within COPY_QUANTILE of those distances is as close as a copy of it
-would be. Photos whose hashes move further under a resize (fine texture, small images) so lift the threshold,
-within the check's bounds.
+Threshold: from the scores (thresholds.py), and no stricter than where the farthest of the collection's own
+duplicate copies lands (copies.py): a pair whose nearest pair lies within that distance is as close as a copy of
+it can be. Photos whose hashes or thumbnails move further under a resize so lift the threshold, within the
+check's bounds.
 
 Reliability: coverage. The distances are measured on the pixels (the pair vectors and pHashes only propose the
 candidates), so the check is as reliable as the share of pairs it could compare with a neighbour.
@@ -18,35 +19,34 @@ candidates), so the check is as reliable as the share of pairs it could compare 
 
 from __future__ import annotations
 
-import io
-import itertools
-from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 
 from editsearch.audit.checks.base import COPIES, NEIGHBOURS, SIGNATURES, Check, Reliability, coverage
+from editsearch.audit.checks.noop import ALWAYS, NEVER
 from editsearch.audit.neighbours import SIGNATURE_NEIGHBOURS, signature_neighbours
-from editsearch.audit.thresholds import Threshold, data_threshold
-from editsearch.core.errors import EditSearchError
-from editsearch.data.records import ImageRef
-from editsearch.media.images import load_image
-from editsearch.pairs.signatures import SignatureTable, hamming, pair_signatures
+from editsearch.audit.thresholds import Threshold, data_threshold, no_stricter_than
+from editsearch.pairs.signatures import SignatureTable, hamming
 
 if TYPE_CHECKING:
     from editsearch.audit.state import AuditState
 
 THUMB_WEIGHT = 2.0  # grey levels of thumbnail difference worth one pHash bit
 BLOCK = 4096  # pairs whose neighbour distances are computed at a time
-COPY_SAMPLE = 16  # pairs of the collection copied to measure how far a copy of its photos lands
-COPY_SCALES = (0.5, 0.75)  # a copy's side against the original's: half and three quarters
-COPY_QUALITIES = (75, 90)  # a copy's JPEG quality: libjpeg's default and a high one
-COPY_QUANTILE = 0.95  # the copies' distance a pair's nearest pair must be within to be flagged at least
 
 
-def duplicate_distances(signatures: SignatureTable, neighbours: np.ndarray) -> np.ndarray:
-    """D to each neighbour [N, K] (inf where unknown) of pairs given their neighbours' positions (-1: none)."""
+def noop_line(state: AuditState) -> float:
+    """The visible change (grey levels) at or under which a pair shows nothing: where the largest change of the
+    collection's re-saved befores lands, within the noop check's bounds (its surest level without copies)."""
+    copies = state.extra.get(COPIES)
+    largest = float(np.max(copies.noop)) if copies is not None and len(copies.noop) else ALWAYS
+    return min(max(largest, ALWAYS), NEVER)
+
+
+def duplicate_distances(signatures: SignatureTable, neighbours: np.ndarray, line: float | None = None) -> np.ndarray:
+    """D to each neighbour [N, K] of pairs given their neighbours' positions (-1: none); inf where either has no
+    signature or, given a no-op `line` (grey levels), one shows a change over it and the other none."""
     dist = np.full(neighbours.shape, np.inf)
     known = np.append(signatures.known, False)  # position -1 reads the False
     thumbs = signatures.thumbs.reshape(len(signatures.known), 2, -1)
@@ -58,7 +58,10 @@ def duplicate_distances(signatures: SignatureTable, neighbours: np.ndarray) -> n
         bits = hamming(signatures.hashes[rows][:, None, :], signatures.hashes[others]).max(axis=2)
         mine = thumbs[rows][:, None].astype(np.int16)
         diff = np.abs(mine - thumbs[others].astype(np.int16)).mean(axis=3).max(axis=2)
-        dist[start : start + len(nb)] = np.where(ok, bits + THUMB_WEIGHT * diff, np.inf)
+        alike = (
+            True if line is None else (signatures.change[rows][:, None] > line) == (signatures.change[others] > line)
+        )
+        dist[start : start + len(nb)] = np.where(ok & alike, bits + THUMB_WEIGHT * diff, np.inf)
     return dist
 
 
@@ -99,39 +102,6 @@ def duplicate_groups(
     return is_dup, np.where(is_dup, keeper, -1)
 
 
-def copy_distances(pairs: Sequence[tuple[ImageRef, ImageRef]], pixels: Callable[..., Any], size: int) -> np.ndarray:
-    """D of each copy (every COPY_SCALES x COPY_QUALITIES re-encoding) of these pairs to its original, both decoded
-    as the collection's signatures are (at `size`, their pixels made by the audit's pair transform `pixels`); a
-    pair that cannot be read is passed over."""
-    blobs: list[bytes] = []
-    originals: list[int] = []  # each copy's original's position in blobs
-    for refs in pairs:
-        try:
-            decoded, full = [ref.load(size) for ref in refs], [ref.load() for ref in refs]
-        except (EditSearchError, OSError):
-            continue
-        blobs += pair_signatures(pixels(*decoded).numpy()[None])
-        base = len(blobs) - 1
-        for scale, quality in itertools.product(COPY_SCALES, COPY_QUALITIES):
-            copy = [load_image(jpeg_copy(image, scale, quality), min_size=size) for image in full]
-            blobs += pair_signatures(pixels(*copy).numpy()[None])
-            originals.append(base)
-    if not originals:
-        return np.zeros(0)
-    neighbours = np.full((len(blobs), 1), -1, dtype=np.int64)
-    copies = np.flatnonzero(np.isin(np.arange(len(blobs)), originals, invert=True))
-    neighbours[copies, 0] = originals
-    return duplicate_distances(SignatureTable.from_blobs(blobs), neighbours)[copies, 0]
-
-
-def jpeg_copy(image: Image.Image, scale: float, quality: int) -> bytes:
-    """The image resized by `scale`, as JPEG bytes of `quality`."""
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    buffer = io.BytesIO()
-    image.resize(size, Image.BICUBIC).convert("RGB").save(buffer, "JPEG", quality=quality)
-    return buffer.getvalue()
-
-
 def keep_order(state: AuditState) -> np.ndarray:
     """Rank of each edit as the one a duplicate group keeps: the largest image files first, then the lowest id."""
     edits = state.edits
@@ -158,24 +128,21 @@ class Duplicate(Check):
         candidates = signature_neighbours(state.signatures.hashes, state.signatures.known, SIGNATURE_NEIGHBOURS)
         if state.neighbours is not None:
             candidates = np.concatenate([state.neighbours, candidates], axis=1)
-        dist = duplicate_distances(state.signatures, candidates)
+        dist = duplicate_distances(state.signatures, candidates, noop_line(state))
         state.extra[self.name] = (candidates, dist)
         return duplicate_score(dist.min(axis=1))
 
     def threshold(self, state: AuditState, scores: np.ndarray) -> Threshold:
         found = data_threshold(scores, self.bounds)
         copies = state.extra.get(COPIES)
-        if copies is None or not len(copies):
+        if copies is None or not len(copies.duplicate):
             return found
-        bound = float(np.quantile(copies, COPY_QUANTILE))
-        value = max(float(duplicate_score(np.asarray(bound))), self.bounds[0])  # type: ignore[type-var]
-        if found.value is not None and value >= found.value:
-            return found
-        how = (
-            f"{found.how}; lowered to where {COPY_QUANTILE:.0%} of {len(copies)} resized, re-encoded copies of the "
-            f"collection's own pairs land (D {bound:.2f})"
+        farthest = float(np.max(copies.duplicate))
+        why = (
+            f"where the farthest of {len(copies.duplicate)} resized, re-encoded copies of the collection's own pairs "
+            f"lands (D {farthest:.2f})"
         )
-        return Threshold(value, how)
+        return no_stricter_than(found, float(duplicate_score(np.asarray(farthest))), self.bounds[0], why)
 
     def reliability(self, state: AuditState, scores: np.ndarray) -> Reliability:
         if len(scores) == 1:

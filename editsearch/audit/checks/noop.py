@@ -4,6 +4,10 @@ The score is -log10 of the pair's visible change in grey levels (its signature, 
 measured on the pixels, not read by the model, so the check is as reliable as its coverage: the share of pairs
 whose signature it has. How many no-ops a collection holds (the spread or bimodality of the changes) says nothing
 about whether the measurement can be trusted, so it is not part of the reliability.
+
+Threshold: from the scores (thresholds.py), and no stricter than where the largest visible change of the
+collection's own no-op copies lands (copies.py: befores taken to another size and back and saved again as JPEG):
+a pair that changes no more than that is as unchanged as a re-saved copy of its before, within the check's bounds.
 """
 
 from __future__ import annotations
@@ -12,11 +16,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from editsearch.audit.checks.base import SIGNATURES, Check, Reliability, coverage
+from editsearch.audit.checks.base import COPIES, SIGNATURES, Check, Reliability, coverage
+from editsearch.audit.thresholds import Threshold, data_threshold, no_stricter_than
 from editsearch.pairs.signatures import SignatureTable
 
 if TYPE_CHECKING:
     from editsearch.audit.state import AuditState
+
+
+NEVER = 5.0  # grey levels of visible change the check never flags (or more)
+ALWAYS = 1.0  # ... and under which it always flags
 
 
 def noop_scores(signatures: SignatureTable) -> np.ndarray:
@@ -30,11 +39,23 @@ class Noop(Check):
     name = "noop"
     explains = "the after is the before up to re-encoding or invisible noise"
     colour = "#e8590c"
-    needs = frozenset({SIGNATURES})
-    bounds = (-np.log10(5.0), 0.0)  # never flag a change of 5 grey levels or more; always one under 1 level
+    needs = frozenset({SIGNATURES, COPIES})
+    bounds = (-np.log10(NEVER), -np.log10(ALWAYS))
 
     def score(self, state: AuditState) -> np.ndarray:
         return noop_scores(state.signatures)
 
     def reliability(self, state: AuditState, scores: np.ndarray) -> Reliability:
         return coverage(int(np.isfinite(scores).sum()), len(scores), "visible change")
+
+    def threshold(self, state: AuditState, scores: np.ndarray) -> Threshold:
+        found = data_threshold(scores, self.bounds)
+        copies = state.extra.get(COPIES)
+        if copies is None or not len(copies.noop):
+            return found
+        largest = float(np.max(copies.noop))
+        why = (
+            f"where the largest change of {len(copies.noop)} re-saved copies of the collection's own befores lands "
+            f"({largest:.2f} grey levels)"
+        )
+        return no_stricter_than(found, float(-np.log10(max(largest, 0.01))), self.bounds[0], why)
