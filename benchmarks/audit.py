@@ -23,7 +23,9 @@ is_C (positives: that check's planted pairs; negatives: clean pairs and hard neg
 another check are left out of it, and for duplicates every original a copy was made of too), and
 `correct_flagged`, the share of all correct pairs (clean and hard negatives) that is_C flags; with the audit's
 own threshold and, where its summary gives them, whether it calls the check reliable on the collection
-(`reliable`, `reliability`, `why`; null where it does not). `planted` counts each kind. The baselines score
+(`reliable`, `reliability`, `why`; null where it does not), and `best_threshold`, what any threshold could
+reach (the one with the highest min(precision, recall), chosen with the labels: an oracle no audit has, to tell
+a threshold's fault from the model's). `planted` counts each kind. The baselines score
 each pair alone: pixel L1, SSIM and CLIP-I (the cosine of the before's and the after's image embeddings, each
 embedded by the same vision tower as the no-op pair (x, x)); for duplicates, the vector-only baseline is the
 cosine to the nearest other pair vector. A symmetric score is at chance on reversals: on each reversed pair and
@@ -52,10 +54,11 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.edit_sets import SETS, heldout_pairs, real_pairs  # noqa: E402
+from benchmarks.flag_metrics import auroc, best_threshold, pr  # noqa: E402
 from benchmarks.planting import generator_set, heldout_set, other_group, plant_copies, plant_in_place  # noqa: E402
 
 CHECKS = ("noop", "mismatch", "reversed", "duplicate")
-SIDE_BY_SIDE = ("auroc", "precision", "recall", "correct_flagged", "positives", "reliable")
+SIDE_BY_SIDE = ("auroc", "precision", "recall", "correct_flagged", "positives", "reliable", "best_threshold")
 
 
 def plant(name: str, out: Path, args: argparse.Namespace) -> list[dict]:
@@ -70,24 +73,6 @@ def plant(name: str, out: Path, args: argparse.Namespace) -> list[dict]:
     for p in pairs:
         texts.setdefault(p.group, set()).add(p.instruction)
     return plant_copies(out, pairs, args.real_plant, other_group({g: sorted(t) for g, t in texts.items()}), args.seed)
-
-
-def auroc(scores: np.ndarray, labels: np.ndarray) -> float | None:
-    """Area under the ROC curve (ties count half); None without both classes. NaN scores rank lowest."""
-    from scipy.stats import rankdata
-
-    s = np.where(np.isfinite(scores), scores, -np.inf)
-    pos, neg = labels.sum(), (~labels).sum()
-    if not pos or not neg:
-        return None
-    ranks = rankdata(s)
-    return float((ranks[labels].sum() - pos * (pos + 1) / 2) / (pos * neg))
-
-
-def pr(flags: np.ndarray, labels: np.ndarray) -> tuple[float | None, float | None]:
-    """(precision, recall) of boolean flags."""
-    tp = int((flags & labels).sum())
-    return (tp / flags.sum() if flags.sum() else None), (tp / labels.sum() if labels.sum() else None)
 
 
 def baselines(model, befores: list[Image.Image], afters: list[Image.Image]) -> dict[str, np.ndarray]:
@@ -147,6 +132,7 @@ def score_checks(rows: list[dict], by_key: dict, summary: dict, base: dict | Non
         labels = kinds[keep] == check
         p, rcl = pr(flags[keep], labels)
         entry = {"auroc": auroc(scores[keep], labels), "precision": p, "recall": rcl}
+        entry["best_threshold"] = best_threshold(scores[keep], labels)  # an oracle's: what any threshold could do
         entry.update({"positives": int(labels.sum()), "negatives": int((~labels).sum())})
         entry["correct_flagged"] = float(flags[correct].mean()) if correct.any() else None
         info = summary.get("checks", {}).get(check, {})
@@ -181,7 +167,9 @@ def side_by_side(results: dict[str, dict]) -> dict:
 
 
 def _round(value):
-    """A float to 3 decimals; anything else as it is."""
+    """A float to 3 decimals (a dict's floats too); anything else as it is."""
+    if isinstance(value, dict):
+        return {key: _round(v) for key, v in value.items()}
     return round(value, 3) if isinstance(value, float) else value
 
 
