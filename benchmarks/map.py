@@ -22,6 +22,9 @@ mapped twice (the layout and clusters depend on the vectors only, so both maps h
 2. saved WITH their instructions, so the clusters are named by them: names_from_group (the share of clusters
    named by an instruction that an edit of their majority group carries) and, where the map's summary gives
    it, its agreement with the instructions (`agreement`, null where it does not).
+`true_k_purity`: the purity of k-means (scikit-learn, 10 starts) on the pair vectors told the true number of groups,
+an oracle's k no map has: how far clusters of these vectors could agree with the groups, to tell the map's fault from
+the model's.
 Speed (`--speed N`): N vectors drawn around the groups' centres of the first set (each group's mean pair vector
 plus Gaussian noise of that group's own spread), saved through the catalog (no image forward), then one
 timed `build_map` (fit on `--fit-sample`, the rest placed in its layout), wall and CPU seconds.
@@ -51,7 +54,16 @@ from editsearch.index.instructions import embed_missing  # noqa: E402
 from editsearch.index.store import EditIndex  # noqa: E402
 from editsearch.search.vocabulary import EDIT_PHRASES  # noqa: E402
 
-SIDE_BY_SIDE = ("edits", "clusters", "purity", "noise_share", "kept_together", "names_right", "names_from_group")
+SIDE_BY_SIDE = (
+    "edits",
+    "clusters",
+    "purity",
+    "true_k_purity",
+    "noise_share",
+    "kept_together",
+    "names_right",
+    "names_from_group",
+)
 
 # family -> the vocabulary phrases that name it
 NAMES: dict[str, tuple[str, ...]] = {
@@ -158,6 +170,17 @@ def scores(atlas, groups: list[str]) -> dict:
     }
 
 
+def true_k_purity(vectors: np.ndarray, groups: list[str]) -> float:
+    """Purity of k-means on the vectors with k = the number of distinct groups."""
+    from sklearn.cluster import KMeans
+
+    k = len(set(groups))
+    cluster = KMeans(k, n_init=10, random_state=0).fit_predict(vectors)
+    fam = np.array(groups)
+    pure = sum(int(np.unique(fam[cluster == c], return_counts=True)[1].max()) for c in np.unique(cluster))
+    return round(pure / len(fam), 4)
+
+
 def kept_together(groups: np.ndarray, cluster: np.ndarray) -> float | None:
     """Per group with two clustered edits or more, the share in its most common cluster, weighted by its edits."""
     together = total = 0
@@ -208,6 +231,7 @@ def quality(name: str, model, args: argparse.Namespace, work: Path) -> tuple[dic
     result["names_from_group"] = named_by_group(atlas, groups, instructions)
     result["agreement"] = summary.get("agreement")
     result["agreement_line"] = summary.get("agreement_line")
+    result["true_k_purity"] = true_k_purity(vectors, groups)
     by_group = {g: vectors[np.array(groups) == g] for g in sorted(set(groups))}
     return result, by_group
 
