@@ -10,12 +10,13 @@ check that is not reliable flags nothing unless the user gives its threshold.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from editsearch.audit.thresholds import Threshold, data_threshold
+from editsearch.audit.thresholds import Threshold, data_threshold, no_stricter_than
 
 if TYPE_CHECKING:
     from editsearch.audit.state import AuditState
@@ -94,6 +95,21 @@ class CheckResult:
     reliability: Reliability
     threshold: Threshold
     flags: np.ndarray
+
+
+def copies_threshold(
+    check: Check, state: AuditState, scores: np.ndarray, kind: str, score: Callable[[float], float], what: str
+) -> Threshold:
+    """The check's threshold from its scores, lowered to where the farthest of the collection's own copies of
+    `kind` lands (copies.py; `score` makes that a score) where that flags more, never past the check's lenient
+    bound; `what` says where, with {n} copies and the {value}."""
+    found = data_threshold(scores, check.bounds)
+    copies = state.extra.get(COPIES)
+    landed = getattr(copies, kind) if copies is not None else np.zeros(0)
+    if not len(landed):
+        return found
+    farthest = float(np.max(landed))
+    return no_stricter_than(found, score(farthest), check.bounds[0], what.format(n=len(landed), value=farthest))
 
 
 def read_share(wins: np.ndarray) -> tuple[float, float, float]:

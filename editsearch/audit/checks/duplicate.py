@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from editsearch.audit.checks.base import COPIES, NEIGHBOURS, SIGNATURES, Check, Reliability, coverage
+from editsearch.audit.checks.base import COPIES, NEIGHBOURS, SIGNATURES, Check, Reliability, copies_threshold, coverage
 from editsearch.audit.checks.noop import ALWAYS, NEVER
 from editsearch.audit.neighbours import SIGNATURE_NEIGHBOURS, signature_neighbours
-from editsearch.audit.thresholds import Threshold, data_threshold, no_stricter_than
+from editsearch.audit.thresholds import Threshold
 from editsearch.pairs.signatures import SignatureTable, hamming
 
 if TYPE_CHECKING:
@@ -133,16 +133,10 @@ class Duplicate(Check):
         return duplicate_score(dist.min(axis=1))
 
     def threshold(self, state: AuditState, scores: np.ndarray) -> Threshold:
-        found = data_threshold(scores, self.bounds)
-        copies = state.extra.get(COPIES)
-        if copies is None or not len(copies.duplicate):
-            return found
-        farthest = float(np.max(copies.duplicate))
-        why = (
-            f"where the farthest of {len(copies.duplicate)} resized, re-encoded copies of the collection's own pairs "
-            f"lands (D {farthest:.2f})"
+        what = (
+            "where the farthest of {n} resized, re-encoded copies of the collection's own pairs lands (D {value:.2f})"
         )
-        return no_stricter_than(found, float(duplicate_score(np.asarray(farthest))), self.bounds[0], why)
+        return copies_threshold(self, state, scores, "duplicate", lambda d: float(duplicate_score(np.asarray(d))), what)
 
     def reliability(self, state: AuditState, scores: np.ndarray) -> Reliability:
         if len(scores) == 1:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from editsearch.audit.checks.base import COPIES, SIGNATURES, Check, Reliability, coverage
-from editsearch.audit.thresholds import Threshold, data_threshold, no_stricter_than
+from editsearch.audit.checks.base import COPIES, SIGNATURES, Check, Reliability, copies_threshold, coverage
+from editsearch.audit.thresholds import Threshold
 from editsearch.pairs.signatures import SignatureTable
 
 if TYPE_CHECKING:
@@ -28,9 +28,14 @@ NEVER = 5.0  # grey levels of visible change the check never flags (or more)
 ALWAYS = 1.0  # ... and under which it always flags
 
 
+def noop_score(change: np.ndarray | float) -> np.ndarray:
+    """-log10 of visible changes in grey levels (NaN where unknown)."""
+    return -np.log10(np.maximum(change, 0.01))
+
+
 def noop_scores(signatures: SignatureTable) -> np.ndarray:
-    """-log10 of each pair's visible change (NaN without a signature)."""
-    return -np.log10(np.maximum(signatures.change, 0.01))
+    """The score of each pair's visible change (NaN without a signature)."""
+    return noop_score(signatures.change)
 
 
 class Noop(Check):
@@ -49,13 +54,6 @@ class Noop(Check):
         return coverage(int(np.isfinite(scores).sum()), len(scores), "visible change")
 
     def threshold(self, state: AuditState, scores: np.ndarray) -> Threshold:
-        found = data_threshold(scores, self.bounds)
-        copies = state.extra.get(COPIES)
-        if copies is None or not len(copies.noop):
-            return found
-        largest = float(np.max(copies.noop))
-        why = (
-            f"where the largest change of {len(copies.noop)} re-saved copies of the collection's own befores lands "
-            f"({largest:.2f} grey levels)"
-        )
-        return no_stricter_than(found, float(-np.log10(max(largest, 0.01))), self.bounds[0], why)
+        what = "where the largest change of {n} re-saved copies of the collection's own befores lands ({value:.2f} grey"
+        what += " levels)"
+        return copies_threshold(self, state, scores, "noop", lambda change: float(noop_score(change)), what)
