@@ -14,7 +14,7 @@ thresholds, within each check's bounds.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +43,7 @@ class Copies:
 
 
 def make_copies(
-    pairs: Sequence[tuple[ImageRef, ImageRef]], pixels: Callable[..., Any], size: int, rng: np.random.Generator
+    pairs: Iterable[tuple[ImageRef, ImageRef]], pixels: Callable[..., Any], size: int, rng: np.random.Generator
 ) -> Copies:
     """Copies of these pairs (drawn by `rng`), measured at `size` through the audit's pair transform `pixels`; a
     pair that cannot be read is passed over."""

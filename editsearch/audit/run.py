@@ -113,7 +113,7 @@ def run_audit(
         _forward_pass(index, state, needs)
         _image_pass(index, state, needs, model, workers, progress)
         if COPIES in needs:
-            state.extra[COPIES] = _copies(index, state)
+            state.extra[COPIES] = _copies(index, state, progress)
     results = [_run_check(check, state, given) for check in chosen]
     if n and not any(r.reliability.reliable for r in results):
         state.notes.append("no check is reliable on this collection: the audit flags nothing on its own word")
@@ -228,7 +228,7 @@ def _image_pass(
         state.z_backward = z_back
 
 
-def _copies(index: EditIndex, state: AuditState) -> Copies:
+def _copies(index: EditIndex, state: AuditState, progress: bool) -> Copies:
     """Where copies of up to COPY_SAMPLE of the pairs, drawn at random, land (copies.py)."""
     readable = [p for p in range(len(state.edits)) if p not in state.errors]
     rng = stream(0, "audit-copies")
@@ -237,7 +237,10 @@ def _copies(index: EditIndex, state: AuditState) -> Copies:
     info = index.model_info
     assert info is not None
     size = model_image_size(info["config"])
-    return make_copies(refs, _transform(info["config"], size).pixels, size, rng)
+    from tqdm import tqdm
+
+    shown = tqdm(refs, desc="copying pairs", unit="pair", file=sys.stderr, disable=not progress)
+    return make_copies(shown, _transform(info["config"], size).pixels, size, rng)
 
 
 def _load_model(index: EditIndex) -> Any:
