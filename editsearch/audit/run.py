@@ -230,6 +230,8 @@ def _image_pass(
 
 def _copies(index: EditIndex, state: AuditState, progress: bool) -> Copies:
     """Where copies of up to COPY_SAMPLE of the pairs, drawn at random, land (copies.py)."""
+    from tqdm import tqdm
+
     readable = [p for p in range(len(state.edits)) if p not in state.errors]
     rng = stream(0, "audit-copies")
     chosen = sorted(rng.choice(readable, min(COPY_SAMPLE, len(readable)), replace=False))
@@ -237,8 +239,6 @@ def _copies(index: EditIndex, state: AuditState, progress: bool) -> Copies:
     info = index.model_info
     assert info is not None
     size = model_image_size(info["config"])
-    from tqdm import tqdm
-
     shown = tqdm(refs, desc="copying pairs", unit="pair", file=sys.stderr, disable=not progress)
     return make_copies(shown, _transform(info["config"], size).pixels, size, rng)
 

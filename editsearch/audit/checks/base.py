@@ -97,6 +97,12 @@ class CheckResult:
     flags: np.ndarray
 
 
+def copied(state: AuditState, kind: str) -> np.ndarray:
+    """Where the collection's own copies of `kind` ('duplicate' or 'noop') landed (copies.py); none if not made."""
+    copies = state.extra.get(COPIES)
+    return getattr(copies, kind) if copies is not None else np.zeros(0)
+
+
 def copies_threshold(
     check: Check, state: AuditState, scores: np.ndarray, kind: str, score: Callable[[float], float], what: str
 ) -> Threshold:
@@ -104,8 +110,7 @@ def copies_threshold(
     `kind` lands (copies.py; `score` makes that a score) where that flags more, never past the check's lenient
     bound; `what` says where, with {n} copies and the {value}."""
     found = data_threshold(scores, check.bounds)
-    copies = state.extra.get(COPIES)
-    landed = getattr(copies, kind) if copies is not None else np.zeros(0)
+    landed = copied(state, kind)
     if not len(landed):
         return found
     farthest = float(np.max(landed))

@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from editsearch.audit.checks.base import COPIES, NEIGHBOURS, SIGNATURES, Check, Reliability, copies_threshold, coverage
+from editsearch.audit.checks.base import (
+    COPIES,
+    NEIGHBOURS,
+    SIGNATURES,
+    Check,
+    Reliability,
+    copied,
+    copies_threshold,
+    coverage,
+)
 from editsearch.audit.checks.noop import ALWAYS, NEVER
 from editsearch.audit.neighbours import SIGNATURE_NEIGHBOURS, signature_neighbours
 from editsearch.audit.thresholds import Threshold
@@ -39,8 +48,8 @@ BLOCK = 4096  # pairs whose neighbour distances are computed at a time
 def noop_line(state: AuditState) -> float:
     """The visible change (grey levels) at or under which a pair shows nothing: where the largest change of the
     collection's re-saved befores lands, within the noop check's bounds (its surest level without copies)."""
-    copies = state.extra.get(COPIES)
-    largest = float(np.max(copies.noop)) if copies is not None and len(copies.noop) else ALWAYS
+    landed = copied(state, "noop")
+    largest = float(np.max(landed)) if len(landed) else ALWAYS
     return min(max(largest, ALWAYS), NEVER)
 
 
